@@ -1,0 +1,608 @@
+//! The gate form: the card's claims in compact CBOR, signed by the issuer as COSE_Sign1
+//! (EdDSA), with selective disclosure by salted digests over disclosure groups.
+//!
+//! Byte budget (see docs/FORMAT.md): a flight presentation must fit QR version 13-M,
+//! about 320 bytes, of which ~200 are signatures and keys. So the issuer signs two
+//! *members* per credential: `full` (a digest for every group) and `flight` (the digest of
+//! the flight group only). Both share the same salted disclosures and holder key.
+
+use crate::cbor::{self, err, u};
+use crate::error::{Error, Result};
+use crate::model::{CardClaims, CitizenId, Expiry, LaserCode, Name, PartialDate, Title};
+use crate::thai;
+use chrono::NaiveDate;
+use ciborium::Value;
+use coset::{iana, AsCborValue, CborSerializable, CoseSign1, CoseSign1Builder, HeaderBuilder};
+use ed25519_dalek::{Signer, SigningKey};
+use rand_core::CryptoRngCore;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+
+/// `type` value for a Thai national ID card.
+pub const TYPE_THAI_NATIONAL_ID: u64 = 1;
+/// Bytes of a salt (at least 16, per the selective-disclosure schemes this follows).
+pub const SALT_LEN: usize = 16;
+/// Bytes of a truncated digest: 128 bits, the floor for second-preimage resistance here.
+pub const DIGEST_LEN: usize = 16;
+/// Seconds Thailand is ahead of UTC; card dates are Thai calendar days.
+pub const THAI_UTC_OFFSET: i64 = 7 * 3600;
+
+/// A disclosure group: the unit the holder chooses to reveal or not.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug, Hash)]
+pub enum Group {
+    /// Citizen ID, title, Thai and English names, birth date.
+    Flight = 0,
+    /// Address, laser code, issuing office.
+    Details = 1,
+    /// The portrait JPEG (too large for a QR; travels over BLE).
+    Portrait = 2,
+    /// The derived claim age_over_18.
+    AgeOver18 = 3,
+    /// The derived claim age_over_20.
+    AgeOver20 = 4,
+}
+
+impl Group {
+    /// All groups, in key order.
+    pub const ALL: [Group; 5] = [
+        Group::Flight,
+        Group::Details,
+        Group::Portrait,
+        Group::AgeOver18,
+        Group::AgeOver20,
+    ];
+    /// From the CBOR key.
+    pub fn from_key(k: u64) -> Option<Group> {
+        Group::ALL.into_iter().find(|g| *g as u64 == k)
+    }
+    /// Name used in docs and errors.
+    pub fn name(self) -> &'static str {
+        match self {
+            Group::Flight => "flight",
+            Group::Details => "details",
+            Group::Portrait => "portrait",
+            Group::AgeOver18 => "age_over_18",
+            Group::AgeOver20 => "age_over_20",
+        }
+    }
+}
+
+/// Where a credential's revocation bit lives: (status list number, index in it).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct StatusRef {
+    /// The issuer's status list number.
+    pub list: u32,
+    /// The bit index in that list.
+    pub index: u64,
+}
+
+/// Truncated SHA-256 of a disclosure's exact bytes.
+pub fn digest(disclosure: &[u8]) -> [u8; DIGEST_LEN] {
+    let h = Sha256::digest(disclosure);
+    let mut out = [0u8; DIGEST_LEN];
+    out.copy_from_slice(&h[..DIGEST_LEN]);
+    out
+}
+
+/// Text in the gate form: TIS-620 bytes when the text is Thai/ASCII, else UTF-8 text.
+fn enc_text(s: &str) -> Value {
+    match thai::to_tis620(s) {
+        Some(b) => Value::Bytes(b),
+        None => Value::Text(s.to_owned()),
+    }
+}
+
+fn dec_text(v: Value, field: &'static str) -> Result<Name> {
+    let s = match v {
+        Value::Bytes(b) => thai::from_tis620(&b).ok_or_else(|| err(format!("{field}: not TIS-620")))?,
+        Value::Text(s) => s,
+        _ => return Err(err(format!("{field}: expected text"))),
+    };
+    Name::parse(field, &s)
+}
+
+/// Days since 1970-01-01.
+pub fn epoch_days(d: NaiveDate) -> i64 {
+    (d - NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid")).num_days()
+}
+
+/// The date `days` after 1970-01-01.
+pub fn from_epoch_days(days: i64) -> Result<NaiveDate> {
+    NaiveDate::from_ymd_opt(1970, 1, 1)
+        .expect("valid")
+        .checked_add_signed(chrono::Duration::try_days(days).ok_or_else(|| err("date out of range"))?)
+        .filter(|d| (1800..=9999).contains(&chrono::Datelike::year(d)))
+        .ok_or_else(|| err("date out of range"))
+}
+
+/// The first second (Unix time) of Thai calendar day `d`.
+pub fn thai_day_start(d: NaiveDate) -> i64 {
+    epoch_days(d) * 86_400 - THAI_UTC_OFFSET
+}
+
+fn enc_partial(d: PartialDate) -> Value {
+    match d {
+        PartialDate::Full(d) => cbor::i(epoch_days(d)),
+        PartialDate::Year(y) => Value::Array(vec![cbor::i(y.into())]),
+        PartialDate::YearMonth(y, m) => Value::Array(vec![cbor::i(y.into()), u(m)]),
+    }
+}
+
+fn dec_partial(v: Value) -> Result<PartialDate> {
+    let s = match v {
+        Value::Integer(_) => return Ok(PartialDate::Full(from_epoch_days(cbor::int(&v, "birth_date")?)?)),
+        Value::Array(a) => match a.as_slice() {
+            [y] => format!("{:04}", cbor::int(y, "birth_date year")?),
+            [y, m] => format!("{:04}-{:02}", cbor::int(y, "birth_date year")?, cbor::uint(m, "birth_date month")?),
+            _ => return Err(err("birth_date: expected [year] or [year, month]")),
+        },
+        _ => return Err(err("birth_date: expected a day count or an array")),
+    };
+    PartialDate::parse("birth_date", &s).map_err(|e| err(e.to_string()))
+}
+
+/// The claims of one group as CBOR values (after the salt).
+fn group_values(g: Group, c: &CardClaims, age18: bool, age20: bool) -> Vec<Value> {
+    match g {
+        Group::Flight => vec![
+            u(c.citizen_id.as_u64()),
+            match c.title.code() {
+                Some(code) => u(code),
+                None => Value::Array(vec![enc_text(c.title.th.as_str()), enc_text(c.title.en.as_str())]),
+            },
+            enc_text(c.given_name_th.as_str()),
+            enc_text(c.family_name_th.as_str()),
+            enc_text(c.given_name_en.as_str()),
+            enc_text(c.family_name_en.as_str()),
+            enc_partial(c.birth_date),
+        ],
+        Group::Details => vec![
+            enc_text(c.address.as_str()),
+            Value::Text(c.laser_code.as_str().to_owned()),
+            enc_text(c.issuing_office.as_str()),
+        ],
+        Group::Portrait => vec![Value::Bytes(c.portrait.clone())],
+        Group::AgeOver18 => vec![Value::Bool(age18)],
+        Group::AgeOver20 => vec![Value::Bool(age20)],
+    }
+}
+
+/// Claims revealed by a presentation. Validity dates come from the signed payload and are
+/// always present; the rest only when their group was disclosed.
+#[derive(Clone, PartialEq, Debug, Default)]
+pub struct DisclosedClaims {
+    /// Citizen ID (flight group).
+    pub citizen_id: Option<CitizenId>,
+    /// Title (flight group).
+    pub title: Option<Title>,
+    /// Thai given name (flight group).
+    pub given_name_th: Option<Name>,
+    /// Thai family name (flight group).
+    pub family_name_th: Option<Name>,
+    /// English given name (flight group).
+    pub given_name_en: Option<Name>,
+    /// English family name (flight group).
+    pub family_name_en: Option<Name>,
+    /// Birth date (flight group).
+    pub birth_date: Option<PartialDate>,
+    /// Address (details group).
+    pub address: Option<Name>,
+    /// Laser code (details group).
+    pub laser_code: Option<LaserCode>,
+    /// Issuing office (details group).
+    pub issuing_office: Option<Name>,
+    /// Portrait JPEG (portrait group).
+    pub portrait: Option<Vec<u8>>,
+    /// age_over_18 (its own group).
+    pub age_over_18: Option<bool>,
+    /// age_over_20 (its own group).
+    pub age_over_20: Option<bool>,
+    /// Card issue date (= the credential's valid-from).
+    pub issue_date: Option<NaiveDate>,
+    /// Card expiry (= the credential's valid-until).
+    pub expiry: Option<Expiry>,
+}
+
+impl DisclosedClaims {
+    /// Adds the claims of one disclosure (the bytes whose digest was checked).
+    pub fn add_group(&mut self, g: Group, disclosure: &[u8]) -> Result<()> {
+        let mut a = cbor::array(cbor::decode(disclosure)?, g.name())?;
+        if a.is_empty() {
+            return Err(err(format!("{}: empty disclosure", g.name())));
+        }
+        let salt = cbor::bytes(a.remove(0), "salt")?;
+        if salt.len() < SALT_LEN {
+            return Err(err(format!("salt shorter than {SALT_LEN} bytes")));
+        }
+        let want = match g {
+            Group::Flight => 7,
+            Group::Details => 3,
+            _ => 1,
+        };
+        if a.len() != want {
+            return Err(err(format!("{}: expected {want} claims", g.name())));
+        }
+        let mut it = a.into_iter();
+        let mut next = || it.next().expect("length checked");
+        match g {
+            Group::Flight => {
+                let id = cbor::uint(&next(), "citizen_id")?;
+                self.citizen_id = Some(CitizenId::from_u64(id).map_err(|e| err(e.to_string()))?);
+                self.title = Some(match next() {
+                    Value::Array(mut t) if t.len() == 2 => {
+                        let en = t.pop().expect("len 2");
+                        let th = t.pop().expect("len 2");
+                        Title { th: dec_text(th, "title_th")?, en: dec_text(en, "title_en")? }
+                    }
+                    v => Title::from_code(cbor::uint(&v, "title")?).ok_or_else(|| err("unknown title code"))?,
+                });
+                self.given_name_th = Some(dec_text(next(), "given_name_th")?);
+                self.family_name_th = Some(dec_text(next(), "family_name_th")?);
+                self.given_name_en = Some(dec_text(next(), "given_name_en")?);
+                self.family_name_en = Some(dec_text(next(), "family_name_en")?);
+                self.birth_date = Some(dec_partial(next())?);
+            }
+            Group::Details => {
+                self.address = Some(dec_text(next(), "address")?);
+                let lc = cbor::text(next(), "laser_code")?;
+                self.laser_code = Some(LaserCode::parse(&lc).map_err(|e| err(e.to_string()))?);
+                self.issuing_office = Some(dec_text(next(), "issuing_office")?);
+            }
+            Group::Portrait => self.portrait = Some(cbor::bytes(next(), "portrait")?),
+            Group::AgeOver18 => self.age_over_18 = Some(cbor::boolean(&next(), "age_over_18")?),
+            Group::AgeOver20 => self.age_over_20 = Some(cbor::boolean(&next(), "age_over_20")?),
+        }
+        Ok(())
+    }
+
+    /// Claims as a flat JSON object, in the CLI's field names.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        let mut put = |k: &str, v: Option<String>| {
+            if let Some(v) = v {
+                m.insert(k.into(), serde_json::Value::String(v));
+            }
+        };
+        put("citizen_id", self.citizen_id.map(|c| c.to_string()));
+        put("title_th", self.title.as_ref().map(|t| t.th.to_string()));
+        put("given_name_th", self.given_name_th.as_ref().map(Name::to_string));
+        put("family_name_th", self.family_name_th.as_ref().map(Name::to_string));
+        put("title_en", self.title.as_ref().map(|t| t.en.to_string()));
+        put("given_name_en", self.given_name_en.as_ref().map(Name::to_string));
+        put("family_name_en", self.family_name_en.as_ref().map(Name::to_string));
+        put("birth_date", self.birth_date.map(|d| d.to_string()));
+        put("address", self.address.as_ref().map(Name::to_string));
+        put("laser_code", self.laser_code.as_ref().map(|l| l.as_str().to_owned()));
+        put("issuing_office", self.issuing_office.as_ref().map(Name::to_string));
+        put("issue_date", self.issue_date.map(|d| d.format("%Y-%m-%d").to_string()));
+        put("expiry_date", self.expiry.map(|e| e.to_string()));
+        let mut m = m;
+        if let Some(b) = self.age_over_18 {
+            m.insert("age_over_18".into(), b.into());
+        }
+        if let Some(b) = self.age_over_20 {
+            m.insert("age_over_20".into(), b.into());
+        }
+        if let Some(p) = &self.portrait {
+            m.insert("portrait_bytes".into(), p.len().into());
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
+/// The issuer-signed payload (CBOR map, integer keys; see FORMAT.md).
+#[derive(Clone, PartialEq, Debug)]
+pub struct Payload {
+    /// 1: issuer number in the trust list.
+    pub issuer: u32,
+    /// 2: credential id (8 random bytes, unique per issuer).
+    pub credential_id: [u8; 8],
+    /// 3: issued at, Unix seconds.
+    pub issued_at: i64,
+    /// 4: valid from (card issue date), Thai calendar day.
+    pub valid_from: NaiveDate,
+    /// 5: valid until (card expiry, inclusive); absent for lifelong cards.
+    pub valid_until: Option<NaiveDate>,
+    /// 6: the revocation status bit.
+    pub status: StatusRef,
+    /// 7: the holder's Ed25519 public key (cnf).
+    pub holder_key: [u8; 32],
+    /// 8: credential type.
+    pub cred_type: u64,
+    /// 9: truncated digests of the groups this member covers.
+    pub digests: BTreeMap<Group, [u8; DIGEST_LEN]>,
+}
+
+impl Payload {
+    fn to_value(&self) -> Value {
+        let mut m = vec![
+            (u(1u8), u(self.issuer)),
+            (u(2u8), Value::Bytes(self.credential_id.to_vec())),
+            (u(3u8), cbor::i(self.issued_at)),
+            (u(4u8), cbor::i(epoch_days(self.valid_from))),
+        ];
+        if let Some(d) = self.valid_until {
+            m.push((u(5u8), cbor::i(epoch_days(d))));
+        }
+        m.push((u(6u8), Value::Array(vec![u(self.status.list), u(self.status.index)])));
+        m.push((u(7u8), Value::Bytes(self.holder_key.to_vec())));
+        m.push((u(8u8), u(self.cred_type)));
+        m.push((
+            u(9u8),
+            Value::Map(self.digests.iter().map(|(g, d)| (u(*g as u8), Value::Bytes(d.to_vec()))).collect()),
+        ));
+        Value::Map(m)
+    }
+
+    /// Decodes payload bytes. Unknown keys are refused: every signed byte must mean
+    /// something this verifier checks.
+    pub fn from_bytes(b: &[u8]) -> Result<Self> {
+        let mut issuer = None;
+        let mut cid = None;
+        let mut iat = None;
+        let mut nbf = None;
+        let mut exp = None;
+        let mut status = None;
+        let mut cnf = None;
+        let mut typ = None;
+        let mut digests = None;
+        for (k, v) in cbor::int_map(cbor::decode(b)?, "payload")? {
+            match k {
+                1 => issuer = Some(u32::try_from(cbor::uint(&v, "issuer")?).map_err(|_| err("issuer too large"))?),
+                2 => cid = Some(cbor::fixed::<8>(v, "credential id")?),
+                3 => iat = Some(cbor::int(&v, "issued at")?),
+                4 => nbf = Some(from_epoch_days(cbor::int(&v, "valid from")?)?),
+                5 => exp = Some(from_epoch_days(cbor::int(&v, "valid until")?)?),
+                6 => {
+                    let a = cbor::array(v, "status")?;
+                    let [l, i] = a.as_slice() else { return Err(err("status: expected [list, index]")) };
+                    status = Some(StatusRef {
+                        list: u32::try_from(cbor::uint(l, "status list")?).map_err(|_| err("status list too large"))?,
+                        index: cbor::uint(i, "status index")?,
+                    });
+                }
+                7 => cnf = Some(cbor::fixed::<32>(v, "holder key")?),
+                8 => typ = Some(cbor::uint(&v, "type")?),
+                9 => {
+                    let mut d = BTreeMap::new();
+                    for (g, v) in cbor::int_map(v, "digests")? {
+                        let g = Group::from_key(g).ok_or_else(|| err("unknown disclosure group"))?;
+                        d.insert(g, cbor::fixed::<DIGEST_LEN>(v, "digest")?);
+                    }
+                    digests = Some(d);
+                }
+                _ => return Err(err(format!("payload: unknown key {k}"))),
+            }
+        }
+        let need = |what: &str| err(format!("payload: {what} missing"));
+        Ok(Payload {
+            issuer: issuer.ok_or_else(|| need("issuer"))?,
+            credential_id: cid.ok_or_else(|| need("credential id"))?,
+            issued_at: iat.ok_or_else(|| need("issued at"))?,
+            valid_from: nbf.ok_or_else(|| need("valid from"))?,
+            valid_until: exp,
+            status: status.ok_or_else(|| need("status"))?,
+            holder_key: cnf.ok_or_else(|| need("holder key"))?,
+            cred_type: typ.ok_or_else(|| need("type"))?,
+            digests: digests.ok_or_else(|| need("digests"))?,
+        })
+    }
+
+    /// First second the credential is valid (Unix time).
+    pub fn valid_from_time(&self) -> i64 {
+        thai_day_start(self.valid_from)
+    }
+    /// First second it is no longer valid (Unix time); `None` for lifelong.
+    pub fn valid_until_time(&self) -> Option<i64> {
+        self.valid_until.map(|d| thai_day_start(d) + 86_400)
+    }
+}
+
+/// A parsed issuer-signed member, keeping the exact signed bytes (never re-encoded).
+#[derive(Clone, Debug)]
+pub struct IssuerSigned {
+    /// The COSE_Sign1 as parsed by coset; its protected header keeps its original bytes.
+    pub cose: CoseSign1,
+    /// Key id from the protected header.
+    pub kid: Vec<u8>,
+    /// The exact payload bytes that were signed.
+    pub payload_bytes: Vec<u8>,
+    /// The decoded payload.
+    pub payload: Payload,
+}
+
+impl IssuerSigned {
+    /// Parses a COSE_Sign1 CBOR value (untagged, as in the QR) and its payload.
+    pub fn from_value(v: Value) -> Result<Self> {
+        let cose = CoseSign1::from_cbor_value(v).map_err(|e| err(format!("COSE_Sign1: {e}")))?;
+        if cose.protected.header.alg != Some(coset::RegisteredLabelWithPrivate::Assigned(iana::Algorithm::EdDSA)) {
+            return Err(err("COSE_Sign1: algorithm is not EdDSA"));
+        }
+        if !cose.unprotected.is_empty() || !cose.protected.header.crit.is_empty() {
+            return Err(err("COSE_Sign1: unexpected header parameters"));
+        }
+        let kid = cose.protected.header.key_id.clone();
+        if kid.is_empty() {
+            return Err(err("COSE_Sign1: no kid in the protected header"));
+        }
+        let payload_bytes = cose.payload.clone().ok_or_else(|| err("COSE_Sign1: detached payload"))?;
+        if cose.signature.len() != 64 {
+            return Err(err("COSE_Sign1: signature is not 64 bytes"));
+        }
+        let payload = Payload::from_bytes(&payload_bytes)?;
+        Ok(IssuerSigned { cose, kid, payload_bytes, payload })
+    }
+
+    /// Parses member bytes.
+    pub fn from_bytes(b: &[u8]) -> Result<Self> {
+        Self::from_value(cbor::decode(b)?)
+    }
+
+    /// The bytes Ed25519 signs: COSE Sig_structure with empty external AAD.
+    pub fn to_be_signed(&self) -> Vec<u8> {
+        self.cose.tbs_data(b"")
+    }
+
+    /// The signature bytes.
+    pub fn signature(&self) -> &[u8] {
+        &self.cose.signature
+    }
+
+    /// The raw protected header bytes.
+    pub fn protected_bytes(&self) -> Vec<u8> {
+        self.cose
+            .protected
+            .original_data
+            .clone()
+            .unwrap_or_else(|| self.cose.protected.clone().header.to_vec().unwrap_or_default())
+    }
+}
+
+/// What the issuer hands the wallet: the signed members and the salted disclosures.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GateCredential {
+    /// COSE_Sign1 bytes of the `full` member (digests of every group).
+    pub full: Vec<u8>,
+    /// COSE_Sign1 bytes of the `flight` member (digest of the flight group only).
+    pub flight: Vec<u8>,
+    /// Exact bytes of each group's disclosure `[salt, claims...]`.
+    pub disclosures: BTreeMap<Group, Vec<u8>>,
+}
+
+impl GateCredential {
+    /// CBOR: `{1: full, 2: flight, 3: {group: disclosure}}` (all byte strings).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        cbor::encode(&Value::Map(vec![
+            (u(1u8), Value::Bytes(self.full.clone())),
+            (u(2u8), Value::Bytes(self.flight.clone())),
+            (
+                u(3u8),
+                Value::Map(self.disclosures.iter().map(|(g, d)| (u(*g as u8), Value::Bytes(d.clone()))).collect()),
+            ),
+        ]))
+    }
+
+    /// Inverse of [`to_bytes`](Self::to_bytes); checks every member parses and every
+    /// disclosure matches the full member's digests.
+    pub fn from_bytes(b: &[u8]) -> Result<Self> {
+        let m = cbor::int_map(cbor::decode(b)?, "gate credential")?;
+        let mut full = None;
+        let mut flight = None;
+        let mut disclosures = BTreeMap::new();
+        for (k, v) in m {
+            match k {
+                1 => full = Some(cbor::bytes(v, "full member")?),
+                2 => flight = Some(cbor::bytes(v, "flight member")?),
+                3 => {
+                    for (g, d) in cbor::int_map(v, "disclosures")? {
+                        let g = Group::from_key(g).ok_or_else(|| err("unknown disclosure group"))?;
+                        disclosures.insert(g, cbor::bytes(d, "disclosure")?);
+                    }
+                }
+                _ => return Err(err(format!("gate credential: unknown key {k}"))),
+            }
+        }
+        let c = GateCredential {
+            full: full.ok_or_else(|| err("gate credential: full member missing"))?,
+            flight: flight.ok_or_else(|| err("gate credential: flight member missing"))?,
+            disclosures,
+        };
+        let full = IssuerSigned::from_bytes(&c.full)?;
+        IssuerSigned::from_bytes(&c.flight)?;
+        for (g, want) in &full.payload.digests {
+            let d = c.disclosures.get(g).ok_or_else(|| err(format!("disclosure {} missing", g.name())))?;
+            if digest(d) != *want {
+                return Err(err(format!("disclosure {} does not match its digest", g.name())));
+            }
+        }
+        Ok(c)
+    }
+
+    /// The decoded full member.
+    pub fn full_member(&self) -> Result<IssuerSigned> {
+        IssuerSigned::from_bytes(&self.full)
+    }
+
+    /// Every claim, decoded from the disclosures (for the wallet's card view).
+    pub fn claims(&self) -> Result<DisclosedClaims> {
+        let full = self.full_member()?;
+        let mut c = DisclosedClaims {
+            issue_date: Some(full.payload.valid_from),
+            expiry: Some(full.payload.valid_until.map_or(Expiry::Lifelong, Expiry::On)),
+            ..Default::default()
+        };
+        for (g, d) in &self.disclosures {
+            c.add_group(*g, d)?;
+        }
+        Ok(c)
+    }
+}
+
+/// Everything the issuer decides about one credential besides the claims.
+pub struct IssueParams<'a> {
+    /// Issuer number in the trust list.
+    pub issuer: u32,
+    /// The signing key and its kid.
+    pub signing_key: &'a SigningKey,
+    /// Key id, as listed in the trust list.
+    pub kid: &'a [u8],
+    /// The holder's Ed25519 public key, from the enrollment request.
+    pub holder_key: [u8; 32],
+    /// Credential id (unique per issuer).
+    pub credential_id: [u8; 8],
+    /// Status bit.
+    pub status: StatusRef,
+    /// Issuance time, Unix seconds (passed in: `common` never reads the clock).
+    pub issued_at: i64,
+}
+
+/// Issues the gate form: salts every group with fresh randomness, then signs both members.
+pub fn issue(claims: &CardClaims, p: &IssueParams<'_>, rng: &mut impl CryptoRngCore) -> Result<GateCredential> {
+    if claims.portrait.is_empty() {
+        return Err(Error::field("portrait", "is empty"));
+    }
+    let issued_on = chrono::DateTime::from_timestamp(p.issued_at + THAI_UTC_OFFSET, 0)
+        .ok_or_else(|| err("issued_at out of range"))?
+        .date_naive();
+    let age18 = claims.birth_date.is_age_at_least(18, issued_on);
+    let age20 = claims.birth_date.is_age_at_least(20, issued_on);
+    let mut disclosures = BTreeMap::new();
+    for g in Group::ALL {
+        let mut salt = [0u8; SALT_LEN];
+        rng.fill_bytes(&mut salt);
+        let mut items = vec![Value::Bytes(salt.to_vec())];
+        items.extend(group_values(g, claims, age18, age20));
+        disclosures.insert(g, cbor::encode(&Value::Array(items)));
+    }
+    let mut payload = Payload {
+        issuer: p.issuer,
+        credential_id: p.credential_id,
+        issued_at: p.issued_at,
+        valid_from: claims.issue_date,
+        valid_until: match claims.expiry {
+            Expiry::On(d) => Some(d),
+            Expiry::Lifelong => None,
+        },
+        status: p.status,
+        holder_key: p.holder_key,
+        cred_type: TYPE_THAI_NATIONAL_ID,
+        digests: disclosures.iter().map(|(g, d)| (*g, digest(d))).collect(),
+    };
+    let full = sign_member(&payload, p)?;
+    payload.digests.retain(|g, _| *g == Group::Flight);
+    let flight = sign_member(&payload, p)?;
+    Ok(GateCredential { full, flight, disclosures })
+}
+
+fn sign_member(payload: &Payload, p: &IssueParams<'_>) -> Result<Vec<u8>> {
+    let protected = HeaderBuilder::new()
+        .algorithm(iana::Algorithm::EdDSA)
+        .key_id(p.kid.to_vec())
+        .build();
+    let cose = CoseSign1Builder::new()
+        .protected(protected)
+        .payload(cbor::encode(&payload.to_value()))
+        .create_signature(b"", |tbs| p.signing_key.sign(tbs).to_bytes().to_vec())
+        .build();
+    cose.to_vec().map_err(|e| err(e.to_string()))
+}

@@ -1,0 +1,18 @@
+//! tuaton's pure core: the Thai ID card model, its two credential forms (compact COSE
+//! gate form, W3C VC), presentations, trust data and the offline verify engine.
+//!
+//! Nothing here does I/O or reads the clock: callers pass bytes, the time and state in,
+//! and get typed values out. That keeps every rule testable and the binaries thin.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod cbor;
+pub mod error;
+pub mod gate;
+pub mod model;
+pub mod presentation;
+pub mod thai;
+pub mod trust;
+pub mod verify;
+
+pub use error::{Error, Result};

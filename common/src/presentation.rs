@@ -1,0 +1,221 @@
+//! Presentations: the disclosures of a profile plus the holder's proof of possession,
+//! and the QR text they travel as (`TT1:` + base45 of the CBOR, deflated when it pays).
+
+use crate::cbor::{self, err, u};
+use crate::error::{Error, Result};
+use crate::gate::{GateCredential, Group, IssuerSigned};
+use ciborium::Value;
+use ed25519_dalek::{Signer, SigningKey};
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+
+/// Prefix of a version-1 QR presentation.
+pub const QR_PREFIX: &str = "TT1:";
+/// Domain separation for the holder proof: a signature made for anything else never
+/// verifies as one of these.
+pub const HOLDER_PROOF_TAG: &[u8] = b"tuaton holder proof v1";
+/// Largest presentation we inflate: a bound against decompression bombs (a portrait
+/// response is about 20 KB).
+pub const MAX_PRESENTATION_BYTES: usize = 256 * 1024;
+
+/// What the holder chooses to show.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Profile {
+    /// Boarding a domestic flight: names, citizen ID, birth date (+ validity dates).
+    Flight,
+    /// Everything that fits a QR: all groups but the portrait.
+    Full,
+    /// age_over_20 alone.
+    Age,
+}
+
+impl Profile {
+    /// The disclosure groups the profile reveals.
+    pub fn groups(self) -> &'static [Group] {
+        match self {
+            Profile::Flight => &[Group::Flight],
+            Profile::Full => &[Group::Flight, Group::Details, Group::AgeOver18, Group::AgeOver20],
+            Profile::Age => &[Group::AgeOver20],
+        }
+    }
+
+    /// Names of the fields that leave the wallet, for the consent screen.
+    pub fn fields(self) -> Vec<&'static str> {
+        let mut f = Vec::new();
+        for g in self.groups() {
+            f.extend_from_slice(match g {
+                Group::Flight => &[
+                    "citizen_id", "title", "given_name_th", "family_name_th", "given_name_en",
+                    "family_name_en", "birth_date",
+                ][..],
+                Group::Details => &["address", "laser_code", "issuing_office"][..],
+                Group::Portrait => &["portrait"][..],
+                Group::AgeOver18 => &["age_over_18"][..],
+                Group::AgeOver20 => &["age_over_20"][..],
+            });
+        }
+        f.extend_from_slice(&["issue_date", "expiry_date"]);
+        f
+    }
+}
+
+impl std::str::FromStr for Profile {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "flight" => Ok(Profile::Flight),
+            "full" => Ok(Profile::Full),
+            "age" => Ok(Profile::Age),
+            _ => Err(Error::field("profile", format!("`{s}` is not one of flight, full, age"))),
+        }
+    }
+}
+
+/// A decoded presentation, holding the exact bytes of everything signed.
+#[derive(Clone, Debug)]
+pub struct Presentation {
+    /// The issuer-signed member.
+    pub issuer_signed: IssuerSigned,
+    /// Disclosed groups and their exact bytes.
+    pub disclosures: BTreeMap<Group, Vec<u8>>,
+    /// When the holder made the proof, Unix seconds.
+    pub time: i64,
+    /// The holder's Ed25519 signature over [`holder_proof_message`].
+    pub holder_sig: [u8; 64],
+}
+
+fn lp(out: &mut Vec<u8>, b: &[u8]) {
+    out.extend_from_slice(&(b.len() as u32).to_be_bytes());
+    out.extend_from_slice(b);
+}
+
+/// The exact bytes the holder signs: the tag, the time, the verifier's nonce (empty when
+/// there is none), the issuer-signed member's protected header, payload and signature,
+/// then each disclosed group's number and bytes in ascending group order; every field
+/// preceded by its length as 4 bytes big-endian.
+pub fn holder_proof_message(
+    issuer_signed: &IssuerSigned,
+    disclosures: &BTreeMap<Group, Vec<u8>>,
+    time: i64,
+    nonce: Option<&[u8]>,
+) -> Vec<u8> {
+    let mut m = Vec::with_capacity(512);
+    lp(&mut m, HOLDER_PROOF_TAG);
+    lp(&mut m, &time.to_be_bytes());
+    lp(&mut m, nonce.unwrap_or_default());
+    lp(&mut m, &issuer_signed.protected_bytes());
+    lp(&mut m, &issuer_signed.payload_bytes);
+    lp(&mut m, issuer_signed.signature());
+    for (g, d) in disclosures {
+        lp(&mut m, &[*g as u8]);
+        lp(&mut m, d);
+    }
+    m
+}
+
+/// Builds the presentation CBOR for `groups`, using the smallest member that covers them.
+pub fn present_groups(
+    cred: &GateCredential,
+    holder: &SigningKey,
+    groups: &[Group],
+    time: i64,
+    nonce: Option<&[u8]>,
+) -> Result<Vec<u8>> {
+    let member = if groups == [Group::Flight] { &cred.flight } else { &cred.full };
+    let issuer_signed = IssuerSigned::from_bytes(member)?;
+    if issuer_signed.payload.holder_key != holder.verifying_key().to_bytes() {
+        return Err(Error::Signature("the credential is bound to another holder key".into()));
+    }
+    let mut disclosures = BTreeMap::new();
+    for g in groups {
+        let d = cred.disclosures.get(g).ok_or_else(|| err(format!("no disclosure for {}", g.name())))?;
+        disclosures.insert(*g, d.clone());
+    }
+    let msg = holder_proof_message(&issuer_signed, &disclosures, time, nonce);
+    let sig = holder.sign(&msg).to_bytes();
+    let cose = cbor::decode(member)?;
+    let v = Value::Array(vec![
+        cose,
+        Value::Map(disclosures.into_iter().map(|(g, d)| (u(g as u8), Value::Bytes(d))).collect()),
+        Value::Array(vec![cbor::i(time), Value::Bytes(sig.to_vec())]),
+    ]);
+    Ok(cbor::encode(&v))
+}
+
+/// Builds the presentation CBOR of a profile.
+pub fn present(cred: &GateCredential, holder: &SigningKey, profile: Profile, time: i64) -> Result<Vec<u8>> {
+    present_groups(cred, holder, profile.groups(), time, None)
+}
+
+impl Presentation {
+    /// Decodes presentation CBOR: `[COSE_Sign1, {group: bstr}, [time, sig]]`.
+    pub fn from_cbor(b: &[u8]) -> Result<Self> {
+        let a = cbor::array(cbor::decode(b)?, "presentation")?;
+        let [cose, discl, proof]: [Value; 3] =
+            a.try_into().map_err(|_| err("presentation: expected 3 items"))?;
+        let issuer_signed = IssuerSigned::from_value(cose)?;
+        let mut disclosures = BTreeMap::new();
+        for (g, d) in cbor::int_map(discl, "disclosures")? {
+            let g = Group::from_key(g).ok_or_else(|| err("unknown disclosure group"))?;
+            disclosures.insert(g, cbor::bytes(d, "disclosure")?);
+        }
+        let proof = cbor::array(proof, "holder proof")?;
+        let [t, s]: [Value; 2] = proof.try_into().map_err(|_| err("holder proof: expected [time, signature]"))?;
+        Ok(Presentation {
+            issuer_signed,
+            disclosures,
+            time: cbor::int(&t, "proof time")?,
+            holder_sig: cbor::fixed::<64>(s, "holder signature")?,
+        })
+    }
+}
+
+/// Why QR text could not be turned into presentation bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum QrError {
+    /// A tuaton payload of a version this build does not know.
+    UnsupportedVersion,
+    /// Not base45, not deflate, or too large.
+    Malformed(String),
+}
+
+/// QR text for presentation CBOR. Deflate is used only when it makes the payload
+/// shorter; a CBOR presentation always starts with 0x83, and a deflate stream that happens
+/// to start with 0x83 is never emitted, so the decoder can tell them apart.
+pub fn to_qr_text(cbor_bytes: &[u8]) -> String {
+    let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+    enc.write_all(cbor_bytes).expect("in-memory");
+    let z = enc.finish().expect("in-memory");
+    let body = if z.len() < cbor_bytes.len() && z.first() != Some(&0x83) { z } else { cbor_bytes.to_vec() };
+    format!("{QR_PREFIX}{}", base45::encode(&body))
+}
+
+/// Presentation CBOR from QR text. Surrounding whitespace (a scanner's line ending) is
+/// ignored.
+pub fn from_qr_text(text: &str) -> std::result::Result<Vec<u8>, QrError> {
+    let t = text.trim();
+    let Some(body) = t.strip_prefix(QR_PREFIX) else {
+        let looks_tuaton = t.len() >= 4 && t.starts_with("TT") && t.as_bytes()[2].is_ascii_digit() && t.as_bytes()[3] == b':';
+        return Err(if looks_tuaton {
+            QrError::UnsupportedVersion
+        } else {
+            QrError::Malformed("does not start with TT1:".into())
+        });
+    };
+    let raw = base45::decode(body).map_err(|e| QrError::Malformed(format!("not base45: {e:?}")))?;
+    match raw.first() {
+        Some(0x83) => Ok(raw),
+        Some(_) => {
+            let mut out = Vec::new();
+            flate2::read::DeflateDecoder::new(&raw[..])
+                .take(MAX_PRESENTATION_BYTES as u64 + 1)
+                .read_to_end(&mut out)
+                .map_err(|e| QrError::Malformed(format!("not deflate: {e}")))?;
+            if out.len() > MAX_PRESENTATION_BYTES {
+                return Err(QrError::Malformed("inflates beyond the size limit".into()));
+            }
+            Ok(out)
+        }
+        None => Err(QrError::Malformed("empty".into())),
+    }
+}

@@ -1,0 +1,361 @@
+//! The offline verify engine: QR text (or CBOR) + now + trust store + status view +
+//! replay view in, one structured verdict out. Pure: the caller supplies the time and
+//! every piece of state; the engine never reads a clock, file or network.
+
+use crate::gate::{self, DisclosedClaims, StatusRef};
+use crate::model::Expiry;
+use crate::presentation::{self, holder_proof_message, Presentation, QrError};
+use crate::trust::{IssuerKey, KeyState, TrustStore};
+use ed25519_dalek::{Signature, VerifyingKey};
+use sha2::{Digest, Sha256};
+
+
+/// Why a presentation was rejected. Codes are the CLI contract (CLI.md).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
+#[non_exhaustive]
+pub enum Reason {
+    /// Not a presentation we can decode.
+    Malformed,
+    /// A tuaton payload of a version this gate does not support.
+    UnsupportedVersion,
+    /// No trusted key of the issuer has this kid.
+    UnknownIssuerKey,
+    /// No key with this kid verifies the issuer signature.
+    BadIssuerSignature,
+    /// The signing key was revoked: nothing it signed verifies.
+    IssuerKeyRevoked,
+    /// The credential was issued outside the key's signing window.
+    IssuerKeyNotValidAtIssuance,
+    /// Before the card's issue date.
+    CredentialNotYetValid,
+    /// After the card's expiry.
+    CredentialExpired,
+    /// The issuer set the credential's revocation bit.
+    CredentialRevoked,
+    /// A disclosure does not match the digest the issuer signed.
+    DigestMismatch,
+    /// The holder's signature does not verify with the key bound in the credential.
+    BadHolderProof,
+    /// The holder proof is older than the freshness window.
+    PresentationStale,
+    /// The holder proof is dated in the future beyond the allowed clock skew.
+    PresentationFromFuture,
+    /// This exact presentation was already checked.
+    Replayed,
+}
+
+impl Reason {
+    /// The stable code scripts see.
+    pub fn code(self) -> &'static str {
+        match self {
+            Reason::Malformed => "malformed",
+            Reason::UnsupportedVersion => "unsupported_version",
+            Reason::UnknownIssuerKey => "unknown_issuer_key",
+            Reason::BadIssuerSignature => "bad_issuer_signature",
+            Reason::IssuerKeyRevoked => "issuer_key_revoked",
+            Reason::IssuerKeyNotValidAtIssuance => "issuer_key_not_valid_at_issuance",
+            Reason::CredentialNotYetValid => "credential_not_yet_valid",
+            Reason::CredentialExpired => "credential_expired",
+            Reason::CredentialRevoked => "credential_revoked",
+            Reason::DigestMismatch => "digest_mismatch",
+            Reason::BadHolderProof => "bad_holder_proof",
+            Reason::PresentationStale => "presentation_stale",
+            Reason::PresentationFromFuture => "presentation_from_future",
+            Reason::Replayed => "replayed",
+        }
+    }
+    /// Plain words for gate staff, English then Thai.
+    pub fn describe(self) -> (&'static str, &'static str) {
+        match self {
+            Reason::Malformed => ("Not a readable ID presentation", "อ่านข้อมูลบัตรไม่ได้"),
+            Reason::UnsupportedVersion => ("Presentation version not supported", "ไม่รองรับรุ่นของข้อมูลนี้"),
+            Reason::UnknownIssuerKey => ("Issuer key not known to this gate", "ไม่รู้จักกุญแจของผู้ออกบัตร"),
+            Reason::BadIssuerSignature => ("Issuer signature is not valid (forged or altered)", "ลายมือชื่อผู้ออกบัตรไม่ถูกต้อง"),
+            Reason::IssuerKeyRevoked => ("Issuer key has been revoked", "กุญแจผู้ออกบัตรถูกเพิกถอน"),
+            Reason::IssuerKeyNotValidAtIssuance => ("Issuer key was not valid when the card was issued", "กุญแจไม่มีผลในวันที่ออกบัตร"),
+            Reason::CredentialNotYetValid => ("Card is not valid yet", "บัตรยังไม่มีผล"),
+            Reason::CredentialExpired => ("Card has expired", "บัตรหมดอายุ"),
+            Reason::CredentialRevoked => ("Card has been revoked", "บัตรถูกเพิกถอน"),
+            Reason::DigestMismatch => ("Card data was altered", "ข้อมูลบัตรถูกแก้ไข"),
+            Reason::BadHolderProof => ("Not presented by the card's own phone", "ไม่ได้แสดงจากเครื่องของเจ้าของบัตร"),
+            Reason::PresentationStale => ("QR code is too old: ask for a fresh one", "คิวอาร์โค้ดเก่าเกินไป"),
+            Reason::PresentationFromFuture => ("QR code is dated in the future: check clocks", "เวลาในคิวอาร์โค้ดล้ำหน้า"),
+            Reason::Replayed => ("This QR code was already used", "คิวอาร์โค้ดนี้ถูกใช้แล้ว"),
+        }
+    }
+}
+
+/// Something the operator should know even when the verdict is valid.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
+#[non_exhaustive]
+pub enum Warning {
+    /// The trust bundle is past its expiry: sync when online.
+    TrustStale,
+    /// The status list is missing or past its expiry: revocations may be missed.
+    StatusStale,
+    /// The clock is behind the latest trusted time this gate has seen.
+    ClockRollback,
+}
+
+impl Warning {
+    /// The stable code scripts see.
+    pub fn code(self) -> &'static str {
+        match self {
+            Warning::TrustStale => "trust_stale",
+            Warning::StatusStale => "status_stale",
+            Warning::ClockRollback => "clock_rollback",
+        }
+    }
+}
+
+/// One verification's outcome.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Verdict {
+    /// Empty when valid.
+    pub reasons: Vec<Reason>,
+    /// Warnings, whatever the verdict.
+    pub warnings: Vec<Warning>,
+    /// Claims, present once the issuer signature and digests checked out (so an expired
+    /// or revoked card still shows whose it is).
+    pub claims: Option<DisclosedClaims>,
+    /// Issuer display name (or number) once known.
+    pub issuer: Option<String>,
+    /// Key id (hex) once parsed.
+    pub kid: Option<String>,
+    /// Credential id (hex) once parsed.
+    pub credential_id: Option<String>,
+    /// The time the check was made as of.
+    pub checked_at: i64,
+}
+
+impl Verdict {
+    fn new(now: i64) -> Self {
+        Verdict { reasons: vec![], warnings: vec![], claims: None, issuer: None, kid: None, credential_id: None, checked_at: now }
+    }
+    fn reject(mut self, r: Reason) -> Self {
+        self.reasons.push(r);
+        self
+    }
+    /// Whether the presentation is accepted.
+    pub fn is_valid(&self) -> bool {
+        self.reasons.is_empty()
+    }
+    /// The CLI's `check --json` object.
+    pub fn to_json(&self) -> serde_json::Value {
+        let at = chrono::DateTime::from_timestamp(self.checked_at, 0)
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            .unwrap_or_default();
+        serde_json::json!({
+            "verdict": if self.is_valid() { "valid" } else { "rejected" },
+            "reasons": self.reasons.iter().map(|r| r.code()).collect::<Vec<_>>(),
+            "warnings": self.warnings.iter().map(|w| w.code()).collect::<Vec<_>>(),
+            "claims": self.claims.as_ref().map(|c| c.to_json()).unwrap_or_else(|| serde_json::json!({})),
+            "issuer": self.issuer,
+            "kid": self.kid,
+            "credential_id": self.credential_id,
+            "checked_at": at,
+        })
+    }
+}
+
+/// The answer about one status bit.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum StatusLookup {
+    /// Bit clear, list current.
+    Good,
+    /// Bit set.
+    Revoked,
+    /// Bit clear, but the list is past its expiry.
+    GoodButStale,
+    /// No list for this reference.
+    Unknown,
+}
+
+/// Revocation status as the gate holds it (a verified bitset per list).
+pub trait StatusView {
+    /// The state of the bit `status` of `issuer`, as of `now`.
+    fn lookup(&self, issuer: u32, status: StatusRef, now: i64) -> StatusLookup;
+}
+
+/// No status data at all (every lookup is Unknown).
+pub struct NoStatus;
+impl StatusView for NoStatus {
+    fn lookup(&self, _: u32, _: StatusRef, _: i64) -> StatusLookup {
+        StatusLookup::Unknown
+    }
+}
+
+/// The replay cache: remembers presentations until they would be stale anyway.
+pub trait ReplayView {
+    /// Records `key` (kept until `keep_until`) and says whether it was already there.
+    fn check_and_record(&mut self, key: [u8; 32], keep_until: i64, now: i64) -> bool;
+}
+
+/// An in-memory replay cache (tests, the demo; the gate persists its own in sled).
+#[derive(Default, Debug)]
+pub struct MemoryReplay {
+    seen: std::collections::HashMap<[u8; 32], i64>,
+}
+impl ReplayView for MemoryReplay {
+    fn check_and_record(&mut self, key: [u8; 32], keep_until: i64, now: i64) -> bool {
+        self.seen.retain(|_, until| *until >= now);
+        self.seen.insert(key, keep_until).is_some()
+    }
+}
+
+/// Verification settings a gate operator may tune.
+#[derive(Clone, Copy, Debug)]
+pub struct Policy {
+    /// How old a holder proof may be, seconds.
+    pub max_age: i64,
+    /// How far in the future a holder proof may be dated (clock skew), seconds.
+    pub max_skew: i64,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        // A QR is shown, carried to the gate and scanned within minutes; phones and gates
+        // keep network time, so a minute of skew is generous.
+        Policy { max_age: 300, max_skew: 60 }
+    }
+}
+
+/// Everything a verification consults besides the presentation.
+pub struct Context<'a> {
+    /// Now, Unix seconds (passed in, never read).
+    pub now: i64,
+    /// Whom to trust.
+    pub trust: &'a TrustStore,
+    /// Revocation status.
+    pub status: &'a dyn StatusView,
+    /// Replay cache.
+    pub replay: &'a mut dyn ReplayView,
+    /// Settings.
+    pub policy: Policy,
+    /// The nonce this gate sent (BLE sessions); `None` for QR.
+    pub nonce: Option<&'a [u8]>,
+    /// The latest trusted time this gate has seen (clock rollback detection).
+    pub highest_trusted_time: Option<i64>,
+}
+
+/// Verifies QR text.
+pub fn verify_qr(text: &str, ctx: &mut Context<'_>) -> Verdict {
+    match presentation::from_qr_text(text) {
+        Ok(bytes) => verify_cbor(&bytes, ctx),
+        Err(QrError::UnsupportedVersion) => base(ctx).reject(Reason::UnsupportedVersion),
+        Err(QrError::Malformed(_)) => base(ctx).reject(Reason::Malformed),
+    }
+}
+
+fn base(ctx: &Context<'_>) -> Verdict {
+    let mut v = Verdict::new(ctx.now);
+    if ctx.trust.expires.is_some_and(|e| ctx.now >= e) {
+        v.warnings.push(Warning::TrustStale);
+    }
+    if ctx.highest_trusted_time.is_some_and(|h| ctx.now < h) {
+        v.warnings.push(Warning::ClockRollback);
+    }
+    v
+}
+
+fn verify_issuer_sig(key: &IssuerKey, tbs: &[u8], sig: &Signature) -> bool {
+    key.public.verify_strict(tbs, sig).is_ok()
+}
+
+/// Verifies presentation CBOR.
+pub fn verify_cbor(bytes: &[u8], ctx: &mut Context<'_>) -> Verdict {
+    let mut v = base(ctx);
+    let p = match Presentation::from_cbor(bytes) {
+        Ok(p) => p,
+        Err(_) => return v.reject(Reason::Malformed),
+    };
+    let is = &p.issuer_signed;
+    let pl = &is.payload;
+    v.kid = Some(hex(&is.kid));
+    v.credential_id = Some(hex(&pl.credential_id));
+    v.issuer = Some(ctx.trust.issuer_name(pl.issuer).map_or_else(|| format!("issuer {}", pl.issuer), str::to_owned));
+    if pl.cred_type != gate::TYPE_THAI_NATIONAL_ID {
+        return v.reject(Reason::Malformed);
+    }
+
+    // Issuer signature: every trusted key with this kid is tried.
+    let candidates: Vec<&IssuerKey> = ctx.trust.keys_for(pl.issuer, &is.kid).collect();
+    if candidates.is_empty() {
+        return v.reject(Reason::UnknownIssuerKey);
+    }
+    let Ok(sig) = Signature::from_slice(is.signature()) else {
+        return v.reject(Reason::Malformed);
+    };
+    let tbs = is.to_be_signed();
+    let Some(key) = candidates.into_iter().find(|k| verify_issuer_sig(k, &tbs, &sig)) else {
+        return v.reject(Reason::BadIssuerSignature);
+    };
+    match key.state {
+        KeyState::Revoked { .. } => v.reasons.push(Reason::IssuerKeyRevoked),
+        _ if !key.window_contains(pl.issued_at) => v.reasons.push(Reason::IssuerKeyNotValidAtIssuance),
+        _ => {}
+    }
+
+    // Disclosures: each must be covered by a signed digest and match it.
+    let mut claims = DisclosedClaims {
+        issue_date: Some(pl.valid_from),
+        expiry: Some(pl.valid_until.map_or(Expiry::Lifelong, Expiry::On)),
+        ..Default::default()
+    };
+    let mut digests_ok = true;
+    for (g, d) in &p.disclosures {
+        let ok = pl.digests.get(g).is_some_and(|want| gate::digest(d) == *want);
+        if !ok || claims.add_group(*g, d).is_err() {
+            digests_ok = false;
+        }
+    }
+    if !digests_ok {
+        v.reasons.push(Reason::DigestMismatch);
+    }
+
+    // Validity is decided here, never left to the caller.
+    if ctx.now < pl.valid_from_time() {
+        v.reasons.push(Reason::CredentialNotYetValid);
+    }
+    if pl.valid_until_time().is_some_and(|end| ctx.now >= end) {
+        v.reasons.push(Reason::CredentialExpired);
+    }
+    match ctx.status.lookup(pl.issuer, pl.status, ctx.now) {
+        StatusLookup::Good => {}
+        StatusLookup::Revoked => v.reasons.push(Reason::CredentialRevoked),
+        StatusLookup::GoodButStale | StatusLookup::Unknown => v.warnings.push(Warning::StatusStale),
+    }
+
+    // Holder binding: signed by the key the issuer bound, over exactly these bytes.
+    let holder_ok = VerifyingKey::from_bytes(&pl.holder_key)
+        .map(|k| {
+            let msg = holder_proof_message(is, &p.disclosures, p.time, ctx.nonce);
+            k.verify_strict(&msg, &Signature::from_bytes(&p.holder_sig)).is_ok()
+        })
+        .unwrap_or(false);
+    if !holder_ok {
+        v.reasons.push(Reason::BadHolderProof);
+    } else {
+        if p.time < ctx.now - ctx.policy.max_age {
+            v.reasons.push(Reason::PresentationStale);
+        }
+        if p.time > ctx.now + ctx.policy.max_skew {
+            v.reasons.push(Reason::PresentationFromFuture);
+        }
+        // Only authentic proofs enter the cache, so garbage cannot evict or poison it.
+        let key: [u8; 32] = Sha256::digest(p.holder_sig).into();
+        let keep_until = p.time.max(ctx.now) + ctx.policy.max_age + ctx.policy.max_skew;
+        if ctx.replay.check_and_record(key, keep_until, ctx.now) {
+            v.reasons.push(Reason::Replayed);
+        }
+    }
+    if digests_ok {
+        v.claims = Some(claims);
+    }
+    v
+}
+
+/// Lower-case hex.
+pub fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
