@@ -3,8 +3,8 @@
 //!
 //! Byte budget (see docs/FORMAT.md): a flight presentation must fit QR version 13-M,
 //! about 320 bytes, of which ~200 are signatures and keys. So the issuer signs two
-//! *members* per credential: `full` (a digest for every group) and `flight` (the digest of
-//! the flight group only). Both share the same salted disclosures and holder key.
+//! *members* per credential: `full` (a salted digest for every group) and `flight` (the
+//! flight group's claims inline, no digests). Both bind the same holder key.
 
 use crate::cbor::{self, err, u};
 use crate::error::{Error, Result};
@@ -214,6 +214,11 @@ impl DisclosedClaims {
         if salt.len() < SALT_LEN {
             return Err(err(format!("salt shorter than {SALT_LEN} bytes")));
         }
+        self.add_values(g, a)
+    }
+
+    /// Adds the claims of one group from their CBOR values (no salt).
+    pub fn add_values(&mut self, g: Group, a: Vec<Value>) -> Result<()> {
         let want = match g {
             Group::Flight => 7,
             Group::Details => 3,
@@ -309,8 +314,12 @@ pub struct Payload {
     pub holder_key: [u8; 32],
     /// 8: credential type.
     pub cred_type: u64,
-    /// 9: truncated digests of the groups this member covers.
+    /// 9: truncated digests of the groups this member discloses selectively.
     pub digests: BTreeMap<Group, [u8; DIGEST_LEN]>,
+    /// 10: the flight group's claims carried in the clear (the `flight` member only).
+    /// A member that always discloses exactly one group gains nothing from a salted
+    /// digest of it, and the 40 bytes it would cost decide the QR version.
+    pub inline_flight: Option<Vec<Value>>,
 }
 
 impl Payload {
@@ -327,10 +336,15 @@ impl Payload {
         m.push((u(6u8), Value::Array(vec![u(self.status.list), u(self.status.index)])));
         m.push((u(7u8), Value::Bytes(self.holder_key.to_vec())));
         m.push((u(8u8), u(self.cred_type)));
-        m.push((
-            u(9u8),
-            Value::Map(self.digests.iter().map(|(g, d)| (u(*g as u8), Value::Bytes(d.to_vec()))).collect()),
-        ));
+        if !self.digests.is_empty() {
+            m.push((
+                u(9u8),
+                Value::Map(self.digests.iter().map(|(g, d)| (u(*g as u8), Value::Bytes(d.to_vec()))).collect()),
+            ));
+        }
+        if let Some(f) = &self.inline_flight {
+            m.push((u(10u8), Value::Array(f.clone())));
+        }
         Value::Map(m)
     }
 
@@ -345,7 +359,8 @@ impl Payload {
         let mut status = None;
         let mut cnf = None;
         let mut typ = None;
-        let mut digests = None;
+        let mut digests = BTreeMap::new();
+        let mut inline_flight = None;
         for (k, v) in cbor::int_map(cbor::decode(b)?, "payload")? {
             match k {
                 1 => issuer = Some(u32::try_from(cbor::uint(&v, "issuer")?).map_err(|_| err("issuer too large"))?),
@@ -369,8 +384,9 @@ impl Payload {
                         let g = Group::from_key(g).ok_or_else(|| err("unknown disclosure group"))?;
                         d.insert(g, cbor::fixed::<DIGEST_LEN>(v, "digest")?);
                     }
-                    digests = Some(d);
+                    digests = d;
                 }
+                10 => inline_flight = Some(cbor::array(v, "flight claims")?),
                 _ => return Err(err(format!("payload: unknown key {k}"))),
             }
         }
@@ -384,7 +400,8 @@ impl Payload {
             status: status.ok_or_else(|| need("status"))?,
             holder_key: cnf.ok_or_else(|| need("holder key"))?,
             cred_type: typ.ok_or_else(|| need("type"))?,
-            digests: digests.ok_or_else(|| need("digests"))?,
+            digests,
+            inline_flight,
         })
     }
 
@@ -463,7 +480,7 @@ impl IssuerSigned {
 pub struct GateCredential {
     /// COSE_Sign1 bytes of the `full` member (digests of every group).
     pub full: Vec<u8>,
-    /// COSE_Sign1 bytes of the `flight` member (digest of the flight group only).
+    /// COSE_Sign1 bytes of the `flight` member (the flight group's claims inline).
     pub flight: Vec<u8>,
     /// Exact bytes of each group's disclosure `[salt, claims...]`.
     pub disclosures: BTreeMap<Group, Vec<u8>>,
@@ -587,9 +604,11 @@ pub fn issue(claims: &CardClaims, p: &IssueParams<'_>, rng: &mut impl CryptoRngC
         holder_key: p.holder_key,
         cred_type: TYPE_THAI_NATIONAL_ID,
         digests: disclosures.iter().map(|(g, d)| (*g, digest(d))).collect(),
+        inline_flight: None,
     };
     let full = sign_member(&payload, p)?;
-    payload.digests.retain(|g, _| *g == Group::Flight);
+    payload.digests.clear();
+    payload.inline_flight = Some(group_values(Group::Flight, claims, age18, age20));
     let flight = sign_member(&payload, p)?;
     Ok(GateCredential { full, flight, disclosures })
 }

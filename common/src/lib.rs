@@ -11,8 +11,10 @@ pub mod error;
 pub mod gate;
 pub mod model;
 pub mod presentation;
+pub mod sample;
 pub mod thai;
 pub mod trust;
 pub mod verify;
+pub mod w3c;
 
 pub use error::{Error, Result};

@@ -127,6 +127,8 @@ pub fn present_groups(
         return Err(Error::Signature("the credential is bound to another holder key".into()));
     }
     let mut disclosures = BTreeMap::new();
+    // The flight member carries its claims inline: nothing to disclose beside it.
+    let groups = if issuer_signed.payload.inline_flight.is_some() { &[][..] } else { groups };
     for g in groups {
         let d = cred.disclosures.get(g).ok_or_else(|| err(format!("no disclosure for {}", g.name())))?;
         disclosures.insert(*g, d.clone());

@@ -309,6 +309,11 @@ pub fn verify_cbor(bytes: &[u8], ctx: &mut Context<'_>) -> Verdict {
             digests_ok = false;
         }
     }
+    if let Some(f) = &pl.inline_flight {
+        if claims.add_values(crate::gate::Group::Flight, f.clone()).is_err() {
+            return v.reject(Reason::Malformed);
+        }
+    }
     if !digests_ok {
         v.reasons.push(Reason::DigestMismatch);
     }

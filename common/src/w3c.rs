@@ -1,0 +1,274 @@
+//! The W3C form: a VC 2.0 JSON-LD credential with the card's claims, issuer and holder as
+//! did:key, secured with a Data Integrity proof (eddsa-rdfc-2022), signed and verified
+//! with ssi. The tuaton context ships inside the binary: nothing is ever fetched.
+//!
+//! Claim mapping (both directions tested): schema.org names for names, birth date,
+//! address and image; language-tagged values (`th`, `en`) where the card has both
+//! scripts; validFrom/validUntil from the card's issue and expiry dates (Thai time).
+
+use crate::error::{Error, Result};
+use crate::gate::{epoch_days, StatusRef, THAI_UTC_OFFSET};
+use crate::model::{CardClaims, CitizenId, Expiry, LaserCode, Name, PartialDate, Title};
+use ed25519_dalek::{SigningKey, VerifyingKey};
+use serde_json::{json, Value};
+use ssi::claims::data_integrity::{AnySuite, CryptographicSuite, DataIntegrity, ProofOptions};
+use ssi::claims::vc::v2::JsonCredential;
+use ssi::claims::{SignatureEnvironment, VerificationParameters};
+use ssi::dids::{DIDKey, DIDResolver};
+use ssi::jwk::{Base64urlUInt, OctetParams, Params, JWK};
+use ssi::verification_methods::{AnyMethod, SingleSecretSigner};
+use std::collections::HashMap;
+
+/// URL of the tuaton JSON-LD context.
+pub const CONTEXT_URL: &str = "https://w3id.org/tuaton/v1";
+/// The tuaton JSON-LD context document (published in the trust bundle too).
+pub const CONTEXT_DOCUMENT: &str = include_str!("../contexts/tuaton-v1.jsonld");
+/// The VC 2.0 base context.
+pub const VC2_CONTEXT: &str = "https://www.w3.org/ns/credentials/v2";
+
+fn w3c(e: impl std::fmt::Display) -> Error {
+    Error::W3c(e.to_string())
+}
+
+/// The loader: ssi's bundled contexts plus ours; it never touches the network.
+pub fn context_loader() -> ssi::json_ld::ContextLoader {
+    let mut m = HashMap::new();
+    m.insert(CONTEXT_URL.to_owned(), CONTEXT_DOCUMENT.to_owned());
+    ssi::json_ld::ContextLoader::default()
+        .with_context_map_from(m)
+        .expect("the embedded context is valid JSON")
+}
+
+/// did:key of an Ed25519 public key.
+pub fn did_key(key: &VerifyingKey) -> String {
+    DIDKey::generate(&JWK::from(*key)).expect("Ed25519 keys always encode").to_string()
+}
+
+fn did_key_url(key: &VerifyingKey) -> String {
+    DIDKey::generate_url(&JWK::from(*key)).expect("Ed25519 keys always encode").to_string()
+}
+
+fn secret_jwk(key: &SigningKey) -> JWK {
+    JWK::from(Params::OKP(OctetParams {
+        curve: "Ed25519".to_string(),
+        public_key: Base64urlUInt(key.verifying_key().to_bytes().to_vec()),
+        private_key: Some(Base64urlUInt(key.to_bytes().to_vec())),
+    }))
+}
+
+fn rfc3339(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t, 0)
+        .expect("in range")
+        .with_timezone(&chrono::FixedOffset::east_opt(THAI_UTC_OFFSET as i32).expect("valid"))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+}
+
+fn lang(th: &str, en: &str) -> Value {
+    json!([{"@value": th, "@language": "th"}, {"@value": en, "@language": "en"}])
+}
+
+/// Status list credential URL for list `list` of issuer `issuer` (a bundle-relative name).
+pub fn status_list_id(issuer: u32, list: u32) -> String {
+    format!("urn:tuaton:status:{issuer}:{list}")
+}
+
+/// Credential id as a URN.
+pub fn credential_urn(issuer: u32, id: &[u8; 8]) -> String {
+    format!("urn:tuaton:credential:{issuer}:{}", crate::verify::hex(id))
+}
+
+/// The unsigned W3C credential for `claims`.
+#[allow(clippy::too_many_arguments)]
+pub fn unsigned(
+    claims: &CardClaims,
+    issuer: u32,
+    issuer_key: &VerifyingKey,
+    holder_key: &VerifyingKey,
+    credential_id: &[u8; 8],
+    status: StatusRef,
+    issued_at: i64,
+) -> Value {
+    let day0 = |d| epoch_days(d) * 86_400 - THAI_UTC_OFFSET;
+    let issued_on = chrono::DateTime::from_timestamp(issued_at + THAI_UTC_OFFSET, 0).expect("in range").date_naive();
+    let mut subject = json!({
+        "id": did_key(holder_key),
+        "citizenId": claims.citizen_id.to_string(),
+        "honorificPrefix": lang(claims.title.th.as_str(), claims.title.en.as_str()),
+        "givenName": lang(claims.given_name_th.as_str(), claims.given_name_en.as_str()),
+        "familyName": lang(claims.family_name_th.as_str(), claims.family_name_en.as_str()),
+        "birthDate": claims.birth_date.to_string(),
+        "address": {"@value": claims.address.as_str(), "@language": "th"},
+        "laserCode": claims.laser_code.as_str(),
+        "issuingOffice": {"@value": claims.issuing_office.as_str(), "@language": "th"},
+        "cardIssueDate": claims.issue_date.format("%Y-%m-%d").to_string(),
+        "cardExpiryDate": claims.expiry.to_string(),
+        "ageOver18": claims.birth_date.is_age_at_least(18, issued_on),
+        "ageOver20": claims.birth_date.is_age_at_least(20, issued_on),
+        "image": format!("data:image/jpeg;base64,{}", b64(&claims.portrait)),
+    });
+    let _ = &mut subject;
+    let list = status_list_id(issuer, status.list);
+    let mut vc = json!({
+        "@context": [VC2_CONTEXT, CONTEXT_URL],
+        "id": credential_urn(issuer, credential_id),
+        "type": ["VerifiableCredential", "ThaiNationalIdCard"],
+        "issuer": did_key(issuer_key),
+        "validFrom": rfc3339(day0(claims.issue_date)),
+        "credentialSubject": subject,
+        "credentialStatus": {
+            "id": format!("{list}#{}", status.index),
+            "type": "BitstringStatusListEntry",
+            "statusPurpose": "revocation",
+            "statusListIndex": status.index.to_string(),
+            "statusListCredential": list,
+        },
+    });
+    if let Expiry::On(d) = claims.expiry {
+        vc["validUntil"] = json!(rfc3339(day0(d) + 86_400 - 1));
+    }
+    vc
+}
+
+/// Signs `unsigned` with the issuer key (eddsa-rdfc-2022), proof created at `created`.
+pub fn sign(unsigned: Value, issuer_key: &SigningKey, created: i64) -> Result<String> {
+    let cred: JsonCredential = serde_json::from_value(unsigned)?;
+    let vm = did_key_url(&issuer_key.verifying_key());
+    let resolver = DIDKey.into_vm_resolver::<AnyMethod>();
+    let signer = SingleSecretSigner::new(secret_jwk(issuer_key)).into_local();
+    let mut opts = ProofOptions::from_method(ssi::json_ld::iref::IriBuf::new(vm).map_err(w3c)?.into());
+    // ssi would stamp its own clock here; `common` takes the time as input.
+    let created = chrono::DateTime::from_timestamp(created, 0)
+        .ok_or_else(|| w3c("time out of range"))?
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    opts.created = Some(created.parse::<ssi::xsd::DateTimeStamp>().map_err(w3c)?.into());
+    let env = SignatureEnvironment { json_ld_loader: context_loader(), eip712_loader: () };
+    let signed = pollster::block_on(AnySuite::EdDsaRdfc2022.sign_with(env, cred, &resolver, &signer, opts, Default::default()))
+        .map_err(w3c)?;
+    serde_json::to_string_pretty(&signed).map_err(Into::into)
+}
+
+/// What checking a W3C credential found.
+#[derive(Debug)]
+pub struct Checked {
+    /// The issuer's DID.
+    pub issuer: String,
+    /// The holder's DID.
+    pub holder: String,
+    /// The claims.
+    pub claims: CardClaims,
+}
+
+/// Verifies the Data Integrity proof and validity window as of `now`, and maps the
+/// claims back to the card model.
+pub fn verify(json: &str, now: i64) -> Result<Checked> {
+    let vc: DataIntegrity<JsonCredential, AnySuite> = ssi::claims::data_integrity::from_json_str(json).map_err(w3c)?;
+    let resolver = DIDKey.into_vm_resolver::<AnyMethod>();
+    let at = chrono::DateTime::from_timestamp(now, 0).ok_or_else(|| w3c("time out of range"))?;
+    let params = VerificationParameters::from_resolver(&resolver)
+        .with_json_ld_loader(context_loader())
+        .with_date_time(at);
+    pollster::block_on(vc.verify(&params))
+        .map_err(w3c)?
+        .map_err(|e| w3c(format!("invalid: {e}")))?;
+    let v: Value = serde_json::from_str(json)?;
+    from_json(&v)
+}
+
+fn b64(b: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut s = String::with_capacity(b.len().div_ceil(3) * 4);
+    for c in b.chunks(3) {
+        let n = (u32::from(c[0]) << 16) | (u32::from(*c.get(1).unwrap_or(&0)) << 8) | u32::from(*c.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= c.len() {
+                s.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                s.push('=');
+            }
+        }
+    }
+    s
+}
+
+fn unb64(s: &str) -> Option<Vec<u8>> {
+    let val = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    };
+    let s = s.trim_end_matches('=').as_bytes();
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    for c in s.chunks(4) {
+        let mut n = 0u32;
+        for (i, &ch) in c.iter().enumerate() {
+            n |= val(ch)? << (18 - 6 * i);
+        }
+        out.extend_from_slice(&n.to_be_bytes()[1..c.len()]);
+    }
+    Some(out)
+}
+
+/// Maps a W3C credential's subject back to the card model (the inverse of [`unsigned`]).
+pub fn from_json(v: &Value) -> Result<Checked> {
+    let s = &v["credentialSubject"];
+    let str_of = |field: &'static str, x: &Value| -> Result<String> {
+        x.as_str().map(str::to_owned).ok_or_else(|| Error::field(field, "missing in the W3C credential"))
+    };
+    let by_lang = |field: &'static str, l: &str| -> Result<Name> {
+        let t = s[field]
+            .as_array()
+            .and_then(|a| a.iter().find(|o| o["@language"] == l))
+            .and_then(|o| o["@value"].as_str())
+            .ok_or_else(|| Error::field(field, format!("no `{l}` value in the W3C credential")))?;
+        Name::parse(field, t)
+    };
+    let portrait = str_of("image", &s["image"])?;
+    let portrait = portrait
+        .strip_prefix("data:image/jpeg;base64,")
+        .and_then(unb64)
+        .ok_or_else(|| Error::field("image", "not a base64 JPEG data URL"))?;
+    let issue_date = match PartialDate::parse("cardIssueDate", &str_of("cardIssueDate", &s["cardIssueDate"])?)? {
+        PartialDate::Full(d) => d,
+        _ => return Err(Error::field("cardIssueDate", "must be a full date")),
+    };
+    let claims = CardClaims {
+        citizen_id: str_of("citizenId", &s["citizenId"])?.parse::<CitizenId>()?,
+        title: Title { th: by_lang("honorificPrefix", "th")?, en: by_lang("honorificPrefix", "en")? },
+        given_name_th: by_lang("givenName", "th")?,
+        family_name_th: by_lang("familyName", "th")?,
+        given_name_en: by_lang("givenName", "en")?,
+        family_name_en: by_lang("familyName", "en")?,
+        birth_date: PartialDate::parse("birthDate", &str_of("birthDate", &s["birthDate"])?)?,
+        address: Name::parse("address", &str_of("address", &s["address"]["@value"])?)?,
+        issue_date,
+        expiry: Expiry::parse(&str_of("cardExpiryDate", &s["cardExpiryDate"])?)?,
+        laser_code: LaserCode::parse(&str_of("laserCode", &s["laserCode"])?)?,
+        issuing_office: Name::parse("issuingOffice", &str_of("issuingOffice", &s["issuingOffice"]["@value"])?)?,
+        portrait,
+    };
+    Ok(Checked {
+        issuer: str_of("issuer", &v["issuer"])?,
+        holder: str_of("credentialSubject.id", &s["id"])?,
+        claims,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_round_trip() {
+        for n in 0..10 {
+            let b: Vec<u8> = (0..n as u8).map(|x| x.wrapping_mul(37)).collect();
+            assert_eq!(unb64(&b64(&b)).unwrap(), b);
+        }
+        assert_eq!(b64(b"Man"), "TWFu");
+        assert_eq!(b64(b"Ma"), "TWE=");
+    }
+}

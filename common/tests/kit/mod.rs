@@ -1,0 +1,98 @@
+//! Shared fixtures: a deterministic issuer, trust store and credentials.
+#![allow(dead_code)]
+
+use ed25519_dalek::SigningKey;
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use tuaton_common::gate::{self, GateCredential, IssueParams, StatusRef};
+use tuaton_common::presentation::{self, Profile};
+use tuaton_common::trust::{IssuerKey, KeyState, TrustStore, TrustedIssuer};
+use tuaton_common::verify::{self, Context, MemoryReplay, Policy, StatusLookup, StatusView, Verdict};
+
+/// 2025-06-01T00:00:00Z: inside every sample card's validity but the expired one.
+pub const NOW: i64 = 1_748_736_000;
+/// Issuance time of the sample credentials (2025-01-01).
+pub const ISSUED: i64 = 1_735_689_600;
+pub const KID: [u8; 4] = [0xA1, 0xB2, 0xC3, 0xD4];
+
+pub fn key(seed: u8) -> SigningKey {
+    SigningKey::from_bytes(&[seed; 32])
+}
+
+pub fn issuer_key() -> SigningKey {
+    key(1)
+}
+pub fn holder_key() -> SigningKey {
+    key(2)
+}
+
+pub fn trust() -> TrustStore {
+    TrustStore {
+        issuers: vec![TrustedIssuer { id: 1, name: "DOPA".into() }],
+        keys: vec![IssuerKey {
+            issuer: 1,
+            kid: KID.to_vec(),
+            public: issuer_key().verifying_key(),
+            not_before: ISSUED - 86_400,
+            not_after: None,
+            state: KeyState::Active,
+        }],
+        expires: Some(NOW + 30 * 86_400),
+    }
+}
+
+pub fn issue_with(citizen: usize, signer: &SigningKey, issued_at: i64, status_index: u64) -> GateCredential {
+    let mut rng = StdRng::seed_from_u64(citizen as u64);
+    gate::issue(
+        &tuaton_common::sample::citizen(citizen),
+        &IssueParams {
+            issuer: 1,
+            signing_key: signer,
+            kid: &KID,
+            holder_key: holder_key().verifying_key().to_bytes(),
+            credential_id: [citizen as u8; 8],
+            status: StatusRef { list: 0, index: status_index },
+            issued_at,
+        },
+        &mut rng,
+    )
+    .unwrap()
+}
+
+pub fn credential(citizen: usize) -> GateCredential {
+    issue_with(citizen, &issuer_key(), ISSUED, 42 + citizen as u64)
+}
+
+pub fn qr(cred: &GateCredential, profile: Profile, at: i64) -> String {
+    presentation::to_qr_text(&presentation::present(cred, &holder_key(), profile, at).unwrap())
+}
+
+/// A status list: the listed indices are revoked.
+pub struct Revoked(pub Vec<u64>);
+impl StatusView for Revoked {
+    fn lookup(&self, _: u32, s: StatusRef, _: i64) -> StatusLookup {
+        if self.0.contains(&s.index) { StatusLookup::Revoked } else { StatusLookup::Good }
+    }
+}
+
+pub fn check_with(text: &str, now: i64, trust: &TrustStore, status: &dyn StatusView) -> Verdict {
+    let mut replay = MemoryReplay::default();
+    let mut ctx = Context {
+        now,
+        trust,
+        status,
+        replay: &mut replay,
+        policy: Policy::default(),
+        nonce: None,
+        highest_trusted_time: None,
+    };
+    verify::verify_qr(text, &mut ctx)
+}
+
+pub fn check(text: &str) -> Verdict {
+    check_with(text, NOW, &trust(), &Revoked(vec![]))
+}
+
+pub fn codes(v: &Verdict) -> Vec<&'static str> {
+    v.reasons.iter().map(|r| r.code()).collect()
+}
