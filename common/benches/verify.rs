@@ -1,0 +1,117 @@
+//! Prints, from one run: (a) the floor, two raw Ed25519 verifications; (b) tuaton's whole
+//! verify from QR text to verdict; (c) ssi verifying the W3C form of the same credential;
+//! and the QR size of each profile. Run: `cargo bench -p tuaton-common --bench verify`.
+
+use ed25519_dalek::{Signer, SigningKey};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+use tuaton_common::gate::{self, IssueParams, StatusRef};
+use tuaton_common::presentation::{self, Profile};
+use tuaton_common::trust::{IssuerKey, KeyState, TrustStore, TrustedIssuer};
+use tuaton_common::verify::{self, Context, Policy, ReplayView, StatusLookup, StatusView};
+use tuaton_common::{sample, w3c};
+
+const NOW: i64 = 1_748_736_000;
+const ISSUED: i64 = 1_735_689_600;
+
+/// Median time per call over `rounds` rounds of `iters` calls.
+fn time(iters: u32, rounds: u32, mut f: impl FnMut()) -> Duration {
+    let mut v: Vec<Duration> = (0..rounds)
+        .map(|_| {
+            let t = Instant::now();
+            for _ in 0..iters {
+                f();
+            }
+            t.elapsed() / iters
+        })
+        .collect();
+    v.sort();
+    v[v.len() / 2]
+}
+
+struct Good;
+impl StatusView for Good {
+    fn lookup(&self, _: u32, _: StatusRef, _: i64) -> StatusLookup {
+        StatusLookup::Good
+    }
+}
+/// Remembers nothing, so every iteration does the full work of a first scan.
+struct Forgetful;
+impl ReplayView for Forgetful {
+    fn check_and_record(&mut self, _: [u8; 32], _: i64, _: i64) -> bool {
+        false
+    }
+}
+
+fn main() {
+    let ik = SigningKey::from_bytes(&[1; 32]);
+    let hk = SigningKey::from_bytes(&[2; 32]);
+    let kid = [0xA1, 0xB2, 0xC3, 0xD4];
+    let trust = TrustStore {
+        issuers: vec![TrustedIssuer { id: 1, name: "DOPA".into() }],
+        keys: vec![IssuerKey { issuer: 1, kid: kid.to_vec(), public: ik.verifying_key(), not_before: 0, not_after: None, state: KeyState::Active }],
+        expires: None,
+    };
+    let issue = |i: usize| {
+        let claims = sample::citizen(i);
+        let status = StatusRef { list: 0, index: 1_234_567 };
+        let p = IssueParams { issuer: 1, signing_key: &ik, kid: &kid, holder_key: hk.verifying_key().to_bytes(), credential_id: [i as u8; 8], status, issued_at: ISSUED };
+        let cred = gate::issue(&claims, &p, &mut StdRng::seed_from_u64(i as u64)).unwrap();
+        let unsigned = w3c::unsigned(&claims, 1, &ik.verifying_key(), &hk.verifying_key(), &[i as u8; 8], status, ISSUED);
+        (cred, w3c::sign(unsigned, &ik, ISSUED).unwrap())
+    };
+    let (cred, w3c_json) = issue(0);
+    let text = presentation::to_qr_text(&presentation::present(&cred, &hk, Profile::Flight, NOW).unwrap());
+
+    // (a) the floor: two Ed25519 verifications of messages of the same sizes.
+    let m1 = vec![7u8; 300];
+    let m2 = vec![9u8; 400];
+    let (s1, s2) = (ik.sign(&m1), hk.sign(&m2));
+    let (v1, v2) = (ik.verifying_key(), hk.verifying_key());
+    let a = time(200, 15, || {
+        black_box(v1.verify_strict(black_box(&m1), &s1).is_ok());
+        black_box(v2.verify_strict(black_box(&m2), &s2).is_ok());
+    });
+    let ab = time(200, 15, || {
+        black_box(ed25519_dalek::verify_batch(&[&m1[..], &m2[..]], &[s1, s2], &[v1, v2]).is_ok());
+    });
+    // (b) QR text to verdict.
+    let b = time(200, 15, || {
+        let mut replay = Forgetful;
+        let mut ctx = Context { now: NOW, trust: &trust, status: &Good, replay: &mut replay, policy: Policy::default(), nonce: None, highest_trusted_time: None };
+        let v = verify::verify_qr(black_box(&text), &mut ctx);
+        assert!(v.is_valid());
+    });
+    // (c) ssi on the W3C form of the same credential.
+    let c = time(10, 7, || {
+        w3c::verify(black_box(&w3c_json), NOW).unwrap();
+    });
+    let us = |d: Duration| d.as_secs_f64() * 1e6;
+    println!("verification, median per call (one run)");
+    println!("| what | µs | ratio |");
+    println!("|---|---:|---:|");
+    println!("| (a) two raw Ed25519 verify_strict | {:.1} | 1.00 x (a) |", us(a));
+    println!("| two Ed25519 signatures as one batch | {:.1} | {:.2} x (a) |", us(ab), us(ab) / us(a));
+    println!("| (b) tuaton verify, QR text -> verdict | {:.1} | {:.2} x (a) |", us(b), us(b) / us(a));
+    println!("| (c) ssi verify, W3C form (eddsa-rdfc-2022) | {:.1} | {:.1} x (b) |", us(c), us(c) / us(b));
+    println!();
+    println!("QR payload per profile (ECC M)");
+    println!("| citizen | profile | CBOR bytes | QR chars | QR version |");
+    println!("|---|---|---:|---:|---:|");
+    for i in 0..4 {
+        let (cred, _) = issue(i);
+        let c = sample::citizen(i);
+        for p in [Profile::Flight, Profile::Age, Profile::Full] {
+            let b = presentation::present(&cred, &hk, p, NOW).unwrap();
+            let t = presentation::to_qr_text(&b);
+            let q = qrcode::QrCode::with_error_correction_level(t.as_bytes(), qrcode::EcLevel::M).unwrap();
+            let ver = match q.version() {
+                qrcode::Version::Normal(n) => n,
+                qrcode::Version::Micro(n) => n,
+            };
+            println!("| {} {} | {:?} | {} | {} | {} |", c.given_name_en, c.family_name_en, p, b.len(), t.len(), ver);
+        }
+    }
+}
