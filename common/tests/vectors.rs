@@ -1,0 +1,122 @@
+//! The test vectors of docs/FORMAT.md, re-derived byte for byte from their inputs.
+//! Regenerate (only when the format deliberately changes):
+//! `TUATON_WRITE_VECTORS=1 cargo test -p tuaton-common --test vectors`.
+mod kit;
+use kit::*;
+use rand_core::{CryptoRng, RngCore};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use tuaton_common::gate::{self, Group, IssueParams, IssuerSigned, StatusRef};
+use tuaton_common::presentation::{self, Presentation, Profile};
+use tuaton_common::sample;
+use tuaton_common::verify::hex;
+
+/// Salts from SHA-256("tuaton test vector salt" || counter): reproducible in any language.
+struct VectorRng(u64);
+impl RngCore for VectorRng {
+    fn next_u32(&mut self) -> u32 {
+        self.next_u64() as u32
+    }
+    fn next_u64(&mut self) -> u64 {
+        let mut b = [0; 8];
+        self.fill_bytes(&mut b);
+        u64::from_le_bytes(b)
+    }
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        for chunk in dest.chunks_mut(32) {
+            let h = Sha256::new().chain_update(b"tuaton test vector salt").chain_update(self.0.to_be_bytes()).finalize();
+            self.0 += 1;
+            chunk.copy_from_slice(&h[..chunk.len()]);
+        }
+    }
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
+        self.fill_bytes(dest);
+        Ok(())
+    }
+}
+impl CryptoRng for VectorRng {}
+
+fn derive() -> Value {
+    let ik = issuer_key();
+    let hk = holder_key();
+    let claims = sample::citizen(0);
+    let cred = gate::issue(
+        &claims,
+        &IssueParams {
+            issuer: 1,
+            signing_key: &ik,
+            kid: &KID,
+            holder_key: hk.verifying_key().to_bytes(),
+            credential_id: [0x5A; 8],
+            status: StatusRef { list: 0, index: 42 },
+            issued_at: ISSUED,
+        },
+        &mut VectorRng(0),
+    )
+    .unwrap();
+    let flight = presentation::present(&cred, &hk, Profile::Flight, NOW).unwrap();
+    let age = presentation::present(&cred, &hk, Profile::Age, NOW).unwrap();
+    let fp = Presentation::from_cbor(&flight).unwrap();
+    let full = IssuerSigned::from_bytes(&cred.full).unwrap();
+    let verdict = |text: &str, now: i64| check_with(text, now, &trust(), &Revoked(vec![])).to_json();
+    let flight_qr = presentation::to_qr_text(&flight);
+    let age_qr = presentation::to_qr_text(&age);
+    json!({
+        "inputs": {
+            "issuer_secret_key": hex(&ik.to_bytes()),
+            "issuer_public_key": hex(ik.verifying_key().as_bytes()),
+            "holder_secret_key": hex(&hk.to_bytes()),
+            "holder_public_key": hex(hk.verifying_key().as_bytes()),
+            "issuer": 1, "kid": hex(&KID), "credential_id": "5a5a5a5a5a5a5a5a",
+            "status": {"list": 0, "index": 42}, "issued_at": ISSUED, "presented_at": NOW,
+            "record": serde_json::from_str::<Value>(sample::RECORDS[0]).unwrap(),
+            "portrait_sha256": hex(&Sha256::digest(&claims.portrait)),
+            "salts": "salt of group g (in order 0..4) = first 16 bytes of SHA-256(\"tuaton test vector salt\" || u64be(g))",
+        },
+        "credential": {
+            "package": hex(&cred.to_bytes()),
+            "full_member": hex(&cred.full),
+            "full_payload": hex(&full.payload_bytes),
+            "full_sig_structure": hex(&full.to_be_signed()),
+            "flight_member": hex(&cred.flight),
+            "disclosures": Group::ALL.iter().filter(|g| **g != Group::Portrait)
+                .map(|g| (g.name().to_string(), json!(hex(&cred.disclosures[g])))).collect::<serde_json::Map<_, _>>(),
+            "portrait_disclosure_sha256": hex(&Sha256::digest(&cred.disclosures[&Group::Portrait])),
+        },
+        "presentations": {
+            "flight": {
+                "cbor": hex(&flight),
+                "holder_proof_message": hex(&presentation::holder_proof_message(&fp.issuer_signed, &fp.disclosures, NOW, None)),
+                "qr": flight_qr,
+                "verdict_at_presented_at": verdict(&flight_qr, NOW),
+                "verdict_301s_later": verdict(&flight_qr, NOW + 301),
+            },
+            "age": {
+                "cbor": hex(&age),
+                "qr": age_qr,
+                "verdict_at_presented_at": verdict(&age_qr, NOW),
+            },
+        },
+    })
+}
+
+#[test]
+fn vectors_match_the_committed_file() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/vectors/gate-v1.json");
+    let derived = derive();
+    if std::env::var_os("TUATON_WRITE_VECTORS").is_some() {
+        std::fs::write(path, serde_json::to_string_pretty(&derived).unwrap() + "\n").unwrap();
+    }
+    let committed: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    assert_eq!(derived, committed, "the format changed: the vectors in docs/vectors/gate-v1.json no longer match");
+}
+
+#[test]
+fn committed_presentation_verifies_from_the_file_alone() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/vectors/gate-v1.json");
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let qr = v["presentations"]["flight"]["qr"].as_str().unwrap();
+    let verdict = check(qr);
+    assert!(verdict.is_valid());
+    assert_eq!(verdict.to_json(), v["presentations"]["flight"]["verdict_at_presented_at"]);
+}
