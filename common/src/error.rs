@@ -32,6 +32,60 @@ pub enum Error {
     /// A QR or text payload is not in a format we understand.
     #[error("payload: {0}")]
     Payload(String),
+    /// A tuaton payload of a version this build does not know.
+    #[error("payload version not supported by this version of tuaton")]
+    UnsupportedVersion,
+    /// Trust data (root, trust list, status list) that is damaged.
+    #[error("trust data: {0}")]
+    Trust(String),
+    /// Too few valid signatures from the keys that must sign.
+    #[error("{what}: {got} valid signature(s), {need} required")]
+    Threshold {
+        /// What was being checked.
+        what: String,
+        /// Valid signatures found.
+        got: usize,
+        /// Required.
+        need: usize,
+    },
+    /// Trust data older than what is already trusted (TUF rollback attack).
+    #[error("rollback refused: {what} version {offered} is older than the trusted version {trusted}")]
+    Rollback {
+        /// Root or trust list.
+        what: &'static str,
+        /// Offered version.
+        offered: u64,
+        /// Trusted version.
+        trusted: u64,
+    },
+    /// The chain of roots has a gap.
+    #[error("root chain broken: expected version {expected}, found {found}")]
+    ChainGap {
+        /// Expected version.
+        expected: u64,
+        /// Newest version offered.
+        found: u64,
+    },
+    /// A trust list signed under a root other than the current one (mix-and-match).
+    #[error("trust list was signed under root version {signed_under}, but the current root is version {current} (mix-and-match)")]
+    WrongRoot {
+        /// Root version the trust list names.
+        signed_under: u64,
+        /// Current root version.
+        current: u64,
+    },
+    /// A status list whose digest differs from the one the trust list pins (mix-and-match).
+    #[error("status list {0} does not match the digest in the trust list (mix-and-match)")]
+    StatusMismatch(String),
+    /// A status list the trust list names is missing.
+    #[error("status list {0} is missing from the bundle")]
+    StatusMissing(String),
+    /// A status list credential failed its W3C proof or could not be decoded.
+    #[error("status list {0}: {1}")]
+    StatusProof(String, String),
+    /// A PIN or passphrase did not open the sealed secret.
+    #[error("wrong PIN or passphrase")]
+    WrongSecret,
 }
 
 impl Error {

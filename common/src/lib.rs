@@ -12,6 +12,7 @@ pub mod gate;
 pub mod model;
 pub mod presentation;
 pub mod sample;
+pub mod status;
 pub mod thai;
 pub mod trust;
 pub mod verify;

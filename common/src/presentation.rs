@@ -172,15 +172,6 @@ impl Presentation {
     }
 }
 
-/// Why QR text could not be turned into presentation bytes.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum QrError {
-    /// A tuaton payload of a version this build does not know.
-    UnsupportedVersion,
-    /// Not base45, not deflate, or too large.
-    Malformed(String),
-}
-
 /// QR text for presentation CBOR. Deflate is used only when it makes the payload
 /// shorter; a CBOR presentation always starts with 0x83, and a deflate stream that happens
 /// to start with 0x83 is never emitted, so the decoder can tell them apart.
@@ -194,17 +185,17 @@ pub fn to_qr_text(cbor_bytes: &[u8]) -> String {
 
 /// Presentation CBOR from QR text. Surrounding whitespace (a scanner's line ending) is
 /// ignored.
-pub fn from_qr_text(text: &str) -> std::result::Result<Vec<u8>, QrError> {
+pub fn from_qr_text(text: &str) -> Result<Vec<u8>> {
     let t = text.trim();
     let Some(body) = t.strip_prefix(QR_PREFIX) else {
         let looks_tuaton = t.len() >= 4 && t.starts_with("TT") && t.as_bytes()[2].is_ascii_digit() && t.as_bytes()[3] == b':';
         return Err(if looks_tuaton {
-            QrError::UnsupportedVersion
+            Error::UnsupportedVersion
         } else {
-            QrError::Malformed("does not start with TT1:".into())
+            Error::Payload("does not start with TT1:".into())
         });
     };
-    let raw = base45::decode(body).map_err(|e| QrError::Malformed(format!("not base45: {e:?}")))?;
+    let raw = base45::decode(body).map_err(|e| Error::Payload(format!("not base45: {e:?}")))?;
     match raw.first() {
         Some(0x83) => Ok(raw),
         Some(_) => {
@@ -212,12 +203,12 @@ pub fn from_qr_text(text: &str) -> std::result::Result<Vec<u8>, QrError> {
             flate2::read::DeflateDecoder::new(&raw[..])
                 .take(MAX_PRESENTATION_BYTES as u64 + 1)
                 .read_to_end(&mut out)
-                .map_err(|e| QrError::Malformed(format!("not deflate: {e}")))?;
+                .map_err(|e| Error::Payload(format!("not deflate: {e}")))?;
             if out.len() > MAX_PRESENTATION_BYTES {
-                return Err(QrError::Malformed("inflates beyond the size limit".into()));
+                return Err(Error::Payload("inflates beyond the size limit".into()));
             }
             Ok(out)
         }
-        None => Err(QrError::Malformed("empty".into())),
+        None => Err(Error::Payload("empty".into())),
     }
 }

@@ -1,8 +1,16 @@
-//! Trust data the verify engine consults: issuers, their signing keys with windows and
-//! states, and how fresh the bundle is. (Root documents and the signed trust list that
-//! produce a `TrustStore` build on this.)
+//! Trust data, modelled on TUF and ICAO's CSCA/DSC: a root document (keys, threshold,
+//! version, expiry) that can only move forward along a chain of signed successors, and
+//! a root-signed trust list of issuers, their signing keys with windows and states, and
+//! the digests of the status lists (so a bundle's parts cannot be mixed and matched).
+//!
+//! Everything here is pure: bytes and `now` in, a checked `TrustState` or a
+//! [`TrustError`] out. See docs/TRUST.md.
 
-use ed25519_dalek::VerifyingKey;
+use crate::cbor::{self, err, u};
+use crate::error::{Error, Result};
+use ciborium::Value;
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use sha2::{Digest, Sha256};
 
 /// Where a signing key is in its life.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -18,8 +26,19 @@ pub enum KeyState {
     },
 }
 
+impl KeyState {
+    /// "active", "retired" or "revoked".
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyState::Active => "active",
+            KeyState::Retired => "retired",
+            KeyState::Revoked { .. } => "revoked",
+        }
+    }
+}
+
 /// One issuer signing key as the trust list states it.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct IssuerKey {
     /// The issuer's number (the gate form's `issuer`).
     pub issuer: u32,
@@ -43,16 +62,16 @@ impl IssuerKey {
 }
 
 /// An issuer the gate trusts.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct TrustedIssuer {
     /// Its number.
     pub id: u32,
-    /// Display name, e.g. "Department of Provincial Administration".
+    /// Display name, e.g. "DOPA Bangkok".
     pub name: String,
 }
 
-/// Everything the engine needs to know about whom to trust.
-#[derive(Clone, Debug, Default)]
+/// Everything the verify engine needs to know about whom to trust.
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct TrustStore {
     /// Trusted issuers.
     pub issuers: Vec<TrustedIssuer>,
@@ -72,4 +91,501 @@ impl TrustStore {
     pub fn issuer_name(&self, id: u32) -> Option<&str> {
         self.issuers.iter().find(|i| i.id == id).map(|i| i.name.as_str())
     }
+}
+
+fn lp(out: &mut Vec<u8>, b: &[u8]) {
+    out.extend_from_slice(&(b.len() as u32).to_be_bytes());
+    out.extend_from_slice(b);
+}
+
+/// The bytes a root or trust-list signature covers: domain tag, then the document bytes.
+fn signing_input(tag: &[u8], doc: &[u8]) -> Vec<u8> {
+    let mut m = Vec::with_capacity(doc.len() + 40);
+    lp(&mut m, tag);
+    lp(&mut m, doc);
+    m
+}
+
+const ROOT_TAG: &[u8] = b"tuaton root v1";
+const TRUST_LIST_TAG: &[u8] = b"tuaton trust list v1";
+
+/// A document signed by several keys: `[doc: bstr, [* [public key: bstr32, sig: bstr64]]]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MultiSigned {
+    /// The exact document bytes.
+    pub doc: Vec<u8>,
+    /// (public key, signature) pairs.
+    pub sigs: Vec<([u8; 32], [u8; 64])>,
+}
+
+impl MultiSigned {
+    fn sign(tag: &[u8], doc: Vec<u8>, keys: &[&SigningKey]) -> Self {
+        let input = signing_input(tag, &doc);
+        let sigs = keys.iter().map(|k| (k.verifying_key().to_bytes(), k.sign(&input).to_bytes())).collect();
+        MultiSigned { doc, sigs }
+    }
+
+    /// Encodes to CBOR.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        cbor::encode(&Value::Array(vec![
+            Value::Bytes(self.doc.clone()),
+            Value::Array(
+                self.sigs
+                    .iter()
+                    .map(|(k, s)| Value::Array(vec![Value::Bytes(k.to_vec()), Value::Bytes(s.to_vec())]))
+                    .collect(),
+            ),
+        ]))
+    }
+
+    /// Decodes CBOR.
+    pub fn from_bytes(b: &[u8]) -> Result<Self> {
+        let a = cbor::array(cbor::decode(b)?, "signed document")?;
+        let [doc, sigs]: [Value; 2] = a.try_into().map_err(|_| err("signed document: expected 2 items"))?;
+        let sigs = cbor::array(sigs, "signatures")?
+            .into_iter()
+            .map(|p| {
+                let [k, s]: [Value; 2] =
+                    cbor::array(p, "signature")?.try_into().map_err(|_| err("signature: expected [key, sig]"))?;
+                Ok((cbor::fixed::<32>(k, "signer key")?, cbor::fixed::<64>(s, "signature")?))
+            })
+            .collect::<Result<_>>()?;
+        Ok(MultiSigned { doc: cbor::bytes(doc, "document")?, sigs })
+    }
+
+    /// How many distinct keys of `keys` made a valid signature.
+    fn count_valid(&self, tag: &[u8], keys: &[[u8; 32]]) -> usize {
+        let input = signing_input(tag, &self.doc);
+        let mut seen: Vec<[u8; 32]> = Vec::new();
+        for (k, s) in &self.sigs {
+            if !keys.contains(k) || seen.contains(k) {
+                continue;
+            }
+            let ok = VerifyingKey::from_bytes(k)
+                .map(|vk| vk.verify_strict(&input, &Signature::from_bytes(s)).is_ok())
+                .unwrap_or(false);
+            if ok {
+                seen.push(*k);
+            }
+        }
+        seen.len()
+    }
+}
+
+/// A root document: who may sign trust lists and the next root.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Root {
+    /// Starts at 1, grows by exactly 1 per rotation.
+    pub version: u64,
+    /// After this (Unix seconds) the root is stale (freeze protection).
+    pub expires: i64,
+    /// How many of `keys` must sign.
+    pub threshold: u8,
+    /// Ed25519 public keys.
+    pub keys: Vec<[u8; 32]>,
+}
+
+impl Root {
+    fn to_bytes(&self) -> Vec<u8> {
+        cbor::encode(&Value::Map(vec![
+            (u(1u8), u(self.version)),
+            (u(2u8), cbor::i(self.expires)),
+            (u(3u8), u(self.threshold)),
+            (u(4u8), Value::Array(self.keys.iter().map(|k| Value::Bytes(k.to_vec())).collect())),
+        ]))
+    }
+
+    fn from_bytes(b: &[u8]) -> Result<Self> {
+        let mut version = None;
+        let mut expires = None;
+        let mut threshold = None;
+        let mut keys = None;
+        for (k, v) in cbor::int_map(cbor::decode(b)?, "root")? {
+            match k {
+                1 => version = Some(cbor::uint(&v, "root version")?),
+                2 => expires = Some(cbor::int(&v, "root expires")?),
+                3 => threshold = Some(u8::try_from(cbor::uint(&v, "threshold")?).map_err(|_| err("threshold too large"))?),
+                4 => {
+                    keys = Some(
+                        cbor::array(v, "root keys")?
+                            .into_iter()
+                            .map(|k| cbor::fixed::<32>(k, "root key"))
+                            .collect::<Result<Vec<_>>>()?,
+                    )
+                }
+                _ => return Err(err(format!("root: unknown key {k}"))),
+            }
+        }
+        let r = Root {
+            version: version.ok_or_else(|| err("root: version missing"))?,
+            expires: expires.ok_or_else(|| err("root: expires missing"))?,
+            threshold: threshold.ok_or_else(|| err("root: threshold missing"))?,
+            keys: keys.ok_or_else(|| err("root: keys missing"))?,
+        };
+        if r.threshold == 0 || usize::from(r.threshold) > r.keys.len() {
+            return Err(err("root: threshold must be between 1 and the number of keys"));
+        }
+        Ok(r)
+    }
+
+    /// SHA-256 of the root's public keys, the fingerprint an operator can compare.
+    pub fn fingerprint(&self) -> String {
+        let mut h = Sha256::new();
+        for k in &self.keys {
+            h.update(k);
+        }
+        crate::verify::hex(&h.finalize()[..8])
+    }
+}
+
+/// A root with its signatures, checked.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SignedRoot {
+    /// The root.
+    pub root: Root,
+    /// Exact signed bytes.
+    pub signed: MultiSigned,
+}
+
+impl SignedRoot {
+    /// Signs `root` with `keys` (the issuer side).
+    pub fn sign(root: Root, keys: &[&SigningKey]) -> Self {
+        let signed = MultiSigned::sign(ROOT_TAG, root.to_bytes(), keys);
+        SignedRoot { root, signed }
+    }
+
+    /// Parses a signed root and checks it is signed by a threshold of its own keys (what
+    /// makes a first root acceptable; the operator compares its fingerprint).
+    pub fn from_bytes_self_signed(b: &[u8]) -> Result<Self> {
+        let signed = MultiSigned::from_bytes(b).map_err(|e| Error::Trust(format!("root: {e}")))?;
+        let root = Root::from_bytes(&signed.doc).map_err(|e| Error::Trust(format!("root: {e}")))?;
+        let got = signed.count_valid(ROOT_TAG, &root.keys);
+        if got < usize::from(root.threshold) {
+            return Err(Error::Threshold {
+                what: format!("root version {}", root.version),
+                got,
+                need: root.threshold.into(),
+            });
+        }
+        Ok(SignedRoot { root, signed })
+    }
+
+    /// Accepts `next` as the successor of `self`: version exactly one higher, signed by a
+    /// threshold of this root's keys and a threshold of its own.
+    pub fn verify_successor(&self, next_bytes: &[u8]) -> Result<SignedRoot> {
+        let next = Self::from_bytes_self_signed(next_bytes)?;
+        if next.root.version <= self.root.version {
+            return Err(Error::Rollback { what: "root", offered: next.root.version, trusted: self.root.version });
+        }
+        if next.root.version != self.root.version + 1 {
+            return Err(Error::ChainGap { expected: self.root.version + 1, found: next.root.version });
+        }
+        let got = next.signed.count_valid(ROOT_TAG, &self.root.keys);
+        if got < usize::from(self.root.threshold) {
+            return Err(Error::Threshold {
+                what: format!("root version {} by the keys of version {}", next.root.version, self.root.version),
+                got,
+                need: self.root.threshold.into(),
+            });
+        }
+        Ok(next)
+    }
+
+    /// Follows the chain from `self` through `candidates` (any order, any versions) to the
+    /// newest root. Versions at or below ours are ignored; a chain that ends below ours
+    /// is a rollback.
+    pub fn follow_chain(&self, candidates: &[Vec<u8>]) -> Result<SignedRoot> {
+        let mut parsed: Vec<(u64, &Vec<u8>)> = Vec::new();
+        for c in candidates {
+            let s = MultiSigned::from_bytes(c).map_err(|e| Error::Trust(format!("root: {e}")))?;
+            let r = Root::from_bytes(&s.doc).map_err(|e| Error::Trust(format!("root: {e}")))?;
+            parsed.push((r.version, c));
+        }
+        let newest = parsed.iter().map(|(v, _)| *v).max().unwrap_or(0);
+        if newest < self.root.version {
+            return Err(Error::Rollback { what: "root", offered: newest, trusted: self.root.version });
+        }
+        let mut cur = self.clone();
+        while cur.root.version < newest {
+            let want = cur.root.version + 1;
+            let next = parsed
+                .iter()
+                .find(|(v, _)| *v == want)
+                .ok_or(Error::ChainGap { expected: want, found: newest })?;
+            cur = cur.verify_successor(next.1)?;
+        }
+        Ok(cur)
+    }
+}
+
+/// A status list the trust list pins: which file, how long, and its SHA-256.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StatusPin {
+    /// Issuer number.
+    pub issuer: u32,
+    /// List number.
+    pub list: u32,
+    /// Number of entries.
+    pub size: u64,
+    /// SHA-256 of the file's bytes.
+    pub sha256: [u8; 32],
+    /// File name inside the bundle's `status/` folder.
+    pub file: String,
+}
+
+/// An issuer as the trust list lists it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ListedIssuer {
+    /// Number.
+    pub id: u32,
+    /// Display name.
+    pub name: String,
+    /// Keys.
+    pub keys: Vec<IssuerKey>,
+}
+
+/// The trust list: issuers, keys, status pins; signed by the root.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrustList {
+    /// Grows with every publication.
+    pub version: u64,
+    /// The root version whose keys sign this list.
+    pub root_version: u64,
+    /// When it was published (Unix seconds).
+    pub issued_at: i64,
+    /// When gates should consider it stale.
+    pub expires: i64,
+    /// Issuers and their keys.
+    pub issuers: Vec<ListedIssuer>,
+    /// Status lists.
+    pub status: Vec<StatusPin>,
+}
+
+fn opt_int(v: Option<i64>) -> Value {
+    v.map_or(Value::Null, cbor::i)
+}
+
+impl TrustList {
+    fn to_bytes(&self) -> Vec<u8> {
+        let issuers = self
+            .issuers
+            .iter()
+            .map(|i| {
+                let keys = i
+                    .keys
+                    .iter()
+                    .map(|k| {
+                        let (state, at) = match k.state {
+                            KeyState::Active => (0u8, None),
+                            KeyState::Retired => (1, None),
+                            KeyState::Revoked { at } => (2, Some(at)),
+                        };
+                        Value::Array(vec![
+                            Value::Bytes(k.kid.clone()),
+                            Value::Bytes(k.public.to_bytes().to_vec()),
+                            cbor::i(k.not_before),
+                            opt_int(k.not_after),
+                            u(state),
+                            opt_int(at),
+                        ])
+                    })
+                    .collect();
+                Value::Array(vec![u(i.id), Value::Text(i.name.clone()), Value::Array(keys)])
+            })
+            .collect();
+        let status = self
+            .status
+            .iter()
+            .map(|p| {
+                Value::Array(vec![
+                    u(p.issuer),
+                    u(p.list),
+                    u(p.size),
+                    Value::Bytes(p.sha256.to_vec()),
+                    Value::Text(p.file.clone()),
+                ])
+            })
+            .collect();
+        cbor::encode(&Value::Map(vec![
+            (u(1u8), u(self.version)),
+            (u(2u8), u(self.root_version)),
+            (u(3u8), cbor::i(self.issued_at)),
+            (u(4u8), cbor::i(self.expires)),
+            (u(5u8), Value::Array(issuers)),
+            (u(6u8), Value::Array(status)),
+        ]))
+    }
+
+    fn from_bytes(b: &[u8]) -> Result<Self> {
+        let opt = |v: &Value, what: &str| -> Result<Option<i64>> {
+            if v.is_null() { Ok(None) } else { cbor::int(v, what).map(Some) }
+        };
+        let mut t = TrustList { version: 0, root_version: 0, issued_at: 0, expires: 0, issuers: vec![], status: vec![] };
+        let mut seen = 0u8;
+        for (k, v) in cbor::int_map(cbor::decode(b)?, "trust list")? {
+            seen |= 1 << k.min(7);
+            match k {
+                1 => t.version = cbor::uint(&v, "version")?,
+                2 => t.root_version = cbor::uint(&v, "root version")?,
+                3 => t.issued_at = cbor::int(&v, "issued at")?,
+                4 => t.expires = cbor::int(&v, "expires")?,
+                5 => {
+                    for i in cbor::array(v, "issuers")? {
+                        let [id, name, keys]: [Value; 3] =
+                            cbor::array(i, "issuer")?.try_into().map_err(|_| err("issuer: expected 3 items"))?;
+                        let id = u32::try_from(cbor::uint(&id, "issuer id")?).map_err(|_| err("issuer id too large"))?;
+                        let mut out = Vec::new();
+                        for k in cbor::array(keys, "keys")? {
+                            let a: [Value; 6] =
+                                cbor::array(k, "key")?.try_into().map_err(|_| err("key: expected 6 items"))?;
+                            let [kid, public, nb, na, state, at] = a;
+                            let public = VerifyingKey::from_bytes(&cbor::fixed::<32>(public, "public key")?)
+                                .map_err(|_| err("key: not an Ed25519 point"))?;
+                            if public.is_weak() {
+                                return Err(err("key: weak Ed25519 key"));
+                            }
+                            let at = opt(&at, "revoked at")?;
+                            out.push(IssuerKey {
+                                issuer: id,
+                                kid: cbor::bytes(kid, "kid")?,
+                                public,
+                                not_before: cbor::int(&nb, "not before")?,
+                                not_after: opt(&na, "not after")?,
+                                state: match (cbor::uint(&state, "state")?, at) {
+                                    (0, _) => KeyState::Active,
+                                    (1, _) => KeyState::Retired,
+                                    (2, Some(at)) => KeyState::Revoked { at },
+                                    _ => return Err(err("key: bad state")),
+                                },
+                            });
+                        }
+                        t.issuers.push(ListedIssuer { id, name: cbor::text(name, "issuer name")?, keys: out });
+                    }
+                }
+                6 => {
+                    for p in cbor::array(v, "status pins")? {
+                        let [issuer, list, size, sha, file]: [Value; 5] =
+                            cbor::array(p, "status pin")?.try_into().map_err(|_| err("status pin: expected 5 items"))?;
+                        let file = cbor::text(file, "file")?;
+                        // The name becomes a path on the gate: keep it a plain file name.
+                        if file.is_empty() || !file.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'.' || c == b'_') || file.starts_with('.') {
+                            return Err(err("status pin: unsafe file name"));
+                        }
+                        t.status.push(StatusPin {
+                            issuer: u32::try_from(cbor::uint(&issuer, "issuer")?).map_err(|_| err("issuer too large"))?,
+                            list: u32::try_from(cbor::uint(&list, "list")?).map_err(|_| err("list too large"))?,
+                            size: cbor::uint(&size, "size")?,
+                            sha256: cbor::fixed::<32>(sha, "sha256")?,
+                            file,
+                        });
+                    }
+                }
+                _ => return Err(err(format!("trust list: unknown key {k}"))),
+            }
+        }
+        if seen & 0b111_1110 != 0b111_1110 {
+            return Err(err("trust list: a required field is missing"));
+        }
+        Ok(t)
+    }
+
+    /// The engine's view of it.
+    pub fn to_store(&self) -> TrustStore {
+        TrustStore {
+            issuers: self.issuers.iter().map(|i| TrustedIssuer { id: i.id, name: i.name.clone() }).collect(),
+            keys: self.issuers.iter().flat_map(|i| i.keys.iter().cloned()).collect(),
+            expires: Some(self.expires),
+        }
+    }
+}
+
+/// A trust list with its signatures.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SignedTrustList {
+    /// The list.
+    pub list: TrustList,
+    /// Exact signed bytes.
+    pub signed: MultiSigned,
+}
+
+impl SignedTrustList {
+    /// Signs with root keys (the issuer side).
+    pub fn sign(list: TrustList, keys: &[&SigningKey]) -> Self {
+        let signed = MultiSigned::sign(TRUST_LIST_TAG, list.to_bytes(), keys);
+        SignedTrustList { list, signed }
+    }
+
+    /// Parses and checks the signatures against `root`, and that it names that root.
+    pub fn verify(bytes: &[u8], root: &SignedRoot) -> Result<Self> {
+        let signed = MultiSigned::from_bytes(bytes).map_err(|e| Error::Trust(format!("trust list: {e}")))?;
+        let list = TrustList::from_bytes(&signed.doc).map_err(|e| Error::Trust(format!("trust list: {e}")))?;
+        let got = signed.count_valid(TRUST_LIST_TAG, &root.root.keys);
+        if got < usize::from(root.root.threshold) {
+            return Err(Error::Threshold {
+                what: format!("trust list version {} by root version {}", list.version, root.root.version),
+                got,
+                need: root.root.threshold.into(),
+            });
+        }
+        if list.root_version != root.root.version {
+            return Err(Error::WrongRoot { signed_under: list.root_version, current: root.root.version });
+        }
+        Ok(SignedTrustList { list, signed })
+    }
+}
+
+/// What a gate trusts after a successful sync: persisted as the bytes it was built from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrustState {
+    /// The newest root reached along the chain.
+    pub root: SignedRoot,
+    /// The current trust list.
+    pub trust_list: SignedTrustList,
+}
+
+impl TrustState {
+    /// First sync: a self-signed root and a trust list it signs.
+    pub fn bootstrap(roots: &[Vec<u8>], trust_list: &[u8]) -> Result<Self> {
+        // Start from the oldest root in the bundle; it must carry its own threshold.
+        let mut oldest: Option<(u64, &Vec<u8>)> = None;
+        for r in roots {
+            let s = MultiSigned::from_bytes(r).map_err(|e| Error::Trust(format!("root: {e}")))?;
+            let v = Root::from_bytes(&s.doc).map_err(|e| Error::Trust(format!("root: {e}")))?.version;
+            if oldest.is_none_or(|(o, _)| v < o) {
+                oldest = Some((v, r));
+            }
+        }
+        let (_, first) = oldest.ok_or_else(|| Error::Trust("the bundle has no root".into()))?;
+        let first = SignedRoot::from_bytes_self_signed(first)?;
+        let root = first.follow_chain(roots)?;
+        let trust_list = SignedTrustList::verify(trust_list, &root)?;
+        Ok(TrustState { root, trust_list })
+    }
+
+    /// A later sync: follow the root chain from what we trust, then accept the trust list
+    /// only if it is signed by that root and not older than ours. When the root's keys
+    /// changed, the trust-list version floor restarts (TUF's fast-forward recovery): a
+    /// version inflated with a since-removed key cannot lock out the real issuer.
+    pub fn update(&self, roots: &[Vec<u8>], trust_list: &[u8]) -> Result<Self> {
+        let root = self.root.follow_chain(roots)?;
+        let list = SignedTrustList::verify(trust_list, &root)?;
+        let keys_changed = root.root.keys != self.root.root.keys;
+        if !keys_changed && list.list.version < self.trust_list.list.version {
+            return Err(Error::Rollback {
+                what: "trust list",
+                offered: list.list.version,
+                trusted: self.trust_list.list.version,
+            });
+        }
+        Ok(TrustState { root, trust_list: list })
+    }
+}
+
+/// Checks a status list file against its pin (mix-and-match protection).
+pub fn check_status_pin(pin: &StatusPin, file: &[u8]) -> Result<()> {
+    let got: [u8; 32] = Sha256::digest(file).into();
+    if got != pin.sha256 {
+        return Err(Error::StatusMismatch(pin.file.clone()));
+    }
+    Ok(())
 }

@@ -4,7 +4,8 @@
 
 use crate::gate::{self, DisclosedClaims, StatusRef};
 use crate::model::Expiry;
-use crate::presentation::{self, holder_proof_message, Presentation, QrError};
+use crate::error::Error;
+use crate::presentation::{self, holder_proof_message, Presentation};
 use crate::trust::{IssuerKey, KeyState, TrustStore};
 use ed25519_dalek::{Signature, VerifyingKey};
 use sha2::{Digest, Sha256};
@@ -242,8 +243,8 @@ pub struct Context<'a> {
 pub fn verify_qr(text: &str, ctx: &mut Context<'_>) -> Verdict {
     match presentation::from_qr_text(text) {
         Ok(bytes) => verify_cbor(&bytes, ctx),
-        Err(QrError::UnsupportedVersion) => base(ctx).reject(Reason::UnsupportedVersion),
-        Err(QrError::Malformed(_)) => base(ctx).reject(Reason::Malformed),
+        Err(Error::UnsupportedVersion) => base(ctx).reject(Reason::UnsupportedVersion),
+        Err(_) => base(ctx).reject(Reason::Malformed),
     }
 }
 

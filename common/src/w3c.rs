@@ -44,11 +44,11 @@ pub fn did_key(key: &VerifyingKey) -> String {
     DIDKey::generate(&JWK::from(*key)).expect("Ed25519 keys always encode").to_string()
 }
 
-fn did_key_url(key: &VerifyingKey) -> String {
+pub(crate) fn did_key_url(key: &VerifyingKey) -> String {
     DIDKey::generate_url(&JWK::from(*key)).expect("Ed25519 keys always encode").to_string()
 }
 
-fn secret_jwk(key: &SigningKey) -> JWK {
+pub(crate) fn secret_jwk(key: &SigningKey) -> JWK {
     JWK::from(Params::OKP(OctetParams {
         curve: "Ed25519".to_string(),
         public_key: Base64urlUInt(key.verifying_key().to_bytes().to_vec()),

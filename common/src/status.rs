@@ -1,0 +1,199 @@
+//! Revocation status: W3C Bitstring Status List credentials, made and checked with ssi,
+//! then held by the gate as a plain bitset for O(1) lookups.
+
+use crate::error::{Error, Result};
+use crate::gate::StatusRef;
+use crate::verify::{StatusLookup, StatusView};
+use crate::w3c;
+use ed25519_dalek::{SigningKey, VerifyingKey};
+use ssi::claims::data_integrity::{AnySuite, CryptographicSuite, DataIntegrity, ProofOptions};
+use ssi::claims::{SignatureEnvironment, VerificationParameters};
+use ssi::dids::{DIDKey, DIDResolver};
+use ssi::status::bitstring_status_list::{
+    BitstringStatusList, BitstringStatusListCredential, EncodedList, StatusPurpose, TimeToLive,
+};
+use ssi::verification_methods::{AnyMethod, SingleSecretSigner};
+use std::collections::HashMap;
+
+/// A revocation bitset in W3C order: index 0 is the left-most (most significant) bit of
+/// the first byte.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Bitset {
+    bytes: Vec<u8>,
+    size: u64,
+}
+
+impl std::fmt::Debug for Bitset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Bitset({} entries)", self.size)
+    }
+}
+
+impl Bitset {
+    /// All clear, `size` entries.
+    pub fn new(size: u64) -> Self {
+        Bitset { bytes: vec![0; size.div_ceil(8) as usize], size }
+    }
+    /// Number of entries.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+    /// Sets entry `i`; false if out of range.
+    pub fn set(&mut self, i: u64) -> bool {
+        if i >= self.size {
+            return false;
+        }
+        self.bytes[(i / 8) as usize] |= 0x80 >> (i % 8);
+        true
+    }
+    /// Entry `i` (`None` if out of range).
+    pub fn get(&self, i: u64) -> Option<bool> {
+        (i < self.size).then(|| self.bytes[(i / 8) as usize] & (0x80 >> (i % 8)) != 0)
+    }
+    /// How many entries are set.
+    pub fn count(&self) -> u64 {
+        self.bytes.iter().map(|b| u64::from(b.count_ones())).sum()
+    }
+    /// The raw bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+fn rfc3339(t: i64) -> Result<ssi::xsd::DateTimeStamp> {
+    chrono::DateTime::from_timestamp(t, 0)
+        .ok_or_else(|| Error::W3c("time out of range".into()))?
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        .parse()
+        .map_err(|e| Error::W3c(format!("{e}")))
+}
+
+/// Makes and signs the status list credential of list `list` of issuer `issuer`.
+pub fn sign_list(
+    bits: &Bitset,
+    issuer: u32,
+    list: u32,
+    key: &SigningKey,
+    valid_from: i64,
+    valid_until: i64,
+) -> Result<String> {
+    let id = w3c::status_list_id(issuer, list);
+    let uri: ssi::json_ld::iref::UriBuf = id.parse().map_err(|e| Error::W3c(format!("{e:?}")))?;
+    let encoded = EncodedList::encode(bits.as_bytes());
+    let subject = BitstringStatusList::new(
+        Some(format!("{id}#list").parse().map_err(|e| Error::W3c(format!("{e:?}")))?),
+        StatusPurpose::Revocation,
+        encoded,
+        TimeToLive::default(),
+    );
+    let mut cred = BitstringStatusListCredential::new(Some(uri), subject);
+    cred.valid_from = Some(rfc3339(valid_from)?);
+    cred.valid_until = Some(rfc3339(valid_until)?);
+    cred.other_properties.insert("issuer".into(), serde_json::Value::String(w3c::did_key(&key.verifying_key())));
+    let resolver = DIDKey.into_vm_resolver::<AnyMethod>();
+    let signer = SingleSecretSigner::new(w3c::secret_jwk(key)).into_local();
+    let mut opts = ProofOptions::from_method(
+        ssi::json_ld::iref::IriBuf::new(w3c::did_key_url(&key.verifying_key()))
+            .map_err(|e| Error::W3c(e.to_string()))?
+            .into(),
+    );
+    opts.created = Some(rfc3339(valid_from)?.into());
+    let env = SignatureEnvironment { json_ld_loader: w3c::context_loader(), eip712_loader: () };
+    let signed = pollster::block_on(AnySuite::EdDsaRdfc2022.sign_with(env, cred, &resolver, &signer, opts, Default::default()))
+        .map_err(|e| Error::W3c(e.to_string()))?;
+    serde_json::to_string(&signed).map_err(Into::into)
+}
+
+/// A checked status list.
+#[derive(Clone, Debug)]
+pub struct CheckedList {
+    /// The bits.
+    pub bits: Bitset,
+    /// The list's validUntil (Unix seconds).
+    pub valid_until: Option<i64>,
+}
+
+/// Verifies a status list credential: its Data Integrity proof, that it was made by one of
+/// `keys` (the issuer's keys that are not revoked), that it is not expired as of `now`
+/// (expiry is left to the caller to warn about), and decodes `size` entries.
+pub fn verify_list(json: &str, keys: &[VerifyingKey], size: u64, now: i64) -> Result<CheckedList> {
+    let name = "status list";
+    let bad = |m: String| Error::StatusProof(name.into(), m);
+    let vc: DataIntegrity<BitstringStatusListCredential, AnySuite> =
+        ssi::claims::data_integrity::from_json_str(json).map_err(|e| bad(e.to_string()))?;
+    // The proof must come from an issuer key the trust list names.
+    let allowed: Vec<String> = keys.iter().map(w3c::did_key_url).collect();
+    for p in vc.proofs.iter() {
+        let vm = p.verification_method.id().to_string();
+        if !allowed.contains(&vm) {
+            return Err(bad(format!("signed by {vm}, which is not a key of this issuer")));
+        }
+    }
+    if vc.proofs.is_empty() {
+        return Err(bad("no proof".into()));
+    }
+    let resolver = DIDKey.into_vm_resolver::<AnyMethod>();
+    // Checked as of its own issuance: a list past validUntil still counts (with a
+    // status_stale warning) rather than leaving the gate with no revocation data.
+    let valid_from = vc.claims.valid_from.as_ref().map(|t| t.to_chrono_date_time().timestamp()).unwrap_or(now);
+    let at = chrono::DateTime::from_timestamp(valid_from.max(0), 0).ok_or_else(|| bad("time out of range".into()))?;
+    let params = VerificationParameters::from_resolver(&resolver)
+        .with_json_ld_loader(w3c::context_loader())
+        .with_date_time(at);
+    pollster::block_on(vc.verify(&params))
+        .map_err(|e| bad(e.to_string()))?
+        .map_err(|e| bad(format!("invalid: {e}")))?;
+    if vc.claims.credential_subject.status_purpose != StatusPurpose::Revocation {
+        return Err(bad("not a revocation list".into()));
+    }
+    let limit = size.div_ceil(8).max(EncodedList::MINIMUM_SIZE as u64);
+    let bytes = vc.claims.credential_subject.encoded_list.decode(Some(limit + 1)).map_err(|e| bad(e.to_string()))?;
+    if (bytes.len() as u64) < size.div_ceil(8) {
+        return Err(bad(format!("holds {} entries, the trust list says {size}", bytes.len() * 8)));
+    }
+    let mut bytes = bytes;
+    bytes.truncate(size.div_ceil(8) as usize);
+    Ok(CheckedList {
+        bits: Bitset { bytes, size },
+        valid_until: vc.claims.valid_until.as_ref().map(|t| t.to_chrono_date_time().timestamp()),
+    })
+}
+
+/// The gate's status view: every verified list, by (issuer, list).
+#[derive(Clone, Debug, Default)]
+pub struct StatusLists {
+    lists: HashMap<(u32, u32), CheckedList>,
+}
+
+impl StatusLists {
+    /// Adds a verified list.
+    pub fn insert(&mut self, issuer: u32, list: u32, checked: CheckedList) {
+        self.lists.insert((issuer, list), checked);
+    }
+    /// Number of lists.
+    pub fn len(&self) -> usize {
+        self.lists.len()
+    }
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.lists.is_empty()
+    }
+    /// Iterates lists.
+    pub fn iter(&self) -> impl Iterator<Item = (&(u32, u32), &CheckedList)> {
+        self.lists.iter()
+    }
+}
+
+impl StatusView for StatusLists {
+    fn lookup(&self, issuer: u32, s: StatusRef, now: i64) -> StatusLookup {
+        let Some(l) = self.lists.get(&(issuer, s.list)) else {
+            return StatusLookup::Unknown;
+        };
+        match l.bits.get(s.index) {
+            None => StatusLookup::Unknown,
+            Some(true) => StatusLookup::Revoked,
+            Some(false) if l.valid_until.is_some_and(|u| now >= u) => StatusLookup::GoodButStale,
+            Some(false) => StatusLookup::Good,
+        }
+    }
+}
