@@ -7,11 +7,13 @@
 #![warn(missing_docs)]
 
 mod cbor;
+pub mod enroll;
 pub mod error;
 pub mod gate;
 pub mod model;
 pub mod presentation;
 pub mod sample;
+pub mod seal;
 pub mod status;
 pub mod thai;
 pub mod trust;
