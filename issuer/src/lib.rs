@@ -1,1 +1,669 @@
+//! The issuer: a sled store of sealed keys and issued credentials, and the operations of
+//! `tuaton-issuer` (init, issue, rotate, revoke-key, revoke, rotate-root, keys, publish).
+//! The binary is a thin shell over [`Issuer`].
 #![forbid(unsafe_code)]
+
+use ed25519_dalek::SigningKey;
+use rand::{rngs::OsRng, RngCore};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use tuaton_common::gate::{self, IssueParams, StatusRef};
+use tuaton_common::model::CitizenRecord;
+use tuaton_common::seal::{self, KdfParams, Sealed};
+use tuaton_common::status::{self, Bitset};
+use tuaton_common::trust::{IssuerKey, KeyState, ListedIssuer, Root, SignedRoot, SignedTrustList, StatusPin, TrustList};
+use tuaton_common::{enroll, w3c};
+use zeroize::Zeroizing;
+
+/// Everything that can go wrong in the issuer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum IssuerError {
+    /// Bad input or a check in the core failed (the message names the field).
+    #[error(transparent)]
+    Core(#[from] tuaton_common::Error),
+    /// The store could not be read or written.
+    #[error("issuer store: {0}")]
+    Store(#[from] sled::Error),
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// Which file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// `init` on a home that already has an issuer.
+    #[error("an issuer already exists in {0}")]
+    AlreadyInitialised(PathBuf),
+    /// Any command before `init`.
+    #[error("no issuer in {0}")]
+    NotInitialised(PathBuf),
+    /// The passphrase did not open the keys.
+    #[error("wrong passphrase")]
+    WrongPassphrase,
+    /// No key id matches.
+    #[error("no signing key with kid {0}")]
+    UnknownKid(String),
+    /// No credential id matches.
+    #[error("no credential with id {0}")]
+    UnknownCredential(String),
+    /// All signing keys are retired or revoked.
+    #[error("no active signing key")]
+    NoActiveKey,
+    /// An invalid option value.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl IssuerError {
+    /// What the user should do about it (the CLI's second line).
+    pub fn hint(&self) -> &'static str {
+        match self {
+            IssuerError::Core(_) | IssuerError::Invalid(_) => "correct the input and run the command again; nothing was written",
+            IssuerError::Store(_) => "check the --home directory is writable and not used by another tuaton-issuer",
+            IssuerError::Io { .. } => "check the path exists and is readable/writable",
+            IssuerError::AlreadyInitialised(_) => "use another --home, or keep using the existing issuer",
+            IssuerError::NotInitialised(_) => "run `tuaton-issuer init --name NAME` first, or pass the right --home",
+            IssuerError::WrongPassphrase => "enter the passphrase given at init (or set TUATON_ISSUER_PASSPHRASE)",
+            IssuerError::UnknownKid(_) => "list keys with `tuaton-issuer keys`",
+            IssuerError::UnknownCredential(_) => "use the credential id printed by `issue` (16 hex digits)",
+            IssuerError::NoActiveKey => "run `tuaton-issuer rotate` to create a new signing key",
+        }
+    }
+}
+
+/// Shorthand.
+pub type Result<T, E = IssuerError> = std::result::Result<T, E>;
+
+fn core(e: tuaton_common::Error) -> IssuerError {
+    match e {
+        tuaton_common::Error::WrongSecret => IssuerError::WrongPassphrase,
+        e => IssuerError::Core(e),
+    }
+}
+
+/// A signing key as stored: public facts plus the secret sealed under the store key.
+struct KeyRecord {
+    seq: u32,
+    key: IssuerKey,
+    secret_nonce: [u8; 12],
+    secret_ct: Vec<u8>,
+}
+
+/// A credential as the issuer remembers it (no claims: the register has those).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct IssuedRecord {
+    /// Credential id, hex.
+    pub credential_id: String,
+    /// Status list.
+    pub list: u32,
+    /// Index in it.
+    pub index: u64,
+    /// Issuance time.
+    pub issued_at: i64,
+    /// Key that signed it, hex.
+    pub kid: String,
+}
+
+/// Settings fixed at init.
+#[derive(Debug, Clone)]
+pub struct InitOptions {
+    /// Display name in the trust list.
+    pub name: String,
+    /// Issuer number.
+    pub issuer_id: u32,
+    /// Number of root keys.
+    pub root_keys: u8,
+    /// Signatures needed from them.
+    pub threshold: u8,
+    /// Entries per status list.
+    pub status_list_size: u64,
+    /// KDF cost for the passphrase.
+    pub kdf: KdfParams,
+}
+
+impl InitOptions {
+    /// Defaults for `name`.
+    pub fn new(name: &str) -> Self {
+        InitOptions {
+            name: name.to_owned(),
+            issuer_id: 1,
+            root_keys: 1,
+            threshold: 1,
+            // 2^20 entries: 128 KiB raw, large enough that one revoked bit says little
+            // about whom it belongs to (herd privacy), small enough to sync daily.
+            status_list_size: 1 << 20,
+            kdf: KdfParams::RELEASE,
+        }
+    }
+}
+
+/// An opened issuer store.
+pub struct Issuer {
+    home: PathBuf,
+    db: sled::Db,
+    store_key: Zeroizing<[u8; 32]>,
+}
+
+const META: &str = "meta";
+const KEYS: &str = "keys";
+const ROOTS: &str = "roots";
+const ROOT_SECRETS: &str = "root-secrets";
+const CREDS: &str = "credentials";
+const USED: &str = "used-status-index";
+const REVOKED: &str = "revoked";
+
+fn random<const N: usize>() -> [u8; N] {
+    let mut b = [0u8; N];
+    OsRng.fill_bytes(&mut b);
+    b
+}
+
+/// Key id: first 4 bytes of SHA-256 of the public key. Collisions are allowed (the gate
+/// tries every key under a kid), and 4 bytes keep the QR small.
+pub fn kid_of(key: &ed25519_dalek::VerifyingKey) -> Vec<u8> {
+    Sha256::digest(key.as_bytes())[..4].to_vec()
+}
+
+fn be(n: u64) -> [u8; 8] {
+    n.to_be_bytes()
+}
+
+impl Issuer {
+    fn open_db(home: &Path) -> Result<sled::Db> {
+        std::fs::create_dir_all(home).map_err(|source| IssuerError::Io { path: home.into(), source })?;
+        Ok(sled::open(home.join("issuer.sled"))?)
+    }
+
+    /// Creates a new issuer in `home`: root key(s), root version 1, a first signing key.
+    pub fn init(home: &Path, opts: &InitOptions, passphrase: &[u8], now: i64) -> Result<Issuer> {
+        if opts.name.trim().is_empty() {
+            return Err(IssuerError::Invalid("--name must not be empty".into()));
+        }
+        if opts.root_keys == 0 || opts.threshold == 0 || opts.threshold > opts.root_keys {
+            return Err(IssuerError::Invalid(format!(
+                "--threshold must be between 1 and --root-keys ({}), got {}",
+                opts.root_keys, opts.threshold
+            )));
+        }
+        if passphrase.len() < 8 {
+            return Err(IssuerError::Invalid("the passphrase must have at least 8 characters".into()));
+        }
+        if home.join("issuer.sled").exists() {
+            return Err(IssuerError::AlreadyInitialised(home.into()));
+        }
+        let db = Self::open_db(home)?;
+        let store_key = Zeroizing::new(random::<32>());
+        let sealed = Sealed::seal(store_key.as_ref(), passphrase, opts.kdf, random(), random(), b"tuaton issuer store key").map_err(core)?;
+        let iss = Issuer { home: home.into(), db, store_key };
+        let meta = iss.db.open_tree(META)?;
+        // Everything of init lands in one batch: a crash leaves no half-made issuer.
+        let mut batch = sled::Batch::default();
+        batch.insert("name", opts.name.as_bytes());
+        batch.insert("issuer-id", &opts.issuer_id.to_be_bytes());
+        batch.insert("status-size", &be(opts.status_list_size));
+        batch.insert("trust-list-version", &be(0));
+        batch.insert("sealed-store-key", sealed.to_bytes());
+        meta.apply_batch(batch)?;
+        let root_keys: Vec<SigningKey> = (0..opts.root_keys).map(|_| SigningKey::generate(&mut OsRng)).collect();
+        let root = Root {
+            version: 1,
+            expires: now + 5 * 365 * 86_400,
+            threshold: opts.threshold,
+            keys: root_keys.iter().map(|k| k.verifying_key().to_bytes()).collect(),
+        };
+        iss.store_root(&root, &root_keys, &root_keys)?;
+        iss.add_signing_key(now)?;
+        // Marks init complete only once the keys are in.
+        meta.insert("initialised", &[1])?;
+        iss.db.flush()?;
+        Ok(iss)
+    }
+
+    /// Opens an existing issuer with its passphrase.
+    pub fn open(home: &Path, passphrase: &[u8]) -> Result<Issuer> {
+        if !home.join("issuer.sled").exists() {
+            return Err(IssuerError::NotInitialised(home.into()));
+        }
+        let db = Self::open_db(home)?;
+        let meta = db.open_tree(META)?;
+        if meta.get("initialised")?.is_none() {
+            return Err(IssuerError::NotInitialised(home.into()));
+        }
+        let sealed = Sealed::from_bytes(&meta.get("sealed-store-key")?.ok_or_else(|| IssuerError::NotInitialised(home.into()))?).map_err(core)?;
+        let key = sealed.open(passphrase, b"tuaton issuer store key").map_err(core)?;
+        let store_key = key.key32().ok_or(IssuerError::WrongPassphrase)?;
+        Ok(Issuer { home: home.into(), db, store_key })
+    }
+
+    fn meta_u64(&self, k: &str) -> Result<u64> {
+        let v = self.db.open_tree(META)?.get(k)?.ok_or_else(|| IssuerError::NotInitialised(self.home.clone()))?;
+        Ok(u64::from_be_bytes(v.as_ref().try_into().map_err(|_| IssuerError::Invalid(format!("store: bad {k}")))?))
+    }
+
+    /// Issuer number.
+    pub fn issuer_id(&self) -> Result<u32> {
+        let v = self.db.open_tree(META)?.get("issuer-id")?.ok_or_else(|| IssuerError::NotInitialised(self.home.clone()))?;
+        Ok(u32::from_be_bytes(v.as_ref().try_into().map_err(|_| IssuerError::Invalid("store: bad issuer id".into()))?))
+    }
+
+    /// Display name.
+    pub fn name(&self) -> Result<String> {
+        let v = self.db.open_tree(META)?.get("name")?.unwrap_or_default();
+        Ok(String::from_utf8_lossy(&v).into_owned())
+    }
+
+    fn seal_secret(&self, secret: &[u8], aad: &[u8]) -> ([u8; 12], Vec<u8>) {
+        let nonce = random::<12>();
+        (nonce, seal::encrypt(&self.store_key, &nonce, secret, aad))
+    }
+
+    fn open_secret(&self, nonce: &[u8; 12], ct: &[u8], aad: &[u8]) -> Result<SigningKey> {
+        let s = seal::decrypt(&self.store_key, nonce, ct, aad).map_err(core)?;
+        let k = s.key32().ok_or_else(|| IssuerError::Invalid("store: bad secret".into()))?;
+        Ok(SigningKey::from_bytes(&k))
+    }
+
+    fn store_root(&self, root: &Root, signers: &[SigningKey], own: &[SigningKey]) -> Result<()> {
+        let refs: Vec<&SigningKey> = signers.iter().collect();
+        let signed = SignedRoot::sign(root.clone(), &refs);
+        let mut secrets = Vec::new();
+        for k in own {
+            secrets.extend_from_slice(&k.to_bytes());
+        }
+        let aad = format!("root {}", root.version);
+        let (nonce, ct) = self.seal_secret(&secrets, aad.as_bytes());
+        zeroize::Zeroize::zeroize(&mut secrets);
+        let mut rec = nonce.to_vec();
+        rec.extend_from_slice(&ct);
+        // Root and its secrets land together.
+        (&self.db.open_tree(ROOTS)?, &self.db.open_tree(ROOT_SECRETS)?)
+            .transaction(|(roots, secs)| {
+                roots.insert(&be(root.version), signed.signed.to_bytes())?;
+                secs.insert(&be(root.version), rec.clone())?;
+                Ok(())
+            })
+            .map_err(|e: sled::transaction::TransactionError<()>| match e {
+                sled::transaction::TransactionError::Storage(s) => IssuerError::Store(s),
+                sled::transaction::TransactionError::Abort(()) => IssuerError::Invalid("aborted".into()),
+            })?;
+        Ok(())
+    }
+
+    fn current_root(&self) -> Result<(SignedRoot, Vec<SigningKey>)> {
+        let (k, v) = self.db.open_tree(ROOTS)?.last()?.ok_or_else(|| IssuerError::NotInitialised(self.home.clone()))?;
+        let root = SignedRoot::from_bytes_self_signed(&v).map_err(core)?;
+        let rec = self.db.open_tree(ROOT_SECRETS)?.get(&k)?.ok_or_else(|| IssuerError::Invalid("store: root secrets missing".into()))?;
+        let nonce: [u8; 12] = rec[..12].try_into().map_err(|_| IssuerError::Invalid("store: bad root secrets".into()))?;
+        let aad = format!("root {}", root.root.version);
+        let s = seal::decrypt(&self.store_key, &nonce, &rec[12..], aad.as_bytes()).map_err(core)?;
+        let keys = s
+            .expose()
+            .chunks(32)
+            .map(|c| SigningKey::from_bytes(c.try_into().expect("32-byte chunks")))
+            .collect();
+        Ok((root, keys))
+    }
+
+    fn key_records(&self) -> Result<Vec<KeyRecord>> {
+        let tree = self.db.open_tree(KEYS)?;
+        let id = self.issuer_id()?;
+        let mut out = Vec::new();
+        for item in tree.iter() {
+            let (k, v) = item?;
+            out.push(decode_key(id, &k, &v).ok_or_else(|| IssuerError::Invalid("store: bad key record".into()))?);
+        }
+        Ok(out)
+    }
+
+    fn put_key(&self, r: &KeyRecord) -> Result<()> {
+        self.db.open_tree(KEYS)?.insert(r.seq.to_be_bytes(), encode_key(r))?;
+        Ok(())
+    }
+
+    fn add_signing_key(&self, now: i64) -> Result<KeyRecord> {
+        let sk = SigningKey::generate(&mut OsRng);
+        let seq = self.key_records()?.len() as u32;
+        let aad = format!("signing key {seq}");
+        let (nonce, ct) = self.seal_secret(&sk.to_bytes(), aad.as_bytes());
+        let r = KeyRecord {
+            seq,
+            key: IssuerKey {
+                issuer: self.issuer_id()?,
+                kid: kid_of(&sk.verifying_key()),
+                public: sk.verifying_key(),
+                not_before: now,
+                not_after: None,
+                state: KeyState::Active,
+            },
+            secret_nonce: nonce,
+            secret_ct: ct,
+        };
+        self.put_key(&r)?;
+        Ok(r)
+    }
+
+    fn active_key(&self) -> Result<(KeyRecord, SigningKey)> {
+        let r = self
+            .key_records()?
+            .into_iter()
+            .rfind(|r| r.key.state == KeyState::Active)
+            .ok_or(IssuerError::NoActiveKey)?;
+        let aad = format!("signing key {}", r.seq);
+        let sk = self.open_secret(&r.secret_nonce, &r.secret_ct, aad.as_bytes())?;
+        Ok((r, sk))
+    }
+
+    /// Issues both forms for a citizen record (JSON bytes, portrait bytes) and an
+    /// enrollment request. Returns the credential package (JSON) and its record.
+    pub fn issue(&self, record_json: &[u8], portrait: &[u8], request: &str, now: i64) -> Result<(String, IssuedRecord)> {
+        let record = CitizenRecord::from_json(record_json).map_err(core)?;
+        let mut claims = record.claims;
+        if portrait.len() < 4 || portrait[..3] != [0xFF, 0xD8, 0xFF] {
+            return Err(core(tuaton_common::Error::InvalidField { field: "portrait", reason: "is not a JPEG file".into() }));
+        }
+        if portrait.len() > 64 * 1024 {
+            return Err(core(tuaton_common::Error::InvalidField { field: "portrait", reason: "is larger than 64 KiB".into() }));
+        }
+        claims.portrait = portrait.to_vec();
+        let req = enroll::parse(request).map_err(core)?;
+        let (rec, sk) = self.active_key()?;
+        let issuer = self.issuer_id()?;
+        let (cid, status) = self.allocate()?;
+        let gate = gate::issue(
+            &claims,
+            &IssueParams {
+                issuer,
+                signing_key: &sk,
+                kid: &rec.key.kid,
+                holder_key: req.holder_key.to_bytes(),
+                credential_id: cid,
+                status,
+                issued_at: now,
+            },
+            &mut OsRng,
+        )
+        .map_err(core)?;
+        let unsigned = w3c::unsigned(&claims, issuer, &sk.verifying_key(), &req.holder_key, &cid, status, now);
+        let w3c_json = w3c::sign(unsigned, &sk, now).map_err(core)?;
+        let issued = IssuedRecord {
+            credential_id: hex::encode(cid),
+            list: status.list,
+            index: status.index,
+            issued_at: now,
+            kid: hex::encode(&rec.key.kid),
+        };
+        let package = serde_json::json!({
+            "format": "tuaton-credential-package/1",
+            "credential_id": issued.credential_id,
+            "issuer": issuer,
+            "gate": hex::encode(gate.to_bytes()),
+            "w3c": serde_json::from_str::<serde_json::Value>(&w3c_json).expect("ssi wrote JSON"),
+        });
+        // The credential and its status index are recorded together, then flushed.
+        let creds = self.db.open_tree(CREDS)?;
+        let used = self.db.open_tree(USED)?;
+        let idx_key = [status.list.to_be_bytes().as_slice(), &be(status.index)].concat();
+        (&creds, &used)
+            .transaction(|(c, u)| {
+                c.insert(&cid, serde_json::to_vec(&issued).expect("serialisable"))?;
+                u.insert(idx_key.as_slice(), &cid)?;
+                Ok(())
+            })
+            .map_err(|e: sled::transaction::TransactionError<()>| match e {
+                sled::transaction::TransactionError::Storage(s) => IssuerError::Store(s),
+                sled::transaction::TransactionError::Abort(()) => IssuerError::Invalid("aborted".into()),
+            })?;
+        self.db.flush()?;
+        Ok((serde_json::to_string_pretty(&package).expect("serialisable"), issued))
+    }
+
+    /// A fresh credential id and a random unused status index (random so that neighbours
+    /// in the list say nothing about issuance order).
+    fn allocate(&self) -> Result<([u8; 8], StatusRef)> {
+        let creds = self.db.open_tree(CREDS)?;
+        let used = self.db.open_tree(USED)?;
+        let size = self.meta_u64("status-size")?;
+        let cid = loop {
+            let c = random::<8>();
+            if !creds.contains_key(c)? {
+                break c;
+            }
+        };
+        // Fill lists one after another; a list is "full" at 90% so random probing stays quick.
+        let mut list = 0u32;
+        loop {
+            let prefix = list.to_be_bytes();
+            let n = used.scan_prefix(prefix).count() as u64;
+            if n < size * 9 / 10 {
+                loop {
+                    let index = OsRng.next_u64() % size;
+                    let k = [prefix.as_slice(), &be(index)].concat();
+                    if !used.contains_key(&k)? {
+                        return Ok((cid, StatusRef { list, index }));
+                    }
+                }
+            }
+            list += 1;
+        }
+    }
+
+    /// Makes a new active signing key; the previous active key retires now.
+    pub fn rotate(&self, now: i64) -> Result<IssuerKey> {
+        for mut r in self.key_records()? {
+            if r.key.state == KeyState::Active {
+                r.key.state = KeyState::Retired;
+                r.key.not_after = Some(now);
+                self.put_key(&r)?;
+            }
+        }
+        let r = self.add_signing_key(now)?;
+        self.db.flush()?;
+        Ok(r.key)
+    }
+
+    /// Marks every key with this kid (hex) revoked at `now`.
+    pub fn revoke_key(&self, kid_hex: &str, now: i64) -> Result<Vec<IssuerKey>> {
+        let kid = hex::decode(kid_hex.trim()).map_err(|_| IssuerError::Invalid(format!("`{kid_hex}` is not a hex key id")))?;
+        let mut out = vec![];
+        for mut r in self.key_records()? {
+            if r.key.kid == kid {
+                if !matches!(r.key.state, KeyState::Revoked { .. }) {
+                    r.key.state = KeyState::Revoked { at: now };
+                    r.key.not_after = Some(r.key.not_after.unwrap_or(now).min(now));
+                    self.put_key(&r)?;
+                }
+                out.push(r.key);
+            }
+        }
+        if out.is_empty() {
+            return Err(IssuerError::UnknownKid(kid_hex.into()));
+        }
+        self.db.flush()?;
+        Ok(out)
+    }
+
+    /// Sets a credential's revocation bit.
+    pub fn revoke(&self, credential_id: &str) -> Result<IssuedRecord> {
+        let cid = hex::decode(credential_id.trim())
+            .ok()
+            .filter(|c| c.len() == 8)
+            .ok_or_else(|| IssuerError::UnknownCredential(credential_id.into()))?;
+        let v = self.db.open_tree(CREDS)?.get(&cid)?.ok_or_else(|| IssuerError::UnknownCredential(credential_id.into()))?;
+        let rec: serde_json::Value = serde_json::from_slice(&v).map_err(|e| IssuerError::Invalid(e.to_string()))?;
+        let list = rec["list"].as_u64().unwrap_or(0) as u32;
+        let index = rec["index"].as_u64().unwrap_or(0);
+        let k = [list.to_be_bytes().as_slice(), &be(index)].concat();
+        self.db.open_tree(REVOKED)?.insert(k, cid.as_slice())?;
+        self.db.flush()?;
+        Ok(IssuedRecord {
+            credential_id: hex::encode(&cid),
+            list,
+            index,
+            issued_at: rec["issued_at"].as_i64().unwrap_or(0),
+            kid: rec["kid"].as_str().unwrap_or("").into(),
+        })
+    }
+
+    /// Root N+1 with fresh keys (same count and threshold), signed by root N's keys and by
+    /// its own.
+    pub fn rotate_root(&self, now: i64) -> Result<Root> {
+        let (cur, old_keys) = self.current_root()?;
+        let new_keys: Vec<SigningKey> = (0..cur.root.keys.len()).map(|_| SigningKey::generate(&mut OsRng)).collect();
+        let root = Root {
+            version: cur.root.version + 1,
+            expires: now + 5 * 365 * 86_400,
+            threshold: cur.root.threshold,
+            keys: new_keys.iter().map(|k| k.verifying_key().to_bytes()).collect(),
+        };
+        let mut signers: Vec<SigningKey> = old_keys;
+        signers.extend(new_keys.iter().cloned());
+        self.store_root(&root, &signers, &new_keys)?;
+        self.db.flush()?;
+        Ok(root)
+    }
+
+    /// Every signing key.
+    pub fn keys(&self) -> Result<Vec<IssuerKey>> {
+        Ok(self.key_records()?.into_iter().map(|r| r.key).collect())
+    }
+
+    /// Writes the trust bundle to `out`: `root/N.cbor`, `status/I-L.json`,
+    /// `contexts/tuaton-v1.jsonld`, then `trust-list.cbor` and `index.json` last. Each file
+    /// is written to a temporary name and renamed, so a reader never sees half a file.
+    pub fn publish(&self, out: &Path, now: i64, valid_days: u32) -> Result<PublishReport> {
+        let (root, root_keys) = self.current_root()?;
+        let (_, sk) = self.active_key()?;
+        let issuer = self.issuer_id()?;
+        let size = self.meta_u64("status-size")?;
+        let expires = now + i64::from(valid_days) * 86_400;
+        for d in ["root", "status", "contexts"] {
+            std::fs::create_dir_all(out.join(d)).map_err(|source| IssuerError::Io { path: out.join(d), source })?;
+        }
+        let mut root_versions = vec![];
+        for item in self.db.open_tree(ROOTS)?.iter() {
+            let (k, v) = item?;
+            let ver = u64::from_be_bytes(k.as_ref().try_into().map_err(|_| IssuerError::Invalid("store: bad root".into()))?);
+            write_atomic(&out.join("root").join(format!("{ver}.cbor")), &v)?;
+            root_versions.push(ver);
+        }
+        // Status lists: every list that has an issued credential.
+        let mut lists: BTreeMap<u32, Bitset> = BTreeMap::new();
+        for item in self.db.open_tree(USED)?.iter() {
+            let (k, _) = item?;
+            let list = u32::from_be_bytes(k[..4].try_into().expect("key layout"));
+            lists.entry(list).or_insert_with(|| Bitset::new(size));
+        }
+        lists.entry(0).or_insert_with(|| Bitset::new(size));
+        let mut revoked = 0;
+        for item in self.db.open_tree(REVOKED)?.iter() {
+            let (k, _) = item?;
+            let list = u32::from_be_bytes(k[..4].try_into().expect("key layout"));
+            let index = u64::from_be_bytes(k[4..12].try_into().expect("key layout"));
+            lists.entry(list).or_insert_with(|| Bitset::new(size)).set(index);
+            revoked += 1;
+        }
+        let mut pins = vec![];
+        for (list, bits) in &lists {
+            let json = status::sign_list(bits, issuer, *list, &sk, now, expires).map_err(core)?;
+            let file = format!("{issuer}-{list}.json");
+            write_atomic(&out.join("status").join(&file), json.as_bytes())?;
+            pins.push(StatusPin { issuer, list: *list, size, sha256: Sha256::digest(json.as_bytes()).into(), file });
+        }
+        write_atomic(&out.join("contexts").join("tuaton-v1.jsonld"), w3c::CONTEXT_DOCUMENT.as_bytes())?;
+        let version = self.meta_u64("trust-list-version")? + 1;
+        let list = TrustList {
+            version,
+            root_version: root.root.version,
+            issued_at: now,
+            expires,
+            issuers: vec![ListedIssuer { id: issuer, name: self.name()?, keys: self.keys()? }],
+            status: pins,
+        };
+        let signers: Vec<&SigningKey> = root_keys.iter().take(root.root.threshold.into()).collect();
+        let signed = SignedTrustList::sign(list, &signers);
+        write_atomic(&out.join("trust-list.cbor"), &signed.signed.to_bytes())?;
+        let index = serde_json::json!({
+            "format": "tuaton-trust-bundle/1",
+            "roots": root_versions.iter().map(|v| format!("root/{v}.cbor")).collect::<Vec<_>>(),
+            "trust_list": "trust-list.cbor",
+            "status": lists.keys().map(|l| format!("status/{issuer}-{l}.json")).collect::<Vec<_>>(),
+            "context": "contexts/tuaton-v1.jsonld",
+            "trust_list_version": version,
+            "root_version": root.root.version,
+            "expires": expires,
+        });
+        write_atomic(&out.join("index.json"), serde_json::to_string_pretty(&index).expect("json").as_bytes())?;
+        self.db.open_tree(META)?.insert("trust-list-version", &be(version))?;
+        self.db.flush()?;
+        Ok(PublishReport { trust_list_version: version, root_version: root.root.version, status_lists: lists.len(), revoked, expires })
+    }
+}
+
+use sled::Transactional;
+
+/// What `publish` wrote.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PublishReport {
+    /// Trust list version.
+    pub trust_list_version: u64,
+    /// Root version.
+    pub root_version: u64,
+    /// Status lists written.
+    pub status_lists: usize,
+    /// Revoked credentials.
+    pub revoked: usize,
+    /// Bundle expiry.
+    pub expires: i64,
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    let io = |source| IssuerError::Io { path: path.into(), source };
+    std::fs::write(&tmp, bytes).map_err(io)?;
+    std::fs::File::open(&tmp).and_then(|f| f.sync_all()).map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(io)
+}
+
+fn encode_key(r: &KeyRecord) -> Vec<u8> {
+    let (state, at) = match r.key.state {
+        KeyState::Active => (0, None),
+        KeyState::Retired => (1, None),
+        KeyState::Revoked { at } => (2, Some(at)),
+    };
+    serde_json::to_vec(&serde_json::json!({
+        "kid": hex::encode(&r.key.kid),
+        "public": hex::encode(r.key.public.as_bytes()),
+        "not_before": r.key.not_before,
+        "not_after": r.key.not_after,
+        "state": state,
+        "revoked_at": at,
+        "nonce": hex::encode(r.secret_nonce),
+        "secret": hex::encode(&r.secret_ct),
+    }))
+    .expect("serialisable")
+}
+
+fn decode_key(issuer: u32, k: &[u8], v: &[u8]) -> Option<KeyRecord> {
+    let j: serde_json::Value = serde_json::from_slice(v).ok()?;
+    let public: [u8; 32] = hex::decode(j["public"].as_str()?).ok()?.try_into().ok()?;
+    Some(KeyRecord {
+        seq: u32::from_be_bytes(k.try_into().ok()?),
+        key: IssuerKey {
+            issuer,
+            kid: hex::decode(j["kid"].as_str()?).ok()?,
+            public: ed25519_dalek::VerifyingKey::from_bytes(&public).ok()?,
+            not_before: j["not_before"].as_i64()?,
+            not_after: j["not_after"].as_i64(),
+            state: match j["state"].as_u64()? {
+                0 => KeyState::Active,
+                1 => KeyState::Retired,
+                _ => KeyState::Revoked { at: j["revoked_at"].as_i64()? },
+            },
+        },
+        secret_nonce: hex::decode(j["nonce"].as_str()?).ok()?.try_into().ok()?,
+        secret_ct: hex::decode(j["secret"].as_str()?).ok()?,
+    })
+}

@@ -1,0 +1,268 @@
+//! `tuaton-issuer`: a thin command-line shell over `tuaton_issuer::Issuer`.
+//! Exit codes: 0 success, 2 error. Errors: one line saying what, one saying what to do.
+#![forbid(unsafe_code)]
+
+use clap::{Parser, Subcommand};
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use tuaton_common::model::{format_rfc3339, parse_rfc3339};
+use tuaton_issuer::{InitOptions, Issuer, IssuerError};
+
+#[derive(Parser)]
+#[command(name = "tuaton-issuer", version, about = "Issue, rotate and revoke Thai national ID credentials; publish the trust bundle gates sync.",
+    after_help = "Exit codes: 0 success, 2 error.\nThe passphrase is read from the terminal, from standard input with --passphrase-stdin, or from TUATON_ISSUER_PASSPHRASE.")]
+struct Cli {
+    /// State directory [default: $XDG_DATA_HOME/tuaton/issuer or ~/.local/share/tuaton/issuer]
+    #[arg(long, global = true, value_name = "DIR")]
+    home: Option<PathBuf>,
+    /// Print machine-readable JSON.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Act as of this time (RFC 3339) instead of now.
+    #[arg(long, global = true, value_name = "RFC3339")]
+    at: Option<String>,
+    /// Read the passphrase from standard input (one line).
+    #[arg(long, global = true)]
+    passphrase_stdin: bool,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Create the root key(s) and the first signing key.
+    Init {
+        /// Issuer display name, shown on gates.
+        #[arg(long)]
+        name: String,
+        /// Number of root keys.
+        #[arg(long, default_value_t = 1)]
+        root_keys: u8,
+        /// Root signatures required.
+        #[arg(long, default_value_t = 1)]
+        threshold: u8,
+        /// Issuer number in the trust list.
+        #[arg(long, default_value_t = 1)]
+        issuer_id: u32,
+        /// Entries per status list.
+        #[arg(long, default_value_t = 1 << 20)]
+        status_list_size: u64,
+    },
+    /// Issue a credential package for a citizen record and a wallet's enrollment request.
+    Issue {
+        /// Citizen record JSON (see CLI.md).
+        #[arg(long, value_name = "RECORD.json")]
+        record: PathBuf,
+        /// The wallet's enrollment request: the text itself, or a file holding it.
+        #[arg(long, value_name = "REQUEST")]
+        request: String,
+        /// Write the package here instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Make a new active signing key; the old one is retired.
+    Rotate,
+    /// A key is compromised: nothing it signed verifies any more.
+    RevokeKey {
+        /// Key id (hex), as `keys` lists it.
+        kid: String,
+    },
+    /// Revoke one credential (sets its status bit at the next publish).
+    Revoke {
+        /// Credential id (16 hex digits), as `issue` printed it.
+        credential_id: String,
+    },
+    /// Root N+1, signed by root N and by itself.
+    RotateRoot,
+    /// Every signing key with its state and window.
+    Keys,
+    /// Write the trust bundle as static files.
+    Publish {
+        /// Output directory (served as is by any web server or CDN).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Days until gates consider the bundle stale.
+        #[arg(long, default_value_t = 7)]
+        valid_days: u32,
+    },
+}
+
+fn default_home() -> PathBuf {
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .unwrap_or_else(|| PathBuf::from("."));
+    base.join("tuaton").join("issuer")
+}
+
+fn read_passphrase(cli: &Cli, confirm: bool) -> anyhow::Result<Vec<u8>> {
+    if cli.passphrase_stdin {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        return Ok(line.trim_end_matches(['\r', '\n']).as_bytes().to_vec());
+    }
+    if let Some(p) = std::env::var_os("TUATON_ISSUER_PASSPHRASE") {
+        return Ok(p.into_encoded_bytes());
+    }
+    let p = rpassword::prompt_password("Issuer passphrase: ")?;
+    if confirm && rpassword::prompt_password("Repeat passphrase: ")? != p {
+        anyhow::bail!(IssuerError::Invalid("the two passphrases differ".into()));
+    }
+    Ok(p.into_bytes())
+}
+
+fn out(s: &str) -> std::io::Result<()> {
+    let mut o = std::io::stdout().lock();
+    o.write_all(s.as_bytes())?;
+    o.write_all(b"\n")?;
+    o.flush()
+}
+
+fn run(cli: &Cli) -> anyhow::Result<()> {
+    let home = cli.home.clone().unwrap_or_else(default_home);
+    let now = match &cli.at {
+        Some(a) => parse_rfc3339(a).map_err(IssuerError::Core)?,
+        None => chrono::Utc::now().timestamp(),
+    };
+    let json = cli.json;
+    if let Cmd::Init { name, root_keys, threshold, issuer_id, status_list_size } = &cli.cmd {
+        let mut o = InitOptions::new(name);
+        o.root_keys = *root_keys;
+        o.threshold = *threshold;
+        o.issuer_id = *issuer_id;
+        if *status_list_size < 8 || *status_list_size > 1 << 27 {
+            anyhow::bail!(IssuerError::Invalid("--status-list-size must be between 8 and 134217728".into()));
+        }
+        o.status_list_size = *status_list_size;
+        let pass = read_passphrase(cli, true)?;
+        let iss = Issuer::init(&home, &o, &pass, now)?;
+        let k = &iss.keys()?[0];
+        if json {
+            out(&serde_json::json!({"home": home, "issuer": o.issuer_id, "name": o.name, "kid": hex::encode(&k.kid)}).to_string())?;
+        } else {
+            out(&format!("Issuer \"{}\" created in {}\nSigning key {} is active. Next: `tuaton-issuer issue` and `tuaton-issuer publish`.", o.name, home.display(), hex::encode(&k.kid)))?;
+        }
+        return Ok(());
+    }
+    let pass = read_passphrase(cli, false)?;
+    let iss = Issuer::open(&home, &pass)?;
+    match &cli.cmd {
+        Cmd::Init { .. } => unreachable!("handled above"),
+        Cmd::Issue { record, request, out: out_file } => {
+            let rec = std::fs::read(record).map_err(|source| IssuerError::Io { path: record.clone(), source })?;
+            let rec_v: serde_json::Value = serde_json::from_slice(&rec).map_err(|e| IssuerError::Core(e.into()))?;
+            let portrait_path = rec_v["portrait"].as_str().ok_or_else(|| {
+                IssuerError::Core(tuaton_common::Error::InvalidField { field: "portrait", reason: "is missing".into() })
+            })?;
+            // A relative portrait path is relative to the record file.
+            let p = record.parent().unwrap_or(std::path::Path::new(".")).join(portrait_path);
+            let portrait = std::fs::read(&p).map_err(|source| IssuerError::Io { path: p.clone(), source })?;
+            let request_text = if std::path::Path::new(request).is_file() {
+                std::fs::read_to_string(request).map_err(|source| IssuerError::Io { path: request.into(), source })?
+            } else {
+                request.clone()
+            };
+            let (package, issued) = iss.issue(&rec, &portrait, &request_text, now)?;
+            match out_file {
+                Some(f) => {
+                    std::fs::write(f, package.as_bytes()).map_err(|source| IssuerError::Io { path: f.clone(), source })?;
+                    if json {
+                        out(&serde_json::to_string(&issued)?)?;
+                    } else {
+                        out(&format!("Issued credential {} (status list {} index {}, key {}) to {}", issued.credential_id, issued.list, issued.index, issued.kid, f.display()))?;
+                    }
+                }
+                None => out(&package)?,
+            }
+        }
+        Cmd::Rotate => {
+            let k = iss.rotate(now)?;
+            if json {
+                out(&serde_json::json!({"kid": hex::encode(&k.kid), "not_before": format_rfc3339(k.not_before)}).to_string())?;
+            } else {
+                out(&format!("Signing key {} is now active; the previous key is retired. Publish to tell the gates.", hex::encode(&k.kid)))?;
+            }
+        }
+        Cmd::RevokeKey { kid } => {
+            let ks = iss.revoke_key(kid, now)?;
+            if json {
+                out(&serde_json::json!({"revoked": ks.iter().map(|k| hex::encode(&k.kid)).collect::<Vec<_>>()}).to_string())?;
+            } else {
+                out(&format!("Key {kid} revoked: nothing it signed will verify once gates have the next bundle. Publish now."))?;
+            }
+        }
+        Cmd::Revoke { credential_id } => {
+            let r = iss.revoke(credential_id)?;
+            if json {
+                out(&serde_json::to_string(&r)?)?;
+            } else {
+                out(&format!("Credential {} revoked (status list {} index {}). Publish to tell the gates.", r.credential_id, r.list, r.index))?;
+            }
+        }
+        Cmd::RotateRoot => {
+            let r = iss.rotate_root(now)?;
+            if json {
+                out(&serde_json::json!({"root_version": r.version, "threshold": r.threshold, "keys": r.keys.len()}).to_string())?;
+            } else {
+                out(&format!("Root version {} made, signed by the previous root's keys and its own. Publish to tell the gates.", r.version))?;
+            }
+        }
+        Cmd::Keys => {
+            let keys = iss.keys()?;
+            if json {
+                let v: Vec<_> = keys
+                    .iter()
+                    .map(|k| serde_json::json!({
+                        "kid": hex::encode(&k.kid), "public_key": hex::encode(k.public.as_bytes()),
+                        "state": k.state.name(), "not_before": format_rfc3339(k.not_before),
+                        "not_after": k.not_after.map(format_rfc3339),
+                        "revoked_at": match k.state { tuaton_common::trust::KeyState::Revoked { at } => Some(format_rfc3339(at)), _ => None },
+                    }))
+                    .collect();
+                out(&serde_json::to_string_pretty(&v)?)?;
+            } else {
+                let mut s = String::from("KID       STATE    SIGNING WINDOW\n");
+                for k in &keys {
+                    let until = k.not_after.map(format_rfc3339).unwrap_or_else(|| "now".into());
+                    s.push_str(&format!("{}  {:<8} {} .. {}\n", hex::encode(&k.kid), k.state.name(), format_rfc3339(k.not_before), until));
+                }
+                out(s.trim_end())?;
+            }
+        }
+        Cmd::Publish { out: dir, valid_days } => {
+            if *valid_days == 0 || *valid_days > 366 {
+                anyhow::bail!(IssuerError::Invalid("--valid-days must be between 1 and 366".into()));
+            }
+            let r = iss.publish(dir, now, *valid_days)?;
+            if json {
+                out(&serde_json::to_string(&r)?)?;
+            } else {
+                out(&format!(
+                    "Published trust list version {} (root version {}, {} status list(s), {} revoked) to {}; valid until {}.",
+                    r.trust_list_version, r.root_version, r.status_lists, r.revoked, dir.display(), format_rfc3339(r.expires)
+                ))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(&cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            if e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) {
+                return ExitCode::SUCCESS;
+            }
+            let hint = e
+                .downcast_ref::<IssuerError>()
+                .map(IssuerError::hint)
+                .unwrap_or("check the command and its input, then try again");
+            eprintln!("error: {e}");
+            eprintln!("hint: {hint}");
+            ExitCode::from(2)
+        }
+    }
+}
