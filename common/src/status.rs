@@ -34,6 +34,10 @@ impl Bitset {
     pub fn new(size: u64) -> Self {
         Bitset { bytes: vec![0; size.div_ceil(8) as usize], size }
     }
+    /// From raw bytes in W3C order; `None` if `bytes` is not exactly `size` bits long.
+    pub fn from_bytes(bytes: Vec<u8>, size: u64) -> Option<Self> {
+        (bytes.len() as u64 == size.div_ceil(8)).then_some(Bitset { bytes, size })
+    }
     /// Number of entries.
     pub fn size(&self) -> u64 {
         self.size

@@ -1,0 +1,178 @@
+//! The built-in demo scenario: a fresh issuer (root, trust list, status list), four sample
+//! citizens, a key rotation and a revoked card, all in memory. Each scan advances the
+//! scenario's clock by 30 seconds, so the replayed item comes after the
+//! "already checked" window and shows as an alarm.
+
+use crate::tui::{Checker, StatusInfo};
+use ed25519_dalek::SigningKey;
+use rand::rngs::OsRng;
+use tuaton_common::gate::{self, GateCredential, Group, IssueParams, StatusRef};
+use tuaton_common::presentation::{self, Profile};
+use tuaton_common::sample;
+use tuaton_common::status::{Bitset, CheckedList, StatusLists};
+use tuaton_common::trust::{IssuerKey, KeyState, ListedIssuer, Root, SignedRoot, SignedTrustList, TrustList, TrustState, TrustStore};
+use tuaton_common::verify::{self, Context, MemoryReplay, Policy, Verdict};
+
+/// One scripted scan.
+struct Step {
+    label: &'static str,
+    make: fn(&Scenario, i64) -> String,
+}
+
+/// The scenario and its in-memory gate.
+pub struct Scenario {
+    holder: SigningKey,
+    creds: Vec<GateCredential>,
+    forged: GateCredential,
+    trust: TrustStore,
+    status: StatusLists,
+    replay: MemoryReplay,
+    now: i64,
+    step: usize,
+    first_text: Option<String>,
+    version: u64,
+    published: i64,
+}
+
+/// Key id as the issuer derives it: the first 4 bytes of SHA-256 of the public key.
+fn kid(k: &SigningKey) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(k.verifying_key().as_bytes())[..4].to_vec()
+}
+
+const STEPS: [Step; 8] = [
+    Step { label: "1/8 Somchai, over BLE with portrait (key 1, retired since)", make: |s, t| s.present(0, &[Group::Flight, Group::Portrait], t) },
+    Step { label: "2/8 Kanchanaporn, flight QR (issued after rotation, key 2)", make: |s, t| s.present(1, &[Group::Flight], t) },
+    Step { label: "3/8 Boonmee, lifelong card, year-only birth date", make: |s, t| s.present(2, &[Group::Flight], t) },
+    Step { label: "4/8 Thanakorn, card expired", make: |s, t| s.present(3, &[Group::Flight], t) },
+    Step { label: "5/8 Revoked card", make: |s, t| s.present(4, &[Group::Flight], t) },
+    Step { label: "6/8 Tampered QR (one character changed)", make: |s, t| {
+        let mut q: Vec<char> = s.present(0, &[Group::Flight], t).chars().collect();
+        let i = q.len() / 2;
+        q[i] = if q[i] == 'A' { 'B' } else { 'A' };
+        q.into_iter().collect()
+    } },
+    Step { label: "7/8 Replayed: the first QR scanned again", make: |s, _| s.first_text.clone().unwrap_or_default() },
+    Step { label: "8/8 Signed by a key the gate does not know", make: |s, t| {
+        presentation::to_qr_text(&presentation::present(&s.forged, &s.holder, Profile::Flight, t).expect("demo credential"))
+    } },
+];
+
+impl Scenario {
+    /// Builds the scenario as of `now`.
+    pub fn new(now: i64) -> Scenario {
+        let root_key = SigningKey::generate(&mut OsRng);
+        let k1 = SigningKey::generate(&mut OsRng);
+        let k2 = SigningKey::generate(&mut OsRng);
+        let holder = SigningKey::generate(&mut OsRng);
+        let t_rotate = now - 30 * 86_400;
+        let issue = |i: usize, key: &SigningKey, at: i64, index: u64| {
+            gate::issue(
+                &sample::citizen(i),
+                &IssueParams {
+                    issuer: 1,
+                    signing_key: key,
+                    kid: &kid(key),
+                    holder_key: holder.verifying_key().to_bytes(),
+                    credential_id: rand::random(),
+                    status: StatusRef { list: 0, index },
+                    issued_at: at,
+                },
+                &mut OsRng,
+            )
+            .expect("sample citizens are valid")
+        };
+        // Cards issued before and after the rotation; citizen 3's card has expired.
+        let mut creds = vec![
+            issue(0, &k1, t_rotate - 86_400, 11),
+            issue(1, &k2, t_rotate + 86_400, 22),
+            issue(2, &k1, t_rotate - 2 * 86_400, 33),
+            issue(3, &k1, 1_700_000_000, 44),
+        ];
+        creds.push(issue(0, &k2, t_rotate + 2 * 86_400, 55));
+        let forged = issue(1, &SigningKey::generate(&mut OsRng), now - 86_400, 66);
+        let keys = vec![
+            IssuerKey { issuer: 1, kid: kid(&k1), public: k1.verifying_key(), not_before: 1_600_000_000, not_after: Some(t_rotate), state: KeyState::Retired },
+            IssuerKey { issuer: 1, kid: kid(&k2), public: k2.verifying_key(), not_before: t_rotate, not_after: None, state: KeyState::Active },
+        ];
+        let published = now - 2 * 3600;
+        // The same signed structures a real gate syncs, checked the same way.
+        let root = SignedRoot::sign(Root { version: 1, expires: now + 365 * 86_400, threshold: 1, keys: vec![root_key.verifying_key().to_bytes()] }, &[&root_key]);
+        let list = SignedTrustList::sign(
+            TrustList {
+                version: 3,
+                root_version: 1,
+                issued_at: published,
+                expires: published + 7 * 86_400,
+                issuers: vec![ListedIssuer { id: 1, name: "DOPA (demo)".into(), keys }],
+                status: vec![],
+            },
+            &[&root_key],
+        );
+        let state = TrustState::bootstrap(&[root.signed.to_bytes()], &list.signed.to_bytes()).expect("demo trust data is valid");
+        let mut bits = Bitset::new(1024);
+        bits.set(55);
+        let mut status = StatusLists::default();
+        status.insert(1, 0, CheckedList { bits, valid_until: Some(published + 7 * 86_400) });
+        Scenario {
+            holder,
+            creds,
+            forged,
+            trust: state.trust_list.list.to_store(),
+            status,
+            replay: MemoryReplay::default(),
+            now,
+            step: 0,
+            first_text: None,
+            version: state.trust_list.list.version,
+            published,
+        }
+    }
+
+    fn present(&self, i: usize, groups: &[Group], t: i64) -> String {
+        let b = presentation::present_groups(&self.creds[i], &self.holder, groups, t, None).expect("demo credential");
+        presentation::to_qr_text(&b)
+    }
+}
+
+impl Checker for Scenario {
+    fn check(&mut self, text: &str) -> Verdict {
+        let mut ctx = Context {
+            now: self.now,
+            trust: &self.trust,
+            status: &self.status,
+            replay: &mut self.replay,
+            policy: Policy::default(),
+            nonce: None,
+            highest_trusted_time: Some(self.published),
+        };
+        verify::verify_qr(text, &mut ctx)
+    }
+    fn now(&self) -> i64 {
+        self.now
+    }
+    fn status(&self) -> StatusInfo {
+        StatusInfo { version: self.version, age_secs: self.now - self.published, stale: false, clock_back: false, label: "DEMO".into() }
+    }
+    fn next_demo(&mut self) -> Option<(String, String)> {
+        self.now += 30;
+        let s = &STEPS[self.step % STEPS.len()];
+        let text = (s.make)(self, self.now);
+        if self.step % STEPS.len() == 0 {
+            self.first_text = Some(text.clone());
+        }
+        self.step += 1;
+        Some((text, s.label.to_owned()))
+    }
+}
+
+/// Runs the whole scenario without a terminal: (label, verdict) per step.
+pub fn run_plain(now: i64) -> Vec<(String, Verdict)> {
+    let mut s = Scenario::new(now);
+    (0..STEPS.len())
+        .map(|_| {
+            let (text, label) = s.next_demo().expect("demo has steps");
+            (label, s.check(&text))
+        })
+        .collect()
+}

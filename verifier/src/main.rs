@@ -1,0 +1,283 @@
+//! `tuaton-verifier`: the gate's command line, a thin shell over `tuaton_verifier`.
+//! Exit codes: 0 valid / success, 1 presentation rejected, 2 error.
+#![forbid(unsafe_code)]
+
+use clap::{Parser, Subcommand};
+use std::io::{IsTerminal, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use tuaton_common::model::{format_rfc3339, parse_rfc3339};
+use tuaton_common::verify::Verdict;
+use tuaton_verifier::tui::{self, Checker, StatusInfo};
+use tuaton_verifier::{decode_qr_image, demo, DirSource, Gate, GateError, HttpSource, Loaded};
+
+#[derive(Parser)]
+#[command(name = "tuaton-verifier", version, about = "Offline gate verifier for tuaton ID presentations (QR and BLE).",
+    after_help = "Exit codes: 0 valid or success, 1 presentation rejected (malformed included), 2 error.\nWith no subcommand, runs the gate TUI.")]
+struct Cli {
+    /// State directory [default: $XDG_DATA_HOME/tuaton/verifier or ~/.local/share/tuaton/verifier]
+    #[arg(long, global = true, value_name = "DIR")]
+    home: Option<PathBuf>,
+    /// Print machine-readable JSON.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Act as of this time (RFC 3339) instead of now (audits, tests).
+    #[arg(long, global = true, value_name = "RFC3339")]
+    at: Option<String>,
+    #[command(subcommand)]
+    cmd: Option<Cmd>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Sync the trust bundle from a directory or an http(s) URL.
+    Sync {
+        /// Bundle directory or URL.
+        source: String,
+    },
+    /// Verify one presentation: the payload, `-` or nothing for stdin, or --image.
+    Check {
+        /// QR payload text (TT1:...), or `-` for standard input.
+        payload: Option<String>,
+        /// Decode the QR code in this PNG image instead.
+        #[arg(long, value_name = "PNG")]
+        image: Option<PathBuf>,
+    },
+    /// Bundle versions, age, expiry, keys and status lists.
+    Status,
+    /// The gate TUI.
+    Gate,
+    /// The gate TUI fed by a built-in scenario (no setup needed).
+    Demo {
+        /// Print the scenario's verdicts instead of opening the TUI.
+        #[arg(long)]
+        plain: bool,
+    },
+    /// Print the audit log.
+    Audit,
+}
+
+fn default_home() -> PathBuf {
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .unwrap_or_else(|| PathBuf::from("."));
+    base.join("tuaton").join("verifier")
+}
+
+fn out(s: &str) -> std::io::Result<()> {
+    let mut o = std::io::stdout().lock();
+    o.write_all(s.as_bytes())?;
+    o.write_all(b"\n")?;
+    o.flush()
+}
+
+fn human(v: &Verdict) -> String {
+    let mut s = String::new();
+    if v.is_valid() {
+        s.push_str("VALID\n");
+    } else {
+        s.push_str("REJECTED\n");
+        for r in &v.reasons {
+            let (en, th) = r.describe();
+            s.push_str(&format!("  reason: {} ({en} / {th})\n", r.code()));
+        }
+    }
+    for w in &v.warnings {
+        s.push_str(&format!("  warning: {} ({})\n", w.code(), tui::warning_text(*w)));
+    }
+    if let Some(c) = &v.claims {
+        let j = c.to_json();
+        for (k, val) in j.as_object().into_iter().flatten() {
+            let shown = match (k.as_str(), val.as_str()) {
+                ("citizen_id", Some(id)) => id.parse::<tuaton_common::model::CitizenId>().map(|c| c.masked()).unwrap_or_default(),
+                (_, Some(t)) => t.to_owned(),
+                _ => val.to_string(),
+            };
+            s.push_str(&format!("  {k}: {shown}\n"));
+        }
+    }
+    if let Some(i) = &v.issuer {
+        s.push_str(&format!("  issuer: {i}, key {}\n", v.kid.as_deref().unwrap_or("-")));
+    }
+    s.push_str(&format!("  checked at: {}", format_rfc3339(v.checked_at)));
+    s
+}
+
+struct GateChecker<'a> {
+    gate: &'a Gate,
+    loaded: Loaded,
+    at: Option<i64>,
+}
+
+impl Checker for GateChecker<'_> {
+    fn check(&mut self, text: &str) -> Verdict {
+        let now = self.now();
+        match self.gate.check(&self.loaded, text, now, self.at.is_none()) {
+            Ok(v) => v,
+            // The store failing must not look like a valid scan.
+            Err(_) => {
+                let mut v = tuaton_common::verify::verify_qr("", &mut tuaton_common::verify::Context {
+                    now, trust: &self.loaded.trust, status: &self.loaded.status,
+                    replay: &mut tuaton_common::verify::MemoryReplay::default(), policy: self.gate.policy, nonce: None, highest_trusted_time: None,
+                });
+                v.checked_at = now;
+                v
+            }
+        }
+    }
+    fn now(&self) -> i64 {
+        self.at.unwrap_or_else(|| chrono::Utc::now().timestamp())
+    }
+    fn status(&self) -> StatusInfo {
+        let l = &self.loaded.state.trust_list.list;
+        let now = self.now();
+        StatusInfo {
+            version: l.version,
+            age_secs: now - l.issued_at,
+            stale: now >= l.expires,
+            clock_back: self.gate.highest_trusted_time().ok().flatten().is_some_and(|h| now < h),
+            label: String::new(),
+        }
+    }
+}
+
+enum Outcome {
+    Done,
+    Rejected,
+}
+
+fn run(cli: &Cli) -> anyhow::Result<Outcome> {
+    let home = cli.home.clone().unwrap_or_else(default_home);
+    let at = cli.at.as_deref().map(parse_rfc3339).transpose().map_err(GateError::Trust)?;
+    let now = at.unwrap_or_else(|| chrono::Utc::now().timestamp());
+    match cli.cmd.as_ref().unwrap_or(&Cmd::Gate) {
+        Cmd::Demo { plain } => {
+            if *plain || !std::io::stdout().is_terminal() {
+                for (label, v) in demo::run_plain(now) {
+                    let verdict = if v.is_valid() { "VALID".to_owned() } else { format!("REJECTED {}", v.reasons.iter().map(|r| r.code()).collect::<Vec<_>>().join(",")) };
+                    out(&format!("{label:<64} {verdict}"))?;
+                }
+            } else {
+                tui::run(&mut demo::Scenario::new(now), true)?;
+            }
+            Ok(Outcome::Done)
+        }
+        Cmd::Sync { source } => {
+            let gate = Gate::open(&home)?;
+            let r = if source.starts_with("http://") || source.starts_with("https://") {
+                gate.sync(&HttpSource(source.clone()), now)?
+            } else {
+                gate.sync(&DirSource(PathBuf::from(source)), now)?
+            };
+            if cli.json {
+                out(&serde_json::to_string(&r)?)?;
+            } else {
+                out(&format!(
+                    "Synced: root version {} (fingerprint {}), trust list version {}, {} status list(s) with {} revoked; stale after {}.",
+                    r.root_version, r.root_fingerprint, r.trust_list_version, r.status_lists, r.revoked, format_rfc3339(r.expires)
+                ))?;
+            }
+            Ok(Outcome::Done)
+        }
+        Cmd::Check { payload, image } => {
+            let text = match (payload.as_deref(), image) {
+                (Some(_), Some(_)) => anyhow::bail!(GateError::Invalid("give a payload or --image, not both".into())),
+                (None, Some(p)) => decode_qr_image(p)?,
+                (Some(t), None) if t != "-" => t.to_owned(),
+                _ => {
+                    let mut s = String::new();
+                    std::io::stdin().take(1 << 20).read_to_string(&mut s).map_err(|source| GateError::Io { path: "standard input".into(), source })?;
+                    s
+                }
+            };
+            let gate = Gate::open(&home)?;
+            let loaded = gate.load()?;
+            let v = gate.check(&loaded, &text, now, at.is_none())?;
+            if cli.json {
+                out(&v.to_json().to_string())?;
+            } else {
+                out(&human(&v))?;
+            }
+            Ok(if v.is_valid() { Outcome::Done } else { Outcome::Rejected })
+        }
+        Cmd::Status => {
+            let gate = Gate::open(&home)?;
+            let loaded = gate.load()?;
+            let l = &loaded.state.trust_list.list;
+            let lists: Vec<_> = loaded
+                .status
+                .iter()
+                .map(|((i, n), c)| serde_json::json!({"issuer": i, "list": n, "entries": c.bits.size(), "revoked": c.bits.count(), "valid_until": c.valid_until.map(format_rfc3339)}))
+                .collect();
+            let keys: Vec<_> = loaded
+                .trust
+                .keys
+                .iter()
+                .map(|k| serde_json::json!({"issuer": k.issuer, "kid": hex::encode(&k.kid), "state": k.state.name(),
+                    "not_before": format_rfc3339(k.not_before), "not_after": k.not_after.map(format_rfc3339)}))
+                .collect();
+            let j = serde_json::json!({
+                "root_version": loaded.state.root.root.version,
+                "root_fingerprint": loaded.state.root.root.fingerprint(),
+                "trust_list_version": l.version,
+                "published": format_rfc3339(l.issued_at),
+                "age_seconds": now - l.issued_at,
+                "expires": format_rfc3339(l.expires),
+                "stale": now >= l.expires,
+                "synced_at": gate.synced_at()?.map(format_rfc3339),
+                "highest_trusted_time": gate.highest_trusted_time()?.map(format_rfc3339),
+                "issuers": loaded.trust.issuers.iter().map(|i| serde_json::json!({"id": i.id, "name": i.name})).collect::<Vec<_>>(),
+                "keys": keys,
+                "status_lists": lists,
+            });
+            if cli.json {
+                out(&j.to_string())?;
+            } else {
+                let mut s = format!(
+                    "Root version {} (fingerprint {})\nTrust list version {}, published {}, expires {}{}\n",
+                    j["root_version"], loaded.state.root.root.fingerprint(), l.version, format_rfc3339(l.issued_at), format_rfc3339(l.expires),
+                    if now >= l.expires { "  STALE: sync when online" } else { "" }
+                );
+                for k in &loaded.trust.keys {
+                    s.push_str(&format!("  key {} issuer {} {}\n", hex::encode(&k.kid), k.issuer, k.state.name()));
+                }
+                for ((i, n), c) in loaded.status.iter() {
+                    s.push_str(&format!("  status list {i}-{n}: {} entries, {} revoked\n", c.bits.size(), c.bits.count()));
+                }
+                out(s.trim_end())?;
+            }
+            Ok(Outcome::Done)
+        }
+        Cmd::Gate => {
+            let gate = Gate::open(&home)?;
+            let loaded = gate.load()?;
+            tui::run(&mut GateChecker { gate: &gate, loaded, at }, false)?;
+            Ok(Outcome::Done)
+        }
+        Cmd::Audit => {
+            let gate = Gate::open(&home)?;
+            for r in gate.audit_log()? {
+                out(&r.to_string())?;
+            }
+            Ok(Outcome::Done)
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(&cli) {
+        Ok(Outcome::Done) => ExitCode::SUCCESS,
+        Ok(Outcome::Rejected) => ExitCode::from(1),
+        Err(e) => {
+            if e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) {
+                return ExitCode::SUCCESS;
+            }
+            let hint = e.downcast_ref::<GateError>().map(GateError::hint).unwrap_or("check the command line with --help");
+            eprintln!("error: {e}");
+            eprintln!("hint: {hint}");
+            ExitCode::from(2)
+        }
+    }
+}
