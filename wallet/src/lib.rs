@@ -1,1 +1,439 @@
+//! The citizen wallet: a sled store whose contents are sealed under a random store key,
+//! itself wrapped by Argon2id(PIN); the PIN policy; enrollment; import; presentations.
+//! The binary is a thin shell over [`Wallet`].
 #![forbid(unsafe_code)]
+
+pub mod render;
+
+use ed25519_dalek::SigningKey;
+use rand::{rngs::OsRng, RngCore};
+use std::path::{Path, PathBuf};
+use tuaton_common::gate::GateCredential;
+use tuaton_common::model::PartialDate;
+use tuaton_common::presentation::{self, Profile};
+use tuaton_common::seal::{self, KdfParams, Sealed, Secret};
+use tuaton_common::trust::TrustState;
+use tuaton_common::{enroll, w3c};
+use zeroize::Zeroizing;
+
+/// Everything that can go wrong in the wallet.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WalletError {
+    /// The PIN breaks the policy (the message says which rule).
+    #[error("PIN refused: {0}")]
+    PinPolicy(String),
+    /// The two PIN entries differ.
+    #[error("the two PINs do not match")]
+    PinMismatch,
+    /// Wrong PIN.
+    #[error("wrong PIN ({remaining} attempt(s) left before the wallet locks)")]
+    WrongPin {
+        /// Attempts left.
+        remaining: u32,
+    },
+    /// Too soon after a wrong PIN.
+    #[error("too many wrong PINs: wait {0} s before trying again")]
+    Backoff(i64),
+    /// Locked after too many wrong PINs.
+    #[error("the wallet is locked after 5 wrong PINs")]
+    Locked,
+    /// No wallet yet.
+    #[error("no wallet in {0}")]
+    NotInitialised(PathBuf),
+    /// Already a wallet.
+    #[error("a wallet already exists in {0}")]
+    AlreadyInitialised(PathBuf),
+    /// No credential imported yet.
+    #[error("no ID card in the wallet yet")]
+    NoCredential,
+    /// A credential package that does not check out.
+    #[error("credential package refused: {0}")]
+    BadPackage(String),
+    /// Core errors (malformed data, ssi failures).
+    #[error(transparent)]
+    Core(#[from] tuaton_common::Error),
+    /// The store.
+    #[error("wallet store: {0}")]
+    Store(#[from] sled::Error),
+    /// Files.
+    #[error("{path}: {source}")]
+    Io {
+        /// Which.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+impl WalletError {
+    /// What the citizen should do.
+    pub fn hint(&self) -> &'static str {
+        match self {
+            WalletError::PinPolicy(_) => "choose digits with no run like 1234 or 1111 and not your birth date",
+            WalletError::PinMismatch => "enter the same PIN twice",
+            WalletError::WrongPin { .. } => "try again; after 5 wrong PINs the wallet locks and you must re-enroll",
+            WalletError::Backoff(_) => "wait, then try again",
+            WalletError::Locked => "run `tuaton-wallet reset`, then re-enroll at a registration office (your old card will be revoked)",
+            WalletError::NotInitialised(_) => "run `tuaton-wallet init` first, or pass the right --home",
+            WalletError::AlreadyInitialised(_) => "use `change-pin`, or `reset` to start over",
+            WalletError::NoCredential => "enroll: `tuaton-wallet request`, then `tuaton-wallet import FILE` with what the issuer gives you",
+            WalletError::BadPackage(_) => "ask the issuer for the package made for this wallet's enrollment request",
+            WalletError::Core(_) => "check the input; nothing was written",
+            WalletError::Store(_) => "check --home is writable and no other tuaton-wallet is using it",
+            WalletError::Io { .. } => "check the path exists and is readable/writable",
+        }
+    }
+}
+
+/// Shorthand.
+pub type Result<T, E = WalletError> = std::result::Result<T, E>;
+
+/// Wrong PINs allowed before the wallet locks.
+pub const MAX_ATTEMPTS: u32 = 5;
+
+/// Seconds to wait after the n-th consecutive wrong PIN (n = 1..4); the 5th locks.
+pub fn backoff_secs(failures: u32) -> i64 {
+    match failures {
+        0 => 0,
+        1 => 1,
+        2 => 5,
+        3 => 30,
+        _ => 300,
+    }
+}
+
+/// A PIN that passed the policy. No `Debug`; wiped on drop.
+pub struct Pin(Zeroizing<String>);
+
+impl Pin {
+    /// The policy (ThaID's): digits only, exactly `len` of them, no run of 4 ascending,
+    /// descending or repeated digits, and not the holder's birth date in any common form.
+    pub fn parse(s: &str, len: usize, birth: Option<PartialDate>) -> Result<Pin> {
+        let s = s.trim_end_matches(['\r', '\n']);
+        if !s.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(WalletError::PinPolicy("use digits only".into()));
+        }
+        if s.len() != len {
+            return Err(WalletError::PinPolicy(format!("it must have {len} digits, not {}", s.len())));
+        }
+        let d: Vec<i32> = s.bytes().map(|b| i32::from(b - b'0')).collect();
+        for w in d.windows(4) {
+            let steps: Vec<i32> = w.windows(2).map(|p| p[1] - p[0]).collect();
+            let run = |k: i32| steps.iter().all(|x| *x == k || *x == k - 10 * k.signum());
+            let digits: String = w.iter().map(|x| char::from(b'0' + *x as u8)).collect();
+            if steps.iter().all(|x| *x == 0) {
+                return Err(WalletError::PinPolicy(format!("it repeats a digit ({digits})")));
+            }
+            if run(1) || run(-1) {
+                return Err(WalletError::PinPolicy(format!("it contains the run {digits}")));
+            }
+        }
+        if let Some(b) = birth {
+            if let Some(form) = birth_forms(b).into_iter().find(|f| s.contains(f.as_str())) {
+                return Err(WalletError::PinPolicy(format!("it contains your birth date ({form})")));
+            }
+        }
+        Ok(Pin(Zeroizing::new(s.to_owned())))
+    }
+
+    fn bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+/// The ways people write a birth date as digits, in the Christian and Buddhist eras.
+fn birth_forms(b: PartialDate) -> Vec<String> {
+    use chrono::Datelike;
+    let mut out = vec![];
+    for off in [0, 543] {
+        match b {
+            PartialDate::Full(d) => {
+                let (y, m, dd) = (d.year() + off, d.month(), d.day());
+                let yy = y % 100;
+                out.extend([
+                    format!("{dd:02}{m:02}{y:04}"),
+                    format!("{y:04}{m:02}{dd:02}"),
+                    format!("{m:02}{dd:02}{y:04}"),
+                    format!("{dd:02}{m:02}{yy:02}"),
+                    format!("{yy:02}{m:02}{dd:02}"),
+                ]);
+            }
+            PartialDate::YearMonth(y, m) => out.extend([format!("{m:02}{:04}", y + off), format!("{:04}{m:02}", y + off)]),
+            PartialDate::Year(y) => out.push(format!("{:04}", y + off)),
+        }
+    }
+    out
+}
+
+/// Wallet settings fixed at init.
+#[derive(Clone, Copy, Debug)]
+pub struct WalletOptions {
+    /// PIN length.
+    pub pin_len: usize,
+    /// KDF cost.
+    pub kdf: KdfParams,
+}
+
+impl Default for WalletOptions {
+    fn default() -> Self {
+        WalletOptions { pin_len: 8, kdf: KdfParams::RELEASE }
+    }
+}
+
+impl WalletOptions {
+    /// Cheap KDF for tests only (see [`KdfParams::insecure_for_tests`]).
+    pub fn insecure_for_tests() -> Self {
+        WalletOptions { pin_len: 8, kdf: KdfParams::insecure_for_tests() }
+    }
+}
+
+/// The wallet store.
+pub struct Wallet {
+    home: PathBuf,
+    db: sled::Db,
+}
+
+/// A wallet opened with the right PIN.
+pub struct Unlocked<'a> {
+    w: &'a Wallet,
+    store_key: Zeroizing<[u8; 32]>,
+}
+
+const META: &str = "meta";
+const VAULT: &str = "vault";
+const STORE_KEY_AAD: &[u8] = b"tuaton wallet store key";
+
+fn rnd<const N: usize>() -> [u8; N] {
+    let mut b = [0u8; N];
+    OsRng.fill_bytes(&mut b);
+    b
+}
+
+fn get_u64(t: &sled::Tree, k: &str) -> Result<u64> {
+    Ok(t.get(k)?.and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes)).unwrap_or(0))
+}
+
+impl Wallet {
+    fn db_path(home: &Path) -> PathBuf {
+        home.join("wallet.sled")
+    }
+
+    /// Whether `home` has a wallet.
+    pub fn exists(home: &Path) -> bool {
+        Self::db_path(home).exists()
+    }
+
+    /// Creates a wallet: a random store key sealed under `pin`, and a fresh holder key.
+    /// Everything lands in one batch, so a crash leaves either no wallet or a whole one.
+    pub fn init(home: &Path, pin: &Pin, opts: WalletOptions) -> Result<Wallet> {
+        if Self::exists(home) {
+            return Err(WalletError::AlreadyInitialised(home.into()));
+        }
+        std::fs::create_dir_all(home).map_err(|source| WalletError::Io { path: home.into(), source })?;
+        let db = sled::open(Self::db_path(home))?;
+        let w = Wallet { home: home.into(), db };
+        let store_key = Zeroizing::new(rnd::<32>());
+        let sealed = Sealed::seal(store_key.as_ref(), pin.bytes(), opts.kdf, rnd(), rnd(), STORE_KEY_AAD)?;
+        let holder = SigningKey::generate(&mut OsRng);
+        let u = Unlocked { w: &w, store_key };
+        let vault_entry = u.encrypt("holder-key", &holder.to_bytes());
+        w.db.open_tree(VAULT)?.insert("holder-key", vault_entry)?;
+        let mut b = sled::Batch::default();
+        b.insert("pin-len", &(opts.pin_len as u64).to_be_bytes());
+        b.insert("failures", &0u64.to_be_bytes());
+        b.insert("sealed-key", sealed.to_bytes());
+        w.db.open_tree(META)?.apply_batch(b)?;
+        w.db.flush()?;
+        drop(u);
+        Ok(w)
+    }
+
+    /// Opens an existing wallet (still locked).
+    pub fn open(home: &Path) -> Result<Wallet> {
+        if !Self::exists(home) {
+            return Err(WalletError::NotInitialised(home.into()));
+        }
+        let db = sled::open(Self::db_path(home))?;
+        if db.open_tree(META)?.get("sealed-key")?.is_none() {
+            return Err(WalletError::NotInitialised(home.into()));
+        }
+        Ok(Wallet { home: home.into(), db })
+    }
+
+    /// The PIN length this wallet uses.
+    pub fn pin_len(&self) -> Result<usize> {
+        Ok(get_u64(&self.db.open_tree(META)?, "pin-len")? as usize)
+    }
+
+    /// Unlocks with `pin` as of `now`. The failure counter is written and flushed
+    /// *before* the PIN is tried, so killing the process mid-attempt still counts it.
+    pub fn unlock(&self, pin: &str, now: i64) -> Result<Unlocked<'_>> {
+        let meta = self.db.open_tree(META)?;
+        let failures = get_u64(&meta, "failures")? as u32;
+        if failures >= MAX_ATTEMPTS {
+            return Err(WalletError::Locked);
+        }
+        let next = get_u64(&meta, "next-try")? as i64;
+        if now < next {
+            return Err(WalletError::Backoff(next - now));
+        }
+        meta.insert("failures", &u64::from(failures + 1).to_be_bytes())?;
+        self.db.flush()?;
+        let sealed = Sealed::from_bytes(&meta.get("sealed-key")?.ok_or_else(|| WalletError::NotInitialised(self.home.clone()))?)?;
+        match sealed.open(pin.trim_end_matches(['\r', '\n']).as_bytes(), STORE_KEY_AAD) {
+            Ok(k) => {
+                let store_key = k.key32().ok_or(WalletError::Locked)?;
+                meta.insert("failures", &0u64.to_be_bytes())?;
+                meta.remove("next-try")?;
+                self.db.flush()?;
+                Ok(Unlocked { w: self, store_key })
+            }
+            Err(tuaton_common::Error::WrongSecret) => {
+                let f = failures + 1;
+                meta.insert("next-try", &((now + backoff_secs(f)) as u64).to_be_bytes())?;
+                self.db.flush()?;
+                if f >= MAX_ATTEMPTS {
+                    Err(WalletError::Locked)
+                } else {
+                    Err(WalletError::WrongPin { remaining: MAX_ATTEMPTS - f })
+                }
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Consecutive wrong PINs so far.
+    pub fn failures(&self) -> Result<u32> {
+        Ok(get_u64(&self.db.open_tree(META)?, "failures")? as u32)
+    }
+
+    /// Wipes the wallet. The caller tells the citizen how to re-enroll.
+    pub fn reset(home: &Path) -> Result<()> {
+        let p = Self::db_path(home);
+        if p.exists() {
+            std::fs::remove_dir_all(&p).map_err(|source| WalletError::Io { path: p, source })?;
+        }
+        Ok(())
+    }
+}
+
+/// An imported credential: the gate form and the W3C form.
+pub struct Card {
+    /// Gate form.
+    pub gate: GateCredential,
+    /// W3C form (JSON).
+    pub w3c: String,
+    /// Credential id, hex.
+    pub credential_id: String,
+}
+
+impl Unlocked<'_> {
+    fn encrypt(&self, name: &str, plain: &[u8]) -> Vec<u8> {
+        let nonce = rnd::<12>();
+        let mut v = nonce.to_vec();
+        v.extend(seal::encrypt(&self.store_key, &nonce, plain, name.as_bytes()));
+        v
+    }
+
+    fn decrypt(&self, name: &str) -> Result<Option<Secret>> {
+        let Some(v) = self.w.db.open_tree(VAULT)?.get(name)? else {
+            return Ok(None);
+        };
+        if v.len() < 12 {
+            return Err(WalletError::Core(tuaton_common::Error::Cbor("vault entry too short".into())));
+        }
+        let nonce: [u8; 12] = v[..12].try_into().expect("len 12");
+        Ok(Some(seal::decrypt(&self.store_key, &nonce, &v[12..], name.as_bytes())?))
+    }
+
+    /// The holder's signing key.
+    pub fn holder_key(&self) -> Result<SigningKey> {
+        let s = self.decrypt("holder-key")?.ok_or_else(|| WalletError::NotInitialised(self.w.home.clone()))?;
+        Ok(SigningKey::from_bytes(&*s.key32().ok_or(WalletError::Locked)?))
+    }
+
+    /// The enrollment request text.
+    pub fn request(&self, now: i64) -> Result<String> {
+        Ok(enroll::request(&self.holder_key()?, now))
+    }
+
+    /// Checks a credential package and stores it (replacing any previous card in one
+    /// write). With `bundle`, the issuer signature is checked against that trust bundle.
+    pub fn import(&self, package: &[u8], bundle: Option<&TrustState>, now: i64) -> Result<Card> {
+        let bad = |m: String| WalletError::BadPackage(m);
+        let v: serde_json::Value = serde_json::from_slice(package).map_err(|e| bad(format!("not a credential package: {e}")))?;
+        if v["format"] != "tuaton-credential-package/1" {
+            return Err(bad("not a tuaton credential package".into()));
+        }
+        let gate_hex = v["gate"].as_str().ok_or_else(|| bad("gate form missing".into()))?;
+        let gate_bytes = hex::decode(gate_hex).map_err(|_| bad("gate form is not hex".into()))?;
+        let gate = GateCredential::from_bytes(&gate_bytes).map_err(|e| bad(e.to_string()))?;
+        let full = gate.full_member()?;
+        let holder = self.holder_key()?;
+        if full.payload.holder_key != holder.verifying_key().to_bytes() {
+            return Err(bad("it is bound to another wallet's key (was it issued for this wallet's request?)".into()));
+        }
+        let w3c_json = serde_json::to_string_pretty(&v["w3c"]).map_err(|e| bad(e.to_string()))?;
+        let checked = w3c::verify(&w3c_json, now).map_err(|e| bad(format!("W3C form: {e}")))?;
+        if checked.holder != w3c::did_key(&holder.verifying_key()) {
+            return Err(bad("the W3C form names another holder".into()));
+        }
+        let claims = gate.claims()?;
+        if claims.citizen_id != Some(checked.claims.citizen_id) || claims.portrait.as_deref() != Some(&checked.claims.portrait[..]) {
+            return Err(bad("the two forms carry different claims".into()));
+        }
+        if let Some(state) = bundle {
+            let store = state.trust_list.list.to_store();
+            let tbs = full.to_be_signed();
+            let sig = ed25519_dalek::Signature::from_slice(full.signature()).map_err(|_| bad("bad issuer signature".into()))?;
+            let ok = store
+                .keys_for(full.payload.issuer, &full.kid)
+                .any(|k| k.public.verify_strict(&tbs, &sig).is_ok() && w3c::did_key(&k.public) == checked.issuer);
+            if !ok {
+                return Err(bad("the issuer signature does not verify with any key in the trust bundle".into()));
+            }
+            let flight = tuaton_common::gate::IssuerSigned::from_bytes(&gate.flight)?;
+            let fsig = ed25519_dalek::Signature::from_slice(flight.signature()).map_err(|_| bad("bad issuer signature".into()))?;
+            if !store.keys_for(flight.payload.issuer, &flight.kid).any(|k| k.public.verify_strict(&flight.to_be_signed(), &fsig).is_ok()) {
+                return Err(bad("the flight member's signature does not verify".into()));
+            }
+        }
+        let cid = hex::encode(full.payload.credential_id);
+        let stored = serde_json::to_vec(&serde_json::json!({"gate": gate_hex, "w3c": v["w3c"], "credential_id": cid})).expect("json");
+        let entry = self.encrypt("credential", &stored);
+        // One atomic insert: a crash leaves the old card or the new one, never half.
+        self.w.db.open_tree(VAULT)?.insert("credential", entry)?;
+        self.w.db.flush()?;
+        Ok(Card { gate, w3c: w3c_json, credential_id: cid })
+    }
+
+    /// The stored card.
+    pub fn card(&self) -> Result<Card> {
+        let s = self.decrypt("credential")?.ok_or(WalletError::NoCredential)?;
+        let v: serde_json::Value = serde_json::from_slice(s.expose()).map_err(|e| WalletError::BadPackage(e.to_string()))?;
+        let gate = GateCredential::from_bytes(&hex::decode(v["gate"].as_str().unwrap_or_default()).unwrap_or_default())?;
+        Ok(Card {
+            gate,
+            w3c: serde_json::to_string_pretty(&v["w3c"]).unwrap_or_default(),
+            credential_id: v["credential_id"].as_str().unwrap_or_default().to_owned(),
+        })
+    }
+
+    /// The QR payload of a presentation of `profile` made at `now`.
+    pub fn present(&self, profile: Profile, now: i64) -> Result<String> {
+        let card = self.card()?;
+        let b = presentation::present(&card.gate, &self.holder_key()?, profile, now)?;
+        Ok(presentation::to_qr_text(&b))
+    }
+
+    /// Rewraps the store key under `new`; the credentials are untouched. One atomic write.
+    pub fn change_pin(&self, new: &Pin) -> Result<()> {
+        let meta = self.w.db.open_tree(META)?;
+        let old = Sealed::from_bytes(&meta.get("sealed-key")?.ok_or_else(|| WalletError::NotInitialised(self.w.home.clone()))?)?;
+        let sealed = Sealed::seal(self.store_key.as_ref(), new.bytes(), old.params, rnd(), rnd(), STORE_KEY_AAD)?;
+        meta.insert("sealed-key", sealed.to_bytes())?;
+        self.w.db.flush()?;
+        Ok(())
+    }
+}

@@ -1,0 +1,290 @@
+//! `tuaton-wallet`: the citizen's command line, a thin shell over `tuaton_wallet`.
+//! Exit codes: 0 success, 2 error (wrong or locked PIN included).
+#![forbid(unsafe_code)]
+
+use clap::{Parser, Subcommand};
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use tuaton_common::model::{parse_rfc3339, PartialDate};
+use tuaton_common::presentation::Profile;
+use tuaton_common::trust::TrustState;
+use tuaton_wallet::{render, Pin, Wallet, WalletError, WalletOptions};
+
+#[derive(Parser)]
+#[command(name = "tuaton-wallet", version, about = "Your Thai national ID card as a PIN-sealed verifiable credential.",
+    after_help = "Exit codes: 0 success, 2 error (wrong or locked PIN included).\nThe PIN is read from the terminal; --pin-stdin reads one line per PIN prompt from standard input.")]
+struct Cli {
+    /// State directory [default: $XDG_DATA_HOME/tuaton/wallet or ~/.local/share/tuaton/wallet]
+    #[arg(long, global = true, value_name = "DIR")]
+    home: Option<PathBuf>,
+    /// Print machine-readable JSON where output is data.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Act as of this time (RFC 3339) instead of now.
+    #[arg(long, global = true, value_name = "RFC3339")]
+    at: Option<String>,
+    /// Read PINs from standard input, one line per prompt.
+    #[arg(long, global = true)]
+    pin_stdin: bool,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Set the PIN and create the holder key.
+    Init {
+        /// PIN length.
+        #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u8).range(6..=12))]
+        pin_length: u8,
+        /// Your birth date (YYYY-MM-DD, YYYY-MM or YYYY), so the PIN can't be it.
+        #[arg(long)]
+        birth_date: Option<String>,
+    },
+    /// Print the enrollment request for the issuer.
+    Request {
+        /// Also draw it as a QR code.
+        #[arg(long)]
+        qr: bool,
+    },
+    /// Store the credential package the issuer made for this wallet.
+    Import {
+        /// The package file.
+        file: PathBuf,
+        /// Check the issuer signature against this trust bundle directory.
+        #[arg(long, value_name = "DIR")]
+        bundle: Option<PathBuf>,
+    },
+    /// Show the card.
+    Show,
+    /// Show a presentation for a gate. The fields that leave the wallet are listed first.
+    Present {
+        /// What to share.
+        #[arg(long, default_value = "flight", value_parser = ["flight", "full", "age"])]
+        profile: String,
+        /// Print the QR payload alone on one line.
+        #[arg(long, group = "fmt")]
+        text: bool,
+        /// Draw the QR code in the terminal (the default).
+        #[arg(long, group = "fmt")]
+        qr: bool,
+        /// Write the QR code as a PNG image.
+        #[arg(long, group = "fmt", value_name = "FILE")]
+        png: Option<PathBuf>,
+        /// Write the QR code as an SVG image.
+        #[arg(long, group = "fmt", value_name = "FILE")]
+        svg: Option<PathBuf>,
+    },
+    /// Export a form of the credential.
+    Export {
+        /// The W3C VC JSON-LD document.
+        #[arg(long, required = true)]
+        w3c: bool,
+    },
+    /// Change the PIN (the card stays).
+    ChangePin,
+    /// Wipe the wallet (for a forgotten or locked PIN); then re-enroll.
+    Reset {
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+fn default_home() -> PathBuf {
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .unwrap_or_else(|| PathBuf::from("."));
+    base.join("tuaton").join("wallet")
+}
+
+struct Prompter {
+    stdin: bool,
+    lines: Option<std::io::Lines<std::io::StdinLock<'static>>>,
+}
+
+impl Prompter {
+    fn pin(&mut self, prompt: &str) -> anyhow::Result<String> {
+        if self.stdin {
+            let lines = self.lines.get_or_insert_with(|| std::io::stdin().lock().lines());
+            return match lines.next() {
+                Some(l) => Ok(l?),
+                None => anyhow::bail!(WalletError::PinPolicy(format!("standard input ended before \"{prompt}\""))),
+            };
+        }
+        Ok(rpassword::prompt_password(format!("{prompt}: "))?)
+    }
+
+    fn new_pin(&mut self, len: usize, birth: Option<PartialDate>) -> anyhow::Result<Pin> {
+        let a = self.pin("New PIN")?;
+        let pin = Pin::parse(&a, len, birth)?;
+        if self.pin("Repeat the new PIN")? != a {
+            anyhow::bail!(WalletError::PinMismatch);
+        }
+        Ok(pin)
+    }
+}
+
+fn out(s: &str) -> std::io::Result<()> {
+    let mut o = std::io::stdout().lock();
+    o.write_all(s.as_bytes())?;
+    o.write_all(b"\n")?;
+    o.flush()
+}
+
+fn load_bundle(dir: &std::path::Path) -> anyhow::Result<TrustState> {
+    let io = |p: PathBuf| move |source| WalletError::Io { path: p, source };
+    let idx = dir.join("index.json");
+    let index: serde_json::Value = serde_json::from_slice(&std::fs::read(&idx).map_err(io(idx.clone()))?)?;
+    let mut roots = vec![];
+    for r in index["roots"].as_array().into_iter().flatten().filter_map(|v| v.as_str()) {
+        if r.contains("..") || r.starts_with('/') {
+            anyhow::bail!(WalletError::BadPackage(format!("unsafe path {r} in the bundle index")));
+        }
+        roots.push(std::fs::read(dir.join(r)).map_err(io(dir.join(r)))?);
+    }
+    let tl = dir.join("trust-list.cbor");
+    let tl = std::fs::read(&tl).map_err(io(tl))?;
+    Ok(TrustState::bootstrap(&roots, &tl).map_err(WalletError::Core)?)
+}
+
+fn run(cli: &Cli) -> anyhow::Result<()> {
+    let home = cli.home.clone().unwrap_or_else(default_home);
+    let now = match &cli.at {
+        Some(a) => parse_rfc3339(a).map_err(WalletError::Core)?,
+        None => chrono::Utc::now().timestamp(),
+    };
+    let mut p = Prompter { stdin: cli.pin_stdin, lines: None };
+    match &cli.cmd {
+        Cmd::Init { pin_length, birth_date } => {
+            if Wallet::exists(&home) {
+                anyhow::bail!(WalletError::AlreadyInitialised(home));
+            }
+            let birth = birth_date.as_deref().map(|b| PartialDate::parse("birth_date", b)).transpose().map_err(WalletError::Core)?;
+            let pin = p.new_pin(usize::from(*pin_length), birth)?;
+            let opts = WalletOptions { pin_len: usize::from(*pin_length), ..WalletOptions::default() };
+            Wallet::init(&home, &pin, opts)?;
+            out(&format!("Wallet created in {}. Next: `tuaton-wallet request` and give the request to the registration office.", home.display()))?;
+            return Ok(());
+        }
+        Cmd::Reset { yes } => {
+            if !Wallet::exists(&home) {
+                anyhow::bail!(WalletError::NotInitialised(home));
+            }
+            if !yes {
+                eprint!("This erases your ID card and keys from {}. Type RESET to continue: ", home.display());
+                let mut l = String::new();
+                std::io::stdin().lock().read_line(&mut l)?;
+                if l.trim() != "RESET" {
+                    out("Nothing was erased.")?;
+                    return Ok(());
+                }
+            }
+            Wallet::reset(&home)?;
+            out("The wallet is erased. To get your card back: run `tuaton-wallet init`, then `tuaton-wallet request`, and take the request to a registration office with your ID card. The office revokes your old credential and issues a new one.")?;
+            return Ok(());
+        }
+        _ => {}
+    }
+    let w = Wallet::open(&home)?;
+    let pin = p.pin("PIN")?;
+    let u = w.unlock(&pin, now)?;
+    match &cli.cmd {
+        Cmd::Init { .. } | Cmd::Reset { .. } => unreachable!("handled above"),
+        Cmd::Request { qr } => {
+            let r = u.request(now)?;
+            out(&r)?;
+            if *qr {
+                out(&render::qr_terminal(&render::qr(&r)?))?;
+            }
+        }
+        Cmd::Import { file, bundle } => {
+            let pkg = std::fs::read(file).map_err(|source| WalletError::Io { path: file.clone(), source })?;
+            let state = bundle.as_deref().map(load_bundle).transpose()?;
+            let card = u.import(&pkg, state.as_ref(), now)?;
+            let c = card.gate.claims()?;
+            if state.is_none() {
+                eprintln!("warning: no --bundle given, so the issuer's signature was not checked against trusted keys");
+            }
+            if let Some(b) = c.birth_date {
+                if Pin::parse(&pin, w.pin_len()?, Some(b)).is_err() {
+                    eprintln!("warning: your PIN is easy to guess from your card; change it with `tuaton-wallet change-pin`");
+                }
+            }
+            let name = format!("{} {}", c.given_name_en.map(|n| n.to_string()).unwrap_or_default(), c.family_name_en.map(|n| n.to_string()).unwrap_or_default());
+            if cli.json {
+                out(&serde_json::json!({"credential_id": card.credential_id, "name": name.trim()}).to_string())?;
+            } else {
+                out(&format!("Imported the ID card of {} (credential {}).", name.trim(), card.credential_id))?;
+            }
+        }
+        Cmd::Show => {
+            let card = u.card()?;
+            let c = card.gate.claims()?;
+            let member = card.gate.full_member()?;
+            let valid = now >= member.payload.valid_from_time() && member.payload.valid_until_time().is_none_or(|e| now < e);
+            if cli.json {
+                let mut j = c.to_json();
+                j["valid"] = valid.into();
+                j["credential_id"] = card.credential_id.into();
+                out(&j.to_string())?;
+            } else {
+                if std::io::stdout().is_terminal() {
+                    if let Some(a) = c.portrait.as_deref().and_then(|p| render::portrait_ansi(p, 16)) {
+                        out(a.trim_end())?;
+                    }
+                } else if c.portrait.is_some() {
+                    out("[portrait: shown on a terminal]")?;
+                }
+                out(&render::card_text(&c, valid))?;
+            }
+        }
+        Cmd::Present { profile, text, qr: _, png, svg } => {
+            let profile: Profile = profile.parse().map_err(WalletError::Core)?;
+            // Consent comes first: say exactly what leaves the phone.
+            eprintln!("Sharing with the gate: {}", profile.fields().join(", "));
+            let payload = u.present(profile, now)?;
+            if *text {
+                out(&payload)?;
+            } else {
+                let code = render::qr(&payload)?;
+                if let Some(f) = png {
+                    std::fs::write(f, render::qr_png(&code)).map_err(|source| WalletError::Io { path: f.clone(), source })?;
+                    eprintln!("QR code (version {}) written to {}", render::qr_version(&code), f.display());
+                } else if let Some(f) = svg {
+                    std::fs::write(f, render::qr_svg(&code)).map_err(|source| WalletError::Io { path: f.clone(), source })?;
+                    eprintln!("QR code (version {}) written to {}", render::qr_version(&code), f.display());
+                } else {
+                    out(&render::qr_terminal(&code))?;
+                    eprintln!("Valid for 5 minutes. Show it to the gate scanner.");
+                }
+            }
+        }
+        Cmd::Export { .. } => out(&u.card()?.w3c)?,
+        Cmd::ChangePin => {
+            let birth = u.card().ok().and_then(|c| c.gate.claims().ok()).and_then(|c| c.birth_date);
+            let new = p.new_pin(w.pin_len()?, birth)?;
+            u.change_pin(&new)?;
+            out("PIN changed.")?;
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(&cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            if e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) {
+                return ExitCode::SUCCESS;
+            }
+            let hint = e.downcast_ref::<WalletError>().map(WalletError::hint).unwrap_or("check the command line with --help");
+            eprintln!("error: {e}");
+            eprintln!("hint: {hint}");
+            ExitCode::from(2)
+        }
+    }
+}
