@@ -1,1 +1,172 @@
+//! Helpers for end-to-end tests: a scratch world with an issuer, a wallet and a gate,
+//! each driven through its real binary.
 #![forbid(unsafe_code)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// The PIN every test wallet uses (passes the policy).
+pub const PIN: &str = "27183945";
+/// The issuer passphrase every test uses.
+pub const PASSPHRASE: &str = "correct horse battery staple";
+
+/// Path of a workspace binary. `cargo test --workspace` builds every package's binaries
+/// (each binary package has integration tests) before any test runs.
+pub fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps");
+    let p = dir.join(name);
+    assert!(p.exists(), "{} not built: run `cargo test --workspace` (or `cargo build --bins`) first", p.display());
+    p
+}
+
+/// What a command did.
+pub struct Run {
+    /// Exit code.
+    pub code: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Self {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    /// Asserts success and returns stdout.
+    pub fn ok(self) -> String {
+        assert_eq!(self.code, 0, "stdout: {}\nstderr: {}", self.stdout, self.stderr);
+        self.stdout
+    }
+}
+
+/// Runs `bin` with `args`, feeding `stdin`.
+pub fn run(bin_name: &str, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Run {
+    let mut c = Command::new(bin(bin_name));
+    c.args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let mut child = c.spawn().expect("spawn");
+    child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).ok();
+    child.wait_with_output().expect("wait").into()
+}
+
+/// A scratch world: issuer, wallet and gate homes, a record and portrait, a bundle dir.
+pub struct World {
+    /// Keeps the directory alive.
+    pub dir: tempfile::TempDir,
+    presented: std::cell::Cell<i64>,
+}
+
+impl Default for World {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl World {
+    /// An empty world.
+    pub fn new() -> Self {
+        World { dir: tempfile::tempdir().expect("tempdir"), presented: std::cell::Cell::new(0) }
+    }
+    /// A path inside it.
+    pub fn path(&self, p: &str) -> PathBuf {
+        self.dir.path().join(p)
+    }
+    /// A path inside it, as text.
+    pub fn p(&self, p: &str) -> String {
+        self.path(p).display().to_string()
+    }
+    /// Runs the issuer with the test passphrase.
+    pub fn issuer(&self, args: &[&str]) -> Run {
+        let home = self.p("issuer");
+        let mut a = vec!["--home", home.as_str()];
+        a.extend_from_slice(args);
+        run("tuaton-issuer", &a, "", &[("TUATON_ISSUER_PASSPHRASE", PASSPHRASE)])
+    }
+    /// Runs a wallet (by name) with PIN lines on stdin.
+    pub fn wallet(&self, name: &str, args: &[&str], pins: &str) -> Run {
+        let home = self.p(name);
+        let mut a = vec!["--home", home.as_str(), "--pin-stdin"];
+        a.extend_from_slice(args);
+        run("tuaton-wallet", &a, pins, &[])
+    }
+    /// Runs the verifier.
+    pub fn gate(&self, args: &[&str]) -> Run {
+        let home = self.p("gate");
+        let mut a = vec!["--home", home.as_str()];
+        a.extend_from_slice(args);
+        run("tuaton-verifier", &a, "", &[])
+    }
+    /// Writes citizen record `json` (with its portrait) under `name`, returns its path.
+    pub fn record(&self, name: &str, json: &serde_json::Value, portrait: &[u8]) -> String {
+        std::fs::write(self.path(&format!("{name}.jpg")), portrait).expect("write portrait");
+        let mut j = json.clone();
+        j["portrait"] = format!("{name}.jpg").into();
+        std::fs::write(self.path(&format!("{name}.json")), j.to_string()).expect("write record");
+        self.p(&format!("{name}.json"))
+    }
+    /// init + request for wallet `name`; returns the request text.
+    pub fn new_wallet(&self, name: &str) -> String {
+        self.wallet(name, &["init"], &format!("{PIN}\n{PIN}\n")).ok();
+        self.wallet(name, &["request"], &format!("{PIN}\n")).ok().trim().to_owned()
+    }
+    /// Issues to wallet `name` from record `record` and imports it (checked against a
+    /// fresh publish). Returns the credential id.
+    pub fn enroll(&self, name: &str, record: &str) -> String {
+        let req = self.new_wallet(name);
+        let pkg = self.p(&format!("{name}.pkg.json"));
+        self.issuer(&["issue", "--record", record, "--request", &req, "--out", &pkg]).ok();
+        self.publish();
+        self.wallet(name, &["import", &pkg, "--bundle", &self.p("bundle")], &format!("{PIN}\n")).ok();
+        let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&pkg).expect("package")).expect("json");
+        v["credential_id"].as_str().expect("id").to_owned()
+    }
+    /// Publishes the bundle to `bundle/`.
+    pub fn publish(&self) {
+        self.issuer(&["publish", "--out", &self.p("bundle")]).ok();
+    }
+    /// The flight QR text of wallet `name`. Each call is dated one second later than the
+    /// last (within the gate's skew allowance): two presentations made in the same second
+    /// are the same bytes, which the gate rightly reports as a replay.
+    pub fn present(&self, name: &str) -> String {
+        let n = self.presented.get() + 1;
+        self.presented.set(n);
+        let at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() as i64 + n;
+        let at = rfc3339(at);
+        self.wallet(name, &["--at", &at, "present", "--text"], &format!("{PIN}\n")).ok().trim().to_owned()
+    }
+    /// `check --json` of `payload`: (exit code, verdict JSON).
+    pub fn check(&self, payload: &str) -> (i32, serde_json::Value) {
+        let r = self.gate(&["check", "--json", payload]);
+        let v = serde_json::from_str(r.stdout.trim()).unwrap_or(serde_json::Value::Null);
+        (r.code, v)
+    }
+}
+
+/// Unix seconds as RFC 3339 UTC.
+pub fn rfc3339(t: i64) -> String {
+    let days = t.div_euclid(86_400);
+    let secs = t.rem_euclid(86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs / 60 % 60, secs % 60)
+}

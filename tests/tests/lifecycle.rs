@@ -1,0 +1,166 @@
+//! Issuer lifecycle through the real binaries: issue, rotate, revoke-key, revoke,
+//! rotate-root, publish, sync, check.
+use serde_json::Value;
+use tuaton_common::sample;
+use tuaton_tests::*;
+
+fn record(w: &World, i: usize) -> String {
+    let v: Value = serde_json::from_str(sample::RECORDS[i]).unwrap();
+    w.record(&format!("citizen{i}"), &v, sample::PORTRAIT_A)
+}
+
+fn setup() -> World {
+    let w = World::new();
+    w.issuer(&["init", "--name", "DOPA Bangkok"]).ok();
+    w
+}
+
+fn reasons(v: &Value) -> Vec<String> {
+    v["reasons"].as_array().unwrap().iter().map(|r| r.as_str().unwrap().to_owned()).collect()
+}
+
+#[test]
+fn rotation_revocation_and_root_rotation_end_to_end() {
+    let w = setup();
+    let r0 = record(&w, 0);
+    let r1 = record(&w, 1);
+    w.enroll("before", &r0);
+    let old_kid: Value = serde_json::from_str(&w.issuer(&["keys", "--json"]).ok()).unwrap();
+    let old_kid = old_kid[0]["kid"].as_str().unwrap().to_owned();
+
+    // Rotate: the old credential still verifies, a new one carries the new key.
+    w.issuer(&["rotate"]).ok();
+    let after_id = w.enroll("after", &r1);
+    w.gate(&["sync", &w.p("bundle")]).ok();
+    let (code, v) = w.check(&w.present("before"));
+    assert_eq!((code, v["verdict"].as_str()), (0, Some("valid")), "{v}");
+    assert_eq!(v["kid"], old_kid.as_str());
+    let (code, v) = w.check(&w.present("after"));
+    assert_eq!(code, 0, "{v}");
+    assert_ne!(v["kid"], old_kid.as_str(), "issued after rotate: the new key");
+    let keys: Value = serde_json::from_str(&w.issuer(&["keys", "--json"]).ok()).unwrap();
+    assert_eq!(keys[0]["state"], "retired");
+    assert_eq!(keys[1]["state"], "active");
+
+    // Revoke one credential: rejected as soon as the gate has the newer bundle.
+    w.issuer(&["revoke", &after_id]).ok();
+    let (code, _) = w.check(&w.present("after"));
+    assert_eq!(code, 0, "the gate still has the old bundle");
+    w.publish();
+    w.gate(&["sync", &w.p("bundle")]).ok();
+    let (code, v) = w.check(&w.present("after"));
+    assert_eq!(code, 1);
+    assert_eq!(reasons(&v), ["credential_revoked"]);
+    assert_eq!(v["claims"]["given_name_en"], "Kanchanaporn", "the gate still shows whose card it is");
+
+    // Revoke the old key: nothing it signed verifies.
+    w.issuer(&["revoke-key", &old_kid]).ok();
+    w.publish();
+    w.gate(&["sync", &w.p("bundle")]).ok();
+    let (code, v) = w.check(&w.present("before"));
+    assert_eq!(code, 1);
+    assert_eq!(reasons(&v), ["issuer_key_revoked"]);
+
+    // Rotate the root twice; a gate that last synced at root 1 follows the chain.
+    let old_gate = World::new();
+    std::fs::create_dir_all(old_gate.path("x")).unwrap();
+    let g1 = w.p("gate1");
+    run("tuaton-verifier", &["--home", &g1, "sync", &w.p("bundle")], "", &[]).ok();
+    w.issuer(&["rotate-root"]).ok();
+    w.issuer(&["rotate-root"]).ok();
+    w.publish();
+    let out = run("tuaton-verifier", &["--home", &g1, "sync", "--json", &w.p("bundle")], "", &[]).ok();
+    let s: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(s["root_version"], 3);
+    let r = run("tuaton-verifier", &["--home", &g1, "check", "--json", &w.present("after")], "", &[]);
+    assert_eq!(r.code, 1, "still revoked after the root rotation");
+}
+
+#[test]
+fn an_older_bundle_is_refused_and_the_current_one_stays() {
+    let w = setup();
+    w.enroll("a", &record(&w, 0));
+    let old = w.p("bundle-v1");
+    std::fs::rename(w.path("bundle"), &old).unwrap();
+    w.publish();
+    w.gate(&["sync", &w.p("bundle")]).ok();
+    let r = w.gate(&["sync", &old]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("rollback refused"), "{}", r.stderr);
+    assert!(r.stderr.contains("hint: the previous bundle stays in use"), "{}", r.stderr);
+    let st: Value = serde_json::from_str(&w.gate(&["status", "--json"]).ok()).unwrap();
+    assert_eq!(st["trust_list_version"], 2);
+    assert_eq!(w.check(&w.present("a")).0, 0);
+}
+
+#[test]
+fn a_damaged_bundle_leaves_the_previous_one_in_use() {
+    let w = setup();
+    w.enroll("a", &record(&w, 0));
+    w.gate(&["sync", &w.p("bundle")]).ok();
+    w.issuer(&["rotate"]).ok();
+    w.publish();
+    // A status list altered after publishing (mix-and-match or damage in transit).
+    let status = w.path("bundle/status/1-0.json");
+    let s = std::fs::read_to_string(&status).unwrap();
+    std::fs::write(&status, s.replacen("revocation", "revocatioN", 1)).unwrap();
+    let r = w.gate(&["sync", &w.p("bundle")]);
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    assert!(r.stderr.contains("does not match the digest"), "{}", r.stderr);
+    let st: Value = serde_json::from_str(&w.gate(&["status", "--json"]).ok()).unwrap();
+    assert_eq!(st["trust_list_version"], 1, "previous bundle kept");
+    assert_eq!(st["keys"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn bad_records_are_refused_with_the_field_named_and_nothing_written() {
+    let w = setup();
+    let req = w.new_wallet("a");
+    let cases = [
+        ("citizen_id", Value::from("1103700012345"), "check digit"),
+        ("birth_date", Value::from("1990-02-30"), "does not exist"),
+        ("expiry_date", Value::from("2032-13-01"), "does not exist"),
+    ];
+    for (field, val, why) in cases {
+        let mut v: Value = serde_json::from_str(sample::RECORDS[0]).unwrap();
+        v[field] = val;
+        let rec = w.record("bad", &v, sample::PORTRAIT_A);
+        let out = w.p("bad.pkg");
+        let r = w.issuer(&["issue", "--record", &rec, "--request", &req, "--out", &out]);
+        assert_eq!(r.code, 2);
+        assert!(r.stderr.contains(field) && r.stderr.contains(why), "{field}: {}", r.stderr);
+        assert!(r.stderr.contains("nothing was written"), "{}", r.stderr);
+        assert!(!w.path("bad.pkg").exists());
+    }
+    let mut v: Value = serde_json::from_str(sample::RECORDS[0]).unwrap();
+    v.as_object_mut().unwrap().remove("family_name_th");
+    let rec = w.record("bad", &v, sample::PORTRAIT_A);
+    let r = w.issuer(&["issue", "--record", &rec, "--request", &req, "--out", &w.p("bad.pkg")]);
+    assert!(r.code == 2 && r.stderr.contains("family_name_th") && r.stderr.contains("missing"), "{}", r.stderr);
+    // A request whose proof of possession fails.
+    let mut bad_req: Vec<char> = req.chars().collect();
+    let n = bad_req.len() - 2;
+    bad_req[n] = if bad_req[n] == '0' { '1' } else { '0' };
+    let bad_req: String = bad_req.into_iter().collect();
+    let r = w.issuer(&["issue", "--record", &record(&w, 0), "--request", &bad_req, "--out", &w.p("bad.pkg")]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(!w.path("bad.pkg").exists());
+    // Nothing was allocated: publishing shows no credential at all was issued.
+    w.publish();
+    let idx: Value = serde_json::from_str(&std::fs::read_to_string(w.path("bundle/index.json")).unwrap()).unwrap();
+    assert_eq!(idx["trust_list_version"], 1);
+}
+
+#[test]
+fn wrong_passphrase_and_missing_issuer_are_errors() {
+    let w = setup();
+    let home = w.p("issuer");
+    let r = run("tuaton-issuer", &["--home", &home, "keys"], "", &[("TUATON_ISSUER_PASSPHRASE", "nope nope nope")]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.starts_with("error: wrong passphrase\nhint: "), "{}", r.stderr);
+    let r = run("tuaton-issuer", &["--home", &w.p("nowhere"), "--passphrase-stdin", "keys"], "x\n", &[]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("no issuer in") && r.stderr.contains("tuaton-issuer init"), "{}", r.stderr);
+    let r = w.issuer(&["revoke-key", "deadbeef"]);
+    assert!(r.code == 2 && r.stderr.contains("no signing key with kid deadbeef"), "{}", r.stderr);
+}
