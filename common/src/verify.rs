@@ -43,6 +43,9 @@ pub enum Reason {
     PresentationFromFuture,
     /// This exact presentation was already checked.
     Replayed,
+    /// The gate's trust data expired longer ago than its policy allows (freeze attack
+    /// protection; off unless the operator sets a grace period).
+    TrustExpired,
 }
 
 impl Reason {
@@ -63,6 +66,7 @@ impl Reason {
             Reason::PresentationStale => "presentation_stale",
             Reason::PresentationFromFuture => "presentation_from_future",
             Reason::Replayed => "replayed",
+            Reason::TrustExpired => "trust_expired",
         }
     }
     /// Plain words for gate staff, English then Thai.
@@ -82,6 +86,7 @@ impl Reason {
             Reason::PresentationStale => ("QR code is too old: ask for a fresh one", "คิวอาร์โค้ดเก่าเกินไป"),
             Reason::PresentationFromFuture => ("QR code is dated in the future: check clocks", "เวลาในคิวอาร์โค้ดล้ำหน้า"),
             Reason::Replayed => ("This QR code was already used", "คิวอาร์โค้ดนี้ถูกใช้แล้ว"),
+            Reason::TrustExpired => ("Gate trust data too old: sync, then scan again", "ข้อมูลความเชื่อถือหมดอายุ"),
         }
     }
 }
@@ -211,13 +216,17 @@ pub struct Policy {
     pub max_age: i64,
     /// How far in the future a holder proof may be dated (clock skew), seconds.
     pub max_skew: i64,
+    /// Past the trust data's expiry by more than this many seconds, refuse everything
+    /// (`trust_expired`). `None`: only warn (`trust_stale`), so a gate cut off from the
+    /// network for days keeps working.
+    pub refuse_stale_after: Option<i64>,
 }
 
 impl Default for Policy {
     fn default() -> Self {
         // A QR is shown, carried to the gate and scanned within minutes; phones and gates
         // keep network time, so a minute of skew is generous.
-        Policy { max_age: 300, max_skew: 60 }
+        Policy { max_age: 300, max_skew: 60, refuse_stale_after: None }
     }
 }
 
@@ -250,8 +259,11 @@ pub fn verify_qr(text: &str, ctx: &mut Context<'_>) -> Verdict {
 
 fn base(ctx: &Context<'_>) -> Verdict {
     let mut v = Verdict::new(ctx.now);
-    if ctx.trust.expires.is_some_and(|e| ctx.now >= e) {
+    if let Some(e) = ctx.trust.expires.filter(|e| ctx.now >= *e) {
         v.warnings.push(Warning::TrustStale);
+        if ctx.policy.refuse_stale_after.is_some_and(|g| ctx.now >= e + g) {
+            v.reasons.push(Reason::TrustExpired);
+        }
     }
     if ctx.highest_trusted_time.is_some_and(|h| ctx.now < h) {
         v.warnings.push(Warning::ClockRollback);

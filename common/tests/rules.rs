@@ -228,6 +228,22 @@ fn expired_trust_data_warns_trust_stale() {
 }
 
 #[test]
+fn a_grace_policy_refuses_trust_data_expired_too_long_ago() {
+    let mut trust = trust();
+    trust.expires = Some(NOW - 3 * 86_400);
+    let mut replay = MemoryReplay::default();
+    let policy = Policy { refuse_stale_after: Some(2 * 86_400), ..Policy::default() };
+    let mut ctx = Context { now: NOW, trust: &trust, status: &Revoked(vec![]), replay: &mut replay, policy, nonce: None, highest_trusted_time: None };
+    let v = verify::verify_qr(&qr(&credential(0), Profile::Flight, NOW), &mut ctx);
+    assert_eq!(codes(&v), ["trust_expired"]);
+    assert_eq!(v.warnings, [Warning::TrustStale]);
+    // Within the grace period it is only a warning.
+    ctx.policy.refuse_stale_after = Some(4 * 86_400);
+    let v = verify::verify_qr(&qr(&credential(0), Profile::Flight, NOW + 1), &mut ctx);
+    assert!(v.is_valid());
+}
+
+#[test]
 fn clock_behind_the_highest_trusted_time_warns_clock_rollback() {
     let trust = trust();
     let mut replay = MemoryReplay::default();

@@ -24,6 +24,10 @@ struct Cli {
     /// Act as of this time (RFC 3339) instead of now (audits, tests).
     #[arg(long, global = true, value_name = "RFC3339")]
     at: Option<String>,
+    /// Refuse every presentation once the trust bundle has been expired this many days
+    /// (default: never refuse, only warn `trust_stale`).
+    #[arg(long, global = true, value_name = "DAYS")]
+    refuse_stale_after: Option<u32>,
     #[command(subcommand)]
     cmd: Option<Cmd>,
 }
@@ -142,6 +146,12 @@ impl Checker for GateChecker<'_> {
     }
 }
 
+fn open_gate(cli: &Cli, home: &std::path::Path) -> Result<Gate, GateError> {
+    let mut g = Gate::open(home)?;
+    g.policy.refuse_stale_after = cli.refuse_stale_after.map(|d| i64::from(d) * 86_400);
+    Ok(g)
+}
+
 enum Outcome {
     Done,
     Rejected,
@@ -164,7 +174,7 @@ fn run(cli: &Cli) -> anyhow::Result<Outcome> {
             Ok(Outcome::Done)
         }
         Cmd::Sync { source } => {
-            let gate = Gate::open(&home)?;
+            let gate = open_gate(cli, &home)?;
             let r = if source.starts_with("http://") || source.starts_with("https://") {
                 gate.sync(&HttpSource(source.clone()), now)?
             } else {
@@ -191,7 +201,7 @@ fn run(cli: &Cli) -> anyhow::Result<Outcome> {
                     s
                 }
             };
-            let gate = Gate::open(&home)?;
+            let gate = open_gate(cli, &home)?;
             let loaded = gate.load()?;
             let v = gate.check(&loaded, &text, now, at.is_none())?;
             if cli.json {
@@ -202,7 +212,7 @@ fn run(cli: &Cli) -> anyhow::Result<Outcome> {
             Ok(if v.is_valid() { Outcome::Done } else { Outcome::Rejected })
         }
         Cmd::Status => {
-            let gate = Gate::open(&home)?;
+            let gate = open_gate(cli, &home)?;
             let loaded = gate.load()?;
             let l = &loaded.state.trust_list.list;
             let lists: Vec<_> = loaded
@@ -250,13 +260,13 @@ fn run(cli: &Cli) -> anyhow::Result<Outcome> {
             Ok(Outcome::Done)
         }
         Cmd::Gate => {
-            let gate = Gate::open(&home)?;
+            let gate = open_gate(cli, &home)?;
             let loaded = gate.load()?;
             tui::run(&mut GateChecker { gate: &gate, loaded, at }, false)?;
             Ok(Outcome::Done)
         }
         Cmd::Audit => {
-            let gate = Gate::open(&home)?;
+            let gate = open_gate(cli, &home)?;
             for r in gate.audit_log()? {
                 out(&r.to_string())?;
             }

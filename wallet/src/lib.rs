@@ -437,3 +437,71 @@ impl Unlocked<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(pin: &str, birth: Option<&str>) -> String {
+        let b = birth.map(|b| PartialDate::parse("birth_date", b).unwrap());
+        match Pin::parse(pin, 8, b) {
+            Err(WalletError::PinPolicy(why)) => why,
+            Err(e) => panic!("{e}"),
+            Ok(_) => panic!("{pin} was accepted"),
+        }
+    }
+
+    #[test]
+    fn pin_policy_says_why() {
+        assert!(refused("1234abcd", None).contains("digits only"));
+        assert!(refused("271839", None).contains("8 digits"));
+        assert!(refused("91234067", None).contains("run 1234"));
+        assert!(refused("27654381", None).contains("run 7654"));
+        assert!(refused("27890381", None).contains("run 7890"), "wraps past 9");
+        assert!(refused("20111193", None).contains("repeats a digit (1111)"));
+        assert!(refused("12041990", Some("1990-04-12")).contains("birth date"));
+        assert!(refused("25330412", Some("1990-04-12")).contains("birth date (25330412)"), "Buddhist era");
+        assert!(refused("83120490", Some("1990-04-12")).contains("birth date (120490)"));
+        assert!(refused("81985113", Some("1985-11")).contains("birth date"));
+        assert!(refused("25281873", Some("1985")).contains("2528"));
+        assert!(Pin::parse("27183945", 8, Some(PartialDate::parse("b", "1990-04-12").unwrap())).is_ok());
+        assert!(Pin::parse("271839", 6, None).is_ok());
+    }
+
+    #[test]
+    fn backoff_grows_then_locks() {
+        let dir = tempfile::tempdir().unwrap();
+        let pin = Pin::parse("27183945", 8, None).unwrap();
+        let w = Wallet::init(dir.path(), &pin, WalletOptions::insecure_for_tests()).unwrap();
+        let mut t = 1_000;
+        let mut waits = vec![];
+        for i in 1..=4 {
+            assert!(matches!(w.unlock("00000000", t), Err(WalletError::WrongPin { remaining }) if remaining == 5 - i));
+            match w.unlock("27183945", t) {
+                Err(WalletError::Backoff(s)) => waits.push(s),
+                _ => panic!("no backoff after {i} failures"),
+            }
+            t += 1_000;
+        }
+        assert_eq!(waits, [1, 5, 30, 300]);
+        assert!(matches!(w.unlock("00000000", t), Err(WalletError::Locked)));
+        drop(w);
+        // The lock survives reopening, and the right PIN no longer helps.
+        let w = Wallet::open(dir.path()).unwrap();
+        assert!(matches!(w.unlock("27183945", t + 100_000), Err(WalletError::Locked)));
+    }
+
+    #[test]
+    fn a_right_pin_resets_the_counter_and_change_pin_keeps_the_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let pin = Pin::parse("27183945", 8, None).unwrap();
+        let w = Wallet::init(dir.path(), &pin, WalletOptions::insecure_for_tests()).unwrap();
+        assert!(w.unlock("00000000", 0).is_err());
+        let u = w.unlock("27183945", 10).unwrap();
+        assert_eq!(w.failures().unwrap(), 0);
+        let key = u.holder_key().unwrap().to_bytes();
+        u.change_pin(&Pin::parse("50718263", 8, None).unwrap()).unwrap();
+        assert!(matches!(w.unlock("27183945", 20), Err(WalletError::WrongPin { .. })));
+        assert_eq!(w.unlock("50718263", 30).unwrap().holder_key().unwrap().to_bytes(), key);
+    }
+}

@@ -1,0 +1,209 @@
+//! The wallet through its real binary: PIN policy, lockout, enrollment, card view,
+//! presentations as text and images, export, change-pin, reset, what a copied store
+//! reveals, and crash safety under SIGKILL.
+use serde_json::Value;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+use tuaton_common::sample;
+use tuaton_tests::*;
+
+fn enrolled() -> World {
+    let w = World::new();
+    w.issuer(&["init", "--name", "DOPA Bangkok"]).ok();
+    let v: Value = serde_json::from_str(sample::RECORDS[0]).unwrap();
+    let rec = w.record("somchai", &v, sample::PORTRAIT_A);
+    w.enroll("wallet", &rec);
+    w
+}
+
+#[test]
+fn pin_policy_is_enforced_at_init_and_nothing_is_created() {
+    let w = World::new();
+    for (pins, why) in [
+        ("12345678\n12345678\n", "run 1234"),
+        ("20111193\n20111193\n", "repeats a digit"),
+        ("27183945\n27183946\n", "do not match"),
+        ("2718394\n2718394\n", "8 digits"),
+        ("2718394a\n2718394a\n", "digits only"),
+    ] {
+        let r = w.wallet("wallet", &["init"], pins);
+        assert_eq!(r.code, 2);
+        assert!(r.stderr.contains(why), "{why}: {}", r.stderr);
+        assert!(r.stderr.lines().nth(1).unwrap().starts_with("hint: "));
+        assert!(!w.path("wallet/wallet.sled").exists());
+    }
+    let r = w.wallet("wallet", &["init", "--birth-date", "1990-04-12"], "12041990\n12041990\n");
+    assert!(r.code == 2 && r.stderr.contains("birth date"), "{}", r.stderr);
+    w.wallet("wallet", &["init"], &format!("{PIN}\n{PIN}\n")).ok();
+    let r = w.wallet("wallet", &["init"], &format!("{PIN}\n{PIN}\n"));
+    assert!(r.code == 2 && r.stderr.contains("already exists"));
+}
+
+#[test]
+fn five_wrong_pins_lock_the_wallet_across_restarts() {
+    let w = World::new();
+    w.wallet("wallet", &["init"], &format!("{PIN}\n{PIN}\n")).ok();
+    let mut t = 1_800_000_000;
+    for left in (1..=4).rev() {
+        let r = w.wallet("wallet", &["--at", &rfc3339(t), "request"], "00000000\n");
+        assert_eq!(r.code, 2);
+        assert!(r.stderr.contains(&format!("{left} attempt(s) left")), "{}", r.stderr);
+        // Straight away again: the growing delay.
+        let r = w.wallet("wallet", &["--at", &rfc3339(t), "request"], &format!("{PIN}\n"));
+        assert!(r.code == 2 && r.stderr.contains("wait"), "{}", r.stderr);
+        t += 3600;
+    }
+    let r = w.wallet("wallet", &["--at", &rfc3339(t), "request"], "00000000\n");
+    assert!(r.code == 2 && r.stderr.contains("locked"), "{}", r.stderr);
+    let r = w.wallet("wallet", &["--at", &rfc3339(t + 86_400), "request"], &format!("{PIN}\n"));
+    assert!(r.code == 2 && r.stderr.contains("locked") && r.stderr.contains("reset"), "{}", r.stderr);
+    let r = w.wallet("wallet", &["reset", "--yes"], "");
+    assert!(r.code == 0 && r.stdout.contains("re-enroll") || r.stdout.contains("registration office"), "{}", r.stdout);
+    assert!(!w.path("wallet/wallet.sled").exists());
+}
+
+#[test]
+fn show_export_and_present_formats() {
+    let w = enrolled();
+    let show = w.wallet("wallet", &["show"], &format!("{PIN}\n")).ok();
+    for want in ["นายสมชาย ใจดี", "Mr. Somchai Jaidee", "1-1037-00012-34-6", "12 เม.ย. 2533", "11 เม.ย. 2575", "ใช้ได้ / valid"] {
+        assert!(show.contains(want), "{want} missing from:\n{show}");
+    }
+    let export = w.wallet("wallet", &["export", "--w3c"], &format!("{PIN}\n")).ok();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let checked = tuaton_common::w3c::verify(&export, now).expect("the export verifies as a W3C credential");
+    assert_eq!(checked.claims.given_name_en.as_str(), "Somchai");
+
+    // --text and --png at the same instant carry the same payload.
+    let at = rfc3339(now);
+    let r = w.wallet("wallet", &["--at", &at, "present", "--text"], &format!("{PIN}\n"));
+    assert_eq!(r.code, 0);
+    assert!(r.stderr.contains("Sharing with the gate: citizen_id, title"), "consent first: {}", r.stderr);
+    let text = r.stdout.trim_end().to_owned();
+    assert_eq!(r.stdout.lines().count(), 1);
+    assert!(text.starts_with("TT1:"));
+    let png = w.p("qr.png");
+    w.wallet("wallet", &["--at", &at, "present", "--png", &png], &format!("{PIN}\n")).ok();
+    let img = image::open(&png).unwrap().to_luma8();
+    let mut prep = rqrr::PreparedImage::prepare(img);
+    let grids = prep.detect_grids();
+    let mut decoded = Vec::new();
+    grids[0].decode_to(&mut decoded).unwrap();
+    assert_eq!(String::from_utf8(decoded).unwrap(), text);
+    let svg = w.p("qr.svg");
+    w.wallet("wallet", &["--at", &at, "present", "--profile", "age", "--svg", &svg], &format!("{PIN}\n")).ok();
+    assert!(std::fs::read_to_string(&svg).unwrap().starts_with("<?xml"));
+    // The gate reads the PNG too.
+    w.gate(&["sync", &w.p("bundle")]).ok();
+    let r = w.gate(&["check", "--image", &png]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    // The age profile shows only that.
+    let age = w.wallet("wallet", &["present", "--profile", "age", "--text"], &format!("{PIN}\n")).ok();
+    let (code, v) = w.check(age.trim());
+    assert_eq!(code, 0);
+    assert_eq!(v["claims"]["age_over_20"], true);
+    assert!(v["claims"].get("citizen_id").is_none());
+}
+
+#[test]
+fn a_copied_store_reveals_no_claim_name_or_key() {
+    let w = enrolled();
+    let export = w.wallet("wallet", &["export", "--w3c"], &format!("{PIN}\n")).ok();
+    let holder_did = serde_json::from_str::<Value>(&export).unwrap()["credentialSubject"]["id"].as_str().unwrap().to_owned();
+    let mut blob = Vec::new();
+    for e in walk(&w.path("wallet")) {
+        blob.extend(std::fs::read(e).unwrap());
+    }
+    let tis = tuaton_common::thai::to_tis620("สมชาย").unwrap();
+    let needles: Vec<Vec<u8>> = vec![
+        b"Somchai".to_vec(),
+        "สมชาย".as_bytes().to_vec(),
+        tis,
+        b"1103700012346".to_vec(),
+        1_103_700_012_346u64.to_be_bytes()[2..].to_vec(),
+        holder_did.as_bytes().to_vec(),
+        sample::PORTRAIT_A[..64].to_vec(),
+    ];
+    for n in needles {
+        assert!(!blob.windows(n.len()).any(|x| x == n.as_slice()), "found {:?} in the store files", String::from_utf8_lossy(&n));
+    }
+}
+
+fn walk(p: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = vec![];
+    for e in std::fs::read_dir(p).unwrap() {
+        let e = e.unwrap().path();
+        if e.is_dir() { out.extend(walk(&e)) } else { out.push(e) }
+    }
+    out
+}
+
+fn spawn_wallet(w: &World, args: &[&str], stdin: &str) -> std::process::Child {
+    let home = w.p("wallet");
+    let mut c = Command::new(bin("tuaton-wallet"))
+        .args(["--home", home.as_str(), "--pin-stdin"])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    c.stdin.take().unwrap().write_all(stdin.as_bytes()).ok();
+    c
+}
+
+/// Pseudo-random kill delays, reproducible.
+fn delays(n: usize, max_ms: u64) -> Vec<u64> {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % max_ms
+        })
+        .collect()
+}
+
+#[test]
+fn sigkill_during_import_and_change_pin_never_breaks_the_store() {
+    let w = enrolled();
+    let pkg = w.p("wallet.pkg.json");
+    let pins = [PIN, "50718263"];
+    let mut current = 0;
+    let mut t: i64 = 1_900_000_000;
+    let mut changed = 0;
+    for (round, ms) in delays(16, 400).into_iter().enumerate() {
+        t += 10_000;
+        let at = rfc3339(t);
+        let mut child = if round % 2 == 0 {
+            let new = pins[1 - current];
+            spawn_wallet(&w, &["--at", &at, "change-pin"], &format!("{}\n{new}\n{new}\n", pins[current]))
+        } else {
+            spawn_wallet(&w, &["--at", &at, "import", &pkg], &format!("{}\n", pins[current]))
+        };
+        std::thread::sleep(Duration::from_millis(ms));
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+        // The store opens with exactly one of the two PINs, and the card is intact.
+        // Each try is an hour apart, past any delay a wrong PIN starts.
+        let ok: Vec<usize> = (0..2)
+            .filter(|i| {
+                t += 3600;
+                w.wallet("wallet", &["--at", &rfc3339(t), "show", "--json"], &format!("{}\n", pins[*i])).code == 0
+            })
+            .collect();
+        t += 3600;
+        assert_eq!(ok.len(), 1, "round {round} (killed after {ms} ms): PINs that open the store: {ok:?}");
+        if ok[0] != current {
+            changed += 1;
+        }
+        current = ok[0];
+        let show = w.wallet("wallet", &["--at", &rfc3339(t), "show", "--json"], &format!("{}\n", pins[current])).ok();
+        let v: Value = serde_json::from_str(show.trim()).unwrap();
+        assert_eq!(v["citizen_id"], "1103700012346", "round {round}");
+    }
+    // Some kills landed after the new PIN was written and some before (the test is not vacuous).
+    eprintln!("PIN changed in {changed} of 8 change-pin rounds");
+}
