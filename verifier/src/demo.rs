@@ -5,7 +5,8 @@
 
 use crate::tui::{Checker, StatusInfo};
 use ed25519_dalek::SigningKey;
-use rand::rngs::OsRng;
+use rand::rngs::StdRng;
+use rand::{RngCore, SeedableRng};
 use tuaton_common::gate::{self, GateCredential, Group, IssueParams, StatusRef};
 use tuaton_common::presentation::{self, Profile};
 use tuaton_common::sample;
@@ -59,12 +60,20 @@ const STEPS: [Step; 8] = [
 ];
 
 impl Scenario {
-    /// Builds the scenario as of `now`.
+    /// Builds the scenario as of `now` with fresh keys.
     pub fn new(now: i64) -> Scenario {
-        let root_key = SigningKey::generate(&mut OsRng);
-        let k1 = SigningKey::generate(&mut OsRng);
-        let k2 = SigningKey::generate(&mut OsRng);
-        let holder = SigningKey::generate(&mut OsRng);
+        Self::with_seed(now, rand::random())
+    }
+
+    /// Builds the scenario with keys and salts drawn from `seed` (reproducible screens).
+    pub fn with_seed(now: i64, seed: u64) -> Scenario {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let root_key = SigningKey::generate(&mut rng);
+        let k1 = SigningKey::generate(&mut rng);
+        let k2 = SigningKey::generate(&mut rng);
+        let holder = SigningKey::generate(&mut rng);
+        let other = SigningKey::generate(&mut rng);
+        let rng = std::cell::RefCell::new(rng);
         let t_rotate = now - 30 * 86_400;
         let issue = |i: usize, key: &SigningKey, at: i64, index: u64| {
             gate::issue(
@@ -74,11 +83,11 @@ impl Scenario {
                     signing_key: key,
                     kid: &kid(key),
                     holder_key: holder.verifying_key().to_bytes(),
-                    credential_id: rand::random(),
+                    credential_id: { let mut c = [0u8; 8]; rng.borrow_mut().fill_bytes(&mut c); c },
                     status: StatusRef { list: 0, index },
                     issued_at: at,
                 },
-                &mut OsRng,
+                &mut *rng.borrow_mut(),
             )
             .expect("sample citizens are valid")
         };
@@ -90,7 +99,7 @@ impl Scenario {
             issue(3, &k1, 1_700_000_000, 44),
         ];
         creds.push(issue(0, &k2, t_rotate + 2 * 86_400, 55));
-        let forged = issue(1, &SigningKey::generate(&mut OsRng), now - 86_400, 66);
+        let forged = issue(1, &other, now - 86_400, 66);
         let keys = vec![
             IssuerKey { issuer: 1, kid: kid(&k1), public: k1.verifying_key(), not_before: 1_600_000_000, not_after: Some(t_rotate), state: KeyState::Retired },
             IssuerKey { issuer: 1, kid: kid(&k2), public: k2.verifying_key(), not_before: t_rotate, not_after: None, state: KeyState::Active },

@@ -1,0 +1,184 @@
+//! The gate through its real binary: check output and exit codes, sync over HTTP, the
+//! audit log, the clock, and the TUI driven in tmux.
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::process::Command;
+use std::time::{Duration, Instant};
+use tuaton_common::sample;
+use tuaton_tests::*;
+
+fn world() -> World {
+    let w = World::new();
+    w.issuer(&["init", "--name", "DOPA Bangkok"]).ok();
+    let v: Value = serde_json::from_str(sample::RECORDS[0]).unwrap();
+    let rec = w.record("somchai", &v, sample::PORTRAIT_A);
+    w.enroll("wallet", &rec);
+    w
+}
+
+#[test]
+fn check_output_and_exit_codes() {
+    let w = world();
+    w.gate(&["sync", &w.p("bundle")]).ok();
+    let qr = w.present("wallet");
+    // Valid, human-readable: the citizen ID is masked on screen.
+    let r = w.gate(&["check", &qr]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.starts_with("VALID\n"), "{}", r.stdout);
+    assert!(r.stdout.contains("  citizen_id: X-XXXX-XXXXX-34-6\n") && r.stdout.contains("  given_name_th: สมชาย\n"), "{}", r.stdout);
+    assert!(r.stdout.contains("  issuer: DOPA Bangkok, key "), "{}", r.stdout);
+    assert_eq!(r.stderr, "");
+    // The same QR again, from stdin with a scanner's line ending: replayed, exit 1.
+    let home = w.p("gate");
+    let r = run("tuaton-verifier", &["--home", &home, "check", "-"], &format!("{qr}\r\n"), &[]);
+    assert_eq!(r.code, 1);
+    assert!(r.stdout.starts_with("REJECTED\n  reason: replayed (This QR code was already used / คิวอาร์โค้ดนี้ถูกใช้แล้ว)\n"), "{}", r.stdout);
+    // Garbage: rejected as malformed (exit 1), JSON shape as CLI.md.
+    let r = w.gate(&["check", "--json", "not a presentation"]);
+    assert_eq!(r.code, 1);
+    let v: Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert_eq!(v["verdict"], "rejected");
+    assert_eq!(v["reasons"], serde_json::json!(["malformed"]));
+    assert_eq!(v["claims"], serde_json::json!({}));
+    for k in ["warnings", "issuer", "kid", "credential_id", "checked_at"] {
+        assert!(v.get(k).is_some(), "{k}");
+    }
+    // Errors: exit 2, two lines.
+    let r = w.gate(&["check", "--image", &w.p("missing.png")]);
+    assert_eq!(r.code, 2);
+    assert_eq!(r.stderr.lines().count(), 2);
+    assert!(r.stderr.starts_with("error: ") && r.stderr.contains("\nhint: "));
+    let r = w.gate(&["check", "--at", "yesterday", &qr]);
+    assert!(r.code == 2 && r.stderr.contains("--at"), "{}", r.stderr);
+}
+
+#[test]
+fn a_stale_bundle_warns_and_a_clock_set_back_is_noticed() {
+    let w = world();
+    w.gate(&["sync", &w.p("bundle")]).ok();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    // Eight days later the 7-day bundle is stale: still verifies, with a warning.
+    let later = rfc3339(now + 8 * 86_400);
+    let qr = w.wallet("wallet", &["--at", &later, "present", "--text"], &format!("{PIN}\n")).ok();
+    let r = w.gate(&["--at", &later, "check", "--json", qr.trim()]);
+    let v: Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert_eq!(r.code, 0, "{v}");
+    assert!(v["warnings"].as_array().unwrap().contains(&Value::from("trust_stale")), "{v}");
+    // With a grace policy of 0 days, the same check is refused.
+    let qr = w.wallet("wallet", &["--at", &rfc3339(now + 8 * 86_400 + 1), "present", "--text"], &format!("{PIN}\n")).ok();
+    let r = w.gate(&["--at", &later, "--refuse-stale-after", "0", "check", "--json", qr.trim()]);
+    assert_eq!(r.code, 1);
+    assert!(r.stdout.contains("trust_expired"));
+    // A real check moves the trusted time forward; a clock a day behind it is flagged.
+    w.gate(&["check", &w.present("wallet")]);
+    let earlier = rfc3339(now - 86_400);
+    let qr = w.wallet("wallet", &["--at", &earlier, "present", "--text"], &format!("{PIN}\n")).ok();
+    let r = w.gate(&["--at", &earlier, "check", "--json", qr.trim()]);
+    assert!(r.stdout.contains("clock_rollback"), "{}", r.stdout);
+}
+
+#[test]
+fn audit_log_records_checks_without_personal_data() {
+    let w = world();
+    w.gate(&["sync", &w.p("bundle")]).ok();
+    let qr = w.present("wallet");
+    w.gate(&["check", &qr]);
+    w.gate(&["check", &qr]);
+    let log = w.gate(&["audit"]).ok();
+    let recs: Vec<Value> = log.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(recs.len(), 2);
+    assert_eq!(recs[0]["verdict"], "valid");
+    assert_eq!(recs[1]["reasons"], serde_json::json!(["replayed"]));
+    assert_eq!(recs[0]["credential_hash"], recs[1]["credential_hash"]);
+    assert_eq!(recs[0]["issuer"], "DOPA Bangkok");
+    assert!(!log.contains("Somchai") && !log.contains("1103700012346") && !log.contains("สมชาย"), "{log}");
+    let pkg: Value = serde_json::from_str(&std::fs::read_to_string(w.path("wallet.pkg.json")).unwrap()).unwrap();
+    assert!(!log.contains(pkg["credential_id"].as_str().unwrap()), "the credential id is only kept salted and hashed");
+}
+
+/// Serves `dir` over HTTP on loopback for a bounded number of requests.
+fn serve(dir: std::path::PathBuf, requests: usize) -> String {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for s in l.incoming().take(requests) {
+            let Ok(mut s) = s else { continue };
+            let mut line = String::new();
+            let mut r = BufReader::new(s.try_clone().unwrap());
+            r.read_line(&mut line).ok();
+            loop {
+                let mut h = String::new();
+                if r.read_line(&mut h).unwrap_or(0) <= 2 {
+                    break;
+                }
+            }
+            let path = line.split_whitespace().nth(1).unwrap_or("/").trim_start_matches('/').to_owned();
+            match std::fs::read(dir.join(&path)) {
+                Ok(b) if !path.contains("..") => {
+                    write!(s, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", b.len()).ok();
+                    s.write_all(&b).ok();
+                }
+                _ => {
+                    s.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").ok();
+                }
+            }
+        }
+    });
+    format!("http://{addr}/")
+}
+
+#[test]
+fn sync_over_http_from_a_static_server() {
+    let w = world();
+    let url = serve(w.path("bundle"), 20);
+    let out = w.gate(&["sync", "--json", &url]).ok();
+    let s: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(s["trust_list_version"], 1);
+    assert_eq!(w.check(&w.present("wallet")).0, 0);
+    // A server that answers 404: an error, and the synced bundle stays.
+    let empty = tempfile::tempdir().unwrap();
+    let url = serve(empty.path().to_owned(), 5);
+    let r = w.gate(&["sync", &url]);
+    assert!(r.code == 2 && r.stderr.contains("HTTP 404"), "{}", r.stderr);
+    assert_eq!(w.check(&w.present("wallet")).0, 0);
+}
+
+fn tmux(sock: &str, args: &[&str]) -> String {
+    let o = Command::new("tmux").arg("-L").arg(sock).args(args).output().expect("tmux is installed (.ci/run installs it)");
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn wait_for(sock: &str, want: &str) -> String {
+    let start = Instant::now();
+    loop {
+        let screen = tmux(sock, &["capture-pane", "-p", "-t", "gate"]);
+        if screen.contains(want) || start.elapsed() > Duration::from_secs(20) {
+            return screen;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn gate_tui_in_tmux_scans_and_quits() {
+    let w = world();
+    w.gate(&["sync", &w.p("bundle")]).ok();
+    let qr = w.present("wallet");
+    let sock = format!("tuaton-test-{}", std::process::id());
+    let cmd = format!("{} --home {} gate; echo EXITED $?; sleep 30", bin("tuaton-verifier").display(), w.p("gate"));
+    tmux(&sock, &["new-session", "-d", "-s", "gate", "-x", "80", "-y", "24", &cmd]);
+    let screen = wait_for(&sock, "READY");
+    assert!(screen.contains("READY: SCAN A QR CODE") && screen.contains("Bundle v1"), "{screen}");
+    // A keyboard-wedge scanner types the payload and presses Enter.
+    tmux(&sock, &["send-keys", "-t", "gate", "-l", &qr]);
+    tmux(&sock, &["send-keys", "-t", "gate", "Enter"]);
+    let screen = wait_for(&sock, "VALID");
+    assert!(screen.contains("VALID / ถูกต้อง"), "{screen}");
+    assert!(screen.contains("Mr. Somchai Jaidee") && screen.contains("X-XXXX-XXXXX-34-6"), "{screen}");
+    tmux(&sock, &["send-keys", "-t", "gate", "q"]);
+    let screen = wait_for(&sock, "EXITED");
+    tmux(&sock, &["kill-server"]);
+    assert!(screen.contains("EXITED 0"), "q quits cleanly and restores the terminal:\n{screen}");
+    assert!(!screen.contains("READY"), "the alternate screen is gone after quitting:\n{screen}");
+}
