@@ -50,20 +50,50 @@ fn main() {
     let hk = SigningKey::from_bytes(&[2; 32]);
     let kid = [0xA1, 0xB2, 0xC3, 0xD4];
     let trust = TrustStore {
-        issuers: vec![TrustedIssuer { id: 1, name: "DOPA".into() }],
-        keys: vec![IssuerKey { issuer: 1, kid: kid.to_vec(), public: ik.verifying_key(), not_before: 0, not_after: None, state: KeyState::Active }],
+        issuers: vec![TrustedIssuer {
+            id: 1,
+            name: "DOPA".into(),
+        }],
+        keys: vec![IssuerKey {
+            issuer: 1,
+            kid: kid.to_vec(),
+            public: ik.verifying_key(),
+            not_before: 0,
+            not_after: None,
+            state: KeyState::Active,
+        }],
         expires: None,
     };
     let issue = |i: usize| {
         let claims = sample::citizen(i);
-        let status = StatusRef { list: 0, index: 1_234_567 };
-        let p = IssueParams { issuer: 1, signing_key: &ik, kid: &kid, holder_key: hk.verifying_key().to_bytes(), credential_id: [i as u8; 8], status, issued_at: ISSUED };
+        let status = StatusRef {
+            list: 0,
+            index: 1_234_567,
+        };
+        let p = IssueParams {
+            issuer: 1,
+            signing_key: &ik,
+            kid: &kid,
+            holder_key: hk.verifying_key().to_bytes(),
+            credential_id: [i as u8; 8],
+            status,
+            issued_at: ISSUED,
+        };
         let cred = gate::issue(&claims, &p, &mut StdRng::seed_from_u64(i as u64)).unwrap();
-        let unsigned = w3c::unsigned(&claims, 1, &ik.verifying_key(), &hk.verifying_key(), &[i as u8; 8], status, ISSUED);
+        let unsigned = w3c::unsigned(
+            &claims,
+            1,
+            &ik.verifying_key(),
+            &hk.verifying_key(),
+            &[i as u8; 8],
+            status,
+            ISSUED,
+        );
         (cred, w3c::sign(unsigned, &ik, ISSUED).unwrap())
     };
     let (cred, w3c_json) = issue(0);
-    let text = presentation::to_qr_text(&presentation::present(&cred, &hk, Profile::Flight, NOW).unwrap());
+    let text =
+        presentation::to_qr_text(&presentation::present(&cred, &hk, Profile::Flight, NOW).unwrap());
 
     // (a) the floor: two Ed25519 verifications of messages of the same sizes.
     let m1 = vec![7u8; 300];
@@ -80,7 +110,15 @@ fn main() {
     // (b) QR text to verdict.
     let b = time(200, 15, || {
         let mut replay = Forgetful;
-        let mut ctx = Context { now: NOW, trust: &trust, status: &Good, replay: &mut replay, policy: Policy::default(), nonce: None, highest_trusted_time: None };
+        let mut ctx = Context {
+            now: NOW,
+            trust: &trust,
+            status: &Good,
+            replay: &mut replay,
+            policy: Policy::default(),
+            nonce: None,
+            highest_trusted_time: None,
+        };
         let v = verify::verify_qr(black_box(&text), &mut ctx);
         assert!(v.is_valid());
     });
@@ -92,10 +130,25 @@ fn main() {
     println!("verification, median per call (one run)");
     println!("| what | µs | ratio |");
     println!("|---|---:|---:|");
-    println!("| (a) two raw Ed25519 verify_strict | {:.1} | 1.00 x (a) |", us(a));
-    println!("| two Ed25519 signatures as one batch | {:.1} | {:.2} x (a) |", us(ab), us(ab) / us(a));
-    println!("| (b) tuaton verify, QR text -> verdict | {:.1} | {:.2} x (a) |", us(b), us(b) / us(a));
-    println!("| (c) ssi verify, W3C form (eddsa-rdfc-2022) | {:.1} | {:.1} x (b) |", us(c), us(c) / us(b));
+    println!(
+        "| (a) two raw Ed25519 verify_strict | {:.1} | 1.00 x (a) |",
+        us(a)
+    );
+    println!(
+        "| two Ed25519 signatures as one batch | {:.1} | {:.2} x (a) |",
+        us(ab),
+        us(ab) / us(a)
+    );
+    println!(
+        "| (b) tuaton verify, QR text -> verdict | {:.1} | {:.2} x (a) |",
+        us(b),
+        us(b) / us(a)
+    );
+    println!(
+        "| (c) ssi verify, W3C form (eddsa-rdfc-2022) | {:.1} | {:.1} x (b) |",
+        us(c),
+        us(c) / us(b)
+    );
     println!();
     println!("QR payload per profile (ECC M)");
     println!("| citizen | profile | CBOR bytes | QR chars | QR version |");
@@ -106,12 +159,21 @@ fn main() {
         for p in [Profile::Flight, Profile::Age, Profile::Full] {
             let b = presentation::present(&cred, &hk, p, NOW).unwrap();
             let t = presentation::to_qr_text(&b);
-            let q = qrcode::QrCode::with_error_correction_level(t.as_bytes(), qrcode::EcLevel::M).unwrap();
+            let q = qrcode::QrCode::with_error_correction_level(t.as_bytes(), qrcode::EcLevel::M)
+                .unwrap();
             let ver = match q.version() {
                 qrcode::Version::Normal(n) => n,
                 qrcode::Version::Micro(n) => n,
             };
-            println!("| {} {} | {:?} | {} | {} | {} |", c.given_name_en, c.family_name_en, p, b.len(), t.len(), ver);
+            println!(
+                "| {} {} | {:?} | {} | {} | {} |",
+                c.given_name_en,
+                c.family_name_en,
+                p,
+                b.len(),
+                t.len(),
+                ver
+            );
         }
     }
 }

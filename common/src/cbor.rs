@@ -49,14 +49,18 @@ pub(crate) fn int_map(v: Value, what: &str) -> Result<Vec<(u64, Value)>> {
 
 pub(crate) fn uint(v: &Value, what: &str) -> Result<u64> {
     match v {
-        Value::Integer(i) => u64::try_from(*i).map_err(|_| err(format!("{what}: expected an unsigned integer"))),
+        Value::Integer(i) => {
+            u64::try_from(*i).map_err(|_| err(format!("{what}: expected an unsigned integer")))
+        }
         _ => Err(err(format!("{what}: expected an unsigned integer"))),
     }
 }
 
 pub(crate) fn int(v: &Value, what: &str) -> Result<i64> {
     match v {
-        Value::Integer(i) => i64::try_from(*i).map_err(|_| err(format!("{what}: integer out of range"))),
+        Value::Integer(i) => {
+            i64::try_from(*i).map_err(|_| err(format!("{what}: integer out of range")))
+        }
         _ => Err(err(format!("{what}: expected an integer"))),
     }
 }

@@ -31,30 +31,39 @@ fn message(key: &[u8; 32], time: i64) -> Vec<u8> {
 pub fn request(holder: &SigningKey, time: i64) -> String {
     let pk = holder.verifying_key().to_bytes();
     let sig = holder.sign(&message(&pk, time));
-    let v = Value::Array(vec![Value::Bytes(pk.to_vec()), cbor::i(time), Value::Bytes(sig.to_bytes().to_vec())]);
+    let v = Value::Array(vec![
+        Value::Bytes(pk.to_vec()),
+        cbor::i(time),
+        Value::Bytes(sig.to_bytes().to_vec()),
+    ]);
     format!("{PREFIX}{}", base45::encode(cbor::encode(&v)))
 }
 
 /// Parses a request and checks its proof of possession.
 pub fn parse(text: &str) -> Result<EnrollmentRequest> {
-    let body = text
-        .trim()
-        .strip_prefix(PREFIX)
-        .ok_or_else(|| Error::Payload("not an enrollment request (it should start with TTE1:)".into()))?;
-    let raw = base45::decode(body).map_err(|_| Error::Payload("enrollment request is not base45".into()))?;
+    let body = text.trim().strip_prefix(PREFIX).ok_or_else(|| {
+        Error::Payload("not an enrollment request (it should start with TTE1:)".into())
+    })?;
+    let raw = base45::decode(body)
+        .map_err(|_| Error::Payload("enrollment request is not base45".into()))?;
     let [pk, t, sig]: [Value; 3] = cbor::array(cbor::decode(&raw)?, "enrollment request")?
         .try_into()
         .map_err(|_| err("enrollment request: expected 3 items"))?;
     let pk = cbor::fixed::<32>(pk, "holder key")?;
     let time = cbor::int(&t, "time")?;
     let sig = Signature::from_bytes(&cbor::fixed::<64>(sig, "signature")?);
-    let key = VerifyingKey::from_bytes(&pk).map_err(|_| Error::Signature("holder key is not an Ed25519 key".into()))?;
+    let key = VerifyingKey::from_bytes(&pk)
+        .map_err(|_| Error::Signature("holder key is not an Ed25519 key".into()))?;
     if key.is_weak() {
         return Err(Error::Signature("holder key is weak".into()));
     }
-    key.verify_strict(&message(&pk, time), &sig)
-        .map_err(|_| Error::Signature("the enrollment request's proof of possession does not verify".into()))?;
-    Ok(EnrollmentRequest { holder_key: key, time })
+    key.verify_strict(&message(&pk, time), &sig).map_err(|_| {
+        Error::Signature("the enrollment request's proof of possession does not verify".into())
+    })?;
+    Ok(EnrollmentRequest {
+        holder_key: key,
+        time,
+    })
 }
 
 #[cfg(test)]

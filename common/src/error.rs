@@ -49,7 +49,9 @@ pub enum Error {
         need: usize,
     },
     /// Trust data older than what is already trusted (TUF rollback attack).
-    #[error("rollback refused: {what} version {offered} is older than the trusted version {trusted}")]
+    #[error(
+        "rollback refused: {what} version {offered} is older than the trusted version {trusted}"
+    )]
     Rollback {
         /// Root or trust list.
         what: &'static str,

@@ -94,7 +94,9 @@ fn enc_text(s: &str) -> Value {
 
 fn dec_text(v: Value, field: &'static str) -> Result<Name> {
     let s = match v {
-        Value::Bytes(b) => thai::from_tis620(&b).ok_or_else(|| err(format!("{field}: not TIS-620")))?,
+        Value::Bytes(b) => {
+            thai::from_tis620(&b).ok_or_else(|| err(format!("{field}: not TIS-620")))?
+        }
         Value::Text(s) => s,
         _ => return Err(err(format!("{field}: expected text"))),
     };
@@ -110,7 +112,9 @@ pub fn epoch_days(d: NaiveDate) -> i64 {
 pub fn from_epoch_days(days: i64) -> Result<NaiveDate> {
     NaiveDate::from_ymd_opt(1970, 1, 1)
         .expect("valid")
-        .checked_add_signed(chrono::Duration::try_days(days).ok_or_else(|| err("date out of range"))?)
+        .checked_add_signed(
+            chrono::Duration::try_days(days).ok_or_else(|| err("date out of range"))?,
+        )
         .filter(|d| (1800..=9999).contains(&chrono::Datelike::year(d)))
         .ok_or_else(|| err("date out of range"))
 }
@@ -130,10 +134,19 @@ fn enc_partial(d: PartialDate) -> Value {
 
 fn dec_partial(v: Value) -> Result<PartialDate> {
     let s = match v {
-        Value::Integer(_) => return Ok(PartialDate::Full(from_epoch_days(cbor::int(&v, "birth_date")?)?)),
+        Value::Integer(_) => {
+            return Ok(PartialDate::Full(from_epoch_days(cbor::int(
+                &v,
+                "birth_date",
+            )?)?))
+        }
         Value::Array(a) => match a.as_slice() {
             [y] => format!("{:04}", cbor::int(y, "birth_date year")?),
-            [y, m] => format!("{:04}-{:02}", cbor::int(y, "birth_date year")?, cbor::uint(m, "birth_date month")?),
+            [y, m] => format!(
+                "{:04}-{:02}",
+                cbor::int(y, "birth_date year")?,
+                cbor::uint(m, "birth_date month")?
+            ),
             _ => return Err(err("birth_date: expected [year] or [year, month]")),
         },
         _ => return Err(err("birth_date: expected a day count or an array")),
@@ -148,7 +161,10 @@ fn group_values(g: Group, c: &CardClaims, age18: bool, age20: bool) -> Vec<Value
             u(c.citizen_id.as_u64()),
             match c.title.code() {
                 Some(code) => u(code),
-                None => Value::Array(vec![enc_text(c.title.th.as_str()), enc_text(c.title.en.as_str())]),
+                None => Value::Array(vec![
+                    enc_text(c.title.th.as_str()),
+                    enc_text(c.title.en.as_str()),
+                ]),
             },
             enc_text(c.given_name_th.as_str()),
             enc_text(c.family_name_th.as_str()),
@@ -237,9 +253,13 @@ impl DisclosedClaims {
                     Value::Array(mut t) if t.len() == 2 => {
                         let en = t.pop().expect("len 2");
                         let th = t.pop().expect("len 2");
-                        Title { th: dec_text(th, "title_th")?, en: dec_text(en, "title_en")? }
+                        Title {
+                            th: dec_text(th, "title_th")?,
+                            en: dec_text(en, "title_en")?,
+                        }
                     }
-                    v => Title::from_code(cbor::uint(&v, "title")?).ok_or_else(|| err("unknown title code"))?,
+                    v => Title::from_code(cbor::uint(&v, "title")?)
+                        .ok_or_else(|| err("unknown title code"))?,
                 });
                 self.given_name_th = Some(dec_text(next(), "given_name_th")?);
                 self.family_name_th = Some(dec_text(next(), "family_name_th")?);
@@ -270,16 +290,37 @@ impl DisclosedClaims {
         };
         put("citizen_id", self.citizen_id.map(|c| c.to_string()));
         put("title_th", self.title.as_ref().map(|t| t.th.to_string()));
-        put("given_name_th", self.given_name_th.as_ref().map(Name::to_string));
-        put("family_name_th", self.family_name_th.as_ref().map(Name::to_string));
+        put(
+            "given_name_th",
+            self.given_name_th.as_ref().map(Name::to_string),
+        );
+        put(
+            "family_name_th",
+            self.family_name_th.as_ref().map(Name::to_string),
+        );
         put("title_en", self.title.as_ref().map(|t| t.en.to_string()));
-        put("given_name_en", self.given_name_en.as_ref().map(Name::to_string));
-        put("family_name_en", self.family_name_en.as_ref().map(Name::to_string));
+        put(
+            "given_name_en",
+            self.given_name_en.as_ref().map(Name::to_string),
+        );
+        put(
+            "family_name_en",
+            self.family_name_en.as_ref().map(Name::to_string),
+        );
         put("birth_date", self.birth_date.map(|d| d.to_string()));
         put("address", self.address.as_ref().map(Name::to_string));
-        put("laser_code", self.laser_code.as_ref().map(|l| l.as_str().to_owned()));
-        put("issuing_office", self.issuing_office.as_ref().map(Name::to_string));
-        put("issue_date", self.issue_date.map(|d| d.format("%Y-%m-%d").to_string()));
+        put(
+            "laser_code",
+            self.laser_code.as_ref().map(|l| l.as_str().to_owned()),
+        );
+        put(
+            "issuing_office",
+            self.issuing_office.as_ref().map(Name::to_string),
+        );
+        put(
+            "issue_date",
+            self.issue_date.map(|d| d.format("%Y-%m-%d").to_string()),
+        );
         put("expiry_date", self.expiry.map(|e| e.to_string()));
         let mut m = m;
         if let Some(b) = self.age_over_18 {
@@ -333,13 +374,21 @@ impl Payload {
         if let Some(d) = self.valid_until {
             m.push((u(5u8), cbor::i(epoch_days(d))));
         }
-        m.push((u(6u8), Value::Array(vec![u(self.status.list), u(self.status.index)])));
+        m.push((
+            u(6u8),
+            Value::Array(vec![u(self.status.list), u(self.status.index)]),
+        ));
         m.push((u(7u8), Value::Bytes(self.holder_key.to_vec())));
         m.push((u(8u8), u(self.cred_type)));
         if !self.digests.is_empty() {
             m.push((
                 u(9u8),
-                Value::Map(self.digests.iter().map(|(g, d)| (u(*g as u8), Value::Bytes(d.to_vec()))).collect()),
+                Value::Map(
+                    self.digests
+                        .iter()
+                        .map(|(g, d)| (u(*g as u8), Value::Bytes(d.to_vec())))
+                        .collect(),
+                ),
             ));
         }
         if let Some(f) = &self.inline_flight {
@@ -363,16 +412,24 @@ impl Payload {
         let mut inline_flight = None;
         for (k, v) in cbor::int_map(cbor::decode(b)?, "payload")? {
             match k {
-                1 => issuer = Some(u32::try_from(cbor::uint(&v, "issuer")?).map_err(|_| err("issuer too large"))?),
+                1 => {
+                    issuer = Some(
+                        u32::try_from(cbor::uint(&v, "issuer")?)
+                            .map_err(|_| err("issuer too large"))?,
+                    )
+                }
                 2 => cid = Some(cbor::fixed::<8>(v, "credential id")?),
                 3 => iat = Some(cbor::int(&v, "issued at")?),
                 4 => nbf = Some(from_epoch_days(cbor::int(&v, "valid from")?)?),
                 5 => exp = Some(from_epoch_days(cbor::int(&v, "valid until")?)?),
                 6 => {
                     let a = cbor::array(v, "status")?;
-                    let [l, i] = a.as_slice() else { return Err(err("status: expected [list, index]")) };
+                    let [l, i] = a.as_slice() else {
+                        return Err(err("status: expected [list, index]"));
+                    };
                     status = Some(StatusRef {
-                        list: u32::try_from(cbor::uint(l, "status list")?).map_err(|_| err("status list too large"))?,
+                        list: u32::try_from(cbor::uint(l, "status list")?)
+                            .map_err(|_| err("status list too large"))?,
                         index: cbor::uint(i, "status index")?,
                     });
                 }
@@ -381,7 +438,8 @@ impl Payload {
                 9 => {
                     let mut d = BTreeMap::new();
                     for (g, v) in cbor::int_map(v, "digests")? {
-                        let g = Group::from_key(g).ok_or_else(|| err("unknown disclosure group"))?;
+                        let g =
+                            Group::from_key(g).ok_or_else(|| err("unknown disclosure group"))?;
                         d.insert(g, cbor::fixed::<DIGEST_LEN>(v, "digest")?);
                     }
                     digests = d;
@@ -432,7 +490,11 @@ impl IssuerSigned {
     /// Parses a COSE_Sign1 CBOR value (untagged, as in the QR) and its payload.
     pub fn from_value(v: Value) -> Result<Self> {
         let cose = CoseSign1::from_cbor_value(v).map_err(|e| err(format!("COSE_Sign1: {e}")))?;
-        if cose.protected.header.alg != Some(coset::RegisteredLabelWithPrivate::Assigned(iana::Algorithm::EdDSA)) {
+        if cose.protected.header.alg
+            != Some(coset::RegisteredLabelWithPrivate::Assigned(
+                iana::Algorithm::EdDSA,
+            ))
+        {
             return Err(err("COSE_Sign1: algorithm is not EdDSA"));
         }
         if !cose.unprotected.is_empty() || !cose.protected.header.crit.is_empty() {
@@ -442,12 +504,20 @@ impl IssuerSigned {
         if kid.is_empty() {
             return Err(err("COSE_Sign1: no kid in the protected header"));
         }
-        let payload_bytes = cose.payload.clone().ok_or_else(|| err("COSE_Sign1: detached payload"))?;
+        let payload_bytes = cose
+            .payload
+            .clone()
+            .ok_or_else(|| err("COSE_Sign1: detached payload"))?;
         if cose.signature.len() != 64 {
             return Err(err("COSE_Sign1: signature is not 64 bytes"));
         }
         let payload = Payload::from_bytes(&payload_bytes)?;
-        Ok(IssuerSigned { cose, kid, payload_bytes, payload })
+        Ok(IssuerSigned {
+            cose,
+            kid,
+            payload_bytes,
+            payload,
+        })
     }
 
     /// Parses member bytes.
@@ -471,7 +541,14 @@ impl IssuerSigned {
             .protected
             .original_data
             .clone()
-            .unwrap_or_else(|| self.cose.protected.clone().header.to_vec().unwrap_or_default())
+            .unwrap_or_else(|| {
+                self.cose
+                    .protected
+                    .clone()
+                    .header
+                    .to_vec()
+                    .unwrap_or_default()
+            })
     }
 }
 
@@ -494,7 +571,12 @@ impl GateCredential {
             (u(2u8), Value::Bytes(self.flight.clone())),
             (
                 u(3u8),
-                Value::Map(self.disclosures.iter().map(|(g, d)| (u(*g as u8), Value::Bytes(d.clone()))).collect()),
+                Value::Map(
+                    self.disclosures
+                        .iter()
+                        .map(|(g, d)| (u(*g as u8), Value::Bytes(d.clone())))
+                        .collect(),
+                ),
             ),
         ]))
     }
@@ -512,7 +594,8 @@ impl GateCredential {
                 2 => flight = Some(cbor::bytes(v, "flight member")?),
                 3 => {
                     for (g, d) in cbor::int_map(v, "disclosures")? {
-                        let g = Group::from_key(g).ok_or_else(|| err("unknown disclosure group"))?;
+                        let g =
+                            Group::from_key(g).ok_or_else(|| err("unknown disclosure group"))?;
                         disclosures.insert(g, cbor::bytes(d, "disclosure")?);
                     }
                 }
@@ -527,9 +610,15 @@ impl GateCredential {
         let full = IssuerSigned::from_bytes(&c.full)?;
         IssuerSigned::from_bytes(&c.flight)?;
         for (g, want) in &full.payload.digests {
-            let d = c.disclosures.get(g).ok_or_else(|| err(format!("disclosure {} missing", g.name())))?;
+            let d = c
+                .disclosures
+                .get(g)
+                .ok_or_else(|| err(format!("disclosure {} missing", g.name())))?;
             if digest(d) != *want {
-                return Err(err(format!("disclosure {} does not match its digest", g.name())));
+                return Err(err(format!(
+                    "disclosure {} does not match its digest",
+                    g.name()
+                )));
             }
         }
         Ok(c)
@@ -545,7 +634,11 @@ impl GateCredential {
         let full = self.full_member()?;
         let mut c = DisclosedClaims {
             issue_date: Some(full.payload.valid_from),
-            expiry: Some(full.payload.valid_until.map_or(Expiry::Lifelong, Expiry::On)),
+            expiry: Some(
+                full.payload
+                    .valid_until
+                    .map_or(Expiry::Lifelong, Expiry::On),
+            ),
             ..Default::default()
         };
         for (g, d) in &self.disclosures {
@@ -574,7 +667,11 @@ pub struct IssueParams<'a> {
 }
 
 /// Issues the gate form: salts every group with fresh randomness, then signs both members.
-pub fn issue(claims: &CardClaims, p: &IssueParams<'_>, rng: &mut impl CryptoRngCore) -> Result<GateCredential> {
+pub fn issue(
+    claims: &CardClaims,
+    p: &IssueParams<'_>,
+    rng: &mut impl CryptoRngCore,
+) -> Result<GateCredential> {
     if claims.portrait.is_empty() {
         return Err(Error::field("portrait", "is empty"));
     }
@@ -610,7 +707,11 @@ pub fn issue(claims: &CardClaims, p: &IssueParams<'_>, rng: &mut impl CryptoRngC
     payload.digests.clear();
     payload.inline_flight = Some(group_values(Group::Flight, claims, age18, age20));
     let flight = sign_member(&payload, p)?;
-    Ok(GateCredential { full, flight, disclosures })
+    Ok(GateCredential {
+        full,
+        flight,
+        disclosures,
+    })
 }
 
 fn sign_member(payload: &Payload, p: &IssueParams<'_>) -> Result<Vec<u8>> {

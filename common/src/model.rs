@@ -41,7 +41,14 @@ impl CitizenId {
     /// The customary grouping printed on the card: 1-1037-00012-34-6.
     pub fn grouped(self) -> String {
         let s = self.to_string();
-        format!("{}-{}-{}-{}-{}", &s[0..1], &s[1..5], &s[5..10], &s[10..12], &s[12..])
+        format!(
+            "{}-{}-{}-{}-{}",
+            &s[0..1],
+            &s[1..5],
+            &s[5..10],
+            &s[10..12],
+            &s[12..]
+        )
     }
 }
 
@@ -70,7 +77,9 @@ impl FromStr for CitizenId {
                 format!("check digit is {} but should be {want}", digits[12]),
             ));
         }
-        Ok(CitizenId(digits.iter().fold(0u64, |n, d| n * 10 + u64::from(*d))))
+        Ok(CitizenId(
+            digits.iter().fold(0u64, |n, d| n * 10 + u64::from(*d)),
+        ))
     }
 }
 
@@ -168,7 +177,12 @@ pub enum PartialDate {
 impl PartialDate {
     /// Parses "YYYY", "YYYY-MM" or "YYYY-MM-DD" as the value of `field`.
     pub fn parse(field: &'static str, s: &str) -> Result<Self> {
-        let bad = || Error::field(field, format!("`{s}` is not a date (YYYY-MM-DD, YYYY-MM or YYYY)"));
+        let bad = || {
+            Error::field(
+                field,
+                format!("`{s}` is not a date (YYYY-MM-DD, YYYY-MM or YYYY)"),
+            )
+        };
         let parts: Vec<&str> = s.trim().split('-').collect();
         let num = |p: &str, len: usize| -> Result<u32> {
             if p.len() != len || !p.bytes().all(|b| b.is_ascii_digit()) {
@@ -193,7 +207,9 @@ impl PartialDate {
                 let (m, d) = (num(parts[1], 2)?, num(parts[2], 2)?);
                 NaiveDate::from_ymd_opt(year, m, d)
                     .map(PartialDate::Full)
-                    .ok_or_else(|| Error::field(field, format!("{s} does not exist in the calendar")))
+                    .ok_or_else(|| {
+                        Error::field(field, format!("{s} does not exist in the calendar"))
+                    })
             }
             _ => Err(bad()),
         }
@@ -206,7 +222,10 @@ impl PartialDate {
             PartialDate::Year(y) => NaiveDate::from_ymd_opt(y, 12, 31).expect("valid"),
             PartialDate::YearMonth(y, m) => {
                 let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
-                NaiveDate::from_ymd_opt(ny, nm, 1).expect("valid").pred_opt().expect("valid")
+                NaiveDate::from_ymd_opt(ny, nm, 1)
+                    .expect("valid")
+                    .pred_opt()
+                    .expect("valid")
             }
         }
     }
@@ -260,7 +279,10 @@ impl Expiry {
         }
         match PartialDate::parse("expiry_date", s)? {
             PartialDate::Full(d) => Ok(Expiry::On(d)),
-            _ => Err(Error::field("expiry_date", "must be a full date (YYYY-MM-DD) or \"lifelong\"")),
+            _ => Err(Error::field(
+                "expiry_date",
+                "must be a full date (YYYY-MM-DD) or \"lifelong\"",
+            )),
         }
     }
     /// Buddhist-Era text for Thai readers.
@@ -364,7 +386,12 @@ impl CitizenRecord {
         };
         let issue_date = match PartialDate::parse("issue_date", get("issue_date")?)? {
             PartialDate::Full(d) => d,
-            _ => return Err(Error::field("issue_date", "must be a full date (YYYY-MM-DD)")),
+            _ => {
+                return Err(Error::field(
+                    "issue_date",
+                    "must be a full date (YYYY-MM-DD)",
+                ))
+            }
         };
         let expiry = Expiry::parse(get("expiry_date")?)?;
         if let Expiry::On(e) = expiry {
@@ -412,7 +439,10 @@ mod tests {
         assert_eq!(id.to_string(), "1103700012346");
         assert_eq!(id.grouped(), "1-1037-00012-34-6");
         assert_eq!(id.masked(), "X-XXXX-XXXXX-34-6");
-        let e = "1103700012345".parse::<CitizenId>().unwrap_err().to_string();
+        let e = "1103700012345"
+            .parse::<CitizenId>()
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("citizen_id") && e.contains("check digit"), "{e}");
         assert!("110370001234".parse::<CitizenId>().is_err());
         assert!("11037000123a6".parse::<CitizenId>().is_err());
@@ -421,12 +451,19 @@ mod tests {
 
     #[test]
     fn partial_dates() {
-        assert_eq!(PartialDate::parse("birth_date", "1990").unwrap(), PartialDate::Year(1990));
         assert_eq!(
-            PartialDate::parse("birth_date", "1990-02").unwrap().latest(),
+            PartialDate::parse("birth_date", "1990").unwrap(),
+            PartialDate::Year(1990)
+        );
+        assert_eq!(
+            PartialDate::parse("birth_date", "1990-02")
+                .unwrap()
+                .latest(),
             NaiveDate::from_ymd_opt(1990, 2, 28).unwrap()
         );
-        let e = PartialDate::parse("birth_date", "1990-02-30").unwrap_err().to_string();
+        let e = PartialDate::parse("birth_date", "1990-02-30")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("birth_date"), "{e}");
         assert!(PartialDate::parse("birth_date", "1990-13").is_err());
         assert!(PartialDate::parse("birth_date", "90-01-01").is_err());
@@ -438,7 +475,10 @@ mod tests {
 
     #[test]
     fn laser_code_pattern() {
-        assert_eq!(LaserCode::parse("JT0123456789").unwrap().as_str(), "JT0-1234567-89");
+        assert_eq!(
+            LaserCode::parse("JT0123456789").unwrap().as_str(),
+            "JT0-1234567-89"
+        );
         assert!(LaserCode::parse("J10-1234567-89").is_err());
     }
 
@@ -454,7 +494,12 @@ mod tests {
 pub fn parse_rfc3339(s: &str) -> Result<i64> {
     chrono::DateTime::parse_from_rfc3339(s.trim())
         .map(|t| t.timestamp())
-        .map_err(|_| Error::field("--at", format!("`{s}` is not an RFC 3339 time like 2026-11-27T09:30:00+07:00")))
+        .map_err(|_| {
+            Error::field(
+                "--at",
+                format!("`{s}` is not an RFC 3339 time like 2026-11-27T09:30:00+07:00"),
+            )
+        })
 }
 
 /// Formats Unix seconds as RFC 3339 UTC.

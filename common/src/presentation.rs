@@ -34,7 +34,12 @@ impl Profile {
     pub fn groups(self) -> &'static [Group] {
         match self {
             Profile::Flight => &[Group::Flight],
-            Profile::Full => &[Group::Flight, Group::Details, Group::AgeOver18, Group::AgeOver20],
+            Profile::Full => &[
+                Group::Flight,
+                Group::Details,
+                Group::AgeOver18,
+                Group::AgeOver20,
+            ],
             Profile::Age => &[Group::AgeOver20],
         }
     }
@@ -45,8 +50,13 @@ impl Profile {
         for g in self.groups() {
             f.extend_from_slice(match g {
                 Group::Flight => &[
-                    "citizen_id", "title", "given_name_th", "family_name_th", "given_name_en",
-                    "family_name_en", "birth_date",
+                    "citizen_id",
+                    "title",
+                    "given_name_th",
+                    "family_name_th",
+                    "given_name_en",
+                    "family_name_en",
+                    "birth_date",
                 ][..],
                 Group::Details => &["address", "laser_code", "issuing_office"][..],
                 Group::Portrait => &["portrait"][..],
@@ -66,7 +76,10 @@ impl std::str::FromStr for Profile {
             "flight" => Ok(Profile::Flight),
             "full" => Ok(Profile::Full),
             "age" => Ok(Profile::Age),
-            _ => Err(Error::field("profile", format!("`{s}` is not one of flight, full, age"))),
+            _ => Err(Error::field(
+                "profile",
+                format!("`{s}` is not one of flight, full, age"),
+            )),
         }
     }
 }
@@ -121,16 +134,29 @@ pub fn present_groups(
     time: i64,
     nonce: Option<&[u8]>,
 ) -> Result<Vec<u8>> {
-    let member = if groups == [Group::Flight] { &cred.flight } else { &cred.full };
+    let member = if groups == [Group::Flight] {
+        &cred.flight
+    } else {
+        &cred.full
+    };
     let issuer_signed = IssuerSigned::from_bytes(member)?;
     if issuer_signed.payload.holder_key != holder.verifying_key().to_bytes() {
-        return Err(Error::Signature("the credential is bound to another holder key".into()));
+        return Err(Error::Signature(
+            "the credential is bound to another holder key".into(),
+        ));
     }
     let mut disclosures = BTreeMap::new();
     // The flight member carries its claims inline: nothing to disclose beside it.
-    let groups = if issuer_signed.payload.inline_flight.is_some() { &[][..] } else { groups };
+    let groups = if issuer_signed.payload.inline_flight.is_some() {
+        &[][..]
+    } else {
+        groups
+    };
     for g in groups {
-        let d = cred.disclosures.get(g).ok_or_else(|| err(format!("no disclosure for {}", g.name())))?;
+        let d = cred
+            .disclosures
+            .get(g)
+            .ok_or_else(|| err(format!("no disclosure for {}", g.name())))?;
         disclosures.insert(*g, d.clone());
     }
     let msg = holder_proof_message(&issuer_signed, &disclosures, time, nonce);
@@ -138,14 +164,24 @@ pub fn present_groups(
     let cose = cbor::decode(member)?;
     let v = Value::Array(vec![
         cose,
-        Value::Map(disclosures.into_iter().map(|(g, d)| (u(g as u8), Value::Bytes(d))).collect()),
+        Value::Map(
+            disclosures
+                .into_iter()
+                .map(|(g, d)| (u(g as u8), Value::Bytes(d)))
+                .collect(),
+        ),
         Value::Array(vec![cbor::i(time), Value::Bytes(sig.to_vec())]),
     ]);
     Ok(cbor::encode(&v))
 }
 
 /// Builds the presentation CBOR of a profile.
-pub fn present(cred: &GateCredential, holder: &SigningKey, profile: Profile, time: i64) -> Result<Vec<u8>> {
+pub fn present(
+    cred: &GateCredential,
+    holder: &SigningKey,
+    profile: Profile,
+    time: i64,
+) -> Result<Vec<u8>> {
     present_groups(cred, holder, profile.groups(), time, None)
 }
 
@@ -153,8 +189,9 @@ impl Presentation {
     /// Decodes presentation CBOR: `[COSE_Sign1, {group: bstr}, [time, sig]]`.
     pub fn from_cbor(b: &[u8]) -> Result<Self> {
         let a = cbor::array(cbor::decode(b)?, "presentation")?;
-        let [cose, discl, proof]: [Value; 3] =
-            a.try_into().map_err(|_| err("presentation: expected 3 items"))?;
+        let [cose, discl, proof]: [Value; 3] = a
+            .try_into()
+            .map_err(|_| err("presentation: expected 3 items"))?;
         let issuer_signed = IssuerSigned::from_value(cose)?;
         let mut disclosures = BTreeMap::new();
         for (g, d) in cbor::int_map(discl, "disclosures")? {
@@ -162,7 +199,9 @@ impl Presentation {
             disclosures.insert(g, cbor::bytes(d, "disclosure")?);
         }
         let proof = cbor::array(proof, "holder proof")?;
-        let [t, s]: [Value; 2] = proof.try_into().map_err(|_| err("holder proof: expected [time, signature]"))?;
+        let [t, s]: [Value; 2] = proof
+            .try_into()
+            .map_err(|_| err("holder proof: expected [time, signature]"))?;
         Ok(Presentation {
             issuer_signed,
             disclosures,
@@ -179,7 +218,11 @@ pub fn to_qr_text(cbor_bytes: &[u8]) -> String {
     let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
     enc.write_all(cbor_bytes).expect("in-memory");
     let z = enc.finish().expect("in-memory");
-    let body = if z.len() < cbor_bytes.len() && z.first() != Some(&0x83) { z } else { cbor_bytes.to_vec() };
+    let body = if z.len() < cbor_bytes.len() && z.first() != Some(&0x83) {
+        z
+    } else {
+        cbor_bytes.to_vec()
+    };
     format!("{QR_PREFIX}{}", base45::encode(&body))
 }
 
@@ -188,7 +231,10 @@ pub fn to_qr_text(cbor_bytes: &[u8]) -> String {
 pub fn from_qr_text(text: &str) -> Result<Vec<u8>> {
     let t = text.trim();
     let Some(body) = t.strip_prefix(QR_PREFIX) else {
-        let looks_tuaton = t.len() >= 4 && t.starts_with("TT") && t.as_bytes()[2].is_ascii_digit() && t.as_bytes()[3] == b':';
+        let looks_tuaton = t.len() >= 4
+            && t.starts_with("TT")
+            && t.as_bytes()[2].is_ascii_digit()
+            && t.as_bytes()[3] == b':';
         return Err(if looks_tuaton {
             Error::UnsupportedVersion
         } else {

@@ -40,6 +40,11 @@ pub const RECORDS: [&str; 4] = [
 pub fn citizen(i: usize) -> CardClaims {
     let r = CitizenRecord::from_json(RECORDS[i].as_bytes()).expect("sample records are valid");
     let mut c = r.claims;
-    c.portrait = if r.portrait_path == "a" { PORTRAIT_A } else { PORTRAIT_B }.to_vec();
+    c.portrait = if r.portrait_path == "a" {
+        PORTRAIT_A
+    } else {
+        PORTRAIT_B
+    }
+    .to_vec();
     c
 }

@@ -44,19 +44,29 @@ pub struct KdfParams {
 impl KdfParams {
     /// What every real store uses: 64 MiB, 3 passes, 1 lane (~0.2 s on a phone-class core,
     /// and 64 MiB per guess for anyone who copies the store).
-    pub const RELEASE: KdfParams = KdfParams { m_kib: 64 * 1024, t: 3, p: 1 };
+    pub const RELEASE: KdfParams = KdfParams {
+        m_kib: 64 * 1024,
+        t: 3,
+        p: 1,
+    };
 
     /// Cheap parameters for tests only. Stores record their parameters, so a store made
     /// with these can never be mistaken for a production one.
     pub const fn insecure_for_tests() -> KdfParams {
-        KdfParams { m_kib: 64, t: 1, p: 1 }
+        KdfParams {
+            m_kib: 64,
+            t: 1,
+            p: 1,
+        }
     }
 
     fn derive(&self, secret: &[u8], salt: &[u8]) -> Result<Zeroizing<[u8; 32]>> {
-        let params = argon2::Params::new(self.m_kib, self.t, self.p, Some(32)).map_err(|e| err(format!("argon2 parameters: {e}")))?;
+        let params = argon2::Params::new(self.m_kib, self.t, self.p, Some(32))
+            .map_err(|e| err(format!("argon2 parameters: {e}")))?;
         let a = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
         let mut out = Zeroizing::new([0u8; 32]);
-        a.hash_password_into(secret, salt, out.as_mut()).map_err(|e| err(format!("argon2: {e}")))?;
+        a.hash_password_into(secret, salt, out.as_mut())
+            .map_err(|e| err(format!("argon2: {e}")))?;
         Ok(out)
     }
 }
@@ -77,20 +87,35 @@ pub struct Sealed {
 /// Encrypts `plain` under a 32-byte key (ChaCha20-Poly1305), `aad` bound in.
 pub fn encrypt(key: &[u8; 32], nonce: &[u8; 12], plain: &[u8], aad: &[u8]) -> Vec<u8> {
     let c = ChaCha20Poly1305::new(&(*key).into());
-    c.encrypt(&(*nonce).into(), Payload { msg: plain, aad }).expect("in-memory encryption cannot fail")
+    c.encrypt(&(*nonce).into(), Payload { msg: plain, aad })
+        .expect("in-memory encryption cannot fail")
 }
 
 /// Decrypts; `WrongSecret` if the key, nonce, aad or ciphertext is not the one sealed.
 pub fn decrypt(key: &[u8; 32], nonce: &[u8; 12], ct: &[u8], aad: &[u8]) -> Result<Secret> {
     let c = ChaCha20Poly1305::new(&(*key).into());
-    c.decrypt(&(*nonce).into(), Payload { msg: ct, aad }).map(Secret::new).map_err(|_| Error::WrongSecret)
+    c.decrypt(&(*nonce).into(), Payload { msg: ct, aad })
+        .map(Secret::new)
+        .map_err(|_| Error::WrongSecret)
 }
 
 impl Sealed {
     /// Seals `secret` under `pass`.
-    pub fn seal(secret: &[u8], pass: &[u8], params: KdfParams, salt: [u8; 16], nonce: [u8; 12], aad: &[u8]) -> Result<Self> {
+    pub fn seal(
+        secret: &[u8],
+        pass: &[u8],
+        params: KdfParams,
+        salt: [u8; 16],
+        nonce: [u8; 12],
+        aad: &[u8],
+    ) -> Result<Self> {
         let k = params.derive(pass, &salt)?;
-        Ok(Sealed { params, salt, nonce, ciphertext: encrypt(&k, &nonce, secret, aad) })
+        Ok(Sealed {
+            params,
+            salt,
+            nonce,
+            ciphertext: encrypt(&k, &nonce, secret, aad),
+        })
     }
 
     /// Opens with `pass`.
@@ -113,11 +138,16 @@ impl Sealed {
 
     /// Inverse of [`to_bytes`](Self::to_bytes).
     pub fn from_bytes(b: &[u8]) -> Result<Self> {
-        let [m, t, p, salt, nonce, ct]: [Value; 6] =
-            cbor::array(cbor::decode(b)?, "sealed")?.try_into().map_err(|_| err("sealed: expected 6 items"))?;
+        let [m, t, p, salt, nonce, ct]: [Value; 6] = cbor::array(cbor::decode(b)?, "sealed")?
+            .try_into()
+            .map_err(|_| err("sealed: expected 6 items"))?;
         let n = |v: &Value, w| cbor::uint(v, w).and_then(|x| u32::try_from(x).map_err(|_| err(w)));
         Ok(Sealed {
-            params: KdfParams { m_kib: n(&m, "m")?, t: n(&t, "t")?, p: n(&p, "p")? },
+            params: KdfParams {
+                m_kib: n(&m, "m")?,
+                t: n(&t, "t")?,
+                p: n(&p, "p")?,
+            },
             salt: cbor::fixed::<16>(salt, "salt")?,
             nonce: cbor::fixed::<12>(nonce, "nonce")?,
             ciphertext: cbor::bytes(ct, "ciphertext")?,
@@ -139,9 +169,18 @@ mod tests {
     fn seal_open_and_wrong_pass() {
         let p = KdfParams::insecure_for_tests();
         let s = Sealed::seal(b"holder key", b"27183145", p, [1; 16], [2; 12], b"wallet").unwrap();
-        assert_eq!(s.open(b"27183145", b"wallet").unwrap().expose(), b"holder key");
-        assert!(matches!(s.open(b"27183146", b"wallet"), Err(Error::WrongSecret)));
-        assert!(matches!(s.open(b"27183145", b"issuer"), Err(Error::WrongSecret)));
+        assert_eq!(
+            s.open(b"27183145", b"wallet").unwrap().expose(),
+            b"holder key"
+        );
+        assert!(matches!(
+            s.open(b"27183146", b"wallet"),
+            Err(Error::WrongSecret)
+        ));
+        assert!(matches!(
+            s.open(b"27183145", b"issuer"),
+            Err(Error::WrongSecret)
+        ));
         let back = Sealed::from_bytes(&s.to_bytes()).unwrap();
         assert_eq!(back, s);
         assert!(!s.to_bytes().windows(10).any(|w| w == b"holder key"));

@@ -32,7 +32,10 @@ impl std::fmt::Debug for Bitset {
 impl Bitset {
     /// All clear, `size` entries.
     pub fn new(size: u64) -> Self {
-        Bitset { bytes: vec![0; size.div_ceil(8) as usize], size }
+        Bitset {
+            bytes: vec![0; size.div_ceil(8) as usize],
+            size,
+        }
     }
     /// From raw bytes in W3C order; `None` if `bytes` is not exactly `size` bits long.
     pub fn from_bytes(bytes: Vec<u8>, size: u64) -> Option<Self> {
@@ -83,9 +86,13 @@ pub fn sign_list(
 ) -> Result<String> {
     let id = w3c::status_list_id(issuer, list);
     let uri: ssi::json_ld::iref::UriBuf = id.parse().map_err(|e| Error::W3c(format!("{e:?}")))?;
-    let encoded = EncodedList::encode(bits.as_bytes());
+    let encoded = encode_list(bits.as_bytes());
     let subject = BitstringStatusList::new(
-        Some(format!("{id}#list").parse().map_err(|e| Error::W3c(format!("{e:?}")))?),
+        Some(
+            format!("{id}#list")
+                .parse()
+                .map_err(|e| Error::W3c(format!("{e:?}")))?,
+        ),
         StatusPurpose::Revocation,
         encoded,
         TimeToLive::default(),
@@ -93,7 +100,10 @@ pub fn sign_list(
     let mut cred = BitstringStatusListCredential::new(Some(uri), subject);
     cred.valid_from = Some(rfc3339(valid_from)?);
     cred.valid_until = Some(rfc3339(valid_until)?);
-    cred.other_properties.insert("issuer".into(), serde_json::Value::String(w3c::did_key(&key.verifying_key())));
+    cred.other_properties.insert(
+        "issuer".into(),
+        serde_json::Value::String(w3c::did_key(&key.verifying_key())),
+    );
     let resolver = DIDKey.into_vm_resolver::<AnyMethod>();
     let signer = SingleSecretSigner::new(w3c::secret_jwk(key)).into_local();
     let mut opts = ProofOptions::from_method(
@@ -102,9 +112,19 @@ pub fn sign_list(
             .into(),
     );
     opts.created = Some(rfc3339(valid_from)?.into());
-    let env = SignatureEnvironment { json_ld_loader: w3c::context_loader(), eip712_loader: () };
-    let signed = pollster::block_on(AnySuite::EdDsaRdfc2022.sign_with(env, cred, &resolver, &signer, opts, Default::default()))
-        .map_err(|e| Error::W3c(e.to_string()))?;
+    let env = SignatureEnvironment {
+        json_ld_loader: w3c::context_loader(),
+        eip712_loader: (),
+    };
+    let signed = pollster::block_on(AnySuite::EdDsaRdfc2022.sign_with(
+        env,
+        cred,
+        &resolver,
+        &signer,
+        opts,
+        Default::default(),
+    ))
+    .map_err(|e| Error::W3c(e.to_string()))?;
     serde_json::to_string(&signed).map_err(Into::into)
 }
 
@@ -130,7 +150,9 @@ pub fn verify_list(json: &str, keys: &[VerifyingKey], size: u64, now: i64) -> Re
     for p in vc.proofs.iter() {
         let vm = p.verification_method.id().to_string();
         if !allowed.contains(&vm) {
-            return Err(bad(format!("signed by {vm}, which is not a key of this issuer")));
+            return Err(bad(format!(
+                "signed by {vm}, which is not a key of this issuer"
+            )));
         }
     }
     if vc.proofs.is_empty() {
@@ -139,8 +161,14 @@ pub fn verify_list(json: &str, keys: &[VerifyingKey], size: u64, now: i64) -> Re
     let resolver = DIDKey.into_vm_resolver::<AnyMethod>();
     // Checked as of its own issuance: a list past validUntil still counts (with a
     // status_stale warning) rather than leaving the gate with no revocation data.
-    let valid_from = vc.claims.valid_from.as_ref().map(|t| t.to_chrono_date_time().timestamp()).unwrap_or(now);
-    let at = chrono::DateTime::from_timestamp(valid_from.max(0), 0).ok_or_else(|| bad("time out of range".into()))?;
+    let valid_from = vc
+        .claims
+        .valid_from
+        .as_ref()
+        .map(|t| t.to_chrono_date_time().timestamp())
+        .unwrap_or(now);
+    let at = chrono::DateTime::from_timestamp(valid_from.max(0), 0)
+        .ok_or_else(|| bad("time out of range".into()))?;
     let params = VerificationParameters::from_resolver(&resolver)
         .with_json_ld_loader(w3c::context_loader())
         .with_date_time(at);
@@ -150,17 +178,64 @@ pub fn verify_list(json: &str, keys: &[VerifyingKey], size: u64, now: i64) -> Re
     if vc.claims.credential_subject.status_purpose != StatusPurpose::Revocation {
         return Err(bad("not a revocation list".into()));
     }
-    let limit = size.div_ceil(8).max(EncodedList::MINIMUM_SIZE as u64);
-    let bytes = vc.claims.credential_subject.encoded_list.decode(Some(limit + 1)).map_err(|e| bad(e.to_string()))?;
-    if (bytes.len() as u64) < size.div_ceil(8) {
-        return Err(bad(format!("holds {} entries, the trust list says {size}", bytes.len() * 8)));
-    }
-    let mut bytes = bytes;
-    bytes.truncate(size.div_ceil(8) as usize);
+    let valid_until = vc
+        .claims
+        .valid_until
+        .as_ref()
+        .map(|t| t.to_chrono_date_time().timestamp());
+    // EncodedList has no accessor; it serialises as its string.
+    let encoded = match serde_json::to_value(&vc.claims.credential_subject.encoded_list)? {
+        serde_json::Value::String(s) => s,
+        _ => return Err(bad("encodedList is not a string".into())),
+    };
+    // The parsed credential is dropped before inflating, so the two never coexist.
+    drop(vc);
+    let bytes = decode_list(encoded, size).map_err(bad)?;
     Ok(CheckedList {
         bits: Bitset { bytes, size },
-        valid_until: vc.claims.valid_until.as_ref().map(|t| t.to_chrono_date_time().timestamp()),
+        valid_until,
     })
+}
+
+/// Gzip at the best level (ssi's default level makes a 66M list about a tenth larger),
+/// as multibase base64url without padding, the W3C encoding. Lists shorter than the
+/// spec's 16 KiB minimum are padded with zeros, as ssi does.
+fn encode_list(bytes: &[u8]) -> EncodedList {
+    use std::io::Write;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(bytes).expect("in-memory");
+    if bytes.len() < EncodedList::MINIMUM_SIZE {
+        gz.write_all(&vec![0; EncodedList::MINIMUM_SIZE - bytes.len()])
+            .expect("in-memory");
+    }
+    let z = gz.finish().expect("in-memory");
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    EncodedList::new(format!("u{}", w3c::b64_with(&z, alphabet, false)))
+}
+
+/// Inflates a multibase base64url gzip bitstring into exactly `size` bits, allocating the
+/// output once at its final size (a growing buffer would double the peak memory of a
+/// 66-million-entry list).
+fn decode_list(encoded: String, size: u64) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let body = encoded
+        .strip_prefix('u')
+        .ok_or("encodedList is not multibase base64url")?;
+    let gz = w3c::unb64_with(body, b'-', b'_').ok_or("encodedList is not base64url")?;
+    drop(encoded);
+    let want = size.div_ceil(8) as usize;
+    let mut out = Vec::with_capacity(want);
+    flate2::read::GzDecoder::new(&gz[..])
+        .take(want as u64)
+        .read_to_end(&mut out)
+        .map_err(|e| format!("encodedList does not inflate: {e}"))?;
+    if out.len() < want {
+        return Err(format!(
+            "holds {} entries, the trust list says {size}",
+            out.len() * 8
+        ));
+    }
+    Ok(out)
 }
 
 /// The gate's status view: every verified list, by (issuer, list).

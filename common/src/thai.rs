@@ -33,7 +33,17 @@ pub fn from_tis620(b: &[u8]) -> Option<String> {
 
 /// Thai month abbreviations, as printed on the card.
 const MONTHS_TH: [&str; 12] = [
-    "ม.ค.", "ก.พ.", "มี.ค.", "เม.ย.", "พ.ค.", "มิ.ย.", "ก.ค.", "ส.ค.", "ก.ย.", "ต.ค.", "พ.ย.",
+    "ม.ค.",
+    "ก.พ.",
+    "มี.ค.",
+    "เม.ย.",
+    "พ.ค.",
+    "มิ.ย.",
+    "ก.ค.",
+    "ส.ค.",
+    "ก.ย.",
+    "ต.ค.",
+    "พ.ย.",
     "ธ.ค.",
 ];
 
@@ -58,7 +68,8 @@ mod tests {
 
     #[test]
     fn tis620_round_trips_thai_names() {
-        for s in ["สมชาย", "ใจดี", "นางสาว", "ศรีสุวรรณ์", "Mr. Somchai", "๑๒๓"] {
+        for s in ["สมชาย", "ใจดี", "นางสาว", "ศรีสุวรรณ์", "Mr. Somchai", "๑๒๓"]
+        {
             let b = to_tis620(s).unwrap();
             assert_eq!(b.len(), s.chars().count(), "one byte a letter");
             assert_eq!(from_tis620(&b).unwrap(), s);

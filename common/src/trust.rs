@@ -84,12 +84,21 @@ pub struct TrustStore {
 
 impl TrustStore {
     /// Keys of `issuer` with this kid.
-    pub fn keys_for<'a>(&'a self, issuer: u32, kid: &'a [u8]) -> impl Iterator<Item = &'a IssuerKey> + 'a {
-        self.keys.iter().filter(move |k| k.issuer == issuer && k.kid == kid)
+    pub fn keys_for<'a>(
+        &'a self,
+        issuer: u32,
+        kid: &'a [u8],
+    ) -> impl Iterator<Item = &'a IssuerKey> + 'a {
+        self.keys
+            .iter()
+            .filter(move |k| k.issuer == issuer && k.kid == kid)
     }
     /// The issuer's display name.
     pub fn issuer_name(&self, id: u32) -> Option<&str> {
-        self.issuers.iter().find(|i| i.id == id).map(|i| i.name.as_str())
+        self.issuers
+            .iter()
+            .find(|i| i.id == id)
+            .map(|i| i.name.as_str())
     }
 }
 
@@ -121,7 +130,10 @@ pub struct MultiSigned {
 impl MultiSigned {
     fn sign(tag: &[u8], doc: Vec<u8>, keys: &[&SigningKey]) -> Self {
         let input = signing_input(tag, &doc);
-        let sigs = keys.iter().map(|k| (k.verifying_key().to_bytes(), k.sign(&input).to_bytes())).collect();
+        let sigs = keys
+            .iter()
+            .map(|k| (k.verifying_key().to_bytes(), k.sign(&input).to_bytes()))
+            .collect();
         MultiSigned { doc, sigs }
     }
 
@@ -132,7 +144,9 @@ impl MultiSigned {
             Value::Array(
                 self.sigs
                     .iter()
-                    .map(|(k, s)| Value::Array(vec![Value::Bytes(k.to_vec()), Value::Bytes(s.to_vec())]))
+                    .map(|(k, s)| {
+                        Value::Array(vec![Value::Bytes(k.to_vec()), Value::Bytes(s.to_vec())])
+                    })
                     .collect(),
             ),
         ]))
@@ -141,16 +155,25 @@ impl MultiSigned {
     /// Decodes CBOR.
     pub fn from_bytes(b: &[u8]) -> Result<Self> {
         let a = cbor::array(cbor::decode(b)?, "signed document")?;
-        let [doc, sigs]: [Value; 2] = a.try_into().map_err(|_| err("signed document: expected 2 items"))?;
+        let [doc, sigs]: [Value; 2] = a
+            .try_into()
+            .map_err(|_| err("signed document: expected 2 items"))?;
         let sigs = cbor::array(sigs, "signatures")?
             .into_iter()
             .map(|p| {
-                let [k, s]: [Value; 2] =
-                    cbor::array(p, "signature")?.try_into().map_err(|_| err("signature: expected [key, sig]"))?;
-                Ok((cbor::fixed::<32>(k, "signer key")?, cbor::fixed::<64>(s, "signature")?))
+                let [k, s]: [Value; 2] = cbor::array(p, "signature")?
+                    .try_into()
+                    .map_err(|_| err("signature: expected [key, sig]"))?;
+                Ok((
+                    cbor::fixed::<32>(k, "signer key")?,
+                    cbor::fixed::<64>(s, "signature")?,
+                ))
             })
             .collect::<Result<_>>()?;
-        Ok(MultiSigned { doc: cbor::bytes(doc, "document")?, sigs })
+        Ok(MultiSigned {
+            doc: cbor::bytes(doc, "document")?,
+            sigs,
+        })
     }
 
     /// How many distinct keys of `keys` made a valid signature.
@@ -191,7 +214,10 @@ impl Root {
             (u(1u8), u(self.version)),
             (u(2u8), cbor::i(self.expires)),
             (u(3u8), u(self.threshold)),
-            (u(4u8), Value::Array(self.keys.iter().map(|k| Value::Bytes(k.to_vec())).collect())),
+            (
+                u(4u8),
+                Value::Array(self.keys.iter().map(|k| Value::Bytes(k.to_vec())).collect()),
+            ),
         ]))
     }
 
@@ -204,7 +230,12 @@ impl Root {
             match k {
                 1 => version = Some(cbor::uint(&v, "root version")?),
                 2 => expires = Some(cbor::int(&v, "root expires")?),
-                3 => threshold = Some(u8::try_from(cbor::uint(&v, "threshold")?).map_err(|_| err("threshold too large"))?),
+                3 => {
+                    threshold = Some(
+                        u8::try_from(cbor::uint(&v, "threshold")?)
+                            .map_err(|_| err("threshold too large"))?,
+                    )
+                }
                 4 => {
                     keys = Some(
                         cbor::array(v, "root keys")?
@@ -223,7 +254,9 @@ impl Root {
             keys: keys.ok_or_else(|| err("root: keys missing"))?,
         };
         if r.threshold == 0 || usize::from(r.threshold) > r.keys.len() {
-            return Err(err("root: threshold must be between 1 and the number of keys"));
+            return Err(err(
+                "root: threshold must be between 1 and the number of keys",
+            ));
         }
         Ok(r)
     }
@@ -275,15 +308,25 @@ impl SignedRoot {
     pub fn verify_successor(&self, next_bytes: &[u8]) -> Result<SignedRoot> {
         let next = Self::from_bytes_self_signed(next_bytes)?;
         if next.root.version <= self.root.version {
-            return Err(Error::Rollback { what: "root", offered: next.root.version, trusted: self.root.version });
+            return Err(Error::Rollback {
+                what: "root",
+                offered: next.root.version,
+                trusted: self.root.version,
+            });
         }
         if next.root.version != self.root.version + 1 {
-            return Err(Error::ChainGap { expected: self.root.version + 1, found: next.root.version });
+            return Err(Error::ChainGap {
+                expected: self.root.version + 1,
+                found: next.root.version,
+            });
         }
         let got = next.signed.count_valid(ROOT_TAG, &self.root.keys);
         if got < usize::from(self.root.threshold) {
             return Err(Error::Threshold {
-                what: format!("root version {} by the keys of version {}", next.root.version, self.root.version),
+                what: format!(
+                    "root version {} by the keys of version {}",
+                    next.root.version, self.root.version
+                ),
                 got,
                 need: self.root.threshold.into(),
             });
@@ -303,7 +346,11 @@ impl SignedRoot {
         }
         let newest = parsed.iter().map(|(v, _)| *v).max().unwrap_or(0);
         if newest < self.root.version {
-            return Err(Error::Rollback { what: "root", offered: newest, trusted: self.root.version });
+            return Err(Error::Rollback {
+                what: "root",
+                offered: newest,
+                trusted: self.root.version,
+            });
         }
         let mut cur = self.clone();
         while cur.root.version < newest {
@@ -311,7 +358,10 @@ impl SignedRoot {
             let next = parsed
                 .iter()
                 .find(|(v, _)| *v == want)
-                .ok_or(Error::ChainGap { expected: want, found: newest })?;
+                .ok_or(Error::ChainGap {
+                    expected: want,
+                    found: newest,
+                })?;
             cur = cur.verify_successor(next.1)?;
         }
         Ok(cur)
@@ -390,7 +440,11 @@ impl TrustList {
                         ])
                     })
                     .collect();
-                Value::Array(vec![u(i.id), Value::Text(i.name.clone()), Value::Array(keys)])
+                Value::Array(vec![
+                    u(i.id),
+                    Value::Text(i.name.clone()),
+                    Value::Array(keys),
+                ])
             })
             .collect();
         let status = self
@@ -418,9 +472,20 @@ impl TrustList {
 
     fn from_bytes(b: &[u8]) -> Result<Self> {
         let opt = |v: &Value, what: &str| -> Result<Option<i64>> {
-            if v.is_null() { Ok(None) } else { cbor::int(v, what).map(Some) }
+            if v.is_null() {
+                Ok(None)
+            } else {
+                cbor::int(v, what).map(Some)
+            }
         };
-        let mut t = TrustList { version: 0, root_version: 0, issued_at: 0, expires: 0, issuers: vec![], status: vec![] };
+        let mut t = TrustList {
+            version: 0,
+            root_version: 0,
+            issued_at: 0,
+            expires: 0,
+            issuers: vec![],
+            status: vec![],
+        };
         let mut seen = 0u8;
         for (k, v) in cbor::int_map(cbor::decode(b)?, "trust list")? {
             seen |= 1 << k.min(7);
@@ -431,16 +496,20 @@ impl TrustList {
                 4 => t.expires = cbor::int(&v, "expires")?,
                 5 => {
                     for i in cbor::array(v, "issuers")? {
-                        let [id, name, keys]: [Value; 3] =
-                            cbor::array(i, "issuer")?.try_into().map_err(|_| err("issuer: expected 3 items"))?;
-                        let id = u32::try_from(cbor::uint(&id, "issuer id")?).map_err(|_| err("issuer id too large"))?;
+                        let [id, name, keys]: [Value; 3] = cbor::array(i, "issuer")?
+                            .try_into()
+                            .map_err(|_| err("issuer: expected 3 items"))?;
+                        let id = u32::try_from(cbor::uint(&id, "issuer id")?)
+                            .map_err(|_| err("issuer id too large"))?;
                         let mut out = Vec::new();
                         for k in cbor::array(keys, "keys")? {
-                            let a: [Value; 6] =
-                                cbor::array(k, "key")?.try_into().map_err(|_| err("key: expected 6 items"))?;
+                            let a: [Value; 6] = cbor::array(k, "key")?
+                                .try_into()
+                                .map_err(|_| err("key: expected 6 items"))?;
                             let [kid, public, nb, na, state, at] = a;
-                            let public = VerifyingKey::from_bytes(&cbor::fixed::<32>(public, "public key")?)
-                                .map_err(|_| err("key: not an Ed25519 point"))?;
+                            let public =
+                                VerifyingKey::from_bytes(&cbor::fixed::<32>(public, "public key")?)
+                                    .map_err(|_| err("key: not an Ed25519 point"))?;
                             if public.is_weak() {
                                 return Err(err("key: weak Ed25519 key"));
                             }
@@ -459,21 +528,34 @@ impl TrustList {
                                 },
                             });
                         }
-                        t.issuers.push(ListedIssuer { id, name: cbor::text(name, "issuer name")?, keys: out });
+                        t.issuers.push(ListedIssuer {
+                            id,
+                            name: cbor::text(name, "issuer name")?,
+                            keys: out,
+                        });
                     }
                 }
                 6 => {
                     for p in cbor::array(v, "status pins")? {
                         let [issuer, list, size, sha, file]: [Value; 5] =
-                            cbor::array(p, "status pin")?.try_into().map_err(|_| err("status pin: expected 5 items"))?;
+                            cbor::array(p, "status pin")?
+                                .try_into()
+                                .map_err(|_| err("status pin: expected 5 items"))?;
                         let file = cbor::text(file, "file")?;
                         // The name becomes a path on the gate: keep it a plain file name.
-                        if file.is_empty() || !file.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'.' || c == b'_') || file.starts_with('.') {
+                        if file.is_empty()
+                            || !file.bytes().all(|c| {
+                                c.is_ascii_alphanumeric() || c == b'-' || c == b'.' || c == b'_'
+                            })
+                            || file.starts_with('.')
+                        {
                             return Err(err("status pin: unsafe file name"));
                         }
                         t.status.push(StatusPin {
-                            issuer: u32::try_from(cbor::uint(&issuer, "issuer")?).map_err(|_| err("issuer too large"))?,
-                            list: u32::try_from(cbor::uint(&list, "list")?).map_err(|_| err("list too large"))?,
+                            issuer: u32::try_from(cbor::uint(&issuer, "issuer")?)
+                                .map_err(|_| err("issuer too large"))?,
+                            list: u32::try_from(cbor::uint(&list, "list")?)
+                                .map_err(|_| err("list too large"))?,
                             size: cbor::uint(&size, "size")?,
                             sha256: cbor::fixed::<32>(sha, "sha256")?,
                             file,
@@ -492,8 +574,19 @@ impl TrustList {
     /// The engine's view of it.
     pub fn to_store(&self) -> TrustStore {
         TrustStore {
-            issuers: self.issuers.iter().map(|i| TrustedIssuer { id: i.id, name: i.name.clone() }).collect(),
-            keys: self.issuers.iter().flat_map(|i| i.keys.iter().cloned()).collect(),
+            issuers: self
+                .issuers
+                .iter()
+                .map(|i| TrustedIssuer {
+                    id: i.id,
+                    name: i.name.clone(),
+                })
+                .collect(),
+            keys: self
+                .issuers
+                .iter()
+                .flat_map(|i| i.keys.iter().cloned())
+                .collect(),
             expires: Some(self.expires),
         }
     }
@@ -517,18 +610,26 @@ impl SignedTrustList {
 
     /// Parses and checks the signatures against `root`, and that it names that root.
     pub fn verify(bytes: &[u8], root: &SignedRoot) -> Result<Self> {
-        let signed = MultiSigned::from_bytes(bytes).map_err(|e| Error::Trust(format!("trust list: {e}")))?;
-        let list = TrustList::from_bytes(&signed.doc).map_err(|e| Error::Trust(format!("trust list: {e}")))?;
+        let signed =
+            MultiSigned::from_bytes(bytes).map_err(|e| Error::Trust(format!("trust list: {e}")))?;
+        let list = TrustList::from_bytes(&signed.doc)
+            .map_err(|e| Error::Trust(format!("trust list: {e}")))?;
         let got = signed.count_valid(TRUST_LIST_TAG, &root.root.keys);
         if got < usize::from(root.root.threshold) {
             return Err(Error::Threshold {
-                what: format!("trust list version {} by root version {}", list.version, root.root.version),
+                what: format!(
+                    "trust list version {} by root version {}",
+                    list.version, root.root.version
+                ),
                 got,
                 need: root.root.threshold.into(),
             });
         }
         if list.root_version != root.root.version {
-            return Err(Error::WrongRoot { signed_under: list.root_version, current: root.root.version });
+            return Err(Error::WrongRoot {
+                signed_under: list.root_version,
+                current: root.root.version,
+            });
         }
         Ok(SignedTrustList { list, signed })
     }
@@ -550,7 +651,9 @@ impl TrustState {
         let mut oldest: Option<(u64, &Vec<u8>)> = None;
         for r in roots {
             let s = MultiSigned::from_bytes(r).map_err(|e| Error::Trust(format!("root: {e}")))?;
-            let v = Root::from_bytes(&s.doc).map_err(|e| Error::Trust(format!("root: {e}")))?.version;
+            let v = Root::from_bytes(&s.doc)
+                .map_err(|e| Error::Trust(format!("root: {e}")))?
+                .version;
             if oldest.is_none_or(|(o, _)| v < o) {
                 oldest = Some((v, r));
             }
@@ -577,7 +680,10 @@ impl TrustState {
                 trusted: self.trust_list.list.version,
             });
         }
-        Ok(TrustState { root, trust_list: list })
+        Ok(TrustState {
+            root,
+            trust_list: list,
+        })
     }
 }
 

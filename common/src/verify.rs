@@ -2,14 +2,13 @@
 //! replay view in, one structured verdict out. Pure: the caller supplies the time and
 //! every piece of state; the engine never reads a clock, file or network.
 
+use crate::error::Error;
 use crate::gate::{self, DisclosedClaims, StatusRef};
 use crate::model::Expiry;
-use crate::error::Error;
 use crate::presentation::{self, holder_proof_message, Presentation};
 use crate::trust::{IssuerKey, KeyState, TrustStore};
 use ed25519_dalek::{Signature, VerifyingKey};
 use sha2::{Digest, Sha256};
-
 
 /// Why a presentation was rejected. Codes are the CLI contract (CLI.md).
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
@@ -73,20 +72,42 @@ impl Reason {
     pub fn describe(self) -> (&'static str, &'static str) {
         match self {
             Reason::Malformed => ("Not a readable ID presentation", "อ่านข้อมูลบัตรไม่ได้"),
-            Reason::UnsupportedVersion => ("Presentation version not supported", "ไม่รองรับรุ่นของข้อมูลนี้"),
-            Reason::UnknownIssuerKey => ("Issuer key not known to this gate", "ไม่รู้จักกุญแจของผู้ออกบัตร"),
-            Reason::BadIssuerSignature => ("Issuer signature is not valid (forged or altered)", "ลายมือชื่อผู้ออกบัตรไม่ถูกต้อง"),
+            Reason::UnsupportedVersion => {
+                ("Presentation version not supported", "ไม่รองรับรุ่นของข้อมูลนี้")
+            }
+            Reason::UnknownIssuerKey => {
+                ("Issuer key not known to this gate", "ไม่รู้จักกุญแจของผู้ออกบัตร")
+            }
+            Reason::BadIssuerSignature => (
+                "Issuer signature is not valid (forged or altered)",
+                "ลายมือชื่อผู้ออกบัตรไม่ถูกต้อง",
+            ),
             Reason::IssuerKeyRevoked => ("Issuer key has been revoked", "กุญแจผู้ออกบัตรถูกเพิกถอน"),
-            Reason::IssuerKeyNotValidAtIssuance => ("Issuer key was not valid when the card was issued", "กุญแจไม่มีผลในวันที่ออกบัตร"),
+            Reason::IssuerKeyNotValidAtIssuance => (
+                "Issuer key was not valid when the card was issued",
+                "กุญแจไม่มีผลในวันที่ออกบัตร",
+            ),
             Reason::CredentialNotYetValid => ("Card is not valid yet", "บัตรยังไม่มีผล"),
             Reason::CredentialExpired => ("Card has expired", "บัตรหมดอายุ"),
             Reason::CredentialRevoked => ("Card has been revoked", "บัตรถูกเพิกถอน"),
             Reason::DigestMismatch => ("Card data was altered", "ข้อมูลบัตรถูกแก้ไข"),
-            Reason::BadHolderProof => ("Not presented by the card's own phone", "ไม่ได้แสดงจากเครื่องของเจ้าของบัตร"),
-            Reason::PresentationStale => ("QR code is too old: ask for a fresh one", "คิวอาร์โค้ดเก่าเกินไป"),
-            Reason::PresentationFromFuture => ("QR code is dated in the future: check clocks", "เวลาในคิวอาร์โค้ดล้ำหน้า"),
+            Reason::BadHolderProof => (
+                "Not presented by the card's own phone",
+                "ไม่ได้แสดงจากเครื่องของเจ้าของบัตร",
+            ),
+            Reason::PresentationStale => (
+                "QR code is too old: ask for a fresh one",
+                "คิวอาร์โค้ดเก่าเกินไป",
+            ),
+            Reason::PresentationFromFuture => (
+                "QR code is dated in the future: check clocks",
+                "เวลาในคิวอาร์โค้ดล้ำหน้า",
+            ),
             Reason::Replayed => ("This QR code was already used", "คิวอาร์โค้ดนี้ถูกใช้แล้ว"),
-            Reason::TrustExpired => ("Gate trust data too old: sync, then scan again", "ข้อมูลความเชื่อถือหมดอายุ"),
+            Reason::TrustExpired => (
+                "Gate trust data too old: sync, then scan again",
+                "ข้อมูลความเชื่อถือหมดอายุ",
+            ),
         }
     }
 }
@@ -136,7 +157,15 @@ pub struct Verdict {
 
 impl Verdict {
     fn new(now: i64) -> Self {
-        Verdict { reasons: vec![], warnings: vec![], claims: None, issuer: None, kid: None, credential_id: None, checked_at: now }
+        Verdict {
+            reasons: vec![],
+            warnings: vec![],
+            claims: None,
+            issuer: None,
+            kid: None,
+            credential_id: None,
+            checked_at: now,
+        }
     }
     fn reject(mut self, r: Reason) -> Self {
         self.reasons.push(r);
@@ -226,7 +255,11 @@ impl Default for Policy {
     fn default() -> Self {
         // A QR is shown, carried to the gate and scanned within minutes; phones and gates
         // keep network time, so a minute of skew is generous.
-        Policy { max_age: 300, max_skew: 60, refuse_stale_after: None }
+        Policy {
+            max_age: 300,
+            max_skew: 60,
+            refuse_stale_after: None,
+        }
     }
 }
 
@@ -261,7 +294,11 @@ fn base(ctx: &Context<'_>) -> Verdict {
     let mut v = Verdict::new(ctx.now);
     if let Some(e) = ctx.trust.expires.filter(|e| ctx.now >= *e) {
         v.warnings.push(Warning::TrustStale);
-        if ctx.policy.refuse_stale_after.is_some_and(|g| ctx.now >= e + g) {
+        if ctx
+            .policy
+            .refuse_stale_after
+            .is_some_and(|g| ctx.now >= e + g)
+        {
             v.reasons.push(Reason::TrustExpired);
         }
     }
@@ -286,7 +323,11 @@ pub fn verify_cbor(bytes: &[u8], ctx: &mut Context<'_>) -> Verdict {
     let pl = &is.payload;
     v.kid = Some(hex(&is.kid));
     v.credential_id = Some(hex(&pl.credential_id));
-    v.issuer = Some(ctx.trust.issuer_name(pl.issuer).map_or_else(|| format!("issuer {}", pl.issuer), str::to_owned));
+    v.issuer = Some(
+        ctx.trust
+            .issuer_name(pl.issuer)
+            .map_or_else(|| format!("issuer {}", pl.issuer), str::to_owned),
+    );
     if pl.cred_type != gate::TYPE_THAI_NATIONAL_ID {
         return v.reject(Reason::Malformed);
     }
@@ -300,21 +341,27 @@ pub fn verify_cbor(bytes: &[u8], ctx: &mut Context<'_>) -> Verdict {
         return v.reject(Reason::Malformed);
     };
     let tbs = is.to_be_signed();
-    let holder_key = VerifyingKey::from_bytes(&pl.holder_key).ok().filter(|k| !k.is_weak());
+    let holder_key = VerifyingKey::from_bytes(&pl.holder_key)
+        .ok()
+        .filter(|k| !k.is_weak());
     let msg = holder_proof_message(is, &p.disclosures, p.time, ctx.nonce);
     let holder_sig = Signature::from_bytes(&p.holder_sig);
     // Fast path: one key under the kid and two good signatures, checked as one batch
     // (a quarter faster than two verifications). Any failure falls back to checking each
     // signature on its own, so the reasons stay exact.
     let batch_ok = match (candidates.as_slice(), holder_key) {
-        ([k], Some(h)) => ed25519_dalek::verify_batch(&[&tbs, &msg], &[sig, holder_sig], &[k.public, h]).is_ok(),
+        ([k], Some(h)) => {
+            ed25519_dalek::verify_batch(&[&tbs, &msg], &[sig, holder_sig], &[k.public, h]).is_ok()
+        }
         _ => false,
     };
     let (key, holder_ok) = if batch_ok {
         (Some(candidates[0]), true)
     } else {
         (
-            candidates.into_iter().find(|k| verify_issuer_sig(k, &tbs, &sig)),
+            candidates
+                .into_iter()
+                .find(|k| verify_issuer_sig(k, &tbs, &sig)),
             holder_key.is_some_and(|k| k.verify_strict(&msg, &holder_sig).is_ok()),
         )
     };
@@ -323,7 +370,9 @@ pub fn verify_cbor(bytes: &[u8], ctx: &mut Context<'_>) -> Verdict {
     };
     match key.state {
         KeyState::Revoked { .. } => v.reasons.push(Reason::IssuerKeyRevoked),
-        _ if !key.window_contains(pl.issued_at) => v.reasons.push(Reason::IssuerKeyNotValidAtIssuance),
+        _ if !key.window_contains(pl.issued_at) => {
+            v.reasons.push(Reason::IssuerKeyNotValidAtIssuance)
+        }
         _ => {}
     }
 
@@ -335,13 +384,19 @@ pub fn verify_cbor(bytes: &[u8], ctx: &mut Context<'_>) -> Verdict {
     };
     let mut digests_ok = true;
     for (g, d) in &p.disclosures {
-        let ok = pl.digests.get(g).is_some_and(|want| gate::digest(d) == *want);
+        let ok = pl
+            .digests
+            .get(g)
+            .is_some_and(|want| gate::digest(d) == *want);
         if !ok || claims.add_group(*g, d).is_err() {
             digests_ok = false;
         }
     }
     if let Some(f) = &pl.inline_flight {
-        if claims.add_values(crate::gate::Group::Flight, f.clone()).is_err() {
+        if claims
+            .add_values(crate::gate::Group::Flight, f.clone())
+            .is_err()
+        {
             return v.reject(Reason::Malformed);
         }
     }

@@ -41,11 +41,15 @@ pub fn context_loader() -> ssi::json_ld::ContextLoader {
 
 /// did:key of an Ed25519 public key.
 pub fn did_key(key: &VerifyingKey) -> String {
-    DIDKey::generate(&JWK::from(*key)).expect("Ed25519 keys always encode").to_string()
+    DIDKey::generate(&JWK::from(*key))
+        .expect("Ed25519 keys always encode")
+        .to_string()
 }
 
 pub(crate) fn did_key_url(key: &VerifyingKey) -> String {
-    DIDKey::generate_url(&JWK::from(*key)).expect("Ed25519 keys always encode").to_string()
+    DIDKey::generate_url(&JWK::from(*key))
+        .expect("Ed25519 keys always encode")
+        .to_string()
 }
 
 pub(crate) fn secret_jwk(key: &SigningKey) -> JWK {
@@ -89,7 +93,9 @@ pub fn unsigned(
     issued_at: i64,
 ) -> Value {
     let day0 = |d| epoch_days(d) * 86_400 - THAI_UTC_OFFSET;
-    let issued_on = chrono::DateTime::from_timestamp(issued_at + THAI_UTC_OFFSET, 0).expect("in range").date_naive();
+    let issued_on = chrono::DateTime::from_timestamp(issued_at + THAI_UTC_OFFSET, 0)
+        .expect("in range")
+        .date_naive();
     let mut subject = json!({
         "id": did_key(holder_key),
         "citizenId": claims.citizen_id.to_string(),
@@ -135,15 +141,31 @@ pub fn sign(unsigned: Value, issuer_key: &SigningKey, created: i64) -> Result<St
     let vm = did_key_url(&issuer_key.verifying_key());
     let resolver = DIDKey.into_vm_resolver::<AnyMethod>();
     let signer = SingleSecretSigner::new(secret_jwk(issuer_key)).into_local();
-    let mut opts = ProofOptions::from_method(ssi::json_ld::iref::IriBuf::new(vm).map_err(w3c)?.into());
+    let mut opts =
+        ProofOptions::from_method(ssi::json_ld::iref::IriBuf::new(vm).map_err(w3c)?.into());
     // ssi would stamp its own clock here; `common` takes the time as input.
     let created = chrono::DateTime::from_timestamp(created, 0)
         .ok_or_else(|| w3c("time out of range"))?
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    opts.created = Some(created.parse::<ssi::xsd::DateTimeStamp>().map_err(w3c)?.into());
-    let env = SignatureEnvironment { json_ld_loader: context_loader(), eip712_loader: () };
-    let signed = pollster::block_on(AnySuite::EdDsaRdfc2022.sign_with(env, cred, &resolver, &signer, opts, Default::default()))
-        .map_err(w3c)?;
+    opts.created = Some(
+        created
+            .parse::<ssi::xsd::DateTimeStamp>()
+            .map_err(w3c)?
+            .into(),
+    );
+    let env = SignatureEnvironment {
+        json_ld_loader: context_loader(),
+        eip712_loader: (),
+    };
+    let signed = pollster::block_on(AnySuite::EdDsaRdfc2022.sign_with(
+        env,
+        cred,
+        &resolver,
+        &signer,
+        opts,
+        Default::default(),
+    ))
+    .map_err(w3c)?;
     serde_json::to_string_pretty(&signed).map_err(Into::into)
 }
 
@@ -161,7 +183,8 @@ pub struct Checked {
 /// Verifies the Data Integrity proof and validity window as of `now`, and maps the
 /// claims back to the card model.
 pub fn verify(json: &str, now: i64) -> Result<Checked> {
-    let vc: DataIntegrity<JsonCredential, AnySuite> = ssi::claims::data_integrity::from_json_str(json).map_err(w3c)?;
+    let vc: DataIntegrity<JsonCredential, AnySuite> =
+        ssi::claims::data_integrity::from_json_str(json).map_err(w3c)?;
     let resolver = DIDKey.into_vm_resolver::<AnyMethod>();
     let at = chrono::DateTime::from_timestamp(now, 0).ok_or_else(|| w3c("time out of range"))?;
     let params = VerificationParameters::from_resolver(&resolver)
@@ -175,14 +198,25 @@ pub fn verify(json: &str, now: i64) -> Result<Checked> {
 }
 
 fn b64(b: &[u8]) -> String {
-    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    b64_with(
+        b,
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
+        true,
+    )
+}
+
+/// Base64 with the given alphabet; `pad` adds `=` padding.
+pub(crate) fn b64_with(b: &[u8], alphabet: &[u8; 64], pad: bool) -> String {
+    let a = alphabet;
     let mut s = String::with_capacity(b.len().div_ceil(3) * 4);
     for c in b.chunks(3) {
-        let n = (u32::from(c[0]) << 16) | (u32::from(*c.get(1).unwrap_or(&0)) << 8) | u32::from(*c.get(2).unwrap_or(&0));
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
         for i in 0..4 {
             if i <= c.len() {
-                s.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
+                s.push(a[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else if pad {
                 s.push('=');
             }
         }
@@ -191,13 +225,18 @@ fn b64(b: &[u8]) -> String {
 }
 
 fn unb64(s: &str) -> Option<Vec<u8>> {
+    unb64_with(s, b'+', b'/')
+}
+
+/// Decodes base64 (`+`/`/`) or base64url (`-`/`_`), padding optional.
+pub(crate) fn unb64_with(s: &str, c62: u8, c63: u8) -> Option<Vec<u8>> {
     let val = |c: u8| -> Option<u32> {
         Some(match c {
             b'A'..=b'Z' => c - b'A',
             b'a'..=b'z' => c - b'a' + 26,
             b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
+            c if c == c62 => 62,
+            c if c == c63 => 63,
             _ => return None,
         } as u32)
     };
@@ -217,7 +256,9 @@ fn unb64(s: &str) -> Option<Vec<u8>> {
 pub fn from_json(v: &Value) -> Result<Checked> {
     let s = &v["credentialSubject"];
     let str_of = |field: &'static str, x: &Value| -> Result<String> {
-        x.as_str().map(str::to_owned).ok_or_else(|| Error::field(field, "missing in the W3C credential"))
+        x.as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| Error::field(field, "missing in the W3C credential"))
     };
     let by_lang = |field: &'static str, l: &str| -> Result<Name> {
         let t = s[field]
@@ -232,13 +273,19 @@ pub fn from_json(v: &Value) -> Result<Checked> {
         .strip_prefix("data:image/jpeg;base64,")
         .and_then(unb64)
         .ok_or_else(|| Error::field("image", "not a base64 JPEG data URL"))?;
-    let issue_date = match PartialDate::parse("cardIssueDate", &str_of("cardIssueDate", &s["cardIssueDate"])?)? {
+    let issue_date = match PartialDate::parse(
+        "cardIssueDate",
+        &str_of("cardIssueDate", &s["cardIssueDate"])?,
+    )? {
         PartialDate::Full(d) => d,
         _ => return Err(Error::field("cardIssueDate", "must be a full date")),
     };
     let claims = CardClaims {
         citizen_id: str_of("citizenId", &s["citizenId"])?.parse::<CitizenId>()?,
-        title: Title { th: by_lang("honorificPrefix", "th")?, en: by_lang("honorificPrefix", "en")? },
+        title: Title {
+            th: by_lang("honorificPrefix", "th")?,
+            en: by_lang("honorificPrefix", "en")?,
+        },
         given_name_th: by_lang("givenName", "th")?,
         family_name_th: by_lang("familyName", "th")?,
         given_name_en: by_lang("givenName", "en")?,
@@ -248,7 +295,10 @@ pub fn from_json(v: &Value) -> Result<Checked> {
         issue_date,
         expiry: Expiry::parse(&str_of("cardExpiryDate", &s["cardExpiryDate"])?)?,
         laser_code: LaserCode::parse(&str_of("laserCode", &s["laserCode"])?)?,
-        issuing_office: Name::parse("issuingOffice", &str_of("issuingOffice", &s["issuingOffice"]["@value"])?)?,
+        issuing_office: Name::parse(
+            "issuingOffice",
+            &str_of("issuingOffice", &s["issuingOffice"]["@value"])?,
+        )?,
         portrait,
     };
     Ok(Checked {

@@ -11,9 +11,17 @@ fn citizen_id() -> impl Strategy<Value = CitizenId> {
     (1u8..=8, proptest::collection::vec(0u8..=9, 11)).prop_map(|(first, rest)| {
         let mut d = vec![first];
         d.extend(rest);
-        let sum: u32 = d.iter().enumerate().map(|(i, x)| u32::from(*x) * (13 - i as u32)).sum();
+        let sum: u32 = d
+            .iter()
+            .enumerate()
+            .map(|(i, x)| u32::from(*x) * (13 - i as u32))
+            .sum();
         d.push(((11 - sum % 11) % 10) as u8);
-        d.iter().map(|x| char::from(b'0' + x)).collect::<String>().parse().unwrap()
+        d.iter()
+            .map(|x| char::from(b'0' + x))
+            .collect::<String>()
+            .parse()
+            .unwrap()
     })
 }
 
@@ -22,15 +30,19 @@ fn thai_text() -> impl Strategy<Value = String> {
 }
 
 fn any_text() -> impl Strategy<Value = String> {
-    prop_oneof![thai_text(), "[a-zA-Z éü李]{1,30}".prop_filter("non-blank", |s| !s.trim().is_empty())]
+    prop_oneof![
+        thai_text(),
+        "[a-zA-Z éü李]{1,30}".prop_filter("non-blank", |s| !s.trim().is_empty())
+    ]
 }
 
 fn partial_date() -> impl Strategy<Value = PartialDate> {
     prop_oneof![
         (1900i32..2030).prop_map(PartialDate::Year),
         (1900i32..2030, 1u32..=12).prop_map(|(y, m)| PartialDate::YearMonth(y, m)),
-        (1900i32..2030, 1u32..=12, 1u32..=28)
-            .prop_map(|(y, m, d)| PartialDate::Full(chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap())),
+        (1900i32..2030, 1u32..=12, 1u32..=28).prop_map(|(y, m, d)| PartialDate::Full(
+            chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap()
+        )),
     ]
 }
 

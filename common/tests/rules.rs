@@ -17,7 +17,10 @@ fn valid_flight_presentation_shows_the_flight_claims() {
     assert_eq!(c.family_name_en.unwrap().as_str(), "Jaidee");
     assert_eq!(c.birth_date.unwrap().to_string(), "1990-04-12");
     assert_eq!(c.expiry.unwrap().to_string(), "2032-04-11");
-    assert!(c.address.is_none() && c.portrait.is_none() && c.age_over_20.is_none(), "flight discloses nothing more");
+    assert!(
+        c.address.is_none() && c.portrait.is_none() && c.age_over_20.is_none(),
+        "flight discloses nothing more"
+    );
     assert_eq!(v.issuer.as_deref(), Some("DOPA"));
     assert_eq!(v.kid.as_deref(), Some("a1b2c3d4"));
 }
@@ -28,7 +31,12 @@ fn age_profile_discloses_only_age_over_20() {
     assert!(v.is_valid(), "{:?}", v.reasons);
     let c = v.claims.unwrap();
     assert_eq!(c.age_over_20, Some(true));
-    assert!(c.citizen_id.is_none() && c.given_name_th.is_none() && c.birth_date.is_none() && c.age_over_18.is_none());
+    assert!(
+        c.citizen_id.is_none()
+            && c.given_name_th.is_none()
+            && c.birth_date.is_none()
+            && c.age_over_18.is_none()
+    );
 }
 
 #[test]
@@ -46,14 +54,26 @@ fn lifelong_card_is_valid_decades_later() {
     let t = NOW + 40 * 365 * 86_400;
     let mut trust = trust();
     trust.expires = None;
-    let v = check_with(&qr(&credential(2), Profile::Flight, t), t, &trust, &Revoked(vec![]));
+    let v = check_with(
+        &qr(&credential(2), Profile::Flight, t),
+        t,
+        &trust,
+        &Revoked(vec![]),
+    );
     assert!(v.is_valid(), "{:?}", v.reasons);
     assert_eq!(v.claims.unwrap().expiry.unwrap().to_string(), "lifelong");
 }
 
 #[test]
 fn malformed_text_is_rejected() {
-    for t in ["", "hello", "TT1:", "TT1:%%%", "TT1:ABCDEFGH", "HC1:NCFOXN%TS3DH"] {
+    for t in [
+        "",
+        "hello",
+        "TT1:",
+        "TT1:%%%",
+        "TT1:ABCDEFGH",
+        "HC1:NCFOXN%TS3DH",
+    ] {
         assert_eq!(codes(&check(t)), ["malformed"], "{t:?}");
     }
 }
@@ -68,7 +88,12 @@ fn unknown_version_is_unsupported() {
 fn unknown_kid_is_unknown_issuer_key() {
     let mut trust = trust();
     trust.keys[0].kid = vec![9, 9, 9, 9];
-    let v = check_with(&qr(&credential(0), Profile::Flight, NOW), NOW, &trust, &Revoked(vec![]));
+    let v = check_with(
+        &qr(&credential(0), Profile::Flight, NOW),
+        NOW,
+        &trust,
+        &Revoked(vec![]),
+    );
     assert_eq!(codes(&v), ["unknown_issuer_key"]);
     assert!(v.claims.is_none(), "unauthenticated claims are never shown");
 }
@@ -88,7 +113,12 @@ fn every_key_sharing_a_kid_is_tried() {
     let mut decoy = trust.keys[0].clone();
     decoy.public = key(77).verifying_key();
     trust.keys.insert(0, decoy);
-    let v = check_with(&qr(&credential(0), Profile::Flight, NOW), NOW, &trust, &Revoked(vec![]));
+    let v = check_with(
+        &qr(&credential(0), Profile::Flight, NOW),
+        NOW,
+        &trust,
+        &Revoked(vec![]),
+    );
     assert!(v.is_valid(), "{:?}", v.reasons);
 }
 
@@ -97,7 +127,12 @@ fn revoked_key_verifies_nothing() {
     let mut trust = trust();
     // Revoked after this credential was issued: still rejected.
     trust.keys[0].state = KeyState::Revoked { at: NOW - 10 };
-    let v = check_with(&qr(&credential(0), Profile::Flight, NOW), NOW, &trust, &Revoked(vec![]));
+    let v = check_with(
+        &qr(&credential(0), Profile::Flight, NOW),
+        NOW,
+        &trust,
+        &Revoked(vec![]),
+    );
     assert_eq!(codes(&v), ["issuer_key_revoked"]);
 }
 
@@ -106,29 +141,60 @@ fn retired_key_verifies_inside_its_window_only() {
     let mut trust = trust();
     trust.keys[0].state = KeyState::Retired;
     trust.keys[0].not_after = Some(ISSUED + 1);
-    let v = check_with(&qr(&credential(0), Profile::Flight, NOW), NOW, &trust, &Revoked(vec![]));
+    let v = check_with(
+        &qr(&credential(0), Profile::Flight, NOW),
+        NOW,
+        &trust,
+        &Revoked(vec![]),
+    );
     assert!(v.is_valid(), "{:?}", v.reasons);
     // A credential claiming issuance after retirement.
     let late = issue_with(0, &issuer_key(), ISSUED + 10, 42);
-    let v = check_with(&qr(&late, Profile::Flight, NOW), NOW, &trust, &Revoked(vec![]));
+    let v = check_with(
+        &qr(&late, Profile::Flight, NOW),
+        NOW,
+        &trust,
+        &Revoked(vec![]),
+    );
     assert_eq!(codes(&v), ["issuer_key_not_valid_at_issuance"]);
 }
 
 #[test]
 fn issued_before_the_key_window_is_not_valid_at_issuance() {
     let early = issue_with(0, &issuer_key(), ISSUED - 2 * 86_400, 42);
-    assert_eq!(codes(&check(&qr(&early, Profile::Flight, NOW))), ["issuer_key_not_valid_at_issuance"]);
+    assert_eq!(
+        codes(&check(&qr(&early, Profile::Flight, NOW))),
+        ["issuer_key_not_valid_at_issuance"]
+    );
 }
 
 #[test]
 fn before_the_card_issue_date_is_not_yet_valid() {
     // Citizen 0's card was issued 2024-01-15 (Thai time); 2024-01-14 23:00 Thai time.
     let t = 1_705_251_600 - 3600; // 2024-01-15T00:00+07 minus an hour
-    let v = check_with(&qr(&credential(0), Profile::Flight, t), t, &trust(), &Revoked(vec![]));
-    assert!(codes(&v).contains(&"credential_not_yet_valid"), "{:?}", v.reasons);
+    let v = check_with(
+        &qr(&credential(0), Profile::Flight, t),
+        t,
+        &trust(),
+        &Revoked(vec![]),
+    );
+    assert!(
+        codes(&v).contains(&"credential_not_yet_valid"),
+        "{:?}",
+        v.reasons
+    );
     let t = t + 3600;
-    let v = check_with(&qr(&credential(0), Profile::Flight, t), t, &trust(), &Revoked(vec![]));
-    assert!(!codes(&v).contains(&"credential_not_yet_valid"), "{:?}", v.reasons);
+    let v = check_with(
+        &qr(&credential(0), Profile::Flight, t),
+        t,
+        &trust(),
+        &Revoked(vec![]),
+    );
+    assert!(
+        !codes(&v).contains(&"credential_not_yet_valid"),
+        "{:?}",
+        v.reasons
+    );
 }
 
 #[test]
@@ -136,22 +202,40 @@ fn after_expiry_is_expired_and_still_says_whose_card() {
     // Citizen 3's card expired 2025-02-27.
     let v = check(&qr(&credential(3), Profile::Flight, NOW));
     assert_eq!(codes(&v), ["credential_expired"]);
-    assert_eq!(v.claims.unwrap().given_name_en.unwrap().as_str(), "Thanakorn");
+    assert_eq!(
+        v.claims.unwrap().given_name_en.unwrap().as_str(),
+        "Thanakorn"
+    );
     // The last second of the expiry day (Thai time) is still valid.
     let last = 1_740_675_600 - 1; // 2025-02-28T00:00+07 - 1 s
-    let v = check_with(&qr(&credential(3), Profile::Flight, last), last, &trust(), &Revoked(vec![]));
+    let v = check_with(
+        &qr(&credential(3), Profile::Flight, last),
+        last,
+        &trust(),
+        &Revoked(vec![]),
+    );
     assert!(v.is_valid(), "{:?}", v.reasons);
 }
 
 #[test]
 fn revoked_credential() {
-    let v = check_with(&qr(&credential(0), Profile::Flight, NOW), NOW, &trust(), &Revoked(vec![42]));
+    let v = check_with(
+        &qr(&credential(0), Profile::Flight, NOW),
+        NOW,
+        &trust(),
+        &Revoked(vec![42]),
+    );
     assert_eq!(codes(&v), ["credential_revoked"]);
 }
 
 #[test]
 fn missing_status_list_warns_status_stale() {
-    let v = check_with(&qr(&credential(0), Profile::Flight, NOW), NOW, &trust(), &NoStatus);
+    let v = check_with(
+        &qr(&credential(0), Profile::Flight, NOW),
+        NOW,
+        &trust(),
+        &NoStatus,
+    );
     assert!(v.is_valid());
     assert_eq!(v.warnings, [Warning::StatusStale]);
 }
@@ -161,7 +245,8 @@ fn a_swapped_disclosure_is_digest_mismatch() {
     // The holder signs a disclosure taken from another card: the issuer's digest differs.
     let mut cred = credential(0);
     let other = credential(1);
-    cred.disclosures.insert(Group::Details, other.disclosures[&Group::Details].clone());
+    cred.disclosures
+        .insert(Group::Details, other.disclosures[&Group::Details].clone());
     let v = check(&qr(&cred, Profile::Full, NOW));
     assert_eq!(codes(&v), ["digest_mismatch"]);
     assert!(v.claims.is_none());
@@ -177,30 +262,65 @@ fn someone_elses_phone_is_bad_holder_proof() {
     t[n - 1] ^= 1; // last byte of the holder signature
     let v = verify_bytes(&t, NOW, None);
     assert_eq!(codes(&v), ["bad_holder_proof"]);
-    assert!(presentation::present(&credential(0), &key(9), Profile::Flight, NOW).is_err(), "wallet refuses a foreign key");
+    assert!(
+        presentation::present(&credential(0), &key(9), Profile::Flight, NOW).is_err(),
+        "wallet refuses a foreign key"
+    );
 }
 
 fn verify_bytes(b: &[u8], now: i64, nonce: Option<&[u8]>) -> verify::Verdict {
     let trust = trust();
     let mut replay = MemoryReplay::default();
-    let mut ctx = Context { now, trust: &trust, status: &Revoked(vec![]), replay: &mut replay, policy: Policy::default(), nonce, highest_trusted_time: None };
+    let mut ctx = Context {
+        now,
+        trust: &trust,
+        status: &Revoked(vec![]),
+        replay: &mut replay,
+        policy: Policy::default(),
+        nonce,
+        highest_trusted_time: None,
+    };
     verify::verify_cbor(b, &mut ctx)
 }
 
 #[test]
 fn a_proof_for_another_nonce_is_bad_holder_proof() {
-    let b = presentation::present_groups(&credential(0), &holder_key(), &[Group::Flight, Group::Portrait], NOW, Some(b"gate-nonce-A")).unwrap();
+    let b = presentation::present_groups(
+        &credential(0),
+        &holder_key(),
+        &[Group::Flight, Group::Portrait],
+        NOW,
+        Some(b"gate-nonce-A"),
+    )
+    .unwrap();
     assert!(verify_bytes(&b, NOW, Some(b"gate-nonce-A")).is_valid());
-    assert_eq!(codes(&verify_bytes(&b, NOW, Some(b"gate-nonce-B"))), ["bad_holder_proof"]);
+    assert_eq!(
+        codes(&verify_bytes(&b, NOW, Some(b"gate-nonce-B"))),
+        ["bad_holder_proof"]
+    );
     assert_eq!(codes(&verify_bytes(&b, NOW, None)), ["bad_holder_proof"]);
 }
 
 #[test]
 fn old_proof_is_stale_and_future_proof_is_from_the_future() {
     let p = Policy::default();
-    assert_eq!(codes(&check(&qr(&credential(0), Profile::Flight, NOW - p.max_age - 1))), ["presentation_stale"]);
+    assert_eq!(
+        codes(&check(&qr(
+            &credential(0),
+            Profile::Flight,
+            NOW - p.max_age - 1
+        ))),
+        ["presentation_stale"]
+    );
     assert!(check(&qr(&credential(0), Profile::Flight, NOW - p.max_age)).is_valid());
-    assert_eq!(codes(&check(&qr(&credential(0), Profile::Flight, NOW + p.max_skew + 1))), ["presentation_from_future"]);
+    assert_eq!(
+        codes(&check(&qr(
+            &credential(0),
+            Profile::Flight,
+            NOW + p.max_skew + 1
+        ))),
+        ["presentation_from_future"]
+    );
     assert!(check(&qr(&credential(0), Profile::Flight, NOW + p.max_skew)).is_valid());
 }
 
@@ -209,7 +329,15 @@ fn second_use_is_replayed() {
     let text = qr(&credential(0), Profile::Flight, NOW);
     let trust = trust();
     let mut replay = MemoryReplay::default();
-    let mut ctx = Context { now: NOW, trust: &trust, status: &NoStatus, replay: &mut replay, policy: Policy::default(), nonce: None, highest_trusted_time: None };
+    let mut ctx = Context {
+        now: NOW,
+        trust: &trust,
+        status: &NoStatus,
+        replay: &mut replay,
+        policy: Policy::default(),
+        nonce: None,
+        highest_trusted_time: None,
+    };
     assert!(verify::verify_qr(&text, &mut ctx).is_valid());
     ctx.now += 5;
     let again = verify::verify_qr(&format!("{text}\r\n"), &mut ctx);
@@ -222,7 +350,12 @@ fn second_use_is_replayed() {
 fn expired_trust_data_warns_trust_stale() {
     let mut trust = trust();
     trust.expires = Some(NOW - 1);
-    let v = check_with(&qr(&credential(0), Profile::Flight, NOW), NOW, &trust, &Revoked(vec![]));
+    let v = check_with(
+        &qr(&credential(0), Profile::Flight, NOW),
+        NOW,
+        &trust,
+        &Revoked(vec![]),
+    );
     assert!(v.is_valid());
     assert_eq!(v.warnings, [Warning::TrustStale]);
 }
@@ -232,8 +365,19 @@ fn a_grace_policy_refuses_trust_data_expired_too_long_ago() {
     let mut trust = trust();
     trust.expires = Some(NOW - 3 * 86_400);
     let mut replay = MemoryReplay::default();
-    let policy = Policy { refuse_stale_after: Some(2 * 86_400), ..Policy::default() };
-    let mut ctx = Context { now: NOW, trust: &trust, status: &Revoked(vec![]), replay: &mut replay, policy, nonce: None, highest_trusted_time: None };
+    let policy = Policy {
+        refuse_stale_after: Some(2 * 86_400),
+        ..Policy::default()
+    };
+    let mut ctx = Context {
+        now: NOW,
+        trust: &trust,
+        status: &Revoked(vec![]),
+        replay: &mut replay,
+        policy,
+        nonce: None,
+        highest_trusted_time: None,
+    };
     let v = verify::verify_qr(&qr(&credential(0), Profile::Flight, NOW), &mut ctx);
     assert_eq!(codes(&v), ["trust_expired"]);
     assert_eq!(v.warnings, [Warning::TrustStale]);
@@ -247,7 +391,15 @@ fn a_grace_policy_refuses_trust_data_expired_too_long_ago() {
 fn clock_behind_the_highest_trusted_time_warns_clock_rollback() {
     let trust = trust();
     let mut replay = MemoryReplay::default();
-    let mut ctx = Context { now: NOW, trust: &trust, status: &Revoked(vec![]), replay: &mut replay, policy: Policy::default(), nonce: None, highest_trusted_time: Some(NOW + 86_400) };
+    let mut ctx = Context {
+        now: NOW,
+        trust: &trust,
+        status: &Revoked(vec![]),
+        replay: &mut replay,
+        policy: Policy::default(),
+        nonce: None,
+        highest_trusted_time: Some(NOW + 86_400),
+    };
     let v = verify::verify_qr(&qr(&credential(0), Profile::Flight, NOW), &mut ctx);
     assert_eq!(v.warnings, [Warning::ClockRollback]);
 }
@@ -256,8 +408,21 @@ fn clock_behind_the_highest_trusted_time_warns_clock_rollback() {
 fn several_failures_are_all_reported() {
     let mut trust = trust();
     trust.keys[0].state = KeyState::Revoked { at: 0 };
-    let v = check_with(&qr(&credential(3), Profile::Flight, NOW - 1000), NOW, &trust, &Revoked(vec![45]));
-    assert_eq!(codes(&v), ["issuer_key_revoked", "credential_expired", "credential_revoked", "presentation_stale"]);
+    let v = check_with(
+        &qr(&credential(3), Profile::Flight, NOW - 1000),
+        NOW,
+        &trust,
+        &Revoked(vec![45]),
+    );
+    assert_eq!(
+        codes(&v),
+        [
+            "issuer_key_revoked",
+            "credential_expired",
+            "credential_revoked",
+            "presentation_stale"
+        ]
+    );
 }
 
 #[test]

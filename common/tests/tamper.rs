@@ -12,7 +12,15 @@ fn verify_fresh(f: impl FnOnce(&mut Context<'_>) -> verify::Verdict) -> verify::
     let status = Revoked(vec![]);
     // A fresh replay cache for each variant: a rejection must come from the change itself.
     let mut replay = MemoryReplay::default();
-    let mut ctx = Context { now: NOW, trust: &trust, status: &status, replay: &mut replay, policy: Policy::default(), nonce: None, highest_trusted_time: None };
+    let mut ctx = Context {
+        now: NOW,
+        trust: &trust,
+        status: &status,
+        replay: &mut replay,
+        policy: Policy::default(),
+        nonce: None,
+        highest_trusted_time: None,
+    };
     f(&mut ctx)
 }
 
@@ -24,7 +32,10 @@ fn tamper_cbor(profile: Profile) {
             let mut b = good.clone();
             b[i] ^= mask;
             let v = verify_fresh(|c| verify::verify_cbor(&b, c));
-            assert!(!v.reasons.is_empty(), "byte {i} ^ {mask:#x} of {profile:?} was accepted");
+            assert!(
+                !v.reasons.is_empty(),
+                "byte {i} ^ {mask:#x} of {profile:?} was accepted"
+            );
         }
     }
     // Truncations and extensions too.
@@ -66,7 +77,11 @@ fn every_character_of_the_qr_text() {
                 t[i] = r;
                 let text = String::from_utf8_lossy(&t);
                 let v = verify_fresh(|c| verify::verify_qr(&text, c));
-                assert!(!v.reasons.is_empty(), "char {i} -> {:?} of {profile:?} was accepted", r as char);
+                assert!(
+                    !v.reasons.is_empty(),
+                    "char {i} -> {:?} of {profile:?} was accepted",
+                    r as char
+                );
             }
         }
     }

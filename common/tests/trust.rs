@@ -2,10 +2,10 @@
 mod kit;
 use ed25519_dalek::SigningKey;
 use kit::*;
+use tuaton_common::gate::StatusRef;
 use tuaton_common::status::{self, Bitset, StatusLists};
 use tuaton_common::trust::*;
 use tuaton_common::verify::{StatusLookup, StatusView};
-use tuaton_common::gate::StatusRef;
 use tuaton_common::Error;
 
 fn k(seed: u8) -> SigningKey {
@@ -13,12 +13,25 @@ fn k(seed: u8) -> SigningKey {
 }
 
 fn root(version: u64, keys: &[u8], threshold: u8) -> Root {
-    Root { version, expires: NOW + 365 * 86_400, threshold, keys: keys.iter().map(|s| k(*s).verifying_key().to_bytes()).collect() }
+    Root {
+        version,
+        expires: NOW + 365 * 86_400,
+        threshold,
+        keys: keys
+            .iter()
+            .map(|s| k(*s).verifying_key().to_bytes())
+            .collect(),
+    }
 }
 
 fn signed_root(version: u64, keys: &[u8], threshold: u8, signers: &[u8]) -> Vec<u8> {
     let signers: Vec<SigningKey> = signers.iter().map(|s| k(*s)).collect();
-    SignedRoot::sign(root(version, keys, threshold), &signers.iter().collect::<Vec<_>>()).signed.to_bytes()
+    SignedRoot::sign(
+        root(version, keys, threshold),
+        &signers.iter().collect::<Vec<_>>(),
+    )
+    .signed
+    .to_bytes()
 }
 
 fn list(version: u64, root_version: u64) -> TrustList {
@@ -27,14 +40,23 @@ fn list(version: u64, root_version: u64) -> TrustList {
         root_version,
         issued_at: NOW,
         expires: NOW + 7 * 86_400,
-        issuers: vec![ListedIssuer { id: 1, name: "DOPA".into(), keys: trust().keys }],
+        issuers: vec![ListedIssuer {
+            id: 1,
+            name: "DOPA".into(),
+            keys: trust().keys,
+        }],
         status: vec![],
     }
 }
 
 fn signed_list(version: u64, root_version: u64, signers: &[u8]) -> Vec<u8> {
     let signers: Vec<SigningKey> = signers.iter().map(|s| k(*s)).collect();
-    SignedTrustList::sign(list(version, root_version), &signers.iter().collect::<Vec<_>>()).signed.to_bytes()
+    SignedTrustList::sign(
+        list(version, root_version),
+        &signers.iter().collect::<Vec<_>>(),
+    )
+    .signed
+    .to_bytes()
 }
 
 fn root1() -> Vec<u8> {
@@ -50,8 +72,22 @@ fn bootstrap_accepts_a_self_signed_root_and_its_trust_list() {
 
 #[test]
 fn below_threshold_is_refused() {
-    let e = TrustState::bootstrap(&[signed_root(1, &[1, 2, 3], 2, &[1])], &signed_list(1, 1, &[1, 2])).unwrap_err();
-    assert!(matches!(e, Error::Threshold { got: 1, need: 2, .. }), "{e}");
+    let e = TrustState::bootstrap(
+        &[signed_root(1, &[1, 2, 3], 2, &[1])],
+        &signed_list(1, 1, &[1, 2]),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::Threshold {
+                got: 1,
+                need: 2,
+                ..
+            }
+        ),
+        "{e}"
+    );
     let e = TrustState::bootstrap(&[root1()], &signed_list(1, 1, &[3])).unwrap_err();
     assert!(matches!(e, Error::Threshold { .. }), "{e}");
     // A signature by a key outside the root, or the same key twice, does not count.
@@ -64,7 +100,12 @@ fn rotation_follows_the_chain_from_any_older_root() {
     let r2 = signed_root(2, &[4, 5, 6], 2, &[1, 2, 4, 5]);
     let r3 = signed_root(3, &[7, 8, 9], 2, &[5, 6, 7, 9]);
     let s = TrustState::bootstrap(&[root1()], &signed_list(1, 1, &[1, 2])).unwrap();
-    let s = s.update(&[root1(), r3.clone(), r2.clone()], &signed_list(5, 3, &[7, 8])).unwrap();
+    let s = s
+        .update(
+            &[root1(), r3.clone(), r2.clone()],
+            &signed_list(5, 3, &[7, 8]),
+        )
+        .unwrap();
     assert_eq!(s.root.root.version, 3);
     // A fresh gate bootstraps from root 1 and follows the same chain.
     let fresh = TrustState::bootstrap(&[r2, root1(), r3], &signed_list(5, 3, &[7, 8])).unwrap();
@@ -76,10 +117,16 @@ fn a_new_root_needs_the_old_root_threshold_and_its_own() {
     let s = TrustState::bootstrap(&[root1()], &signed_list(1, 1, &[1, 2])).unwrap();
     // Only the new keys signed: an attacker's self-made root.
     let r2 = signed_root(2, &[4, 5, 6], 2, &[4, 5]);
-    assert!(matches!(s.update(&[r2], &signed_list(2, 2, &[4, 5])).unwrap_err(), Error::Threshold { .. }));
+    assert!(matches!(
+        s.update(&[r2], &signed_list(2, 2, &[4, 5])).unwrap_err(),
+        Error::Threshold { .. }
+    ));
     // Only old keys signed: the new keys never agreed.
     let r2 = signed_root(2, &[4, 5, 6], 2, &[1, 2]);
-    assert!(matches!(s.update(&[r2], &signed_list(2, 2, &[4, 5])).unwrap_err(), Error::Threshold { .. }));
+    assert!(matches!(
+        s.update(&[r2], &signed_list(2, 2, &[4, 5])).unwrap_err(),
+        Error::Threshold { .. }
+    ));
 }
 
 #[test]
@@ -87,10 +134,26 @@ fn rollback_is_refused() {
     let r2 = signed_root(2, &[4, 5, 6], 2, &[1, 2, 4, 5]);
     let s = TrustState::bootstrap(&[root1(), r2], &signed_list(7, 2, &[4, 5])).unwrap();
     // An old bundle: root 1 only, or the same root with an older trust list.
-    assert!(matches!(s.update(&[root1()], &signed_list(9, 1, &[1, 2])).unwrap_err(), Error::Rollback { what: "root", .. }));
+    assert!(matches!(
+        s.update(&[root1()], &signed_list(9, 1, &[1, 2]))
+            .unwrap_err(),
+        Error::Rollback { what: "root", .. }
+    ));
     let r2 = signed_root(2, &[4, 5, 6], 2, &[1, 2, 4, 5]);
-    let e = s.update(&[root1(), r2], &signed_list(6, 2, &[4, 5])).unwrap_err();
-    assert!(matches!(e, Error::Rollback { what: "trust list", offered: 6, trusted: 7 }), "{e}");
+    let e = s
+        .update(&[root1(), r2], &signed_list(6, 2, &[4, 5]))
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::Rollback {
+                what: "trust list",
+                offered: 6,
+                trusted: 7
+            }
+        ),
+        "{e}"
+    );
 }
 
 #[test]
@@ -98,18 +161,38 @@ fn mix_and_match_of_root_and_trust_list_is_refused() {
     // A trust list signed by root-1 keys served with root 2 (which dropped those keys).
     let r2 = signed_root(2, &[4, 5, 6], 2, &[1, 2, 4, 5]);
     let s = TrustState::bootstrap(&[root1()], &signed_list(1, 1, &[1, 2])).unwrap();
-    let e = s.update(&[root1(), r2.clone()], &signed_list(3, 1, &[1, 2])).unwrap_err();
+    let e = s
+        .update(&[root1(), r2.clone()], &signed_list(3, 1, &[1, 2]))
+        .unwrap_err();
     assert!(matches!(e, Error::Threshold { .. }), "{e}");
     // Signed by the right keys but naming another root version.
     let r2b = signed_root(2, &[1, 2, 3], 2, &[1, 2, 3]);
     let e = s.update(&[r2b], &signed_list(3, 1, &[1, 2])).unwrap_err();
-    assert!(matches!(e, Error::WrongRoot { signed_under: 1, current: 2 }), "{e}");
+    assert!(
+        matches!(
+            e,
+            Error::WrongRoot {
+                signed_under: 1,
+                current: 2
+            }
+        ),
+        "{e}"
+    );
 }
 
 #[test]
 fn mix_and_match_of_status_lists_is_refused() {
-    let pin = StatusPin { issuer: 1, list: 0, size: 8, sha256: [0; 32], file: "1-0.json".into() };
-    assert!(matches!(check_status_pin(&pin, b"{}"), Err(Error::StatusMismatch(_))));
+    let pin = StatusPin {
+        issuer: 1,
+        list: 0,
+        size: 8,
+        sha256: [0; 32],
+        file: "1-0.json".into(),
+    };
+    assert!(matches!(
+        check_status_pin(&pin, b"{}"),
+        Err(Error::StatusMismatch(_))
+    ));
 }
 
 #[test]
@@ -117,14 +200,20 @@ fn fast_forward_with_a_removed_key_does_not_lock_out_the_issuer() {
     // Root 1 has threshold 1; key 1 leaks and the attacker publishes trust list v1000000.
     let r1 = signed_root(1, &[1, 2], 1, &[1, 2]);
     let s = TrustState::bootstrap(&[r1.clone()], &signed_list(3, 1, &[2])).unwrap();
-    let s = s.update(&[r1.clone()], &signed_list(1_000_000, 1, &[1])).unwrap();
+    let s = s
+        .update(&[r1.clone()], &signed_list(1_000_000, 1, &[1]))
+        .unwrap();
     assert_eq!(s.trust_list.list.version, 1_000_000);
     // The issuer rotates the root without key 1; its real list v4 must be accepted.
     let r2 = signed_root(2, &[2, 3], 1, &[2, 3]);
-    let s = s.update(&[r1.clone(), r2.clone()], &signed_list(4, 2, &[3])).unwrap();
+    let s = s
+        .update(&[r1.clone(), r2.clone()], &signed_list(4, 2, &[3]))
+        .unwrap();
     assert_eq!((s.root.root.version, s.trust_list.list.version), (2, 4));
     // The attacker's key can no longer sign anything, however high the version.
-    let e = s.update(&[r1, r2], &signed_list(2_000_000, 2, &[1])).unwrap_err();
+    let e = s
+        .update(&[r1, r2], &signed_list(2_000_000, 2, &[1]))
+        .unwrap_err();
     assert!(matches!(e, Error::Threshold { .. }), "{e}");
 }
 
@@ -144,7 +233,8 @@ fn status_list_round_trips_through_ssi() {
     assert!(!bits.set(131_072));
     let json = status::sign_list(&bits, 1, 0, &issuer_key(), NOW, NOW + 86_400).unwrap();
     assert!(json.contains("BitstringStatusListCredential"));
-    let checked = status::verify_list(&json, &[issuer_key().verifying_key()], 131_072, NOW).unwrap();
+    let checked =
+        status::verify_list(&json, &[issuer_key().verifying_key()], 131_072, NOW).unwrap();
     assert_eq!(checked.bits, bits);
     assert_eq!(checked.valid_until, Some(NOW + 86_400));
     let mut lists = StatusLists::default();
@@ -153,8 +243,14 @@ fn status_list_round_trips_through_ssi() {
     assert_eq!(at(42), StatusLookup::Revoked);
     assert_eq!(at(43), StatusLookup::Good);
     assert_eq!(at(200_000), StatusLookup::Unknown);
-    assert_eq!(lists.lookup(1, StatusRef { list: 0, index: 43 }, NOW + 86_400), StatusLookup::GoodButStale);
-    assert_eq!(lists.lookup(1, StatusRef { list: 1, index: 43 }, NOW), StatusLookup::Unknown);
+    assert_eq!(
+        lists.lookup(1, StatusRef { list: 0, index: 43 }, NOW + 86_400),
+        StatusLookup::GoodButStale
+    );
+    assert_eq!(
+        lists.lookup(1, StatusRef { list: 1, index: 43 }, NOW),
+        StatusLookup::Unknown
+    );
 }
 
 #[test]

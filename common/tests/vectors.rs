@@ -24,7 +24,10 @@ impl RngCore for VectorRng {
     }
     fn fill_bytes(&mut self, dest: &mut [u8]) {
         for chunk in dest.chunks_mut(32) {
-            let h = Sha256::new().chain_update(b"tuaton test vector salt").chain_update(self.0.to_be_bytes()).finalize();
+            let h = Sha256::new()
+                .chain_update(b"tuaton test vector salt")
+                .chain_update(self.0.to_be_bytes())
+                .finalize();
             self.0 += 1;
             chunk.copy_from_slice(&h[..chunk.len()]);
         }
@@ -58,7 +61,8 @@ fn derive() -> Value {
     let age = presentation::present(&cred, &hk, Profile::Age, NOW).unwrap();
     let fp = Presentation::from_cbor(&flight).unwrap();
     let full = IssuerSigned::from_bytes(&cred.full).unwrap();
-    let verdict = |text: &str, now: i64| check_with(text, now, &trust(), &Revoked(vec![])).to_json();
+    let verdict =
+        |text: &str, now: i64| check_with(text, now, &trust(), &Revoked(vec![])).to_json();
     let flight_qr = presentation::to_qr_text(&flight);
     let age_qr = presentation::to_qr_text(&age);
     json!({
@@ -108,7 +112,10 @@ fn vectors_match_the_committed_file() {
         std::fs::write(path, serde_json::to_string_pretty(&derived).unwrap() + "\n").unwrap();
     }
     let committed: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    assert_eq!(derived, committed, "the format changed: the vectors in docs/vectors/gate-v1.json no longer match");
+    assert_eq!(
+        derived, committed,
+        "the format changed: the vectors in docs/vectors/gate-v1.json no longer match"
+    );
 }
 
 #[test]
@@ -118,5 +125,8 @@ fn committed_presentation_verifies_from_the_file_alone() {
     let qr = v["presentations"]["flight"]["qr"].as_str().unwrap();
     let verdict = check(qr);
     assert!(verdict.is_valid());
-    assert_eq!(verdict.to_json(), v["presentations"]["flight"]["verdict_at_presented_at"]);
+    assert_eq!(
+        verdict.to_json(),
+        v["presentations"]["flight"]["verdict_at_presented_at"]
+    );
 }

@@ -28,7 +28,10 @@ fn signs_and_verifies_and_maps_back_to_the_same_claims() {
         // The gate form of the same card discloses the same values.
         let gate = credential(i).claims().unwrap();
         assert_eq!(gate.citizen_id, Some(checked.claims.citizen_id));
-        assert_eq!(gate.given_name_th, Some(checked.claims.given_name_th.clone()));
+        assert_eq!(
+            gate.given_name_th,
+            Some(checked.claims.given_name_th.clone())
+        );
         assert_eq!(gate.birth_date, Some(checked.claims.birth_date));
         assert_eq!(gate.expiry, Some(checked.claims.expiry));
         assert_eq!(gate.portrait.as_deref(), Some(&checked.claims.portrait[..]));
@@ -50,4 +53,3 @@ fn expired_card_fails_the_validity_window() {
     assert!(e.contains("expired"), "{e}");
     assert!(w3c::verify(&json, ISSUED).is_ok());
 }
-

@@ -12,7 +12,9 @@ use tuaton_common::gate::{self, IssueParams, StatusRef};
 use tuaton_common::model::CitizenRecord;
 use tuaton_common::seal::{self, KdfParams, Sealed};
 use tuaton_common::status::{self, Bitset};
-use tuaton_common::trust::{IssuerKey, KeyState, ListedIssuer, Root, SignedRoot, SignedTrustList, StatusPin, TrustList};
+use tuaton_common::trust::{
+    IssuerKey, KeyState, ListedIssuer, Root, SignedRoot, SignedTrustList, StatusPin, TrustList,
+};
 use tuaton_common::{enroll, w3c};
 use zeroize::Zeroizing;
 
@@ -61,14 +63,26 @@ impl IssuerError {
     /// What the user should do about it (the CLI's second line).
     pub fn hint(&self) -> &'static str {
         match self {
-            IssuerError::Core(_) | IssuerError::Invalid(_) => "correct the input and run the command again; nothing was written",
-            IssuerError::Store(_) => "check the --home directory is writable and not used by another tuaton-issuer",
+            IssuerError::Core(_) | IssuerError::Invalid(_) => {
+                "correct the input and run the command again; nothing was written"
+            }
+            IssuerError::Store(_) => {
+                "check the --home directory is writable and not used by another tuaton-issuer"
+            }
             IssuerError::Io { .. } => "check the path exists and is readable/writable",
-            IssuerError::AlreadyInitialised(_) => "use another --home, or keep using the existing issuer",
-            IssuerError::NotInitialised(_) => "run `tuaton-issuer init --name NAME` first, or pass the right --home",
-            IssuerError::WrongPassphrase => "enter the passphrase given at init (or set TUATON_ISSUER_PASSPHRASE)",
+            IssuerError::AlreadyInitialised(_) => {
+                "use another --home, or keep using the existing issuer"
+            }
+            IssuerError::NotInitialised(_) => {
+                "run `tuaton-issuer init --name NAME` first, or pass the right --home"
+            }
+            IssuerError::WrongPassphrase => {
+                "enter the passphrase given at init (or set TUATON_ISSUER_PASSPHRASE)"
+            }
             IssuerError::UnknownKid(_) => "list keys with `tuaton-issuer keys`",
-            IssuerError::UnknownCredential(_) => "use the credential id printed by `issue` (16 hex digits)",
+            IssuerError::UnknownCredential(_) => {
+                "use the credential id printed by `issue` (16 hex digits)"
+            }
             IssuerError::NoActiveKey => "run `tuaton-issuer rotate` to create a new signing key",
         }
     }
@@ -173,7 +187,10 @@ fn be(n: u64) -> [u8; 8] {
 
 impl Issuer {
     fn open_db(home: &Path) -> Result<sled::Db> {
-        std::fs::create_dir_all(home).map_err(|source| IssuerError::Io { path: home.into(), source })?;
+        std::fs::create_dir_all(home).map_err(|source| IssuerError::Io {
+            path: home.into(),
+            source,
+        })?;
         Ok(sled::open(home.join("issuer.sled"))?)
     }
 
@@ -189,15 +206,29 @@ impl Issuer {
             )));
         }
         if passphrase.len() < 8 {
-            return Err(IssuerError::Invalid("the passphrase must have at least 8 characters".into()));
+            return Err(IssuerError::Invalid(
+                "the passphrase must have at least 8 characters".into(),
+            ));
         }
         if home.join("issuer.sled").exists() {
             return Err(IssuerError::AlreadyInitialised(home.into()));
         }
         let db = Self::open_db(home)?;
         let store_key = Zeroizing::new(random::<32>());
-        let sealed = Sealed::seal(store_key.as_ref(), passphrase, opts.kdf, random(), random(), b"tuaton issuer store key").map_err(core)?;
-        let iss = Issuer { home: home.into(), db, store_key };
+        let sealed = Sealed::seal(
+            store_key.as_ref(),
+            passphrase,
+            opts.kdf,
+            random(),
+            random(),
+            b"tuaton issuer store key",
+        )
+        .map_err(core)?;
+        let iss = Issuer {
+            home: home.into(),
+            db,
+            store_key,
+        };
         let meta = iss.db.open_tree(META)?;
         // Everything of init lands in one batch: a crash leaves no half-made issuer.
         let mut batch = sled::Batch::default();
@@ -207,12 +238,17 @@ impl Issuer {
         batch.insert("trust-list-version", &be(0));
         batch.insert("sealed-store-key", sealed.to_bytes());
         meta.apply_batch(batch)?;
-        let root_keys: Vec<SigningKey> = (0..opts.root_keys).map(|_| SigningKey::generate(&mut OsRng)).collect();
+        let root_keys: Vec<SigningKey> = (0..opts.root_keys)
+            .map(|_| SigningKey::generate(&mut OsRng))
+            .collect();
         let root = Root {
             version: 1,
             expires: now + 5 * 365 * 86_400,
             threshold: opts.threshold,
-            keys: root_keys.iter().map(|k| k.verifying_key().to_bytes()).collect(),
+            keys: root_keys
+                .iter()
+                .map(|k| k.verifying_key().to_bytes())
+                .collect(),
         };
         iss.store_root(&root, &root_keys, &root_keys)?;
         iss.add_signing_key(now)?;
@@ -232,21 +268,44 @@ impl Issuer {
         if meta.get("initialised")?.is_none() {
             return Err(IssuerError::NotInitialised(home.into()));
         }
-        let sealed = Sealed::from_bytes(&meta.get("sealed-store-key")?.ok_or_else(|| IssuerError::NotInitialised(home.into()))?).map_err(core)?;
-        let key = sealed.open(passphrase, b"tuaton issuer store key").map_err(core)?;
+        let sealed = Sealed::from_bytes(
+            &meta
+                .get("sealed-store-key")?
+                .ok_or_else(|| IssuerError::NotInitialised(home.into()))?,
+        )
+        .map_err(core)?;
+        let key = sealed
+            .open(passphrase, b"tuaton issuer store key")
+            .map_err(core)?;
         let store_key = key.key32().ok_or(IssuerError::WrongPassphrase)?;
-        Ok(Issuer { home: home.into(), db, store_key })
+        Ok(Issuer {
+            home: home.into(),
+            db,
+            store_key,
+        })
     }
 
     fn meta_u64(&self, k: &str) -> Result<u64> {
-        let v = self.db.open_tree(META)?.get(k)?.ok_or_else(|| IssuerError::NotInitialised(self.home.clone()))?;
-        Ok(u64::from_be_bytes(v.as_ref().try_into().map_err(|_| IssuerError::Invalid(format!("store: bad {k}")))?))
+        let v = self
+            .db
+            .open_tree(META)?
+            .get(k)?
+            .ok_or_else(|| IssuerError::NotInitialised(self.home.clone()))?;
+        Ok(u64::from_be_bytes(v.as_ref().try_into().map_err(|_| {
+            IssuerError::Invalid(format!("store: bad {k}"))
+        })?))
     }
 
     /// Issuer number.
     pub fn issuer_id(&self) -> Result<u32> {
-        let v = self.db.open_tree(META)?.get("issuer-id")?.ok_or_else(|| IssuerError::NotInitialised(self.home.clone()))?;
-        Ok(u32::from_be_bytes(v.as_ref().try_into().map_err(|_| IssuerError::Invalid("store: bad issuer id".into()))?))
+        let v = self
+            .db
+            .open_tree(META)?
+            .get("issuer-id")?
+            .ok_or_else(|| IssuerError::NotInitialised(self.home.clone()))?;
+        Ok(u32::from_be_bytes(v.as_ref().try_into().map_err(|_| {
+            IssuerError::Invalid("store: bad issuer id".into())
+        })?))
     }
 
     /// Display name.
@@ -262,7 +321,9 @@ impl Issuer {
 
     fn open_secret(&self, nonce: &[u8; 12], ct: &[u8], aad: &[u8]) -> Result<SigningKey> {
         let s = seal::decrypt(&self.store_key, nonce, ct, aad).map_err(core)?;
-        let k = s.key32().ok_or_else(|| IssuerError::Invalid("store: bad secret".into()))?;
+        let k = s
+            .key32()
+            .ok_or_else(|| IssuerError::Invalid("store: bad secret".into()))?;
         Ok(SigningKey::from_bytes(&k))
     }
 
@@ -279,7 +340,10 @@ impl Issuer {
         let mut rec = nonce.to_vec();
         rec.extend_from_slice(&ct);
         // Root and its secrets land together.
-        (&self.db.open_tree(ROOTS)?, &self.db.open_tree(ROOT_SECRETS)?)
+        (
+            &self.db.open_tree(ROOTS)?,
+            &self.db.open_tree(ROOT_SECRETS)?,
+        )
             .transaction(|(roots, secs)| {
                 roots.insert(&be(root.version), signed.signed.to_bytes())?;
                 secs.insert(&be(root.version), rec.clone())?;
@@ -287,16 +351,28 @@ impl Issuer {
             })
             .map_err(|e: sled::transaction::TransactionError<()>| match e {
                 sled::transaction::TransactionError::Storage(s) => IssuerError::Store(s),
-                sled::transaction::TransactionError::Abort(()) => IssuerError::Invalid("aborted".into()),
+                sled::transaction::TransactionError::Abort(()) => {
+                    IssuerError::Invalid("aborted".into())
+                }
             })?;
         Ok(())
     }
 
     fn current_root(&self) -> Result<(SignedRoot, Vec<SigningKey>)> {
-        let (k, v) = self.db.open_tree(ROOTS)?.last()?.ok_or_else(|| IssuerError::NotInitialised(self.home.clone()))?;
+        let (k, v) = self
+            .db
+            .open_tree(ROOTS)?
+            .last()?
+            .ok_or_else(|| IssuerError::NotInitialised(self.home.clone()))?;
         let root = SignedRoot::from_bytes_self_signed(&v).map_err(core)?;
-        let rec = self.db.open_tree(ROOT_SECRETS)?.get(&k)?.ok_or_else(|| IssuerError::Invalid("store: root secrets missing".into()))?;
-        let nonce: [u8; 12] = rec[..12].try_into().map_err(|_| IssuerError::Invalid("store: bad root secrets".into()))?;
+        let rec = self
+            .db
+            .open_tree(ROOT_SECRETS)?
+            .get(&k)?
+            .ok_or_else(|| IssuerError::Invalid("store: root secrets missing".into()))?;
+        let nonce: [u8; 12] = rec[..12]
+            .try_into()
+            .map_err(|_| IssuerError::Invalid("store: bad root secrets".into()))?;
         let aad = format!("root {}", root.root.version);
         let s = seal::decrypt(&self.store_key, &nonce, &rec[12..], aad.as_bytes()).map_err(core)?;
         let keys = s
@@ -313,13 +389,18 @@ impl Issuer {
         let mut out = Vec::new();
         for item in tree.iter() {
             let (k, v) = item?;
-            out.push(decode_key(id, &k, &v).ok_or_else(|| IssuerError::Invalid("store: bad key record".into()))?);
+            out.push(
+                decode_key(id, &k, &v)
+                    .ok_or_else(|| IssuerError::Invalid("store: bad key record".into()))?,
+            );
         }
         Ok(out)
     }
 
     fn put_key(&self, r: &KeyRecord) -> Result<()> {
-        self.db.open_tree(KEYS)?.insert(r.seq.to_be_bytes(), encode_key(r))?;
+        self.db
+            .open_tree(KEYS)?
+            .insert(r.seq.to_be_bytes(), encode_key(r))?;
         Ok(())
     }
 
@@ -358,14 +439,26 @@ impl Issuer {
 
     /// Issues both forms for a citizen record (JSON bytes, portrait bytes) and an
     /// enrollment request. Returns the credential package (JSON) and its record.
-    pub fn issue(&self, record_json: &[u8], portrait: &[u8], request: &str, now: i64) -> Result<(String, IssuedRecord)> {
+    pub fn issue(
+        &self,
+        record_json: &[u8],
+        portrait: &[u8],
+        request: &str,
+        now: i64,
+    ) -> Result<(String, IssuedRecord)> {
         let record = CitizenRecord::from_json(record_json).map_err(core)?;
         let mut claims = record.claims;
         if portrait.len() < 4 || portrait[..3] != [0xFF, 0xD8, 0xFF] {
-            return Err(core(tuaton_common::Error::InvalidField { field: "portrait", reason: "is not a JPEG file".into() }));
+            return Err(core(tuaton_common::Error::InvalidField {
+                field: "portrait",
+                reason: "is not a JPEG file".into(),
+            }));
         }
         if portrait.len() > 64 * 1024 {
-            return Err(core(tuaton_common::Error::InvalidField { field: "portrait", reason: "is larger than 64 KiB".into() }));
+            return Err(core(tuaton_common::Error::InvalidField {
+                field: "portrait",
+                reason: "is larger than 64 KiB".into(),
+            }));
         }
         claims.portrait = portrait.to_vec();
         let req = enroll::parse(request).map_err(core)?;
@@ -386,7 +479,15 @@ impl Issuer {
             &mut OsRng,
         )
         .map_err(core)?;
-        let unsigned = w3c::unsigned(&claims, issuer, &sk.verifying_key(), &req.holder_key, &cid, status, now);
+        let unsigned = w3c::unsigned(
+            &claims,
+            issuer,
+            &sk.verifying_key(),
+            &req.holder_key,
+            &cid,
+            status,
+            now,
+        );
         let w3c_json = w3c::sign(unsigned, &sk, now).map_err(core)?;
         let issued = IssuedRecord {
             credential_id: hex::encode(cid),
@@ -414,10 +515,15 @@ impl Issuer {
             })
             .map_err(|e: sled::transaction::TransactionError<()>| match e {
                 sled::transaction::TransactionError::Storage(s) => IssuerError::Store(s),
-                sled::transaction::TransactionError::Abort(()) => IssuerError::Invalid("aborted".into()),
+                sled::transaction::TransactionError::Abort(()) => {
+                    IssuerError::Invalid("aborted".into())
+                }
             })?;
         self.db.flush()?;
-        Ok((serde_json::to_string_pretty(&package).expect("serialisable"), issued))
+        Ok((
+            serde_json::to_string_pretty(&package).expect("serialisable"),
+            issued,
+        ))
     }
 
     /// A fresh credential id and a random unused status index (random so that neighbours
@@ -466,7 +572,8 @@ impl Issuer {
 
     /// Marks every key with this kid (hex) revoked at `now`.
     pub fn revoke_key(&self, kid_hex: &str, now: i64) -> Result<Vec<IssuerKey>> {
-        let kid = hex::decode(kid_hex.trim()).map_err(|_| IssuerError::Invalid(format!("`{kid_hex}` is not a hex key id")))?;
+        let kid = hex::decode(kid_hex.trim())
+            .map_err(|_| IssuerError::Invalid(format!("`{kid_hex}` is not a hex key id")))?;
         let mut out = vec![];
         for mut r in self.key_records()? {
             if r.key.kid == kid {
@@ -491,8 +598,13 @@ impl Issuer {
             .ok()
             .filter(|c| c.len() == 8)
             .ok_or_else(|| IssuerError::UnknownCredential(credential_id.into()))?;
-        let v = self.db.open_tree(CREDS)?.get(&cid)?.ok_or_else(|| IssuerError::UnknownCredential(credential_id.into()))?;
-        let rec: serde_json::Value = serde_json::from_slice(&v).map_err(|e| IssuerError::Invalid(e.to_string()))?;
+        let v = self
+            .db
+            .open_tree(CREDS)?
+            .get(&cid)?
+            .ok_or_else(|| IssuerError::UnknownCredential(credential_id.into()))?;
+        let rec: serde_json::Value =
+            serde_json::from_slice(&v).map_err(|e| IssuerError::Invalid(e.to_string()))?;
         let list = rec["list"].as_u64().unwrap_or(0) as u32;
         let index = rec["index"].as_u64().unwrap_or(0);
         let k = [list.to_be_bytes().as_slice(), &be(index)].concat();
@@ -511,12 +623,17 @@ impl Issuer {
     /// its own.
     pub fn rotate_root(&self, now: i64) -> Result<Root> {
         let (cur, old_keys) = self.current_root()?;
-        let new_keys: Vec<SigningKey> = (0..cur.root.keys.len()).map(|_| SigningKey::generate(&mut OsRng)).collect();
+        let new_keys: Vec<SigningKey> = (0..cur.root.keys.len())
+            .map(|_| SigningKey::generate(&mut OsRng))
+            .collect();
         let root = Root {
             version: cur.root.version + 1,
             expires: now + 5 * 365 * 86_400,
             threshold: cur.root.threshold,
-            keys: new_keys.iter().map(|k| k.verifying_key().to_bytes()).collect(),
+            keys: new_keys
+                .iter()
+                .map(|k| k.verifying_key().to_bytes())
+                .collect(),
         };
         let mut signers: Vec<SigningKey> = old_keys;
         signers.extend(new_keys.iter().cloned());
@@ -540,12 +657,19 @@ impl Issuer {
         let size = self.meta_u64("status-size")?;
         let expires = now + i64::from(valid_days) * 86_400;
         for d in ["root", "status", "contexts"] {
-            std::fs::create_dir_all(out.join(d)).map_err(|source| IssuerError::Io { path: out.join(d), source })?;
+            std::fs::create_dir_all(out.join(d)).map_err(|source| IssuerError::Io {
+                path: out.join(d),
+                source,
+            })?;
         }
         let mut root_versions = vec![];
         for item in self.db.open_tree(ROOTS)?.iter() {
             let (k, v) = item?;
-            let ver = u64::from_be_bytes(k.as_ref().try_into().map_err(|_| IssuerError::Invalid("store: bad root".into()))?);
+            let ver = u64::from_be_bytes(
+                k.as_ref()
+                    .try_into()
+                    .map_err(|_| IssuerError::Invalid("store: bad root".into()))?,
+            );
             write_atomic(&out.join("root").join(format!("{ver}.cbor")), &v)?;
             root_versions.push(ver);
         }
@@ -562,7 +686,10 @@ impl Issuer {
             let (k, _) = item?;
             let list = u32::from_be_bytes(k[..4].try_into().expect("key layout"));
             let index = u64::from_be_bytes(k[4..12].try_into().expect("key layout"));
-            lists.entry(list).or_insert_with(|| Bitset::new(size)).set(index);
+            lists
+                .entry(list)
+                .or_insert_with(|| Bitset::new(size))
+                .set(index);
             revoked += 1;
         }
         let mut pins = vec![];
@@ -570,16 +697,29 @@ impl Issuer {
             let json = status::sign_list(bits, issuer, *list, &sk, now, expires).map_err(core)?;
             let file = format!("{issuer}-{list}.json");
             write_atomic(&out.join("status").join(&file), json.as_bytes())?;
-            pins.push(StatusPin { issuer, list: *list, size, sha256: Sha256::digest(json.as_bytes()).into(), file });
+            pins.push(StatusPin {
+                issuer,
+                list: *list,
+                size,
+                sha256: Sha256::digest(json.as_bytes()).into(),
+                file,
+            });
         }
-        write_atomic(&out.join("contexts").join("tuaton-v1.jsonld"), w3c::CONTEXT_DOCUMENT.as_bytes())?;
+        write_atomic(
+            &out.join("contexts").join("tuaton-v1.jsonld"),
+            w3c::CONTEXT_DOCUMENT.as_bytes(),
+        )?;
         let version = self.meta_u64("trust-list-version")? + 1;
         let list = TrustList {
             version,
             root_version: root.root.version,
             issued_at: now,
             expires,
-            issuers: vec![ListedIssuer { id: issuer, name: self.name()?, keys: self.keys()? }],
+            issuers: vec![ListedIssuer {
+                id: issuer,
+                name: self.name()?,
+                keys: self.keys()?,
+            }],
             status: pins,
         };
         let signers: Vec<&SigningKey> = root_keys.iter().take(root.root.threshold.into()).collect();
@@ -595,10 +735,23 @@ impl Issuer {
             "root_version": root.root.version,
             "expires": expires,
         });
-        write_atomic(&out.join("index.json"), serde_json::to_string_pretty(&index).expect("json").as_bytes())?;
-        self.db.open_tree(META)?.insert("trust-list-version", &be(version))?;
+        write_atomic(
+            &out.join("index.json"),
+            serde_json::to_string_pretty(&index)
+                .expect("json")
+                .as_bytes(),
+        )?;
+        self.db
+            .open_tree(META)?
+            .insert("trust-list-version", &be(version))?;
         self.db.flush()?;
-        Ok(PublishReport { trust_list_version: version, root_version: root.root.version, status_lists: lists.len(), revoked, expires })
+        Ok(PublishReport {
+            trust_list_version: version,
+            root_version: root.root.version,
+            status_lists: lists.len(),
+            revoked,
+            expires,
+        })
     }
 }
 
@@ -621,9 +774,14 @@ pub struct PublishReport {
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension("tmp");
-    let io = |source| IssuerError::Io { path: path.into(), source };
+    let io = |source| IssuerError::Io {
+        path: path.into(),
+        source,
+    };
     std::fs::write(&tmp, bytes).map_err(io)?;
-    std::fs::File::open(&tmp).and_then(|f| f.sync_all()).map_err(io)?;
+    std::fs::File::open(&tmp)
+        .and_then(|f| f.sync_all())
+        .map_err(io)?;
     std::fs::rename(&tmp, path).map_err(io)
 }
 
@@ -660,7 +818,9 @@ fn decode_key(issuer: u32, k: &[u8], v: &[u8]) -> Option<KeyRecord> {
             state: match j["state"].as_u64()? {
                 0 => KeyState::Active,
                 1 => KeyState::Retired,
-                _ => KeyState::Revoked { at: j["revoked_at"].as_i64()? },
+                _ => KeyState::Revoked {
+                    at: j["revoked_at"].as_i64()?,
+                },
             },
         },
         secret_nonce: hex::decode(j["nonce"].as_str()?).ok()?.try_into().ok()?,

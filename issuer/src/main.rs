@@ -10,8 +10,12 @@ use tuaton_common::model::{format_rfc3339, parse_rfc3339};
 use tuaton_issuer::{InitOptions, Issuer, IssuerError};
 
 #[derive(Parser)]
-#[command(name = "tuaton-issuer", version, about = "Issue, rotate and revoke Thai national ID credentials; publish the trust bundle gates sync.",
-    after_help = "Exit codes: 0 success, 2 error.\nThe passphrase is read from the terminal, from standard input with --passphrase-stdin, or from TUATON_ISSUER_PASSPHRASE.")]
+#[command(
+    name = "tuaton-issuer",
+    version,
+    about = "Issue, rotate and revoke Thai national ID credentials; publish the trust bundle gates sync.",
+    after_help = "Exit codes: 0 success, 2 error.\nThe passphrase is read from the terminal, from standard input with --passphrase-stdin, or from TUATON_ISSUER_PASSPHRASE."
+)]
 struct Cli {
     /// State directory [default: $XDG_DATA_HOME/tuaton/issuer or ~/.local/share/tuaton/issuer]
     #[arg(long, global = true, value_name = "DIR")]
@@ -126,13 +130,22 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         None => chrono::Utc::now().timestamp(),
     };
     let json = cli.json;
-    if let Cmd::Init { name, root_keys, threshold, issuer_id, status_list_size } = &cli.cmd {
+    if let Cmd::Init {
+        name,
+        root_keys,
+        threshold,
+        issuer_id,
+        status_list_size,
+    } = &cli.cmd
+    {
         let mut o = InitOptions::new(name);
         o.root_keys = *root_keys;
         o.threshold = *threshold;
         o.issuer_id = *issuer_id;
         if *status_list_size < 8 || *status_list_size > 1 << 27 {
-            anyhow::bail!(IssuerError::Invalid("--status-list-size must be between 8 and 134217728".into()));
+            anyhow::bail!(IssuerError::Invalid(
+                "--status-list-size must be between 8 and 134217728".into()
+            ));
         }
         o.status_list_size = *status_list_size;
         let pass = read_passphrase(cli, true)?;
@@ -149,28 +162,58 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
     let iss = Issuer::open(&home, &pass)?;
     match &cli.cmd {
         Cmd::Init { .. } => unreachable!("handled above"),
-        Cmd::Issue { record, request, out: out_file } => {
-            let rec = std::fs::read(record).map_err(|source| IssuerError::Io { path: record.clone(), source })?;
-            let rec_v: serde_json::Value = serde_json::from_slice(&rec).map_err(|e| IssuerError::Core(e.into()))?;
+        Cmd::Issue {
+            record,
+            request,
+            out: out_file,
+        } => {
+            let rec = std::fs::read(record).map_err(|source| IssuerError::Io {
+                path: record.clone(),
+                source,
+            })?;
+            let rec_v: serde_json::Value =
+                serde_json::from_slice(&rec).map_err(|e| IssuerError::Core(e.into()))?;
             let portrait_path = rec_v["portrait"].as_str().ok_or_else(|| {
-                IssuerError::Core(tuaton_common::Error::InvalidField { field: "portrait", reason: "is missing".into() })
+                IssuerError::Core(tuaton_common::Error::InvalidField {
+                    field: "portrait",
+                    reason: "is missing".into(),
+                })
             })?;
             // A relative portrait path is relative to the record file.
-            let p = record.parent().unwrap_or(std::path::Path::new(".")).join(portrait_path);
-            let portrait = std::fs::read(&p).map_err(|source| IssuerError::Io { path: p.clone(), source })?;
+            let p = record
+                .parent()
+                .unwrap_or(std::path::Path::new("."))
+                .join(portrait_path);
+            let portrait = std::fs::read(&p).map_err(|source| IssuerError::Io {
+                path: p.clone(),
+                source,
+            })?;
             let request_text = if std::path::Path::new(request).is_file() {
-                std::fs::read_to_string(request).map_err(|source| IssuerError::Io { path: request.into(), source })?
+                std::fs::read_to_string(request).map_err(|source| IssuerError::Io {
+                    path: request.into(),
+                    source,
+                })?
             } else {
                 request.clone()
             };
             let (package, issued) = iss.issue(&rec, &portrait, &request_text, now)?;
             match out_file {
                 Some(f) => {
-                    std::fs::write(f, package.as_bytes()).map_err(|source| IssuerError::Io { path: f.clone(), source })?;
+                    std::fs::write(f, package.as_bytes()).map_err(|source| IssuerError::Io {
+                        path: f.clone(),
+                        source,
+                    })?;
                     if json {
                         out(&serde_json::to_string(&issued)?)?;
                     } else {
-                        out(&format!("Issued credential {} (status list {} index {}, key {}) to {}", issued.credential_id, issued.list, issued.index, issued.kid, f.display()))?;
+                        out(&format!(
+                            "Issued credential {} (status list {} index {}, key {}) to {}",
+                            issued.credential_id,
+                            issued.list,
+                            issued.index,
+                            issued.kid,
+                            f.display()
+                        ))?;
                     }
                 }
                 None => out(&package)?,
@@ -197,7 +240,10 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             if json {
                 out(&serde_json::to_string(&r)?)?;
             } else {
-                out(&format!("Credential {} revoked (status list {} index {}). Publish to tell the gates.", r.credential_id, r.list, r.index))?;
+                out(&format!(
+                    "Credential {} revoked (status list {} index {}). Publish to tell the gates.",
+                    r.credential_id, r.list, r.index
+                ))?;
             }
         }
         Cmd::RotateRoot => {
@@ -224,15 +270,29 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             } else {
                 let mut s = String::from("KID       STATE    SIGNING WINDOW\n");
                 for k in &keys {
-                    let until = k.not_after.map(format_rfc3339).unwrap_or_else(|| "now".into());
-                    s.push_str(&format!("{}  {:<8} {} .. {}\n", hex::encode(&k.kid), k.state.name(), format_rfc3339(k.not_before), until));
+                    let until = k
+                        .not_after
+                        .map(format_rfc3339)
+                        .unwrap_or_else(|| "now".into());
+                    s.push_str(&format!(
+                        "{}  {:<8} {} .. {}\n",
+                        hex::encode(&k.kid),
+                        k.state.name(),
+                        format_rfc3339(k.not_before),
+                        until
+                    ));
                 }
                 out(s.trim_end())?;
             }
         }
-        Cmd::Publish { out: dir, valid_days } => {
+        Cmd::Publish {
+            out: dir,
+            valid_days,
+        } => {
             if *valid_days == 0 || *valid_days > 366 {
-                anyhow::bail!(IssuerError::Invalid("--valid-days must be between 1 and 366".into()));
+                anyhow::bail!(IssuerError::Invalid(
+                    "--valid-days must be between 1 and 366".into()
+                ));
             }
             let r = iss.publish(dir, now, *valid_days)?;
             if json {
@@ -253,7 +313,9 @@ fn main() -> ExitCode {
     match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            if e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) {
+            if e.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            {
                 return ExitCode::SUCCESS;
             }
             let hint = e

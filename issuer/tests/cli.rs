@@ -4,9 +4,21 @@ use std::process::Command;
 
 #[test]
 fn help_lists_every_command() {
-    let out = Command::new(env!("CARGO_BIN_EXE_tuaton-issuer")).arg("--help").output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tuaton-issuer"))
+        .arg("--help")
+        .output()
+        .unwrap();
     let s = String::from_utf8_lossy(&out.stdout);
-    for c in ["init", "issue", "rotate", "revoke-key", "revoke", "rotate-root", "keys", "publish"] {
+    for c in [
+        "init",
+        "issue",
+        "rotate",
+        "revoke-key",
+        "revoke",
+        "rotate-root",
+        "keys",
+        "publish",
+    ] {
         assert!(s.contains(c), "{c} missing from:\n{s}");
     }
 }

@@ -15,9 +15,16 @@ pub const PASSPHRASE: &str = "correct horse battery staple";
 /// (each binary package has integration tests) before any test runs.
 pub fn bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps");
     let p = dir.join(name);
-    assert!(p.exists(), "{} not built: run `cargo test --workspace` (or `cargo build --bins`) first", p.display());
+    assert!(
+        p.exists(),
+        "{} not built: run `cargo test --workspace` (or `cargo build --bins`) first",
+        p.display()
+    );
     p
 }
 
@@ -44,7 +51,11 @@ impl From<Output> for Run {
 impl Run {
     /// Asserts success and returns stdout.
     pub fn ok(self) -> String {
-        assert_eq!(self.code, 0, "stdout: {}\nstderr: {}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, 0,
+            "stdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
         self.stdout
     }
 }
@@ -52,12 +63,20 @@ impl Run {
 /// Runs `bin` with `args`, feeding `stdin`.
 pub fn run(bin_name: &str, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Run {
     let mut c = Command::new(bin(bin_name));
-    c.args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    c.args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     for (k, v) in env {
         c.env(k, v);
     }
     let mut child = c.spawn().expect("spawn");
-    child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).ok();
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .ok();
     child.wait_with_output().expect("wait").into()
 }
 
@@ -77,7 +96,10 @@ impl Default for World {
 impl World {
     /// An empty world.
     pub fn new() -> Self {
-        World { dir: tempfile::tempdir().expect("tempdir"), presented: std::cell::Cell::new(0) }
+        World {
+            dir: tempfile::tempdir().expect("tempdir"),
+            presented: std::cell::Cell::new(0),
+        }
     }
     /// A path inside it.
     pub fn path(&self, p: &str) -> PathBuf {
@@ -92,7 +114,12 @@ impl World {
         let home = self.p("issuer");
         let mut a = vec!["--home", home.as_str()];
         a.extend_from_slice(args);
-        run("tuaton-issuer", &a, "", &[("TUATON_ISSUER_PASSPHRASE", PASSPHRASE)])
+        run(
+            "tuaton-issuer",
+            &a,
+            "",
+            &[("TUATON_ISSUER_PASSPHRASE", PASSPHRASE)],
+        )
     }
     /// Runs a wallet (by name) with PIN lines on stdin.
     pub fn wallet(&self, name: &str, args: &[&str], pins: &str) -> Run {
@@ -118,18 +145,37 @@ impl World {
     }
     /// init + request for wallet `name`; returns the request text.
     pub fn new_wallet(&self, name: &str) -> String {
-        self.wallet(name, &["init"], &format!("{PIN}\n{PIN}\n")).ok();
-        self.wallet(name, &["request"], &format!("{PIN}\n")).ok().trim().to_owned()
+        self.wallet(name, &["init"], &format!("{PIN}\n{PIN}\n"))
+            .ok();
+        self.wallet(name, &["request"], &format!("{PIN}\n"))
+            .ok()
+            .trim()
+            .to_owned()
     }
     /// Issues to wallet `name` from record `record` and imports it (checked against a
     /// fresh publish). Returns the credential id.
     pub fn enroll(&self, name: &str, record: &str) -> String {
         let req = self.new_wallet(name);
         let pkg = self.p(&format!("{name}.pkg.json"));
-        self.issuer(&["issue", "--record", record, "--request", &req, "--out", &pkg]).ok();
+        self.issuer(&[
+            "issue",
+            "--record",
+            record,
+            "--request",
+            &req,
+            "--out",
+            &pkg,
+        ])
+        .ok();
         self.publish();
-        self.wallet(name, &["import", &pkg, "--bundle", &self.p("bundle")], &format!("{PIN}\n")).ok();
-        let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&pkg).expect("package")).expect("json");
+        self.wallet(
+            name,
+            &["import", &pkg, "--bundle", &self.p("bundle")],
+            &format!("{PIN}\n"),
+        )
+        .ok();
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&pkg).expect("package")).expect("json");
         v["credential_id"].as_str().expect("id").to_owned()
     }
     /// Publishes the bundle to `bundle/`.
@@ -142,9 +188,20 @@ impl World {
     pub fn present(&self, name: &str) -> String {
         let n = self.presented.get() + 1;
         self.presented.set(n);
-        let at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() as i64 + n;
+        let at = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs() as i64
+            + n;
         let at = rfc3339(at);
-        self.wallet(name, &["--at", &at, "present", "--text"], &format!("{PIN}\n")).ok().trim().to_owned()
+        self.wallet(
+            name,
+            &["--at", &at, "present", "--text"],
+            &format!("{PIN}\n"),
+        )
+        .ok()
+        .trim()
+        .to_owned()
     }
     /// `check --json` of `payload`: (exit code, verdict JSON).
     pub fn check(&self, payload: &str) -> (i32, serde_json::Value) {
@@ -168,5 +225,10 @@ pub fn rfc3339(t: i64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs / 60 % 60, secs % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
 }

@@ -26,14 +26,34 @@ fn check_output_and_exit_codes() {
     let r = w.gate(&["check", &qr]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.starts_with("VALID\n"), "{}", r.stdout);
-    assert!(r.stdout.contains("  citizen_id: X-XXXX-XXXXX-34-6\n") && r.stdout.contains("  given_name_th: สมชาย\n"), "{}", r.stdout);
-    assert!(r.stdout.contains("  issuer: DOPA Bangkok, key "), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("  citizen_id: X-XXXX-XXXXX-34-6\n")
+            && r.stdout.contains("  given_name_th: สมชาย\n"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("  issuer: DOPA Bangkok, key "),
+        "{}",
+        r.stdout
+    );
     assert_eq!(r.stderr, "");
     // The same QR again, from stdin with a scanner's line ending: replayed, exit 1.
     let home = w.p("gate");
-    let r = run("tuaton-verifier", &["--home", &home, "check", "-"], &format!("{qr}\r\n"), &[]);
+    let r = run(
+        "tuaton-verifier",
+        &["--home", &home, "check", "-"],
+        &format!("{qr}\r\n"),
+        &[],
+    );
     assert_eq!(r.code, 1);
-    assert!(r.stdout.starts_with("REJECTED\n  reason: replayed (This QR code was already used / คิวอาร์โค้ดนี้ถูกใช้แล้ว)\n"), "{}", r.stdout);
+    assert!(
+        r.stdout.starts_with(
+            "REJECTED\n  reason: replayed (This QR code was already used / คิวอาร์โค้ดนี้ถูกใช้แล้ว)\n"
+        ),
+        "{}",
+        r.stdout
+    );
     // Garbage: rejected as malformed (exit 1), JSON shape as CLI.md.
     let r = w.gate(&["check", "--json", "not a presentation"]);
     assert_eq!(r.code, 1);
@@ -57,23 +77,58 @@ fn check_output_and_exit_codes() {
 fn a_stale_bundle_warns_and_a_clock_set_back_is_noticed() {
     let w = world();
     w.gate(&["sync", &w.p("bundle")]).ok();
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
     // Eight days later the 7-day bundle is stale: still verifies, with a warning.
     let later = rfc3339(now + 8 * 86_400);
-    let qr = w.wallet("wallet", &["--at", &later, "present", "--text"], &format!("{PIN}\n")).ok();
+    let qr = w
+        .wallet(
+            "wallet",
+            &["--at", &later, "present", "--text"],
+            &format!("{PIN}\n"),
+        )
+        .ok();
     let r = w.gate(&["--at", &later, "check", "--json", qr.trim()]);
     let v: Value = serde_json::from_str(r.stdout.trim()).unwrap();
     assert_eq!(r.code, 0, "{v}");
-    assert!(v["warnings"].as_array().unwrap().contains(&Value::from("trust_stale")), "{v}");
+    assert!(
+        v["warnings"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from("trust_stale")),
+        "{v}"
+    );
     // With a grace policy of 0 days, the same check is refused.
-    let qr = w.wallet("wallet", &["--at", &rfc3339(now + 8 * 86_400 + 1), "present", "--text"], &format!("{PIN}\n")).ok();
-    let r = w.gate(&["--at", &later, "--refuse-stale-after", "0", "check", "--json", qr.trim()]);
+    let qr = w
+        .wallet(
+            "wallet",
+            &["--at", &rfc3339(now + 8 * 86_400 + 1), "present", "--text"],
+            &format!("{PIN}\n"),
+        )
+        .ok();
+    let r = w.gate(&[
+        "--at",
+        &later,
+        "--refuse-stale-after",
+        "0",
+        "check",
+        "--json",
+        qr.trim(),
+    ]);
     assert_eq!(r.code, 1);
     assert!(r.stdout.contains("trust_expired"));
     // A real check moves the trusted time forward; a clock a day behind it is flagged.
     w.gate(&["check", &w.present("wallet")]);
     let earlier = rfc3339(now - 86_400);
-    let qr = w.wallet("wallet", &["--at", &earlier, "present", "--text"], &format!("{PIN}\n")).ok();
+    let qr = w
+        .wallet(
+            "wallet",
+            &["--at", &earlier, "present", "--text"],
+            &format!("{PIN}\n"),
+        )
+        .ok();
     let r = w.gate(&["--at", &earlier, "check", "--json", qr.trim()]);
     assert!(r.stdout.contains("clock_rollback"), "{}", r.stdout);
 }
@@ -86,15 +141,25 @@ fn audit_log_records_checks_without_personal_data() {
     w.gate(&["check", &qr]);
     w.gate(&["check", &qr]);
     let log = w.gate(&["audit"]).ok();
-    let recs: Vec<Value> = log.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let recs: Vec<Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(recs.len(), 2);
     assert_eq!(recs[0]["verdict"], "valid");
     assert_eq!(recs[1]["reasons"], serde_json::json!(["replayed"]));
     assert_eq!(recs[0]["credential_hash"], recs[1]["credential_hash"]);
     assert_eq!(recs[0]["issuer"], "DOPA Bangkok");
-    assert!(!log.contains("Somchai") && !log.contains("1103700012346") && !log.contains("สมชาย"), "{log}");
-    let pkg: Value = serde_json::from_str(&std::fs::read_to_string(w.path("wallet.pkg.json")).unwrap()).unwrap();
-    assert!(!log.contains(pkg["credential_id"].as_str().unwrap()), "the credential id is only kept salted and hashed");
+    assert!(
+        !log.contains("Somchai") && !log.contains("1103700012346") && !log.contains("สมชาย"),
+        "{log}"
+    );
+    let pkg: Value =
+        serde_json::from_str(&std::fs::read_to_string(w.path("wallet.pkg.json")).unwrap()).unwrap();
+    assert!(
+        !log.contains(pkg["credential_id"].as_str().unwrap()),
+        "the credential id is only kept salted and hashed"
+    );
 }
 
 /// Serves `dir` over HTTP on loopback for a bounded number of requests.
@@ -113,14 +178,27 @@ fn serve(dir: std::path::PathBuf, requests: usize) -> String {
                     break;
                 }
             }
-            let path = line.split_whitespace().nth(1).unwrap_or("/").trim_start_matches('/').to_owned();
+            let path = line
+                .split_whitespace()
+                .nth(1)
+                .unwrap_or("/")
+                .trim_start_matches('/')
+                .to_owned();
             match std::fs::read(dir.join(&path)) {
                 Ok(b) if !path.contains("..") => {
-                    write!(s, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", b.len()).ok();
+                    write!(
+                        s,
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        b.len()
+                    )
+                    .ok();
                     s.write_all(&b).ok();
                 }
                 _ => {
-                    s.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").ok();
+                    s.write_all(
+                        b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                    )
+                    .ok();
                 }
             }
         }
@@ -145,7 +223,12 @@ fn sync_over_http_from_a_static_server() {
 }
 
 fn tmux(sock: &str, args: &[&str]) -> String {
-    let o = Command::new("tmux").arg("-L").arg(sock).args(args).output().expect("tmux is installed (.ci/run installs it)");
+    let o = Command::new("tmux")
+        .arg("-L")
+        .arg(sock)
+        .args(args)
+        .output()
+        .expect("tmux is installed (.ci/run installs it)");
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
@@ -166,19 +249,48 @@ fn gate_tui_in_tmux_scans_and_quits() {
     w.gate(&["sync", &w.p("bundle")]).ok();
     let qr = w.present("wallet");
     let sock = format!("tuaton-test-{}", std::process::id());
-    let cmd = format!("{} --home {} gate; echo EXITED $?; sleep 30", bin("tuaton-verifier").display(), w.p("gate"));
-    tmux(&sock, &["new-session", "-d", "-s", "gate", "-x", "80", "-y", "24", &cmd]);
+    let cmd = format!(
+        "{} --home {} gate; echo EXITED $?; sleep 30",
+        bin("tuaton-verifier").display(),
+        w.p("gate")
+    );
+    tmux(
+        &sock,
+        &[
+            "new-session",
+            "-d",
+            "-s",
+            "gate",
+            "-x",
+            "80",
+            "-y",
+            "24",
+            &cmd,
+        ],
+    );
     let screen = wait_for(&sock, "READY");
-    assert!(screen.contains("READY: SCAN A QR CODE") && screen.contains("Bundle v1"), "{screen}");
+    assert!(
+        screen.contains("READY: SCAN A QR CODE") && screen.contains("Bundle v1"),
+        "{screen}"
+    );
     // A keyboard-wedge scanner types the payload and presses Enter.
     tmux(&sock, &["send-keys", "-t", "gate", "-l", &qr]);
     tmux(&sock, &["send-keys", "-t", "gate", "Enter"]);
     let screen = wait_for(&sock, "VALID");
     assert!(screen.contains("VALID / ถูกต้อง"), "{screen}");
-    assert!(screen.contains("Mr. Somchai Jaidee") && screen.contains("X-XXXX-XXXXX-34-6"), "{screen}");
+    assert!(
+        screen.contains("Mr. Somchai Jaidee") && screen.contains("X-XXXX-XXXXX-34-6"),
+        "{screen}"
+    );
     tmux(&sock, &["send-keys", "-t", "gate", "q"]);
     let screen = wait_for(&sock, "EXITED");
     tmux(&sock, &["kill-server"]);
-    assert!(screen.contains("EXITED 0"), "q quits cleanly and restores the terminal:\n{screen}");
-    assert!(!screen.contains("READY"), "the alternate screen is gone after quitting:\n{screen}");
+    assert!(
+        screen.contains("EXITED 0"),
+        "q quits cleanly and restores the terminal:\n{screen}"
+    );
+    assert!(
+        !screen.contains("READY"),
+        "the alternate screen is gone after quitting:\n{screen}"
+    );
 }

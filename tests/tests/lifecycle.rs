@@ -16,7 +16,12 @@ fn setup() -> World {
 }
 
 fn reasons(v: &Value) -> Vec<String> {
-    v["reasons"].as_array().unwrap().iter().map(|r| r.as_str().unwrap().to_owned()).collect()
+    v["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap().to_owned())
+        .collect()
 }
 
 #[test]
@@ -37,7 +42,11 @@ fn rotation_revocation_and_root_rotation_end_to_end() {
     assert_eq!(v["kid"], old_kid.as_str());
     let (code, v) = w.check(&w.present("after"));
     assert_eq!(code, 0, "{v}");
-    assert_ne!(v["kid"], old_kid.as_str(), "issued after rotate: the new key");
+    assert_ne!(
+        v["kid"],
+        old_kid.as_str(),
+        "issued after rotate: the new key"
+    );
     let keys: Value = serde_json::from_str(&w.issuer(&["keys", "--json"]).ok()).unwrap();
     assert_eq!(keys[0]["state"], "retired");
     assert_eq!(keys[1]["state"], "active");
@@ -51,7 +60,10 @@ fn rotation_revocation_and_root_rotation_end_to_end() {
     let (code, v) = w.check(&w.present("after"));
     assert_eq!(code, 1);
     assert_eq!(reasons(&v), ["credential_revoked"]);
-    assert_eq!(v["claims"]["given_name_en"], "Kanchanaporn", "the gate still shows whose card it is");
+    assert_eq!(
+        v["claims"]["given_name_en"], "Kanchanaporn",
+        "the gate still shows whose card it is"
+    );
 
     // Revoke the old key: nothing it signed verifies.
     w.issuer(&["revoke-key", &old_kid]).ok();
@@ -65,14 +77,31 @@ fn rotation_revocation_and_root_rotation_end_to_end() {
     let old_gate = World::new();
     std::fs::create_dir_all(old_gate.path("x")).unwrap();
     let g1 = w.p("gate1");
-    run("tuaton-verifier", &["--home", &g1, "sync", &w.p("bundle")], "", &[]).ok();
+    run(
+        "tuaton-verifier",
+        &["--home", &g1, "sync", &w.p("bundle")],
+        "",
+        &[],
+    )
+    .ok();
     w.issuer(&["rotate-root"]).ok();
     w.issuer(&["rotate-root"]).ok();
     w.publish();
-    let out = run("tuaton-verifier", &["--home", &g1, "sync", "--json", &w.p("bundle")], "", &[]).ok();
+    let out = run(
+        "tuaton-verifier",
+        &["--home", &g1, "sync", "--json", &w.p("bundle")],
+        "",
+        &[],
+    )
+    .ok();
     let s: Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(s["root_version"], 3);
-    let r = run("tuaton-verifier", &["--home", &g1, "check", "--json", &w.present("after")], "", &[]);
+    let r = run(
+        "tuaton-verifier",
+        &["--home", &g1, "check", "--json", &w.present("after")],
+        "",
+        &[],
+    );
     assert_eq!(r.code, 1, "still revoked after the root rotation");
 }
 
@@ -87,7 +116,11 @@ fn an_older_bundle_is_refused_and_the_current_one_stays() {
     let r = w.gate(&["sync", &old]);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("rollback refused"), "{}", r.stderr);
-    assert!(r.stderr.contains("hint: the previous bundle stays in use"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("hint: the previous bundle stays in use"),
+        "{}",
+        r.stderr
+    );
     let st: Value = serde_json::from_str(&w.gate(&["status", "--json"]).ok()).unwrap();
     assert_eq!(st["trust_list_version"], 2);
     assert_eq!(w.check(&w.present("a")).0, 0);
@@ -106,7 +139,11 @@ fn a_damaged_bundle_leaves_the_previous_one_in_use() {
     std::fs::write(&status, s.replacen("revocation", "revocatioN", 1)).unwrap();
     let r = w.gate(&["sync", &w.p("bundle")]);
     assert_eq!(r.code, 2, "{}", r.stdout);
-    assert!(r.stderr.contains("does not match the digest"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("does not match the digest"),
+        "{}",
+        r.stderr
+    );
     let st: Value = serde_json::from_str(&w.gate(&["status", "--json"]).ok()).unwrap();
     assert_eq!(st["trust_list_version"], 1, "previous bundle kept");
     assert_eq!(st["keys"].as_array().unwrap().len(), 1);
@@ -128,26 +165,52 @@ fn bad_records_are_refused_with_the_field_named_and_nothing_written() {
         let out = w.p("bad.pkg");
         let r = w.issuer(&["issue", "--record", &rec, "--request", &req, "--out", &out]);
         assert_eq!(r.code, 2);
-        assert!(r.stderr.contains(field) && r.stderr.contains(why), "{field}: {}", r.stderr);
+        assert!(
+            r.stderr.contains(field) && r.stderr.contains(why),
+            "{field}: {}",
+            r.stderr
+        );
         assert!(r.stderr.contains("nothing was written"), "{}", r.stderr);
         assert!(!w.path("bad.pkg").exists());
     }
     let mut v: Value = serde_json::from_str(sample::RECORDS[0]).unwrap();
     v.as_object_mut().unwrap().remove("family_name_th");
     let rec = w.record("bad", &v, sample::PORTRAIT_A);
-    let r = w.issuer(&["issue", "--record", &rec, "--request", &req, "--out", &w.p("bad.pkg")]);
-    assert!(r.code == 2 && r.stderr.contains("family_name_th") && r.stderr.contains("missing"), "{}", r.stderr);
+    let r = w.issuer(&[
+        "issue",
+        "--record",
+        &rec,
+        "--request",
+        &req,
+        "--out",
+        &w.p("bad.pkg"),
+    ]);
+    assert!(
+        r.code == 2 && r.stderr.contains("family_name_th") && r.stderr.contains("missing"),
+        "{}",
+        r.stderr
+    );
     // A request whose proof of possession fails.
     let mut bad_req: Vec<char> = req.chars().collect();
     let n = bad_req.len() - 2;
     bad_req[n] = if bad_req[n] == '0' { '1' } else { '0' };
     let bad_req: String = bad_req.into_iter().collect();
-    let r = w.issuer(&["issue", "--record", &record(&w, 0), "--request", &bad_req, "--out", &w.p("bad.pkg")]);
+    let r = w.issuer(&[
+        "issue",
+        "--record",
+        &record(&w, 0),
+        "--request",
+        &bad_req,
+        "--out",
+        &w.p("bad.pkg"),
+    ]);
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(!w.path("bad.pkg").exists());
     // Nothing was allocated: publishing shows no credential at all was issued.
     w.publish();
-    let idx: Value = serde_json::from_str(&std::fs::read_to_string(w.path("bundle/index.json")).unwrap()).unwrap();
+    let idx: Value =
+        serde_json::from_str(&std::fs::read_to_string(w.path("bundle/index.json")).unwrap())
+            .unwrap();
     assert_eq!(idx["trust_list_version"], 1);
 }
 
@@ -155,12 +218,34 @@ fn bad_records_are_refused_with_the_field_named_and_nothing_written() {
 fn wrong_passphrase_and_missing_issuer_are_errors() {
     let w = setup();
     let home = w.p("issuer");
-    let r = run("tuaton-issuer", &["--home", &home, "keys"], "", &[("TUATON_ISSUER_PASSPHRASE", "nope nope nope")]);
+    let r = run(
+        "tuaton-issuer",
+        &["--home", &home, "keys"],
+        "",
+        &[("TUATON_ISSUER_PASSPHRASE", "nope nope nope")],
+    );
     assert_eq!(r.code, 2);
-    assert!(r.stderr.starts_with("error: wrong passphrase\nhint: "), "{}", r.stderr);
-    let r = run("tuaton-issuer", &["--home", &w.p("nowhere"), "--passphrase-stdin", "keys"], "x\n", &[]);
+    assert!(
+        r.stderr.starts_with("error: wrong passphrase\nhint: "),
+        "{}",
+        r.stderr
+    );
+    let r = run(
+        "tuaton-issuer",
+        &["--home", &w.p("nowhere"), "--passphrase-stdin", "keys"],
+        "x\n",
+        &[],
+    );
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("no issuer in") && r.stderr.contains("tuaton-issuer init"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("no issuer in") && r.stderr.contains("tuaton-issuer init"),
+        "{}",
+        r.stderr
+    );
     let r = w.issuer(&["revoke-key", "deadbeef"]);
-    assert!(r.code == 2 && r.stderr.contains("no signing key with kid deadbeef"), "{}", r.stderr);
+    assert!(
+        r.code == 2 && r.stderr.contains("no signing key with kid deadbeef"),
+        "{}",
+        r.stderr
+    );
 }

@@ -32,9 +32,18 @@ fn pin_policy_is_enforced_at_init_and_nothing_is_created() {
         assert!(r.stderr.lines().nth(1).unwrap().starts_with("hint: "));
         assert!(!w.path("wallet/wallet.sled").exists());
     }
-    let r = w.wallet("wallet", &["init", "--birth-date", "1990-04-12"], "12041990\n12041990\n");
-    assert!(r.code == 2 && r.stderr.contains("birth date"), "{}", r.stderr);
-    w.wallet("wallet", &["init"], &format!("{PIN}\n{PIN}\n")).ok();
+    let r = w.wallet(
+        "wallet",
+        &["init", "--birth-date", "1990-04-12"],
+        "12041990\n12041990\n",
+    );
+    assert!(
+        r.code == 2 && r.stderr.contains("birth date"),
+        "{}",
+        r.stderr
+    );
+    w.wallet("wallet", &["init"], &format!("{PIN}\n{PIN}\n"))
+        .ok();
     let r = w.wallet("wallet", &["init"], &format!("{PIN}\n{PIN}\n"));
     assert!(r.code == 2 && r.stderr.contains("already exists"));
 }
@@ -42,23 +51,44 @@ fn pin_policy_is_enforced_at_init_and_nothing_is_created() {
 #[test]
 fn five_wrong_pins_lock_the_wallet_across_restarts() {
     let w = World::new();
-    w.wallet("wallet", &["init"], &format!("{PIN}\n{PIN}\n")).ok();
+    w.wallet("wallet", &["init"], &format!("{PIN}\n{PIN}\n"))
+        .ok();
     let mut t = 1_800_000_000;
     for left in (1..=4).rev() {
         let r = w.wallet("wallet", &["--at", &rfc3339(t), "request"], "00000000\n");
         assert_eq!(r.code, 2);
-        assert!(r.stderr.contains(&format!("{left} attempt(s) left")), "{}", r.stderr);
+        assert!(
+            r.stderr.contains(&format!("{left} attempt(s) left")),
+            "{}",
+            r.stderr
+        );
         // Straight away again: the growing delay.
-        let r = w.wallet("wallet", &["--at", &rfc3339(t), "request"], &format!("{PIN}\n"));
+        let r = w.wallet(
+            "wallet",
+            &["--at", &rfc3339(t), "request"],
+            &format!("{PIN}\n"),
+        );
         assert!(r.code == 2 && r.stderr.contains("wait"), "{}", r.stderr);
         t += 3600;
     }
     let r = w.wallet("wallet", &["--at", &rfc3339(t), "request"], "00000000\n");
     assert!(r.code == 2 && r.stderr.contains("locked"), "{}", r.stderr);
-    let r = w.wallet("wallet", &["--at", &rfc3339(t + 86_400), "request"], &format!("{PIN}\n"));
-    assert!(r.code == 2 && r.stderr.contains("locked") && r.stderr.contains("reset"), "{}", r.stderr);
+    let r = w.wallet(
+        "wallet",
+        &["--at", &rfc3339(t + 86_400), "request"],
+        &format!("{PIN}\n"),
+    );
+    assert!(
+        r.code == 2 && r.stderr.contains("locked") && r.stderr.contains("reset"),
+        "{}",
+        r.stderr
+    );
     let r = w.wallet("wallet", &["reset", "--yes"], "");
-    assert!(r.code == 0 && r.stdout.contains("re-enroll") || r.stdout.contains("registration office"), "{}", r.stdout);
+    assert!(
+        r.code == 0 && r.stdout.contains("re-enroll") || r.stdout.contains("registration office"),
+        "{}",
+        r.stdout
+    );
     assert!(!w.path("wallet/wallet.sled").exists());
 }
 
@@ -66,24 +96,51 @@ fn five_wrong_pins_lock_the_wallet_across_restarts() {
 fn show_export_and_present_formats() {
     let w = enrolled();
     let show = w.wallet("wallet", &["show"], &format!("{PIN}\n")).ok();
-    for want in ["นายสมชาย ใจดี", "Mr. Somchai Jaidee", "1-1037-00012-34-6", "12 เม.ย. 2533", "11 เม.ย. 2575", "ใช้ได้ / valid"] {
+    for want in [
+        "นายสมชาย ใจดี",
+        "Mr. Somchai Jaidee",
+        "1-1037-00012-34-6",
+        "12 เม.ย. 2533",
+        "11 เม.ย. 2575",
+        "ใช้ได้ / valid",
+    ] {
         assert!(show.contains(want), "{want} missing from:\n{show}");
     }
-    let export = w.wallet("wallet", &["export", "--w3c"], &format!("{PIN}\n")).ok();
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
-    let checked = tuaton_common::w3c::verify(&export, now).expect("the export verifies as a W3C credential");
+    let export = w
+        .wallet("wallet", &["export", "--w3c"], &format!("{PIN}\n"))
+        .ok();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let checked =
+        tuaton_common::w3c::verify(&export, now).expect("the export verifies as a W3C credential");
     assert_eq!(checked.claims.given_name_en.as_str(), "Somchai");
 
     // --text and --png at the same instant carry the same payload.
     let at = rfc3339(now);
-    let r = w.wallet("wallet", &["--at", &at, "present", "--text"], &format!("{PIN}\n"));
+    let r = w.wallet(
+        "wallet",
+        &["--at", &at, "present", "--text"],
+        &format!("{PIN}\n"),
+    );
     assert_eq!(r.code, 0);
-    assert!(r.stderr.contains("Sharing with the gate: citizen_id, title"), "consent first: {}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("Sharing with the gate: citizen_id, title"),
+        "consent first: {}",
+        r.stderr
+    );
     let text = r.stdout.trim_end().to_owned();
     assert_eq!(r.stdout.lines().count(), 1);
     assert!(text.starts_with("TT1:"));
     let png = w.p("qr.png");
-    w.wallet("wallet", &["--at", &at, "present", "--png", &png], &format!("{PIN}\n")).ok();
+    w.wallet(
+        "wallet",
+        &["--at", &at, "present", "--png", &png],
+        &format!("{PIN}\n"),
+    )
+    .ok();
     let img = image::open(&png).unwrap().to_luma8();
     let mut prep = rqrr::PreparedImage::prepare(img);
     let grids = prep.detect_grids();
@@ -91,14 +148,25 @@ fn show_export_and_present_formats() {
     grids[0].decode_to(&mut decoded).unwrap();
     assert_eq!(String::from_utf8(decoded).unwrap(), text);
     let svg = w.p("qr.svg");
-    w.wallet("wallet", &["--at", &at, "present", "--profile", "age", "--svg", &svg], &format!("{PIN}\n")).ok();
+    w.wallet(
+        "wallet",
+        &["--at", &at, "present", "--profile", "age", "--svg", &svg],
+        &format!("{PIN}\n"),
+    )
+    .ok();
     assert!(std::fs::read_to_string(&svg).unwrap().starts_with("<?xml"));
     // The gate reads the PNG too.
     w.gate(&["sync", &w.p("bundle")]).ok();
     let r = w.gate(&["check", "--image", &png]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     // The age profile shows only that.
-    let age = w.wallet("wallet", &["present", "--profile", "age", "--text"], &format!("{PIN}\n")).ok();
+    let age = w
+        .wallet(
+            "wallet",
+            &["present", "--profile", "age", "--text"],
+            &format!("{PIN}\n"),
+        )
+        .ok();
     let (code, v) = w.check(age.trim());
     assert_eq!(code, 0);
     assert_eq!(v["claims"]["age_over_20"], true);
@@ -108,8 +176,13 @@ fn show_export_and_present_formats() {
 #[test]
 fn a_copied_store_reveals_no_claim_name_or_key() {
     let w = enrolled();
-    let export = w.wallet("wallet", &["export", "--w3c"], &format!("{PIN}\n")).ok();
-    let holder_did = serde_json::from_str::<Value>(&export).unwrap()["credentialSubject"]["id"].as_str().unwrap().to_owned();
+    let export = w
+        .wallet("wallet", &["export", "--w3c"], &format!("{PIN}\n"))
+        .ok();
+    let holder_did = serde_json::from_str::<Value>(&export).unwrap()["credentialSubject"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let mut blob = Vec::new();
     for e in walk(&w.path("wallet")) {
         blob.extend(std::fs::read(e).unwrap());
@@ -125,7 +198,11 @@ fn a_copied_store_reveals_no_claim_name_or_key() {
         sample::PORTRAIT_A[..64].to_vec(),
     ];
     for n in needles {
-        assert!(!blob.windows(n.len()).any(|x| x == n.as_slice()), "found {:?} in the store files", String::from_utf8_lossy(&n));
+        assert!(
+            !blob.windows(n.len()).any(|x| x == n.as_slice()),
+            "found {:?} in the store files",
+            String::from_utf8_lossy(&n)
+        );
     }
 }
 
@@ -133,7 +210,11 @@ fn walk(p: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut out = vec![];
     for e in std::fs::read_dir(p).unwrap() {
         let e = e.unwrap().path();
-        if e.is_dir() { out.extend(walk(&e)) } else { out.push(e) }
+        if e.is_dir() {
+            out.extend(walk(&e))
+        } else {
+            out.push(e)
+        }
     }
     out
 }
@@ -179,9 +260,17 @@ fn sigkill_during_import_and_change_pin_never_breaks_the_store() {
         let at = rfc3339(t);
         let mut child = if round % 2 == 0 {
             let new = pins[1 - current];
-            spawn_wallet(&w, &["--at", &at, "change-pin"], &format!("{}\n{new}\n{new}\n", pins[current]))
+            spawn_wallet(
+                &w,
+                &["--at", &at, "change-pin"],
+                &format!("{}\n{new}\n{new}\n", pins[current]),
+            )
         } else {
-            spawn_wallet(&w, &["--at", &at, "import", &pkg], &format!("{}\n", pins[current]))
+            spawn_wallet(
+                &w,
+                &["--at", &at, "import", &pkg],
+                &format!("{}\n", pins[current]),
+            )
         };
         std::thread::sleep(Duration::from_millis(ms));
         let _ = child.kill(); // SIGKILL
@@ -191,16 +280,32 @@ fn sigkill_during_import_and_change_pin_never_breaks_the_store() {
         let ok: Vec<usize> = (0..2)
             .filter(|i| {
                 t += 3600;
-                w.wallet("wallet", &["--at", &rfc3339(t), "show", "--json"], &format!("{}\n", pins[*i])).code == 0
+                w.wallet(
+                    "wallet",
+                    &["--at", &rfc3339(t), "show", "--json"],
+                    &format!("{}\n", pins[*i]),
+                )
+                .code
+                    == 0
             })
             .collect();
         t += 3600;
-        assert_eq!(ok.len(), 1, "round {round} (killed after {ms} ms): PINs that open the store: {ok:?}");
+        assert_eq!(
+            ok.len(),
+            1,
+            "round {round} (killed after {ms} ms): PINs that open the store: {ok:?}"
+        );
         if ok[0] != current {
             changed += 1;
         }
         current = ok[0];
-        let show = w.wallet("wallet", &["--at", &rfc3339(t), "show", "--json"], &format!("{}\n", pins[current])).ok();
+        let show = w
+            .wallet(
+                "wallet",
+                &["--at", &rfc3339(t), "show", "--json"],
+                &format!("{}\n", pins[current]),
+            )
+            .ok();
         let v: Value = serde_json::from_str(show.trim()).unwrap();
         assert_eq!(v["citizen_id"], "1103700012346", "round {round}");
     }

@@ -11,7 +11,10 @@ use tuaton_common::gate::{self, GateCredential, Group, IssueParams, StatusRef};
 use tuaton_common::presentation::{self, Profile};
 use tuaton_common::sample;
 use tuaton_common::status::{Bitset, CheckedList, StatusLists};
-use tuaton_common::trust::{IssuerKey, KeyState, ListedIssuer, Root, SignedRoot, SignedTrustList, TrustList, TrustState, TrustStore};
+use tuaton_common::trust::{
+    IssuerKey, KeyState, ListedIssuer, Root, SignedRoot, SignedTrustList, TrustList, TrustState,
+    TrustStore,
+};
 use tuaton_common::verify::{self, Context, MemoryReplay, Policy, Verdict};
 
 /// One scripted scan.
@@ -42,21 +45,48 @@ fn kid(k: &SigningKey) -> Vec<u8> {
 }
 
 const STEPS: [Step; 8] = [
-    Step { label: "1/8 Somchai, over BLE with portrait (key 1, retired since)", make: |s, t| s.present(0, &[Group::Flight, Group::Portrait], t) },
-    Step { label: "2/8 Kanchanaporn, flight QR (issued after rotation, key 2)", make: |s, t| s.present(1, &[Group::Flight], t) },
-    Step { label: "3/8 Boonmee, lifelong card, year-only birth date", make: |s, t| s.present(2, &[Group::Flight], t) },
-    Step { label: "4/8 Thanakorn, card expired", make: |s, t| s.present(3, &[Group::Flight], t) },
-    Step { label: "5/8 Revoked card", make: |s, t| s.present(4, &[Group::Flight], t) },
-    Step { label: "6/8 Tampered QR (one character changed)", make: |s, t| {
-        let mut q: Vec<char> = s.present(0, &[Group::Flight], t).chars().collect();
-        let i = q.len() / 2;
-        q[i] = if q[i] == 'A' { 'B' } else { 'A' };
-        q.into_iter().collect()
-    } },
-    Step { label: "7/8 Replayed: the first QR scanned again", make: |s, _| s.first_text.clone().unwrap_or_default() },
-    Step { label: "8/8 Signed by a key the gate does not know", make: |s, t| {
-        presentation::to_qr_text(&presentation::present(&s.forged, &s.holder, Profile::Flight, t).expect("demo credential"))
-    } },
+    Step {
+        label: "1/8 Somchai, over BLE with portrait (key 1, retired since)",
+        make: |s, t| s.present(0, &[Group::Flight, Group::Portrait], t),
+    },
+    Step {
+        label: "2/8 Kanchanaporn, flight QR (issued after rotation, key 2)",
+        make: |s, t| s.present(1, &[Group::Flight], t),
+    },
+    Step {
+        label: "3/8 Boonmee, lifelong card, year-only birth date",
+        make: |s, t| s.present(2, &[Group::Flight], t),
+    },
+    Step {
+        label: "4/8 Thanakorn, card expired",
+        make: |s, t| s.present(3, &[Group::Flight], t),
+    },
+    Step {
+        label: "5/8 Revoked card",
+        make: |s, t| s.present(4, &[Group::Flight], t),
+    },
+    Step {
+        label: "6/8 Tampered QR (one character changed)",
+        make: |s, t| {
+            let mut q: Vec<char> = s.present(0, &[Group::Flight], t).chars().collect();
+            let i = q.len() / 2;
+            q[i] = if q[i] == 'A' { 'B' } else { 'A' };
+            q.into_iter().collect()
+        },
+    },
+    Step {
+        label: "7/8 Replayed: the first QR scanned again",
+        make: |s, _| s.first_text.clone().unwrap_or_default(),
+    },
+    Step {
+        label: "8/8 Signed by a key the gate does not know",
+        make: |s, t| {
+            presentation::to_qr_text(
+                &presentation::present(&s.forged, &s.holder, Profile::Flight, t)
+                    .expect("demo credential"),
+            )
+        },
+    },
 ];
 
 impl Scenario {
@@ -83,7 +113,11 @@ impl Scenario {
                     signing_key: key,
                     kid: &kid(key),
                     holder_key: holder.verifying_key().to_bytes(),
-                    credential_id: { let mut c = [0u8; 8]; rng.borrow_mut().fill_bytes(&mut c); c },
+                    credential_id: {
+                        let mut c = [0u8; 8];
+                        rng.borrow_mut().fill_bytes(&mut c);
+                        c
+                    },
                     status: StatusRef { list: 0, index },
                     issued_at: at,
                 },
@@ -101,28 +135,62 @@ impl Scenario {
         creds.push(issue(0, &k2, t_rotate + 2 * 86_400, 55));
         let forged = issue(1, &other, now - 86_400, 66);
         let keys = vec![
-            IssuerKey { issuer: 1, kid: kid(&k1), public: k1.verifying_key(), not_before: 1_600_000_000, not_after: Some(t_rotate), state: KeyState::Retired },
-            IssuerKey { issuer: 1, kid: kid(&k2), public: k2.verifying_key(), not_before: t_rotate, not_after: None, state: KeyState::Active },
+            IssuerKey {
+                issuer: 1,
+                kid: kid(&k1),
+                public: k1.verifying_key(),
+                not_before: 1_600_000_000,
+                not_after: Some(t_rotate),
+                state: KeyState::Retired,
+            },
+            IssuerKey {
+                issuer: 1,
+                kid: kid(&k2),
+                public: k2.verifying_key(),
+                not_before: t_rotate,
+                not_after: None,
+                state: KeyState::Active,
+            },
         ];
         let published = now - 2 * 3600;
         // The same signed structures a real gate syncs, checked the same way.
-        let root = SignedRoot::sign(Root { version: 1, expires: now + 365 * 86_400, threshold: 1, keys: vec![root_key.verifying_key().to_bytes()] }, &[&root_key]);
+        let root = SignedRoot::sign(
+            Root {
+                version: 1,
+                expires: now + 365 * 86_400,
+                threshold: 1,
+                keys: vec![root_key.verifying_key().to_bytes()],
+            },
+            &[&root_key],
+        );
         let list = SignedTrustList::sign(
             TrustList {
                 version: 3,
                 root_version: 1,
                 issued_at: published,
                 expires: published + 7 * 86_400,
-                issuers: vec![ListedIssuer { id: 1, name: "DOPA (demo)".into(), keys }],
+                issuers: vec![ListedIssuer {
+                    id: 1,
+                    name: "DOPA (demo)".into(),
+                    keys,
+                }],
                 status: vec![],
             },
             &[&root_key],
         );
-        let state = TrustState::bootstrap(&[root.signed.to_bytes()], &list.signed.to_bytes()).expect("demo trust data is valid");
+        let state = TrustState::bootstrap(&[root.signed.to_bytes()], &list.signed.to_bytes())
+            .expect("demo trust data is valid");
         let mut bits = Bitset::new(1024);
         bits.set(55);
         let mut status = StatusLists::default();
-        status.insert(1, 0, CheckedList { bits, valid_until: Some(published + 7 * 86_400) });
+        status.insert(
+            1,
+            0,
+            CheckedList {
+                bits,
+                valid_until: Some(published + 7 * 86_400),
+            },
+        );
         Scenario {
             holder,
             creds,
@@ -139,7 +207,8 @@ impl Scenario {
     }
 
     fn present(&self, i: usize, groups: &[Group], t: i64) -> String {
-        let b = presentation::present_groups(&self.creds[i], &self.holder, groups, t, None).expect("demo credential");
+        let b = presentation::present_groups(&self.creds[i], &self.holder, groups, t, None)
+            .expect("demo credential");
         presentation::to_qr_text(&b)
     }
 }
@@ -161,7 +230,13 @@ impl Checker for Scenario {
         self.now
     }
     fn status(&self) -> StatusInfo {
-        StatusInfo { version: self.version, age_secs: self.now - self.published, stale: false, clock_back: false, label: "DEMO".into() }
+        StatusInfo {
+            version: self.version,
+            age_secs: self.now - self.published,
+            stale: false,
+            clock_back: false,
+            label: "DEMO".into(),
+        }
     }
     fn next_demo(&mut self) -> Option<(String, String)> {
         self.now += 30;

@@ -54,10 +54,16 @@ impl GateError {
     /// What the operator should do.
     pub fn hint(&self) -> &'static str {
         match self {
-            GateError::Trust(_) => "the previous bundle stays in use; check the source is the issuer's real bundle",
-            GateError::Store(_) => "check --home is writable and no other tuaton-verifier is using it",
+            GateError::Trust(_) => {
+                "the previous bundle stays in use; check the source is the issuer's real bundle"
+            }
+            GateError::Store(_) => {
+                "check --home is writable and no other tuaton-verifier is using it"
+            }
             GateError::Io { .. } => "check the path exists and is readable",
-            GateError::Http { .. } => "check the URL and the network, or sync from a directory copy",
+            GateError::Http { .. } => {
+                "check the URL and the network, or sync from a directory copy"
+            }
             GateError::NoBundle => "run `tuaton-verifier sync DIR-or-URL` first",
             GateError::NoQr(_) => "use a sharper, well-lit image of the QR code",
             GateError::Invalid(_) => "check the command line with --help",
@@ -79,7 +85,10 @@ pub struct DirSource(pub PathBuf);
 impl BundleSource for DirSource {
     fn read(&self, rel: &str) -> Result<Vec<u8>> {
         let p = self.0.join(rel);
-        std::fs::read(&p).map_err(|source| GateError::Io { path: p.display().to_string(), source })
+        std::fs::read(&p).map_err(|source| GateError::Io {
+            path: p.display().to_string(),
+            source,
+        })
     }
 }
 
@@ -88,7 +97,10 @@ pub struct HttpSource(pub String);
 impl BundleSource for HttpSource {
     fn read(&self, rel: &str) -> Result<Vec<u8>> {
         let url = format!("{}/{rel}", self.0.trim_end_matches('/'));
-        let err = |reason: String| GateError::Http { url: url.clone(), reason };
+        let err = |reason: String| GateError::Http {
+            url: url.clone(),
+            reason,
+        };
         let client = reqwest::blocking::Client::builder()
             .timeout(std::time::Duration::from_secs(30))
             .build()
@@ -157,9 +169,15 @@ impl ReplayView for SledReplay<'_> {
 impl Gate {
     /// Opens (or creates) the gate store in `home`.
     pub fn open(home: &Path) -> Result<Gate> {
-        std::fs::create_dir_all(home).map_err(|source| GateError::Io { path: home.display().to_string(), source })?;
+        std::fs::create_dir_all(home).map_err(|source| GateError::Io {
+            path: home.display().to_string(),
+            source,
+        })?;
         let db = sled::open(home.join("gate.sled"))?;
-        Ok(Gate { db, policy: Policy::default() })
+        Ok(Gate {
+            db,
+            policy: Policy::default(),
+        })
     }
 
     /// Syncs from `source`: every part is verified before anything is replaced, and all
@@ -167,14 +185,25 @@ impl Gate {
     /// previous bundle in use.
     pub fn sync(&self, source: &dyn BundleSource, now: i64) -> Result<SyncReport> {
         let index: serde_json::Value = serde_json::from_slice(&source.read("index.json")?)
-            .map_err(|e| GateError::Trust(tuaton_common::Error::Trust(format!("index.json: {e}"))))?;
+            .map_err(|e| {
+                GateError::Trust(tuaton_common::Error::Trust(format!("index.json: {e}")))
+            })?;
         let names = |k: &str| -> Vec<String> {
-            index[k].as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect()).unwrap_or_default()
+            index[k]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default()
         };
         let mut roots = Vec::new();
         for r in names("roots") {
             if !safe_rel(&r) {
-                return Err(GateError::Trust(tuaton_common::Error::Trust(format!("unsafe path {r} in index.json"))));
+                return Err(GateError::Trust(tuaton_common::Error::Trust(format!(
+                    "unsafe path {r} in index.json"
+                ))));
             }
             roots.push(source.read(&r)?);
         }
@@ -192,7 +221,10 @@ impl Gate {
             let checked = verify_status(&state, pin.issuer, pin.size, &file, now)?;
             revoked += checked.bits.count();
             loaded += 1;
-            batch.insert(format!("status/{}/{}", pin.issuer, pin.list).as_bytes(), encode_checked(pin.size, &checked));
+            batch.insert(
+                format!("status/{}/{}", pin.issuer, pin.list).as_bytes(),
+                encode_checked(pin.size, &checked),
+            );
         }
         let mut root_blob = Vec::new();
         for r in &roots {
@@ -202,7 +234,12 @@ impl Gate {
         // Drop lists of the previous bundle that this one no longer names.
         for item in self.db.open_tree(BUNDLE)?.scan_prefix("status/") {
             let (k, _) = item?;
-            let keep = state.trust_list.list.status.iter().any(|p| k.as_ref() == format!("status/{}/{}", p.issuer, p.list).as_bytes());
+            let keep = state
+                .trust_list
+                .list
+                .status
+                .iter()
+                .any(|p| k.as_ref() == format!("status/{}/{}", p.issuer, p.list).as_bytes());
             if !keep {
                 batch.remove(k);
             }
@@ -255,32 +292,54 @@ impl Gate {
             }
         }
         let trust = state.trust_list.list.to_store();
-        Ok(Loaded { state, trust, status })
+        Ok(Loaded {
+            state,
+            trust,
+            status,
+        })
     }
 
     /// The highest trusted time seen (signed trust data, and the gate's own clock at
     /// earlier checks).
     pub fn highest_trusted_time(&self) -> Result<Option<i64>> {
-        Ok(self.db.open_tree(META)?.get("highest-time")?.and_then(|v| v.as_ref().try_into().ok().map(i64::from_be_bytes)))
+        Ok(self
+            .db
+            .open_tree(META)?
+            .get("highest-time")?
+            .and_then(|v| v.as_ref().try_into().ok().map(i64::from_be_bytes)))
     }
 
     fn raise_trusted_time(&self, t: i64) -> Result<()> {
-        self.db.open_tree(META)?.fetch_and_update("highest-time", |old| {
-            let cur = old.and_then(|v| v.try_into().ok().map(i64::from_be_bytes)).unwrap_or(i64::MIN);
-            Some(cur.max(t).to_be_bytes().to_vec())
-        })?;
+        self.db
+            .open_tree(META)?
+            .fetch_and_update("highest-time", |old| {
+                let cur = old
+                    .and_then(|v| v.try_into().ok().map(i64::from_be_bytes))
+                    .unwrap_or(i64::MIN);
+                Some(cur.max(t).to_be_bytes().to_vec())
+            })?;
         Ok(())
     }
 
     /// When the last sync happened.
     pub fn synced_at(&self) -> Result<Option<i64>> {
-        Ok(self.db.open_tree(BUNDLE)?.get("synced-at")?.and_then(|v| v.as_ref().try_into().ok().map(i64::from_be_bytes)))
+        Ok(self
+            .db
+            .open_tree(BUNDLE)?
+            .get("synced-at")?
+            .and_then(|v| v.as_ref().try_into().ok().map(i64::from_be_bytes)))
     }
 
     /// Verifies one presentation (QR text) as of `now`, records it in the replay cache and
     /// the audit log, and returns the verdict. `clock_is_real` is false when `now` comes
     /// from `--at` (an audit replay), so it never moves the trusted time.
-    pub fn check(&self, loaded: &Loaded, text: &str, now: i64, clock_is_real: bool) -> Result<Verdict> {
+    pub fn check(
+        &self,
+        loaded: &Loaded,
+        text: &str,
+        now: i64,
+        clock_is_real: bool,
+    ) -> Result<Verdict> {
         let replay_tree = self.db.open_tree(REPLAY)?;
         let mut replay = SledReplay(&replay_tree);
         let highest = self.highest_trusted_time()?;
@@ -320,7 +379,9 @@ impl Gate {
     /// Whether the audit log keeps names and citizen IDs (off unless the operator turns
     /// it on).
     pub fn set_log_personal_data(&self, on: bool) -> Result<()> {
-        self.db.open_tree(META)?.insert("log-personal-data", &[u8::from(on)])?;
+        self.db
+            .open_tree(META)?
+            .insert("log-personal-data", &[u8::from(on)])?;
         self.db.flush()?;
         Ok(())
     }
@@ -337,10 +398,17 @@ impl Gate {
     }
 
     fn audit(&self, v: &Verdict) -> Result<()> {
-        let personal = self.db.open_tree(META)?.get("log-personal-data")?.is_some_and(|b| b.as_ref() == [1]);
+        let personal = self
+            .db
+            .open_tree(META)?
+            .get("log-personal-data")?
+            .is_some_and(|b| b.as_ref() == [1]);
         let salt = self.salt()?;
         let cred = v.credential_id.as_ref().map(|c| {
-            let h = Sha256::new().chain_update(&salt).chain_update(c.as_bytes()).finalize();
+            let h = Sha256::new()
+                .chain_update(&salt)
+                .chain_update(c.as_bytes())
+                .finalize();
             hex::encode(&h[..16])
         });
         let mut rec = serde_json::json!({
@@ -354,7 +422,9 @@ impl Gate {
             rec["claims"] = v.claims.as_ref().map(|c| c.to_json()).unwrap_or_default();
         }
         let id = self.db.generate_id()?;
-        self.db.open_tree(AUDIT)?.insert(id.to_be_bytes(), serde_json::to_vec(&rec).expect("json"))?;
+        self.db
+            .open_tree(AUDIT)?
+            .insert(id.to_be_bytes(), serde_json::to_vec(&rec).expect("json"))?;
         Ok(())
     }
 
@@ -371,10 +441,19 @@ impl Gate {
 
 /// A bundle-relative path that stays inside the bundle.
 fn safe_rel(p: &str) -> bool {
-    !p.is_empty() && !p.starts_with('/') && !p.split('/').any(|c| c == ".." || c.is_empty()) && !p.contains('\\')
+    !p.is_empty()
+        && !p.starts_with('/')
+        && !p.split('/').any(|c| c == ".." || c.is_empty())
+        && !p.contains('\\')
 }
 
-fn verify_status(state: &TrustState, issuer: u32, size: u64, file: &[u8], now: i64) -> Result<CheckedList> {
+fn verify_status(
+    state: &TrustState,
+    issuer: u32,
+    size: u64,
+    file: &[u8],
+    now: i64,
+) -> Result<CheckedList> {
     let keys: Vec<_> = state
         .trust_list
         .list
@@ -385,7 +464,11 @@ fn verify_status(state: &TrustState, issuer: u32, size: u64, file: &[u8], now: i
         .filter(|k| !matches!(k.state, tuaton_common::trust::KeyState::Revoked { .. }))
         .map(|k| k.public)
         .collect();
-    let json = std::str::from_utf8(file).map_err(|_| GateError::Trust(tuaton_common::Error::Trust("status list is not UTF-8".into())))?;
+    let json = std::str::from_utf8(file).map_err(|_| {
+        GateError::Trust(tuaton_common::Error::Trust(
+            "status list is not UTF-8".into(),
+        ))
+    })?;
     Ok(status::verify_list(json, &keys, size, now)?)
 }
 
@@ -402,13 +485,19 @@ fn decode_checked(v: &[u8]) -> Option<CheckedList> {
     let until = i64::from_be_bytes(v.get(8..16)?.try_into().ok()?);
     let bytes = v.get(16..)?;
     let bits = Bitset::from_bytes(bytes.to_vec(), size)?;
-    Some(CheckedList { bits, valid_until: (until != i64::MAX).then_some(until) })
+    Some(CheckedList {
+        bits,
+        valid_until: (until != i64::MAX).then_some(until),
+    })
 }
 
 /// Decodes the QR code in a PNG (or JPEG) image into its text.
 pub fn decode_qr_image(path: &Path) -> Result<String> {
     let img = image::open(path)
-        .map_err(|e| GateError::Io { path: path.display().to_string(), source: std::io::Error::other(e.to_string()) })?
+        .map_err(|e| GateError::Io {
+            path: path.display().to_string(),
+            source: std::io::Error::other(e.to_string()),
+        })?
         .to_luma8();
     let mut prepared = rqrr::PreparedImage::prepare(img);
     for grid in prepared.detect_grids() {

@@ -12,8 +12,12 @@ use tuaton_verifier::tui::{self, Checker, StatusInfo};
 use tuaton_verifier::{decode_qr_image, demo, DirSource, Gate, GateError, HttpSource, Loaded};
 
 #[derive(Parser)]
-#[command(name = "tuaton-verifier", version, about = "Offline gate verifier for tuaton ID presentations (QR and BLE).",
-    after_help = "Exit codes: 0 valid or success, 1 presentation rejected (malformed included), 2 error.\nWith no subcommand, runs the gate TUI.")]
+#[command(
+    name = "tuaton-verifier",
+    version,
+    about = "Offline gate verifier for tuaton ID presentations (QR and BLE).",
+    after_help = "Exit codes: 0 valid or success, 1 presentation rejected (malformed included), 2 error.\nWith no subcommand, runs the gate TUI."
+)]
 struct Cli {
     /// State directory [default: $XDG_DATA_HOME/tuaton/verifier or ~/.local/share/tuaton/verifier]
     #[arg(long, global = true, value_name = "DIR")]
@@ -88,13 +92,20 @@ fn human(v: &Verdict) -> String {
         }
     }
     for w in &v.warnings {
-        s.push_str(&format!("  warning: {} ({})\n", w.code(), tui::warning_text(*w)));
+        s.push_str(&format!(
+            "  warning: {} ({})\n",
+            w.code(),
+            tui::warning_text(*w)
+        ));
     }
     if let Some(c) = &v.claims {
         let j = c.to_json();
         for (k, val) in j.as_object().into_iter().flatten() {
             let shown = match (k.as_str(), val.as_str()) {
-                ("citizen_id", Some(id)) => id.parse::<tuaton_common::model::CitizenId>().map(|c| c.masked()).unwrap_or_default(),
+                ("citizen_id", Some(id)) => id
+                    .parse::<tuaton_common::model::CitizenId>()
+                    .map(|c| c.masked())
+                    .unwrap_or_default(),
                 (_, Some(t)) => t.to_owned(),
                 _ => val.to_string(),
             };
@@ -102,7 +113,10 @@ fn human(v: &Verdict) -> String {
         }
     }
     if let Some(i) = &v.issuer {
-        s.push_str(&format!("  issuer: {i}, key {}\n", v.kid.as_deref().unwrap_or("-")));
+        s.push_str(&format!(
+            "  issuer: {i}, key {}\n",
+            v.kid.as_deref().unwrap_or("-")
+        ));
     }
     s.push_str(&format!("  checked at: {}", format_rfc3339(v.checked_at)));
     s
@@ -121,10 +135,18 @@ impl Checker for GateChecker<'_> {
             Ok(v) => v,
             // The store failing must not look like a valid scan.
             Err(_) => {
-                let mut v = tuaton_common::verify::verify_qr("", &mut tuaton_common::verify::Context {
-                    now, trust: &self.loaded.trust, status: &self.loaded.status,
-                    replay: &mut tuaton_common::verify::MemoryReplay::default(), policy: self.gate.policy, nonce: None, highest_trusted_time: None,
-                });
+                let mut v = tuaton_common::verify::verify_qr(
+                    "",
+                    &mut tuaton_common::verify::Context {
+                        now,
+                        trust: &self.loaded.trust,
+                        status: &self.loaded.status,
+                        replay: &mut tuaton_common::verify::MemoryReplay::default(),
+                        policy: self.gate.policy,
+                        nonce: None,
+                        highest_trusted_time: None,
+                    },
+                );
                 v.checked_at = now;
                 v
             }
@@ -140,7 +162,12 @@ impl Checker for GateChecker<'_> {
             version: l.version,
             age_secs: now - l.issued_at,
             stale: now >= l.expires,
-            clock_back: self.gate.highest_trusted_time().ok().flatten().is_some_and(|h| now < h),
+            clock_back: self
+                .gate
+                .highest_trusted_time()
+                .ok()
+                .flatten()
+                .is_some_and(|h| now < h),
             label: String::new(),
         }
     }
@@ -159,13 +186,29 @@ enum Outcome {
 
 fn run(cli: &Cli) -> anyhow::Result<Outcome> {
     let home = cli.home.clone().unwrap_or_else(default_home);
-    let at = cli.at.as_deref().map(parse_rfc3339).transpose().map_err(GateError::Trust)?;
+    let at = cli
+        .at
+        .as_deref()
+        .map(parse_rfc3339)
+        .transpose()
+        .map_err(GateError::Trust)?;
     let now = at.unwrap_or_else(|| chrono::Utc::now().timestamp());
     match cli.cmd.as_ref().unwrap_or(&Cmd::Gate) {
         Cmd::Demo { plain } => {
             if *plain || !std::io::stdout().is_terminal() {
                 for (label, v) in demo::run_plain(now) {
-                    let verdict = if v.is_valid() { "VALID".to_owned() } else { format!("REJECTED {}", v.reasons.iter().map(|r| r.code()).collect::<Vec<_>>().join(",")) };
+                    let verdict = if v.is_valid() {
+                        "VALID".to_owned()
+                    } else {
+                        format!(
+                            "REJECTED {}",
+                            v.reasons
+                                .iter()
+                                .map(|r| r.code())
+                                .collect::<Vec<_>>()
+                                .join(",")
+                        )
+                    };
                     out(&format!("{label:<64} {verdict}"))?;
                 }
             } else {
@@ -192,12 +235,20 @@ fn run(cli: &Cli) -> anyhow::Result<Outcome> {
         }
         Cmd::Check { payload, image } => {
             let text = match (payload.as_deref(), image) {
-                (Some(_), Some(_)) => anyhow::bail!(GateError::Invalid("give a payload or --image, not both".into())),
+                (Some(_), Some(_)) => anyhow::bail!(GateError::Invalid(
+                    "give a payload or --image, not both".into()
+                )),
                 (None, Some(p)) => decode_qr_image(p)?,
                 (Some(t), None) if t != "-" => t.to_owned(),
                 _ => {
                     let mut s = String::new();
-                    std::io::stdin().take(1 << 20).read_to_string(&mut s).map_err(|source| GateError::Io { path: "standard input".into(), source })?;
+                    std::io::stdin()
+                        .take(1 << 20)
+                        .read_to_string(&mut s)
+                        .map_err(|source| GateError::Io {
+                            path: "standard input".into(),
+                            source,
+                        })?;
                     s
                 }
             };
@@ -209,7 +260,11 @@ fn run(cli: &Cli) -> anyhow::Result<Outcome> {
             } else {
                 out(&human(&v))?;
             }
-            Ok(if v.is_valid() { Outcome::Done } else { Outcome::Rejected })
+            Ok(if v.is_valid() {
+                Outcome::Done
+            } else {
+                Outcome::Rejected
+            })
         }
         Cmd::Status => {
             let gate = open_gate(cli, &home)?;
@@ -250,10 +305,19 @@ fn run(cli: &Cli) -> anyhow::Result<Outcome> {
                     if now >= l.expires { "  STALE: sync when online" } else { "" }
                 );
                 for k in &loaded.trust.keys {
-                    s.push_str(&format!("  key {} issuer {} {}\n", hex::encode(&k.kid), k.issuer, k.state.name()));
+                    s.push_str(&format!(
+                        "  key {} issuer {} {}\n",
+                        hex::encode(&k.kid),
+                        k.issuer,
+                        k.state.name()
+                    ));
                 }
                 for ((i, n), c) in loaded.status.iter() {
-                    s.push_str(&format!("  status list {i}-{n}: {} entries, {} revoked\n", c.bits.size(), c.bits.count()));
+                    s.push_str(&format!(
+                        "  status list {i}-{n}: {} entries, {} revoked\n",
+                        c.bits.size(),
+                        c.bits.count()
+                    ));
                 }
                 out(s.trim_end())?;
             }
@@ -262,7 +326,14 @@ fn run(cli: &Cli) -> anyhow::Result<Outcome> {
         Cmd::Gate => {
             let gate = open_gate(cli, &home)?;
             let loaded = gate.load()?;
-            tui::run(&mut GateChecker { gate: &gate, loaded, at }, false)?;
+            tui::run(
+                &mut GateChecker {
+                    gate: &gate,
+                    loaded,
+                    at,
+                },
+                false,
+            )?;
             Ok(Outcome::Done)
         }
         Cmd::Audit => {
@@ -281,10 +352,15 @@ fn main() -> ExitCode {
         Ok(Outcome::Done) => ExitCode::SUCCESS,
         Ok(Outcome::Rejected) => ExitCode::from(1),
         Err(e) => {
-            if e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) {
+            if e.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            {
                 return ExitCode::SUCCESS;
             }
-            let hint = e.downcast_ref::<GateError>().map(GateError::hint).unwrap_or("check the command line with --help");
+            let hint = e
+                .downcast_ref::<GateError>()
+                .map(GateError::hint)
+                .unwrap_or("check the command line with --help");
             eprintln!("error: {e}");
             eprintln!("hint: {hint}");
             ExitCode::from(2)

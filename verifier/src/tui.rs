@@ -100,7 +100,15 @@ pub enum Action {
 impl App {
     /// A fresh screen.
     pub fn new(status: StatusInfo, demo: bool) -> Self {
-        App { input: String::new(), shown: None, history: vec![], status, quit: false, demo, last_scan: None }
+        App {
+            input: String::new(),
+            shown: None,
+            history: vec![],
+            status,
+            quit: false,
+            demo,
+            last_scan: None,
+        }
     }
 
     /// Pure key handling.
@@ -118,11 +126,17 @@ impl App {
                 self.quit = true;
                 Action::None
             }
-            KeyCode::Char(' ') | KeyCode::Char('n') if self.demo && self.input.is_empty() => Action::NextDemo,
+            KeyCode::Char(' ') | KeyCode::Char('n') if self.demo && self.input.is_empty() => {
+                Action::NextDemo
+            }
             KeyCode::Enter if self.demo && self.input.is_empty() => Action::NextDemo,
             KeyCode::Enter => {
                 let t = std::mem::take(&mut self.input);
-                if t.trim().is_empty() { Action::None } else { Action::Submit(t) }
+                if t.trim().is_empty() {
+                    Action::None
+                } else {
+                    Action::Submit(t)
+                }
             }
             KeyCode::Esc => {
                 self.input.clear();
@@ -149,7 +163,13 @@ impl App {
         let now = checker.now();
         let v = checker.check(text);
         let repeat = match &self.last_scan {
-            Some((t, at, prev)) if t.trim() == text.trim() && now - at <= ALREADY_CHECKED_SECS && v.reasons == [Reason::Replayed] => Some(prev.clone()),
+            Some((t, at, prev))
+                if t.trim() == text.trim()
+                    && now - at <= ALREADY_CHECKED_SECS
+                    && v.reasons == [Reason::Replayed] =>
+            {
+                Some(prev.clone())
+            }
             _ => None,
         };
         let (verdict, already_checked) = match repeat {
@@ -161,43 +181,88 @@ impl App {
             }
         };
         if !already_checked {
-            self.history.insert(0, HistoryItem { at: now, valid: verdict.is_valid(), summary: summary(&verdict) });
+            self.history.insert(
+                0,
+                HistoryItem {
+                    at: now,
+                    valid: verdict.is_valid(),
+                    summary: summary(&verdict),
+                },
+            );
             self.history.truncate(50);
         }
-        let portrait = verdict.claims.as_ref().and_then(|c| c.portrait.as_deref()).and_then(decode_portrait);
+        let portrait = verdict
+            .claims
+            .as_ref()
+            .and_then(|c| c.portrait.as_deref())
+            .and_then(decode_portrait);
         self.status = checker.status();
-        self.shown = Some(Shown { verdict, already_checked, label, portrait });
+        self.shown = Some(Shown {
+            verdict,
+            already_checked,
+            label,
+            portrait,
+        });
     }
 }
 
 fn name_line(c: &DisclosedClaims, thai: bool) -> Option<String> {
     let t = c.title.as_ref();
     if thai {
-        Some(format!("{}{} {}", t.map(|t| t.th.as_str()).unwrap_or(""), c.given_name_th.as_ref()?, c.family_name_th.as_ref()?))
+        Some(format!(
+            "{}{} {}",
+            t.map(|t| t.th.as_str()).unwrap_or(""),
+            c.given_name_th.as_ref()?,
+            c.family_name_th.as_ref()?
+        ))
     } else {
-        Some(format!("{} {} {}", t.map(|t| t.en.as_str()).unwrap_or(""), c.given_name_en.as_ref()?, c.family_name_en.as_ref()?).trim().to_owned())
+        Some(
+            format!(
+                "{} {} {}",
+                t.map(|t| t.en.as_str()).unwrap_or(""),
+                c.given_name_en.as_ref()?,
+                c.family_name_en.as_ref()?
+            )
+            .trim()
+            .to_owned(),
+        )
     }
 }
 
 fn summary(v: &Verdict) -> String {
-    let who = v.claims.as_ref().and_then(|c| name_line(c, false)).unwrap_or_else(|| "-".into());
+    let who = v
+        .claims
+        .as_ref()
+        .and_then(|c| name_line(c, false))
+        .unwrap_or_else(|| "-".into());
     if v.is_valid() {
         format!("VALID     {who}")
     } else {
-        format!("REJECTED  {who}: {}", v.reasons.iter().map(|r| r.code()).collect::<Vec<_>>().join(", "))
+        format!(
+            "REJECTED  {who}: {}",
+            v.reasons
+                .iter()
+                .map(|r| r.code())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
     }
 }
 
 /// JPEG to RGB pixels scaled for half-block cells: 16 columns x 10 rows of 2 pixels.
 pub fn decode_portrait(jpeg: &[u8]) -> Option<(u32, u32, Vec<u8>)> {
     let img = image::load_from_memory(jpeg).ok()?;
-    let small = img.resize_exact(16, 20, image::imageops::FilterType::Triangle).to_rgb8();
+    let small = img
+        .resize_exact(16, 20, image::imageops::FilterType::Triangle)
+        .to_rgb8();
     Some((small.width(), small.height(), small.into_raw()))
 }
 
 fn hhmmss(t: i64) -> String {
     // Gate staff read Thai time.
-    chrono::DateTime::from_timestamp(t + 7 * 3600, 0).map(|d| d.format("%H:%M:%S").to_string()).unwrap_or_default()
+    chrono::DateTime::from_timestamp(t + 7 * 3600, 0)
+        .map(|d| d.format("%H:%M:%S").to_string())
+        .unwrap_or_default()
 }
 
 fn age_text(secs: i64) -> String {
@@ -218,22 +283,49 @@ impl Widget for &App {
             Constraint::Length(1),
         ])
         .areas(area);
-        let mode = if self.demo { "DEMO - space: next scan" } else { "scan a QR code" };
-        Line::from(vec![" tuaton gate ".bold().reversed(), format!(" {mode}").into()]).render(title, buf);
+        let mode = if self.demo {
+            "DEMO - space: next scan"
+        } else {
+            "scan a QR code"
+        };
+        Line::from(vec![
+            " tuaton gate ".bold().reversed(),
+            format!(" {mode}").into(),
+        ])
+        .render(title, buf);
 
         // Verdict banner, full width.
         let (text, style, detail): (String, Style, Vec<Line>) = match &self.shown {
-            None => ("READY: SCAN A QR CODE  /  พร้อมสแกน".into(), Style::new().fg(Color::Black).bg(Color::Gray), vec![]),
+            None => (
+                "READY: SCAN A QR CODE  /  พร้อมสแกน".into(),
+                Style::new().fg(Color::Black).bg(Color::Gray),
+                vec![],
+            ),
             Some(s) if s.verdict.is_valid() => {
-                let t = if s.already_checked { "VALID (already checked) / ตรวจแล้ว" } else { "VALID / ถูกต้อง" };
+                let t = if s.already_checked {
+                    "VALID (already checked) / ตรวจแล้ว"
+                } else {
+                    "VALID / ถูกต้อง"
+                };
                 let mut d = vec![];
                 if let Some(l) = &s.label {
                     d.push(Line::from(l.clone()));
                 }
-                (t.into(), Style::new().fg(Color::Black).bg(Color::Green).add_modifier(Modifier::BOLD), d)
+                (
+                    t.into(),
+                    Style::new()
+                        .fg(Color::Black)
+                        .bg(Color::Green)
+                        .add_modifier(Modifier::BOLD),
+                    d,
+                )
             }
             Some(s) => {
-                let t = if s.already_checked { "REJECTED (already checked) / ไม่ผ่าน" } else { "REJECTED / ไม่ผ่าน" };
+                let t = if s.already_checked {
+                    "REJECTED (already checked) / ไม่ผ่าน"
+                } else {
+                    "REJECTED / ไม่ผ่าน"
+                };
                 let d = s
                     .verdict
                     .reasons
@@ -244,7 +336,14 @@ impl Widget for &App {
                         Line::from(format!("{en} / {th}"))
                     })
                     .collect();
-                (t.into(), Style::new().fg(Color::White).bg(Color::Red).add_modifier(Modifier::BOLD), d)
+                (
+                    t.into(),
+                    Style::new()
+                        .fg(Color::White)
+                        .bg(Color::Red)
+                        .add_modifier(Modifier::BOLD),
+                    d,
+                )
             }
         };
         buf.set_style(banner, style);
@@ -253,15 +352,21 @@ impl Widget for &App {
         Paragraph::new(lines).style(style).render(banner, buf);
 
         // Holder details with the portrait, then history.
-        let [left, right] = Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(body);
-        let holder = Block::new().borders(Borders::ALL).title(" Holder / ผู้ถือบัตร ");
+        let [left, right] =
+            Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)])
+                .areas(body);
+        let holder = Block::new()
+            .borders(Borders::ALL)
+            .title(" Holder / ผู้ถือบัตร ");
         let inner = holder.inner(left);
         holder.render(left, buf);
         if let Some(s) = &self.shown {
             let mut text_area = inner;
             if let Some((w, h, px)) = &s.portrait {
                 let pw = (*w as u16).min(inner.width / 2);
-                let [pic, rest] = Layout::horizontal([Constraint::Length(pw + 1), Constraint::Min(10)]).areas(inner);
+                let [pic, rest] =
+                    Layout::horizontal([Constraint::Length(pw + 1), Constraint::Min(10)])
+                        .areas(inner);
                 draw_halfblocks(pic, buf, *w, *h, px);
                 text_area = rest;
             }
@@ -281,7 +386,14 @@ impl Widget for &App {
                     l.push(Line::from(format!("Born  {}", b.to_be_string())));
                 }
                 if let Some(a) = c.age_over_20 {
-                    l.push(Line::from(format!("Age 20+  {}", if a { "yes / ใช่" } else { "no / ไม่ใช่" })));
+                    l.push(Line::from(format!(
+                        "Age 20+  {}",
+                        if a {
+                            "yes / ใช่"
+                        } else {
+                            "no / ไม่ใช่"
+                        }
+                    )));
                 }
                 if let Some(e) = c.expiry {
                     let s = match e {
@@ -294,9 +406,17 @@ impl Widget for &App {
                 l.push(Line::from("No trustworthy holder data").italic());
             }
             if let Some(i) = &v.issuer {
-                l.push(Line::from(format!("Issuer {i}, key {}", v.kid.as_deref().unwrap_or("-"))).dim());
+                l.push(
+                    Line::from(format!(
+                        "Issuer {i}, key {}",
+                        v.kid.as_deref().unwrap_or("-")
+                    ))
+                    .dim(),
+                );
             }
-            Paragraph::new(l).wrap(Wrap { trim: true }).render(text_area, buf);
+            Paragraph::new(l)
+                .wrap(Wrap { trim: true })
+                .render(text_area, buf);
         }
         let hist = Block::new().borders(Borders::ALL).title(" Recent / ล่าสุด ");
         let hin = hist.inner(right);
@@ -307,28 +427,59 @@ impl Widget for &App {
             .take(hin.height as usize)
             .map(|h| {
                 let c = if h.valid { Color::Green } else { Color::Red };
-                Line::from(vec![Span::raw(format!("{} ", hhmmss(h.at))), Span::styled(h.summary.clone(), Style::new().fg(c))])
+                Line::from(vec![
+                    Span::raw(format!("{} ", hhmmss(h.at))),
+                    Span::styled(h.summary.clone(), Style::new().fg(c)),
+                ])
             })
             .collect();
         Paragraph::new(rows).render(hin, buf);
 
         // Input line: a wedge scan is long; show its tail.
         let w = input.width.saturating_sub(7) as usize;
-        let tail: String = self.input.chars().rev().take(w).collect::<Vec<_>>().into_iter().rev().collect();
+        let tail: String = self
+            .input
+            .chars()
+            .rev()
+            .take(w)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
         Line::from(vec!["Scan> ".bold(), tail.into()]).render(input, buf);
 
         let st = &self.status;
-        let mut spans = vec![Span::raw(format!(" Bundle v{} · {} old ", st.version, age_text(st.age_secs)))];
+        let mut spans = vec![Span::raw(format!(
+            " Bundle v{} · {} old ",
+            st.version,
+            age_text(st.age_secs)
+        ))];
         if !st.label.is_empty() {
-            spans.insert(0, Span::styled(format!(" {} ", st.label), Style::new().reversed()));
+            spans.insert(
+                0,
+                Span::styled(format!(" {} ", st.label), Style::new().reversed()),
+            );
         }
         if st.stale {
-            spans.push(Span::styled(" STALE BUNDLE: SYNC ", Style::new().fg(Color::Black).bg(Color::Yellow)));
+            spans.push(Span::styled(
+                " STALE BUNDLE: SYNC ",
+                Style::new().fg(Color::Black).bg(Color::Yellow),
+            ));
         }
         if st.clock_back {
-            spans.push(Span::styled(" CLOCK SET BACK ", Style::new().fg(Color::Black).bg(Color::Yellow)));
+            spans.push(Span::styled(
+                " CLOCK SET BACK ",
+                Style::new().fg(Color::Black).bg(Color::Yellow),
+            ));
         }
-        spans.push(Span::raw(if self.demo { " · space next · Esc clear · q quit" } else { " · Enter check · Esc clear · q quit" }).dim());
+        spans.push(
+            Span::raw(if self.demo {
+                " · space next · Esc clear · q quit"
+            } else {
+                " · Enter check · Esc clear · q quit"
+            })
+            .dim(),
+        );
         Line::from(spans).render(status, buf);
     }
 }
@@ -342,7 +493,9 @@ fn draw_halfblocks(area: Rect, buf: &mut Buffer, w: u32, h: u32, px: &[u8]) {
     for row in 0..(h / 2).min(area.height as u32) {
         for col in 0..w.min(area.width as u32) {
             if let Some(cell) = buf.cell_mut((area.x + col as u16, area.y + row as u16)) {
-                cell.set_symbol("▀").set_fg(at(col, row * 2)).set_bg(at(col, row * 2 + 1));
+                cell.set_symbol("▀")
+                    .set_fg(at(col, row * 2))
+                    .set_bg(at(col, row * 2 + 1));
             }
         }
     }

@@ -29,7 +29,10 @@ fn after(n: usize) -> App {
     let mut s = Scenario::with_seed(NOW, 7);
     let mut app = App::new(s.status(), true);
     for _ in 0..n {
-        assert_eq!(app.on_key(KeyEvent::new(KeyCode::Char(' '), KeyModifiers::NONE)), Action::NextDemo);
+        assert_eq!(
+            app.on_key(KeyEvent::new(KeyCode::Char(' '), KeyModifiers::NONE)),
+            Action::NextDemo
+        );
         let (text, label) = s.next_demo().unwrap();
         app.submit(&mut s, &text, Some(label));
     }
@@ -51,17 +54,31 @@ fn ready_screen_at_80x24_shows_keys_and_bundle() {
     assert_eq!(lines[0], " tuaton gate  DEMO - space: next scan");
     assert!(lines[1].contains("READY: SCAN A QR CODE  /  พร้อมสแกน"));
     assert_eq!(lines[22], "Scan>");
-    assert_eq!(lines[23], " DEMO  Bundle v3 · 2h old  · space next · Esc clear · q quit");
+    assert_eq!(
+        lines[23],
+        " DEMO  Bundle v3 · 2h old  · space next · Esc clear · q quit"
+    );
 }
 
 #[test]
 fn valid_verdict_shows_green_names_masked_id_and_portrait() {
     let (s, buf) = screen(1);
     assert_eq!(banner_bg(&buf), Color::Green);
-    for want in ["VALID / ถูกต้อง", "นายสมชาย ใจดี", "Mr. Somchai Jaidee", "ID    X-XXXX-XXXXX-34-6", "Born  12 เม.ย. 2533", "Valid until 11 เม.ย. 2575", "Issuer DOPA (demo)"] {
+    for want in [
+        "VALID / ถูกต้อง",
+        "นายสมชาย ใจดี",
+        "Mr. Somchai Jaidee",
+        "ID    X-XXXX-XXXXX-34-6",
+        "Born  12 เม.ย. 2533",
+        "Valid until 11 เม.ย. 2575",
+        "Issuer DOPA (demo)",
+    ] {
         assert!(s.contains(want), "{want} missing from\n{s}");
     }
-    assert!(!s.contains("1103700012346"), "the full citizen ID is never on screen");
+    assert!(
+        !s.contains("1103700012346"),
+        "the full citizen ID is never on screen"
+    );
     // The portrait: 16 columns of half blocks with colours.
     assert_eq!(buf[(1, 6)].symbol(), "▀");
     assert!(matches!(buf[(5, 8)].fg, Color::Rgb(..)));
@@ -80,7 +97,11 @@ fn each_rejection_is_red_with_its_reason_in_english_and_thai() {
     let cases = [
         (4, "Card has expired / บัตรหมดอายุ", true),
         (5, "Card has been revoked / บัตรถูกเพิกถอน", true),
-        (6, "Issuer signature is not valid (forged or altered)", false),
+        (
+            6,
+            "Issuer signature is not valid (forged or altered)",
+            false,
+        ),
         (7, "This QR code was already used / คิวอาร์โค้ดนี้ถูกใช้แล้ว", true),
         (8, "Issuer key not known to this gate", false),
     ];
@@ -89,14 +110,21 @@ fn each_rejection_is_red_with_its_reason_in_english_and_thai() {
         assert_eq!(banner_bg(&buf), Color::Red, "step {n}");
         assert!(s.contains("REJECTED / ไม่ผ่าน"), "step {n}:\n{s}");
         assert!(s.contains(reason), "step {n}: {reason} missing from\n{s}");
-        assert_eq!(s.contains("No trustworthy holder data"), !shows_holder, "step {n}:\n{s}");
+        assert_eq!(
+            s.contains("No trustworthy holder data"),
+            !shows_holder,
+            "step {n}:\n{s}"
+        );
     }
 }
 
 #[test]
 fn history_lists_recent_checks_newest_first() {
     let (lines, _) = draw(&after(4));
-    let hist: Vec<&str> = lines[6..10].iter().map(|l| l.split('│').nth(3).unwrap_or("").trim()).collect();
+    let hist: Vec<&str> = lines[6..10]
+        .iter()
+        .map(|l| l.split('│').nth(3).unwrap_or("").trim())
+        .collect();
     assert!(hist[0].contains("REJECTED  Mr. Thanakorn"), "{hist:?}");
     assert!(hist[1].contains("VALID     Mrs. Boonmee"), "{hist:?}");
     assert!(hist[3].contains("VALID     Mr. Somchai"), "{hist:?}");
@@ -110,15 +138,25 @@ fn the_same_qr_within_ten_seconds_is_already_checked_not_an_alarm() {
     for c in text.chars() {
         app.on_key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
     }
-    let Action::Submit(t) = app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)) else { panic!("Enter submits") };
+    let Action::Submit(t) = app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)) else {
+        panic!("Enter submits")
+    };
     assert_eq!(t, text);
     app.submit(&mut s, &t, None);
     // The scanner reads the held-up phone again.
     app.submit(&mut s, &t, None);
     let (lines, buf) = draw(&app);
     assert_eq!(banner_bg(&buf), Color::Green);
-    assert!(lines[1].contains("VALID (already checked) / ตรวจแล้ว"), "{}", lines[1]);
-    assert_eq!(app.history.len(), 1, "a repeat is not a second check in the history");
+    assert!(
+        lines[1].contains("VALID (already checked) / ตรวจแล้ว"),
+        "{}",
+        lines[1]
+    );
+    assert_eq!(
+        app.history.len(),
+        1,
+        "a repeat is not a second check in the history"
+    );
 }
 
 #[test]
@@ -138,7 +176,14 @@ fn expired_card_full_screen() {
     let (lines, _) = draw(&after(4));
     let expected = include_str!("screens/expired-80x24.txt");
     if std::env::var_os("TUATON_WRITE_SCREENS").is_some() {
-        std::fs::write(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/screens/expired-80x24.txt"), lines.join("\n") + "\n").unwrap();
+        std::fs::write(
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/screens/expired-80x24.txt"
+            ),
+            lines.join("\n") + "\n",
+        )
+        .unwrap();
     }
     assert_eq!(lines.join("\n") + "\n", expected);
 }

@@ -115,7 +115,10 @@ impl Pin {
             return Err(WalletError::PinPolicy("use digits only".into()));
         }
         if s.len() != len {
-            return Err(WalletError::PinPolicy(format!("it must have {len} digits, not {}", s.len())));
+            return Err(WalletError::PinPolicy(format!(
+                "it must have {len} digits, not {}",
+                s.len()
+            )));
         }
         let d: Vec<i32> = s.bytes().map(|b| i32::from(b - b'0')).collect();
         for w in d.windows(4) {
@@ -123,15 +126,21 @@ impl Pin {
             let run = |k: i32| steps.iter().all(|x| *x == k || *x == k - 10 * k.signum());
             let digits: String = w.iter().map(|x| char::from(b'0' + *x as u8)).collect();
             if steps.iter().all(|x| *x == 0) {
-                return Err(WalletError::PinPolicy(format!("it repeats a digit ({digits})")));
+                return Err(WalletError::PinPolicy(format!(
+                    "it repeats a digit ({digits})"
+                )));
             }
             if run(1) || run(-1) {
-                return Err(WalletError::PinPolicy(format!("it contains the run {digits}")));
+                return Err(WalletError::PinPolicy(format!(
+                    "it contains the run {digits}"
+                )));
             }
         }
         if let Some(b) = birth {
             if let Some(form) = birth_forms(b).into_iter().find(|f| s.contains(f.as_str())) {
-                return Err(WalletError::PinPolicy(format!("it contains your birth date ({form})")));
+                return Err(WalletError::PinPolicy(format!(
+                    "it contains your birth date ({form})"
+                )));
             }
         }
         Ok(Pin(Zeroizing::new(s.to_owned())))
@@ -159,7 +168,10 @@ fn birth_forms(b: PartialDate) -> Vec<String> {
                     format!("{yy:02}{m:02}{dd:02}"),
                 ]);
             }
-            PartialDate::YearMonth(y, m) => out.extend([format!("{m:02}{:04}", y + off), format!("{:04}{m:02}", y + off)]),
+            PartialDate::YearMonth(y, m) => out.extend([
+                format!("{m:02}{:04}", y + off),
+                format!("{:04}{m:02}", y + off),
+            ]),
             PartialDate::Year(y) => out.push(format!("{:04}", y + off)),
         }
     }
@@ -177,14 +189,20 @@ pub struct WalletOptions {
 
 impl Default for WalletOptions {
     fn default() -> Self {
-        WalletOptions { pin_len: 8, kdf: KdfParams::RELEASE }
+        WalletOptions {
+            pin_len: 8,
+            kdf: KdfParams::RELEASE,
+        }
     }
 }
 
 impl WalletOptions {
     /// Cheap KDF for tests only (see [`KdfParams::insecure_for_tests`]).
     pub fn insecure_for_tests() -> Self {
-        WalletOptions { pin_len: 8, kdf: KdfParams::insecure_for_tests() }
+        WalletOptions {
+            pin_len: 8,
+            kdf: KdfParams::insecure_for_tests(),
+        }
     }
 }
 
@@ -211,7 +229,9 @@ fn rnd<const N: usize>() -> [u8; N] {
 }
 
 fn get_u64(t: &sled::Tree, k: &str) -> Result<u64> {
-    Ok(t.get(k)?.and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes)).unwrap_or(0))
+    Ok(t.get(k)?
+        .and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes))
+        .unwrap_or(0))
 }
 
 impl Wallet {
@@ -230,11 +250,24 @@ impl Wallet {
         if Self::exists(home) {
             return Err(WalletError::AlreadyInitialised(home.into()));
         }
-        std::fs::create_dir_all(home).map_err(|source| WalletError::Io { path: home.into(), source })?;
+        std::fs::create_dir_all(home).map_err(|source| WalletError::Io {
+            path: home.into(),
+            source,
+        })?;
         let db = sled::open(Self::db_path(home))?;
-        let w = Wallet { home: home.into(), db };
+        let w = Wallet {
+            home: home.into(),
+            db,
+        };
         let store_key = Zeroizing::new(rnd::<32>());
-        let sealed = Sealed::seal(store_key.as_ref(), pin.bytes(), opts.kdf, rnd(), rnd(), STORE_KEY_AAD)?;
+        let sealed = Sealed::seal(
+            store_key.as_ref(),
+            pin.bytes(),
+            opts.kdf,
+            rnd(),
+            rnd(),
+            STORE_KEY_AAD,
+        )?;
         let holder = SigningKey::generate(&mut OsRng);
         let u = Unlocked { w: &w, store_key };
         let vault_entry = u.encrypt("holder-key", &holder.to_bytes());
@@ -258,7 +291,10 @@ impl Wallet {
         if db.open_tree(META)?.get("sealed-key")?.is_none() {
             return Err(WalletError::NotInitialised(home.into()));
         }
-        Ok(Wallet { home: home.into(), db })
+        Ok(Wallet {
+            home: home.into(),
+            db,
+        })
     }
 
     /// The PIN length this wallet uses.
@@ -280,7 +316,11 @@ impl Wallet {
         }
         meta.insert("failures", &u64::from(failures + 1).to_be_bytes())?;
         self.db.flush()?;
-        let sealed = Sealed::from_bytes(&meta.get("sealed-key")?.ok_or_else(|| WalletError::NotInitialised(self.home.clone()))?)?;
+        let sealed = Sealed::from_bytes(
+            &meta
+                .get("sealed-key")?
+                .ok_or_else(|| WalletError::NotInitialised(self.home.clone()))?,
+        )?;
         match sealed.open(pin.trim_end_matches(['\r', '\n']).as_bytes(), STORE_KEY_AAD) {
             Ok(k) => {
                 let store_key = k.key32().ok_or(WalletError::Locked)?;
@@ -296,7 +336,9 @@ impl Wallet {
                 if f >= MAX_ATTEMPTS {
                     Err(WalletError::Locked)
                 } else {
-                    Err(WalletError::WrongPin { remaining: MAX_ATTEMPTS - f })
+                    Err(WalletError::WrongPin {
+                        remaining: MAX_ATTEMPTS - f,
+                    })
                 }
             }
             Err(e) => Err(e.into()),
@@ -332,7 +374,12 @@ impl Unlocked<'_> {
     fn encrypt(&self, name: &str, plain: &[u8]) -> Vec<u8> {
         let nonce = rnd::<12>();
         let mut v = nonce.to_vec();
-        v.extend(seal::encrypt(&self.store_key, &nonce, plain, name.as_bytes()));
+        v.extend(seal::encrypt(
+            &self.store_key,
+            &nonce,
+            plain,
+            name.as_bytes(),
+        ));
         v
     }
 
@@ -341,16 +388,27 @@ impl Unlocked<'_> {
             return Ok(None);
         };
         if v.len() < 12 {
-            return Err(WalletError::Core(tuaton_common::Error::Cbor("vault entry too short".into())));
+            return Err(WalletError::Core(tuaton_common::Error::Cbor(
+                "vault entry too short".into(),
+            )));
         }
         let nonce: [u8; 12] = v[..12].try_into().expect("len 12");
-        Ok(Some(seal::decrypt(&self.store_key, &nonce, &v[12..], name.as_bytes())?))
+        Ok(Some(seal::decrypt(
+            &self.store_key,
+            &nonce,
+            &v[12..],
+            name.as_bytes(),
+        )?))
     }
 
     /// The holder's signing key.
     pub fn holder_key(&self) -> Result<SigningKey> {
-        let s = self.decrypt("holder-key")?.ok_or_else(|| WalletError::NotInitialised(self.w.home.clone()))?;
-        Ok(SigningKey::from_bytes(&*s.key32().ok_or(WalletError::Locked)?))
+        let s = self
+            .decrypt("holder-key")?
+            .ok_or_else(|| WalletError::NotInitialised(self.w.home.clone()))?;
+        Ok(SigningKey::from_bytes(
+            &*s.key32().ok_or(WalletError::Locked)?,
+        ))
     }
 
     /// The enrollment request text.
@@ -362,17 +420,23 @@ impl Unlocked<'_> {
     /// write). With `bundle`, the issuer signature is checked against that trust bundle.
     pub fn import(&self, package: &[u8], bundle: Option<&TrustState>, now: i64) -> Result<Card> {
         let bad = |m: String| WalletError::BadPackage(m);
-        let v: serde_json::Value = serde_json::from_slice(package).map_err(|e| bad(format!("not a credential package: {e}")))?;
+        let v: serde_json::Value = serde_json::from_slice(package)
+            .map_err(|e| bad(format!("not a credential package: {e}")))?;
         if v["format"] != "tuaton-credential-package/1" {
             return Err(bad("not a tuaton credential package".into()));
         }
-        let gate_hex = v["gate"].as_str().ok_or_else(|| bad("gate form missing".into()))?;
+        let gate_hex = v["gate"]
+            .as_str()
+            .ok_or_else(|| bad("gate form missing".into()))?;
         let gate_bytes = hex::decode(gate_hex).map_err(|_| bad("gate form is not hex".into()))?;
         let gate = GateCredential::from_bytes(&gate_bytes).map_err(|e| bad(e.to_string()))?;
         let full = gate.full_member()?;
         let holder = self.holder_key()?;
         if full.payload.holder_key != holder.verifying_key().to_bytes() {
-            return Err(bad("it is bound to another wallet's key (was it issued for this wallet's request?)".into()));
+            return Err(bad(
+                "it is bound to another wallet's key (was it issued for this wallet's request?)"
+                    .into(),
+            ));
         }
         let w3c_json = serde_json::to_string_pretty(&v["w3c"]).map_err(|e| bad(e.to_string()))?;
         let checked = w3c::verify(&w3c_json, now).map_err(|e| bad(format!("W3C form: {e}")))?;
@@ -380,39 +444,62 @@ impl Unlocked<'_> {
             return Err(bad("the W3C form names another holder".into()));
         }
         let claims = gate.claims()?;
-        if claims.citizen_id != Some(checked.claims.citizen_id) || claims.portrait.as_deref() != Some(&checked.claims.portrait[..]) {
+        if claims.citizen_id != Some(checked.claims.citizen_id)
+            || claims.portrait.as_deref() != Some(&checked.claims.portrait[..])
+        {
             return Err(bad("the two forms carry different claims".into()));
         }
         if let Some(state) = bundle {
             let store = state.trust_list.list.to_store();
             let tbs = full.to_be_signed();
-            let sig = ed25519_dalek::Signature::from_slice(full.signature()).map_err(|_| bad("bad issuer signature".into()))?;
-            let ok = store
-                .keys_for(full.payload.issuer, &full.kid)
-                .any(|k| k.public.verify_strict(&tbs, &sig).is_ok() && w3c::did_key(&k.public) == checked.issuer);
+            let sig = ed25519_dalek::Signature::from_slice(full.signature())
+                .map_err(|_| bad("bad issuer signature".into()))?;
+            let ok = store.keys_for(full.payload.issuer, &full.kid).any(|k| {
+                k.public.verify_strict(&tbs, &sig).is_ok()
+                    && w3c::did_key(&k.public) == checked.issuer
+            });
             if !ok {
-                return Err(bad("the issuer signature does not verify with any key in the trust bundle".into()));
+                return Err(bad(
+                    "the issuer signature does not verify with any key in the trust bundle".into(),
+                ));
             }
             let flight = tuaton_common::gate::IssuerSigned::from_bytes(&gate.flight)?;
-            let fsig = ed25519_dalek::Signature::from_slice(flight.signature()).map_err(|_| bad("bad issuer signature".into()))?;
-            if !store.keys_for(flight.payload.issuer, &flight.kid).any(|k| k.public.verify_strict(&flight.to_be_signed(), &fsig).is_ok()) {
+            let fsig = ed25519_dalek::Signature::from_slice(flight.signature())
+                .map_err(|_| bad("bad issuer signature".into()))?;
+            if !store.keys_for(flight.payload.issuer, &flight.kid).any(|k| {
+                k.public
+                    .verify_strict(&flight.to_be_signed(), &fsig)
+                    .is_ok()
+            }) {
                 return Err(bad("the flight member's signature does not verify".into()));
             }
         }
         let cid = hex::encode(full.payload.credential_id);
-        let stored = serde_json::to_vec(&serde_json::json!({"gate": gate_hex, "w3c": v["w3c"], "credential_id": cid})).expect("json");
+        let stored = serde_json::to_vec(
+            &serde_json::json!({"gate": gate_hex, "w3c": v["w3c"], "credential_id": cid}),
+        )
+        .expect("json");
         let entry = self.encrypt("credential", &stored);
         // One atomic insert: a crash leaves the old card or the new one, never half.
         self.w.db.open_tree(VAULT)?.insert("credential", entry)?;
         self.w.db.flush()?;
-        Ok(Card { gate, w3c: w3c_json, credential_id: cid })
+        Ok(Card {
+            gate,
+            w3c: w3c_json,
+            credential_id: cid,
+        })
     }
 
     /// The stored card.
     pub fn card(&self) -> Result<Card> {
-        let s = self.decrypt("credential")?.ok_or(WalletError::NoCredential)?;
-        let v: serde_json::Value = serde_json::from_slice(s.expose()).map_err(|e| WalletError::BadPackage(e.to_string()))?;
-        let gate = GateCredential::from_bytes(&hex::decode(v["gate"].as_str().unwrap_or_default()).unwrap_or_default())?;
+        let s = self
+            .decrypt("credential")?
+            .ok_or(WalletError::NoCredential)?;
+        let v: serde_json::Value = serde_json::from_slice(s.expose())
+            .map_err(|e| WalletError::BadPackage(e.to_string()))?;
+        let gate = GateCredential::from_bytes(
+            &hex::decode(v["gate"].as_str().unwrap_or_default()).unwrap_or_default(),
+        )?;
         Ok(Card {
             gate,
             w3c: serde_json::to_string_pretty(&v["w3c"]).unwrap_or_default(),
@@ -430,8 +517,19 @@ impl Unlocked<'_> {
     /// Rewraps the store key under `new`; the credentials are untouched. One atomic write.
     pub fn change_pin(&self, new: &Pin) -> Result<()> {
         let meta = self.w.db.open_tree(META)?;
-        let old = Sealed::from_bytes(&meta.get("sealed-key")?.ok_or_else(|| WalletError::NotInitialised(self.w.home.clone()))?)?;
-        let sealed = Sealed::seal(self.store_key.as_ref(), new.bytes(), old.params, rnd(), rnd(), STORE_KEY_AAD)?;
+        let old = Sealed::from_bytes(
+            &meta
+                .get("sealed-key")?
+                .ok_or_else(|| WalletError::NotInitialised(self.w.home.clone()))?,
+        )?;
+        let sealed = Sealed::seal(
+            self.store_key.as_ref(),
+            new.bytes(),
+            old.params,
+            rnd(),
+            rnd(),
+            STORE_KEY_AAD,
+        )?;
         meta.insert("sealed-key", sealed.to_bytes())?;
         self.w.db.flush()?;
         Ok(())
@@ -457,14 +555,25 @@ mod tests {
         assert!(refused("271839", None).contains("8 digits"));
         assert!(refused("91234067", None).contains("run 1234"));
         assert!(refused("27654381", None).contains("run 7654"));
-        assert!(refused("27890381", None).contains("run 7890"), "wraps past 9");
+        assert!(
+            refused("27890381", None).contains("run 7890"),
+            "wraps past 9"
+        );
         assert!(refused("20111193", None).contains("repeats a digit (1111)"));
         assert!(refused("12041990", Some("1990-04-12")).contains("birth date"));
-        assert!(refused("25330412", Some("1990-04-12")).contains("birth date (25330412)"), "Buddhist era");
+        assert!(
+            refused("25330412", Some("1990-04-12")).contains("birth date (25330412)"),
+            "Buddhist era"
+        );
         assert!(refused("83120490", Some("1990-04-12")).contains("birth date (120490)"));
         assert!(refused("81985113", Some("1985-11")).contains("birth date"));
         assert!(refused("25281873", Some("1985")).contains("2528"));
-        assert!(Pin::parse("27183945", 8, Some(PartialDate::parse("b", "1990-04-12").unwrap())).is_ok());
+        assert!(Pin::parse(
+            "27183945",
+            8,
+            Some(PartialDate::parse("b", "1990-04-12").unwrap())
+        )
+        .is_ok());
         assert!(Pin::parse("271839", 6, None).is_ok());
     }
 
@@ -476,7 +585,9 @@ mod tests {
         let mut t = 1_000;
         let mut waits = vec![];
         for i in 1..=4 {
-            assert!(matches!(w.unlock("00000000", t), Err(WalletError::WrongPin { remaining }) if remaining == 5 - i));
+            assert!(
+                matches!(w.unlock("00000000", t), Err(WalletError::WrongPin { remaining }) if remaining == 5 - i)
+            );
             match w.unlock("27183945", t) {
                 Err(WalletError::Backoff(s)) => waits.push(s),
                 _ => panic!("no backoff after {i} failures"),
@@ -488,7 +599,10 @@ mod tests {
         drop(w);
         // The lock survives reopening, and the right PIN no longer helps.
         let w = Wallet::open(dir.path()).unwrap();
-        assert!(matches!(w.unlock("27183945", t + 100_000), Err(WalletError::Locked)));
+        assert!(matches!(
+            w.unlock("27183945", t + 100_000),
+            Err(WalletError::Locked)
+        ));
     }
 
     #[test]
@@ -500,8 +614,19 @@ mod tests {
         let u = w.unlock("27183945", 10).unwrap();
         assert_eq!(w.failures().unwrap(), 0);
         let key = u.holder_key().unwrap().to_bytes();
-        u.change_pin(&Pin::parse("50718263", 8, None).unwrap()).unwrap();
-        assert!(matches!(w.unlock("27183945", 20), Err(WalletError::WrongPin { .. })));
-        assert_eq!(w.unlock("50718263", 30).unwrap().holder_key().unwrap().to_bytes(), key);
+        u.change_pin(&Pin::parse("50718263", 8, None).unwrap())
+            .unwrap();
+        assert!(matches!(
+            w.unlock("27183945", 20),
+            Err(WalletError::WrongPin { .. })
+        ));
+        assert_eq!(
+            w.unlock("50718263", 30)
+                .unwrap()
+                .holder_key()
+                .unwrap()
+                .to_bytes(),
+            key
+        );
     }
 }

@@ -12,8 +12,12 @@ use tuaton_common::trust::TrustState;
 use tuaton_wallet::{render, Pin, Wallet, WalletError, WalletOptions};
 
 #[derive(Parser)]
-#[command(name = "tuaton-wallet", version, about = "Your Thai national ID card as a PIN-sealed verifiable credential.",
-    after_help = "Exit codes: 0 success, 2 error (wrong or locked PIN included).\nThe PIN is read from the terminal; --pin-stdin reads one line per PIN prompt from standard input.")]
+#[command(
+    name = "tuaton-wallet",
+    version,
+    about = "Your Thai national ID card as a PIN-sealed verifiable credential.",
+    after_help = "Exit codes: 0 success, 2 error (wrong or locked PIN included).\nThe PIN is read from the terminal; --pin-stdin reads one line per PIN prompt from standard input."
+)]
 struct Cli {
     /// State directory [default: $XDG_DATA_HOME/tuaton/wallet or ~/.local/share/tuaton/wallet]
     #[arg(long, global = true, value_name = "DIR")]
@@ -108,10 +112,14 @@ struct Prompter {
 impl Prompter {
     fn pin(&mut self, prompt: &str) -> anyhow::Result<String> {
         if self.stdin {
-            let lines = self.lines.get_or_insert_with(|| std::io::stdin().lock().lines());
+            let lines = self
+                .lines
+                .get_or_insert_with(|| std::io::stdin().lock().lines());
             return match lines.next() {
                 Some(l) => Ok(l?),
-                None => anyhow::bail!(WalletError::PinPolicy(format!("standard input ended before \"{prompt}\""))),
+                None => anyhow::bail!(WalletError::PinPolicy(format!(
+                    "standard input ended before \"{prompt}\""
+                ))),
             };
         }
         Ok(rpassword::prompt_password(format!("{prompt}: "))?)
@@ -137,11 +145,19 @@ fn out(s: &str) -> std::io::Result<()> {
 fn load_bundle(dir: &std::path::Path) -> anyhow::Result<TrustState> {
     let io = |p: PathBuf| move |source| WalletError::Io { path: p, source };
     let idx = dir.join("index.json");
-    let index: serde_json::Value = serde_json::from_slice(&std::fs::read(&idx).map_err(io(idx.clone()))?)?;
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&idx).map_err(io(idx.clone()))?)?;
     let mut roots = vec![];
-    for r in index["roots"].as_array().into_iter().flatten().filter_map(|v| v.as_str()) {
+    for r in index["roots"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str())
+    {
         if r.contains("..") || r.starts_with('/') {
-            anyhow::bail!(WalletError::BadPackage(format!("unsafe path {r} in the bundle index")));
+            anyhow::bail!(WalletError::BadPackage(format!(
+                "unsafe path {r} in the bundle index"
+            )));
         }
         roots.push(std::fs::read(dir.join(r)).map_err(io(dir.join(r)))?);
     }
@@ -156,15 +172,28 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         Some(a) => parse_rfc3339(a).map_err(WalletError::Core)?,
         None => chrono::Utc::now().timestamp(),
     };
-    let mut p = Prompter { stdin: cli.pin_stdin, lines: None };
+    let mut p = Prompter {
+        stdin: cli.pin_stdin,
+        lines: None,
+    };
     match &cli.cmd {
-        Cmd::Init { pin_length, birth_date } => {
+        Cmd::Init {
+            pin_length,
+            birth_date,
+        } => {
             if Wallet::exists(&home) {
                 anyhow::bail!(WalletError::AlreadyInitialised(home));
             }
-            let birth = birth_date.as_deref().map(|b| PartialDate::parse("birth_date", b)).transpose().map_err(WalletError::Core)?;
+            let birth = birth_date
+                .as_deref()
+                .map(|b| PartialDate::parse("birth_date", b))
+                .transpose()
+                .map_err(WalletError::Core)?;
             let pin = p.new_pin(usize::from(*pin_length), birth)?;
-            let opts = WalletOptions { pin_len: usize::from(*pin_length), ..WalletOptions::default() };
+            let opts = WalletOptions {
+                pin_len: usize::from(*pin_length),
+                ..WalletOptions::default()
+            };
             Wallet::init(&home, &pin, opts)?;
             out(&format!("Wallet created in {}. Next: `tuaton-wallet request` and give the request to the registration office.", home.display()))?;
             return Ok(());
@@ -174,7 +203,10 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
                 anyhow::bail!(WalletError::NotInitialised(home));
             }
             if !yes {
-                eprint!("This erases your ID card and keys from {}. Type RESET to continue: ", home.display());
+                eprint!(
+                    "This erases your ID card and keys from {}. Type RESET to continue: ",
+                    home.display()
+                );
                 let mut l = String::new();
                 std::io::stdin().lock().read_line(&mut l)?;
                 if l.trim() != "RESET" {
@@ -201,7 +233,10 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             }
         }
         Cmd::Import { file, bundle } => {
-            let pkg = std::fs::read(file).map_err(|source| WalletError::Io { path: file.clone(), source })?;
+            let pkg = std::fs::read(file).map_err(|source| WalletError::Io {
+                path: file.clone(),
+                source,
+            })?;
             let state = bundle.as_deref().map(load_bundle).transpose()?;
             let card = u.import(&pkg, state.as_ref(), now)?;
             let c = card.gate.claims()?;
@@ -213,18 +248,30 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
                     eprintln!("warning: your PIN is easy to guess from your card; change it with `tuaton-wallet change-pin`");
                 }
             }
-            let name = format!("{} {}", c.given_name_en.map(|n| n.to_string()).unwrap_or_default(), c.family_name_en.map(|n| n.to_string()).unwrap_or_default());
+            let name = format!(
+                "{} {}",
+                c.given_name_en.map(|n| n.to_string()).unwrap_or_default(),
+                c.family_name_en.map(|n| n.to_string()).unwrap_or_default()
+            );
             if cli.json {
-                out(&serde_json::json!({"credential_id": card.credential_id, "name": name.trim()}).to_string())?;
+                out(
+                    &serde_json::json!({"credential_id": card.credential_id, "name": name.trim()})
+                        .to_string(),
+                )?;
             } else {
-                out(&format!("Imported the ID card of {} (credential {}).", name.trim(), card.credential_id))?;
+                out(&format!(
+                    "Imported the ID card of {} (credential {}).",
+                    name.trim(),
+                    card.credential_id
+                ))?;
             }
         }
         Cmd::Show => {
             let card = u.card()?;
             let c = card.gate.claims()?;
             let member = card.gate.full_member()?;
-            let valid = now >= member.payload.valid_from_time() && member.payload.valid_until_time().is_none_or(|e| now < e);
+            let valid = now >= member.payload.valid_from_time()
+                && member.payload.valid_until_time().is_none_or(|e| now < e);
             if cli.json {
                 let mut j = c.to_json();
                 j["valid"] = valid.into();
@@ -232,7 +279,11 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
                 out(&j.to_string())?;
             } else {
                 if std::io::stdout().is_terminal() {
-                    if let Some(a) = c.portrait.as_deref().and_then(|p| render::portrait_ansi(p, 16)) {
+                    if let Some(a) = c
+                        .portrait
+                        .as_deref()
+                        .and_then(|p| render::portrait_ansi(p, 16))
+                    {
                         out(a.trim_end())?;
                     }
                 } else if c.portrait.is_some() {
@@ -241,7 +292,13 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
                 out(&render::card_text(&c, valid))?;
             }
         }
-        Cmd::Present { profile, text, qr: _, png, svg } => {
+        Cmd::Present {
+            profile,
+            text,
+            qr: _,
+            png,
+            svg,
+        } => {
             let profile: Profile = profile.parse().map_err(WalletError::Core)?;
             // Consent comes first: say exactly what leaves the phone.
             eprintln!("Sharing with the gate: {}", profile.fields().join(", "));
@@ -251,11 +308,25 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             } else {
                 let code = render::qr(&payload)?;
                 if let Some(f) = png {
-                    std::fs::write(f, render::qr_png(&code)).map_err(|source| WalletError::Io { path: f.clone(), source })?;
-                    eprintln!("QR code (version {}) written to {}", render::qr_version(&code), f.display());
+                    std::fs::write(f, render::qr_png(&code)).map_err(|source| WalletError::Io {
+                        path: f.clone(),
+                        source,
+                    })?;
+                    eprintln!(
+                        "QR code (version {}) written to {}",
+                        render::qr_version(&code),
+                        f.display()
+                    );
                 } else if let Some(f) = svg {
-                    std::fs::write(f, render::qr_svg(&code)).map_err(|source| WalletError::Io { path: f.clone(), source })?;
-                    eprintln!("QR code (version {}) written to {}", render::qr_version(&code), f.display());
+                    std::fs::write(f, render::qr_svg(&code)).map_err(|source| WalletError::Io {
+                        path: f.clone(),
+                        source,
+                    })?;
+                    eprintln!(
+                        "QR code (version {}) written to {}",
+                        render::qr_version(&code),
+                        f.display()
+                    );
                 } else {
                     out(&render::qr_terminal(&code))?;
                     eprintln!("Valid for 5 minutes. Show it to the gate scanner.");
@@ -264,7 +335,11 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         }
         Cmd::Export { .. } => out(&u.card()?.w3c)?,
         Cmd::ChangePin => {
-            let birth = u.card().ok().and_then(|c| c.gate.claims().ok()).and_then(|c| c.birth_date);
+            let birth = u
+                .card()
+                .ok()
+                .and_then(|c| c.gate.claims().ok())
+                .and_then(|c| c.birth_date);
             let new = p.new_pin(w.pin_len()?, birth)?;
             u.change_pin(&new)?;
             out("PIN changed.")?;
@@ -278,10 +353,15 @@ fn main() -> ExitCode {
     match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            if e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) {
+            if e.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            {
                 return ExitCode::SUCCESS;
             }
-            let hint = e.downcast_ref::<WalletError>().map(WalletError::hint).unwrap_or("check the command line with --help");
+            let hint = e
+                .downcast_ref::<WalletError>()
+                .map(WalletError::hint)
+                .unwrap_or("check the command line with --help");
             eprintln!("error: {e}");
             eprintln!("hint: {hint}");
             ExitCode::from(2)

@@ -4,9 +4,21 @@ use std::process::Command;
 
 #[test]
 fn help_lists_every_command() {
-    let out = Command::new(env!("CARGO_BIN_EXE_tuaton-wallet")).arg("--help").output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tuaton-wallet"))
+        .arg("--help")
+        .output()
+        .unwrap();
     let s = String::from_utf8_lossy(&out.stdout);
-    for c in ["init", "request", "import", "show", "present", "export", "change-pin", "reset"] {
+    for c in [
+        "init",
+        "request",
+        "import",
+        "show",
+        "present",
+        "export",
+        "change-pin",
+        "reset",
+    ] {
         assert!(s.contains(c), "{c} missing from:\n{s}");
     }
 }

@@ -7,7 +7,9 @@ use rand::SeedableRng;
 use tuaton_common::gate::{self, GateCredential, IssueParams, StatusRef};
 use tuaton_common::presentation::{self, Profile};
 use tuaton_common::trust::{IssuerKey, KeyState, TrustStore, TrustedIssuer};
-use tuaton_common::verify::{self, Context, MemoryReplay, Policy, StatusLookup, StatusView, Verdict};
+use tuaton_common::verify::{
+    self, Context, MemoryReplay, Policy, StatusLookup, StatusView, Verdict,
+};
 
 /// 2025-06-01T00:00:00Z: inside every sample card's validity but the expired one.
 pub const NOW: i64 = 1_748_736_000;
@@ -28,7 +30,10 @@ pub fn holder_key() -> SigningKey {
 
 pub fn trust() -> TrustStore {
     TrustStore {
-        issuers: vec![TrustedIssuer { id: 1, name: "DOPA".into() }],
+        issuers: vec![TrustedIssuer {
+            id: 1,
+            name: "DOPA".into(),
+        }],
         keys: vec![IssuerKey {
             issuer: 1,
             kid: KID.to_vec(),
@@ -41,7 +46,12 @@ pub fn trust() -> TrustStore {
     }
 }
 
-pub fn issue_with(citizen: usize, signer: &SigningKey, issued_at: i64, status_index: u64) -> GateCredential {
+pub fn issue_with(
+    citizen: usize,
+    signer: &SigningKey,
+    issued_at: i64,
+    status_index: u64,
+) -> GateCredential {
     let mut rng = StdRng::seed_from_u64(citizen as u64);
     gate::issue(
         &tuaton_common::sample::citizen(citizen),
@@ -51,7 +61,10 @@ pub fn issue_with(citizen: usize, signer: &SigningKey, issued_at: i64, status_in
             kid: &KID,
             holder_key: holder_key().verifying_key().to_bytes(),
             credential_id: [citizen as u8; 8],
-            status: StatusRef { list: 0, index: status_index },
+            status: StatusRef {
+                list: 0,
+                index: status_index,
+            },
             issued_at,
         },
         &mut rng,
@@ -71,7 +84,11 @@ pub fn qr(cred: &GateCredential, profile: Profile, at: i64) -> String {
 pub struct Revoked(pub Vec<u64>);
 impl StatusView for Revoked {
     fn lookup(&self, _: u32, s: StatusRef, _: i64) -> StatusLookup {
-        if self.0.contains(&s.index) { StatusLookup::Revoked } else { StatusLookup::Good }
+        if self.0.contains(&s.index) {
+            StatusLookup::Revoked
+        } else {
+            StatusLookup::Good
+        }
     }
 }
 
