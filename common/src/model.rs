@@ -360,7 +360,7 @@ pub struct CardClaims {
     pub portrait: Vec<u8>,
 }
 
-/// A citizen record as the issuer receives it (CLI.md "Citizen record"), checked field by
+/// A citizen record as the issuer receives it (docs/ARCHITECTURE.md, "CLI"), checked field by
 /// field. The portrait is a path: reading it is the caller's I/O.
 #[derive(Clone, Debug)]
 pub struct CitizenRecord {

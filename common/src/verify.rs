@@ -10,7 +10,7 @@ use crate::trust::{IssuerKey, KeyState, TrustStore};
 use ed25519_dalek::{Signature, VerifyingKey};
 use sha2::{Digest, Sha256};
 
-/// Why a presentation was rejected. Codes are the CLI contract (CLI.md).
+/// Why a presentation was rejected. Codes are part of the command-line contract (`check --json`).
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
 #[non_exhaustive]
 pub enum Reason {

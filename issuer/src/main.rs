@@ -55,7 +55,7 @@ enum Cmd {
     },
     /// Issue a credential package for a citizen record and a wallet's enrollment request.
     Issue {
-        /// Citizen record JSON (see CLI.md).
+        /// Citizen record JSON (format: docs/ARCHITECTURE.md).
         #[arg(long, value_name = "RECORD.json")]
         record: PathBuf,
         /// The wallet's enrollment request: the text itself, or a file holding it.

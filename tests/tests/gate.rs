@@ -54,7 +54,7 @@ fn check_output_and_exit_codes() {
         "{}",
         r.stdout
     );
-    // Garbage: rejected as malformed (exit 1), JSON shape as CLI.md.
+    // Garbage: rejected as malformed (exit 1), the documented JSON shape.
     let r = w.gate(&["check", "--json", "not a presentation"]);
     assert_eq!(r.code, 1);
     let v: Value = serde_json::from_str(r.stdout.trim()).unwrap();
