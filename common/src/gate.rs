@@ -322,7 +322,6 @@ impl DisclosedClaims {
             self.issue_date.map(|d| d.format("%Y-%m-%d").to_string()),
         );
         put("expiry_date", self.expiry.map(|e| e.to_string()));
-        let mut m = m;
         if let Some(b) = self.age_over_18 {
             m.insert("age_over_18".into(), b.into());
         }

@@ -429,6 +429,25 @@ impl CitizenRecord {
     }
 }
 
+/// Parses an RFC 3339 time (the CLIs' `--at`) into Unix seconds.
+pub fn parse_rfc3339(s: &str) -> Result<i64> {
+    chrono::DateTime::parse_from_rfc3339(s.trim())
+        .map(|t| t.timestamp())
+        .map_err(|_| {
+            Error::field(
+                "--at",
+                format!("`{s}` is not an RFC 3339 time like 2026-11-27T09:30:00+07:00"),
+            )
+        })
+}
+
+/// Formats Unix seconds as RFC 3339 UTC.
+pub fn format_rfc3339(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t, 0)
+        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_else(|| t.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -488,23 +507,4 @@ mod tests {
         assert_eq!((t.th.as_str(), t.en.as_str()), ("นาย", "Mr."));
         assert_eq!(t.code(), Some(1));
     }
-}
-
-/// Parses an RFC 3339 time (the CLIs' `--at`) into Unix seconds.
-pub fn parse_rfc3339(s: &str) -> Result<i64> {
-    chrono::DateTime::parse_from_rfc3339(s.trim())
-        .map(|t| t.timestamp())
-        .map_err(|_| {
-            Error::field(
-                "--at",
-                format!("`{s}` is not an RFC 3339 time like 2026-11-27T09:30:00+07:00"),
-            )
-        })
-}
-
-/// Formats Unix seconds as RFC 3339 UTC.
-pub fn format_rfc3339(t: i64) -> String {
-    chrono::DateTime::from_timestamp(t, 0)
-        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-        .unwrap_or_else(|| t.to_string())
 }

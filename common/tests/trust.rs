@@ -199,9 +199,9 @@ fn mix_and_match_of_status_lists_is_refused() {
 fn fast_forward_with_a_removed_key_does_not_lock_out_the_issuer() {
     // Root 1 has threshold 1; key 1 leaks and the attacker publishes trust list v1000000.
     let r1 = signed_root(1, &[1, 2], 1, &[1, 2]);
-    let s = TrustState::bootstrap(&[r1.clone()], &signed_list(3, 1, &[2])).unwrap();
+    let s = TrustState::bootstrap(std::slice::from_ref(&r1), &signed_list(3, 1, &[2])).unwrap();
     let s = s
-        .update(&[r1.clone()], &signed_list(1_000_000, 1, &[1]))
+        .update(std::slice::from_ref(&r1), &signed_list(1_000_000, 1, &[1]))
         .unwrap();
     assert_eq!(s.trust_list.list.version, 1_000_000);
     // The issuer rotates the root without key 1; its real list v4 must be accepted.

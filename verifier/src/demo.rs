@@ -242,7 +242,7 @@ impl Checker for Scenario {
         self.now += 30;
         let s = &STEPS[self.step % STEPS.len()];
         let text = (s.make)(self, self.now);
-        if self.step % STEPS.len() == 0 {
+        if self.step.is_multiple_of(STEPS.len()) {
             self.first_text = Some(text.clone());
         }
         self.step += 1;
