@@ -85,6 +85,9 @@ pub enum Error {
     /// A status list credential failed its W3C proof or could not be decoded.
     #[error("status list {0}: {1}")]
     StatusProof(String, String),
+    /// A BLE or socket session failed (timeout, bad message, wrong keys).
+    #[error("session: {0}")]
+    Session(String),
     /// A PIN or passphrase did not open the sealed secret.
     #[error("wrong PIN or passphrase")]
     WrongSecret,

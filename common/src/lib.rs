@@ -9,11 +9,14 @@
 mod cbor;
 pub mod enroll;
 pub mod error;
+pub mod framing;
+pub mod link;
 pub mod gate;
 pub mod model;
 pub mod presentation;
 pub mod sample;
 pub mod seal;
+pub mod session;
 pub mod status;
 pub mod thai;
 pub mod trust;

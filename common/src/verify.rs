@@ -42,6 +42,9 @@ pub enum Reason {
     PresentationFromFuture,
     /// This exact presentation was already checked.
     Replayed,
+    /// A BLE or socket session failed: the phone stopped answering, or a message was
+    /// damaged, or came from another session.
+    SessionFailed,
     /// The gate's trust data expired longer ago than its policy allows (freeze attack
     /// protection; off unless the operator sets a grace period).
     TrustExpired,
@@ -66,6 +69,7 @@ impl Reason {
             Reason::PresentationFromFuture => "presentation_from_future",
             Reason::Replayed => "replayed",
             Reason::TrustExpired => "trust_expired",
+            Reason::SessionFailed => "session_failed",
         }
     }
     /// Plain words for gate staff, English then Thai.
@@ -108,6 +112,7 @@ impl Reason {
                 "Gate trust data too old: sync, then scan again",
                 "ข้อมูลความเชื่อถือหมดอายุ",
             ),
+            Reason::SessionFailed => ("No answer from the phone: scan its QR again", "ไม่ได้รับข้อมูลจากโทรศัพท์"),
         }
     }
 }
@@ -310,6 +315,12 @@ fn base(ctx: &Context<'_>) -> Verdict {
 
 fn verify_issuer_sig(key: &IssuerKey, tbs: &[u8], sig: &Signature) -> bool {
     key.public.verify_strict(tbs, sig).is_ok()
+}
+
+/// The verdict for a session that produced no presentation (timeout, damaged or foreign
+/// message, or the citizen declined).
+pub fn session_failed(ctx: &Context<'_>) -> Verdict {
+    base(ctx).reject(Reason::SessionFailed)
 }
 
 /// Verifies presentation CBOR.

@@ -1,0 +1,116 @@
+//! Chunking messages for BLE GATT: every chunk fits one ATT write (MTU - 3 bytes) and
+//! starts with ISO 18013-5's continuation flag (0x01 more follows, 0x00 last) and a
+//! sequence byte, so a lost, repeated or reordered chunk is a clean error instead of a
+//! corrupted message; reassembly is bounded.
+
+use crate::error::{Error, Result};
+
+/// Header bytes per chunk: flag + sequence number.
+pub const HEADER: usize = 2;
+/// The smallest ATT MTU (BLE 4.0 default).
+pub const MIN_MTU: usize = 23;
+
+/// Splits `msg` into chunks of at most `mtu - 3` bytes.
+pub fn chunk(msg: &[u8], mtu: usize) -> Vec<Vec<u8>> {
+    let room = mtu.max(MIN_MTU) - 3 - HEADER;
+    let parts: Vec<&[u8]> = if msg.is_empty() { vec![&[][..]] } else { msg.chunks(room).collect() };
+    let n = parts.len();
+    parts
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let mut c = Vec::with_capacity(p.len() + HEADER);
+            c.push(if i + 1 < n { 0x01 } else { 0x00 });
+            c.push(i as u8);
+            c.extend_from_slice(p);
+            c
+        })
+        .collect()
+}
+
+/// Reassembles chunks into one message of at most `limit` bytes.
+#[derive(Debug)]
+pub struct Reassembler {
+    buf: Vec<u8>,
+    next: u8,
+    limit: usize,
+}
+
+impl Reassembler {
+    /// A reassembler that refuses messages over `limit` bytes.
+    pub fn new(limit: usize) -> Self {
+        Reassembler { buf: Vec::new(), next: 0, limit }
+    }
+
+    /// Takes one chunk; returns the message when the last chunk arrives.
+    pub fn push(&mut self, c: &[u8]) -> Result<Option<Vec<u8>>> {
+        let [flag, seq, data @ ..] = c else {
+            return Err(Error::Payload("BLE chunk shorter than its header".into()));
+        };
+        if *flag > 1 {
+            return Err(Error::Payload(format!("BLE chunk has an unknown flag {flag:#04x}")));
+        }
+        if *seq != self.next {
+            let what = if seq.wrapping_add(1) == self.next { "duplicated" } else { "out of order or lost" };
+            return Err(Error::Payload(format!("BLE chunk {seq} {what} (expected {})", self.next)));
+        }
+        if self.buf.len() + data.len() > self.limit {
+            return Err(Error::Payload(format!("BLE message larger than {} bytes", self.limit)));
+        }
+        self.buf.extend_from_slice(data);
+        self.next = self.next.wrapping_add(1);
+        if *flag == 0 {
+            self.next = 0;
+            return Ok(Some(std::mem::take(&mut self.buf)));
+        }
+        Ok(None)
+    }
+}
+
+/// A stream (TCP) carries each chunk behind its 2-byte big-endian length.
+pub fn stream_frame(chunk: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(chunk.len() + 2);
+    v.extend_from_slice(&(chunk.len() as u16).to_be_bytes());
+    v.extend_from_slice(chunk);
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_fit_the_mtu_and_reassemble() {
+        for mtu in [23, 185, 517] {
+            for len in [0, 1, 17, 18, 19, 500, 20_000] {
+                let msg: Vec<u8> = (0..len).map(|i| i as u8).collect();
+                let cs = chunk(&msg, mtu);
+                assert!(cs.iter().all(|c| c.len() <= mtu - 3));
+                let mut r = Reassembler::new(64 * 1024);
+                let mut out = None;
+                for c in &cs {
+                    assert!(out.is_none(), "message complete before the last chunk");
+                    out = r.push(c).unwrap();
+                }
+                assert_eq!(out.unwrap(), msg);
+            }
+        }
+    }
+
+    #[test]
+    fn lost_repeated_reordered_and_oversized_chunks_are_errors() {
+        let msg = vec![7u8; 100];
+        let cs = chunk(&msg, 23);
+        let mut r = Reassembler::new(1024);
+        r.push(&cs[0]).unwrap();
+        assert!(r.push(&cs[0]).unwrap_err().to_string().contains("duplicated"));
+        let mut r = Reassembler::new(1024);
+        r.push(&cs[0]).unwrap();
+        assert!(r.push(&cs[2]).unwrap_err().to_string().contains("out of order"));
+        let mut r = Reassembler::new(50);
+        let e = cs.iter().map(|c| r.push(c)).find_map(|x| x.err()).unwrap();
+        assert!(e.to_string().contains("larger than 50"));
+        assert!(Reassembler::new(10).push(&[0x00]).is_err());
+        assert!(Reassembler::new(10).push(&[0x07, 0]).is_err());
+    }
+}

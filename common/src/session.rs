@@ -1,0 +1,313 @@
+//! The engagement + session protocol, modelled on ISO/IEC 18013-5: the wallet shows an
+//! engagement QR (ephemeral X25519 key, how to reach it); the gate answers with its own
+//! ephemeral key and an encrypted request; both derive session keys with HKDF-SHA256 over
+//! the session transcript; the wallet answers, after consent, with a presentation whose
+//! holder proof binds the transcript and the gate's nonce.
+//!
+//! Sans-I/O typestate machines: bytes in, bytes out; every transition consumes `self`;
+//! randomness (ephemeral secrets, nonces) is passed in.
+
+use crate::cbor::{self, err, u};
+use crate::error::{Error, Result};
+use crate::gate::Group;
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::ChaCha20Poly1305;
+use ciborium::Value;
+use hkdf::Hkdf;
+use sha2::{Digest, Sha256};
+use x25519_dalek::{PublicKey, StaticSecret};
+use zeroize::Zeroizing;
+
+/// Prefix of an engagement QR.
+pub const ENGAGEMENT_PREFIX: &str = "TTB1:";
+/// The GATT service UUID (ISO 18013-5 peripheral-server roles share this base:
+/// state `...01`, client-to-server `...02`, server-to-client `...03`).
+pub const SERVICE_UUID: [u8; 16] = [
+    0x00, 0x00, 0x00, 0x00, 0xA1, 0x23, 0x48, 0xCE, 0x89, 0x6B, 0x4C, 0x76, 0x97, 0x33, 0x73, 0xE6,
+];
+/// Largest message either side accepts (a 64 KiB portrait and change).
+pub const MAX_MESSAGE: usize = 96 * 1024;
+
+fn sess(m: impl Into<String>) -> Error {
+    Error::Session(m.into())
+}
+
+/// How the gate reaches the wallet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Transport {
+    /// BLE, wallet as GATT peripheral server advertising this service UUID.
+    Ble {
+        /// Service UUID.
+        service: [u8; 16],
+    },
+    /// A TCP socket (tests, radio-less setups): "host:port".
+    Socket {
+        /// Address.
+        addr: String,
+    },
+}
+
+/// The wallet's engagement, keeping its exact bytes (they enter the transcript).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Engagement {
+    /// Exact CBOR bytes.
+    pub bytes: Vec<u8>,
+    /// The wallet's ephemeral X25519 public key.
+    pub wallet_key: [u8; 32],
+    /// How to connect.
+    pub transport: Transport,
+}
+
+impl Engagement {
+    fn new(wallet_key: [u8; 32], transport: Transport) -> Self {
+        let t = match &transport {
+            Transport::Ble { service } => Value::Array(vec![u(1u8), Value::Bytes(service.to_vec())]),
+            Transport::Socket { addr } => Value::Array(vec![u(2u8), Value::Text(addr.clone())]),
+        };
+        let bytes = cbor::encode(&Value::Array(vec![u(1u8), Value::Bytes(wallet_key.to_vec()), t]));
+        Engagement { bytes, wallet_key, transport }
+    }
+
+    /// The QR text: `TTB1:` + base45 of the CBOR.
+    pub fn to_text(&self) -> String {
+        format!("{ENGAGEMENT_PREFIX}{}", base45::encode(&self.bytes))
+    }
+
+    /// Parses engagement QR text.
+    pub fn parse(text: &str) -> Result<Self> {
+        let body = text.trim().strip_prefix(ENGAGEMENT_PREFIX).ok_or_else(|| sess("not an engagement (TTB1:)"))?;
+        let bytes = base45::decode(body).map_err(|_| sess("engagement is not base45"))?;
+        let [ver, key, t]: [Value; 3] =
+            cbor::array(cbor::decode(&bytes)?, "engagement")?.try_into().map_err(|_| err("engagement: expected 3 items"))?;
+        if cbor::uint(&ver, "engagement version")? != 1 {
+            return Err(Error::UnsupportedVersion);
+        }
+        let wallet_key = cbor::fixed::<32>(key, "wallet key")?;
+        let [kind, v]: [Value; 2] = cbor::array(t, "transport")?.try_into().map_err(|_| err("transport: expected 2 items"))?;
+        let transport = match cbor::uint(&kind, "transport kind")? {
+            1 => Transport::Ble { service: cbor::fixed::<16>(v, "service uuid")? },
+            2 => Transport::Socket { addr: cbor::text(v, "socket address")? },
+            k => return Err(sess(format!("unknown transport {k}"))),
+        };
+        Ok(Engagement { bytes, wallet_key, transport })
+    }
+
+    /// Whether text looks like an engagement (so a gate can route a scan).
+    pub fn is_engagement(text: &str) -> bool {
+        text.trim_start().starts_with(ENGAGEMENT_PREFIX)
+    }
+}
+
+/// What the gate asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Request {
+    /// Groups requested.
+    pub groups: Vec<Group>,
+    /// A fresh nonce the holder proof must bind.
+    pub nonce: [u8; 16],
+}
+
+impl Request {
+    fn to_bytes(&self) -> Vec<u8> {
+        cbor::encode(&Value::Map(vec![
+            (u(1u8), Value::Array(self.groups.iter().map(|g| u(*g as u8)).collect())),
+            (u(2u8), Value::Bytes(self.nonce.to_vec())),
+        ]))
+    }
+    fn from_bytes(b: &[u8]) -> Result<Self> {
+        let mut groups = None;
+        let mut nonce = None;
+        for (k, v) in cbor::int_map(cbor::decode(b)?, "request")? {
+            match k {
+                1 => {
+                    groups = Some(
+                        cbor::array(v, "groups")?
+                            .iter()
+                            .map(|g| cbor::uint(g, "group").and_then(|g| Group::from_key(g).ok_or_else(|| err("unknown group"))))
+                            .collect::<Result<Vec<_>>>()?,
+                    )
+                }
+                2 => nonce = Some(cbor::fixed::<16>(v, "nonce")?),
+                _ => return Err(err(format!("request: unknown key {k}"))),
+            }
+        }
+        Ok(Request { groups: groups.ok_or_else(|| err("request: groups missing"))?, nonce: nonce.ok_or_else(|| err("request: nonce missing"))? })
+    }
+}
+
+/// The wallet's answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Response {
+    /// Presentation CBOR (verify with `verify::verify_cbor` and the session's proof nonce).
+    Presentation(Vec<u8>),
+    /// The citizen declined.
+    Declined,
+}
+
+struct Keys {
+    to_wallet: Zeroizing<[u8; 32]>,
+    to_gate: Zeroizing<[u8; 32]>,
+    transcript: [u8; 32],
+}
+
+fn lp(h: &mut Sha256, b: &[u8]) {
+    h.update((b.len() as u32).to_be_bytes());
+    h.update(b);
+}
+
+fn derive(shared: &[u8; 32], engagement: &[u8], gate_key: &[u8; 32]) -> Keys {
+    let mut h = Sha256::new();
+    lp(&mut h, b"tuaton session transcript v1");
+    lp(&mut h, engagement);
+    lp(&mut h, gate_key);
+    let transcript: [u8; 32] = h.finalize().into();
+    let hk = Hkdf::<Sha256>::new(Some(&transcript), shared);
+    let mut to_wallet = Zeroizing::new([0u8; 32]);
+    let mut to_gate = Zeroizing::new([0u8; 32]);
+    hk.expand(b"tuaton gate to wallet", to_wallet.as_mut()).expect("32 bytes is a valid length");
+    hk.expand(b"tuaton wallet to gate", to_gate.as_mut()).expect("32 bytes is a valid length");
+    Keys { to_wallet, to_gate, transcript }
+}
+
+fn nonce(direction: u32, counter: u64) -> [u8; 12] {
+    let mut n = [0u8; 12];
+    n[..4].copy_from_slice(&direction.to_be_bytes());
+    n[4..].copy_from_slice(&counter.to_be_bytes());
+    n
+}
+
+fn seal(key: &[u8; 32], dir: u32, ctr: u64, aad: &[u8], plain: &[u8]) -> Vec<u8> {
+    ChaCha20Poly1305::new(&(*key).into())
+        .encrypt(&nonce(dir, ctr).into(), Payload { msg: plain, aad })
+        .expect("in-memory encryption cannot fail")
+}
+
+fn open(key: &[u8; 32], dir: u32, ctr: u64, aad: &[u8], ct: &[u8]) -> Result<Vec<u8>> {
+    ChaCha20Poly1305::new(&(*key).into())
+        .decrypt(&nonce(dir, ctr).into(), Payload { msg: ct, aad })
+        .map_err(|_| sess("message does not decrypt: tampered, from another session, or wrong keys"))
+}
+
+const TO_WALLET: u32 = 0;
+const TO_GATE: u32 = 1;
+
+/// The nonce a holder proof binds in a session: the transcript hash, then the gate's nonce.
+fn proof_nonce(transcript: &[u8; 32], n: &[u8; 16]) -> Vec<u8> {
+    [&transcript[..], &n[..]].concat()
+}
+
+/// Wallet, engagement shown, waiting for the gate.
+pub struct WalletAwaitingRequest {
+    secret: StaticSecret,
+    engagement: Engagement,
+}
+
+/// Wallet, request decrypted, waiting for the citizen's consent.
+pub struct WalletRequested {
+    keys: Keys,
+    /// What the gate asks for.
+    pub request: Request,
+}
+
+impl WalletAwaitingRequest {
+    /// Starts a session with ephemeral secret `eph` (32 random bytes from the caller).
+    pub fn new(eph: [u8; 32], transport: Transport) -> (Self, Engagement) {
+        let secret = StaticSecret::from(eph);
+        let engagement = Engagement::new(PublicKey::from(&secret).to_bytes(), transport);
+        (WalletAwaitingRequest { secret, engagement: engagement.clone() }, engagement)
+    }
+
+    /// Takes the gate's first message `[gate key, encrypted request]`.
+    pub fn on_request(self, msg: &[u8]) -> Result<WalletRequested> {
+        let [k, ct]: [Value; 2] = cbor::array(cbor::decode(msg)?, "session start")?
+            .try_into()
+            .map_err(|_| sess("session start: expected [gate key, request]"))?;
+        let gate_key = cbor::fixed::<32>(k, "gate key")?;
+        let shared = self.secret.diffie_hellman(&PublicKey::from(gate_key));
+        if !shared.was_contributory() {
+            return Err(sess("gate key is a low-order point"));
+        }
+        let keys = derive(shared.as_bytes(), &self.engagement.bytes, &gate_key);
+        let plain = open(&keys.to_wallet, TO_WALLET, 1, &keys.transcript, &cbor::bytes(ct, "request")?)?;
+        let request = Request::from_bytes(&plain)?;
+        Ok(WalletRequested { keys, request })
+    }
+}
+
+impl WalletRequested {
+    /// The nonce the presentation's holder proof must bind.
+    pub fn proof_nonce(&self) -> Vec<u8> {
+        proof_nonce(&self.keys.transcript, &self.request.nonce)
+    }
+    /// Encrypts the presentation for the gate; the session ends.
+    pub fn respond(self, presentation: Vec<u8>) -> Vec<u8> {
+        self.answer(Response::Presentation(presentation))
+    }
+    /// Tells the gate the citizen declined; the session ends.
+    pub fn decline(self) -> Vec<u8> {
+        self.answer(Response::Declined)
+    }
+    fn answer(self, r: Response) -> Vec<u8> {
+        let plain = match r {
+            Response::Presentation(p) => cbor::encode(&Value::Map(vec![(u(1u8), u(0u8)), (u(2u8), Value::Bytes(p))])),
+            Response::Declined => cbor::encode(&Value::Map(vec![(u(1u8), u(1u8))])),
+        };
+        cbor::encode(&Value::Array(vec![Value::Bytes(seal(&self.keys.to_gate, TO_GATE, 1, &self.keys.transcript, &plain))]))
+    }
+}
+
+/// Gate, request sent, waiting for the wallet's answer.
+pub struct GateAwaitingResponse {
+    keys: Keys,
+    request: Request,
+}
+
+impl GateAwaitingResponse {
+    /// Starts a session with the wallet of `engagement`, ephemeral secret `eph` and
+    /// `request` (its nonce fresh from the caller). Returns the first message to send.
+    pub fn start(engagement: &Engagement, eph: [u8; 32], request: Request) -> Result<(Self, Vec<u8>)> {
+        let secret = StaticSecret::from(eph);
+        let gate_key = PublicKey::from(&secret).to_bytes();
+        let shared = secret.diffie_hellman(&PublicKey::from(engagement.wallet_key));
+        if !shared.was_contributory() {
+            return Err(sess("wallet key is a low-order point"));
+        }
+        let keys = derive(shared.as_bytes(), &engagement.bytes, &gate_key);
+        let ct = seal(&keys.to_wallet, TO_WALLET, 1, &keys.transcript, &request.to_bytes());
+        let msg = cbor::encode(&Value::Array(vec![Value::Bytes(gate_key.to_vec()), Value::Bytes(ct)]));
+        Ok((GateAwaitingResponse { keys, request }, msg))
+    }
+
+    /// The nonce the wallet's holder proof must bind (pass to the verify engine).
+    pub fn proof_nonce(&self) -> Vec<u8> {
+        proof_nonce(&self.keys.transcript, &self.request.nonce)
+    }
+
+    /// Decrypts the wallet's answer; the session ends.
+    pub fn on_response(self, msg: &[u8]) -> Result<Response> {
+        let [ct]: [Value; 1] =
+            cbor::array(cbor::decode(msg)?, "response")?.try_into().map_err(|_| sess("response: expected [ciphertext]"))?;
+        let plain = open(&self.keys.to_gate, TO_GATE, 1, &self.keys.transcript, &cbor::bytes(ct, "response")?)?;
+        let mut status = None;
+        let mut pres = None;
+        for (k, v) in cbor::int_map(cbor::decode(&plain)?, "response")? {
+            match k {
+                1 => status = Some(cbor::uint(&v, "status")?),
+                2 => pres = Some(cbor::bytes(v, "presentation")?),
+                _ => return Err(err(format!("response: unknown key {k}"))),
+            }
+        }
+        match (status, pres) {
+            (Some(0), Some(p)) => Ok(Response::Presentation(p)),
+            (Some(1), None) => Ok(Response::Declined),
+            _ => Err(sess("response: bad status")),
+        }
+    }
+}
+
+// Session keys never appear in debug output.
+impl std::fmt::Debug for WalletRequested {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WalletRequested").field("request", &self.request).finish_non_exhaustive()
+    }
+}
