@@ -13,7 +13,11 @@ pub const MIN_MTU: usize = 23;
 /// Splits `msg` into chunks of at most `mtu - 3` bytes.
 pub fn chunk(msg: &[u8], mtu: usize) -> Vec<Vec<u8>> {
     let room = mtu.max(MIN_MTU) - 3 - HEADER;
-    let parts: Vec<&[u8]> = if msg.is_empty() { vec![&[][..]] } else { msg.chunks(room).collect() };
+    let parts: Vec<&[u8]> = if msg.is_empty() {
+        vec![&[][..]]
+    } else {
+        msg.chunks(room).collect()
+    };
     let n = parts.len();
     parts
         .into_iter()
@@ -39,7 +43,11 @@ pub struct Reassembler {
 impl Reassembler {
     /// A reassembler that refuses messages over `limit` bytes.
     pub fn new(limit: usize) -> Self {
-        Reassembler { buf: Vec::new(), next: 0, limit }
+        Reassembler {
+            buf: Vec::new(),
+            next: 0,
+            limit,
+        }
     }
 
     /// Takes one chunk; returns the message when the last chunk arrives.
@@ -48,14 +56,26 @@ impl Reassembler {
             return Err(Error::Payload("BLE chunk shorter than its header".into()));
         };
         if *flag > 1 {
-            return Err(Error::Payload(format!("BLE chunk has an unknown flag {flag:#04x}")));
+            return Err(Error::Payload(format!(
+                "BLE chunk has an unknown flag {flag:#04x}"
+            )));
         }
         if *seq != self.next {
-            let what = if seq.wrapping_add(1) == self.next { "duplicated" } else { "out of order or lost" };
-            return Err(Error::Payload(format!("BLE chunk {seq} {what} (expected {})", self.next)));
+            let what = if seq.wrapping_add(1) == self.next {
+                "duplicated"
+            } else {
+                "out of order or lost"
+            };
+            return Err(Error::Payload(format!(
+                "BLE chunk {seq} {what} (expected {})",
+                self.next
+            )));
         }
         if self.buf.len() + data.len() > self.limit {
-            return Err(Error::Payload(format!("BLE message larger than {} bytes", self.limit)));
+            return Err(Error::Payload(format!(
+                "BLE message larger than {} bytes",
+                self.limit
+            )));
         }
         self.buf.extend_from_slice(data);
         self.next = self.next.wrapping_add(1);
@@ -103,10 +123,18 @@ mod tests {
         let cs = chunk(&msg, 23);
         let mut r = Reassembler::new(1024);
         r.push(&cs[0]).unwrap();
-        assert!(r.push(&cs[0]).unwrap_err().to_string().contains("duplicated"));
+        assert!(r
+            .push(&cs[0])
+            .unwrap_err()
+            .to_string()
+            .contains("duplicated"));
         let mut r = Reassembler::new(1024);
         r.push(&cs[0]).unwrap();
-        assert!(r.push(&cs[2]).unwrap_err().to_string().contains("out of order"));
+        assert!(r
+            .push(&cs[2])
+            .unwrap_err()
+            .to_string()
+            .contains("out of order"));
         let mut r = Reassembler::new(50);
         let e = cs.iter().map(|c| r.push(c)).find_map(|x| x.err()).unwrap();
         assert!(e.to_string().contains("larger than 50"));

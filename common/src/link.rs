@@ -73,18 +73,40 @@ pub struct MemoryLink {
 
 /// Two connected ends; `a_faults` apply to what `a` sends, `b_faults` to what `b` sends.
 pub fn memory_pair(mtu: usize, a_faults: Faults, b_faults: Faults) -> (MemoryLink, MemoryLink) {
-    let ab = Rc::new(RefCell::new(Pipe { faults: a_faults, ..Default::default() }));
-    let ba = Rc::new(RefCell::new(Pipe { faults: b_faults, ..Default::default() }));
+    let ab = Rc::new(RefCell::new(Pipe {
+        faults: a_faults,
+        ..Default::default()
+    }));
+    let ba = Rc::new(RefCell::new(Pipe {
+        faults: b_faults,
+        ..Default::default()
+    }));
     (
-        MemoryLink { out: ab.clone(), inp: ba.clone(), mtu, writes: 0, bytes: 0 },
-        MemoryLink { out: ba, inp: ab, mtu, writes: 0, bytes: 0 },
+        MemoryLink {
+            out: ab.clone(),
+            inp: ba.clone(),
+            mtu,
+            writes: 0,
+            bytes: 0,
+        },
+        MemoryLink {
+            out: ba,
+            inp: ab,
+            mtu,
+            writes: 0,
+            bytes: 0,
+        },
     )
 }
 
 impl Link for MemoryLink {
     fn send(&mut self, chunk: &[u8]) -> Result<()> {
         if chunk.len() > self.mtu - 3 {
-            return Err(Error::Session(format!("chunk of {} bytes exceeds MTU {} - 3", chunk.len(), self.mtu)));
+            return Err(Error::Session(format!(
+                "chunk of {} bytes exceeds MTU {} - 3",
+                chunk.len(),
+                self.mtu
+            )));
         }
         self.writes += 1;
         self.bytes += chunk.len();
@@ -117,7 +139,9 @@ impl Link for MemoryLink {
     fn recv(&mut self) -> Result<Vec<u8>> {
         let mut p = self.inp.borrow_mut();
         // In memory nothing arrives later: an empty queue is the peer going quiet.
-        p.queue.pop_front().ok_or_else(|| Error::Session("the other side stopped answering (timeout)".into()))
+        p.queue
+            .pop_front()
+            .ok_or_else(|| Error::Session("the other side stopped answering (timeout)".into()))
     }
 
     fn mtu(&self) -> usize {

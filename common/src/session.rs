@@ -61,11 +61,21 @@ pub struct Engagement {
 impl Engagement {
     fn new(wallet_key: [u8; 32], transport: Transport) -> Self {
         let t = match &transport {
-            Transport::Ble { service } => Value::Array(vec![u(1u8), Value::Bytes(service.to_vec())]),
+            Transport::Ble { service } => {
+                Value::Array(vec![u(1u8), Value::Bytes(service.to_vec())])
+            }
             Transport::Socket { addr } => Value::Array(vec![u(2u8), Value::Text(addr.clone())]),
         };
-        let bytes = cbor::encode(&Value::Array(vec![u(1u8), Value::Bytes(wallet_key.to_vec()), t]));
-        Engagement { bytes, wallet_key, transport }
+        let bytes = cbor::encode(&Value::Array(vec![
+            u(1u8),
+            Value::Bytes(wallet_key.to_vec()),
+            t,
+        ]));
+        Engagement {
+            bytes,
+            wallet_key,
+            transport,
+        }
     }
 
     /// The QR text: `TTB1:` + base45 of the CBOR.
@@ -75,21 +85,35 @@ impl Engagement {
 
     /// Parses engagement QR text.
     pub fn parse(text: &str) -> Result<Self> {
-        let body = text.trim().strip_prefix(ENGAGEMENT_PREFIX).ok_or_else(|| sess("not an engagement (TTB1:)"))?;
+        let body = text
+            .trim()
+            .strip_prefix(ENGAGEMENT_PREFIX)
+            .ok_or_else(|| sess("not an engagement (TTB1:)"))?;
         let bytes = base45::decode(body).map_err(|_| sess("engagement is not base45"))?;
-        let [ver, key, t]: [Value; 3] =
-            cbor::array(cbor::decode(&bytes)?, "engagement")?.try_into().map_err(|_| err("engagement: expected 3 items"))?;
+        let [ver, key, t]: [Value; 3] = cbor::array(cbor::decode(&bytes)?, "engagement")?
+            .try_into()
+            .map_err(|_| err("engagement: expected 3 items"))?;
         if cbor::uint(&ver, "engagement version")? != 1 {
             return Err(Error::UnsupportedVersion);
         }
         let wallet_key = cbor::fixed::<32>(key, "wallet key")?;
-        let [kind, v]: [Value; 2] = cbor::array(t, "transport")?.try_into().map_err(|_| err("transport: expected 2 items"))?;
+        let [kind, v]: [Value; 2] = cbor::array(t, "transport")?
+            .try_into()
+            .map_err(|_| err("transport: expected 2 items"))?;
         let transport = match cbor::uint(&kind, "transport kind")? {
-            1 => Transport::Ble { service: cbor::fixed::<16>(v, "service uuid")? },
-            2 => Transport::Socket { addr: cbor::text(v, "socket address")? },
+            1 => Transport::Ble {
+                service: cbor::fixed::<16>(v, "service uuid")?,
+            },
+            2 => Transport::Socket {
+                addr: cbor::text(v, "socket address")?,
+            },
             k => return Err(sess(format!("unknown transport {k}"))),
         };
-        Ok(Engagement { bytes, wallet_key, transport })
+        Ok(Engagement {
+            bytes,
+            wallet_key,
+            transport,
+        })
     }
 
     /// Whether text looks like an engagement (so a gate can route a scan).
@@ -110,7 +134,10 @@ pub struct Request {
 impl Request {
     fn to_bytes(&self) -> Vec<u8> {
         cbor::encode(&Value::Map(vec![
-            (u(1u8), Value::Array(self.groups.iter().map(|g| u(*g as u8)).collect())),
+            (
+                u(1u8),
+                Value::Array(self.groups.iter().map(|g| u(*g as u8)).collect()),
+            ),
             (u(2u8), Value::Bytes(self.nonce.to_vec())),
         ]))
     }
@@ -123,7 +150,11 @@ impl Request {
                     groups = Some(
                         cbor::array(v, "groups")?
                             .iter()
-                            .map(|g| cbor::uint(g, "group").and_then(|g| Group::from_key(g).ok_or_else(|| err("unknown group"))))
+                            .map(|g| {
+                                cbor::uint(g, "group").and_then(|g| {
+                                    Group::from_key(g).ok_or_else(|| err("unknown group"))
+                                })
+                            })
                             .collect::<Result<Vec<_>>>()?,
                     )
                 }
@@ -131,7 +162,10 @@ impl Request {
                 _ => return Err(err(format!("request: unknown key {k}"))),
             }
         }
-        Ok(Request { groups: groups.ok_or_else(|| err("request: groups missing"))?, nonce: nonce.ok_or_else(|| err("request: nonce missing"))? })
+        Ok(Request {
+            groups: groups.ok_or_else(|| err("request: groups missing"))?,
+            nonce: nonce.ok_or_else(|| err("request: nonce missing"))?,
+        })
     }
 }
 
@@ -164,9 +198,15 @@ fn derive(shared: &[u8; 32], engagement: &[u8], gate_key: &[u8; 32]) -> Keys {
     let hk = Hkdf::<Sha256>::new(Some(&transcript), shared);
     let mut to_wallet = Zeroizing::new([0u8; 32]);
     let mut to_gate = Zeroizing::new([0u8; 32]);
-    hk.expand(b"tuaton gate to wallet", to_wallet.as_mut()).expect("32 bytes is a valid length");
-    hk.expand(b"tuaton wallet to gate", to_gate.as_mut()).expect("32 bytes is a valid length");
-    Keys { to_wallet, to_gate, transcript }
+    hk.expand(b"tuaton gate to wallet", to_wallet.as_mut())
+        .expect("32 bytes is a valid length");
+    hk.expand(b"tuaton wallet to gate", to_gate.as_mut())
+        .expect("32 bytes is a valid length");
+    Keys {
+        to_wallet,
+        to_gate,
+        transcript,
+    }
 }
 
 fn nonce(direction: u32, counter: u64) -> [u8; 12] {
@@ -185,7 +225,9 @@ fn seal(key: &[u8; 32], dir: u32, ctr: u64, aad: &[u8], plain: &[u8]) -> Vec<u8>
 fn open(key: &[u8; 32], dir: u32, ctr: u64, aad: &[u8], ct: &[u8]) -> Result<Vec<u8>> {
     ChaCha20Poly1305::new(&(*key).into())
         .decrypt(&nonce(dir, ctr).into(), Payload { msg: ct, aad })
-        .map_err(|_| sess("message does not decrypt: tampered, from another session, or wrong keys"))
+        .map_err(|_| {
+            sess("message does not decrypt: tampered, from another session, or wrong keys")
+        })
 }
 
 const TO_WALLET: u32 = 0;
@@ -214,7 +256,13 @@ impl WalletAwaitingRequest {
     pub fn new(eph: [u8; 32], transport: Transport) -> (Self, Engagement) {
         let secret = StaticSecret::from(eph);
         let engagement = Engagement::new(PublicKey::from(&secret).to_bytes(), transport);
-        (WalletAwaitingRequest { secret, engagement: engagement.clone() }, engagement)
+        (
+            WalletAwaitingRequest {
+                secret,
+                engagement: engagement.clone(),
+            },
+            engagement,
+        )
     }
 
     /// Takes the gate's first message `[gate key, encrypted request]`.
@@ -228,7 +276,13 @@ impl WalletAwaitingRequest {
             return Err(sess("gate key is a low-order point"));
         }
         let keys = derive(shared.as_bytes(), &self.engagement.bytes, &gate_key);
-        let plain = open(&keys.to_wallet, TO_WALLET, 1, &keys.transcript, &cbor::bytes(ct, "request")?)?;
+        let plain = open(
+            &keys.to_wallet,
+            TO_WALLET,
+            1,
+            &keys.transcript,
+            &cbor::bytes(ct, "request")?,
+        )?;
         let request = Request::from_bytes(&plain)?;
         Ok(WalletRequested { keys, request })
     }
@@ -249,10 +303,19 @@ impl WalletRequested {
     }
     fn answer(self, r: Response) -> Vec<u8> {
         let plain = match r {
-            Response::Presentation(p) => cbor::encode(&Value::Map(vec![(u(1u8), u(0u8)), (u(2u8), Value::Bytes(p))])),
+            Response::Presentation(p) => cbor::encode(&Value::Map(vec![
+                (u(1u8), u(0u8)),
+                (u(2u8), Value::Bytes(p)),
+            ])),
             Response::Declined => cbor::encode(&Value::Map(vec![(u(1u8), u(1u8))])),
         };
-        cbor::encode(&Value::Array(vec![Value::Bytes(seal(&self.keys.to_gate, TO_GATE, 1, &self.keys.transcript, &plain))]))
+        cbor::encode(&Value::Array(vec![Value::Bytes(seal(
+            &self.keys.to_gate,
+            TO_GATE,
+            1,
+            &self.keys.transcript,
+            &plain,
+        ))]))
     }
 }
 
@@ -265,7 +328,11 @@ pub struct GateAwaitingResponse {
 impl GateAwaitingResponse {
     /// Starts a session with the wallet of `engagement`, ephemeral secret `eph` and
     /// `request` (its nonce fresh from the caller). Returns the first message to send.
-    pub fn start(engagement: &Engagement, eph: [u8; 32], request: Request) -> Result<(Self, Vec<u8>)> {
+    pub fn start(
+        engagement: &Engagement,
+        eph: [u8; 32],
+        request: Request,
+    ) -> Result<(Self, Vec<u8>)> {
         let secret = StaticSecret::from(eph);
         let gate_key = PublicKey::from(&secret).to_bytes();
         let shared = secret.diffie_hellman(&PublicKey::from(engagement.wallet_key));
@@ -273,8 +340,17 @@ impl GateAwaitingResponse {
             return Err(sess("wallet key is a low-order point"));
         }
         let keys = derive(shared.as_bytes(), &engagement.bytes, &gate_key);
-        let ct = seal(&keys.to_wallet, TO_WALLET, 1, &keys.transcript, &request.to_bytes());
-        let msg = cbor::encode(&Value::Array(vec![Value::Bytes(gate_key.to_vec()), Value::Bytes(ct)]));
+        let ct = seal(
+            &keys.to_wallet,
+            TO_WALLET,
+            1,
+            &keys.transcript,
+            &request.to_bytes(),
+        );
+        let msg = cbor::encode(&Value::Array(vec![
+            Value::Bytes(gate_key.to_vec()),
+            Value::Bytes(ct),
+        ]));
         Ok((GateAwaitingResponse { keys, request }, msg))
     }
 
@@ -285,9 +361,16 @@ impl GateAwaitingResponse {
 
     /// Decrypts the wallet's answer; the session ends.
     pub fn on_response(self, msg: &[u8]) -> Result<Response> {
-        let [ct]: [Value; 1] =
-            cbor::array(cbor::decode(msg)?, "response")?.try_into().map_err(|_| sess("response: expected [ciphertext]"))?;
-        let plain = open(&self.keys.to_gate, TO_GATE, 1, &self.keys.transcript, &cbor::bytes(ct, "response")?)?;
+        let [ct]: [Value; 1] = cbor::array(cbor::decode(msg)?, "response")?
+            .try_into()
+            .map_err(|_| sess("response: expected [ciphertext]"))?;
+        let plain = open(
+            &self.keys.to_gate,
+            TO_GATE,
+            1,
+            &self.keys.transcript,
+            &cbor::bytes(ct, "response")?,
+        )?;
         let mut status = None;
         let mut pres = None;
         for (k, v) in cbor::int_map(cbor::decode(&plain)?, "response")? {
@@ -308,6 +391,8 @@ impl GateAwaitingResponse {
 // Session keys never appear in debug output.
 impl std::fmt::Debug for WalletRequested {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WalletRequested").field("request", &self.request).finish_non_exhaustive()
+        f.debug_struct("WalletRequested")
+            .field("request", &self.request)
+            .finish_non_exhaustive()
     }
 }

@@ -112,7 +112,10 @@ impl Reason {
                 "Gate trust data too old: sync, then scan again",
                 "ข้อมูลความเชื่อถือหมดอายุ",
             ),
-            Reason::SessionFailed => ("No answer from the phone: scan its QR again", "ไม่ได้รับข้อมูลจากโทรศัพท์"),
+            Reason::SessionFailed => (
+                "No answer from the phone: scan its QR again",
+                "ไม่ได้รับข้อมูลจากโทรศัพท์",
+            ),
         }
     }
 }

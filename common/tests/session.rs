@@ -11,19 +11,45 @@ use tuaton_common::verify::{self, Context, MemoryReplay, Policy, Verdict};
 const PORTRAIT_REQUEST: [Group; 2] = [Group::Flight, Group::Portrait];
 
 fn request(n: u8) -> Request {
-    Request { groups: PORTRAIT_REQUEST.to_vec(), nonce: [n; 16] }
+    Request {
+        groups: PORTRAIT_REQUEST.to_vec(),
+        nonce: [n; 16],
+    }
 }
 
 fn verify_session(bytes: &[u8], nonce: &[u8]) -> Verdict {
     let trust = trust();
     let mut replay = MemoryReplay::default();
-    let mut ctx = Context { now: NOW, trust: &trust, status: &Revoked(vec![]), replay: &mut replay, policy: Policy::default(), nonce: Some(nonce), highest_trusted_time: None };
+    let mut ctx = Context {
+        now: NOW,
+        trust: &trust,
+        status: &Revoked(vec![]),
+        replay: &mut replay,
+        policy: Policy::default(),
+        nonce: Some(nonce),
+        highest_trusted_time: None,
+    };
     verify::verify_cbor(bytes, &mut ctx)
 }
 
 /// Runs one session; the wallet answers with what `answer` makes from the request.
-fn session(mtu: usize, gate_faults: Faults, wallet_faults: Faults, answer: impl FnOnce(&WalletRequested) -> Vec<u8>) -> (tuaton_common::Result<Response>, Vec<u8>, MemoryLink, MemoryLink) {
-    let (wallet_wait, engagement) = WalletAwaitingRequest::new([11; 32], Transport::Ble { service: SERVICE_UUID });
+fn session(
+    mtu: usize,
+    gate_faults: Faults,
+    wallet_faults: Faults,
+    answer: impl FnOnce(&WalletRequested) -> Vec<u8>,
+) -> (
+    tuaton_common::Result<Response>,
+    Vec<u8>,
+    MemoryLink,
+    MemoryLink,
+) {
+    let (wallet_wait, engagement) = WalletAwaitingRequest::new(
+        [11; 32],
+        Transport::Ble {
+            service: SERVICE_UUID,
+        },
+    );
     let scanned = Engagement::parse(&engagement.to_text()).unwrap();
     let (mut gl, mut wl) = memory_pair(mtu, gate_faults, wallet_faults);
     let (gate, first) = GateAwaitingResponse::start(&scanned, [22; 32], request(5)).unwrap();
@@ -41,18 +67,30 @@ fn session(mtu: usize, gate_faults: Faults, wallet_faults: Faults, answer: impl 
 }
 
 fn honest(r: &WalletRequested) -> Vec<u8> {
-    presentation::present_groups(&credential(0), &holder_key(), &r.request.groups, NOW, Some(&r.proof_nonce())).unwrap()
+    presentation::present_groups(
+        &credential(0),
+        &holder_key(),
+        &r.request.groups,
+        NOW,
+        Some(&r.proof_nonce()),
+    )
+    .unwrap()
 }
 
 #[test]
 fn whole_sessions_at_every_mtu_carry_the_portrait() {
     for mtu in [23, 185, 517] {
         let (r, nonce, gl, wl) = session(mtu, Faults::default(), Faults::default(), honest);
-        let Ok(Response::Presentation(p)) = r else { panic!("mtu {mtu}: {r:?}") };
+        let Ok(Response::Presentation(p)) = r else {
+            panic!("mtu {mtu}: {r:?}")
+        };
         let v = verify_session(&p, &nonce);
         assert!(v.is_valid(), "mtu {mtu}: {:?}", v.reasons);
         let c = v.claims.unwrap();
-        assert_eq!(c.portrait.as_deref(), Some(tuaton_common::sample::PORTRAIT_A));
+        assert_eq!(
+            c.portrait.as_deref(),
+            Some(tuaton_common::sample::PORTRAIT_A)
+        );
         assert_eq!(c.given_name_th.unwrap().as_str(), "สมชาย");
         assert!(gl.writes >= 1 && wl.writes > 1);
     }
@@ -60,12 +98,27 @@ fn whole_sessions_at_every_mtu_carry_the_portrait() {
 
 #[test]
 fn engagement_round_trips_and_is_small() {
-    let (_, e) = WalletAwaitingRequest::new([1; 32], Transport::Ble { service: SERVICE_UUID });
+    let (_, e) = WalletAwaitingRequest::new(
+        [1; 32],
+        Transport::Ble {
+            service: SERVICE_UUID,
+        },
+    );
     let t = e.to_text();
     assert_eq!(Engagement::parse(&t).unwrap(), e);
     assert!(t.len() < 100, "{} chars", t.len());
-    let (_, e) = WalletAwaitingRequest::new([1; 32], Transport::Socket { addr: "127.0.0.1:40000".into() });
-    assert_eq!(Engagement::parse(&e.to_text()).unwrap().transport, Transport::Socket { addr: "127.0.0.1:40000".into() });
+    let (_, e) = WalletAwaitingRequest::new(
+        [1; 32],
+        Transport::Socket {
+            addr: "127.0.0.1:40000".into(),
+        },
+    );
+    assert_eq!(
+        Engagement::parse(&e.to_text()).unwrap().transport,
+        Transport::Socket {
+            addr: "127.0.0.1:40000".into()
+        }
+    );
     assert!(Engagement::parse("TTB1:%%").is_err());
     assert!(Engagement::parse("TT1:ABC").is_err());
 }
@@ -73,9 +126,27 @@ fn engagement_round_trips_and_is_small() {
 #[test]
 fn lost_repeated_and_reordered_chunks_are_clean_errors() {
     for (f, want) in [
-        (Faults { drop: Some(1), ..Default::default() }, "out of order or lost"),
-        (Faults { duplicate: Some(2), ..Default::default() }, "duplicated"),
-        (Faults { swap_with_next: Some(0), ..Default::default() }, "out of order"),
+        (
+            Faults {
+                drop: Some(1),
+                ..Default::default()
+            },
+            "out of order or lost",
+        ),
+        (
+            Faults {
+                duplicate: Some(2),
+                ..Default::default()
+            },
+            "duplicated",
+        ),
+        (
+            Faults {
+                swap_with_next: Some(0),
+                ..Default::default()
+            },
+            "out of order",
+        ),
     ] {
         let (r, ..) = session(23, Faults::default(), f.clone(), honest);
         let e = r.unwrap_err().to_string();
@@ -86,40 +157,99 @@ fn lost_repeated_and_reordered_chunks_are_clean_errors() {
 #[test]
 fn a_peer_that_stops_answering_times_out_and_gives_a_verdict() {
     // The wallet goes quiet half way through its answer (truncation).
-    let (r, ..) = session(185, Faults::default(), Faults { silent_from: Some(3), ..Default::default() }, honest);
+    let (r, ..) = session(
+        185,
+        Faults::default(),
+        Faults {
+            silent_from: Some(3),
+            ..Default::default()
+        },
+        honest,
+    );
     let e = r.unwrap_err().to_string();
     assert!(e.contains("stopped answering"), "{e}");
     // ...or never answers at all. The gate turns that into a clear rejection.
-    let (r, ..) = session(185, Faults::default(), Faults { silent_from: Some(0), ..Default::default() }, honest);
+    let (r, ..) = session(
+        185,
+        Faults::default(),
+        Faults {
+            silent_from: Some(0),
+            ..Default::default()
+        },
+        honest,
+    );
     assert!(r.is_err());
     let trust = trust();
     let mut replay = MemoryReplay::default();
-    let ctx = Context { now: NOW, trust: &trust, status: &Revoked(vec![]), replay: &mut replay, policy: Policy::default(), nonce: None, highest_trusted_time: None };
+    let ctx = Context {
+        now: NOW,
+        trust: &trust,
+        status: &Revoked(vec![]),
+        replay: &mut replay,
+        policy: Policy::default(),
+        nonce: None,
+        highest_trusted_time: None,
+    };
     assert_eq!(codes(&verify::session_failed(&ctx)), ["session_failed"]);
 }
 
 #[test]
 fn a_tampered_ciphertext_is_refused() {
-    let (r, ..) = session(517, Faults::default(), Faults { corrupt: Some(4), ..Default::default() }, honest);
+    let (r, ..) = session(
+        517,
+        Faults::default(),
+        Faults {
+            corrupt: Some(4),
+            ..Default::default()
+        },
+        honest,
+    );
     assert!(r.unwrap_err().to_string().contains("does not decrypt"));
     // In the request too: the wallet refuses it.
-    let (r, ..) = session(517, Faults { corrupt: Some(0), ..Default::default() }, Faults::default(), honest);
+    let (r, ..) = session(
+        517,
+        Faults {
+            corrupt: Some(0),
+            ..Default::default()
+        },
+        Faults::default(),
+        honest,
+    );
     assert!(r.unwrap_err().to_string().contains("does not decrypt"));
 }
 
 #[test]
 fn a_wrong_session_key_is_refused() {
     // A relay shows the gate its own engagement key but talks to the real wallet.
-    let (wallet_wait, _) = WalletAwaitingRequest::new([11; 32], Transport::Ble { service: SERVICE_UUID });
-    let (_, relay) = WalletAwaitingRequest::new([99; 32], Transport::Ble { service: SERVICE_UUID });
+    let (wallet_wait, _) = WalletAwaitingRequest::new(
+        [11; 32],
+        Transport::Ble {
+            service: SERVICE_UUID,
+        },
+    );
+    let (_, relay) = WalletAwaitingRequest::new(
+        [99; 32],
+        Transport::Ble {
+            service: SERVICE_UUID,
+        },
+    );
     let (_, first) = GateAwaitingResponse::start(&relay, [22; 32], request(5)).unwrap();
-    assert!(wallet_wait.on_request(&first).unwrap_err().to_string().contains("does not decrypt"));
+    assert!(wallet_wait
+        .on_request(&first)
+        .unwrap_err()
+        .to_string()
+        .contains("does not decrypt"));
 }
 
 #[test]
 fn a_replayed_response_is_refused() {
     // Capture the wallet's answer in one session...
-    let (wallet_wait, engagement) = WalletAwaitingRequest::new([11; 32], Transport::Ble { service: SERVICE_UUID });
+    let (wallet_wait, engagement) = WalletAwaitingRequest::new(
+        [11; 32],
+        Transport::Ble {
+            service: SERVICE_UUID,
+        },
+    );
     let (_, first) = GateAwaitingResponse::start(&engagement, [22; 32], request(5)).unwrap();
     let old_answer = {
         let r = wallet_wait.on_request(&first).unwrap();
@@ -128,24 +258,48 @@ fn a_replayed_response_is_refused() {
     };
     // ...and replay it into the next one (new gate key and nonce).
     let (gate2, _) = GateAwaitingResponse::start(&engagement, [33; 32], request(6)).unwrap();
-    assert!(gate2.on_response(&old_answer).unwrap_err().to_string().contains("does not decrypt"));
+    assert!(gate2
+        .on_response(&old_answer)
+        .unwrap_err()
+        .to_string()
+        .contains("does not decrypt"));
 }
 
 #[test]
 fn a_response_bound_to_another_nonce_is_rejected() {
     let (r, nonce, ..) = session(185, Faults::default(), Faults::default(), |_| {
-        presentation::present_groups(&credential(0), &holder_key(), &PORTRAIT_REQUEST, NOW, Some(b"some other nonce")).unwrap()
+        presentation::present_groups(
+            &credential(0),
+            &holder_key(),
+            &PORTRAIT_REQUEST,
+            NOW,
+            Some(b"some other nonce"),
+        )
+        .unwrap()
     });
-    let Ok(Response::Presentation(p)) = r else { panic!() };
+    let Ok(Response::Presentation(p)) = r else {
+        panic!()
+    };
     assert_eq!(codes(&verify_session(&p, &nonce)), ["bad_holder_proof"]);
     // And a QR presentation (no nonce) replayed over BLE is refused the same way.
-    let qr = presentation::present(&credential(0), &holder_key(), presentation::Profile::Flight, NOW).unwrap();
+    let qr = presentation::present(
+        &credential(0),
+        &holder_key(),
+        presentation::Profile::Flight,
+        NOW,
+    )
+    .unwrap();
     assert_eq!(codes(&verify_session(&qr, &nonce)), ["bad_holder_proof"]);
 }
 
 #[test]
 fn declining_is_an_answer() {
-    let (wallet_wait, engagement) = WalletAwaitingRequest::new([11; 32], Transport::Ble { service: SERVICE_UUID });
+    let (wallet_wait, engagement) = WalletAwaitingRequest::new(
+        [11; 32],
+        Transport::Ble {
+            service: SERVICE_UUID,
+        },
+    );
     let (gate, first) = GateAwaitingResponse::start(&engagement, [22; 32], request(5)).unwrap();
     let answer = wallet_wait.on_request(&first).unwrap().decline();
     assert_eq!(gate.on_response(&answer).unwrap(), Response::Declined);

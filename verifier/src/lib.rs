@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod demo;
+pub mod transport;
 pub mod tui;
 
 use sha2::{Digest, Sha256};
@@ -358,6 +359,83 @@ impl Gate {
             self.raise_trusted_time(now)?;
         }
         self.prune_replay(now)?;
+        self.db.flush()?;
+        Ok(v)
+    }
+
+    /// Runs an engagement session (the scanned `TTB1:` text) and verifies the wallet's
+    /// answer as of `now`: flight claims and the portrait, bound to this session.
+    pub fn check_engagement(
+        &self,
+        loaded: &Loaded,
+        text: &str,
+        now: i64,
+        clock_is_real: bool,
+        allow_remote: bool,
+    ) -> Result<Verdict> {
+        use tuaton_common::session::{
+            Engagement, GateAwaitingResponse, Request, Response, Transport, MAX_MESSAGE,
+        };
+        let replay_tree = self.db.open_tree(REPLAY)?;
+        let mut replay = SledReplay(&replay_tree);
+        let highest = self.highest_trusted_time()?;
+        let mut ctx = Context {
+            now,
+            trust: &loaded.trust,
+            status: &loaded.status,
+            replay: &mut replay,
+            policy: self.policy,
+            nonce: None,
+            highest_trusted_time: highest,
+        };
+        let engagement = match Engagement::parse(text) {
+            Ok(e) => e,
+            Err(tuaton_common::Error::UnsupportedVersion) => {
+                return Ok(verify::verify_qr("TT9:", &mut ctx))
+            }
+            Err(_) => return Ok(verify::verify_qr("", &mut ctx)),
+        };
+        let link = match &engagement.transport {
+            Transport::Socket { addr } => {
+                transport::check_allowed(addr, allow_remote)?;
+                transport::connect(addr, allow_remote)
+            }
+            Transport::Ble { .. } => return Err(GateError::Invalid(transport::NO_BLE.into())),
+        };
+        // A phone that is gone is a failed presentation, not a gate error.
+        let Ok(mut link) = link else {
+            let v = verify::session_failed(&ctx);
+            self.audit(&v)?;
+            self.db.flush()?;
+            return Ok(v);
+        };
+        let mut eph = [0u8; 32];
+        let mut nonce = [0u8; 16];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut eph);
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut nonce);
+        let request = Request {
+            groups: vec![
+                tuaton_common::gate::Group::Flight,
+                tuaton_common::gate::Group::Portrait,
+            ],
+            nonce,
+        };
+        let (session, first) = GateAwaitingResponse::start(&engagement, eph, request)?;
+        let proof_nonce = session.proof_nonce();
+        let answer = tuaton_common::link::send_message(&mut link, &first)
+            .and_then(|_| tuaton_common::link::recv_message(&mut link, MAX_MESSAGE))
+            .and_then(|m| session.on_response(&m));
+        let v = match answer {
+            Ok(Response::Presentation(p)) => {
+                ctx.nonce = Some(&proof_nonce);
+                verify::verify_cbor(&p, &mut ctx)
+            }
+            Ok(Response::Declined) | Err(_) => verify::session_failed(&ctx),
+        };
+        self.audit(&v)?;
+        if clock_is_real && !v.warnings.contains(&verify::Warning::ClockRollback) {
+            self.raise_trusted_time(now)?;
+        }
         self.db.flush()?;
         Ok(v)
     }

@@ -28,6 +28,9 @@ struct Cli {
     /// Act as of this time (RFC 3339) instead of now (audits, tests).
     #[arg(long, global = true, value_name = "RFC3339")]
     at: Option<String>,
+    /// Let an engagement QR make the gate connect to a non-loopback socket address.
+    #[arg(long, global = true)]
+    allow_remote_socket: bool,
     /// Refuse every presentation once the trust bundle has been expired this many days
     /// (default: never refuse, only warn `trust_stale`).
     #[arg(long, global = true, value_name = "DAYS")]
@@ -126,30 +129,47 @@ struct GateChecker<'a> {
     gate: &'a Gate,
     loaded: Loaded,
     at: Option<i64>,
+    allow_remote: bool,
+}
+
+/// Checks QR text, or runs the session an engagement QR asks for.
+fn check_text(
+    gate: &Gate,
+    loaded: &Loaded,
+    text: &str,
+    now: i64,
+    real: bool,
+    allow_remote: bool,
+) -> Result<Verdict, GateError> {
+    if tuaton_common::session::Engagement::is_engagement(text) {
+        gate.check_engagement(loaded, text, now, real, allow_remote)
+    } else {
+        gate.check(loaded, text, now, real)
+    }
 }
 
 impl Checker for GateChecker<'_> {
     fn check(&mut self, text: &str) -> Verdict {
         let now = self.now();
-        match self.gate.check(&self.loaded, text, now, self.at.is_none()) {
+        match check_text(
+            self.gate,
+            &self.loaded,
+            text,
+            now,
+            self.at.is_none(),
+            self.allow_remote,
+        ) {
             Ok(v) => v,
-            // The store failing must not look like a valid scan.
-            Err(_) => {
-                let mut v = tuaton_common::verify::verify_qr(
-                    "",
-                    &mut tuaton_common::verify::Context {
-                        now,
-                        trust: &self.loaded.trust,
-                        status: &self.loaded.status,
-                        replay: &mut tuaton_common::verify::MemoryReplay::default(),
-                        policy: self.gate.policy,
-                        nonce: None,
-                        highest_trusted_time: None,
-                    },
-                );
-                v.checked_at = now;
-                v
-            }
+            // A failure (store, unreachable phone) must never look like a valid scan.
+            Err(_) => tuaton_common::verify::session_failed(&tuaton_common::verify::Context {
+                now,
+                trust: &self.loaded.trust,
+                status: &self.loaded.status,
+                replay: &mut tuaton_common::verify::MemoryReplay::default(),
+                policy: self.gate.policy,
+                nonce: None,
+                highest_trusted_time: None,
+            }),
         }
     }
     fn now(&self) -> i64 {
@@ -254,7 +274,14 @@ fn run(cli: &Cli) -> anyhow::Result<Outcome> {
             };
             let gate = open_gate(cli, &home)?;
             let loaded = gate.load()?;
-            let v = gate.check(&loaded, &text, now, at.is_none())?;
+            let v = check_text(
+                &gate,
+                &loaded,
+                &text,
+                now,
+                at.is_none(),
+                cli.allow_remote_socket,
+            )?;
             if cli.json {
                 out(&v.to_json().to_string())?;
             } else {
@@ -331,6 +358,7 @@ fn run(cli: &Cli) -> anyhow::Result<Outcome> {
                     gate: &gate,
                     loaded,
                     at,
+                    allow_remote: cli.allow_remote_socket,
                 },
                 false,
             )?;

@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod render;
+pub mod transport;
 
 use ed25519_dalek::SigningKey;
 use rand::{rngs::OsRng, RngCore};
@@ -512,6 +513,23 @@ impl Unlocked<'_> {
         let card = self.card()?;
         let b = presentation::present(&card.gate, &self.holder_key()?, profile, now)?;
         Ok(presentation::to_qr_text(&b))
+    }
+
+    /// Presentation CBOR of `groups` for a session, its holder proof bound to `nonce`.
+    pub fn present_session(
+        &self,
+        groups: &[tuaton_common::gate::Group],
+        now: i64,
+        nonce: &[u8],
+    ) -> Result<Vec<u8>> {
+        let card = self.card()?;
+        Ok(presentation::present_groups(
+            &card.gate,
+            &self.holder_key()?,
+            groups,
+            now,
+            Some(nonce),
+        )?)
     }
 
     /// Rewraps the store key under `new`; the credentials are untouched. One atomic write.

@@ -80,6 +80,16 @@ enum Cmd {
         #[arg(long, group = "fmt", value_name = "FILE")]
         svg: Option<PathBuf>,
     },
+    /// Show an engagement QR, wait for one gate, show its request, answer after consent
+    /// (the PIN).
+    Engage {
+        /// `ble` (needs a build with the `ble` feature) or `socket:HOST:PORT`.
+        #[arg(long, default_value = "ble")]
+        transport: String,
+        /// Print the engagement payload alone on the first line of standard output.
+        #[arg(long)]
+        text: bool,
+    },
     /// Export a form of the credential.
     Export {
         /// The W3C VC JSON-LD document.
@@ -221,10 +231,13 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         _ => {}
     }
     let w = Wallet::open(&home)?;
+    if let Cmd::Engage { transport, text } = &cli.cmd {
+        return engage(&w, &mut p, transport, *text, now);
+    }
     let pin = p.pin("PIN")?;
     let u = w.unlock(&pin, now)?;
     match &cli.cmd {
-        Cmd::Init { .. } | Cmd::Reset { .. } => unreachable!("handled above"),
+        Cmd::Init { .. } | Cmd::Reset { .. } | Cmd::Engage { .. } => unreachable!("handled above"),
         Cmd::Request { qr } => {
             let r = u.request(now)?;
             out(&r)?;
@@ -345,6 +358,82 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             out("PIN changed.")?;
         }
     }
+    Ok(())
+}
+
+fn group_fields(groups: &[tuaton_common::gate::Group]) -> String {
+    use tuaton_common::gate::Group;
+    groups
+        .iter()
+        .map(|g| match g {
+            Group::Flight => "citizen ID, names in Thai and English, birth date",
+            Group::Details => "address, laser code, issuing office",
+            Group::Portrait => "portrait",
+            Group::AgeOver18 => "age over 18",
+            Group::AgeOver20 => "age over 20",
+        })
+        .chain(["card issue and expiry dates"])
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn engage(
+    w: &Wallet,
+    p: &mut Prompter,
+    transport: &str,
+    text: bool,
+    now: i64,
+) -> anyhow::Result<()> {
+    use tuaton_common::link::{recv_message, send_message};
+    use tuaton_common::session::{Transport, WalletAwaitingRequest, MAX_MESSAGE};
+    let Some(addr) = transport.strip_prefix("socket:") else {
+        if transport == "ble" {
+            anyhow::bail!(WalletError::Io {
+                path: "Bluetooth LE".into(),
+                source: std::io::Error::other("this wallet build does not include Bluetooth LE (build with --features ble), use --transport socket:HOST:PORT"),
+            });
+        }
+        anyhow::bail!(WalletError::PinPolicy(format!(
+            "--transport must be ble or socket:HOST:PORT, not `{transport}`"
+        )));
+    };
+    let server = tuaton_wallet::transport::SocketServer::bind(addr)?;
+    let mut eph = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut eph);
+    let (waiting, engagement) = WalletAwaitingRequest::new(
+        eph,
+        Transport::Socket {
+            addr: server.addr(),
+        },
+    );
+    let payload = engagement.to_text();
+    if text {
+        out(&payload)?;
+    } else {
+        out(&render::qr_terminal(&render::qr(&payload)?))?;
+        eprintln!("Show this to the gate. Waiting for it to connect...");
+    }
+    let mut link = server.accept()?;
+    let first = recv_message(&mut link, MAX_MESSAGE).map_err(WalletError::Core)?;
+    let requested = waiting.on_request(&first).map_err(WalletError::Core)?;
+    // Consent: the citizen sees what the gate asks for, then enters the PIN to share it.
+    eprintln!(
+        "The gate asks for: {}",
+        group_fields(&requested.request.groups)
+    );
+    let pin = p.pin("Enter your PIN to share (anything else refuses)")?;
+    let u = match w.unlock(&pin, now) {
+        Ok(u) => u,
+        Err(e) => {
+            send_message(&mut link, &requested.decline()).ok();
+            return Err(e.into());
+        }
+    };
+    let presentation =
+        u.present_session(&requested.request.groups, now, &requested.proof_nonce())?;
+    let writes =
+        send_message(&mut link, &requested.respond(presentation)).map_err(WalletError::Core)?;
+    eprintln!("Shared with the gate ({writes} messages).");
     Ok(())
 }
 
