@@ -3,6 +3,8 @@
 //! pure engine in `tuaton_common::verify`. The TUI and CLI are shells over [`Gate`].
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "ble")]
+pub mod ble;
 pub mod demo;
 pub mod transport;
 pub mod tui;
@@ -395,11 +397,14 @@ impl Gate {
             }
             Err(_) => return Ok(verify::verify_qr("", &mut ctx)),
         };
-        let link = match &engagement.transport {
+        let link: Result<Box<dyn tuaton_common::link::Link>> = match &engagement.transport {
             Transport::Socket { addr } => {
                 transport::check_allowed(addr, allow_remote)?;
-                transport::connect(addr, allow_remote)
+                transport::connect(addr, allow_remote).map(|l| Box::new(l) as Box<dyn tuaton_common::link::Link>)
             }
+            #[cfg(feature = "ble")]
+            Transport::Ble { service } => ble::connect(*service, transport::TIMEOUT).map(|l| Box::new(l) as Box<dyn tuaton_common::link::Link>),
+            #[cfg(not(feature = "ble"))]
             Transport::Ble { .. } => return Err(GateError::Invalid(transport::NO_BLE.into())),
         };
         // A phone that is gone is a failed presentation, not a gate error.
@@ -422,8 +427,8 @@ impl Gate {
         };
         let (session, first) = GateAwaitingResponse::start(&engagement, eph, request)?;
         let proof_nonce = session.proof_nonce();
-        let answer = tuaton_common::link::send_message(&mut link, &first)
-            .and_then(|_| tuaton_common::link::recv_message(&mut link, MAX_MESSAGE))
+        let answer = tuaton_common::link::send_message(link.as_mut(), &first)
+            .and_then(|_| tuaton_common::link::recv_message(link.as_mut(), MAX_MESSAGE))
             .and_then(|m| session.on_response(&m));
         let v = match answer {
             Ok(Response::Presentation(p)) => {

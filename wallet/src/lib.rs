@@ -3,6 +3,8 @@
 //! The binary is a thin shell over [`Wallet`].
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "ble")]
+pub mod ble;
 pub mod render;
 pub mod transport;
 

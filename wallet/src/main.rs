@@ -386,26 +386,35 @@ fn engage(
 ) -> anyhow::Result<()> {
     use tuaton_common::link::{recv_message, send_message};
     use tuaton_common::session::{Transport, WalletAwaitingRequest, MAX_MESSAGE};
-    let Some(addr) = transport.strip_prefix("socket:") else {
-        if transport == "ble" {
-            anyhow::bail!(WalletError::Io {
-                path: "Bluetooth LE".into(),
-                source: std::io::Error::other("this wallet build does not include Bluetooth LE (build with --features ble), use --transport socket:HOST:PORT"),
-            });
+    // Where the gate will find us: chosen before the engagement is shown, opened after.
+    enum Pending {
+        Socket(tuaton_wallet::transport::SocketServer),
+        #[cfg(feature = "ble")]
+        Ble([u8; 16]),
+    }
+    let (pending, how) = if let Some(addr) = transport.strip_prefix("socket:") {
+        let server = tuaton_wallet::transport::SocketServer::bind(addr)?;
+        let how = Transport::Socket { addr: server.addr() };
+        (Pending::Socket(server), how)
+    } else if transport == "ble" {
+        #[cfg(feature = "ble")]
+        {
+            // A fresh service UUID per engagement, so the advertisement does not track the phone.
+            let mut service = [0u8; 16];
+            rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut service);
+            (Pending::Ble(service), Transport::Ble { service })
         }
-        anyhow::bail!(WalletError::PinPolicy(format!(
-            "--transport must be ble or socket:HOST:PORT, not `{transport}`"
-        )));
+        #[cfg(not(feature = "ble"))]
+        anyhow::bail!(WalletError::Io {
+            path: "Bluetooth LE".into(),
+            source: std::io::Error::other("this wallet build does not include Bluetooth LE (build with --features ble), use --transport socket:HOST:PORT"),
+        });
+    } else {
+        anyhow::bail!(WalletError::PinPolicy(format!("--transport must be ble or socket:HOST:PORT, not `{transport}`")));
     };
-    let server = tuaton_wallet::transport::SocketServer::bind(addr)?;
     let mut eph = [0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut eph);
-    let (waiting, engagement) = WalletAwaitingRequest::new(
-        eph,
-        Transport::Socket {
-            addr: server.addr(),
-        },
-    );
+    let (waiting, engagement) = WalletAwaitingRequest::new(eph, how);
     let payload = engagement.to_text();
     if text {
         out(&payload)?;
@@ -413,8 +422,12 @@ fn engage(
         out(&render::qr_terminal(&render::qr(&payload)?))?;
         eprintln!("Show this to the gate. Waiting for it to connect...");
     }
-    let mut link = server.accept()?;
-    let first = recv_message(&mut link, MAX_MESSAGE).map_err(WalletError::Core)?;
+    let mut link: Box<dyn tuaton_common::link::Link> = match pending {
+        Pending::Socket(s) => Box::new(s.accept()?),
+        #[cfg(feature = "ble")]
+        Pending::Ble(service) => Box::new(tuaton_wallet::ble::serve(service, tuaton_wallet::transport::WAIT_FOR_GATE)?),
+    };
+    let first = recv_message(link.as_mut(), MAX_MESSAGE).map_err(WalletError::Core)?;
     let requested = waiting.on_request(&first).map_err(WalletError::Core)?;
     // Consent: the citizen sees what the gate asks for, then enters the PIN to share it.
     eprintln!(
@@ -425,14 +438,14 @@ fn engage(
     let u = match w.unlock(&pin, now) {
         Ok(u) => u,
         Err(e) => {
-            send_message(&mut link, &requested.decline()).ok();
+            send_message(link.as_mut(), &requested.decline()).ok();
             return Err(e.into());
         }
     };
     let presentation =
         u.present_session(&requested.request.groups, now, &requested.proof_nonce())?;
     let writes =
-        send_message(&mut link, &requested.respond(presentation)).map_err(WalletError::Core)?;
+        send_message(link.as_mut(), &requested.respond(presentation)).map_err(WalletError::Core)?;
     eprintln!("Shared with the gate ({writes} messages).");
     Ok(())
 }
