@@ -83,6 +83,8 @@ pub struct App {
     pub quit: bool,
     /// Whether this is the demo (space scans the next item).
     pub demo: bool,
+    /// Shown in the banner while a session with a phone is running.
+    pub busy: Option<String>,
     last_scan: Option<(String, i64, Verdict)>,
 }
 
@@ -107,6 +109,7 @@ impl App {
             status,
             quit: false,
             demo,
+            busy: None,
             last_scan: None,
         }
     }
@@ -296,6 +299,11 @@ impl Widget for &App {
 
         // Verdict banner, full width.
         let (text, style, detail): (String, Style, Vec<Line>) = match &self.shown {
+            _ if self.busy.is_some() => (
+                self.busy.clone().unwrap_or_default(),
+                Style::new().fg(Color::Black).bg(Color::Cyan).add_modifier(Modifier::BOLD),
+                vec![Line::from("Keep the phone near the gate / วางโทรศัพท์ไว้ใกล้เครื่อง")],
+            ),
             None => (
                 "READY: SCAN A QR CODE  /  พร้อมสแกน".into(),
                 Style::new().fg(Color::Black).bg(Color::Gray),
@@ -515,7 +523,15 @@ pub fn run(checker: &mut dyn Checker, demo: bool) -> std::io::Result<()> {
             if let Event::Key(k) = event::read()? {
                 match app.on_key(k) {
                     Action::None => {}
-                    Action::Submit(t) => app.submit(checker, &t, None),
+                    Action::Submit(t) => {
+                        if tuaton_common::session::Engagement::is_engagement(&t) {
+                            // A session takes a moment: say so before blocking on it.
+                            app.busy = Some("CONNECTING TO PHONE / กำลังเชื่อมต่อ".into());
+                            terminal.draw(|f| f.render_widget(&app, f.area()))?;
+                        }
+                        app.submit(checker, &t, None);
+                        app.busy = None;
+                    }
                     Action::NextDemo => {
                         if let Some((text, label)) = checker.next_demo() {
                             app.submit(checker, &text, Some(label));

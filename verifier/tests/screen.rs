@@ -187,3 +187,13 @@ fn expired_card_full_screen() {
     }
     assert_eq!(lines.join("\n") + "\n", expected);
 }
+
+#[test]
+fn a_session_in_progress_says_so() {
+    let mut app = after(0);
+    app.busy = Some("CONNECTING TO PHONE / กำลังเชื่อมต่อ".into());
+    let (lines, buf) = draw(&app);
+    assert_eq!(banner_bg(&buf), Color::Cyan);
+    assert!(lines[1].contains("CONNECTING TO PHONE"), "{}", lines[1]);
+    assert!(lines[2].contains("Keep the phone near the gate"), "{}", lines[2]);
+}
