@@ -320,10 +320,16 @@ fn verify_issuer_sig(key: &IssuerKey, tbs: &[u8], sig: &Signature) -> bool {
     key.public.verify_strict(tbs, sig).is_ok()
 }
 
+/// A verdict rejecting for `reason` before any presentation could be read (with the
+/// context's warnings), for callers that decode something else first.
+pub fn rejected(ctx: &Context<'_>, reason: Reason) -> Verdict {
+    base(ctx).reject(reason)
+}
+
 /// The verdict for a session that produced no presentation (timeout, damaged or foreign
 /// message, or the citizen declined).
 pub fn session_failed(ctx: &Context<'_>) -> Verdict {
-    base(ctx).reject(Reason::SessionFailed)
+    rejected(ctx, Reason::SessionFailed)
 }
 
 /// Verifies presentation CBOR.

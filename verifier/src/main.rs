@@ -64,8 +64,12 @@ enum Cmd {
         #[arg(long)]
         plain: bool,
     },
-    /// Print the audit log.
-    Audit,
+    /// Print the audit log (or change whether it keeps personal data).
+    Audit {
+        /// Keep names and citizen IDs in new audit records (`on`), or not (`off`, the default).
+        #[arg(long, value_parser = ["on", "off"])]
+        personal_data: Option<String>,
+    },
 }
 
 fn default_home() -> PathBuf {
@@ -364,7 +368,13 @@ fn run(cli: &Cli) -> anyhow::Result<Outcome> {
             )?;
             Ok(Outcome::Done)
         }
-        Cmd::Audit => {
+        Cmd::Audit { personal_data: Some(p) } => {
+            let gate = open_gate(cli, &home)?;
+            gate.set_log_personal_data(p == "on")?;
+            out(&format!("Audit records from now on {} personal data.", if p == "on" { "include" } else { "exclude" }))?;
+            Ok(Outcome::Done)
+        }
+        Cmd::Audit { personal_data: None } => {
             let gate = open_gate(cli, &home)?;
             for r in gate.audit_log()? {
                 out(&r.to_string())?;

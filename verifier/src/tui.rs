@@ -546,7 +546,7 @@ pub fn run(checker: &mut dyn Checker, demo: bool) -> std::io::Result<()> {
     result
 }
 
-/// Marker so the warnings enum stays referenced for docs.
+/// Plain words for a warning.
 pub fn warning_text(w: Warning) -> &'static str {
     match w {
         Warning::TrustStale => "trust bundle is stale: sync when online",
