@@ -37,19 +37,34 @@ fn main() {
     let ik = SigningKey::from_bytes(&[1; 32]);
     let hk = SigningKey::from_bytes(&[2; 32]);
     // Engagement size.
-    let (_, e) = WalletAwaitingRequest::new([3; 32], Transport::Ble { service: [0x5A; 16] });
+    let (_, e) = WalletAwaitingRequest::new(
+        [3; 32],
+        Transport::Ble {
+            service: [0x5A; 16],
+        },
+    );
     let text = e.to_text();
-    let q = qrcode::QrCode::with_error_correction_level(text.as_bytes(), qrcode::EcLevel::M).unwrap();
+    let q =
+        qrcode::QrCode::with_error_correction_level(text.as_bytes(), qrcode::EcLevel::M).unwrap();
     let ver = match q.version() {
         qrcode::Version::Normal(n) | qrcode::Version::Micro(n) => n,
     };
-    println!("engagement: {} CBOR bytes, {} QR characters, QR version {} at ECC M", e.bytes.len(), text.len(), ver);
+    println!(
+        "engagement: {} CBOR bytes, {} QR characters, QR version {} at ECC M",
+        e.bytes.len(),
+        text.len(),
+        ver
+    );
     println!();
     println!("| response | MTU | message bytes (gate->wallet / wallet->gate) | GATT writes (g->w / w->g) | bytes on air incl. chunk headers | air time at 2M PHY |");
     println!("|---|---:|---:|---:|---:|---:|");
     for (label, portrait_len, groups) in [
         ("flight (no portrait)", 0usize, vec![Group::Flight]),
-        ("flight + 20 KB portrait", 20 * 1024, vec![Group::Flight, Group::Portrait]),
+        (
+            "flight + 20 KB portrait",
+            20 * 1024,
+            vec![Group::Flight, Group::Portrait],
+        ),
     ] {
         let mut claims = tuaton_common::sample::citizen(0);
         if portrait_len > 0 {
@@ -59,20 +74,52 @@ fn main() {
         }
         let cred = gate::issue(
             &claims,
-            &IssueParams { issuer: 1, signing_key: &ik, kid: &[1, 2, 3, 4], holder_key: hk.verifying_key().to_bytes(), credential_id: [1; 8], status: StatusRef { list: 0, index: 7 }, issued_at: 1_795_000_000 },
+            &IssueParams {
+                issuer: 1,
+                signing_key: &ik,
+                kid: &[1, 2, 3, 4],
+                holder_key: hk.verifying_key().to_bytes(),
+                credential_id: [1; 8],
+                status: StatusRef { list: 0, index: 7 },
+                issued_at: 1_795_000_000,
+            },
             &mut StdRng::seed_from_u64(1),
         )
         .unwrap();
         for mtu in [185, 517] {
-            let (waiting, engagement) = WalletAwaitingRequest::new([3; 32], Transport::Ble { service: [0x5A; 16] });
+            let (waiting, engagement) = WalletAwaitingRequest::new(
+                [3; 32],
+                Transport::Ble {
+                    service: [0x5A; 16],
+                },
+            );
             let (mut gl, mut wl) = memory_pair(mtu, Faults::default(), Faults::default());
-            let (gate, first) = GateAwaitingResponse::start(&engagement, [4; 32], Request { groups: groups.clone(), nonce: [5; 16] }).unwrap();
+            let (gate, first) = GateAwaitingResponse::start(
+                &engagement,
+                [4; 32],
+                Request {
+                    groups: groups.clone(),
+                    nonce: [5; 16],
+                },
+            )
+            .unwrap();
             send_message(&mut gl, &first).unwrap();
-            let requested = waiting.on_request(&recv_message(&mut wl, MAX_MESSAGE).unwrap()).unwrap();
-            let p = presentation::present_groups(&cred, &hk, &requested.request.groups, 1_795_000_000, Some(&requested.proof_nonce())).unwrap();
+            let requested = waiting
+                .on_request(&recv_message(&mut wl, MAX_MESSAGE).unwrap())
+                .unwrap();
+            let p = presentation::present_groups(
+                &cred,
+                &hk,
+                &requested.request.groups,
+                1_795_000_000,
+                Some(&requested.proof_nonce()),
+            )
+            .unwrap();
             let answer = requested.respond(p);
             send_message(&mut wl, &answer).unwrap();
-            let r = gate.on_response(&recv_message(&mut gl, MAX_MESSAGE).unwrap()).unwrap();
+            let r = gate
+                .on_response(&recv_message(&mut gl, MAX_MESSAGE).unwrap())
+                .unwrap();
             assert!(matches!(r, Response::Presentation(_)));
             let chunks: Vec<usize> = tuaton_common::framing::chunk(&first, mtu)
                 .iter()

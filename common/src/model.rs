@@ -429,6 +429,21 @@ impl CitizenRecord {
     }
 }
 
+/// The default state directory of a tuaton program: `$XDG_DATA_HOME/tuaton/APP`, else
+/// `$HOME/.local/share/tuaton/APP`, else `./tuaton/APP`. The caller reads the variables.
+pub fn data_home(
+    app: &str,
+    xdg_data_home: Option<std::ffi::OsString>,
+    home: Option<std::ffi::OsString>,
+) -> std::path::PathBuf {
+    let base = xdg_data_home
+        .filter(|x| !x.is_empty())
+        .map(std::path::PathBuf::from)
+        .or_else(|| home.map(|h| std::path::PathBuf::from(h).join(".local/share")))
+        .unwrap_or_else(|| std::path::PathBuf::from("."));
+    base.join("tuaton").join(app)
+}
+
 /// Parses an RFC 3339 time (the CLIs' `--at`) into Unix seconds.
 pub fn parse_rfc3339(s: &str) -> Result<i64> {
     chrono::DateTime::parse_from_rfc3339(s.trim())

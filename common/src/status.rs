@@ -6,13 +6,13 @@ use crate::gate::StatusRef;
 use crate::verify::{StatusLookup, StatusView};
 use crate::w3c;
 use ed25519_dalek::{SigningKey, VerifyingKey};
-use ssi::claims::data_integrity::{AnySuite, CryptographicSuite, DataIntegrity, ProofOptions};
-use ssi::claims::{SignatureEnvironment, VerificationParameters};
+use ssi::claims::data_integrity::{AnySuite, DataIntegrity};
+use ssi::claims::VerificationParameters;
 use ssi::dids::{DIDKey, DIDResolver};
 use ssi::status::bitstring_status_list::{
     BitstringStatusList, BitstringStatusListCredential, EncodedList, StatusPurpose, TimeToLive,
 };
-use ssi::verification_methods::{AnyMethod, SingleSecretSigner};
+use ssi::verification_methods::AnyMethod;
 use std::collections::HashMap;
 
 /// A revocation bitset in W3C order: index 0 is the left-most (most significant) bit of
@@ -104,27 +104,7 @@ pub fn sign_list(
         "issuer".into(),
         serde_json::Value::String(w3c::did_key(&key.verifying_key())),
     );
-    let resolver = DIDKey.into_vm_resolver::<AnyMethod>();
-    let signer = SingleSecretSigner::new(w3c::secret_jwk(key)).into_local();
-    let mut opts = ProofOptions::from_method(
-        ssi::json_ld::iref::IriBuf::new(w3c::did_key_url(&key.verifying_key()))
-            .map_err(|e| Error::W3c(e.to_string()))?
-            .into(),
-    );
-    opts.created = Some(rfc3339(valid_from)?.into());
-    let env = SignatureEnvironment {
-        json_ld_loader: w3c::context_loader(),
-        eip712_loader: (),
-    };
-    let signed = pollster::block_on(AnySuite::EdDsaRdfc2022.sign_with(
-        env,
-        cred,
-        &resolver,
-        &signer,
-        opts,
-        Default::default(),
-    ))
-    .map_err(|e| Error::W3c(e.to_string()))?;
+    let signed = w3c::sign_di(cred, key, valid_from)?;
     serde_json::to_string(&signed).map_err(Into::into)
 }
 

@@ -135,15 +135,29 @@ pub fn unsigned(
     vc
 }
 
-/// Signs `unsigned` with the issuer key (eddsa-rdfc-2022), proof created at `created`.
-pub fn sign(unsigned: Value, issuer_key: &SigningKey, created: i64) -> Result<String> {
-    let cred: JsonCredential = serde_json::from_value(unsigned)?;
-    let vm = did_key_url(&issuer_key.verifying_key());
+type Resolver = ssi::dids::VerificationMethodDIDResolver<DIDKey, AnyMethod>;
+type Signer = ssi::verification_methods::LocalSigner<SingleSecretSigner<JWK>>;
+
+/// Secures `doc` with a Data Integrity proof (eddsa-rdfc-2022) by `key`, created at
+/// `created` (ssi would stamp its own clock; `common` takes the time as input). Shared by
+/// credentials and status lists.
+pub(crate) fn sign_di<T>(
+    doc: T,
+    key: &SigningKey,
+    created: i64,
+) -> Result<DataIntegrity<T, AnySuite>>
+where
+    for<'a> AnySuite: ssi::claims::data_integrity::suite::CryptographicSuiteSigning<
+        T,
+        SignatureEnvironment,
+        &'a Resolver,
+        &'a Signer,
+    >,
+{
     let resolver = DIDKey.into_vm_resolver::<AnyMethod>();
-    let signer = SingleSecretSigner::new(secret_jwk(issuer_key)).into_local();
-    let mut opts =
-        ProofOptions::from_method(ssi::json_ld::iref::IriBuf::new(vm).map_err(w3c)?.into());
-    // ssi would stamp its own clock here; `common` takes the time as input.
+    let signer = SingleSecretSigner::new(secret_jwk(key)).into_local();
+    let vm = ssi::json_ld::iref::IriBuf::new(did_key_url(&key.verifying_key())).map_err(w3c)?;
+    let mut opts = ProofOptions::from_method(vm.into());
     let created = chrono::DateTime::from_timestamp(created, 0)
         .ok_or_else(|| w3c("time out of range"))?
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
@@ -157,16 +171,21 @@ pub fn sign(unsigned: Value, issuer_key: &SigningKey, created: i64) -> Result<St
         json_ld_loader: context_loader(),
         eip712_loader: (),
     };
-    let signed = pollster::block_on(AnySuite::EdDsaRdfc2022.sign_with(
+    pollster::block_on(AnySuite::EdDsaRdfc2022.sign_with(
         env,
-        cred,
+        doc,
         &resolver,
         &signer,
         opts,
         Default::default(),
     ))
-    .map_err(w3c)?;
-    serde_json::to_string_pretty(&signed).map_err(Into::into)
+    .map_err(w3c)
+}
+
+/// Signs `unsigned` with the issuer key (eddsa-rdfc-2022), proof created at `created`.
+pub fn sign(unsigned: Value, issuer_key: &SigningKey, created: i64) -> Result<String> {
+    let cred: JsonCredential = serde_json::from_value(unsigned)?;
+    serde_json::to_string_pretty(&sign_di(cred, issuer_key, created)?).map_err(Into::into)
 }
 
 /// What checking a W3C credential found.

@@ -349,12 +349,7 @@ impl Issuer {
                 secs.insert(&be(root.version), rec.clone())?;
                 Ok(())
             })
-            .map_err(|e: sled::transaction::TransactionError<()>| match e {
-                sled::transaction::TransactionError::Storage(s) => IssuerError::Store(s),
-                sled::transaction::TransactionError::Abort(()) => {
-                    IssuerError::Invalid("aborted".into())
-                }
-            })?;
+            .map_err(tx_err)?;
         Ok(())
     }
 
@@ -513,12 +508,7 @@ impl Issuer {
                 u.insert(idx_key.as_slice(), &cid)?;
                 Ok(())
             })
-            .map_err(|e: sled::transaction::TransactionError<()>| match e {
-                sled::transaction::TransactionError::Storage(s) => IssuerError::Store(s),
-                sled::transaction::TransactionError::Abort(()) => {
-                    IssuerError::Invalid("aborted".into())
-                }
-            })?;
+            .map_err(tx_err)?;
         self.db.flush()?;
         Ok((
             serde_json::to_string_pretty(&package).expect("serialisable"),
@@ -770,6 +760,16 @@ pub struct PublishReport {
     pub revoked: usize,
     /// Bundle expiry.
     pub expires: i64,
+}
+
+/// Our transactions never abort on their own; a storage error is the only failure.
+fn tx_err(e: sled::transaction::TransactionError<()>) -> IssuerError {
+    match e {
+        sled::transaction::TransactionError::Storage(s) => IssuerError::Store(s),
+        sled::transaction::TransactionError::Abort(()) => {
+            IssuerError::Invalid("store transaction aborted".into())
+        }
+    }
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {

@@ -93,11 +93,11 @@ enum Cmd {
 }
 
 fn default_home() -> PathBuf {
-    let base = std::env::var_os("XDG_DATA_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
-        .unwrap_or_else(|| PathBuf::from("."));
-    base.join("tuaton").join("issuer")
+    tuaton_common::model::data_home(
+        "issuer",
+        std::env::var_os("XDG_DATA_HOME"),
+        std::env::var_os("HOME"),
+    )
 }
 
 fn read_passphrase(cli: &Cli, confirm: bool) -> anyhow::Result<Vec<u8>> {

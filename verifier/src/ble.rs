@@ -16,7 +16,10 @@ const CLIENT_TO_SERVER: Uuid = Uuid::from_u128(0x00000002_A123_48CE_896B_4C76973
 const SERVER_TO_CLIENT: Uuid = Uuid::from_u128(0x00000003_A123_48CE_896B_4C76973373E6);
 
 fn ble(e: impl std::fmt::Display) -> GateError {
-    GateError::Io { path: "Bluetooth LE".into(), source: std::io::Error::other(e.to_string()) }
+    GateError::Io {
+        path: "Bluetooth LE".into(),
+        source: std::io::Error::other(e.to_string()),
+    }
 }
 
 /// The gate's GATT link to one wallet.
@@ -30,7 +33,10 @@ pub struct BleLink {
 /// Scans for the wallet advertising `service` (up to `wait`), connects, subscribes to
 /// server-to-client notifications and writes "start" to the state characteristic.
 pub fn connect(service: [u8; 16], wait: Duration) -> Result<BleLink> {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(ble)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(ble)?;
     let uuid = Uuid::from_bytes(service);
     let (writer, reader, state) = rt.block_on(async {
         let session = bluer::Session::new().await.map_err(ble)?;
@@ -73,7 +79,12 @@ pub fn connect(service: [u8; 16], wait: Duration) -> Result<BleLink> {
         state.write(&[0x01]).await.map_err(ble)?;
         Ok::<_, GateError>((writer, reader, state))
     })?;
-    Ok(BleLink { rt, writer, reader, state })
+    Ok(BleLink {
+        rt,
+        writer,
+        reader,
+        state,
+    })
 }
 
 impl Drop for BleLink {
@@ -85,12 +96,18 @@ impl Drop for BleLink {
 
 impl Link for BleLink {
     fn send(&mut self, chunk: &[u8]) -> tuaton_common::Result<()> {
-        self.rt.block_on(self.writer.send(chunk)).map_err(|e| tuaton_common::Error::Session(format!("BLE send: {e}")))
+        self.rt
+            .block_on(self.writer.send(chunk))
+            .map_err(|e| tuaton_common::Error::Session(format!("BLE send: {e}")))
     }
     fn recv(&mut self) -> tuaton_common::Result<Vec<u8>> {
         self.rt
-            .block_on(async { tokio::time::timeout(Duration::from_secs(20), self.reader.recv()).await })
-            .map_err(|_| tuaton_common::Error::Session("the wallet stopped answering (timeout)".into()))?
+            .block_on(async {
+                tokio::time::timeout(Duration::from_secs(20), self.reader.recv()).await
+            })
+            .map_err(|_| {
+                tuaton_common::Error::Session("the wallet stopped answering (timeout)".into())
+            })?
             .map_err(|e| tuaton_common::Error::Session(format!("BLE receive: {e}")))
     }
     fn mtu(&self) -> usize {

@@ -343,26 +343,42 @@ impl Gate {
         now: i64,
         clock_is_real: bool,
     ) -> Result<Verdict> {
+        let v = self.with_context(loaded, now, None, |ctx| verify::verify_qr(text, ctx))?;
+        self.record(&v, now, clock_is_real)?;
+        Ok(v)
+    }
+
+    /// Runs `f` with a verify context over this gate's persistent state.
+    fn with_context<T>(
+        &self,
+        loaded: &Loaded,
+        now: i64,
+        nonce: Option<&[u8]>,
+        f: impl FnOnce(&mut Context<'_>) -> T,
+    ) -> Result<T> {
         let replay_tree = self.db.open_tree(REPLAY)?;
         let mut replay = SledReplay(&replay_tree);
-        let highest = self.highest_trusted_time()?;
         let mut ctx = Context {
             now,
             trust: &loaded.trust,
             status: &loaded.status,
             replay: &mut replay,
             policy: self.policy,
-            nonce: None,
-            highest_trusted_time: highest,
+            nonce,
+            highest_trusted_time: self.highest_trusted_time()?,
         };
-        let v = verify::verify_qr(text, &mut ctx);
-        self.audit(&v)?;
+        Ok(f(&mut ctx))
+    }
+
+    /// Audits a verdict, moves the trusted time forward (real clocks only) and flushes.
+    fn record(&self, v: &Verdict, now: i64, clock_is_real: bool) -> Result<()> {
+        self.audit(v)?;
         if clock_is_real && !v.warnings.contains(&verify::Warning::ClockRollback) {
             self.raise_trusted_time(now)?;
         }
         self.prune_replay(now)?;
         self.db.flush()?;
-        Ok(v)
+        Ok(())
     }
 
     /// Runs an engagement session (the scanned `TTB1:` text) and verifies the wallet's
@@ -378,70 +394,63 @@ impl Gate {
         use tuaton_common::session::{
             Engagement, GateAwaitingResponse, Request, Response, Transport, MAX_MESSAGE,
         };
-        let replay_tree = self.db.open_tree(REPLAY)?;
-        let mut replay = SledReplay(&replay_tree);
-        let highest = self.highest_trusted_time()?;
-        let mut ctx = Context {
-            now,
-            trust: &loaded.trust,
-            status: &loaded.status,
-            replay: &mut replay,
-            policy: self.policy,
-            nonce: None,
-            highest_trusted_time: highest,
-        };
         let engagement = match Engagement::parse(text) {
             Ok(e) => e,
-            Err(tuaton_common::Error::UnsupportedVersion) => {
-                return Ok(verify::verify_qr("TT9:", &mut ctx))
+            Err(e) => {
+                let reason = match e {
+                    tuaton_common::Error::UnsupportedVersion => verify::Reason::UnsupportedVersion,
+                    _ => verify::Reason::Malformed,
+                };
+                let v =
+                    self.with_context(loaded, now, None, |ctx| verify::rejected(ctx, reason))?;
+                self.record(&v, now, clock_is_real)?;
+                return Ok(v);
             }
-            Err(_) => return Ok(verify::verify_qr("", &mut ctx)),
         };
         let link: Result<Box<dyn tuaton_common::link::Link>> = match &engagement.transport {
             Transport::Socket { addr } => {
                 transport::check_allowed(addr, allow_remote)?;
-                transport::connect(addr, allow_remote).map(|l| Box::new(l) as Box<dyn tuaton_common::link::Link>)
+                transport::connect(addr, allow_remote)
+                    .map(|l| Box::new(l) as Box<dyn tuaton_common::link::Link>)
             }
             #[cfg(feature = "ble")]
-            Transport::Ble { service } => ble::connect(*service, transport::TIMEOUT).map(|l| Box::new(l) as Box<dyn tuaton_common::link::Link>),
+            Transport::Ble { service } => ble::connect(*service, transport::TIMEOUT)
+                .map(|l| Box::new(l) as Box<dyn tuaton_common::link::Link>),
             #[cfg(not(feature = "ble"))]
             Transport::Ble { .. } => return Err(GateError::Invalid(transport::NO_BLE.into())),
         };
         // A phone that is gone is a failed presentation, not a gate error.
-        let Ok(mut link) = link else {
-            let v = verify::session_failed(&ctx);
-            self.audit(&v)?;
-            self.db.flush()?;
-            return Ok(v);
-        };
-        let mut eph = [0u8; 32];
-        let mut nonce = [0u8; 16];
-        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut eph);
-        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut nonce);
-        let request = Request {
-            groups: vec![
-                tuaton_common::gate::Group::Flight,
-                tuaton_common::gate::Group::Portrait,
-            ],
-            nonce,
-        };
-        let (session, first) = GateAwaitingResponse::start(&engagement, eph, request)?;
-        let proof_nonce = session.proof_nonce();
-        let answer = tuaton_common::link::send_message(link.as_mut(), &first)
-            .and_then(|_| tuaton_common::link::recv_message(link.as_mut(), MAX_MESSAGE))
-            .and_then(|m| session.on_response(&m));
+        let answer = link
+            .map_err(|e| tuaton_common::Error::Session(e.to_string()))
+            .and_then(|mut link| {
+                let mut eph = [0u8; 32];
+                let mut nonce = [0u8; 16];
+                rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut eph);
+                rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut nonce);
+                let request = Request {
+                    groups: vec![
+                        tuaton_common::gate::Group::Flight,
+                        tuaton_common::gate::Group::Portrait,
+                    ],
+                    nonce,
+                };
+                let (session, first) = GateAwaitingResponse::start(&engagement, eph, request)?;
+                let proof_nonce = session.proof_nonce();
+                tuaton_common::link::send_message(link.as_mut(), &first)?;
+                let m = tuaton_common::link::recv_message(link.as_mut(), MAX_MESSAGE)?;
+                Ok((session.on_response(&m)?, proof_nonce))
+            });
         let v = match answer {
-            Ok(Response::Presentation(p)) => {
-                ctx.nonce = Some(&proof_nonce);
-                verify::verify_cbor(&p, &mut ctx)
+            Ok((Response::Presentation(p), proof_nonce)) => {
+                self.with_context(loaded, now, Some(&proof_nonce), |ctx| {
+                    verify::verify_cbor(&p, ctx)
+                })?
             }
-            Ok(Response::Declined) | Err(_) => verify::session_failed(&ctx),
+            Ok((Response::Declined, _)) | Err(_) => {
+                self.with_context(loaded, now, None, |ctx| verify::session_failed(ctx))?
+            }
         };
-        self.audit(&v)?;
-        if clock_is_real && !v.warnings.contains(&verify::Warning::ClockRollback) {
-            self.raise_trusted_time(now)?;
-        }
-        self.db.flush()?;
+        self.record(&v, now, clock_is_real)?;
         Ok(v)
     }
 

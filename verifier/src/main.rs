@@ -73,11 +73,11 @@ enum Cmd {
 }
 
 fn default_home() -> PathBuf {
-    let base = std::env::var_os("XDG_DATA_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
-        .unwrap_or_else(|| PathBuf::from("."));
-    base.join("tuaton").join("verifier")
+    tuaton_common::model::data_home(
+        "verifier",
+        std::env::var_os("XDG_DATA_HOME"),
+        std::env::var_os("HOME"),
+    )
 }
 
 fn out(s: &str) -> std::io::Result<()> {
@@ -368,13 +368,20 @@ fn run(cli: &Cli) -> anyhow::Result<Outcome> {
             )?;
             Ok(Outcome::Done)
         }
-        Cmd::Audit { personal_data: Some(p) } => {
+        Cmd::Audit {
+            personal_data: Some(p),
+        } => {
             let gate = open_gate(cli, &home)?;
             gate.set_log_personal_data(p == "on")?;
-            out(&format!("Audit records from now on {} personal data.", if p == "on" { "include" } else { "exclude" }))?;
+            out(&format!(
+                "Audit records from now on {} personal data.",
+                if p == "on" { "include" } else { "exclude" }
+            ))?;
             Ok(Outcome::Done)
         }
-        Cmd::Audit { personal_data: None } => {
+        Cmd::Audit {
+            personal_data: None,
+        } => {
             let gate = open_gate(cli, &home)?;
             for r in gate.audit_log()? {
                 out(&r.to_string())?;

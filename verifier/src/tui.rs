@@ -301,8 +301,13 @@ impl Widget for &App {
         let (text, style, detail): (String, Style, Vec<Line>) = match &self.shown {
             _ if self.busy.is_some() => (
                 self.busy.clone().unwrap_or_default(),
-                Style::new().fg(Color::Black).bg(Color::Cyan).add_modifier(Modifier::BOLD),
-                vec![Line::from("Keep the phone near the gate / วางโทรศัพท์ไว้ใกล้เครื่อง")],
+                Style::new()
+                    .fg(Color::Black)
+                    .bg(Color::Cyan)
+                    .add_modifier(Modifier::BOLD),
+                vec![Line::from(
+                    "Keep the phone near the gate / วางโทรศัพท์ไว้ใกล้เครื่อง",
+                )],
             ),
             None => (
                 "READY: SCAN A QR CODE  /  พร้อมสแกน".into(),

@@ -195,5 +195,9 @@ fn a_session_in_progress_says_so() {
     let (lines, buf) = draw(&app);
     assert_eq!(banner_bg(&buf), Color::Cyan);
     assert!(lines[1].contains("CONNECTING TO PHONE"), "{}", lines[1]);
-    assert!(lines[2].contains("Keep the phone near the gate"), "{}", lines[2]);
+    assert!(
+        lines[2].contains("Keep the phone near the gate"),
+        "{}",
+        lines[2]
+    );
 }

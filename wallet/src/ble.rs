@@ -7,8 +7,9 @@
 use crate::{Result, WalletError};
 use bluer::adv::Advertisement;
 use bluer::gatt::local::{
-    characteristic_control, Application, Characteristic, CharacteristicControlEvent, CharacteristicNotify, CharacteristicNotifyMethod,
-    CharacteristicWrite, CharacteristicWriteMethod, Service,
+    characteristic_control, Application, Characteristic, CharacteristicControlEvent,
+    CharacteristicNotify, CharacteristicNotifyMethod, CharacteristicWrite,
+    CharacteristicWriteMethod, Service,
 };
 use bluer::gatt::{CharacteristicReader, CharacteristicWriter};
 use bluer::Uuid;
@@ -24,7 +25,10 @@ pub const CLIENT_TO_SERVER: Uuid = Uuid::from_u128(0x00000002_A123_48CE_896B_4C7
 pub const SERVER_TO_CLIENT: Uuid = Uuid::from_u128(0x00000003_A123_48CE_896B_4C76973373E6);
 
 fn io(e: impl std::fmt::Display) -> WalletError {
-    WalletError::Io { path: "Bluetooth LE".into(), source: std::io::Error::other(e.to_string()) }
+    WalletError::Io {
+        path: "Bluetooth LE".into(),
+        source: std::io::Error::other(e.to_string()),
+    }
 }
 
 /// The wallet's GATT link once a gate has connected and subscribed.
@@ -40,7 +44,10 @@ pub struct BleLink {
 /// Advertises `service` and waits (up to `wait`) for one gate to subscribe to
 /// server-to-client notifications and open client-to-server writes.
 pub fn serve(service: [u8; 16], wait: Duration) -> Result<BleLink> {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(io)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(io)?;
     let (reader, writer, adv, app) = rt.block_on(async {
         let session = bluer::Session::new().await.map_err(io)?;
         let adapter = session.default_adapter().await.map_err(io)?;
@@ -100,17 +107,29 @@ pub fn serve(service: [u8; 16], wait: Duration) -> Result<BleLink> {
         }
         Ok::<_, WalletError>((reader.expect("set"), writer.expect("set"), adv, app))
     })?;
-    Ok(BleLink { rt, reader, writer, _adv: adv, _app: app })
+    Ok(BleLink {
+        rt,
+        reader,
+        writer,
+        _adv: adv,
+        _app: app,
+    })
 }
 
 impl Link for BleLink {
     fn send(&mut self, chunk: &[u8]) -> tuaton_common::Result<()> {
-        self.rt.block_on(self.writer.send(chunk)).map_err(|e| tuaton_common::Error::Session(format!("BLE send: {e}")))
+        self.rt
+            .block_on(self.writer.send(chunk))
+            .map_err(|e| tuaton_common::Error::Session(format!("BLE send: {e}")))
     }
     fn recv(&mut self) -> tuaton_common::Result<Vec<u8>> {
         self.rt
-            .block_on(async { tokio::time::timeout(Duration::from_secs(20), self.reader.recv()).await })
-            .map_err(|_| tuaton_common::Error::Session("the gate stopped answering (timeout)".into()))?
+            .block_on(async {
+                tokio::time::timeout(Duration::from_secs(20), self.reader.recv()).await
+            })
+            .map_err(|_| {
+                tuaton_common::Error::Session("the gate stopped answering (timeout)".into())
+            })?
             .map_err(|e| tuaton_common::Error::Session(format!("BLE receive: {e}")))
     }
     fn mtu(&self) -> usize {

@@ -107,11 +107,11 @@ enum Cmd {
 }
 
 fn default_home() -> PathBuf {
-    let base = std::env::var_os("XDG_DATA_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
-        .unwrap_or_else(|| PathBuf::from("."));
-    base.join("tuaton").join("wallet")
+    tuaton_common::model::data_home(
+        "wallet",
+        std::env::var_os("XDG_DATA_HOME"),
+        std::env::var_os("HOME"),
+    )
 }
 
 struct Prompter {
@@ -394,7 +394,9 @@ fn engage(
     }
     let (pending, how) = if let Some(addr) = transport.strip_prefix("socket:") {
         let server = tuaton_wallet::transport::SocketServer::bind(addr)?;
-        let how = Transport::Socket { addr: server.addr() };
+        let how = Transport::Socket {
+            addr: server.addr(),
+        };
         (Pending::Socket(server), how)
     } else if transport == "ble" {
         #[cfg(feature = "ble")]
@@ -410,7 +412,9 @@ fn engage(
             source: std::io::Error::other("this wallet build does not include Bluetooth LE (build with --features ble), use --transport socket:HOST:PORT"),
         });
     } else {
-        anyhow::bail!(WalletError::PinPolicy(format!("--transport must be ble or socket:HOST:PORT, not `{transport}`")));
+        anyhow::bail!(WalletError::PinPolicy(format!(
+            "--transport must be ble or socket:HOST:PORT, not `{transport}`"
+        )));
     };
     let mut eph = [0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut eph);
@@ -425,7 +429,10 @@ fn engage(
     let mut link: Box<dyn tuaton_common::link::Link> = match pending {
         Pending::Socket(s) => Box::new(s.accept()?),
         #[cfg(feature = "ble")]
-        Pending::Ble(service) => Box::new(tuaton_wallet::ble::serve(service, tuaton_wallet::transport::WAIT_FOR_GATE)?),
+        Pending::Ble(service) => Box::new(tuaton_wallet::ble::serve(
+            service,
+            tuaton_wallet::transport::WAIT_FOR_GATE,
+        )?),
     };
     let first = recv_message(link.as_mut(), MAX_MESSAGE).map_err(WalletError::Core)?;
     let requested = waiting.on_request(&first).map_err(WalletError::Core)?;
