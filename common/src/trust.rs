@@ -48,7 +48,8 @@ pub struct IssuerKey {
     pub public: VerifyingKey,
     /// Start of the signing window, Unix seconds.
     pub not_before: i64,
-    /// End of the signing window (exclusive); `None` while the key is active.
+    /// End of the signing window, inclusive: the second the key was retired may still have
+    /// issued with it (timestamps are whole seconds). `None` while the key is active.
     pub not_after: Option<i64>,
     /// State.
     pub state: KeyState,
@@ -57,7 +58,7 @@ pub struct IssuerKey {
 impl IssuerKey {
     /// Whether a credential issued at `t` falls inside this key's signing window.
     pub fn window_contains(&self, t: i64) -> bool {
-        t >= self.not_before && self.not_after.is_none_or(|end| t < end)
+        t >= self.not_before && self.not_after.is_none_or(|end| t <= end)
     }
 }
 
