@@ -152,7 +152,12 @@ fn retired_key_verifies_inside_its_window_only() {
     // Issued in the very second of retirement: still inside (regression: rotate right
     // after issue used to reject the card).
     trust.keys[0].not_after = Some(ISSUED);
-    let v = check_with(&qr(&credential(0), Profile::Flight, NOW), NOW, &trust, &Revoked(vec![]));
+    let v = check_with(
+        &qr(&credential(0), Profile::Flight, NOW),
+        NOW,
+        &trust,
+        &Revoked(vec![]),
+    );
     assert!(v.is_valid(), "{:?}", v.reasons);
     let late = issue_with(0, &issuer_key(), ISSUED + 10, 42);
     let v = check_with(
