@@ -120,11 +120,19 @@ pub struct CheckedList {
 /// Verifies a status list credential: its Data Integrity proof, that it was made by one of
 /// `keys` (the issuer's keys that are not revoked), that it is not expired as of `now`
 /// (expiry is left to the caller to warn about), and decodes `size` entries.
-pub fn verify_list(json: &str, keys: &[VerifyingKey], size: u64, now: i64) -> Result<CheckedList> {
+/// Takes the JSON by value and drops it once parsed: at national scale it is over a
+/// megabyte, and the gate's peak memory during sync is what this bounds.
+pub fn verify_list(
+    json: String,
+    keys: &[VerifyingKey],
+    size: u64,
+    now: i64,
+) -> Result<CheckedList> {
     let name = "status list";
     let bad = |m: String| Error::StatusProof(name.into(), m);
     let vc: DataIntegrity<BitstringStatusListCredential, AnySuite> =
-        ssi::claims::data_integrity::from_json_str(json).map_err(|e| bad(e.to_string()))?;
+        ssi::claims::data_integrity::from_json_str(&json).map_err(|e| bad(e.to_string()))?;
+    drop(json);
     // The proof must come from an issuer key the trust list names.
     let allowed: Vec<String> = keys.iter().map(w3c::did_key_url).collect();
     for p in vc.proofs.iter() {

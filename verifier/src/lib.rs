@@ -221,7 +221,7 @@ impl Gate {
         for pin in &state.trust_list.list.status {
             let file = source.read(&format!("status/{}", pin.file))?;
             check_status_pin(pin, &file)?;
-            let checked = verify_status(&state, pin.issuer, pin.size, &file, now)?;
+            let checked = verify_status(&state, pin.issuer, pin.size, file, now)?;
             revoked += checked.bits.count();
             loaded += 1;
             batch.insert(
@@ -543,7 +543,7 @@ fn verify_status(
     state: &TrustState,
     issuer: u32,
     size: u64,
-    file: &[u8],
+    file: Vec<u8>,
     now: i64,
 ) -> Result<CheckedList> {
     let keys: Vec<_> = state
@@ -556,7 +556,7 @@ fn verify_status(
         .filter(|k| !matches!(k.state, tuaton_common::trust::KeyState::Revoked { .. }))
         .map(|k| k.public)
         .collect();
-    let json = std::str::from_utf8(file).map_err(|_| {
+    let json = String::from_utf8(file).map_err(|_| {
         GateError::Trust(tuaton_common::Error::Trust(
             "status list is not UTF-8".into(),
         ))
