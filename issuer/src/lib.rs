@@ -501,11 +501,15 @@ impl Issuer {
         // The credential and its status index are recorded together, then flushed.
         let creds = self.db.open_tree(CREDS)?;
         let used = self.db.open_tree(USED)?;
+        let meta = self.db.open_tree(META)?;
         let idx_key = [status.list.to_be_bytes().as_slice(), &be(status.index)].concat();
-        (&creds, &used)
-            .transaction(|(c, u)| {
+        let fill_key = format!("status-fill/{}", status.list);
+        (&creds, &used, &meta)
+            .transaction(|(c, u, m)| {
                 c.insert(&cid, serde_json::to_vec(&issued).expect("serialisable"))?;
                 u.insert(idx_key.as_slice(), &cid)?;
+                let n = m.get(fill_key.as_bytes())?.and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes)).unwrap_or(0);
+                m.insert(fill_key.as_bytes(), &be(n + 1))?;
                 Ok(())
             })
             .map_err(tx_err)?;
@@ -529,10 +533,12 @@ impl Issuer {
             }
         };
         // Fill lists one after another; a list is "full" at 90% so random probing stays quick.
+        // Each list's fill count is kept beside the indices (scanning them would make
+        // issuance slower with every credential).
         let mut list = 0u32;
         loop {
             let prefix = list.to_be_bytes();
-            let n = used.scan_prefix(prefix).count() as u64;
+            let n = self.list_fill(list)?;
             if n < size * 9 / 10 {
                 loop {
                     let index = OsRng.next_u64() % size;
@@ -544,6 +550,14 @@ impl Issuer {
             }
             list += 1;
         }
+    }
+
+    fn list_fill(&self, list: u32) -> Result<u64> {
+        self.meta_u64_or_zero(&format!("status-fill/{list}"))
+    }
+
+    fn meta_u64_or_zero(&self, k: &str) -> Result<u64> {
+        Ok(self.db.open_tree(META)?.get(k)?.and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes)).unwrap_or(0))
     }
 
     /// Makes a new active signing key; the previous active key retires now.
@@ -826,4 +840,31 @@ fn decode_key(issuer: u32, k: &[u8], v: &[u8]) -> Option<KeyRecord> {
         secret_nonce: hex::decode(j["nonce"].as_str()?).ok()?.try_into().ok()?,
         secret_ct: hex::decode(j["secret"].as_str()?).ok()?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn indices_are_unique_and_lists_fill_one_after_another() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut o = InitOptions::new("DOPA");
+        o.kdf = KdfParams::insecure_for_tests();
+        o.status_list_size = 8;
+        let iss = Issuer::init(dir.path(), &o, b"a passphrase", 1_795_000_000).unwrap();
+        let req = enroll::request(&SigningKey::from_bytes(&[3; 32]), 1_795_000_000);
+        let mut seen = std::collections::HashSet::new();
+        let mut lists = vec![];
+        for i in 0..10 {
+            let (_, r) = iss.issue(tuaton_common::sample::RECORDS[0].as_bytes(), tuaton_common::sample::PORTRAIT_A, &req, 1_795_000_000 + i).unwrap();
+            assert!(seen.insert((r.list, r.index)), "index reused");
+            assert!(r.index < 8);
+            lists.push(r.list);
+        }
+        // 90% of 8 is 7: seven in list 0, then list 1.
+        assert_eq!(lists, [0, 0, 0, 0, 0, 0, 0, 1, 1, 1]);
+        let report = iss.publish(&dir.path().join("bundle"), 1_795_000_100, 7).unwrap();
+        assert_eq!(report.status_lists, 2);
+    }
 }
