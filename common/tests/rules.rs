@@ -88,12 +88,7 @@ fn unknown_version_is_unsupported() {
 fn unknown_kid_is_unknown_issuer_key() {
     let mut trust = trust();
     trust.keys[0].kid = vec![9, 9, 9, 9];
-    let v = check_with(
-        &qr(&credential(0), Profile::Flight, NOW),
-        NOW,
-        &trust,
-        &Revoked(vec![]),
-    );
+    let v = check_against(&trust);
     assert_eq!(codes(&v), ["unknown_issuer_key"]);
     assert!(v.claims.is_none(), "unauthenticated claims are never shown");
 }
@@ -113,12 +108,7 @@ fn every_key_sharing_a_kid_is_tried() {
     let mut decoy = trust.keys[0].clone();
     decoy.public = key(77).verifying_key();
     trust.keys.insert(0, decoy);
-    let v = check_with(
-        &qr(&credential(0), Profile::Flight, NOW),
-        NOW,
-        &trust,
-        &Revoked(vec![]),
-    );
+    let v = check_against(&trust);
     assert!(v.is_valid(), "{:?}", v.reasons);
 }
 
@@ -127,12 +117,7 @@ fn revoked_key_verifies_nothing() {
     let mut trust = trust();
     // Revoked after this credential was issued: still rejected.
     trust.keys[0].state = KeyState::Revoked { at: NOW - 10 };
-    let v = check_with(
-        &qr(&credential(0), Profile::Flight, NOW),
-        NOW,
-        &trust,
-        &Revoked(vec![]),
-    );
+    let v = check_against(&trust);
     assert_eq!(codes(&v), ["issuer_key_revoked"]);
 }
 
@@ -141,24 +126,14 @@ fn retired_key_verifies_inside_its_window_only() {
     let mut trust = trust();
     trust.keys[0].state = KeyState::Retired;
     trust.keys[0].not_after = Some(ISSUED + 1);
-    let v = check_with(
-        &qr(&credential(0), Profile::Flight, NOW),
-        NOW,
-        &trust,
-        &Revoked(vec![]),
-    );
+    let v = check_against(&trust);
     assert!(v.is_valid(), "{:?}", v.reasons);
-    // A credential claiming issuance after retirement.
     // Issued in the very second of retirement: still inside (regression: rotate right
     // after issue used to reject the card).
     trust.keys[0].not_after = Some(ISSUED);
-    let v = check_with(
-        &qr(&credential(0), Profile::Flight, NOW),
-        NOW,
-        &trust,
-        &Revoked(vec![]),
-    );
+    let v = check_against(&trust);
     assert!(v.is_valid(), "{:?}", v.reasons);
+    // A credential claiming issuance after retirement.
     let late = issue_with(0, &issuer_key(), ISSUED + 10, 42);
     let v = check_with(
         &qr(&late, Profile::Flight, NOW),
@@ -270,7 +245,7 @@ fn someone_elses_phone_is_bad_holder_proof() {
     let mut t = b.clone();
     let n = t.len();
     t[n - 1] ^= 1; // last byte of the holder signature
-    let v = verify_bytes(&t, NOW, None);
+    let v = verify_bytes(&t, None);
     assert_eq!(codes(&v), ["bad_holder_proof"]);
     assert!(
         presentation::present(&credential(0), &key(9), Profile::Flight, NOW).is_err(),
@@ -278,19 +253,10 @@ fn someone_elses_phone_is_bad_holder_proof() {
     );
 }
 
-fn verify_bytes(b: &[u8], now: i64, nonce: Option<&[u8]>) -> verify::Verdict {
-    let trust = trust();
-    let mut replay = MemoryReplay::default();
-    let mut ctx = Context {
-        now,
-        trust: &trust,
-        status: &Revoked(vec![]),
-        replay: &mut replay,
-        policy: Policy::default(),
-        nonce,
-        highest_trusted_time: None,
-    };
-    verify::verify_cbor(b, &mut ctx)
+fn verify_bytes(b: &[u8], nonce: Option<&[u8]>) -> verify::Verdict {
+    in_context(nonce, Policy::default(), None, |ctx| {
+        verify::verify_cbor(b, ctx)
+    })
 }
 
 #[test]
@@ -303,12 +269,12 @@ fn a_proof_for_another_nonce_is_bad_holder_proof() {
         Some(b"gate-nonce-A"),
     )
     .unwrap();
-    assert!(verify_bytes(&b, NOW, Some(b"gate-nonce-A")).is_valid());
+    assert!(verify_bytes(&b, Some(b"gate-nonce-A")).is_valid());
     assert_eq!(
-        codes(&verify_bytes(&b, NOW, Some(b"gate-nonce-B"))),
+        codes(&verify_bytes(&b, Some(b"gate-nonce-B"))),
         ["bad_holder_proof"]
     );
-    assert_eq!(codes(&verify_bytes(&b, NOW, None)), ["bad_holder_proof"]);
+    assert_eq!(codes(&verify_bytes(&b, None)), ["bad_holder_proof"]);
 }
 
 #[test]
@@ -360,12 +326,7 @@ fn second_use_is_replayed() {
 fn expired_trust_data_warns_trust_stale() {
     let mut trust = trust();
     trust.expires = Some(NOW - 1);
-    let v = check_with(
-        &qr(&credential(0), Profile::Flight, NOW),
-        NOW,
-        &trust,
-        &Revoked(vec![]),
-    );
+    let v = check_against(&trust);
     assert!(v.is_valid());
     assert_eq!(v.warnings, [Warning::TrustStale]);
 }

@@ -18,18 +18,9 @@ fn request(n: u8) -> Request {
 }
 
 fn verify_session(bytes: &[u8], nonce: &[u8]) -> Verdict {
-    let trust = trust();
-    let mut replay = MemoryReplay::default();
-    let mut ctx = Context {
-        now: NOW,
-        trust: &trust,
-        status: &Revoked(vec![]),
-        replay: &mut replay,
-        policy: Policy::default(),
-        nonce: Some(nonce),
-        highest_trusted_time: None,
-    };
-    verify::verify_cbor(bytes, &mut ctx)
+    in_context(Some(nonce), Policy::default(), None, |ctx| {
+        verify::verify_cbor(bytes, ctx)
+    })
 }
 
 /// Runs one session; the wallet answers with what `answer` makes from the request.

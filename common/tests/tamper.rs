@@ -3,25 +3,13 @@
 mod kit;
 use kit::*;
 use tuaton_common::presentation::{self, Profile};
-use tuaton_common::verify::{self, Context, MemoryReplay, Policy};
+use tuaton_common::verify::{self, Context, Policy};
 
 const BASE45: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:";
 
+/// A fresh replay cache for each variant: a rejection must come from the change itself.
 fn verify_fresh(f: impl FnOnce(&mut Context<'_>) -> verify::Verdict) -> verify::Verdict {
-    let trust = trust();
-    let status = Revoked(vec![]);
-    // A fresh replay cache for each variant: a rejection must come from the change itself.
-    let mut replay = MemoryReplay::default();
-    let mut ctx = Context {
-        now: NOW,
-        trust: &trust,
-        status: &status,
-        replay: &mut replay,
-        policy: Policy::default(),
-        nonce: None,
-        highest_trusted_time: None,
-    };
-    f(&mut ctx)
+    in_context(None, Policy::default(), None, f)
 }
 
 fn tamper_cbor(profile: Profile) {

@@ -508,7 +508,10 @@ impl Issuer {
             .transaction(|(c, u, m)| {
                 c.insert(&cid, serde_json::to_vec(&issued).expect("serialisable"))?;
                 u.insert(idx_key.as_slice(), &cid)?;
-                let n = m.get(fill_key.as_bytes())?.and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes)).unwrap_or(0);
+                let n = m
+                    .get(fill_key.as_bytes())?
+                    .and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes))
+                    .unwrap_or(0);
                 m.insert(fill_key.as_bytes(), &be(n + 1))?;
                 Ok(())
             })
@@ -557,7 +560,12 @@ impl Issuer {
     }
 
     fn meta_u64_or_zero(&self, k: &str) -> Result<u64> {
-        Ok(self.db.open_tree(META)?.get(k)?.and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes)).unwrap_or(0))
+        Ok(self
+            .db
+            .open_tree(META)?
+            .get(k)?
+            .and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes))
+            .unwrap_or(0))
     }
 
     /// Makes a new active signing key; the previous active key retires now.
@@ -857,14 +865,23 @@ mod tests {
         let mut seen = std::collections::HashSet::new();
         let mut lists = vec![];
         for i in 0..10 {
-            let (_, r) = iss.issue(tuaton_common::sample::RECORDS[0].as_bytes(), tuaton_common::sample::PORTRAIT_A, &req, 1_795_000_000 + i).unwrap();
+            let (_, r) = iss
+                .issue(
+                    tuaton_common::sample::RECORDS[0].as_bytes(),
+                    tuaton_common::sample::PORTRAIT_A,
+                    &req,
+                    1_795_000_000 + i,
+                )
+                .unwrap();
             assert!(seen.insert((r.list, r.index)), "index reused");
             assert!(r.index < 8);
             lists.push(r.list);
         }
         // 90% of 8 is 7: seven in list 0, then list 1.
         assert_eq!(lists, [0, 0, 0, 0, 0, 0, 0, 1, 1, 1]);
-        let report = iss.publish(&dir.path().join("bundle"), 1_795_000_100, 7).unwrap();
+        let report = iss
+            .publish(&dir.path().join("bundle"), 1_795_000_100, 7)
+            .unwrap();
         assert_eq!(report.status_lists, 2);
     }
 }

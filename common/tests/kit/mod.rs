@@ -113,3 +113,36 @@ pub fn check(text: &str) -> Verdict {
 pub fn codes(v: &Verdict) -> Vec<&'static str> {
     v.reasons.iter().map(|r| r.code()).collect()
 }
+
+/// Citizen 0's flight presentation checked now against `trust`.
+pub fn check_against(trust: &TrustStore) -> Verdict {
+    check_with(
+        &qr(&credential(0), Profile::Flight, NOW),
+        NOW,
+        trust,
+        &Revoked(vec![]),
+    )
+}
+
+/// Runs `f` in a verify context with the default trust, no revocations, a fresh replay
+/// cache and the given nonce, policy and highest trusted time.
+pub fn in_context<T>(
+    nonce: Option<&[u8]>,
+    policy: Policy,
+    highest: Option<i64>,
+    f: impl FnOnce(&mut Context<'_>) -> T,
+) -> T {
+    let trust = trust();
+    let status = Revoked(vec![]);
+    let mut replay = MemoryReplay::default();
+    let mut ctx = Context {
+        now: NOW,
+        trust: &trust,
+        status: &status,
+        replay: &mut replay,
+        policy,
+        nonce,
+        highest_trusted_time: highest,
+    };
+    f(&mut ctx)
+}
