@@ -161,18 +161,20 @@ pub fn present_groups(
     }
     let msg = holder_proof_message(&issuer_signed, &disclosures, time, nonce);
     let sig = holder.sign(&msg).to_bytes();
-    let cose = cbor::decode(member)?;
-    let v = Value::Array(vec![
-        cose,
-        Value::Map(
-            disclosures
-                .into_iter()
-                .map(|(g, d)| (u(g as u8), Value::Bytes(d)))
-                .collect(),
-        ),
-        Value::Array(vec![cbor::i(time), Value::Bytes(sig.to_vec())]),
-    ]);
-    Ok(cbor::encode(&v))
+    // The issuer's COSE_Sign1 goes in exactly as issued, never re-encoded.
+    let mut out = vec![0x83];
+    out.extend_from_slice(member);
+    out.extend(cbor::encode(&Value::Map(
+        disclosures
+            .into_iter()
+            .map(|(g, d)| (u(g as u8), Value::Bytes(d)))
+            .collect(),
+    )));
+    out.extend(cbor::encode(&Value::Array(vec![
+        cbor::i(time),
+        Value::Bytes(sig.to_vec()),
+    ])));
+    Ok(out)
 }
 
 /// Builds the presentation CBOR of a profile.
