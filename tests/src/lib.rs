@@ -232,3 +232,26 @@ pub fn rfc3339(t: i64) -> String {
         secs % 60
     )
 }
+
+/// Runs tmux on its own server socket `sock` (tests drive the real TUI this way).
+pub fn tmux(sock: &str, args: &[&str]) -> String {
+    let o = Command::new("tmux")
+        .arg("-L")
+        .arg(sock)
+        .args(args)
+        .output()
+        .expect("tmux is installed (.ci/run installs it)");
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Captures pane `target` until it shows `want` (or 30 s pass); returns the screen.
+pub fn wait_for_screen(sock: &str, target: &str, want: &str) -> String {
+    let start = std::time::Instant::now();
+    loop {
+        let screen = tmux(sock, &["capture-pane", "-p", "-t", target]);
+        if screen.contains(want) || start.elapsed() > std::time::Duration::from_secs(30) {
+            return screen;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}

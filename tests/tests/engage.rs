@@ -119,3 +119,38 @@ fn the_gate_connects_only_to_loopback_unless_told_otherwise() {
         r.stderr
     );
 }
+
+#[test]
+fn the_gate_tui_runs_the_session_an_engagement_qr_asks_for() {
+    let w = world();
+    let (child, engagement) = engage(&w, &format!("{PIN}\n"));
+    let sock = format!("tuaton-engage-{}", std::process::id());
+    let cmd = format!(
+        "{} --home {} gate; sleep 30",
+        bin("tuaton-verifier").display(),
+        w.p("gate")
+    );
+    tmux(
+        &sock,
+        &["new-session", "-d", "-s", "g", "-x", "80", "-y", "24", &cmd],
+    );
+    let wait = |want: &str| wait_for_screen(&sock, "g", want);
+    wait("READY");
+    tmux(&sock, &["send-keys", "-t", "g", "-l", &engagement]);
+    tmux(&sock, &["send-keys", "-t", "g", "Enter"]);
+    let screen = wait("VALID");
+    tmux(&sock, &["send-keys", "-t", "g", "q"]);
+    tmux(&sock, &["kill-server"]);
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        screen.contains("VALID / ถูกต้อง"),
+        "{screen}\nwallet: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(screen.contains("Mr. Somchai Jaidee"), "{screen}");
+    assert!(
+        screen.contains("▀▀▀▀▀▀▀▀"),
+        "the portrait received over the session is drawn:\n{screen}"
+    );
+    assert_eq!(out.status.code(), Some(0));
+}

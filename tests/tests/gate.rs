@@ -3,8 +3,6 @@
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
-use std::process::Command;
-use std::time::{Duration, Instant};
 use tuaton_common::sample;
 use tuaton_tests::*;
 
@@ -222,27 +220,6 @@ fn sync_over_http_from_a_static_server() {
     assert_eq!(w.check(&w.present("wallet")).0, 0);
 }
 
-fn tmux(sock: &str, args: &[&str]) -> String {
-    let o = Command::new("tmux")
-        .arg("-L")
-        .arg(sock)
-        .args(args)
-        .output()
-        .expect("tmux is installed (.ci/run installs it)");
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn wait_for(sock: &str, want: &str) -> String {
-    let start = Instant::now();
-    loop {
-        let screen = tmux(sock, &["capture-pane", "-p", "-t", "gate"]);
-        if screen.contains(want) || start.elapsed() > Duration::from_secs(20) {
-            return screen;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 #[test]
 fn gate_tui_in_tmux_scans_and_quits() {
     let w = world();
@@ -268,7 +245,7 @@ fn gate_tui_in_tmux_scans_and_quits() {
             &cmd,
         ],
     );
-    let screen = wait_for(&sock, "READY");
+    let screen = wait_for_screen(&sock, "gate", "READY");
     assert!(
         screen.contains("READY: SCAN A QR CODE") && screen.contains("Bundle v1"),
         "{screen}"
@@ -276,14 +253,14 @@ fn gate_tui_in_tmux_scans_and_quits() {
     // A keyboard-wedge scanner types the payload and presses Enter.
     tmux(&sock, &["send-keys", "-t", "gate", "-l", &qr]);
     tmux(&sock, &["send-keys", "-t", "gate", "Enter"]);
-    let screen = wait_for(&sock, "VALID");
+    let screen = wait_for_screen(&sock, "gate", "VALID");
     assert!(screen.contains("VALID / ถูกต้อง"), "{screen}");
     assert!(
         screen.contains("Mr. Somchai Jaidee") && screen.contains("X-XXXX-XXXXX-34-6"),
         "{screen}"
     );
     tmux(&sock, &["send-keys", "-t", "gate", "q"]);
-    let screen = wait_for(&sock, "EXITED");
+    let screen = wait_for_screen(&sock, "gate", "EXITED");
     tmux(&sock, &["kill-server"]);
     assert!(
         screen.contains("EXITED 0"),
