@@ -101,6 +101,18 @@ impl World {
             presented: std::cell::Cell::new(0),
         }
     }
+    /// An issuer ("DOPA Bangkok") and a wallet "wallet" holding sample citizen 0's card,
+    /// imported against a freshly published bundle.
+    pub fn enrolled() -> Self {
+        let w = World::new();
+        w.issuer(&["init", "--name", "DOPA Bangkok"]).ok();
+        let v: serde_json::Value =
+            serde_json::from_str(tuaton_common::sample::RECORDS[0]).expect("sample record");
+        let rec = w.record("somchai", &v, tuaton_common::sample::PORTRAIT_A);
+        w.enroll("wallet", &rec);
+        w
+    }
+
     /// A path inside it.
     pub fn path(&self, p: &str) -> PathBuf {
         self.dir.path().join(p)

@@ -1,5 +1,4 @@
 //! Engagement sessions between the real wallet and gate binaries over a loopback socket.
-use serde_json::Value;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use tuaton_common::sample;
@@ -7,11 +6,7 @@ use tuaton_common::session::{Transport, WalletAwaitingRequest};
 use tuaton_tests::*;
 
 fn world() -> World {
-    let w = World::new();
-    w.issuer(&["init", "--name", "DOPA Bangkok"]).ok();
-    let v: Value = serde_json::from_str(sample::RECORDS[0]).unwrap();
-    let rec = w.record("somchai", &v, sample::PORTRAIT_A);
-    w.enroll("wallet", &rec);
+    let w = World::enrolled();
     w.gate(&["sync", &w.p("bundle")]).ok();
     w
 }

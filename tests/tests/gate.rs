@@ -3,16 +3,10 @@
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
-use tuaton_common::sample;
 use tuaton_tests::*;
 
 fn world() -> World {
-    let w = World::new();
-    w.issuer(&["init", "--name", "DOPA Bangkok"]).ok();
-    let v: Value = serde_json::from_str(sample::RECORDS[0]).unwrap();
-    let rec = w.record("somchai", &v, sample::PORTRAIT_A);
-    w.enroll("wallet", &rec);
-    w
+    World::enrolled()
 }
 
 #[test]

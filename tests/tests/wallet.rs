@@ -8,12 +8,7 @@ use tuaton_common::sample;
 use tuaton_tests::*;
 
 fn enrolled() -> World {
-    let w = World::new();
-    w.issuer(&["init", "--name", "DOPA Bangkok"]).ok();
-    let v: Value = serde_json::from_str(sample::RECORDS[0]).unwrap();
-    let rec = w.record("somchai", &v, sample::PORTRAIT_A);
-    w.enroll("wallet", &rec);
-    w
+    World::enrolled()
 }
 
 #[test]
