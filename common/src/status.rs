@@ -15,6 +15,10 @@ use ssi::status::bitstring_status_list::{
 use ssi::verification_methods::AnyMethod;
 use std::collections::HashMap;
 
+/// The largest list a gate accepts: 2^30 entries (128 MiB of bits), far above a national
+/// population, so a damaged size field cannot make the gate allocate without bound.
+pub const MAX_ENTRIES: u64 = 1 << 30;
+
 /// A revocation bitset in W3C order: index 0 is the left-most (most significant) bit of
 /// the first byte.
 #[derive(Clone, PartialEq, Eq)]
@@ -130,6 +134,9 @@ pub fn verify_list(
 ) -> Result<CheckedList> {
     let name = "status list";
     let bad = |m: String| Error::StatusProof(name.into(), m);
+    if size == 0 || size > MAX_ENTRIES {
+        return Err(bad(format!("{size} entries is outside 1..={MAX_ENTRIES}")));
+    }
     let vc: DataIntegrity<BitstringStatusListCredential, AnySuite> =
         ssi::claims::data_integrity::from_json_str(&json).map_err(|e| bad(e.to_string()))?;
     drop(json);

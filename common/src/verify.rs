@@ -451,7 +451,12 @@ pub fn verify_cbor(bytes: &[u8], ctx: &mut Context<'_>) -> Verdict {
         // Keyed by what was signed, not by the signature bytes, so no re-encoding of a
         // signature can make one presentation count as two.
         let key: [u8; 32] = Sha256::digest(&msg).into();
-        let keep_until = p.time.max(ctx.now) + ctx.policy.max_age + ctx.policy.max_skew;
+        // Remembered until it would be stale anyway; the holder-chosen time is clamped so a
+        // far-future date can neither overflow nor pin an entry in the cache for ever.
+        let t = p
+            .time
+            .clamp(ctx.now - ctx.policy.max_age, ctx.now + ctx.policy.max_skew);
+        let keep_until = t + ctx.policy.max_age + ctx.policy.max_skew;
         if ctx.replay.check_and_record(key, keep_until, ctx.now) {
             v.reasons.push(Reason::Replayed);
         }

@@ -301,6 +301,21 @@ fn old_proof_is_stale_and_future_proof_is_from_the_future() {
 }
 
 #[test]
+fn extreme_proof_times_are_rejected_without_overflow() {
+    // A holder can sign any time; i64::MAX once overflowed the replay cache's expiry.
+    for t in [i64::MAX, i64::MIN, 0] {
+        let v = check(&qr(&credential(0), Profile::Flight, t));
+        assert!(!v.is_valid());
+        let want = if t > NOW {
+            "presentation_from_future"
+        } else {
+            "presentation_stale"
+        };
+        assert_eq!(codes(&v), [want], "time {t}");
+    }
+}
+
+#[test]
 fn second_use_is_replayed() {
     let text = qr(&credential(0), Profile::Flight, NOW);
     let trust = trust();

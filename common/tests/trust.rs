@@ -254,6 +254,24 @@ fn status_list_round_trips_through_ssi() {
 }
 
 #[test]
+fn an_absurd_list_size_is_refused_before_allocating() {
+    let json = status::sign_list(
+        &Bitset::new(131_072),
+        1,
+        0,
+        &issuer_key(),
+        NOW,
+        NOW + 86_400,
+    )
+    .unwrap();
+    for size in [0, u64::MAX, status::MAX_ENTRIES + 1] {
+        let e = status::verify_list(json.clone(), &[issuer_key().verifying_key()], size, NOW)
+            .unwrap_err();
+        assert!(e.to_string().contains("outside"), "{e}");
+    }
+}
+
+#[test]
 fn status_list_signed_by_another_key_or_altered_is_refused() {
     let bits = Bitset::new(131_072);
     let json = status::sign_list(&bits, 1, 0, &key(55), NOW, NOW + 86_400).unwrap();
