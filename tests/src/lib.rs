@@ -67,6 +67,9 @@ pub fn run(bin_name: &str, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> 
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    // Loopback test servers must be reached directly, whatever proxy the machine sets.
+    c.env("NO_PROXY", "127.0.0.1,localhost")
+        .env("no_proxy", "127.0.0.1,localhost");
     for (k, v) in env {
         c.env(k, v);
     }
