@@ -320,18 +320,14 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
                 out(&payload)?;
             } else {
                 let code = render::qr(&payload)?;
-                if let Some(f) = png {
-                    std::fs::write(f, render::qr_png(&code)).map_err(|source| WalletError::Io {
-                        path: f.clone(),
-                        source,
-                    })?;
-                    eprintln!(
-                        "QR code (version {}) written to {}",
-                        render::qr_version(&code),
-                        f.display()
-                    );
-                } else if let Some(f) = svg {
-                    std::fs::write(f, render::qr_svg(&code)).map_err(|source| WalletError::Io {
+                // An image file, or the terminal.
+                let image = match (png, svg) {
+                    (Some(f), _) => Some((f, render::qr_png(&code))),
+                    (_, Some(f)) => Some((f, render::qr_svg(&code).into_bytes())),
+                    _ => None,
+                };
+                if let Some((f, bytes)) = image {
+                    std::fs::write(f, bytes).map_err(|source| WalletError::Io {
                         path: f.clone(),
                         source,
                     })?;
