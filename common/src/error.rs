@@ -85,6 +85,34 @@ pub enum Error {
     /// A status list credential failed its W3C proof or could not be decoded.
     #[error("status list {0}: {1}")]
     StatusProof(String, String),
+    /// A root or trust list carries a signature that is not a valid one by the keys
+    /// allowed to sign it (an extra signer is refused, never skipped).
+    #[error("{0} carries a signature that is not a valid one by its signing keys")]
+    ForeignSignature(String),
+    /// A root fingerprint as typed is not 64 hex digits.
+    #[error("a root fingerprint is 64 hex digits")]
+    BadFingerprint,
+    /// No root in the bundle has the fingerprint the operator pinned.
+    #[error("no root in the bundle has the pinned fingerprint {expected}")]
+    UnpinnedRoot {
+        /// The fingerprint asked for (hex).
+        expected: String,
+    },
+    /// A root in the bundle differs from the same version already trusted (or from
+    /// another copy in the same bundle).
+    #[error("root version {version} in the bundle differs from the root version {version} already trusted")]
+    RootMismatch {
+        /// The version.
+        version: u64,
+    },
+    /// The newest root in the bundle is past its expiry.
+    #[error("root version {version} expired at Unix time {expires}")]
+    RootExpired {
+        /// Its version.
+        version: u64,
+        /// Its expiry, Unix seconds.
+        expires: i64,
+    },
     /// A BLE or socket session failed (timeout, bad message, wrong keys).
     #[error("session: {0}")]
     Session(String),

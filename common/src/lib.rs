@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 mod cbor;
+pub mod bundle;
 pub mod enroll;
 pub mod error;
 pub mod framing;

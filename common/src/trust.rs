@@ -177,7 +177,9 @@ impl MultiSigned {
         })
     }
 
-    /// How many distinct keys of `keys` made a valid signature.
+    /// How many distinct keys of `keys` made a valid signature; signatures by other keys
+    /// are ignored. Used only for a root taken as the anchor (pinned by fingerprint or on
+    /// first use), whose older signers the gate has no way to check.
     fn count_valid(&self, tag: &[u8], keys: &[[u8; 32]]) -> usize {
         let input = signing_input(tag, &self.doc);
         let mut seen: Vec<[u8; 32]> = Vec::new();
@@ -185,15 +187,35 @@ impl MultiSigned {
             if !keys.contains(k) || seen.contains(k) {
                 continue;
             }
-            let ok = VerifyingKey::from_bytes(k)
-                .map(|vk| vk.verify_strict(&input, &Signature::from_bytes(s)).is_ok())
-                .unwrap_or(false);
-            if ok {
+            if verify_one(k, &input, s) {
                 seen.push(*k);
             }
         }
         seen.len()
     }
+
+    /// Checks every signature strictly: each must be a valid signature by one of
+    /// `allowed`, each key at most once. Returns the keys that signed. A signature by any
+    /// other key is refused rather than skipped: a document that carries an attacker's
+    /// signature beside the real ones would otherwise verify under both roots, and so
+    /// could be used to walk a gate from the real root to a forged one.
+    fn strict_signers(&self, tag: &[u8], allowed: &[[u8; 32]], what: &str) -> Result<Vec<[u8; 32]>> {
+        let input = signing_input(tag, &self.doc);
+        let mut seen: Vec<[u8; 32]> = Vec::new();
+        for (k, s) in &self.sigs {
+            if !allowed.contains(k) || seen.contains(k) || !verify_one(k, &input, s) {
+                return Err(Error::ForeignSignature(what.to_owned()));
+            }
+            seen.push(*k);
+        }
+        Ok(seen)
+    }
+}
+
+fn verify_one(k: &[u8; 32], input: &[u8], s: &[u8; 64]) -> bool {
+    VerifyingKey::from_bytes(k)
+        .map(|vk| !vk.is_weak() && vk.verify_strict(input, &Signature::from_bytes(s)).is_ok())
+        .unwrap_or(false)
 }
 
 /// A root document: who may sign trust lists and the next root.
@@ -262,14 +284,40 @@ impl Root {
         Ok(r)
     }
 
-    /// SHA-256 of the root's public keys, the fingerprint an operator can compare.
-    pub fn fingerprint(&self) -> String {
-        let mut h = Sha256::new();
+    /// The root fingerprint (docs/FORMAT.md, "Root fingerprint"): SHA-256 over the
+    /// length-prefixed tag `tuaton root fingerprint v1`, the threshold as one byte, the
+    /// number of keys as one byte, then every key's 32 bytes in the order the root lists
+    /// them. It covers every key and the threshold, so a root with one key swapped or a
+    /// lower threshold has another fingerprint.
+    pub fn fingerprint_bytes(&self) -> [u8; 32] {
+        let mut m = Vec::with_capacity(40 + 32 * self.keys.len());
+        lp(&mut m, FINGERPRINT_TAG);
+        m.push(self.threshold);
+        m.push(u8::try_from(self.keys.len()).unwrap_or(u8::MAX));
         for k in &self.keys {
-            h.update(k);
+            m.extend_from_slice(k);
         }
-        crate::verify::hex(&h.finalize()[..8])
+        Sha256::digest(&m).into()
     }
+
+    /// The fingerprint as 64 lower-case hex digits, as `tuaton-issuer keys` prints it.
+    pub fn fingerprint(&self) -> String {
+        hex::encode(self.fingerprint_bytes())
+    }
+}
+
+const FINGERPRINT_TAG: &[u8] = b"tuaton root fingerprint v1";
+
+/// Parses a root fingerprint as an operator types it: 64 hex digits, upper or lower case,
+/// optionally grouped with spaces, colons or dashes.
+pub fn parse_fingerprint(s: &str) -> Result<[u8; 32]> {
+    let digits: String = s
+        .chars()
+        .filter(|c| !matches!(c, ' ' | ':' | '-'))
+        .collect();
+    let bytes = hex::decode(digits.to_ascii_lowercase())
+        .map_err(|_| Error::BadFingerprint)?;
+    bytes.try_into().map_err(|_| Error::BadFingerprint)
 }
 
 /// A root with its signatures, checked.
@@ -304,68 +352,230 @@ impl SignedRoot {
         Ok(SignedRoot { root, signed })
     }
 
+    /// Parses a signed root without checking any signature (to read its version).
+    fn peek(b: &[u8]) -> Result<(Root, MultiSigned)> {
+        let signed = MultiSigned::from_bytes(b).map_err(|e| Error::Trust(format!("root: {e}")))?;
+        let root = Root::from_bytes(&signed.doc).map_err(|e| Error::Trust(format!("root: {e}")))?;
+        Ok((root, signed))
+    }
+
     /// Accepts `next` as the successor of `self`: version exactly one higher, signed by a
-    /// threshold of this root's keys and a threshold of its own.
+    /// threshold of this root's keys and a threshold of its own, and by no other key.
     pub fn verify_successor(&self, next_bytes: &[u8]) -> Result<SignedRoot> {
-        let next = Self::from_bytes_self_signed(next_bytes)?;
-        if next.root.version <= self.root.version {
+        let (root, signed) = Self::peek(next_bytes)?;
+        if root.version <= self.root.version {
             return Err(Error::Rollback {
                 what: "root",
-                offered: next.root.version,
+                offered: root.version,
                 trusted: self.root.version,
             });
         }
-        if next.root.version != self.root.version + 1 {
+        if root.version != self.root.version + 1 {
             return Err(Error::ChainGap {
                 expected: self.root.version + 1,
-                found: next.root.version,
+                found: root.version,
             });
         }
-        let got = next.signed.count_valid(ROOT_TAG, &self.root.keys);
-        if got < usize::from(self.root.threshold) {
-            return Err(Error::Threshold {
-                what: format!(
-                    "root version {} by the keys of version {}",
-                    next.root.version, self.root.version
-                ),
-                got,
-                need: self.root.threshold.into(),
+        let mut allowed = self.root.keys.clone();
+        allowed.extend_from_slice(&root.keys);
+        let signers =
+            signed.strict_signers(ROOT_TAG, &allowed, &format!("root version {}", root.version))?;
+        for (keys, threshold, by) in [
+            (&self.root.keys, self.root.threshold, self.root.version),
+            (&root.keys, root.threshold, root.version),
+        ] {
+            let got = signers.iter().filter(|k| keys.contains(k)).count();
+            if got < usize::from(threshold) {
+                return Err(Error::Threshold {
+                    what: format!("root version {} by the keys of version {by}", root.version),
+                    got,
+                    need: threshold.into(),
+                });
+            }
+        }
+        Ok(SignedRoot { root, signed })
+    }
+}
+
+/// Most roots a bundle may list: a bound on work and memory before anything is verified
+/// (a root rotation is a rare ceremony; 64 covers decades).
+pub const MAX_ROOTS: usize = 64;
+
+/// Parses a bundle's roots, sorted by version. Two different documents claiming one
+/// version are refused (a mirror showing two histories).
+fn sorted_roots(roots: &[Vec<u8>]) -> Result<Vec<(u64, &[u8])>> {
+    if roots.len() > MAX_ROOTS {
+        return Err(Error::Trust(format!(
+            "the bundle lists {} roots; at most {MAX_ROOTS} are accepted",
+            roots.len()
+        )));
+    }
+    let mut out: Vec<(u64, &[u8])> = Vec::new();
+    for r in roots {
+        let (root, _) = SignedRoot::peek(r)?;
+        if let Some((_, other)) = out.iter().find(|(v, _)| *v == root.version) {
+            if *other != r.as_slice() {
+                return Err(Error::RootMismatch {
+                    version: root.version,
+                });
+            }
+            continue;
+        }
+        out.push((root.version, r));
+    }
+    out.sort_by_key(|(v, _)| *v);
+    Ok(out)
+}
+
+/// How a gate (or a wallet) that trusts nothing yet chooses its first root.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Anchor {
+    /// The root whose [`Root::fingerprint_bytes`] is this, obtained out of band from the
+    /// issuer (`tuaton-issuer keys`). The normal way to provision a gate.
+    Pinned([u8; 32]),
+    /// Whatever root the first bundle starts with (trust on first use). Only when the
+    /// operator asks for it explicitly.
+    TrustOnFirstUse,
+}
+
+/// What a gate trusts after a successful sync: persisted as the bytes it was built from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrustState {
+    /// Every root this gate has verified, oldest first, contiguous versions: the anchor
+    /// then each successor. The last is the current root.
+    pub chain: Vec<SignedRoot>,
+    /// The newest root reached along the chain.
+    pub root: SignedRoot,
+    /// The current trust list.
+    pub trust_list: SignedTrustList,
+}
+
+impl TrustState {
+    /// First sync: find the anchor among the bundle's roots, follow the chain from it to
+    /// the newest root (which must not be expired at `now`), and accept the trust list
+    /// that root signs.
+    pub fn first(roots: &[Vec<u8>], trust_list: &[u8], anchor: Anchor, now: i64) -> Result<Self> {
+        let sorted = sorted_roots(roots)?;
+        if sorted.is_empty() {
+            return Err(Error::Trust("the bundle has no root".into()));
+        }
+        let start = match anchor {
+            Anchor::TrustOnFirstUse => 0,
+            Anchor::Pinned(fp) => sorted
+                .iter()
+                .position(|(_, b)| {
+                    SignedRoot::peek(b).is_ok_and(|(r, _)| r.fingerprint_bytes() == fp)
+                })
+                .ok_or(Error::UnpinnedRoot {
+                    expected: hex::encode(fp),
+                })?,
+        };
+        let anchor_root = SignedRoot::from_bytes_self_signed(sorted[start].1)?;
+        let mut chain = vec![anchor_root];
+        for (_, b) in &sorted[start + 1..] {
+            let next = chain.last().expect("non-empty").verify_successor(b)?;
+            chain.push(next);
+        }
+        Self::finish(chain, trust_list, now)
+    }
+
+    fn finish(chain: Vec<SignedRoot>, trust_list: &[u8], now: i64) -> Result<Self> {
+        let root = chain.last().expect("non-empty chain").clone();
+        if now >= root.root.expires {
+            return Err(Error::RootExpired {
+                version: root.root.version,
+                expires: root.root.expires,
+            });
+        }
+        let trust_list = SignedTrustList::verify(trust_list, &root)?;
+        Ok(TrustState {
+            chain,
+            root,
+            trust_list,
+        })
+    }
+
+    /// A later sync: every root of the bundle at or below the trusted version must be
+    /// byte for byte the one this gate holds (roots older than its anchor, which it never
+    /// verified, are ignored); newer roots must chain from the trusted one. The trust list
+    /// is accepted only if that root signs it and it is not older than ours. When the
+    /// root's keys changed, the trust-list version floor restarts (TUF's fast-forward
+    /// recovery): a version inflated with a since-removed key cannot lock out the issuer.
+    pub fn update(&self, roots: &[Vec<u8>], trust_list: &[u8], now: i64) -> Result<Self> {
+        let sorted = sorted_roots(roots)?;
+        let oldest_held = self.chain[0].root.version;
+        let mut chain = self.chain.clone();
+        for (v, b) in &sorted {
+            if *v < oldest_held {
+                continue;
+            }
+            if *v <= self.root.root.version {
+                let held = &self.chain[(*v - oldest_held) as usize];
+                if held.signed.to_bytes() != *b {
+                    return Err(Error::RootMismatch { version: *v });
+                }
+                continue;
+            }
+            let next = chain.last().expect("non-empty").verify_successor(b)?;
+            chain.push(next);
+        }
+        let newest_offered = sorted.last().map_or(0, |(v, _)| *v);
+        if newest_offered < self.root.root.version {
+            return Err(Error::Rollback {
+                what: "root",
+                offered: newest_offered,
+                trusted: self.root.root.version,
+            });
+        }
+        let next = Self::finish(chain, trust_list, now)?;
+        let keys_changed = next.root.root.keys != self.root.root.keys;
+        if !keys_changed && next.trust_list.list.version < self.trust_list.list.version {
+            return Err(Error::Rollback {
+                what: "trust list",
+                offered: next.trust_list.list.version,
+                trusted: self.trust_list.list.version,
             });
         }
         Ok(next)
     }
 
-    /// Follows the chain from `self` through `candidates` (any order, any versions) to the
-    /// newest root. Versions at or below ours are ignored; a chain that ends below ours
-    /// is a rollback.
-    pub fn follow_chain(&self, candidates: &[Vec<u8>]) -> Result<SignedRoot> {
-        let mut parsed: Vec<(u64, &Vec<u8>)> = Vec::new();
-        for c in candidates {
-            let s = MultiSigned::from_bytes(c).map_err(|e| Error::Trust(format!("root: {e}")))?;
-            let r = Root::from_bytes(&s.doc).map_err(|e| Error::Trust(format!("root: {e}")))?;
-            parsed.push((r.version, c));
+    /// Rebuilds the state from what the gate itself stored after verifying it: the chain
+    /// is re-checked from its stored anchor (never from a bundle), so a damaged store is
+    /// an error, and root expiry is not re-judged (it shows as `trust_stale`).
+    pub fn reload(chain: &[Vec<u8>], trust_list: &[u8]) -> Result<Self> {
+        let (first, rest) = chain
+            .split_first()
+            .ok_or_else(|| Error::Trust("stored chain is empty".into()))?;
+        let mut out = vec![SignedRoot::from_bytes_self_signed(first)?];
+        for b in rest {
+            let next = out.last().expect("non-empty").verify_successor(b)?;
+            out.push(next);
         }
-        let newest = parsed.iter().map(|(v, _)| *v).max().unwrap_or(0);
-        if newest < self.root.version {
-            return Err(Error::Rollback {
-                what: "root",
-                offered: newest,
-                trusted: self.root.version,
-            });
-        }
-        let mut cur = self.clone();
-        while cur.root.version < newest {
-            let want = cur.root.version + 1;
-            let next = parsed
-                .iter()
-                .find(|(v, _)| *v == want)
-                .ok_or(Error::ChainGap {
-                    expected: want,
-                    found: newest,
-                })?;
-            cur = cur.verify_successor(next.1)?;
-        }
-        Ok(cur)
+        let root = out.last().expect("non-empty").clone();
+        let trust_list = SignedTrustList::verify(trust_list, &root)?;
+        Ok(TrustState {
+            chain: out,
+            root,
+            trust_list,
+        })
+    }
+
+    /// The exact bytes of every root in the chain, oldest first (what a gate stores).
+    pub fn chain_bytes(&self) -> Vec<Vec<u8>> {
+        self.chain.iter().map(|r| r.signed.to_bytes()).collect()
+    }
+
+    /// The engine's view: the trust list's issuers and keys; stale once either the trust
+    /// list or the current root has expired, whichever comes first.
+    pub fn to_store(&self) -> TrustStore {
+        let mut s = self.trust_list.list.to_store();
+        s.expires = Some(self.trust_list.list.expires.min(self.root.root.expires));
+        s
+    }
+
+    /// Whether a root with this fingerprint is in the verified chain.
+    pub fn chain_has(&self, fp: &[u8; 32]) -> bool {
+        self.chain.iter().any(|r| r.root.fingerprint_bytes() == *fp)
     }
 }
 
@@ -615,7 +825,13 @@ impl SignedTrustList {
             MultiSigned::from_bytes(bytes).map_err(|e| Error::Trust(format!("trust list: {e}")))?;
         let list = TrustList::from_bytes(&signed.doc)
             .map_err(|e| Error::Trust(format!("trust list: {e}")))?;
-        let got = signed.count_valid(TRUST_LIST_TAG, &root.root.keys);
+        let got = signed
+            .strict_signers(
+                TRUST_LIST_TAG,
+                &root.root.keys,
+                &format!("trust list version {}", list.version),
+            )?
+            .len();
         if got < usize::from(root.root.threshold) {
             return Err(Error::Threshold {
                 what: format!(
@@ -633,58 +849,6 @@ impl SignedTrustList {
             });
         }
         Ok(SignedTrustList { list, signed })
-    }
-}
-
-/// What a gate trusts after a successful sync: persisted as the bytes it was built from.
-#[derive(Clone, Debug, PartialEq)]
-pub struct TrustState {
-    /// The newest root reached along the chain.
-    pub root: SignedRoot,
-    /// The current trust list.
-    pub trust_list: SignedTrustList,
-}
-
-impl TrustState {
-    /// First sync: a self-signed root and a trust list it signs.
-    pub fn bootstrap(roots: &[Vec<u8>], trust_list: &[u8]) -> Result<Self> {
-        // Start from the oldest root in the bundle; it must carry its own threshold.
-        let mut oldest: Option<(u64, &Vec<u8>)> = None;
-        for r in roots {
-            let s = MultiSigned::from_bytes(r).map_err(|e| Error::Trust(format!("root: {e}")))?;
-            let v = Root::from_bytes(&s.doc)
-                .map_err(|e| Error::Trust(format!("root: {e}")))?
-                .version;
-            if oldest.is_none_or(|(o, _)| v < o) {
-                oldest = Some((v, r));
-            }
-        }
-        let (_, first) = oldest.ok_or_else(|| Error::Trust("the bundle has no root".into()))?;
-        let first = SignedRoot::from_bytes_self_signed(first)?;
-        let root = first.follow_chain(roots)?;
-        let trust_list = SignedTrustList::verify(trust_list, &root)?;
-        Ok(TrustState { root, trust_list })
-    }
-
-    /// A later sync: follow the root chain from what we trust, then accept the trust list
-    /// only if it is signed by that root and not older than ours. When the root's keys
-    /// changed, the trust-list version floor restarts (TUF's fast-forward recovery): a
-    /// version inflated with a since-removed key cannot lock out the real issuer.
-    pub fn update(&self, roots: &[Vec<u8>], trust_list: &[u8]) -> Result<Self> {
-        let root = self.root.follow_chain(roots)?;
-        let list = SignedTrustList::verify(trust_list, &root)?;
-        let keys_changed = root.root.keys != self.root.root.keys;
-        if !keys_changed && list.list.version < self.trust_list.list.version {
-            return Err(Error::Rollback {
-                what: "trust list",
-                offered: list.list.version,
-                trusted: self.trust_list.list.version,
-            });
-        }
-        Ok(TrustState {
-            root,
-            trust_list: list,
-        })
     }
 }
 

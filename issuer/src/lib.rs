@@ -654,6 +654,11 @@ impl Issuer {
         Ok(root)
     }
 
+    /// The current root (its fingerprint is what gates and wallets pin).
+    pub fn root(&self) -> Result<Root> {
+        Ok(self.current_root()?.0.root)
+    }
+
     /// Every signing key.
     pub fn keys(&self) -> Result<Vec<IssuerKey>> {
         Ok(self.key_records()?.into_iter().map(|r| r.key).collect())
@@ -760,6 +765,7 @@ impl Issuer {
         Ok(PublishReport {
             trust_list_version: version,
             root_version: root.root.version,
+            root_fingerprint: root.root.fingerprint(),
             status_lists: lists.len(),
             revoked,
             expires,
@@ -776,6 +782,8 @@ pub struct PublishReport {
     pub trust_list_version: u64,
     /// Root version.
     pub root_version: u64,
+    /// The current root's fingerprint: what gates pin with `sync --expect-root`.
+    pub root_fingerprint: String,
     /// Status lists written.
     pub status_lists: usize,
     /// Revoked credentials.

@@ -266,9 +266,20 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
                         "revoked_at": match k.state { tuaton_common::trust::KeyState::Revoked { at } => Some(format_rfc3339(at)), _ => None },
                     }))
                     .collect();
-                out(&serde_json::to_string_pretty(&v)?)?;
+                let root = iss.root()?;
+                out(&serde_json::to_string_pretty(&serde_json::json!({
+                    "root_fingerprint": root.fingerprint(),
+                    "root_version": root.version,
+                    "root_threshold": root.threshold,
+                    "root_keys": root.keys.len(),
+                    "keys": v,
+                }))?)?;
             } else {
-                let mut s = String::from("KID       STATE    SIGNING WINDOW\n");
+                let root = iss.root()?;
+                let mut s = format!(
+                    "Root version {} ({} of {} keys sign)\nRoot fingerprint {}\n  (give it to every gate: `tuaton-verifier sync SOURCE --expect-root FINGERPRINT`)\n\nKID       STATE    SIGNING WINDOW\n",
+                    root.version, root.threshold, root.keys.len(), root.fingerprint()
+                );
                 for k in &keys {
                     let until = k
                         .not_after
@@ -299,8 +310,8 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
                 out(&serde_json::to_string(&r)?)?;
             } else {
                 out(&format!(
-                    "Published trust list version {} (root version {}, {} status list(s), {} revoked) to {}; valid until {}.",
-                    r.trust_list_version, r.root_version, r.status_lists, r.revoked, dir.display(), format_rfc3339(r.expires)
+                    "Published trust list version {} (root version {}, {} status list(s), {} revoked) to {}; valid until {}.\nRoot fingerprint {}",
+                    r.trust_list_version, r.root_version, r.status_lists, r.revoked, dir.display(), format_rfc3339(r.expires), r.root_fingerprint
                 ))?;
             }
         }

@@ -183,15 +183,29 @@ impl World {
         ])
         .ok();
         self.publish();
+        let fp = self.fingerprint();
         self.wallet(
             name,
-            &["import", &pkg, "--bundle", &self.p("bundle")],
+            &["import", &pkg, "--bundle", &self.p("bundle"), "--expect-root", &fp],
             &format!("{PIN}\n"),
         )
         .ok();
         let v: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&pkg).expect("package")).expect("json");
         v["credential_id"].as_str().expect("id").to_owned()
+    }
+    /// The issuer's current root fingerprint, as `tuaton-issuer keys --json` gives it.
+    pub fn fingerprint(&self) -> String {
+        let v: serde_json::Value =
+            serde_json::from_str(&self.issuer(&["keys", "--json"]).ok()).expect("keys json");
+        v["root_fingerprint"].as_str().expect("root_fingerprint").to_owned()
+    }
+    /// `sync` of the gate from `source` (the bundle directory when `None`), pinned to the
+    /// issuer's root fingerprint as a provisioned gate would be.
+    pub fn sync(&self, source: Option<&str>) -> Run {
+        let src = source.map_or_else(|| self.p("bundle"), str::to_owned);
+        let fp = self.fingerprint();
+        self.gate(&["sync", &src, "--expect-root", &fp])
     }
     /// Publishes the bundle to `bundle/`.
     pub fn publish(&self) {

@@ -7,7 +7,7 @@ use tuaton_tests::*;
 
 fn world() -> World {
     let w = World::enrolled();
-    w.gate(&["sync", &w.p("bundle")]).ok();
+    w.sync(None).ok();
     w
 }
 

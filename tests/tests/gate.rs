@@ -12,7 +12,7 @@ fn world() -> World {
 #[test]
 fn check_output_and_exit_codes() {
     let w = world();
-    w.gate(&["sync", &w.p("bundle")]).ok();
+    w.sync(None).ok();
     let qr = w.present("wallet");
     // Valid, human-readable: the citizen ID is masked on screen.
     let r = w.gate(&["check", &qr]);
@@ -68,7 +68,7 @@ fn check_output_and_exit_codes() {
 #[test]
 fn a_stale_bundle_warns_and_a_clock_set_back_is_noticed() {
     let w = world();
-    w.gate(&["sync", &w.p("bundle")]).ok();
+    w.sync(None).ok();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -128,7 +128,7 @@ fn a_stale_bundle_warns_and_a_clock_set_back_is_noticed() {
 #[test]
 fn audit_log_records_checks_without_personal_data() {
     let w = world();
-    w.gate(&["sync", &w.p("bundle")]).ok();
+    w.sync(None).ok();
     let qr = w.present("wallet");
     w.gate(&["check", &qr]);
     w.gate(&["check", &qr]);
@@ -202,7 +202,8 @@ fn serve(dir: std::path::PathBuf, requests: usize) -> String {
 fn sync_over_http_from_a_static_server() {
     let w = world();
     let url = serve(w.path("bundle"), 20);
-    let out = w.gate(&["sync", "--json", &url]).ok();
+    let fp = w.fingerprint();
+    let out = w.gate(&["sync", "--json", &url, "--expect-root", &fp]).ok();
     let s: Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(s["trust_list_version"], 1);
     assert_eq!(w.check(&w.present("wallet")).0, 0);
@@ -217,7 +218,7 @@ fn sync_over_http_from_a_static_server() {
 #[test]
 fn gate_tui_in_tmux_scans_and_quits() {
     let w = world();
-    w.gate(&["sync", &w.p("bundle")]).ok();
+    w.sync(None).ok();
     let qr = w.present("wallet");
     let sock = format!("tuaton-test-{}", std::process::id());
     let cmd = format!(

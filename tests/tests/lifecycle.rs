@@ -31,12 +31,12 @@ fn rotation_revocation_and_root_rotation_end_to_end() {
     let r1 = record(&w, 1);
     w.enroll("before", &r0);
     let old_kid: Value = serde_json::from_str(&w.issuer(&["keys", "--json"]).ok()).unwrap();
-    let old_kid = old_kid[0]["kid"].as_str().unwrap().to_owned();
+    let old_kid = old_kid["keys"][0]["kid"].as_str().unwrap().to_owned();
 
     // Rotate: the old credential still verifies, a new one carries the new key.
     w.issuer(&["rotate"]).ok();
     let after_id = w.enroll("after", &r1);
-    w.gate(&["sync", &w.p("bundle")]).ok();
+    w.sync(None).ok();
     let (code, v) = w.check(&w.present("before"));
     assert_eq!((code, v["verdict"].as_str()), (0, Some("valid")), "{v}");
     assert_eq!(v["kid"], old_kid.as_str());
@@ -48,15 +48,15 @@ fn rotation_revocation_and_root_rotation_end_to_end() {
         "issued after rotate: the new key"
     );
     let keys: Value = serde_json::from_str(&w.issuer(&["keys", "--json"]).ok()).unwrap();
-    assert_eq!(keys[0]["state"], "retired");
-    assert_eq!(keys[1]["state"], "active");
+    assert_eq!(keys["keys"][0]["state"], "retired");
+    assert_eq!(keys["keys"][1]["state"], "active");
 
     // Revoke one credential: rejected as soon as the gate has the newer bundle.
     w.issuer(&["revoke", &after_id]).ok();
     let (code, _) = w.check(&w.present("after"));
     assert_eq!(code, 0, "the gate still has the old bundle");
     w.publish();
-    w.gate(&["sync", &w.p("bundle")]).ok();
+    w.sync(None).ok();
     let (code, v) = w.check(&w.present("after"));
     assert_eq!(code, 1);
     assert_eq!(reasons(&v), ["credential_revoked"]);
@@ -68,7 +68,7 @@ fn rotation_revocation_and_root_rotation_end_to_end() {
     // Revoke the old key: nothing it signed verifies.
     w.issuer(&["revoke-key", &old_kid]).ok();
     w.publish();
-    w.gate(&["sync", &w.p("bundle")]).ok();
+    w.sync(None).ok();
     let (code, v) = w.check(&w.present("before"));
     assert_eq!(code, 1);
     assert_eq!(reasons(&v), ["issuer_key_revoked"]);
@@ -77,9 +77,10 @@ fn rotation_revocation_and_root_rotation_end_to_end() {
     let old_gate = World::new();
     std::fs::create_dir_all(old_gate.path("x")).unwrap();
     let g1 = w.p("gate1");
+    let fp1 = w.fingerprint();
     run(
         "tuaton-verifier",
-        &["--home", &g1, "sync", &w.p("bundle")],
+        &["--home", &g1, "sync", &w.p("bundle"), "--expect-root", &fp1],
         "",
         &[],
     )
@@ -112,7 +113,7 @@ fn an_older_bundle_is_refused_and_the_current_one_stays() {
     let old = w.p("bundle-v1");
     std::fs::rename(w.path("bundle"), &old).unwrap();
     w.publish();
-    w.gate(&["sync", &w.p("bundle")]).ok();
+    w.sync(None).ok();
     let r = w.gate(&["sync", &old]);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("rollback refused"), "{}", r.stderr);
@@ -130,14 +131,14 @@ fn an_older_bundle_is_refused_and_the_current_one_stays() {
 fn a_damaged_bundle_leaves_the_previous_one_in_use() {
     let w = setup();
     w.enroll("a", &record(&w, 0));
-    w.gate(&["sync", &w.p("bundle")]).ok();
+    w.sync(None).ok();
     w.issuer(&["rotate"]).ok();
     w.publish();
     // A status list altered after publishing (mix-and-match or damage in transit).
     let status = w.path("bundle/status/1-0.json");
     let s = std::fs::read_to_string(&status).unwrap();
     std::fs::write(&status, s.replacen("revocation", "revocatioN", 1)).unwrap();
-    let r = w.gate(&["sync", &w.p("bundle")]);
+    let r = w.sync(None);
     assert_eq!(r.code, 2, "{}", r.stdout);
     assert!(
         r.stderr.contains("does not match the digest"),

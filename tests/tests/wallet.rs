@@ -151,7 +151,7 @@ fn show_export_and_present_formats() {
     .ok();
     assert!(std::fs::read_to_string(&svg).unwrap().starts_with("<?xml"));
     // The gate reads the PNG too.
-    w.gate(&["sync", &w.p("bundle")]).ok();
+    w.sync(None).ok();
     let r = w.gate(&["check", "--image", &png]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     // The age profile shows only that.

@@ -99,7 +99,11 @@ fn main() {
     let home = dir.path().join("gate");
     let g = tuaton_verifier::Gate::open(&home).unwrap();
     let t = Instant::now();
-    g.sync(&tuaton_verifier::DirSource(bundle), 1_795_000_000)
+    let tofu = tuaton_verifier::SyncOptions {
+        trust_on_first_use: true,
+        ..Default::default()
+    };
+    g.sync(&tuaton_verifier::DirSource(bundle), 1_795_000_000, tofu)
         .unwrap();
     let sync_s = t.elapsed().as_secs_f64();
     drop(g);
@@ -290,7 +294,17 @@ fn write_bundle(dir: &Path, root_key: &SigningKey, issuer_key: &SigningKey, stat
     std::fs::write(dir.join("status/1-0.json"), status_json).unwrap();
     std::fs::write(
         dir.join("index.json"),
-        r#"{"roots": ["root/1.cbor"], "trust_list": "trust-list.cbor"}"#,
+        serde_json::to_vec(&tuaton_common::bundle::Index {
+            format: tuaton_common::bundle::FORMAT.into(),
+            roots: vec!["root/1.cbor".into()],
+            trust_list: "trust-list.cbor".into(),
+            status: vec!["status/1-0.json".into()],
+            context: "contexts/tuaton-v1.jsonld".into(),
+            trust_list_version: 1,
+            root_version: 1,
+            expires: 0,
+        })
+        .unwrap(),
     )
     .unwrap();
 }

@@ -12,7 +12,7 @@ use tuaton_common::presentation::{self, Profile};
 use tuaton_common::sample;
 use tuaton_common::status::{Bitset, CheckedList, StatusLists};
 use tuaton_common::trust::{
-    IssuerKey, KeyState, ListedIssuer, Root, SignedRoot, SignedTrustList, TrustList, TrustState,
+    Anchor, IssuerKey, KeyState, ListedIssuer, Root, SignedRoot, SignedTrustList, TrustList, TrustState,
     TrustStore,
 };
 use tuaton_common::verify::{self, Context, MemoryReplay, Policy, Verdict};
@@ -178,8 +178,14 @@ impl Scenario {
             },
             &[&root_key],
         );
-        let state = TrustState::bootstrap(&[root.signed.to_bytes()], &list.signed.to_bytes())
-            .expect("demo trust data is valid");
+        // The demo makes its own root, so it trusts it on first use.
+        let state = TrustState::first(
+            &[root.signed.to_bytes()],
+            &list.signed.to_bytes(),
+            Anchor::TrustOnFirstUse,
+            now,
+        )
+        .expect("demo trust data is valid");
         let mut bits = Bitset::new(1024);
         bits.set(55);
         let mut status = StatusLists::default();
@@ -195,7 +201,7 @@ impl Scenario {
             holder,
             creds,
             forged,
-            trust: state.trust_list.list.to_store(),
+            trust: state.to_store(),
             status,
             replay: MemoryReplay::default(),
             now,

@@ -12,7 +12,8 @@ pub mod tui;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use tuaton_common::status::{self, Bitset, CheckedList, StatusLists};
-use tuaton_common::trust::{check_status_pin, TrustState, TrustStore};
+use tuaton_common::bundle;
+use tuaton_common::trust::{check_status_pin, Anchor, TrustState, TrustStore};
 use tuaton_common::verify::{self, Context, Policy, ReplayView, Verdict};
 
 /// Everything that can go wrong at the gate (a rejected presentation is a [`Verdict`],
@@ -45,6 +46,20 @@ pub enum GateError {
     /// Nothing synced yet.
     #[error("no trust bundle synced")]
     NoBundle,
+    /// A first sync with no root pinned (or a store from before pinning).
+    #[error("this gate trusts no root yet, and none was pinned")]
+    NotProvisioned,
+    /// A file or body larger than its limit.
+    #[error("{what} is larger than {max} bytes")]
+    TooLarge {
+        /// Which file or URL.
+        what: String,
+        /// The limit.
+        max: u64,
+    },
+    /// The gate store holds data that does not parse.
+    #[error("the gate store is damaged: {0} does not parse")]
+    StoreDamaged(&'static str),
     /// An image held no readable QR code.
     #[error("no QR code found in {0}")]
     NoQr(String),
@@ -67,7 +82,10 @@ impl GateError {
             GateError::Http { .. } => {
                 "check the URL and the network, or sync from a directory copy"
             }
-            GateError::NoBundle => "run `tuaton-verifier sync DIR-or-URL` first",
+            GateError::NoBundle => "run `tuaton-verifier sync DIR-or-URL --expect-root FINGERPRINT` first",
+            GateError::NotProvisioned => "sync with --expect-root FINGERPRINT (from `tuaton-issuer keys`), or --trust-on-first-use",
+            GateError::TooLarge { .. } => "the source is not a tuaton bundle, or is under attack: use the issuer's real bundle",
+            GateError::StoreDamaged(_) => "move --home aside and sync again with --expect-root",
             GateError::NoQr(_) => "use a sharper, well-lit image of the QR code",
             GateError::Invalid(_) => "check the command line with --help",
         }
@@ -79,46 +97,167 @@ pub type Result<T, E = GateError> = std::result::Result<T, E>;
 
 /// Where bundle files come from.
 pub trait BundleSource {
-    /// Reads one file by its bundle-relative path.
-    fn read(&self, rel: &str) -> Result<Vec<u8>>;
+    /// Reads one file by its bundle-relative path; fails, without holding more than
+    /// `max` bytes, when the file is larger.
+    fn read(&self, rel: &str, max: u64) -> Result<Vec<u8>>;
 }
 
 /// A bundle directory on disk.
 pub struct DirSource(pub PathBuf);
 impl BundleSource for DirSource {
-    fn read(&self, rel: &str) -> Result<Vec<u8>> {
+    fn read(&self, rel: &str, max: u64) -> Result<Vec<u8>> {
+        use std::io::Read;
         let p = self.0.join(rel);
-        std::fs::read(&p).map_err(|source| GateError::Io {
+        let io = |source| GateError::Io {
             path: p.display().to_string(),
             source,
+        };
+        let f = std::fs::File::open(&p).map_err(io)?;
+        // A FIFO or device (e.g. /dev/zero) would never end: only regular files.
+        if !f.metadata().map_err(io)?.is_file() {
+            return Err(io(std::io::Error::other("not a regular file")));
+        }
+        let mut out = Vec::new();
+        f.take(max + 1).read_to_end(&mut out).map_err(io)?;
+        if out.len() as u64 > max {
+            return Err(GateError::TooLarge {
+                what: p.display().to_string(),
+                max,
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// How long a whole HTTP sync may take, every file included: a server that trickles
+/// bytes cannot hold the gate's sync for ever.
+pub const HTTP_SYNC_DEADLINE: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// A bundle served over HTTP(S) (any static host or CDN). Bodies are read through a cap
+/// (never buffered whole first), redirects are followed only within the same origin,
+/// and the whole sync shares one deadline.
+pub struct HttpSource {
+    base: String,
+    client: reqwest::blocking::Client,
+    deadline: std::time::Instant,
+    budget: std::time::Duration,
+}
+
+impl HttpSource {
+    /// A source for `base` whose reads must all finish within `budget`.
+    pub fn new(base: &str, budget: std::time::Duration) -> Result<HttpSource> {
+        let origin = url_origin(base).ok_or_else(|| GateError::Http {
+            url: base.to_owned(),
+            reason: "not an http(s) URL with a host".into(),
+        })?;
+        let policy = reqwest::redirect::Policy::custom(move |attempt| {
+            if attempt.previous().len() >= 5 {
+                attempt.error("too many redirects")
+            } else if url_origin(attempt.url().as_str()).as_deref() != Some(origin.as_str()) {
+                // A mirror must not send the gate elsewhere (another host, or http from https).
+                attempt.error("redirect to another origin refused")
+            } else {
+                attempt.follow()
+            }
+        });
+        let client = reqwest::blocking::Client::builder()
+            .redirect(policy)
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .build()
+            .map_err(|e| GateError::Http {
+                url: base.to_owned(),
+                reason: e.to_string(),
+            })?;
+        Ok(HttpSource {
+            base: base.trim_end_matches('/').to_owned(),
+            client,
+            deadline: std::time::Instant::now() + budget,
+            budget,
         })
     }
 }
 
-/// A bundle served over HTTP(S) (any static host or CDN).
-pub struct HttpSource(pub String);
+/// `scheme://host:port` of an http(s) URL, lower-cased, with the default port filled in.
+pub fn url_origin(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    let default = match scheme.as_str() {
+        "http" => 80,
+        "https" => 443,
+        _ => return None,
+    };
+    let authority = rest.split(['/', '?', '#']).next()?;
+    if authority.is_empty() || authority.contains('@') {
+        return None;
+    }
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) if !h.ends_with(']') || authority.starts_with('[') => {
+            match p.parse::<u16>() {
+                Ok(p) => (h, p),
+                Err(_) if authority.starts_with('[') && authority.ends_with(']') => (authority, default),
+                Err(_) => return None,
+            }
+        }
+        _ => (authority, default),
+    };
+    if host.is_empty() {
+        return None;
+    }
+    Some(format!("{scheme}://{}:{port}", host.to_ascii_lowercase()))
+}
+
 impl BundleSource for HttpSource {
-    fn read(&self, rel: &str) -> Result<Vec<u8>> {
-        let url = format!("{}/{rel}", self.0.trim_end_matches('/'));
+    fn read(&self, rel: &str, max: u64) -> Result<Vec<u8>> {
+        use std::io::Read;
+        let url = format!("{}/{rel}", self.base);
         let err = |reason: String| GateError::Http {
             url: url.clone(),
             reason,
         };
-        let client = reqwest::blocking::Client::builder()
-            .timeout(std::time::Duration::from_secs(30))
-            .build()
-            .map_err(|e| err(e.to_string()))?;
-        let resp = client.get(&url).send().map_err(|e| err(e.to_string()))?;
+        let timed_out = || err(format!("timed out (a whole sync may take {} s)", self.budget.as_secs()));
+        let left = self
+            .deadline
+            .checked_duration_since(std::time::Instant::now())
+            .filter(|d| !d.is_zero())
+            .ok_or_else(timed_out)?;
+        let resp = self
+            .client
+            .get(&url)
+            .timeout(left)
+            .send()
+            .map_err(|e| if e.is_timeout() { timed_out() } else { err(e.to_string()) })?;
         if !resp.status().is_success() {
             return Err(err(format!("HTTP {}", resp.status())));
         }
-        // A status list for 66 million citizens is about a megabyte; 64 MiB bounds abuse.
-        let body = resp.bytes().map_err(|e| err(e.to_string()))?;
-        if body.len() > 64 << 20 {
-            return Err(err("file larger than 64 MiB".into()));
+        if resp.content_length().is_some_and(|n| n > max) {
+            return Err(GateError::TooLarge { what: url.clone(), max });
         }
-        Ok(body.to_vec())
+        let mut out = Vec::new();
+        resp.take(max + 1).read_to_end(&mut out).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::TimedOut
+                || e.to_string().contains("timed out")
+                || std::time::Instant::now() >= self.deadline
+            {
+                timed_out()
+            } else {
+                err(e.to_string())
+            }
+        })?;
+        if out.len() as u64 > max {
+            return Err(GateError::TooLarge { what: url.clone(), max });
+        }
+        Ok(out)
     }
+}
+
+/// How the first sync decides which root to trust.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SyncOptions {
+    /// `--expect-root`: the root fingerprint the operator got from the issuer. Required on
+    /// the first sync unless `trust_on_first_use`; on later syncs it must be in the chain.
+    pub expect_root: Option<[u8; 32]>,
+    /// `--trust-on-first-use`: accept whatever root the first bundle starts with.
+    pub trust_on_first_use: bool,
 }
 
 /// What a sync did.
@@ -185,41 +324,41 @@ impl Gate {
 
     /// Syncs from `source`: every part is verified before anything is replaced, and all
     /// of it is then written in one batch, so a failed or interrupted sync leaves the
-    /// previous bundle in use.
-    pub fn sync(&self, source: &dyn BundleSource, now: i64) -> Result<SyncReport> {
-        let index: serde_json::Value = serde_json::from_slice(&source.read("index.json")?)
-            .map_err(|e| {
-                GateError::Trust(tuaton_common::Error::Trust(format!("index.json: {e}")))
-            })?;
-        let names = |k: &str| -> Vec<String> {
-            index[k]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|v| v.as_str().map(str::to_owned))
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-        let mut roots = Vec::new();
-        for r in names("roots") {
-            if !safe_rel(&r) {
-                return Err(GateError::Trust(tuaton_common::Error::Trust(format!(
-                    "unsafe path {r} in index.json"
-                ))));
-            }
-            roots.push(source.read(&r)?);
-        }
-        let tl = source.read("trust-list.cbor")?;
+    /// previous bundle in use. Only what was verified is stored: the chain of roots from
+    /// the anchor this gate already trusts, never the roots as served.
+    pub fn sync(
+        &self,
+        source: &dyn BundleSource,
+        now: i64,
+        opts: SyncOptions,
+    ) -> Result<SyncReport> {
+        let raw = bundle::fetch(|p, max| source.read(p, max), GateError::Trust)?;
         let state = match self.load_state()? {
-            Some(prev) => prev.update(&roots, &tl)?,
-            None => TrustState::bootstrap(&roots, &tl)?,
+            Some(prev) => {
+                let next = prev.update(&raw.roots, &raw.trust_list, now)?;
+                if let Some(fp) = opts.expect_root {
+                    if !next.chain_has(&fp) {
+                        return Err(GateError::Trust(tuaton_common::Error::UnpinnedRoot {
+                            expected: hex::encode(fp),
+                        }));
+                    }
+                }
+                next
+            }
+            None => {
+                let anchor = match (opts.expect_root, opts.trust_on_first_use) {
+                    (Some(fp), _) => Anchor::Pinned(fp),
+                    (None, true) => Anchor::TrustOnFirstUse,
+                    (None, false) => return Err(GateError::NotProvisioned),
+                };
+                TrustState::first(&raw.roots, &raw.trust_list, anchor, now)?
+            }
         };
         let mut batch = sled::Batch::default();
         let mut revoked = 0;
         let mut loaded = 0;
         for pin in &state.trust_list.list.status {
-            let file = source.read(&format!("status/{}", pin.file))?;
+            let file = source.read(&bundle::status_path(&pin.file), bundle::MAX_STATUS_BYTES)?;
             check_status_pin(pin, &file)?;
             let checked = verify_status(&state, pin.issuer, pin.size, file, now)?;
             revoked += checked.bits.count();
@@ -228,11 +367,6 @@ impl Gate {
                 format!("status/{}/{}", pin.issuer, pin.list).as_bytes(),
                 encode_checked(pin.size, &checked),
             );
-        }
-        let mut root_blob = Vec::new();
-        for r in &roots {
-            root_blob.extend_from_slice(&(r.len() as u32).to_be_bytes());
-            root_blob.extend_from_slice(r);
         }
         // Drop lists of the previous bundle that this one no longer names.
         for item in self.db.open_tree(BUNDLE)?.scan_prefix("status/") {
@@ -247,8 +381,9 @@ impl Gate {
                 batch.remove(k);
             }
         }
-        batch.insert("roots", root_blob);
-        batch.insert("trust-list", tl);
+        batch.remove("roots");
+        batch.insert("chain", join_lp(&state.chain_bytes()));
+        batch.insert("trust-list", state.trust_list.signed.to_bytes());
         batch.insert("synced-at", &now.to_be_bytes());
         self.db.open_tree(BUNDLE)?.apply_batch(batch)?;
         self.raise_trusted_time(state.trust_list.list.issued_at)?;
@@ -259,27 +394,22 @@ impl Gate {
             trust_list_version: state.trust_list.list.version,
             status_lists: loaded,
             revoked,
-            expires: state.trust_list.list.expires,
+            expires: state.to_store().expires.unwrap_or(state.trust_list.list.expires),
         })
     }
 
     fn load_state(&self) -> Result<Option<TrustState>> {
         let b = self.db.open_tree(BUNDLE)?;
-        let (Some(roots), Some(tl)) = (b.get("roots")?, b.get("trust-list")?) else {
+        let (Some(chain), Some(tl)) = (b.get("chain")?, b.get("trust-list")?) else {
+            if b.get("roots")?.is_some() {
+                // Stored by a build that kept the roots as served: not evidence of anything.
+                return Err(GateError::NotProvisioned);
+            }
             return Ok(None);
         };
-        let mut rs = Vec::new();
-        let mut rest = roots.as_ref();
-        while rest.len() >= 4 {
-            let n = u32::from_be_bytes(rest[..4].try_into().expect("len 4")) as usize;
-            if rest.len() < 4 + n {
-                break;
-            }
-            rs.push(rest[4..4 + n].to_vec());
-            rest = &rest[4 + n..];
-        }
-        // Re-checked on every load: the store is not trusted more than the bundle was.
-        Ok(Some(TrustState::bootstrap(&rs, &tl)?))
+        let chain = split_lp(&chain).ok_or(GateError::StoreDamaged("stored root chain"))?;
+        // Re-checked on every load from the gate's own anchor: never re-bootstrapped.
+        Ok(Some(TrustState::reload(&chain, &tl)?))
     }
 
     /// Loads the synced bundle for checking (status bitsets were verified at sync).
@@ -294,7 +424,7 @@ impl Gate {
                 }
             }
         }
-        let trust = state.trust_list.list.to_store();
+        let trust = state.to_store();
         Ok(Loaded {
             state,
             trust,
@@ -531,12 +661,23 @@ impl Gate {
     }
 }
 
-/// A bundle-relative path that stays inside the bundle.
-fn safe_rel(p: &str) -> bool {
-    !p.is_empty()
-        && !p.starts_with('/')
-        && !p.split('/').any(|c| c == ".." || c.is_empty())
-        && !p.contains('\\')
+fn join_lp(parts: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for p in parts {
+        out.extend_from_slice(&(p.len() as u32).to_be_bytes());
+        out.extend_from_slice(p);
+    }
+    out
+}
+
+fn split_lp(mut rest: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let mut out = Vec::new();
+    while !rest.is_empty() {
+        let n = u32::from_be_bytes(rest.get(..4)?.try_into().ok()?) as usize;
+        out.push(rest.get(4..4 + n)?.to_vec());
+        rest = &rest[4 + n..];
+    }
+    Some(out)
 }
 
 fn verify_status(

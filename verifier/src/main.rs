@@ -9,7 +9,9 @@ use std::process::ExitCode;
 use tuaton_common::model::{format_rfc3339, parse_rfc3339};
 use tuaton_common::verify::Verdict;
 use tuaton_verifier::tui::{self, Checker, StatusInfo};
-use tuaton_verifier::{decode_qr_image, demo, DirSource, Gate, GateError, HttpSource, Loaded};
+use tuaton_verifier::{
+    decode_qr_image, demo, DirSource, Gate, GateError, HttpSource, Loaded, SyncOptions,
+};
 
 #[derive(Parser)]
 #[command(
@@ -45,6 +47,14 @@ enum Cmd {
     Sync {
         /// Bundle directory or URL.
         source: String,
+        /// The issuer's root fingerprint (64 hex digits, from `tuaton-issuer keys`), obtained
+        /// out of band. Required on the first sync unless --trust-on-first-use.
+        #[arg(long, value_name = "FINGERPRINT")]
+        expect_root: Option<String>,
+        /// Trust whatever root the first bundle starts with (lab setups only: whoever
+        /// serves that bundle decides which cards this gate accepts).
+        #[arg(long)]
+        trust_on_first_use: bool,
     },
     /// Verify one presentation: the payload, `-` or nothing for stdin, or --image.
     Check {
@@ -240,12 +250,24 @@ fn run(cli: &Cli) -> anyhow::Result<Outcome> {
             }
             Ok(Outcome::Done)
         }
-        Cmd::Sync { source } => {
+        Cmd::Sync {
+            source,
+            expect_root,
+            trust_on_first_use,
+        } => {
+            let opts = SyncOptions {
+                expect_root: expect_root
+                    .as_deref()
+                    .map(tuaton_common::trust::parse_fingerprint)
+                    .transpose()
+                    .map_err(|_| GateError::Invalid("--expect-root takes the 64 hex digits `tuaton-issuer keys` prints".into()))?,
+                trust_on_first_use: *trust_on_first_use,
+            };
             let gate = open_gate(cli, &home)?;
             let r = if source.starts_with("http://") || source.starts_with("https://") {
-                gate.sync(&HttpSource(source.clone()), now)?
+                gate.sync(&HttpSource::new(source, tuaton_verifier::HTTP_SYNC_DEADLINE)?, now, opts)?
             } else {
-                gate.sync(&DirSource(PathBuf::from(source)), now)?
+                gate.sync(&DirSource(PathBuf::from(source)), now, opts)?
             };
             if cli.json {
                 out(&serde_json::to_string(&r)?)?;

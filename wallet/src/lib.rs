@@ -59,6 +59,9 @@ pub enum WalletError {
     /// The store.
     #[error("wallet store: {0}")]
     Store(#[from] sled::Error),
+    /// The command line asks for something inconsistent or incomplete.
+    #[error("{0}")]
+    Usage(String),
     /// Files.
     #[error("{path}: {source}")]
     Io {
@@ -83,6 +86,7 @@ impl WalletError {
             WalletError::NoCredential => "enroll: `tuaton-wallet request`, then `tuaton-wallet import FILE` with what the issuer gives you",
             WalletError::BadPackage(_) => "ask the issuer for the package made for this wallet's enrollment request",
             WalletError::Core(_) => "check the input; nothing was written",
+            WalletError::Usage(_) => "check the command line with --help",
             WalletError::Store(_) => "check --home is writable and no other tuaton-wallet is using it",
             WalletError::Io { .. } => "check the path exists and is readable/writable",
         }

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use tuaton_common::model::{parse_rfc3339, PartialDate};
 use tuaton_common::presentation::Profile;
-use tuaton_common::trust::TrustState;
+use tuaton_common::trust::{Anchor, TrustState};
 use tuaton_wallet::{render, Pin, Wallet, WalletError, WalletOptions};
 
 #[derive(Parser)]
@@ -59,6 +59,13 @@ enum Cmd {
         /// Check the issuer signature against this trust bundle directory.
         #[arg(long, value_name = "DIR")]
         bundle: Option<PathBuf>,
+        /// The issuer's root fingerprint (64 hex digits), obtained out of band; required
+        /// with --bundle unless --trust-on-first-use.
+        #[arg(long, value_name = "FINGERPRINT", requires = "bundle")]
+        expect_root: Option<String>,
+        /// Trust whatever root the bundle starts with (lab setups only).
+        #[arg(long, requires = "bundle")]
+        trust_on_first_use: bool,
     },
     /// Show the card.
     Show,
@@ -152,28 +159,44 @@ fn out(s: &str) -> std::io::Result<()> {
     o.flush()
 }
 
-fn load_bundle(dir: &std::path::Path) -> anyhow::Result<TrustState> {
-    let io = |p: PathBuf| move |source| WalletError::Io { path: p, source };
-    let idx = dir.join("index.json");
-    let index: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&idx).map_err(io(idx.clone()))?)?;
-    let mut roots = vec![];
-    for r in index["roots"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|v| v.as_str())
-    {
-        if r.contains("..") || r.starts_with('/') {
-            anyhow::bail!(WalletError::BadPackage(format!(
-                "unsafe path {r} in the bundle index"
-            )));
-        }
-        roots.push(std::fs::read(dir.join(r)).map_err(io(dir.join(r)))?);
-    }
-    let tl = dir.join("trust-list.cbor");
-    let tl = std::fs::read(&tl).map_err(io(tl))?;
-    Ok(TrustState::bootstrap(&roots, &tl).map_err(WalletError::Core)?)
+/// Reads and checks a bundle directory with the gate's rules: the same index checks and
+/// size limits, and the same root pinning (`--expect-root`, or `--trust-on-first-use`).
+fn load_bundle(
+    dir: &std::path::Path,
+    expect_root: Option<&str>,
+    tofu: bool,
+    now: i64,
+) -> anyhow::Result<TrustState> {
+    use std::io::Read;
+    let anchor = match (expect_root, tofu) {
+        (Some(fp), _) => Anchor::Pinned(
+            tuaton_common::trust::parse_fingerprint(fp).map_err(|_| {
+                WalletError::Usage("--expect-root takes the 64 hex digits the issuer publishes".into())
+            })?,
+        ),
+        (None, true) => Anchor::TrustOnFirstUse,
+        (None, false) => anyhow::bail!(WalletError::Usage(
+            "--bundle needs --expect-root FINGERPRINT (the issuer's root fingerprint) or --trust-on-first-use".into()
+        )),
+    };
+    let raw = tuaton_common::bundle::fetch(
+        |rel, max| -> anyhow::Result<Vec<u8>> {
+            let p = dir.join(rel);
+            let io = |source| WalletError::Io { path: p.clone(), source };
+            let f = std::fs::File::open(&p).map_err(io)?;
+            if !f.metadata().map_err(io)?.is_file() {
+                anyhow::bail!(io(std::io::Error::other("not a regular file")));
+            }
+            let mut out = Vec::new();
+            f.take(max + 1).read_to_end(&mut out).map_err(io)?;
+            if out.len() as u64 > max {
+                anyhow::bail!(io(std::io::Error::other(format!("larger than {max} bytes"))));
+            }
+            Ok(out)
+        },
+        |e| anyhow::Error::new(WalletError::Core(e)),
+    )?;
+    Ok(TrustState::first(&raw.roots, &raw.trust_list, anchor, now).map_err(WalletError::Core)?)
 }
 
 fn run(cli: &Cli) -> anyhow::Result<()> {
@@ -245,12 +268,20 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
                 out(&render::qr_terminal(&render::qr(&r)?))?;
             }
         }
-        Cmd::Import { file, bundle } => {
+        Cmd::Import {
+            file,
+            bundle,
+            expect_root,
+            trust_on_first_use,
+        } => {
             let pkg = std::fs::read(file).map_err(|source| WalletError::Io {
                 path: file.clone(),
                 source,
             })?;
-            let state = bundle.as_deref().map(load_bundle).transpose()?;
+            let state = bundle
+                .as_deref()
+                .map(|b| load_bundle(b, expect_root.as_deref(), *trust_on_first_use, now))
+                .transpose()?;
             let card = u.import(&pkg, state.as_ref(), now)?;
             let c = card.gate.claims()?;
             if state.is_none() {

@@ -1,0 +1,164 @@
+//! The trust bundle's layout, shared by the issuer that writes it and the gate and wallet
+//! that read it: the index's schema and checks, the size limits a reader applies before
+//! reading each file, the one path check, and the walk that fetches a bundle's parts
+//! through a caller-supplied reader (so this module does no I/O itself). See
+//! docs/TRUST.md, "The bundle".
+
+use crate::error::{Error, Result};
+use crate::trust::MAX_ROOTS;
+
+/// The index's file name at the bundle's top.
+pub const INDEX: &str = "index.json";
+/// The `format` value of this layout.
+pub const FORMAT: &str = "tuaton-trust-bundle/1";
+/// Largest index a reader accepts (a few hundred bytes in practice).
+pub const MAX_INDEX_BYTES: u64 = 64 * 1024;
+/// Largest root document (a root with 255 keys and signatures is under 30 KiB).
+pub const MAX_ROOT_BYTES: u64 = 64 * 1024;
+/// Largest trust list (thousands of keys fit in 4 MiB).
+pub const MAX_TRUST_LIST_BYTES: u64 = 4 * 1024 * 1024;
+/// Largest status list file: 66 million entries publish as about 1.3 MiB; 64 MiB bounds
+/// abuse while leaving room for many lists' worth of entries in one file.
+pub const MAX_STATUS_BYTES: u64 = 64 * 1024 * 1024;
+
+/// `index.json`, as the issuer writes it and readers check it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Index {
+    /// Always [`FORMAT`].
+    pub format: String,
+    /// Bundle-relative paths of every root document, oldest first.
+    pub roots: Vec<String>,
+    /// Bundle-relative path of the signed trust list.
+    pub trust_list: String,
+    /// Bundle-relative paths of the status list files (informative: the trust list's pins
+    /// are what a reader follows).
+    pub status: Vec<String>,
+    /// Bundle-relative path of the JSON-LD context document.
+    pub context: String,
+    /// The trust list's version (informative).
+    pub trust_list_version: u64,
+    /// The current root's version (informative).
+    pub root_version: u64,
+    /// The trust list's expiry, Unix seconds (informative).
+    pub expires: i64,
+}
+
+impl Index {
+    /// Parses and checks an index: the right format, at most [`MAX_ROOTS`] roots, and
+    /// every path safe by [`safe_rel`]. Informative fields are never trusted: the signed
+    /// documents decide.
+    pub fn parse(bytes: &[u8]) -> Result<Index> {
+        if bytes.len() as u64 > MAX_INDEX_BYTES {
+            return Err(Error::Trust(format!("{INDEX} is larger than {MAX_INDEX_BYTES} bytes")));
+        }
+        let i: Index = serde_json::from_slice(bytes)
+            .map_err(|e| Error::Trust(format!("{INDEX}: {e}")))?;
+        if i.format != FORMAT {
+            return Err(Error::Trust(format!(
+                "{INDEX}: format is not {FORMAT}"
+            )));
+        }
+        if i.roots.is_empty() || i.roots.len() > MAX_ROOTS {
+            return Err(Error::Trust(format!(
+                "{INDEX}: lists {} roots; between 1 and {MAX_ROOTS} are accepted",
+                i.roots.len()
+            )));
+        }
+        for p in i.roots.iter().chain([&i.trust_list, &i.context]).chain(&i.status) {
+            if !safe_rel(p) {
+                return Err(Error::Trust(format!("{INDEX}: unsafe path {p:?}")));
+            }
+        }
+        Ok(i)
+    }
+}
+
+/// Whether a bundle-relative path stays inside the bundle: non-empty components of
+/// ASCII letters, digits, `-`, `_` and `.`, none starting with a dot, separated by `/`.
+/// One rule for every reader, so no reader is laxer than another.
+pub fn safe_rel(p: &str) -> bool {
+    !p.is_empty()
+        && p.len() <= 255
+        && p.split('/').all(|c| {
+            !c.is_empty()
+                && !c.starts_with('.')
+                && c.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        })
+}
+
+/// The parts of a bundle a reader fetched (before any signature is checked).
+#[derive(Clone, Debug)]
+pub struct RawBundle {
+    /// The checked index.
+    pub index: Index,
+    /// Root documents' bytes, in index order.
+    pub roots: Vec<Vec<u8>>,
+    /// The trust list's bytes.
+    pub trust_list: Vec<u8>,
+}
+
+/// Fetches the index, the roots and the trust list through `read(path, max_bytes)`, which
+/// must fail rather than return more than `max_bytes`. Status files are fetched later,
+/// once the verified trust list says which ones and their digests.
+pub fn fetch<E>(
+    mut read: impl FnMut(&str, u64) -> std::result::Result<Vec<u8>, E>,
+    bad: impl Fn(Error) -> E,
+) -> std::result::Result<RawBundle, E> {
+    let index = Index::parse(&read(INDEX, MAX_INDEX_BYTES)?).map_err(&bad)?;
+    let mut roots = Vec::with_capacity(index.roots.len());
+    for r in &index.roots {
+        roots.push(read(r, MAX_ROOT_BYTES)?);
+    }
+    let trust_list = read(&index.trust_list, MAX_TRUST_LIST_BYTES)?;
+    Ok(RawBundle {
+        index,
+        roots,
+        trust_list,
+    })
+}
+
+/// The path of a status list file the trust list pins (`status/` + the pin's `file`).
+pub fn status_path(file: &str) -> String {
+    format!("status/{file}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_that_leave_the_bundle_are_refused() {
+        for p in [
+            "", "/etc/passwd", "../x", "a/../b", "a//b", ".hidden", "a\\b", "root/.x", "a/",
+            "é", "a b",
+        ] {
+            assert!(!safe_rel(p), "{p:?} accepted");
+        }
+        for p in ["index.json", "root/1.cbor", "status/1-0.json", "contexts/tuaton-v1.jsonld"] {
+            assert!(safe_rel(p), "{p:?} refused");
+        }
+    }
+
+    #[test]
+    fn an_index_with_too_many_roots_is_refused_before_any_is_read() {
+        let roots: Vec<String> = (0..=MAX_ROOTS).map(|i| format!("root/{i}.cbor")).collect();
+        let j = serde_json::json!({"format": FORMAT, "roots": roots, "trust_list": "trust-list.cbor",
+            "status": [], "context": "c.jsonld", "trust_list_version": 1, "root_version": 1, "expires": 0});
+        let mut reads = 0;
+        let r = fetch(
+            |p, _| {
+                reads += 1;
+                if p == INDEX {
+                    Ok(j.to_string().into_bytes())
+                } else {
+                    Ok(vec![])
+                }
+            },
+            |e| e,
+        );
+        assert!(r.is_err());
+        assert_eq!(reads, 1);
+    }
+}
