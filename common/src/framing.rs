@@ -71,6 +71,12 @@ impl Reassembler {
                 self.next
             )));
         }
+        // An empty chunk that is not the last carries nothing: a peer that sends them holds
+        // the other side without progress, so the first one ends the session. With every
+        // chunk carrying a byte, the size limit also bounds the number of chunks.
+        if *flag == 1 && data.is_empty() {
+            return Err(Error::Payload("BLE chunk is empty but says more follows".into()));
+        }
         if self.buf.len() + data.len() > self.limit {
             return Err(Error::Payload(format!(
                 "BLE message larger than {} bytes",
@@ -98,6 +104,20 @@ pub fn stream_frame(chunk: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn attack_dribbling_empty_chunks_ends_the_message() {
+        let mut r = Reassembler::new(1024);
+        assert!(r.push(&[0x01, 0]).is_err(), "an empty middle chunk is refused");
+        // A last chunk may be empty (an empty message), and data chunks still count.
+        let mut r = Reassembler::new(1024);
+        assert_eq!(r.push(&[0x00, 0]).unwrap(), Some(vec![]));
+        let mut r = Reassembler::new(4);
+        for i in 0..4u8 {
+            assert_eq!(r.push(&[0x01, i, 1]).unwrap(), None);
+        }
+        assert!(r.push(&[0x01, 4, 1]).is_err(), "the byte limit bounds the chunk count");
+    }
 
     #[test]
     fn chunks_fit_the_mtu_and_reassemble() {

@@ -19,6 +19,7 @@ pub mod sample;
 pub mod seal;
 pub mod session;
 pub mod status;
+pub mod text;
 pub mod thai;
 pub mod trust;
 pub mod verify;

@@ -16,6 +16,12 @@ pub trait Link {
     fn recv(&mut self) -> Result<Vec<u8>>;
     /// The negotiated ATT MTU (or the framing size a stream uses).
     fn mtu(&self) -> usize;
+    /// The next answer is due within `secs` from now: transports with a clock apply it as
+    /// the deadline of the reads that follow (the protocol's phases have their own waits,
+    /// `tuaton_common::session::*_SECS`). Links without one ignore it.
+    fn expect_within(&mut self, secs: u64) {
+        let _ = secs;
+    }
 }
 
 /// Sends `msg` chunked to the link's MTU; returns the number of writes.

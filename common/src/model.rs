@@ -94,7 +94,8 @@ impl fmt::Debug for CitizenId {
     }
 }
 
-/// A name part: trimmed, non-empty, at most 100 characters, no control characters.
+/// A name part: trimmed, non-empty, at most 100 characters, no control, format, bidi or
+/// zero-width characters ([`crate::text::forbidden`]).
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Name(String);
 
@@ -108,8 +109,14 @@ impl Name {
         if t.chars().count() > 100 {
             return Err(Error::field(field, "is longer than 100 characters"));
         }
-        if t.chars().any(char::is_control) {
-            return Err(Error::field(field, "contains control characters"));
+        if let Some(c) = crate::text::first_forbidden(t) {
+            return Err(Error::field(
+                field,
+                format!(
+                    "contains {}, an invisible or control character that could disguise the text",
+                    crate::text::describe(c)
+                ),
+            ));
         }
         Ok(Name(t.to_owned()))
     }

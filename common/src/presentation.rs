@@ -95,6 +95,10 @@ pub struct Presentation {
     pub time: i64,
     /// The holder's Ed25519 signature over [`holder_proof_message`].
     pub holder_sig: [u8; 64],
+    /// A QR presentation's random salt (16 bytes), signed in the nonce's place so two
+    /// presentations made in the same second differ. Absent in session answers, whose
+    /// proof binds the gate's nonce instead.
+    pub salt: Option<[u8; 16]>,
 }
 
 fn lp(out: &mut Vec<u8>, b: &[u8]) {
@@ -134,6 +138,29 @@ pub fn present_groups(
     time: i64,
     nonce: Option<&[u8]>,
 ) -> Result<Vec<u8>> {
+    build(cred, holder, groups, time, nonce, None)
+}
+
+/// Builds a QR presentation for `groups` whose holder proof signs `salt` (16 random bytes
+/// from the caller) in the nonce's place, so no two presentations are the same bytes.
+pub fn present_salted(
+    cred: &GateCredential,
+    holder: &SigningKey,
+    groups: &[Group],
+    time: i64,
+    salt: [u8; 16],
+) -> Result<Vec<u8>> {
+    build(cred, holder, groups, time, Some(&salt), Some(salt))
+}
+
+fn build(
+    cred: &GateCredential,
+    holder: &SigningKey,
+    groups: &[Group],
+    time: i64,
+    nonce: Option<&[u8]>,
+    salt: Option<[u8; 16]>,
+) -> Result<Vec<u8>> {
     let member = if groups == [Group::Flight] {
         &cred.flight
     } else {
@@ -170,10 +197,11 @@ pub fn present_groups(
             .map(|(g, d)| (u(g as u8), Value::Bytes(d)))
             .collect(),
     )));
-    out.extend(cbor::encode(&Value::Array(vec![
-        cbor::i(time),
-        Value::Bytes(sig.to_vec()),
-    ])));
+    let mut proof = vec![cbor::i(time), Value::Bytes(sig.to_vec())];
+    if let Some(s) = salt {
+        proof.push(Value::Bytes(s.to_vec()));
+    }
+    out.extend(cbor::encode(&Value::Array(proof)));
     Ok(out)
 }
 
@@ -200,15 +228,17 @@ impl Presentation {
             let g = Group::from_key(g).ok_or_else(|| err("unknown disclosure group"))?;
             disclosures.insert(g, cbor::bytes(d, "disclosure")?);
         }
-        let proof = cbor::array(proof, "holder proof")?;
-        let [t, s]: [Value; 2] = proof
-            .try_into()
-            .map_err(|_| err("holder proof: expected [time, signature]"))?;
+        let mut proof = cbor::array(proof, "holder proof")?.into_iter();
+        let (Some(t), Some(s), salt, None) = (proof.next(), proof.next(), proof.next(), proof.next())
+        else {
+            return Err(err("holder proof: expected [time, signature] or [time, signature, salt]"));
+        };
         Ok(Presentation {
             issuer_signed,
             disclosures,
             time: cbor::int(&t, "proof time")?,
             holder_sig: cbor::fixed::<64>(s, "holder signature")?,
+            salt: salt.map(|v| cbor::fixed::<16>(v, "salt")).transpose()?,
         })
     }
 }

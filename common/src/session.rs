@@ -25,6 +25,19 @@ pub const ENGAGEMENT_PREFIX: &str = "TTB1:";
 pub const SERVICE_UUID: [u8; 16] = [
     0x00, 0x00, 0x00, 0x00, 0xA1, 0x23, 0x48, 0xCE, 0x89, 0x6B, 0x4C, 0x76, 0x97, 0x33, 0x73, 0xE6,
 ];
+/// How long a gate waits, once connected, for the wallet's hello (it is sent at once).
+pub const HELLO_WAIT_SECS: u64 = 10;
+/// How long a gate waits for the answer once it has sent its request: the citizen reads
+/// the request on the phone and types the PIN, which can take a minute at a busy gate.
+pub const CONSENT_WAIT_SECS: u64 = 120;
+/// The most a whole session may take on the gate, connection to verdict: no peer, however
+/// it trickles bytes, holds a gate longer.
+pub const GATE_SESSION_SECS: u64 = 5 + HELLO_WAIT_SECS + CONSENT_WAIT_SECS;
+/// How long a wallet shows its engagement, waiting for a gate to connect.
+pub const WAIT_FOR_GATE_SECS: u64 = 120;
+/// How long a wallet waits, once a gate connected, for its request.
+pub const REQUEST_WAIT_SECS: u64 = 15;
+
 /// Largest message either side accepts (a 64 KiB portrait and change).
 pub const MAX_MESSAGE: usize = 96 * 1024;
 
@@ -114,6 +127,34 @@ impl Engagement {
             wallet_key,
             transport,
         })
+    }
+
+    /// Checks the wallet's hello ([`WalletAwaitingRequest::hello`]) against this
+    /// engagement's key. The gate sends nothing before this succeeds.
+    pub fn verify_hello(&self, msg: &[u8]) -> Result<()> {
+        use curve25519_dalek::{edwards::CompressedEdwardsY, montgomery::MontgomeryPoint, EdwardsPoint, Scalar};
+        let bad = || Error::Session("the listener did not prove it holds the engagement key".into());
+        let [r @ .., sign] = msg else { return Err(bad()) };
+        if msg.len() != HELLO_LEN || *sign > 1 {
+            return Err(bad());
+        }
+        let big_r = CompressedEdwardsY(r[..32].try_into().map_err(|_| bad())?);
+        let z = Option::<Scalar>::from(Scalar::from_canonical_bytes(
+            r[32..64].try_into().map_err(|_| bad())?,
+        ))
+        .ok_or_else(bad)?;
+        let p = MontgomeryPoint(self.wallet_key).to_edwards(*sign).ok_or_else(bad)?;
+        if p.is_small_order() {
+            return Err(bad());
+        }
+        let rp = big_r.decompress().ok_or_else(bad)?;
+        let c = hello_challenge(&self.bytes, &p.compress(), &big_r);
+        // z·B - c·P must be R.
+        let lhs = EdwardsPoint::vartime_double_scalar_mul_basepoint(&-c, &p, &z);
+        if lhs != rp {
+            return Err(bad());
+        }
+        Ok(())
     }
 
     /// Whether text looks like an engagement (so a gate can route a scan).
@@ -251,7 +292,47 @@ pub struct WalletRequested {
     pub request: Request,
 }
 
+/// Length of the wallet's hello: the proof that it holds the engagement key.
+pub const HELLO_LEN: usize = 65;
+const HELLO_TAG: &[u8] = b"tuaton engagement hello v1";
+
+fn hello_challenge(
+    engagement: &[u8],
+    p: &curve25519_dalek::edwards::CompressedEdwardsY,
+    r: &curve25519_dalek::edwards::CompressedEdwardsY,
+) -> curve25519_dalek::Scalar {
+    use sha2::Sha512;
+    let mut h = Sha512::new();
+    for part in [HELLO_TAG, engagement, p.as_bytes(), r.as_bytes()] {
+        h.update((part.len() as u32).to_be_bytes());
+        h.update(part);
+    }
+    curve25519_dalek::Scalar::from_bytes_mod_order_wide(&h.finalize().into())
+}
+
 impl WalletAwaitingRequest {
+    /// The wallet's first message once a gate connects, before the gate sends anything: a
+    /// Schnorr proof (Fiat-Shamir, over Edwards25519) that the wallet knows the secret of
+    /// the engagement's X25519 key, bound to the engagement bytes. A listener that did not
+    /// make the engagement (some other service on the port a QR names) cannot produce it,
+    /// so a scanned QR cannot make a gate write to an arbitrary port. `r` is 64 random
+    /// bytes from the caller. Layout (docs/FORMAT.md, "Hello"): `R (32) || z (32) || sign
+    /// (1)`, where `sign` is the sign bit of the Edwards point of the engagement key.
+    pub fn hello(&self, r: [u8; 64]) -> Vec<u8> {
+        use curve25519_dalek::{scalar::clamp_integer, EdwardsPoint, Scalar};
+        let x = Scalar::from_bytes_mod_order(clamp_integer(self.secret.to_bytes()));
+        let p = EdwardsPoint::mul_base(&x).compress();
+        let k = Scalar::from_bytes_mod_order_wide(&r);
+        let big_r = EdwardsPoint::mul_base(&k).compress();
+        let c = hello_challenge(&self.engagement.bytes, &p, &big_r);
+        let z = k + c * x;
+        let mut out = Vec::with_capacity(HELLO_LEN);
+        out.extend_from_slice(big_r.as_bytes());
+        out.extend_from_slice(z.as_bytes());
+        out.push(p.as_bytes()[31] >> 7);
+        out
+    }
+
     /// Starts a session with ephemeral secret `eph` (32 random bytes from the caller).
     pub fn new(eph: [u8; 32], transport: Transport) -> (Self, Engagement) {
         let secret = StaticSecret::from(eph);

@@ -3,7 +3,7 @@
 //! every piece of state; the engine never reads a clock, file or network.
 
 use crate::error::Error;
-use crate::gate::{self, DisclosedClaims, StatusRef};
+use crate::gate::{self, DisclosedClaims, Group, StatusRef};
 use crate::model::Expiry;
 use crate::presentation::{self, holder_proof_message, Presentation};
 use crate::trust::{IssuerKey, KeyState, TrustStore};
@@ -48,6 +48,12 @@ pub enum Reason {
     /// The gate's trust data expired longer ago than its policy allows (freeze attack
     /// protection; off unless the operator sets a grace period).
     TrustExpired,
+    /// The presentation does not disclose what the gate's policy requires (for `flight`:
+    /// names, citizen ID and birth date), or a session answer lacks a group the gate asked
+    /// for (the portrait included).
+    InsufficientDisclosure,
+    /// The gate requires proof of age 20 and the card says the holder is under 20.
+    UnderAge,
 }
 
 impl Reason {
@@ -70,6 +76,8 @@ impl Reason {
             Reason::Replayed => "replayed",
             Reason::TrustExpired => "trust_expired",
             Reason::SessionFailed => "session_failed",
+            Reason::InsufficientDisclosure => "insufficient_disclosure",
+            Reason::UnderAge => "under_age",
         }
     }
     /// Plain words for gate staff, English then Thai.
@@ -116,6 +124,11 @@ impl Reason {
                 "No answer from the phone: scan its QR again",
                 "ไม่ได้รับข้อมูลจากโทรศัพท์",
             ),
+            Reason::InsufficientDisclosure => (
+                "Shows too little: ask for the flight QR",
+                "ข้อมูลไม่ครบ ขอคิวอาร์สำหรับขึ้นเครื่อง",
+            ),
+            Reason::UnderAge => ("Holder is not over 20", "ผู้ถือบัตรอายุไม่ถึง 20 ปี"),
         }
     }
 }
@@ -133,6 +146,23 @@ pub enum Warning {
 }
 
 impl Warning {
+    /// Plain words for gate staff, English then Thai.
+    pub fn describe(self) -> (&'static str, &'static str) {
+        match self {
+            Warning::TrustStale => (
+                "Trust data is out of date: sync when online",
+                "ข้อมูลความเชื่อถือล้าสมัย กรุณาซิงก์",
+            ),
+            Warning::StatusStale => (
+                "Revocation list is old or missing: revoked cards may pass",
+                "รายการเพิกถอนล้าสมัยหรือไม่มี",
+            ),
+            Warning::ClockRollback => (
+                "Gate clock is behind the last trusted time: check the clock",
+                "นาฬิกาเครื่องตรวจถูกตั้งย้อนหลัง",
+            ),
+        }
+    }
     /// The stable code scripts see.
     pub fn code(self) -> &'static str {
         match self {
@@ -161,6 +191,8 @@ pub struct Verdict {
     pub credential_id: Option<String>,
     /// The time the check was made as of.
     pub checked_at: i64,
+    /// The requirement the gate applied.
+    pub policy: Requirement,
 }
 
 impl Verdict {
@@ -173,6 +205,7 @@ impl Verdict {
             kid: None,
             credential_id: None,
             checked_at: now,
+            policy: Requirement::default(),
         }
     }
     fn reject(mut self, r: Reason) -> Self {
@@ -197,6 +230,7 @@ impl Verdict {
             "kid": self.kid,
             "credential_id": self.credential_id,
             "checked_at": at,
+            "policy": self.policy.code(),
         })
     }
 }
@@ -246,6 +280,73 @@ impl ReplayView for MemoryReplay {
     }
 }
 
+/// What a gate requires a presentation to disclose (`--require`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub enum Requirement {
+    /// An airport gate: names (Thai and English), citizen ID and birth date.
+    #[default]
+    Flight,
+    /// Proof of age: `age_over_20`, and it must be true.
+    Age,
+    /// Everything a QR can carry: the flight claims, the details group, both age claims.
+    Full,
+}
+
+impl Requirement {
+    /// The name used by `--require` and in `check --json`'s `policy`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Requirement::Flight => "flight",
+            Requirement::Age => "age",
+            Requirement::Full => "full",
+        }
+    }
+
+    /// The disclosure groups this requirement needs.
+    pub fn groups(self) -> &'static [Group] {
+        match self {
+            Requirement::Flight => &[Group::Flight],
+            Requirement::Age => &[Group::AgeOver20],
+            Requirement::Full => &[Group::Flight, Group::Details, Group::AgeOver18, Group::AgeOver20],
+        }
+    }
+
+    /// Whether `c` holds every claim this requirement needs (a group's claims count only
+    /// when all of them are there).
+    pub fn met_by(self, c: &DisclosedClaims) -> bool {
+        self.groups().iter().all(|g| group_disclosed(*g, c))
+    }
+}
+
+fn group_disclosed(g: Group, c: &DisclosedClaims) -> bool {
+    match g {
+        Group::Flight => {
+            c.citizen_id.is_some()
+                && c.given_name_th.is_some()
+                && c.family_name_th.is_some()
+                && c.given_name_en.is_some()
+                && c.family_name_en.is_some()
+                && c.birth_date.is_some()
+        }
+        Group::Details => c.address.is_some() && c.laser_code.is_some(),
+        Group::Portrait => c.portrait.is_some(),
+        Group::AgeOver18 => c.age_over_18.is_some(),
+        Group::AgeOver20 => c.age_over_20.is_some(),
+    }
+}
+
+impl std::str::FromStr for Requirement {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "flight" => Ok(Requirement::Flight),
+            "age" => Ok(Requirement::Age),
+            "full" => Ok(Requirement::Full),
+            _ => Err(format!("`{}` is not one of flight, age, full", s.escape_debug())),
+        }
+    }
+}
+
 /// Verification settings a gate operator may tune.
 #[derive(Clone, Copy, Debug)]
 pub struct Policy {
@@ -257,16 +358,27 @@ pub struct Policy {
     /// (`trust_expired`). `None`: only warn (`trust_stale`), so a gate cut off from the
     /// network for days keeps working.
     pub refuse_stale_after: Option<i64>,
+    /// What must be disclosed.
+    pub require: Requirement,
 }
+
+/// The default freshness window: a QR dated more than this many seconds ago is stale. A
+/// live wallet redraws every 30 s, so a genuine scan is well inside it; a photographed QR
+/// is good for at most `DEFAULT_MAX_AGE + DEFAULT_MAX_SKEW` = 90 s.
+pub const DEFAULT_MAX_AGE: i64 = 60;
+/// The default clock skew allowed for a proof dated in the future.
+pub const DEFAULT_MAX_SKEW: i64 = 30;
 
 impl Default for Policy {
     fn default() -> Self {
-        // A QR is shown, carried to the gate and scanned within minutes; phones and gates
-        // keep network time, so a minute of skew is generous.
+        // A QR is shown and scanned within seconds; phones and gates keep network time,
+        // so half a minute of skew is generous. A short window is what limits a photographed
+        // QR: it passes at another gate only until it is stale.
         Policy {
-            max_age: 300,
-            max_skew: 60,
+            max_age: DEFAULT_MAX_AGE,
+            max_skew: DEFAULT_MAX_SKEW,
             refuse_stale_after: None,
+            require: Requirement::default(),
         }
     }
 }
@@ -300,6 +412,7 @@ pub fn verify_qr(text: &str, ctx: &mut Context<'_>) -> Verdict {
 
 fn base(ctx: &Context<'_>) -> Verdict {
     let mut v = Verdict::new(ctx.now);
+    v.policy = ctx.policy.require;
     if let Some(e) = ctx.trust.expires.filter(|e| ctx.now >= *e) {
         v.warnings.push(Warning::TrustStale);
         if ctx
@@ -364,7 +477,14 @@ pub fn verify_cbor(bytes: &[u8], ctx: &mut Context<'_>) -> Verdict {
     let holder_key = VerifyingKey::from_bytes(&pl.holder_key)
         .ok()
         .filter(|k| !k.is_weak());
-    let msg = holder_proof_message(is, &p.disclosures, p.time, ctx.nonce);
+    // A session's proof binds the gate's nonce; a QR's may bind its own salt instead.
+    let nonce: Option<&[u8]> = match (ctx.nonce, p.salt.as_ref()) {
+        (Some(n), None) => Some(n),
+        (None, Some(s)) => Some(s),
+        (None, None) => None,
+        (Some(_), Some(_)) => return v.reject(Reason::Malformed),
+    };
+    let msg = holder_proof_message(is, &p.disclosures, p.time, nonce);
     let holder_sig = Signature::from_bytes(&p.holder_sig);
     // Fast path: one key under the kid and two good signatures, checked as one batch
     // (a quarter faster than two verifications). Any failure falls back to checking each
@@ -461,8 +581,29 @@ pub fn verify_cbor(bytes: &[u8], ctx: &mut Context<'_>) -> Verdict {
             v.reasons.push(Reason::Replayed);
         }
     }
+    // What the gate requires: judged on authentic claims only (an altered card already
+    // has its reason).
     if digests_ok {
+        if !ctx.policy.require.met_by(&claims) {
+            v.reasons.push(Reason::InsufficientDisclosure);
+        } else if ctx.policy.require == Requirement::Age && claims.age_over_20 == Some(false) {
+            v.reasons.push(Reason::UnderAge);
+        }
         v.claims = Some(claims);
+    }
+    v
+}
+
+/// Verifies a session answer: as [`verify_cbor`], and every group the gate asked for
+/// (`requested`, the portrait included) must be disclosed, else `insufficient_disclosure`.
+pub fn verify_session_answer(bytes: &[u8], requested: &[Group], ctx: &mut Context<'_>) -> Verdict {
+    let mut v = verify_cbor(bytes, ctx);
+    let complete = v
+        .claims
+        .as_ref()
+        .is_some_and(|c| requested.iter().all(|g| group_disclosed(*g, c)));
+    if v.claims.is_some() && !complete && !v.reasons.contains(&Reason::InsufficientDisclosure) {
+        v.reasons.push(Reason::InsufficientDisclosure);
     }
     v
 }

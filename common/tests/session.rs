@@ -295,3 +295,25 @@ fn declining_is_an_answer() {
     let answer = wallet_wait.on_request(&first).unwrap().decline();
     assert_eq!(gate.on_response(&answer).unwrap(), Response::Declined);
 }
+
+#[test]
+fn the_wallet_proves_it_holds_the_engagement_key_before_the_gate_writes() {
+    use tuaton_common::session::{Transport, WalletAwaitingRequest};
+    let t = || Transport::Socket {
+        addr: "127.0.0.1:9".into(),
+    };
+    let (w, e) = WalletAwaitingRequest::new([7; 32], t());
+    let hello = w.hello([9; 64]);
+    assert_eq!(hello.len(), tuaton_common::session::HELLO_LEN);
+    e.verify_hello(&hello).unwrap();
+    // Another wallet's proof, a flipped bit, or bytes from some other service: refused.
+    let (w2, _) = WalletAwaitingRequest::new([8; 32], t());
+    assert!(e.verify_hello(&w2.hello([9; 64])).is_err());
+    for i in 0..hello.len() {
+        let mut h = hello.clone();
+        h[i] ^= 0x01;
+        assert!(e.verify_hello(&h).is_err(), "bit flip at {i} accepted");
+    }
+    assert!(e.verify_hello(b"+OK redis\r\n").is_err());
+    assert!(e.verify_hello(&[]).is_err());
+}

@@ -199,6 +199,13 @@ impl Issuer {
         if opts.name.trim().is_empty() {
             return Err(IssuerError::Invalid("--name must not be empty".into()));
         }
+        // Gates show this name beside every verdict: nothing in it may disguise text.
+        if let Some(c) = tuaton_common::text::first_forbidden(&opts.name) {
+            return Err(IssuerError::Invalid(format!(
+                "--name contains {}, an invisible or control character that could disguise the text",
+                tuaton_common::text::describe(c)
+            )));
+        }
         if opts.root_keys == 0 || opts.threshold == 0 || opts.threshold > opts.root_keys {
             return Err(IssuerError::Invalid(format!(
                 "--threshold must be between 1 and --root-keys ({}), got {}",

@@ -211,26 +211,14 @@ impl World {
     pub fn publish(&self) {
         self.issuer(&["publish", "--out", &self.p("bundle")]).ok();
     }
-    /// The flight QR text of wallet `name`. Each call is dated one second later than the
-    /// last (within the gate's skew allowance): two presentations made in the same second
-    /// are the same bytes, which the gate rightly reports as a replay.
+    /// The flight QR text of wallet `name`, made now. Each carries a fresh salt, so two
+    /// made in the same second differ and neither is taken for a replay.
     pub fn present(&self, name: &str) -> String {
-        let n = self.presented.get() + 1;
-        self.presented.set(n);
-        let at = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("clock")
-            .as_secs() as i64
-            + n;
-        let at = rfc3339(at);
-        self.wallet(
-            name,
-            &["--at", &at, "present", "--text"],
-            &format!("{PIN}\n"),
-        )
-        .ok()
-        .trim()
-        .to_owned()
+        self.presented.set(self.presented.get() + 1);
+        self.wallet(name, &["present", "--text"], &format!("{PIN}\n"))
+            .ok()
+            .trim()
+            .to_owned()
     }
     /// `check --json` of `payload`: (exit code, verdict JSON).
     pub fn check(&self, payload: &str) -> (i32, serde_json::Value) {

@@ -4,6 +4,8 @@
 //! "already checked" window and shows as an alarm.
 
 use crate::tui::{Checker, StatusInfo};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use ed25519_dalek::SigningKey;
 use rand::rngs::StdRng;
 use rand::{RngCore, SeedableRng};
@@ -220,7 +222,7 @@ impl Scenario {
 }
 
 impl Checker for Scenario {
-    fn check(&mut self, text: &str) -> Verdict {
+    fn check(&mut self, text: &str, _cancel: &Arc<AtomicBool>) -> Verdict {
         let mut ctx = Context {
             now: self.now,
             trust: &self.trust,
@@ -242,6 +244,7 @@ impl Checker for Scenario {
             stale: false,
             clock_back: false,
             label: "DEMO".into(),
+            policy: Policy::default().require.code().into(),
         }
     }
     fn next_demo(&mut self) -> Option<(String, String)> {
@@ -262,7 +265,7 @@ pub fn run_plain(now: i64) -> Vec<(String, Verdict)> {
     (0..STEPS.len())
         .map(|_| {
             let (text, label) = s.next_demo().expect("demo has steps");
-            (label, s.check(&text))
+            (label, s.check(&text, &Arc::new(AtomicBool::new(false))))
         })
         .collect()
 }

@@ -11,6 +11,8 @@ pub mod tui;
 
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use tuaton_common::status::{self, Bitset, CheckedList, StatusLists};
 use tuaton_common::bundle;
 use tuaton_common::trust::{check_status_pin, Anchor, TrustState, TrustStore};
@@ -57,6 +59,9 @@ pub enum GateError {
         /// The limit.
         max: u64,
     },
+    /// The TUI was asked for without a terminal.
+    #[error("the gate screen needs a terminal, and standard input or output is not one")]
+    NoTerminal,
     /// The gate store holds data that does not parse.
     #[error("the gate store is damaged: {0} does not parse")]
     StoreDamaged(&'static str),
@@ -85,6 +90,7 @@ impl GateError {
             GateError::NoBundle => "run `tuaton-verifier sync DIR-or-URL --expect-root FINGERPRINT` first",
             GateError::NotProvisioned => "sync with --expect-root FINGERPRINT (from `tuaton-issuer keys`), or --trust-on-first-use",
             GateError::TooLarge { .. } => "the source is not a tuaton bundle, or is under attack: use the issuer's real bundle",
+            GateError::NoTerminal => "run it in a terminal, or use `tuaton-verifier check` from scripts",
             GateError::StoreDamaged(_) => "move --home aside and sync again with --expect-root",
             GateError::NoQr(_) => "use a sharper, well-lit image of the QR code",
             GateError::Invalid(_) => "check the command line with --help",
@@ -302,8 +308,13 @@ const META: &str = "meta";
 struct SledReplay<'a>(&'a sled::Tree);
 impl ReplayView for SledReplay<'_> {
     fn check_and_record(&mut self, key: [u8; 32], keep_until: i64, now: i64) -> bool {
-        let seen = matches!(self.0.get(key), Ok(Some(v)) if v.len() == 8 && i64::from_be_bytes(v.as_ref().try_into().expect("len 8")) >= now);
-        let _ = self.0.insert(key, &keep_until.to_be_bytes());
+        let until = |v: &[u8]| <[u8; 8]>::try_from(v).ok().map(i64::from_be_bytes);
+        let old = self.0.get(key).ok().flatten().and_then(|v| until(&v));
+        let seen = old.is_some_and(|t| t >= now);
+        // Only ever lengthen an entry: a check as of another time (`--at`, an audit) must
+        // not shorten or reset what protects live scans.
+        let keep = old.map_or(keep_until, |t| t.max(keep_until));
+        let _ = self.0.insert(key, &keep.to_be_bytes());
         seen
     }
 }
@@ -512,7 +523,11 @@ impl Gate {
     }
 
     /// Runs an engagement session (the scanned `TTB1:` text) and verifies the wallet's
-    /// answer as of `now`: flight claims and the portrait, bound to this session.
+    /// answer as of `now`: what the policy requires and the portrait, bound to this
+    /// session. The wallet must first prove it holds the engagement key; only then does
+    /// the gate send anything. The whole session ends by
+    /// [`session::GATE_SESSION_SECS`](tuaton_common::session::GATE_SESSION_SECS), or
+    /// at once when `cancel` is set.
     pub fn check_engagement(
         &self,
         loaded: &Loaded,
@@ -520,9 +535,10 @@ impl Gate {
         now: i64,
         clock_is_real: bool,
         allow_remote: bool,
+        cancel: &Arc<AtomicBool>,
     ) -> Result<Verdict> {
         use tuaton_common::session::{
-            Engagement, GateAwaitingResponse, Request, Response, Transport, MAX_MESSAGE,
+            self as s, Engagement, GateAwaitingResponse, Request, Response, Transport, MAX_MESSAGE,
         };
         let engagement = match Engagement::parse(text) {
             Ok(e) => e,
@@ -537,10 +553,15 @@ impl Gate {
                 return Ok(v);
             }
         };
+        // What the policy needs, and the portrait for staff to compare with the face.
+        let mut requested: Vec<tuaton_common::gate::Group> = self.policy.require.groups().to_vec();
+        requested.push(tuaton_common::gate::Group::Portrait);
+        let session_end =
+            std::time::Instant::now() + std::time::Duration::from_secs(s::GATE_SESSION_SECS);
         let link: Result<Box<dyn tuaton_common::link::Link>> = match &engagement.transport {
             Transport::Socket { addr } => {
                 transport::check_allowed(addr, allow_remote)?;
-                transport::connect(addr, allow_remote)
+                transport::connect(addr, allow_remote, session_end, cancel.clone())
                     .map(|l| Box::new(l) as Box<dyn tuaton_common::link::Link>)
             }
             #[cfg(feature = "ble")]
@@ -553,27 +574,29 @@ impl Gate {
         let answer = link
             .map_err(|e| tuaton_common::Error::Session(e.to_string()))
             .and_then(|mut link| {
+                // Nothing is written until the listener proves it made this engagement.
+                link.expect_within(s::HELLO_WAIT_SECS);
+                let hello = tuaton_common::link::recv_message(link.as_mut(), s::HELLO_LEN)?;
+                engagement.verify_hello(&hello)?;
                 let mut eph = [0u8; 32];
                 let mut nonce = [0u8; 16];
                 rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut eph);
                 rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut nonce);
                 let request = Request {
-                    groups: vec![
-                        tuaton_common::gate::Group::Flight,
-                        tuaton_common::gate::Group::Portrait,
-                    ],
+                    groups: requested.clone(),
                     nonce,
                 };
                 let (session, first) = GateAwaitingResponse::start(&engagement, eph, request)?;
                 let proof_nonce = session.proof_nonce();
                 tuaton_common::link::send_message(link.as_mut(), &first)?;
+                link.expect_within(s::CONSENT_WAIT_SECS);
                 let m = tuaton_common::link::recv_message(link.as_mut(), MAX_MESSAGE)?;
                 Ok((session.on_response(&m)?, proof_nonce))
             });
         let v = match answer {
             Ok((Response::Presentation(p), proof_nonce)) => {
                 self.with_context(loaded, now, Some(&proof_nonce), |ctx| {
-                    verify::verify_cbor(&p, ctx)
+                    verify::verify_session_answer(&p, &requested, ctx)
                 })?
             }
             Ok((Response::Declined, _)) | Err(_) => {

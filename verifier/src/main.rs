@@ -6,8 +6,10 @@ use clap::{Parser, Subcommand};
 use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use tuaton_common::model::{format_rfc3339, parse_rfc3339};
-use tuaton_common::verify::Verdict;
+use tuaton_common::verify::{Requirement, Verdict};
 use tuaton_verifier::tui::{self, Checker, StatusInfo};
 use tuaton_verifier::{
     decode_qr_image, demo, DirSource, Gate, GateError, HttpSource, Loaded, SyncOptions,
@@ -37,6 +39,14 @@ struct Cli {
     /// (default: never refuse, only warn `trust_stale`).
     #[arg(long, global = true, value_name = "DAYS")]
     refuse_stale_after: Option<u32>,
+    /// What a presentation must disclose: `flight` (names, citizen ID, birth date; an
+    /// airport gate), `age` (age_over_20, true) or `full` (everything a QR carries).
+    #[arg(long, global = true, value_name = "POLICY", default_value = "flight", value_parser = clap::value_parser!(Requirement))]
+    require: Requirement,
+    /// How old a QR may be, in seconds (a photographed QR passes elsewhere until then).
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = tuaton_common::verify::DEFAULT_MAX_AGE,
+          value_parser = clap::value_parser!(i64).range(10..=600))]
+    max_age: i64,
     #[command(subcommand)]
     cmd: Option<Cmd>,
 }
@@ -126,15 +136,19 @@ fn human(v: &Verdict) -> String {
                 (_, Some(t)) => t.to_owned(),
                 _ => val.to_string(),
             };
+            // Nothing a credential says may change how the lines around it look.
+            let shown = tuaton_common::text::for_display(&shown);
             s.push_str(&format!("  {k}: {shown}\n"));
         }
     }
     if let Some(i) = &v.issuer {
         s.push_str(&format!(
-            "  issuer: {i}, key {}\n",
+            "  issuer: {}, key {}\n",
+            tuaton_common::text::for_display(i),
             v.kid.as_deref().unwrap_or("-")
         ));
     }
+    s.push_str(&format!("  policy: {}\n", v.policy.code()));
     s.push_str(&format!("  checked at: {}", format_rfc3339(v.checked_at)));
     s
 }
@@ -154,16 +168,17 @@ fn check_text(
     now: i64,
     real: bool,
     allow_remote: bool,
+    cancel: &Arc<AtomicBool>,
 ) -> Result<Verdict, GateError> {
     if tuaton_common::session::Engagement::is_engagement(text) {
-        gate.check_engagement(loaded, text, now, real, allow_remote)
+        gate.check_engagement(loaded, text, now, real, allow_remote, cancel)
     } else {
         gate.check(loaded, text, now, real)
     }
 }
 
 impl Checker for GateChecker<'_> {
-    fn check(&mut self, text: &str) -> Verdict {
+    fn check(&mut self, text: &str, cancel: &Arc<AtomicBool>) -> Verdict {
         let now = self.now();
         match check_text(
             self.gate,
@@ -172,6 +187,7 @@ impl Checker for GateChecker<'_> {
             now,
             self.at.is_none(),
             self.allow_remote,
+            cancel,
         ) {
             Ok(v) => v,
             // A failure (store, unreachable phone) must never look like a valid scan.
@@ -203,6 +219,7 @@ impl Checker for GateChecker<'_> {
                 .flatten()
                 .is_some_and(|h| now < h),
             label: String::new(),
+            policy: self.gate.policy.require.code().into(),
         }
     }
 }
@@ -210,6 +227,8 @@ impl Checker for GateChecker<'_> {
 fn open_gate(cli: &Cli, home: &std::path::Path) -> Result<Gate, GateError> {
     let mut g = Gate::open(home)?;
     g.policy.refuse_stale_after = cli.refuse_stale_after.map(|d| i64::from(d) * 86_400);
+    g.policy.require = cli.require;
+    g.policy.max_age = cli.max_age;
     Ok(g)
 }
 
@@ -307,6 +326,7 @@ fn run(cli: &Cli) -> anyhow::Result<Outcome> {
                 now,
                 at.is_none(),
                 cli.allow_remote_socket,
+                &Arc::new(AtomicBool::new(false)),
             )?;
             if cli.json {
                 out(&v.to_json().to_string())?;
@@ -377,6 +397,9 @@ fn run(cli: &Cli) -> anyhow::Result<Outcome> {
             Ok(Outcome::Done)
         }
         Cmd::Gate => {
+            if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
+                anyhow::bail!(GateError::NoTerminal);
+            }
             let gate = open_gate(cli, &home)?;
             let loaded = gate.load()?;
             tui::run(

@@ -1,6 +1,11 @@
 //! The gate TUI: app state, pure key handling, and `impl Widget for &App`. Scans arrive
 //! as keyboard-wedge input (a line of text ending with Enter). The loop in [`run`] is the
 //! only part that touches the terminal.
+//!
+//! Keys: a scanner types letters, digits, punctuation and spaces, then Enter; all of those
+//! are scan input, always. Commands use keys no scanner sends: F10 quits, Esc clears the
+//! line (and cancels a session with a phone), F5 scans the demo's next item (Enter on an
+//! empty line too).
 
 use ratatui::buffer::Buffer;
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
@@ -8,18 +13,21 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style, Stylize};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Widget, Wrap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 use tuaton_common::gate::DisclosedClaims;
 use tuaton_common::model::Expiry;
-use tuaton_common::verify::{Reason, Verdict, Warning};
+use tuaton_common::verify::{Verdict, Warning};
 
 /// A scan within this many seconds of the same text shows "already checked", not an alarm.
 pub const ALREADY_CHECKED_SECS: i64 = 10;
 
 /// What the TUI needs from a checker (the real gate or the demo scenario).
-pub trait Checker {
-    /// Verifies one scanned text as of the checker's clock.
-    fn check(&mut self, text: &str) -> Verdict;
+pub trait Checker: Send {
+    /// Verifies one scanned text as of the checker's clock; a session with a phone stops
+    /// when `cancel` is set.
+    fn check(&mut self, text: &str, cancel: &Arc<AtomicBool>) -> Verdict;
     /// The checker's notion of now (Unix seconds).
     fn now(&self) -> i64;
     /// Status bar facts.
@@ -43,6 +51,8 @@ pub struct StatusInfo {
     pub clock_back: bool,
     /// Label, e.g. "DEMO".
     pub label: String,
+    /// The requirement the gate applies (`flight`, `age`, `full`).
+    pub policy: String,
 }
 
 /// One row of history.
@@ -61,8 +71,12 @@ pub struct HistoryItem {
 pub struct Shown {
     /// The verdict.
     pub verdict: Verdict,
-    /// Shown as a repeat of the previous scan.
-    pub already_checked: bool,
+    /// When the same text was scanned again within [`ALREADY_CHECKED_SECS`]: the time of
+    /// the first check. The screen then says ALREADY CHECKED (never green) and shows the
+    /// first verdict as information.
+    pub already_checked: Option<i64>,
+    /// The presentation carried a portrait that does not decode as an image.
+    pub portrait_unreadable: bool,
     /// Where the scan came from (demo label).
     pub label: Option<String>,
     /// Decoded portrait pixels (width, height, RGB), when the presentation carried one.
@@ -120,18 +134,12 @@ impl App {
             return Action::None;
         }
         match key.code {
-            KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => {
+            // Keys no keyboard-wedge scanner sends: nothing a QR holds can quit the gate.
+            KeyCode::F(10) => {
                 self.quit = true;
                 Action::None
             }
-            // Scans are base45 (upper case): a lower-case q is always the operator.
-            KeyCode::Char('q') => {
-                self.quit = true;
-                Action::None
-            }
-            KeyCode::Char(' ') | KeyCode::Char('n') if self.demo && self.input.is_empty() => {
-                Action::NextDemo
-            }
+            KeyCode::F(5) if self.demo => Action::NextDemo,
             KeyCode::Enter if self.demo && self.input.is_empty() => Action::NextDemo,
             KeyCode::Enter => {
                 let t = std::mem::take(&mut self.input);
@@ -150,6 +158,10 @@ impl App {
                 self.input.pop();
                 Action::None
             }
+            // A control chord is not text a QR holds; ignore rather than type it.
+            KeyCode::Char(_) if key.modifiers.intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) => {
+                Action::None
+            }
             KeyCode::Char(c) => {
                 // A wedge scanner types the whole payload; bound it like the decoder does.
                 if self.input.len() < 8192 {
@@ -164,26 +176,35 @@ impl App {
     /// Runs a check and updates the screen.
     pub fn submit(&mut self, checker: &mut dyn Checker, text: &str, label: Option<String>) {
         let now = checker.now();
-        let v = checker.check(text);
+        let v = checker.check(text, &Arc::new(AtomicBool::new(false)));
+        self.show(checker, text, label, now, v);
+    }
+
+    /// Puts the verdict `v` of `text` (checked at `now`) on screen.
+    pub fn show(
+        &mut self,
+        checker: &dyn Checker,
+        text: &str,
+        label: Option<String>,
+        now: i64,
+        v: Verdict,
+    ) {
+        // Scanners read a held-up QR more than once: within a few seconds the same text is
+        // ALREADY CHECKED, showing the first verdict, whatever this check said.
         let repeat = match &self.last_scan {
-            Some((t, at, prev))
-                if t.trim() == text.trim()
-                    && now - at <= ALREADY_CHECKED_SECS
-                    && v.reasons == [Reason::Replayed] =>
-            {
-                Some(prev.clone())
+            Some((t, at, prev)) if t.trim() == text.trim() && (0..=ALREADY_CHECKED_SECS).contains(&(now - at)) => {
+                Some((*at, prev.clone()))
             }
             _ => None,
         };
         let (verdict, already_checked) = match repeat {
-            // Scanners read a held-up QR more than once: show the first verdict again.
-            Some(prev) => (prev, true),
+            Some((at, prev)) => (prev, Some(at)),
             None => {
                 self.last_scan = Some((text.to_owned(), now, v.clone()));
-                (v, false)
+                (v, None)
             }
         };
-        if !already_checked {
+        if already_checked.is_none() {
             self.history.insert(
                 0,
                 HistoryItem {
@@ -194,13 +215,11 @@ impl App {
             );
             self.history.truncate(50);
         }
-        let portrait = verdict
-            .claims
-            .as_ref()
-            .and_then(|c| c.portrait.as_deref())
-            .and_then(decode_portrait);
+        let raw_portrait = verdict.claims.as_ref().and_then(|c| c.portrait.as_deref());
+        let portrait = raw_portrait.and_then(decode_portrait);
         self.status = checker.status();
         self.shown = Some(Shown {
+            portrait_unreadable: raw_portrait.is_some() && portrait.is_none(),
             verdict,
             already_checked,
             label,
@@ -209,27 +228,31 @@ impl App {
     }
 }
 
+/// Credential and bundle text as the screen may show it ([`tuaton_common::text`]).
+fn safe(s: &str) -> String {
+    tuaton_common::text::for_display(s).into_owned()
+}
+
 fn name_line(c: &DisclosedClaims, thai: bool) -> Option<String> {
     let t = c.title.as_ref();
-    if thai {
-        Some(format!(
+    let line = if thai {
+        format!(
             "{}{} {}",
             t.map(|t| t.th.as_str()).unwrap_or(""),
             c.given_name_th.as_ref()?,
             c.family_name_th.as_ref()?
-        ))
-    } else {
-        Some(
-            format!(
-                "{} {} {}",
-                t.map(|t| t.en.as_str()).unwrap_or(""),
-                c.given_name_en.as_ref()?,
-                c.family_name_en.as_ref()?
-            )
-            .trim()
-            .to_owned(),
         )
-    }
+    } else {
+        format!(
+            "{} {} {}",
+            t.map(|t| t.en.as_str()).unwrap_or(""),
+            c.given_name_en.as_ref()?,
+            c.family_name_en.as_ref()?
+        )
+        .trim()
+        .to_owned()
+    };
+    Some(safe(&line))
 }
 
 fn summary(v: &Verdict) -> String {
@@ -239,15 +262,16 @@ fn summary(v: &Verdict) -> String {
         .and_then(|c| name_line(c, false))
         .unwrap_or_else(|| "-".into());
     if v.is_valid() {
-        format!("VALID     {who}")
+        format!("VALID {who}")
     } else {
+        // The reason first: a narrow pane cuts the end of the line, never the why.
         format!(
-            "REJECTED  {who}: {}",
+            "NO {}: {who}",
             v.reasons
                 .iter()
                 .map(|r| r.code())
                 .collect::<Vec<_>>()
-                .join(", ")
+                .join(",")
         )
     }
 }
@@ -276,164 +300,175 @@ fn age_text(secs: i64) -> String {
     }
 }
 
-impl Widget for &App {
-    fn render(self, area: Rect, buf: &mut Buffer) {
-        let [title, banner, body, input, status] = Layout::vertical([
-            Constraint::Length(1),
-            Constraint::Length(4),
-            Constraint::Min(6),
-            Constraint::Length(1),
-            Constraint::Length(1),
-        ])
-        .areas(area);
+const WARN: Style = Style::new().fg(Color::Black).bg(Color::Yellow);
+
+impl App {
+    fn render_title(&self, area: Rect, buf: &mut Buffer) {
         let mode = if self.demo {
-            "DEMO - space: next scan"
+            "DEMO - Enter: next scan"
         } else {
             "scan a QR code"
         };
-        Line::from(vec![
-            " tuaton gate ".bold().reversed(),
-            format!(" {mode}").into(),
-        ])
-        .render(title, buf);
+        let mut spans = vec![" tuaton gate ".bold().reversed(), format!(" {mode}").into()];
+        if !self.status.policy.is_empty() {
+            spans.push(format!(" · policy {}", self.status.policy).dim());
+        }
+        Line::from(spans).render(area, buf);
+    }
 
-        // Verdict banner, full width.
-        let (text, style, detail): (String, Style, Vec<Line>) = match &self.shown {
-            _ if self.busy.is_some() => (
-                self.busy.clone().unwrap_or_default(),
-                Style::new()
-                    .fg(Color::Black)
-                    .bg(Color::Cyan)
-                    .add_modifier(Modifier::BOLD),
-                vec![Line::from(
-                    "Keep the phone near the gate / วางโทรศัพท์ไว้ใกล้เครื่อง",
-                )],
-            ),
-            None => (
-                "READY: SCAN A QR CODE  /  พร้อมสแกน".into(),
+    /// The verdict lines: headline, detail, then every warning in both languages.
+    fn banner(&self) -> (Vec<Line<'static>>, Style) {
+        let green = Style::new()
+            .fg(Color::Black)
+            .bg(Color::Green)
+            .add_modifier(Modifier::BOLD);
+        let red = Style::new()
+            .fg(Color::White)
+            .bg(Color::Red)
+            .add_modifier(Modifier::BOLD);
+        if let Some(b) = &self.busy {
+            let style = Style::new()
+                .fg(Color::Black)
+                .bg(Color::Cyan)
+                .add_modifier(Modifier::BOLD);
+            return (
+                vec![
+                    Line::from(b.clone()),
+                    Line::from("The citizen checks the request on the phone and enters the PIN"),
+                    Line::from("ผู้ถือบัตรตรวจสอบคำขอและใส่รหัส PIN · Esc: cancel / ยกเลิก"),
+                ],
+                style,
+            );
+        }
+        let Some(s) = &self.shown else {
+            return (
+                vec![Line::from("READY: SCAN A QR CODE  /  พร้อมสแกน")],
                 Style::new().fg(Color::Black).bg(Color::Gray),
-                vec![],
-            ),
-            Some(s) if s.verdict.is_valid() => {
-                let t = if s.already_checked {
-                    "VALID (already checked) / ตรวจแล้ว"
-                } else {
-                    "VALID / ถูกต้อง"
-                };
-                let mut d = vec![];
-                if let Some(l) = &s.label {
-                    d.push(Line::from(l.clone()));
-                }
-                (
-                    t.into(),
-                    Style::new()
-                        .fg(Color::Black)
-                        .bg(Color::Green)
-                        .add_modifier(Modifier::BOLD),
-                    d,
-                )
-            }
-            Some(s) => {
-                let t = if s.already_checked {
-                    "REJECTED (already checked) / ไม่ผ่าน"
-                } else {
-                    "REJECTED / ไม่ผ่าน"
-                };
-                let d = s
-                    .verdict
-                    .reasons
-                    .iter()
-                    .take(2)
-                    .map(|r| {
-                        let (en, th) = r.describe();
-                        Line::from(format!("{en} / {th}"))
-                    })
-                    .collect();
-                (
-                    t.into(),
-                    Style::new()
-                        .fg(Color::White)
-                        .bg(Color::Red)
-                        .add_modifier(Modifier::BOLD),
-                    d,
-                )
-            }
+            );
         };
-        buf.set_style(banner, style);
-        let mut lines = vec![Line::from(text).centered()];
-        lines.extend(detail.into_iter().map(|l| l.centered()));
-        Paragraph::new(lines).style(style).render(banner, buf);
+        let v = &s.verdict;
+        let mut lines: Vec<Line<'static>> = vec![];
+        let style = if let Some(first) = s.already_checked {
+            // Never green: a repeat is information, not a pass.
+            lines.push(Line::from("ALREADY CHECKED  /  ตรวจไปแล้ว"));
+            let what = if v.is_valid() {
+                "VALID".to_owned()
+            } else {
+                format!(
+                    "REJECTED ({})",
+                    v.reasons.iter().map(|r| r.code()).collect::<Vec<_>>().join(", ")
+                )
+            };
+            lines.push(Line::from(format!(
+                "First checked at {}: {what} · scan a fresh QR",
+                hhmmss(first)
+            )));
+            Style::new()
+                .fg(Color::White)
+                .bg(Color::Blue)
+                .add_modifier(Modifier::BOLD)
+        } else if v.is_valid() {
+            lines.push(Line::from("VALID / ถูกต้อง"));
+            if let Some(l) = &s.label {
+                lines.push(Line::from(l.clone()));
+            }
+            green
+        } else {
+            lines.push(Line::from("REJECTED / ไม่ผ่าน"));
+            for r in v.reasons.iter().take(2) {
+                let (en, th) = r.describe();
+                lines.push(Line::from(format!("{en} / {th}")));
+            }
+            red
+        };
+        for w in &v.warnings {
+            let (en, th) = w.describe();
+            lines.push(Line::styled(format!("! {en} / {th}"), WARN));
+        }
+        (lines, style)
+    }
 
-        // Holder details with the portrait, then history.
-        let [left, right] =
-            Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)])
-                .areas(body);
+    fn render_banner(&self, area: Rect, buf: &mut Buffer) {
+        let (lines, style) = self.banner();
+        buf.set_style(area, style);
+        let lines: Vec<Line> = lines.into_iter().map(|l| l.centered()).collect();
+        Paragraph::new(lines)
+            .style(style)
+            .wrap(Wrap { trim: true })
+            .render(area, buf);
+    }
+
+    fn render_holder(&self, area: Rect, buf: &mut Buffer) {
         let holder = Block::new()
             .borders(Borders::ALL)
             .title(" Holder / ผู้ถือบัตร ");
-        let inner = holder.inner(left);
-        holder.render(left, buf);
-        if let Some(s) = &self.shown {
-            let mut text_area = inner;
-            if let Some((w, h, px)) = &s.portrait {
-                let pw = (*w as u16).min(inner.width / 2);
-                let [pic, rest] =
-                    Layout::horizontal([Constraint::Length(pw + 1), Constraint::Min(10)])
-                        .areas(inner);
-                draw_halfblocks(pic, buf, *w, *h, px);
-                text_area = rest;
-            }
-            let v = &s.verdict;
-            let mut l: Vec<Line> = vec![];
-            if let Some(c) = &v.claims {
-                if let Some(n) = name_line(c, true) {
-                    l.push(Line::from(n).bold());
-                }
-                if let Some(n) = name_line(c, false) {
-                    l.push(Line::from(n).bold());
-                }
-                if let Some(id) = c.citizen_id {
-                    l.push(Line::from(format!("ID    {}", id.masked())));
-                }
-                if let Some(b) = c.birth_date {
-                    l.push(Line::from(format!("Born  {}", b.to_be_string())));
-                }
-                if let Some(a) = c.age_over_20 {
-                    l.push(Line::from(format!(
-                        "Age 20+  {}",
-                        if a {
-                            "yes / ใช่"
-                        } else {
-                            "no / ไม่ใช่"
-                        }
-                    )));
-                }
-                if let Some(e) = c.expiry {
-                    let s = match e {
-                        Expiry::Lifelong => "ตลอดชีพ (lifelong)".to_owned(),
-                        e => e.to_be_string(),
-                    };
-                    l.push(Line::from(format!("Valid until {s}")));
-                }
-            } else {
-                l.push(Line::from("No trustworthy holder data").italic());
-            }
-            if let Some(i) = &v.issuer {
-                l.push(
-                    Line::from(format!(
-                        "Issuer {i}, key {}",
-                        v.kid.as_deref().unwrap_or("-")
-                    ))
-                    .dim(),
-                );
-            }
-            Paragraph::new(l)
-                .wrap(Wrap { trim: true })
-                .render(text_area, buf);
+        let inner = holder.inner(area);
+        holder.render(area, buf);
+        let Some(s) = &self.shown else { return };
+        let mut text_area = inner;
+        if let Some((w, h, px)) = &s.portrait {
+            let pw = (*w as u16).min(inner.width / 2);
+            let [pic, rest] =
+                Layout::horizontal([Constraint::Length(pw + 1), Constraint::Min(10)]).areas(inner);
+            draw_halfblocks(pic, buf, *w, *h, px);
+            text_area = rest;
         }
+        let v = &s.verdict;
+        let mut l: Vec<Line> = vec![];
+        if let Some(c) = &v.claims {
+            if let Some(n) = name_line(c, true) {
+                l.push(Line::from(n).bold());
+            }
+            if let Some(n) = name_line(c, false) {
+                l.push(Line::from(n).bold());
+            }
+            if let Some(id) = c.citizen_id {
+                l.push(Line::from(format!("ID {}", id.masked())));
+            }
+            if let Some(b) = c.birth_date {
+                l.push(Line::from(format!("Born {}", b.to_be_string())));
+            }
+            if let Some(a) = c.age_over_20 {
+                l.push(Line::from(format!(
+                    "Age 20+ {}",
+                    if a { "yes / ใช่" } else { "no / ไม่ใช่" }
+                )));
+            }
+            if let Some(e) = c.expiry {
+                let s = match e {
+                    Expiry::Lifelong => "ตลอดชีพ (lifelong)".to_owned(),
+                    e => e.to_be_string(),
+                };
+                l.push(Line::from(format!("Valid until {s}")));
+            }
+            if s.portrait_unreadable {
+                l.push(Line::styled(
+                    "Portrait does not decode / แสดงรูปไม่ได้",
+                    WARN,
+                ));
+            }
+        } else {
+            l.push(Line::from("No trustworthy holder data").italic());
+        }
+        if let Some(i) = &v.issuer {
+            l.push(
+                Line::from(format!(
+                    "Issuer {}, key {}",
+                    safe(i),
+                    v.kid.as_deref().unwrap_or("-")
+                ))
+                .dim(),
+            );
+        }
+        Paragraph::new(l)
+            .wrap(Wrap { trim: true })
+            .render(text_area, buf);
+    }
+
+    fn render_history(&self, area: Rect, buf: &mut Buffer) {
         let hist = Block::new().borders(Borders::ALL).title(" Recent / ล่าสุด ");
-        let hin = hist.inner(right);
-        hist.render(right, buf);
+        let hin = hist.inner(area);
+        hist.render(area, buf);
         let rows: Vec<Line> = self
             .history
             .iter()
@@ -447,9 +482,11 @@ impl Widget for &App {
             })
             .collect();
         Paragraph::new(rows).render(hin, buf);
+    }
 
-        // Input line: a wedge scan is long; show its tail.
-        let w = input.width.saturating_sub(7) as usize;
+    fn render_input(&self, area: Rect, buf: &mut Buffer) {
+        // A wedge scan is long; show its tail.
+        let w = area.width.saturating_sub(7) as usize;
         let tail: String = self
             .input
             .chars()
@@ -459,8 +496,10 @@ impl Widget for &App {
             .into_iter()
             .rev()
             .collect();
-        Line::from(vec!["Scan> ".bold(), tail.into()]).render(input, buf);
+        Line::from(vec!["Scan> ".bold(), tail.into()]).render(area, buf);
+    }
 
+    fn render_status(&self, area: Rect, buf: &mut Buffer) {
         let st = &self.status;
         let mut spans = vec![Span::raw(format!(
             " Bundle v{} · {} old ",
@@ -474,26 +513,43 @@ impl Widget for &App {
             );
         }
         if st.stale {
-            spans.push(Span::styled(
-                " STALE BUNDLE: SYNC ",
-                Style::new().fg(Color::Black).bg(Color::Yellow),
-            ));
+            spans.push(Span::styled(" STALE BUNDLE: SYNC ", WARN));
         }
         if st.clock_back {
-            spans.push(Span::styled(
-                " CLOCK SET BACK ",
-                Style::new().fg(Color::Black).bg(Color::Yellow),
-            ));
+            spans.push(Span::styled(" CLOCK SET BACK ", WARN));
         }
         spans.push(
             Span::raw(if self.demo {
-                " · space next · Esc clear · q quit"
+                " · Enter next · Esc clear · F10 quit"
             } else {
-                " · Enter check · Esc clear · q quit"
+                " · Esc clear · F10 quit"
             })
             .dim(),
         );
-        Line::from(spans).render(status, buf);
+        Line::from(spans).render(area, buf);
+    }
+}
+
+impl Widget for &App {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let banner_h = (self.banner().0.len() as u16 + 1).clamp(4, 8);
+        let [title, banner, body, input, status] = Layout::vertical([
+            Constraint::Length(1),
+            Constraint::Length(banner_h),
+            Constraint::Min(6),
+            Constraint::Length(1),
+            Constraint::Length(1),
+        ])
+        .areas(area);
+        self.render_title(title, buf);
+        self.render_banner(banner, buf);
+        let [left, right] =
+            Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)])
+                .areas(body);
+        self.render_holder(left, buf);
+        self.render_history(right, buf);
+        self.render_input(input, buf);
+        self.render_status(status, buf);
     }
 }
 
@@ -514,8 +570,9 @@ fn draw_halfblocks(area: Rect, buf: &mut Buffer, w: u32, h: u32, px: &[u8]) {
     }
 }
 
-/// Runs the TUI until `q`. Restores the terminal on exit, also after an error or a panic
-/// (ratatui's init installs a panic hook that restores it).
+/// Runs the TUI until F10. Restores the terminal on exit, also after an error or a panic
+/// (ratatui's init installs a panic hook that restores it). A session with a phone runs
+/// on its own thread while the screen keeps drawing and Esc cancels it.
 pub fn run(checker: &mut dyn Checker, demo: bool) -> std::io::Result<()> {
     let mut terminal = ratatui::init();
     let mut app = App::new(checker.status(), demo);
@@ -530,12 +587,13 @@ pub fn run(checker: &mut dyn Checker, demo: bool) -> std::io::Result<()> {
                     Action::None => {}
                     Action::Submit(t) => {
                         if tuaton_common::session::Engagement::is_engagement(&t) {
-                            // A session takes a moment: say so before blocking on it.
-                            app.busy = Some("CONNECTING TO PHONE / กำลังเชื่อมต่อ".into());
-                            terminal.draw(|f| f.render_widget(&app, f.area()))?;
+                            let now = checker.now();
+                            let v = run_session(&mut terminal, &mut app, checker, &t)?;
+                            app.busy = None;
+                            app.show(checker, &t, None, now, v);
+                        } else {
+                            app.submit(checker, &t, None);
                         }
-                        app.submit(checker, &t, None);
-                        app.busy = None;
                     }
                     Action::NextDemo => {
                         if let Some((text, label)) = checker.next_demo() {
@@ -551,12 +609,39 @@ pub fn run(checker: &mut dyn Checker, demo: bool) -> std::io::Result<()> {
     result
 }
 
-/// Plain words for a warning.
+/// Runs one session on a scoped thread, redrawing and reading keys meanwhile.
+fn run_session(
+    terminal: &mut ratatui::DefaultTerminal,
+    app: &mut App,
+    checker: &mut dyn Checker,
+    text: &str,
+) -> std::io::Result<Verdict> {
+    let cancel = Arc::new(AtomicBool::new(false));
+    let started = std::time::Instant::now();
+    std::thread::scope(|scope| {
+        let worker = scope.spawn(|| checker.check(text, &cancel));
+        while !worker.is_finished() {
+            app.busy = Some(format!(
+                "WAITING FOR THE PHONE / รอโทรศัพท์  {} s",
+                started.elapsed().as_secs()
+            ));
+            terminal.draw(|f| f.render_widget(&*app, f.area()))?;
+            if event::poll(Duration::from_millis(100))? {
+                if let Event::Key(k) = event::read()? {
+                    if k.kind == KeyEventKind::Press && matches!(k.code, KeyCode::Esc | KeyCode::F(10)) {
+                        cancel.store(true, Ordering::Relaxed);
+                        app.quit |= k.code == KeyCode::F(10);
+                    }
+                }
+            }
+        }
+        worker
+            .join()
+            .map_err(|_| std::io::Error::other("the session thread panicked"))
+    })
+}
+
+/// Plain words for a warning (English).
 pub fn warning_text(w: Warning) -> &'static str {
-    match w {
-        Warning::TrustStale => "trust bundle is stale: sync when online",
-        Warning::StatusStale => "revocation list is stale or missing",
-        Warning::ClockRollback => "clock is behind the last trusted time",
-        _ => "warning",
-    }
+    w.describe().0
 }

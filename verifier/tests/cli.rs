@@ -12,6 +12,6 @@ fn check_before_sync_is_an_error_with_a_hint() {
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
-        "error: no trust bundle synced\nhint: run `tuaton-verifier sync DIR-or-URL` first\n"
+        "error: no trust bundle synced\nhint: run `tuaton-verifier sync DIR-or-URL --expect-root FINGERPRINT` first\n"
     );
 }

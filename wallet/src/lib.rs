@@ -59,6 +59,9 @@ pub enum WalletError {
     /// The store.
     #[error("wallet store: {0}")]
     Store(#[from] sled::Error),
+    /// The gate stopped waiting before the answer could be sent.
+    #[error("the gate has gone: it waits {0} s for the answer and stopped waiting")]
+    GateGone(u64),
     /// The command line asks for something inconsistent or incomplete.
     #[error("{0}")]
     Usage(String),
@@ -87,6 +90,7 @@ impl WalletError {
             WalletError::BadPackage(_) => "ask the issuer for the package made for this wallet's enrollment request",
             WalletError::Core(_) => "check the input; nothing was written",
             WalletError::Usage(_) => "check the command line with --help",
+            WalletError::GateGone(_) => "nothing was shared; run `tuaton-wallet engage` again and scan the new QR",
             WalletError::Store(_) => "check --home is writable and no other tuaton-wallet is using it",
             WalletError::Io { .. } => "check the path exists and is readable/writable",
         }
@@ -311,6 +315,8 @@ impl Wallet {
 
     /// Unlocks with `pin` as of `now`. The failure counter is written and flushed
     /// *before* the PIN is tried, so killing the process mid-attempt still counts it.
+    /// `now` must be the real clock (the CLI never passes `--at` here): the backoff is
+    /// about wall time, and a chosen time would skip it.
     pub fn unlock(&self, pin: &str, now: i64) -> Result<Unlocked<'_>> {
         let meta = self.db.open_tree(META)?;
         let failures = get_u64(&meta, "failures")? as u32;
@@ -319,6 +325,14 @@ impl Wallet {
         }
         let next = get_u64(&meta, "next-try")? as i64;
         if now < next {
+            // A clock set back (or a far-past time) must neither give an absurd wait nor
+            // lock the citizen out for ever: the wait is never longer than the backoff due.
+            let due = backoff_secs(failures).max(1);
+            if next - now > due {
+                meta.insert("next-try", &((now + due) as u64).to_be_bytes())?;
+                self.db.flush()?;
+                return Err(WalletError::Backoff(due));
+            }
             return Err(WalletError::Backoff(next - now));
         }
         meta.insert("failures", &u64::from(failures + 1).to_be_bytes())?;
@@ -517,7 +531,15 @@ impl Unlocked<'_> {
     /// The QR payload of a presentation of `profile` made at `now`.
     pub fn present(&self, profile: Profile, now: i64) -> Result<String> {
         let card = self.card()?;
-        let b = presentation::present(&card.gate, &self.holder_key()?, profile, now)?;
+        // A fresh salt each time: two QR codes made in the same second still differ, so
+        // the second is not taken for a replay of the first.
+        let b = presentation::present_salted(
+            &card.gate,
+            &self.holder_key()?,
+            profile.groups(),
+            now,
+            rnd::<16>(),
+        )?;
         Ok(presentation::to_qr_text(&b))
     }
 

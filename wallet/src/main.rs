@@ -86,6 +86,10 @@ enum Cmd {
         /// Write the QR code as an SVG image.
         #[arg(long, group = "fmt", value_name = "FILE")]
         svg: Option<PathBuf>,
+        /// Keep the terminal QR fresh: redraw a new one every 30 s until Ctrl-C, so a
+        /// photo of an earlier one is stale by the time it reaches another gate.
+        #[arg(long, conflicts_with_all = ["text", "png", "svg"])]
+        live: bool,
     },
     /// Show an engagement QR, wait for one gate, show its request, answer after consent
     /// (the PIN).
@@ -258,7 +262,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         return engage(&w, &mut p, transport, *text, now);
     }
     let pin = p.pin("PIN")?;
-    let u = w.unlock(&pin, now)?;
+    let u = w.unlock(&pin, chrono::Utc::now().timestamp())?;
     match &cli.cmd {
         Cmd::Init { .. } | Cmd::Reset { .. } | Cmd::Engage { .. } => unreachable!("handled above"),
         Cmd::Request { qr } => {
@@ -342,10 +346,25 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             qr: _,
             png,
             svg,
+            live,
         } => {
             let profile: Profile = profile.parse().map_err(WalletError::Core)?;
             // Consent comes first: say exactly what leaves the phone.
             eprintln!("Sharing with the gate: {}", profile.fields().join(", "));
+            if *live {
+                // Each frame is dated by the real clock when drawn (`--at` would make every
+                // frame stale or early at once).
+                loop {
+                    let t = chrono::Utc::now().timestamp();
+                    let code = render::qr(&u.present(profile, t)?)?;
+                    // Clear the screen and home the cursor, then draw the fresh code.
+                    out(&format!("\x1b[2J\x1b[H{}", render::qr_terminal(&code)))?;
+                    eprintln!(
+                        "Live QR, renewed every {LIVE_REFRESH_SECS} s. Show it to the gate scanner; Ctrl-C when done."
+                    );
+                    std::thread::sleep(std::time::Duration::from_secs(LIVE_REFRESH_SECS));
+                }
+            }
             let payload = u.present(profile, now)?;
             if *text {
                 out(&payload)?;
@@ -369,7 +388,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
                     );
                 } else {
                     out(&render::qr_terminal(&code))?;
-                    eprintln!("Valid for 5 minutes. Show it to the gate scanner.");
+                    eprintln!("Valid for about a minute. Show it to the gate scanner (--live keeps it fresh).");
                 }
             }
         }
@@ -403,6 +422,9 @@ fn group_fields(groups: &[tuaton_common::gate::Group]) -> String {
         .collect::<Vec<_>>()
         .join("; ")
 }
+
+/// How often `present --live` draws a fresh QR: well inside a gate's default 60 s window.
+const LIVE_REFRESH_SECS: u64 = 30;
 
 fn engage(
     w: &Wallet,
@@ -439,8 +461,9 @@ fn engage(
             source: std::io::Error::other("this wallet build does not include Bluetooth LE (build with --features ble), use --transport socket:HOST:PORT"),
         });
     } else {
-        anyhow::bail!(WalletError::PinPolicy(format!(
-            "--transport must be ble or socket:HOST:PORT, not `{transport}`"
+        anyhow::bail!(WalletError::Usage(format!(
+            "--transport must be ble or socket:HOST:PORT, not `{}`",
+            transport.escape_debug()
         )));
     };
     let mut eph = [0u8; 32];
@@ -461,6 +484,11 @@ fn engage(
             tuaton_wallet::transport::WAIT_FOR_GATE,
         )?),
     };
+    // Prove to the gate that this listener made the engagement, before it sends anything.
+    let mut r = [0u8; 64];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut r);
+    send_message(link.as_mut(), &waiting.hello(r)).map_err(WalletError::Core)?;
+    link.expect_within(tuaton_common::session::REQUEST_WAIT_SECS);
     let first = recv_message(link.as_mut(), MAX_MESSAGE).map_err(WalletError::Core)?;
     let requested = waiting.on_request(&first).map_err(WalletError::Core)?;
     // Consent: the citizen sees what the gate asks for, then enters the PIN to share it.
@@ -469,7 +497,7 @@ fn engage(
         group_fields(&requested.request.groups)
     );
     let pin = p.pin("Enter your PIN to share (anything else refuses)")?;
-    let u = match w.unlock(&pin, now) {
+    let u = match w.unlock(&pin, chrono::Utc::now().timestamp()) {
         Ok(u) => u,
         Err(e) => {
             send_message(link.as_mut(), &requested.decline()).ok();
@@ -478,8 +506,9 @@ fn engage(
     };
     let presentation =
         u.present_session(&requested.request.groups, now, &requested.proof_nonce())?;
-    let writes =
-        send_message(link.as_mut(), &requested.respond(presentation)).map_err(WalletError::Core)?;
+    let writes = send_message(link.as_mut(), &requested.respond(presentation)).map_err(|_| {
+        WalletError::GateGone(tuaton_common::session::CONSENT_WAIT_SECS)
+    })?;
     eprintln!("Shared with the gate ({writes} messages).");
     Ok(())
 }
