@@ -149,18 +149,12 @@ impl Warning {
     /// Plain words for gate staff, English then Thai.
     pub fn describe(self) -> (&'static str, &'static str) {
         match self {
-            Warning::TrustStale => (
-                "Trust data is out of date: sync when online",
-                "ข้อมูลความเชื่อถือล้าสมัย กรุณาซิงก์",
-            ),
+            Warning::TrustStale => ("Trust data out of date: sync", "ข้อมูลความเชื่อถือล้าสมัย"),
             Warning::StatusStale => (
-                "Revocation list is old or missing: revoked cards may pass",
+                "Revocation list old or missing",
                 "รายการเพิกถอนล้าสมัยหรือไม่มี",
             ),
-            Warning::ClockRollback => (
-                "Gate clock is behind the last trusted time: check the clock",
-                "นาฬิกาเครื่องตรวจถูกตั้งย้อนหลัง",
-            ),
+            Warning::ClockRollback => ("Gate clock set back: check it", "นาฬิกาถูกตั้งย้อนหลัง"),
         }
     }
     /// The stable code scripts see.

@@ -686,6 +686,16 @@ impl Issuer {
                 source,
             })?;
         }
+        // The bundle is public: readable by the web server whatever this process's umask.
+        for d in [out.to_path_buf(), out.join("root"), out.join("status"), out.join("contexts")] {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).map_err(
+                |source| IssuerError::Io {
+                    path: d.clone(),
+                    source,
+                },
+            )?;
+        }
         let mut root_versions = vec![];
         for item in self.db.open_tree(ROOTS)?.iter() {
             let (k, v) = item?;
@@ -809,17 +819,84 @@ fn tx_err(e: sled::transaction::TransactionError<()>) -> IssuerError {
     }
 }
 
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("tmp");
+/// Largest portrait file the issuer reads (the card's photo is a few KB; a session
+/// carries it within `tuaton_common::session::MAX_MESSAGE`).
+pub const MAX_PORTRAIT_BYTES: u64 = 64 * 1024;
+/// Portrait dimensions accepted, in pixels, each side.
+pub const PORTRAIT_PIXELS: std::ops::RangeInclusive<u32> = 32..=1024;
+
+/// Reads a record's portrait: only a regular file (never a FIFO or `/dev/zero`), at most
+/// [`MAX_PORTRAIT_BYTES`] read before anything else, and it must decode as a JPEG whose
+/// sides are within [`PORTRAIT_PIXELS`].
+pub fn read_portrait(path: &Path) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let bad = |reason: String| IssuerError::Core(tuaton_common::Error::InvalidField {
+        field: "portrait",
+        reason,
+    });
     let io = |source| IssuerError::Io {
         path: path.into(),
         source,
     };
-    std::fs::write(&tmp, bytes).map_err(io)?;
-    std::fs::File::open(&tmp)
-        .and_then(|f| f.sync_all())
+    let f = std::fs::File::open(path).map_err(io)?;
+    if !f.metadata().map_err(io)?.is_file() {
+        return Err(bad(format!("{} is not a regular file", path.display())));
+    }
+    let mut bytes = Vec::new();
+    f.take(MAX_PORTRAIT_BYTES + 1)
+        .read_to_end(&mut bytes)
         .map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
+    if bytes.len() as u64 > MAX_PORTRAIT_BYTES {
+        return Err(bad(format!("is larger than {MAX_PORTRAIT_BYTES} bytes")));
+    }
+    let mut reader = image::ImageReader::with_format(
+        std::io::Cursor::new(&bytes),
+        image::ImageFormat::Jpeg,
+    );
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(*PORTRAIT_PIXELS.end());
+    limits.max_image_height = Some(*PORTRAIT_PIXELS.end());
+    limits.max_alloc = Some(16 << 20);
+    reader.limits(limits);
+    let img = reader
+        .decode()
+        .map_err(|e| bad(format!("is not a JPEG within {}x{} pixels ({e})", PORTRAIT_PIXELS.end(), PORTRAIT_PIXELS.end())))?;
+    if !PORTRAIT_PIXELS.contains(&img.width()) || !PORTRAIT_PIXELS.contains(&img.height()) {
+        return Err(bad(format!(
+            "is {}x{} pixels; each side must be {} to {}",
+            img.width(),
+            img.height(),
+            PORTRAIT_PIXELS.start(),
+            PORTRAIT_PIXELS.end()
+        )));
+    }
+    Ok(bytes)
+}
+
+/// Writes a public bundle file atomically: a temporary file with an unpredictable name,
+/// created exclusively (`O_EXCL`, so a planted symlink or file is never followed or
+/// reused), synced, made world-readable (a web server serves it), then renamed over the
+/// target.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::PermissionsExt;
+    let io = |source| IssuerError::Io {
+        path: path.into(),
+        source,
+    };
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".tuaton-")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(io)?;
+    tmp.write_all(bytes).map_err(io)?;
+    tmp.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(0o644))
+        .map_err(io)?;
+    tmp.as_file().sync_all().map_err(io)?;
+    tmp.persist(path).map_err(|e| io(e.error))?;
+    Ok(())
 }
 
 fn encode_key(r: &KeyRecord) -> Vec<u8> {

@@ -184,10 +184,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
                 .parent()
                 .unwrap_or(std::path::Path::new("."))
                 .join(portrait_path);
-            let portrait = std::fs::read(&p).map_err(|source| IssuerError::Io {
-                path: p.clone(),
-                source,
-            })?;
+            let portrait = tuaton_issuer::read_portrait(&p)?;
             let request_text = if std::path::Path::new(request).is_file() {
                 std::fs::read_to_string(request).map_err(|source| IssuerError::Io {
                     path: request.into(),
@@ -199,10 +196,17 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             let (package, issued) = iss.issue(&rec, &portrait, &request_text, now)?;
             match out_file {
                 Some(f) => {
-                    std::fs::write(f, package.as_bytes()).map_err(|source| IssuerError::Io {
+                    // The package holds the citizen's data: owner-only, even if it existed.
+                    let io = |source| IssuerError::Io {
                         path: f.clone(),
                         source,
-                    })?;
+                    };
+                    std::fs::write(f, package.as_bytes()).map_err(io)?;
+                    std::fs::set_permissions(
+                        f,
+                        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+                    )
+                    .map_err(io)?;
                     if json {
                         out(&serde_json::to_string(&issued)?)?;
                     } else {
@@ -320,6 +324,9 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
 }
 
 fn main() -> ExitCode {
+    // Stores, keys and cards hold personal data: whatever the caller's umask, everything
+    // this process creates is readable by its owner alone (files 0600, directories 0700).
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     let cli = Cli::parse();
     match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,

@@ -134,7 +134,7 @@ fn the_gate_tui_runs_the_session_an_engagement_qr_asks_for() {
     tmux(&sock, &["send-keys", "-t", "g", "-l", &engagement]);
     tmux(&sock, &["send-keys", "-t", "g", "Enter"]);
     let screen = wait("VALID");
-    tmux(&sock, &["send-keys", "-t", "g", "q"]);
+    tmux(&sock, &["send-keys", "-t", "g", "F10"]);
     tmux(&sock, &["kill-server"]);
     let out = child.wait_with_output().unwrap();
     assert!(

@@ -254,7 +254,7 @@ fn gate_tui_in_tmux_scans_and_quits() {
         screen.contains("Mr. Somchai Jaidee") && screen.contains("X-XXXX-XXXXX-34-6"),
         "{screen}"
     );
-    tmux(&sock, &["send-keys", "-t", "gate", "q"]);
+    tmux(&sock, &["send-keys", "-t", "gate", "F10"]);
     let screen = wait_for_screen(&sock, "gate", "EXITED");
     tmux(&sock, &["kill-server"]);
     assert!(

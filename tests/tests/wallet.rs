@@ -44,43 +44,27 @@ fn pin_policy_is_enforced_at_init_and_nothing_is_created() {
 }
 
 #[test]
-fn five_wrong_pins_lock_the_wallet_across_restarts() {
+fn attack_pin_backoff_skipped_with_at() {
     let w = World::new();
     w.wallet("wallet", &["init"], &format!("{PIN}\n{PIN}\n"))
         .ok();
-    let mut t = 1_800_000_000;
-    for left in (1..=4).rev() {
-        let r = w.wallet("wallet", &["--at", &rfc3339(t), "request"], "00000000\n");
-        assert_eq!(r.code, 2);
-        assert!(
-            r.stderr.contains(&format!("{left} attempt(s) left")),
-            "{}",
-            r.stderr
-        );
-        // Straight away again: the growing delay.
-        let r = w.wallet(
-            "wallet",
-            &["--at", &rfc3339(t), "request"],
-            &format!("{PIN}\n"),
-        );
-        assert!(r.code == 2 && r.stderr.contains("wait"), "{}", r.stderr);
-        t += 3600;
+    let r = w.wallet("wallet", &["request"], "00000000\n");
+    assert!(r.code == 2 && r.stderr.contains("4 attempt(s) left"), "{}", r.stderr);
+    // Straight away again, even claiming to be a day later or long ago: the wait holds,
+    // and says a sane number of seconds.
+    for at in [rfc3339(4_000_000_000), "0001-01-01T00:00:00Z".to_owned()] {
+        let r = w.wallet("wallet", &["--at", &at, "request"], &format!("{PIN}\n"));
+        assert_eq!(r.code, 2, "{}", r.stdout);
+        assert!(r.stderr.contains("wait 1 s"), "{}", r.stderr);
     }
-    let r = w.wallet("wallet", &["--at", &rfc3339(t), "request"], "00000000\n");
-    assert!(r.code == 2 && r.stderr.contains("locked"), "{}", r.stderr);
-    let r = w.wallet(
-        "wallet",
-        &["--at", &rfc3339(t + 86_400), "request"],
-        &format!("{PIN}\n"),
-    );
-    assert!(
-        r.code == 2 && r.stderr.contains("locked") && r.stderr.contains("reset"),
-        "{}",
-        r.stderr
-    );
+    std::thread::sleep(Duration::from_millis(1100));
+    w.wallet("wallet", &["request"], &format!("{PIN}\n")).ok();
+    // The lock after five wrong PINs across restarts is covered with injected time in the
+    // wallet crate's unit tests (the real waits add up to over five minutes).
     let r = w.wallet("wallet", &["reset", "--yes"], "");
+    assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
-        r.code == 0 && r.stdout.contains("re-enroll") || r.stdout.contains("registration office"),
+        r.stdout.contains("re-enroll") || r.stdout.contains("registration office"),
         "{}",
         r.stdout
     );
@@ -141,7 +125,15 @@ fn show_export_and_present_formats() {
     let grids = prep.detect_grids();
     let mut decoded = Vec::new();
     grids[0].decode_to(&mut decoded).unwrap();
-    assert_eq!(String::from_utf8(decoded).unwrap(), text);
+    // The same card and time as the text form; a fresh salt makes the bytes differ.
+    let parse = |t: &str| {
+        use tuaton_common::presentation::{from_qr_text, Presentation};
+        Presentation::from_cbor(&from_qr_text(t).unwrap()).unwrap()
+    };
+    let (a, b) = (parse(&String::from_utf8(decoded).unwrap()), parse(&text));
+    assert_eq!(a.issuer_signed.payload_bytes, b.issuer_signed.payload_bytes);
+    assert_eq!(a.time, b.time);
+    assert_ne!(a.salt, b.salt, "two presentations never share their salt");
     let svg = w.p("qr.svg");
     w.wallet(
         "wallet",
@@ -242,6 +234,24 @@ fn delays(n: usize, max_ms: u64) -> Vec<u64> {
         .collect()
 }
 
+/// `show --json` with `pin`, waiting out the backoff a wrong PIN (or a kill after the
+/// attempt counter was written) started: the backoff is on the real clock.
+fn show_waiting(w: &World, pin: &str) -> Run {
+    loop {
+        let r = w.wallet("wallet", &["show", "--json"], &format!("{pin}\n"));
+        let wait = r
+            .stderr
+            .split("wait ")
+            .nth(1)
+            .and_then(|s| s.split(' ').next())
+            .and_then(|n| n.parse::<u64>().ok());
+        match wait {
+            Some(n) if r.code == 2 && n <= 30 => std::thread::sleep(Duration::from_millis(n * 1000 + 100)),
+            _ => return r,
+        }
+    }
+}
+
 #[test]
 fn sigkill_during_import_and_change_pin_never_breaks_the_store() {
     let w = enrolled();
@@ -272,18 +282,7 @@ fn sigkill_during_import_and_change_pin_never_breaks_the_store() {
         let _ = child.wait();
         // The store opens with exactly one of the two PINs, and the card is intact.
         // Each try is an hour apart, past any delay a wrong PIN starts.
-        let ok: Vec<usize> = (0..2)
-            .filter(|i| {
-                t += 3600;
-                w.wallet(
-                    "wallet",
-                    &["--at", &rfc3339(t), "show", "--json"],
-                    &format!("{}\n", pins[*i]),
-                )
-                .code
-                    == 0
-            })
-            .collect();
+        let ok: Vec<usize> = (0..2).filter(|i| show_waiting(&w, pins[*i]).code == 0).collect();
         t += 3600;
         assert_eq!(
             ok.len(),
@@ -294,13 +293,7 @@ fn sigkill_during_import_and_change_pin_never_breaks_the_store() {
             changed += 1;
         }
         current = ok[0];
-        let show = w
-            .wallet(
-                "wallet",
-                &["--at", &rfc3339(t), "show", "--json"],
-                &format!("{}\n", pins[current]),
-            )
-            .ok();
+        let show = show_waiting(&w, pins[current]).ok();
         let v: Value = serde_json::from_str(show.trim()).unwrap();
         assert_eq!(v["citizen_id"], "1103700012346", "round {round}");
     }

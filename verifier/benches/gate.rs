@@ -231,7 +231,11 @@ struct RealGate<'a> {
 }
 
 impl Checker for RealGate<'_> {
-    fn check(&mut self, text: &str) -> tuaton_common::verify::Verdict {
+    fn check(
+        &mut self,
+        text: &str,
+        _cancel: &std::sync::Arc<std::sync::atomic::AtomicBool>,
+    ) -> tuaton_common::verify::Verdict {
         self.now += 1;
         self.gate.check(self.loaded, text, self.now, false).unwrap()
     }

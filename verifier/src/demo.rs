@@ -1,7 +1,8 @@
 //! The built-in demo scenario: a fresh issuer (root, trust list, status list), four sample
 //! citizens, a key rotation and a revoked card, all in memory. Each scan advances the
-//! scenario's clock by 30 seconds, so the replayed item comes after the
-//! "already checked" window and shows as an alarm.
+//! scenario's clock by 30 seconds. The replayed item is a QR another lane checked 20 s
+//! earlier: inside the freshness window, past the "already checked" one, so it shows as
+//! an alarm.
 
 use crate::tui::{Checker, StatusInfo};
 use std::sync::atomic::AtomicBool;
@@ -77,8 +78,8 @@ const STEPS: [Step; 8] = [
         },
     },
     Step {
-        label: "7/8 Replayed: the first QR scanned again",
-        make: |s, _| s.first_text.clone().unwrap_or_default(),
+        label: "7/8 Replayed: a QR already checked 20 s ago",
+        make: |s, t| s.present(0, &[Group::Flight], t - 20),
     },
     Step {
         label: "8/8 Signed by a key the gate does not know",
@@ -251,6 +252,10 @@ impl Checker for Scenario {
         self.now += 30;
         let s = &STEPS[self.step % STEPS.len()];
         let text = (s.make)(self, self.now);
+        if s.label.starts_with("7/8") {
+            // The earlier check at another lane that this scan replays.
+            let _ = self.check(&text, &Arc::new(AtomicBool::new(false)));
+        }
         if self.step.is_multiple_of(STEPS.len()) {
             self.first_text = Some(text.clone());
         }

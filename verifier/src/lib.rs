@@ -747,15 +747,53 @@ fn decode_checked(v: &[u8]) -> Option<CheckedList> {
     })
 }
 
-/// Decodes the QR code in a PNG (or JPEG) image into its text.
+/// Largest image file `check --image` reads.
+pub const MAX_IMAGE_BYTES: u64 = 50 * 1024 * 1024;
+/// Images are scaled down so their longer side is at most this many pixels before QR
+/// detection: detection time grows with the pixel count (a 4000x4000 noise image took
+/// over 90 s at full size), while a phone screen's QR still has modules of several
+/// pixels at this size.
+pub const DETECT_MAX_SIDE: u32 = 1280;
+
+/// Decodes the QR code in a PNG (or JPEG) image into its text. Bounded before work: a
+/// regular file of at most [`MAX_IMAGE_BYTES`], decoded under size limits, scaled to
+/// [`DETECT_MAX_SIDE`] before detection.
 pub fn decode_qr_image(path: &Path) -> Result<String> {
-    let img = image::open(path)
-        .map_err(|e| GateError::Io {
-            path: path.display().to_string(),
-            source: std::io::Error::other(e.to_string()),
-        })?
-        .to_luma8();
-    let mut prepared = rqrr::PreparedImage::prepare(img);
+    use std::io::Read;
+    let io = |source| GateError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let f = std::fs::File::open(path).map_err(io)?;
+    let meta = f.metadata().map_err(io)?;
+    if !meta.is_file() {
+        return Err(io(std::io::Error::other("not a regular file")));
+    }
+    if meta.len() > MAX_IMAGE_BYTES {
+        return Err(GateError::TooLarge {
+            what: path.display().to_string(),
+            max: MAX_IMAGE_BYTES,
+        });
+    }
+    let mut bytes = Vec::new();
+    f.take(MAX_IMAGE_BYTES + 1).read_to_end(&mut bytes).map_err(io)?;
+    let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(io)?;
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(16_384);
+    limits.max_image_height = Some(16_384);
+    limits.max_alloc = Some(1 << 30);
+    reader.limits(limits);
+    let img = reader
+        .decode()
+        .map_err(|e| io(std::io::Error::other(e.to_string())))?;
+    let img = if img.width().max(img.height()) > DETECT_MAX_SIDE {
+        img.thumbnail(DETECT_MAX_SIDE, DETECT_MAX_SIDE)
+    } else {
+        img
+    };
+    let mut prepared = rqrr::PreparedImage::prepare(img.to_luma8());
     for grid in prepared.detect_grids() {
         let mut out = Vec::new();
         if grid.decode_to(&mut out).is_ok() {

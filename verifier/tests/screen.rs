@@ -30,7 +30,7 @@ fn after(n: usize) -> App {
     let mut app = App::new(s.status(), true);
     for _ in 0..n {
         assert_eq!(
-            app.on_key(KeyEvent::new(KeyCode::Char(' '), KeyModifiers::NONE)),
+            app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
             Action::NextDemo
         );
         let (text, label) = s.next_demo().unwrap();
@@ -51,12 +51,12 @@ fn banner_bg(buf: &ratatui::buffer::Buffer) -> Color {
 #[test]
 fn ready_screen_at_80x24_shows_keys_and_bundle() {
     let (lines, _) = draw(&after(0));
-    assert_eq!(lines[0], " tuaton gate  DEMO - space: next scan");
+    assert_eq!(lines[0], " tuaton gate  DEMO - Enter: next scan · policy flight");
     assert!(lines[1].contains("READY: SCAN A QR CODE  /  พร้อมสแกน"));
     assert_eq!(lines[22], "Scan>");
     assert_eq!(
         lines[23],
-        " DEMO  Bundle v3 · 2h old  · space next · Esc clear · q quit"
+        " DEMO  Bundle v3 · 2h old  · Enter next · Esc clear · F10 quit"
     );
 }
 
@@ -68,8 +68,8 @@ fn valid_verdict_shows_green_names_masked_id_and_portrait() {
         "VALID / ถูกต้อง",
         "นายสมชาย ใจดี",
         "Mr. Somchai Jaidee",
-        "ID    X-XXXX-XXXXX-34-6",
-        "Born  12 เม.ย. 2533",
+        "ID X-XXXX-XXXXX-34-6",
+        "Born 12 เม.ย. 2533",
         "Valid until 11 เม.ย. 2575",
         "Issuer DOPA (demo)",
     ] {
@@ -88,7 +88,7 @@ fn valid_verdict_shows_green_names_masked_id_and_portrait() {
 fn lifelong_card_and_year_only_birth_date() {
     let (s, buf) = screen(3);
     assert_eq!(banner_bg(&buf), Color::Green);
-    assert!(s.contains("Born  2491"), "year-only, Buddhist era:\n{s}");
+    assert!(s.contains("Born 2491"), "year-only, Buddhist era:\n{s}");
     assert!(s.contains("Valid until ตลอดชีพ (lifelong)"), "{s}");
 }
 
@@ -125,13 +125,13 @@ fn history_lists_recent_checks_newest_first() {
         .iter()
         .map(|l| l.split('│').nth(3).unwrap_or("").trim())
         .collect();
-    assert!(hist[0].contains("REJECTED  Mr. Thanakorn"), "{hist:?}");
-    assert!(hist[1].contains("VALID     Mrs. Boonmee"), "{hist:?}");
-    assert!(hist[3].contains("VALID     Mr. Somchai"), "{hist:?}");
+    assert!(hist[0].starts_with("18:08:40 NO credential_expired: Mr"), "{hist:?}");
+    assert!(hist[1].contains("VALID Mrs. Boonmee"), "{hist:?}");
+    assert!(hist[3].contains("VALID Mr. Somchai"), "{hist:?}");
 }
 
 #[test]
-fn the_same_qr_within_ten_seconds_is_already_checked_not_an_alarm() {
+fn attack_same_qr_twice_within_ten_seconds_never_shows_green() {
     let mut s = Scenario::with_seed(NOW, 7);
     let mut app = App::new(s.status(), false);
     let (text, _) = s.next_demo().unwrap();
@@ -146,12 +146,11 @@ fn the_same_qr_within_ten_seconds_is_already_checked_not_an_alarm() {
     // The scanner reads the held-up phone again.
     app.submit(&mut s, &t, None);
     let (lines, buf) = draw(&app);
-    assert_eq!(banner_bg(&buf), Color::Green);
-    assert!(
-        lines[1].contains("VALID (already checked) / ตรวจแล้ว"),
-        "{}",
-        lines[1]
-    );
+    // Never green: a repeat is a distinct state that names the first verdict and when.
+    assert_eq!(banner_bg(&buf), Color::Blue);
+    assert!(lines[1].contains("ALREADY CHECKED"), "{}", lines[1]);
+    assert!(lines[2].contains("First checked at") && lines[2].contains("VALID"), "{}", lines[2]);
+    assert!(!lines.iter().any(|l| l.contains("VALID / ถูกต้อง")));
     assert_eq!(
         app.history.len(),
         1,
@@ -160,14 +159,21 @@ fn the_same_qr_within_ten_seconds_is_already_checked_not_an_alarm() {
 }
 
 #[test]
-fn keys_escape_clears_and_q_quits() {
+fn attack_scanner_text_holding_q_quits_the_gate() {
     let mut app = after(1);
     app.on_key(KeyEvent::new(KeyCode::Char('T'), KeyModifiers::NONE));
     assert_eq!(app.input, "T");
     app.on_key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
     assert!(app.input.is_empty() && app.shown.is_none());
     assert!(!app.quit);
-    app.on_key(KeyEvent::new(KeyCode::Char('q'), KeyModifiers::NONE));
+    // Every printable character a scanner can type is scan input, never a command.
+    for c in (' '..='~').chain("ตัวตนกขq".chars()) {
+        assert_eq!(app.on_key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)), Action::None);
+        assert!(!app.quit, "{c:?} acted as a command");
+    }
+    assert_eq!(app.input.chars().count(), 95 + 8);
+    // Keys no scanner sends: F10 quits.
+    app.on_key(KeyEvent::new(KeyCode::F(10), KeyModifiers::NONE));
     assert!(app.quit);
 }
 
@@ -196,8 +202,42 @@ fn a_session_in_progress_says_so() {
     assert_eq!(banner_bg(&buf), Color::Cyan);
     assert!(lines[1].contains("CONNECTING TO PHONE"), "{}", lines[1]);
     assert!(
-        lines[2].contains("Keep the phone near the gate"),
+        lines[2].contains("enters the PIN"),
         "{}",
         lines[2]
     );
+}
+
+#[test]
+fn warnings_are_drawn_in_the_verdict_area_in_thai_and_english() {
+    use std::sync::{atomic::AtomicBool, Arc};
+    use tuaton_common::verify::Warning;
+    let mut s = Scenario::with_seed(NOW, 7);
+    let mut app = App::new(s.status(), true);
+    let (text, _) = s.next_demo().unwrap();
+    let mut v = s.check(&text, &Arc::new(AtomicBool::new(false)));
+    v.warnings = vec![Warning::StatusStale, Warning::TrustStale, Warning::ClockRollback];
+    app.show(&s, &text, None, s.now(), v);
+    let (lines, buf) = draw(&app);
+    let banner = lines[1..8].join(" ");
+    for w in [Warning::StatusStale, Warning::TrustStale, Warning::ClockRollback] {
+        let (en, th) = w.describe();
+        assert!(banner.contains(en) && banner.contains(th), "{en} missing from\n{banner}");
+    }
+    assert!(buf.content.iter().any(|c| c.bg == Color::Yellow));
+}
+
+#[test]
+fn attack_bidi_override_in_the_issuer_name_cannot_restyle_the_screen() {
+    use std::sync::{atomic::AtomicBool, Arc};
+    let mut s = Scenario::with_seed(NOW, 7);
+    let mut app = App::new(s.status(), true);
+    let (text, _) = s.next_demo().unwrap();
+    let mut v = s.check(&text, &Arc::new(AtomicBool::new(false)));
+    v.issuer = Some("\u{202e}DETCEJER\u{1b}[41m".into());
+    app.show(&s, &text, None, s.now(), v);
+    let (lines, _) = draw(&app);
+    let all = lines.join("\n");
+    assert!(!all.contains('\u{202e}') && !all.contains('\u{1b}'), "{all}");
+    assert!(all.contains("\u{FFFD}DETCEJER\u{FFFD}[41m"), "{all}");
 }

@@ -514,6 +514,9 @@ fn engage(
 }
 
 fn main() -> ExitCode {
+    // Stores, keys and cards hold personal data: whatever the caller's umask, everything
+    // this process creates is readable by its owner alone (files 0600, directories 0700).
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     let cli = Cli::parse();
     match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,

@@ -92,6 +92,36 @@ impl StatusView for Revoked {
     }
 }
 
+/// The gate policy that asks for what `profile` shows (a gate set up for that use).
+#[allow(dead_code)]
+pub fn policy_for(profile: tuaton_common::presentation::Profile) -> Policy {
+    use tuaton_common::presentation::Profile;
+    use tuaton_common::verify::Requirement;
+    Policy {
+        require: match profile {
+            Profile::Flight => Requirement::Flight,
+            Profile::Age => Requirement::Age,
+            Profile::Full => Requirement::Full,
+        },
+        ..Policy::default()
+    }
+}
+
+/// The policy for whatever profile `text` presents (undecodable text: the default).
+pub fn policy_of(text: &str) -> Policy {
+    use tuaton_common::gate::Group;
+    use tuaton_common::presentation::{self, Presentation, Profile};
+    let p = presentation::from_qr_text(text)
+        .ok()
+        .and_then(|b| Presentation::from_cbor(&b).ok());
+    match p {
+        Some(p) if p.disclosures.contains_key(&Group::Details) => policy_for(Profile::Full),
+        Some(p) if p.disclosures.keys().eq([Group::AgeOver20].iter()) => policy_for(Profile::Age),
+        _ => Policy::default(),
+    }
+}
+
+/// Verifies `text` at a gate whose policy asks for what the presentation shows.
 pub fn check_with(text: &str, now: i64, trust: &TrustStore, status: &dyn StatusView) -> Verdict {
     let mut replay = MemoryReplay::default();
     let mut ctx = Context {
@@ -99,7 +129,7 @@ pub fn check_with(text: &str, now: i64, trust: &TrustStore, status: &dyn StatusV
         trust,
         status,
         replay: &mut replay,
-        policy: Policy::default(),
+        policy: policy_of(text),
         nonce: None,
         highest_trusted_time: None,
     };
