@@ -422,3 +422,22 @@ fn check_json_has_the_cli_shape() {
     assert_eq!(j["credential_id"], "0000000000000000");
     assert_eq!(j["checked_at"], "2025-06-01T00:00:00Z");
 }
+
+#[test]
+fn attack_presentation_disclosing_nothing_is_green() {
+    use tuaton_common::verify::Reason;
+    // The full member with no disclosure at all, and the age profile, at a flight gate.
+    let nothing = presentation::present_groups(&credential(0), &holder_key(), &[], NOW, None).unwrap();
+    let v = in_context(None, Policy::default(), None, |c| verify::verify_cbor(&nothing, c));
+    assert_eq!(v.reasons, vec![Reason::InsufficientDisclosure]);
+    let v = in_context(None, Policy::default(), None, |c| {
+        verify::verify_qr(&qr(&credential(0), Profile::Age, NOW), c)
+    });
+    assert_eq!(v.reasons, vec![Reason::InsufficientDisclosure]);
+    assert_eq!(v.to_json()["policy"], "flight");
+    // The same age QR at an age gate is fine.
+    let v = in_context(None, policy_for(Profile::Age), None, |c| {
+        verify::verify_qr(&qr(&credential(0), Profile::Age, NOW), c)
+    });
+    assert!(v.is_valid(), "{:?}", v.reasons);
+}

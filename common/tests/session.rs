@@ -317,3 +317,26 @@ fn the_wallet_proves_it_holds_the_engagement_key_before_the_gate_writes() {
     assert!(e.verify_hello(b"+OK redis\r\n").is_err());
     assert!(e.verify_hello(&[]).is_err());
 }
+
+#[test]
+fn attack_session_answer_without_the_portrait() {
+    let nonce = [3u8; 48];
+    let p = presentation::present_groups(&credential(0), &holder_key(), &[Group::Flight], NOW, Some(&nonce))
+        .unwrap();
+    let v = in_context(Some(&nonce), Policy::default(), None, |ctx| {
+        verify::verify_session_answer(&p, &[Group::Flight, Group::Portrait], ctx)
+    });
+    assert_eq!(v.reasons, vec![verify::Reason::InsufficientDisclosure]);
+    let p = presentation::present_groups(
+        &credential(0),
+        &holder_key(),
+        &[Group::Flight, Group::Portrait],
+        NOW,
+        Some(&nonce),
+    )
+    .unwrap();
+    let v = in_context(Some(&nonce), Policy::default(), None, |ctx| {
+        verify::verify_session_answer(&p, &[Group::Flight, Group::Portrait], ctx)
+    });
+    assert!(v.is_valid(), "{:?}", v.reasons);
+}

@@ -300,3 +300,44 @@ fn sigkill_during_import_and_change_pin_never_breaks_the_store() {
     // Some kills landed after the new PIN was written and some before (the test is not vacuous).
     eprintln!("PIN changed in {changed} of 8 change-pin rounds");
 }
+
+#[test]
+fn stores_and_cards_are_private_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let w = enrolled();
+    let mut files = walk(&w.path("wallet"));
+    files.extend(walk(&w.path("issuer")));
+    files.push(w.path("wallet.pkg.json"));
+    files.push(w.path("wallet"));
+    files.push(w.path("issuer"));
+    for f in &files {
+        let mode = std::fs::metadata(f).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "{} is {:o}", f.display(), mode);
+    }
+    // The published bundle is public: a web server running as another user reads it.
+    for f in walk(&w.path("bundle")) {
+        let mode = std::fs::metadata(&f).unwrap().permissions().mode();
+        assert_eq!(mode & 0o004, 0o004, "{} is {:o}", f.display(), mode);
+    }
+}
+
+#[test]
+fn a_portrait_that_is_not_a_small_jpeg_is_refused() {
+    let w = World::new();
+    w.issuer(&["init", "--name", "DOPA Bangkok"]).ok();
+    let req = w.new_wallet("x");
+    let v: Value = serde_json::from_str(sample::RECORDS[0]).unwrap();
+    for (portrait, want) in [
+        ("/dev/zero", "not a regular file"),
+        ("x.txt", "is not a JPEG"),
+    ] {
+        std::fs::write(w.path("x.txt"), "not an image").unwrap();
+        let mut rec = v.clone();
+        rec["portrait"] = portrait.into();
+        std::fs::write(w.path("r.json"), rec.to_string()).unwrap();
+        let r = w.issuer(&["issue", "--record", &w.p("r.json"), "--request", &req, "--out", &w.p("p.json")]);
+        assert_eq!(r.code, 2, "{portrait}: {}", r.stdout);
+        assert!(r.stderr.contains(want), "{portrait}: {}", r.stderr);
+        assert!(!w.path("p.json").exists(), "nothing written");
+    }
+}

@@ -802,3 +802,20 @@ pub fn decode_qr_image(path: &Path) -> Result<String> {
     }
     Err(GateError::NoQr(path.display().to_string()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_audit_check_never_shortens_a_live_replay_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::open(dir.path().join("t")).unwrap();
+        let tree = db.open_tree(REPLAY).unwrap();
+        let mut r = SledReplay(&tree);
+        assert!(!r.check_and_record([1; 32], 1_000, 100));
+        // A check as of the past (`--at`) records an earlier expiry: the entry keeps 1000.
+        assert!(r.check_and_record([1; 32], 200, 50));
+        assert!(r.check_and_record([1; 32], 1_000, 900), "still a replay at 900");
+    }
+}
