@@ -124,8 +124,58 @@ pub fn status_path(file: &str) -> String {
     format!("status/{file}")
 }
 
+/// `scheme://host:port` of an http(s) URL, lower-cased, with the default port filled in;
+/// `None` for anything else (other schemes, user info, an empty host, a bad port). A gate
+/// follows a redirect only when this is the same for both URLs, so a mirror cannot send
+/// it to another host, or from https down to http.
+pub fn url_origin(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    let default: u16 = match scheme.as_str() {
+        "http" => 80,
+        "https" => 443,
+        _ => return None,
+    };
+    let authority = rest.split(['/', '?', '#']).next()?;
+    if authority.is_empty() || authority.contains('@') {
+        return None;
+    }
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        // [::1]:8080 or [::1]
+        let (h, tail) = v6.split_once(']')?;
+        let port = match tail {
+            "" => default,
+            t => t.strip_prefix(':')?.parse::<u16>().ok()?,
+        };
+        (format!("[{h}]"), port)
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) => (h.to_owned(), p.parse::<u16>().ok()?),
+            None => (authority.to_owned(), default),
+        }
+    };
+    if host.is_empty() || host == "[]" {
+        return None;
+    }
+    Some(format!("{scheme}://{}:{port}", host.to_ascii_lowercase()))
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn origins_tell_hosts_ports_and_schemes_apart() {
+        let o = |u| url_origin(u);
+        assert_eq!(o("https://Gate.Example/b/index.json"), Some("https://gate.example:443".into()));
+        assert_eq!(o("https://gate.example:443/x"), o("https://gate.example/y"));
+        assert_ne!(o("http://gate.example/x"), o("https://gate.example/x"));
+        assert_ne!(o("http://a.example/x"), o("http://b.example/x"));
+        assert_ne!(o("http://a.example:81/"), o("http://a.example/"));
+        assert_eq!(o("http://[::1]:8080/i"), Some("http://[::1]:8080".into()));
+        for bad in ["ftp://a/", "http://", "http://user@a/", "http://a:99999/", "a", "http://[::1/"] {
+            assert_eq!(o(bad), None, "{bad}");
+        }
+    }
+
     use super::*;
 
     #[test]

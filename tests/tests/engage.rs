@@ -149,3 +149,71 @@ fn the_gate_tui_runs_the_session_an_engagement_qr_asks_for() {
     );
     assert_eq!(out.status.code(), Some(0));
 }
+
+/// A listener on a loopback port that records whatever a gate writes to it, while
+/// `behave` decides what it sends back.
+fn listener(
+    behave: impl FnOnce(&mut std::net::TcpStream) + Send + 'static,
+) -> (String, std::thread::JoinHandle<Vec<u8>>) {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    let h = std::thread::spawn(move || {
+        use std::io::Read;
+        let (mut s, _) = l.accept().unwrap();
+        behave(&mut s);
+        s.set_read_timeout(Some(std::time::Duration::from_millis(500))).unwrap();
+        let mut got = Vec::new();
+        let _ = s.read_to_end(&mut got);
+        got
+    });
+    (addr, h)
+}
+
+#[test]
+fn attack_engagement_qr_pointing_at_another_service() {
+    let w = world();
+    // Some service on a local port that says something first, as many do.
+    let (addr, h) = listener(|s| {
+        s.write_all(b"+OK service ready\r\n").unwrap();
+    });
+    let (_, e) = WalletAwaitingRequest::new([5; 32], Transport::Socket { addr });
+    let t = std::time::Instant::now();
+    let (code, v) = w.check(&e.to_text());
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(v["reasons"][0], "session_failed");
+    assert!(t.elapsed().as_secs() < 15, "gave up within the hello wait");
+    assert!(h.join().unwrap().is_empty(), "the gate wrote nothing to it");
+}
+
+#[test]
+fn attack_wallet_dribbling_empty_chunks() {
+    let w = world();
+    let (waiting, e) = {
+        // The engagement's address is only known once the listener is bound.
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap().to_string();
+        let (waiting, e) = WalletAwaitingRequest::new([6; 32], Transport::Socket { addr });
+        let hello = waiting.hello([1; 64]);
+        std::thread::spawn(move || {
+            let (mut s, _) = l.accept().unwrap();
+            for c in tuaton_common::framing::chunk(&hello, 517) {
+                s.write_all(&tuaton_common::framing::stream_frame(&c)).unwrap();
+            }
+            // Then, for ever, a chunk that says more follows and carries nothing.
+            for i in 0u32.. {
+                let c = [0x01, i as u8];
+                if s.write_all(&tuaton_common::framing::stream_frame(&c)).is_err() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+        });
+        (waiting, e)
+    };
+    drop(waiting);
+    let t = std::time::Instant::now();
+    let (code, v) = w.check(&e.to_text());
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(v["reasons"][0], "session_failed");
+    assert!(t.elapsed().as_secs() < 5, "ended at the first empty chunk, not at a timeout");
+}

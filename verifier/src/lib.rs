@@ -183,34 +183,7 @@ impl HttpSource {
     }
 }
 
-/// `scheme://host:port` of an http(s) URL, lower-cased, with the default port filled in.
-pub fn url_origin(url: &str) -> Option<String> {
-    let (scheme, rest) = url.split_once("://")?;
-    let scheme = scheme.to_ascii_lowercase();
-    let default = match scheme.as_str() {
-        "http" => 80,
-        "https" => 443,
-        _ => return None,
-    };
-    let authority = rest.split(['/', '?', '#']).next()?;
-    if authority.is_empty() || authority.contains('@') {
-        return None;
-    }
-    let (host, port) = match authority.rsplit_once(':') {
-        Some((h, p)) if !h.ends_with(']') || authority.starts_with('[') => {
-            match p.parse::<u16>() {
-                Ok(p) => (h, p),
-                Err(_) if authority.starts_with('[') && authority.ends_with(']') => (authority, default),
-                Err(_) => return None,
-            }
-        }
-        _ => (authority, default),
-    };
-    if host.is_empty() {
-        return None;
-    }
-    Some(format!("{scheme}://{}:{port}", host.to_ascii_lowercase()))
-}
+pub use tuaton_common::bundle::url_origin;
 
 impl BundleSource for HttpSource {
     fn read(&self, rel: &str, max: u64) -> Result<Vec<u8>> {
