@@ -26,8 +26,8 @@ pub enum IssuerError {
     #[error(transparent)]
     Core(#[from] tuaton_common::Error),
     /// The store could not be read or written.
-    #[error("issuer store: {0}")]
-    Store(#[from] sled::Error),
+    #[error(transparent)]
+    Store(#[from] tuaton_store::StoreError),
     /// A file could not be read or written.
     #[error("{path}: {source}")]
     Io {
@@ -66,9 +66,7 @@ impl IssuerError {
             IssuerError::Core(_) | IssuerError::Invalid(_) => {
                 "correct the input and run the command again; nothing was written"
             }
-            IssuerError::Store(_) => {
-                "check the --home directory is writable and not used by another tuaton-issuer"
-            }
+            IssuerError::Store(e) => e.hint(),
             IssuerError::Io { .. } => "check the path exists and is readable/writable",
             IssuerError::AlreadyInitialised(_) => {
                 "use another --home, or keep using the existing issuer"
@@ -186,12 +184,8 @@ fn be(n: u64) -> [u8; 8] {
 }
 
 impl Issuer {
-    fn open_db(home: &Path) -> Result<sled::Db> {
-        std::fs::create_dir_all(home).map_err(|source| IssuerError::Io {
-            path: home.into(),
-            source,
-        })?;
-        Ok(sled::open(home.join("issuer.sled"))?)
+    fn db_path(home: &Path) -> PathBuf {
+        home.join("issuer.sled")
     }
 
     /// Creates a new issuer in `home`: root key(s), root version 1, a first signing key.
@@ -217,10 +211,9 @@ impl Issuer {
                 "the passphrase must have at least 8 characters".into(),
             ));
         }
-        if home.join("issuer.sled").exists() {
+        if Self::db_path(home).exists() {
             return Err(IssuerError::AlreadyInitialised(home.into()));
         }
-        let db = Self::open_db(home)?;
         let store_key = Zeroizing::new(random::<32>());
         let sealed = Sealed::seal(
             store_key.as_ref(),
@@ -231,46 +224,53 @@ impl Issuer {
             b"tuaton issuer store key",
         )
         .map_err(core)?;
-        let iss = Issuer {
+        // Built under a temporary name and renamed into place when whole: a crash during
+        // init leaves no issuer store at all, never one that says "already exists" and
+        // holds no keys.
+        let db = tuaton_store::create(&Self::db_path(home), |db| -> Result<()> {
+            let iss = Issuer {
+                home: home.into(),
+                db: db.clone(),
+                store_key: store_key.clone(),
+            };
+            let meta = iss.db.open_tree(META)?;
+            let mut batch = sled::Batch::default();
+            batch.insert("name", opts.name.as_bytes());
+            batch.insert("issuer-id", &opts.issuer_id.to_be_bytes());
+            batch.insert("status-size", &be(opts.status_list_size));
+            batch.insert("trust-list-version", &be(0));
+            batch.insert("sealed-store-key", sealed.to_bytes());
+            meta.apply_batch(batch)?;
+            let root_keys: Vec<SigningKey> = (0..opts.root_keys)
+                .map(|_| SigningKey::generate(&mut OsRng))
+                .collect();
+            let root = Root {
+                version: 1,
+                expires: now + 5 * 365 * 86_400,
+                threshold: opts.threshold,
+                keys: root_keys
+                    .iter()
+                    .map(|k| k.verifying_key().to_bytes())
+                    .collect(),
+            };
+            iss.store_root(&root, &root_keys, &root_keys)?;
+            iss.add_signing_key(now)?;
+            meta.insert("initialised", &[1])?;
+            Ok(())
+        })?;
+        Ok(Issuer {
             home: home.into(),
             db,
             store_key,
-        };
-        let meta = iss.db.open_tree(META)?;
-        // Everything of init lands in one batch: a crash leaves no half-made issuer.
-        let mut batch = sled::Batch::default();
-        batch.insert("name", opts.name.as_bytes());
-        batch.insert("issuer-id", &opts.issuer_id.to_be_bytes());
-        batch.insert("status-size", &be(opts.status_list_size));
-        batch.insert("trust-list-version", &be(0));
-        batch.insert("sealed-store-key", sealed.to_bytes());
-        meta.apply_batch(batch)?;
-        let root_keys: Vec<SigningKey> = (0..opts.root_keys)
-            .map(|_| SigningKey::generate(&mut OsRng))
-            .collect();
-        let root = Root {
-            version: 1,
-            expires: now + 5 * 365 * 86_400,
-            threshold: opts.threshold,
-            keys: root_keys
-                .iter()
-                .map(|k| k.verifying_key().to_bytes())
-                .collect(),
-        };
-        iss.store_root(&root, &root_keys, &root_keys)?;
-        iss.add_signing_key(now)?;
-        // Marks init complete only once the keys are in.
-        meta.insert("initialised", &[1])?;
-        iss.db.flush()?;
-        Ok(iss)
+        })
     }
 
     /// Opens an existing issuer with its passphrase.
     pub fn open(home: &Path, passphrase: &[u8]) -> Result<Issuer> {
-        if !home.join("issuer.sled").exists() {
+        if !Self::db_path(home).exists() {
             return Err(IssuerError::NotInitialised(home.into()));
         }
-        let db = Self::open_db(home)?;
+        let db = tuaton_store::open(&Self::db_path(home), tuaton_store::LOCK_WAIT)?;
         let meta = db.open_tree(META)?;
         if meta.get("initialised")?.is_none() {
             return Err(IssuerError::NotInitialised(home.into()));
@@ -812,7 +812,7 @@ pub struct PublishReport {
 /// Our transactions never abort on their own; a storage error is the only failure.
 fn tx_err(e: sled::transaction::TransactionError<()>) -> IssuerError {
     match e {
-        sled::transaction::TransactionError::Storage(s) => IssuerError::Store(s),
+        sled::transaction::TransactionError::Storage(s) => s.into(),
         sled::transaction::TransactionError::Abort(()) => {
             IssuerError::Invalid("store transaction aborted".into())
         }
@@ -975,5 +975,14 @@ mod tests {
             .publish(&dir.path().join("bundle"), 1_795_000_100, 7)
             .unwrap();
         assert_eq!(report.status_lists, 2);
+    }
+}
+
+impl From<sled::Error> for IssuerError {
+    fn from(e: sled::Error) -> Self {
+        IssuerError::Store(tuaton_store::StoreError::from_sled(
+            std::path::Path::new("the issuer store"),
+            e,
+        ))
     }
 }

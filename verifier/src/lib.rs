@@ -6,6 +6,7 @@
 #[cfg(feature = "ble")]
 pub mod ble;
 pub mod demo;
+pub mod live;
 pub mod transport;
 pub mod tui;
 
@@ -27,8 +28,8 @@ pub enum GateError {
     #[error("trust bundle refused: {0}")]
     Trust(#[from] tuaton_common::Error),
     /// The gate store could not be read or written.
-    #[error("gate store: {0}")]
-    Store(#[from] sled::Error),
+    #[error(transparent)]
+    Store(#[from] tuaton_store::StoreError),
     /// A bundle file or image could not be read.
     #[error("{path}: {source}")]
     Io {
@@ -80,9 +81,7 @@ impl GateError {
             GateError::Trust(_) => {
                 "the previous bundle stays in use; check the source is the issuer's real bundle"
             }
-            GateError::Store(_) => {
-                "check --home is writable and no other tuaton-verifier is using it"
-            }
+            GateError::Store(e) => e.hint(),
             GateError::Io { .. } => "check the path exists and is readable",
             GateError::Http { .. } => {
                 "check the URL and the network, or sync from a directory copy"
@@ -299,7 +298,7 @@ impl Gate {
             path: home.display().to_string(),
             source,
         })?;
-        let db = sled::open(home.join("gate.sled"))?;
+        let db = tuaton_store::open(&home.join("gate.sled"), tuaton_store::LOCK_WAIT)?;
         Ok(Gate {
             db,
             policy: Policy::default(),
@@ -339,6 +338,10 @@ impl Gate {
             }
         };
         let mut batch = sled::Batch::default();
+        // The previous bundle's lists go; the new ones' chunks (inserted below) replace them.
+        for item in self.db.open_tree(BUNDLE)?.scan_prefix("status/") {
+            batch.remove(item?.0);
+        }
         let mut revoked = 0;
         let mut loaded = 0;
         for pin in &state.trust_list.list.status {
@@ -347,22 +350,12 @@ impl Gate {
             let checked = verify_status(&state, pin.issuer, pin.size, file, now)?;
             revoked += checked.bits.count();
             loaded += 1;
-            batch.insert(
-                format!("status/{}/{}", pin.issuer, pin.list).as_bytes(),
-                encode_checked(pin.size, &checked),
-            );
-        }
-        // Drop lists of the previous bundle that this one no longer names.
-        for item in self.db.open_tree(BUNDLE)?.scan_prefix("status/") {
-            let (k, _) = item?;
-            let keep = state
-                .trust_list
-                .list
-                .status
-                .iter()
-                .any(|p| k.as_ref() == format!("status/{}/{}", p.issuer, p.list).as_bytes());
-            if !keep {
-                batch.remove(k);
+            // Stored in chunks well under sled's blob threshold: sled writes larger values
+            // to separate blob files, and a blob write that fails (a full disk) left sled
+            // waiting for ever. Chunks stay in the log, inside this one atomic batch.
+            let encoded = encode_checked(pin.size, &checked);
+            for (i, c) in encoded.chunks(STATUS_CHUNK).enumerate() {
+                batch.insert(status_key(pin.issuer, pin.list, i).as_bytes(), c);
             }
         }
         batch.remove("roots");
@@ -402,10 +395,13 @@ impl Gate {
         let mut status = StatusLists::default();
         let b = self.db.open_tree(BUNDLE)?;
         for pin in &state.trust_list.list.status {
-            if let Some(v) = b.get(format!("status/{}/{}", pin.issuer, pin.list))? {
-                if let Some(c) = decode_checked(&v) {
-                    status.insert(pin.issuer, pin.list, c);
-                }
+            let mut v = Vec::new();
+            for item in b.scan_prefix(format!("status/{}/{}/", pin.issuer, pin.list)) {
+                v.extend_from_slice(&item?.1);
+            }
+            if !v.is_empty() {
+                let c = decode_checked(&v).ok_or(GateError::StoreDamaged("stored status list"))?;
+                status.insert(pin.issuer, pin.list, c);
             }
         }
         let trust = state.to_store();
@@ -701,6 +697,14 @@ fn verify_status(
     Ok(status::verify_list(json, &keys, size, now)?)
 }
 
+/// Bytes per stored chunk of a status bitset (sled keeps values this small in its log).
+const STATUS_CHUNK: usize = 8 * 1024;
+
+/// Chunks sort by key in order: zero-padded index.
+fn status_key(issuer: u32, list: u32, chunk: usize) -> String {
+    format!("status/{issuer}/{list}/{chunk:08}")
+}
+
 fn encode_checked(size: u64, c: &CheckedList) -> Vec<u8> {
     let mut v = Vec::with_capacity(c.bits.as_bytes().len() + 16);
     v.extend_from_slice(&size.to_be_bytes());
@@ -790,5 +794,14 @@ mod tests {
         // A check as of the past (`--at`) records an earlier expiry: the entry keeps 1000.
         assert!(r.check_and_record([1; 32], 200, 50));
         assert!(r.check_and_record([1; 32], 1_000, 900), "still a replay at 900");
+    }
+}
+
+impl From<sled::Error> for GateError {
+    fn from(e: sled::Error) -> Self {
+        GateError::Store(tuaton_store::StoreError::from_sled(
+            std::path::Path::new("the gate store"),
+            e,
+        ))
     }
 }

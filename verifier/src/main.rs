@@ -10,7 +10,8 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use tuaton_common::model::{format_rfc3339, parse_rfc3339};
 use tuaton_common::verify::{Requirement, Verdict};
-use tuaton_verifier::tui::{self, Checker, StatusInfo};
+use tuaton_verifier::live::LiveGate;
+use tuaton_verifier::tui;
 use tuaton_verifier::{
     decode_qr_image, demo, DirSource, Gate, GateError, HttpSource, Loaded, SyncOptions,
 };
@@ -76,8 +77,16 @@ enum Cmd {
     },
     /// Bundle versions, age, expiry, keys and status lists.
     Status,
-    /// The gate TUI.
-    Gate,
+    /// The gate TUI. `sync` from another shell (cron, a timer) works while it runs, and
+    /// the next scan uses the new bundle.
+    Gate {
+        /// Also sync from this directory or URL in the background (with --sync-every).
+        #[arg(long, value_name = "DIR-or-URL", requires = "sync_every")]
+        source: Option<String>,
+        /// Minutes between background syncs.
+        #[arg(long, value_name = "MINUTES", requires = "source", value_parser = clap::value_parser!(u64).range(1..=1440))]
+        sync_every: Option<u64>,
+    },
     /// The gate TUI fed by a built-in scenario (no setup needed).
     Demo {
         /// Print the scenario's verdicts instead of opening the TUI.
@@ -153,13 +162,6 @@ fn human(v: &Verdict) -> String {
     s
 }
 
-struct GateChecker<'a> {
-    gate: &'a Gate,
-    loaded: Loaded,
-    at: Option<i64>,
-    allow_remote: bool,
-}
-
 /// Checks QR text, or runs the session an engagement QR asks for.
 fn check_text(
     gate: &Gate,
@@ -174,53 +176,6 @@ fn check_text(
         gate.check_engagement(loaded, text, now, real, allow_remote, cancel)
     } else {
         gate.check(loaded, text, now, real)
-    }
-}
-
-impl Checker for GateChecker<'_> {
-    fn check(&mut self, text: &str, cancel: &Arc<AtomicBool>) -> Verdict {
-        let now = self.now();
-        match check_text(
-            self.gate,
-            &self.loaded,
-            text,
-            now,
-            self.at.is_none(),
-            self.allow_remote,
-            cancel,
-        ) {
-            Ok(v) => v,
-            // A failure (store, unreachable phone) must never look like a valid scan.
-            Err(_) => tuaton_common::verify::session_failed(&tuaton_common::verify::Context {
-                now,
-                trust: &self.loaded.trust,
-                status: &self.loaded.status,
-                replay: &mut tuaton_common::verify::MemoryReplay::default(),
-                policy: self.gate.policy,
-                nonce: None,
-                highest_trusted_time: None,
-            }),
-        }
-    }
-    fn now(&self) -> i64 {
-        self.at.unwrap_or_else(|| chrono::Utc::now().timestamp())
-    }
-    fn status(&self) -> StatusInfo {
-        let l = &self.loaded.state.trust_list.list;
-        let now = self.now();
-        StatusInfo {
-            version: l.version,
-            age_secs: now - l.issued_at,
-            stale: now >= l.expires,
-            clock_back: self
-                .gate
-                .highest_trusted_time()
-                .ok()
-                .flatten()
-                .is_some_and(|h| now < h),
-            label: String::new(),
-            policy: self.gate.policy.require.code().into(),
-        }
     }
 }
 
@@ -246,7 +201,11 @@ fn run(cli: &Cli) -> anyhow::Result<Outcome> {
         .transpose()
         .map_err(GateError::Trust)?;
     let now = at.unwrap_or_else(|| chrono::Utc::now().timestamp());
-    match cli.cmd.as_ref().unwrap_or(&Cmd::Gate) {
+    let no_cmd = Cmd::Gate {
+        source: None,
+        sync_every: None,
+    };
+    match cli.cmd.as_ref().unwrap_or(&no_cmd) {
         Cmd::Demo { plain } => {
             if *plain || !std::io::stdout().is_terminal() {
                 for (label, v) in demo::run_plain(now) {
@@ -396,21 +355,16 @@ fn run(cli: &Cli) -> anyhow::Result<Outcome> {
             }
             Ok(Outcome::Done)
         }
-        Cmd::Gate => {
+        Cmd::Gate { source, sync_every } => {
             if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
                 anyhow::bail!(GateError::NoTerminal);
             }
-            let gate = open_gate(cli, &home)?;
-            let loaded = gate.load()?;
-            tui::run(
-                &mut GateChecker {
-                    gate: &gate,
-                    loaded,
-                    at,
-                    allow_remote: cli.allow_remote_socket,
-                },
-                false,
-            )?;
+            let policy = open_gate(cli, &home)?.policy;
+            let mut live = LiveGate::new(home.clone(), policy, at, cli.allow_remote_socket)?;
+            if let (Some(src), Some(m)) = (source, sync_every) {
+                live.sync_every(src.clone(), *m);
+            }
+            tui::run(&mut live, false)?;
             Ok(Outcome::Done)
         }
         Cmd::Audit {
@@ -441,6 +395,7 @@ fn main() -> ExitCode {
     // this process creates is readable by its owner alone (files 0600, directories 0700).
     rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     let cli = Cli::parse();
+    tuaton_store::exit_cleanly_on_io_panic(&cli.home.clone().unwrap_or_else(default_home));
     match run(&cli) {
         Ok(Outcome::Done) => ExitCode::SUCCESS,
         Ok(Outcome::Rejected) => ExitCode::from(1),
@@ -454,8 +409,16 @@ fn main() -> ExitCode {
                 .downcast_ref::<GateError>()
                 .map(GateError::hint)
                 .unwrap_or("check the command line with --help");
-            eprintln!("error: {e}");
-            eprintln!("hint: {hint}");
+            // A full disk is named by the directory the user gave (or the default).
+            let what = match e.downcast_ref::<tuaton_verifier::GateError>() {
+                Some(tuaton_verifier::GateError::Store(tuaton_store::StoreError::DiskFull(_))) => format!(
+                    "the disk holding {} is full",
+                    cli.home.clone().unwrap_or_else(default_home).display()
+                ),
+                _ => e.to_string(),
+            };
+            // Never panics on a broken or full stderr (the error still sets the exit code).
+            let _ = writeln!(std::io::stderr(), "error: {what}\nhint: {hint}");
             ExitCode::from(2)
         }
     }

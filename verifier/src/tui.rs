@@ -285,7 +285,8 @@ pub fn decode_portrait(jpeg: &[u8]) -> Option<(u32, u32, Vec<u8>)> {
     Some((small.width(), small.height(), small.into_raw()))
 }
 
-fn hhmmss(t: i64) -> String {
+/// Thai wall-clock time of Unix time `t`, as staff read it.
+pub fn hhmmss(t: i64) -> String {
     // Gate staff read Thai time.
     chrono::DateTime::from_timestamp(t + 7 * 3600, 0)
         .map(|d| d.format("%H:%M:%S").to_string())
@@ -580,6 +581,8 @@ pub fn run(checker: &mut dyn Checker, demo: bool) -> std::io::Result<()> {
         while !app.quit {
             terminal.draw(|f| f.render_widget(&app, f.area()))?;
             if !event::poll(Duration::from_millis(500))? {
+                // Idle: keep the bundle's age and the last sync result current.
+                app.status = checker.status();
                 continue;
             }
             if let Event::Key(k) = event::read()? {

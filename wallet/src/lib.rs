@@ -57,8 +57,8 @@ pub enum WalletError {
     #[error(transparent)]
     Core(#[from] tuaton_common::Error),
     /// The store.
-    #[error("wallet store: {0}")]
-    Store(#[from] sled::Error),
+    #[error(transparent)]
+    Store(#[from] tuaton_store::StoreError),
     /// The gate stopped waiting before the answer could be sent.
     #[error("the gate has gone: it waits {0} s for the answer and stopped waiting")]
     GateGone(u64),
@@ -91,7 +91,7 @@ impl WalletError {
             WalletError::Core(_) => "check the input; nothing was written",
             WalletError::Usage(_) => "check the command line with --help",
             WalletError::GateGone(_) => "nothing was shared; run `tuaton-wallet engage` again and scan the new QR",
-            WalletError::Store(_) => "check --home is writable and no other tuaton-wallet is using it",
+            WalletError::Store(e) => e.hint(),
             WalletError::Io { .. } => "check the path exists and is readable/writable",
         }
     }
@@ -261,15 +261,6 @@ impl Wallet {
         if Self::exists(home) {
             return Err(WalletError::AlreadyInitialised(home.into()));
         }
-        std::fs::create_dir_all(home).map_err(|source| WalletError::Io {
-            path: home.into(),
-            source,
-        })?;
-        let db = sled::open(Self::db_path(home))?;
-        let w = Wallet {
-            home: home.into(),
-            db,
-        };
         let store_key = Zeroizing::new(rnd::<32>());
         let sealed = Sealed::seal(
             store_key.as_ref(),
@@ -280,17 +271,29 @@ impl Wallet {
             STORE_KEY_AAD,
         )?;
         let holder = SigningKey::generate(&mut OsRng);
-        let u = Unlocked { w: &w, store_key };
-        let vault_entry = u.encrypt("holder-key", &holder.to_bytes());
-        w.db.open_tree(VAULT)?.insert("holder-key", vault_entry)?;
-        let mut b = sled::Batch::default();
-        b.insert("pin-len", &(opts.pin_len as u64).to_be_bytes());
-        b.insert("failures", &0u64.to_be_bytes());
-        b.insert("sealed-key", sealed.to_bytes());
-        w.db.open_tree(META)?.apply_batch(b)?;
-        w.db.flush()?;
-        drop(u);
-        Ok(w)
+        // Built under a temporary name and renamed into place when whole.
+        let db = tuaton_store::create(&Self::db_path(home), |db| -> Result<()> {
+            let w = Wallet {
+                home: home.into(),
+                db: db.clone(),
+            };
+            let u = Unlocked {
+                w: &w,
+                store_key: store_key.clone(),
+            };
+            let vault_entry = u.encrypt("holder-key", &holder.to_bytes());
+            w.db.open_tree(VAULT)?.insert("holder-key", vault_entry)?;
+            let mut b = sled::Batch::default();
+            b.insert("pin-len", &(opts.pin_len as u64).to_be_bytes());
+            b.insert("failures", &0u64.to_be_bytes());
+            b.insert("sealed-key", sealed.to_bytes());
+            w.db.open_tree(META)?.apply_batch(b)?;
+            Ok(())
+        })?;
+        Ok(Wallet {
+            home: home.into(),
+            db,
+        })
     }
 
     /// Opens an existing wallet (still locked).
@@ -298,7 +301,7 @@ impl Wallet {
         if !Self::exists(home) {
             return Err(WalletError::NotInitialised(home.into()));
         }
-        let db = sled::open(Self::db_path(home))?;
+        let db = tuaton_store::open(&Self::db_path(home), tuaton_store::LOCK_WAIT)?;
         if db.open_tree(META)?.get("sealed-key")?.is_none() {
             return Err(WalletError::NotInitialised(home.into()));
         }
@@ -674,5 +677,14 @@ mod tests {
                 .to_bytes(),
             key
         );
+    }
+}
+
+impl From<sled::Error> for WalletError {
+    fn from(e: sled::Error) -> Self {
+        WalletError::Store(tuaton_store::StoreError::from_sled(
+            std::path::Path::new("the wallet store"),
+            e,
+        ))
     }
 }

@@ -518,6 +518,7 @@ fn main() -> ExitCode {
     // this process creates is readable by its owner alone (files 0600, directories 0700).
     rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     let cli = Cli::parse();
+    tuaton_store::exit_cleanly_on_io_panic(&cli.home.clone().unwrap_or_else(default_home));
     match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -530,8 +531,16 @@ fn main() -> ExitCode {
                 .downcast_ref::<WalletError>()
                 .map(WalletError::hint)
                 .unwrap_or("check the command line with --help");
-            eprintln!("error: {e}");
-            eprintln!("hint: {hint}");
+            // A full disk is named by the directory the user gave (or the default).
+            let what = match e.downcast_ref::<tuaton_wallet::WalletError>() {
+                Some(tuaton_wallet::WalletError::Store(tuaton_store::StoreError::DiskFull(_))) => format!(
+                    "the disk holding {} is full",
+                    cli.home.clone().unwrap_or_else(default_home).display()
+                ),
+                _ => e.to_string(),
+            };
+            // Never panics on a broken or full stderr (the error still sets the exit code).
+            let _ = writeln!(std::io::stderr(), "error: {what}\nhint: {hint}");
             ExitCode::from(2)
         }
     }

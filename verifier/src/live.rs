@@ -1,0 +1,176 @@
+//! The gate as the TUI runs it all day: the store is opened for each scan and closed
+//! again, so `sync`, `check`, `status` and `audit` from another shell (cron, a systemd
+//! timer, an operator) can use it between scans; a scan after a sync uses the new bundle.
+//! It can also sync on its own, in the background, every few minutes.
+
+use crate::tui::{Checker, StatusInfo};
+use crate::{BundleSource, DirSource, Gate, GateError, HttpSource, Loaded, SyncOptions};
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+use tuaton_common::verify::{self, Policy, Verdict};
+
+/// What the background sync last did, for the status bar.
+#[derive(Clone, Debug, Default)]
+pub struct SyncStatus {
+    /// "synced 14:05", "sync failed 14:05: timed out", or empty before the first try.
+    pub last: String,
+}
+
+/// A bundle read whole into memory (within the same per-file limits), so a slow source
+/// never holds the store while a scan waits.
+struct Prefetched(std::collections::HashMap<String, Vec<u8>>);
+
+impl Prefetched {
+    fn fetch(src: &dyn BundleSource) -> Result<Prefetched, GateError> {
+        use tuaton_common::bundle;
+        let mut files = std::collections::HashMap::new();
+        let index = src.read(bundle::INDEX, bundle::MAX_INDEX_BYTES)?;
+        let i = bundle::Index::parse(&index).map_err(GateError::Trust)?;
+        for r in &i.roots {
+            files.insert(r.clone(), src.read(r, bundle::MAX_ROOT_BYTES)?);
+        }
+        files.insert(i.trust_list.clone(), src.read(&i.trust_list, bundle::MAX_TRUST_LIST_BYTES)?);
+        for st in &i.status {
+            files.insert(st.clone(), src.read(st, bundle::MAX_STATUS_BYTES)?);
+        }
+        files.insert(bundle::INDEX.into(), index);
+        Ok(Prefetched(files))
+    }
+}
+
+impl BundleSource for Prefetched {
+    fn read(&self, rel: &str, max: u64) -> Result<Vec<u8>, GateError> {
+        match self.0.get(rel) {
+            Some(b) if b.len() as u64 <= max => Ok(b.clone()),
+            Some(_) => Err(GateError::TooLarge { what: rel.into(), max }),
+            None => Err(GateError::Io {
+                path: rel.into(),
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "not listed in index.json"),
+            }),
+        }
+    }
+}
+
+/// The TUI's checker over a gate home.
+pub struct LiveGate {
+    home: PathBuf,
+    policy: Policy,
+    at: Option<i64>,
+    allow_remote: bool,
+    /// The bundle as last loaded, with the `synced-at` stamp it was loaded at.
+    loaded: Loaded,
+    loaded_at: Option<i64>,
+    highest: Option<i64>,
+    /// Serialises store access between scans and this process's background sync (one
+    /// process may not hold two sled handles on one store).
+    store: Arc<Mutex<()>>,
+    sync: Arc<Mutex<SyncStatus>>,
+}
+
+impl LiveGate {
+    /// Opens `home` once to load its bundle, then lets it go.
+    pub fn new(home: PathBuf, policy: Policy, at: Option<i64>, allow_remote: bool) -> Result<Self, GateError> {
+        let (loaded, loaded_at, highest) = {
+            let g = Gate::open(&home)?;
+            (g.load()?, g.synced_at()?, g.highest_trusted_time()?)
+        };
+        Ok(LiveGate {
+            home,
+            policy,
+            at,
+            allow_remote,
+            loaded,
+            loaded_at,
+            highest,
+            store: Arc::new(Mutex::new(())),
+            sync: Arc::new(Mutex::new(SyncStatus::default())),
+        })
+    }
+
+    /// Starts syncing from `source` every `minutes` on a background thread (the screen
+    /// never waits for it). The next scan after a successful sync uses the new bundle.
+    pub fn sync_every(&self, source: String, minutes: u64) {
+        let (home, store, status) = (self.home.clone(), self.store.clone(), self.sync.clone());
+        std::thread::spawn(move || loop {
+            let now = chrono::Utc::now().timestamp();
+            let result = (|| -> Result<crate::SyncReport, GateError> {
+                // Fetch and verify need no lock; only the write does, and that is short.
+                let src: Box<dyn BundleSource> = if source.starts_with("http://") || source.starts_with("https://") {
+                    Box::new(HttpSource::new(&source, crate::HTTP_SYNC_DEADLINE)?)
+                } else {
+                    Box::new(DirSource(PathBuf::from(&source)))
+                };
+                let fetched = Prefetched::fetch(src.as_ref())?;
+                let _guard = store.lock().unwrap_or_else(|e| e.into_inner());
+                Gate::open(&home)?.sync(&fetched, now, SyncOptions::default())
+            })();
+            let at = crate::tui::hhmmss(now);
+            let text = match result {
+                Ok(r) => format!("synced {at} (v{})", r.trust_list_version),
+                Err(e) => format!("sync failed {at}: {}", tuaton_common::text::for_display(&e.to_string())),
+            };
+            status.lock().unwrap_or_else(|e| e.into_inner()).last = text;
+            std::thread::sleep(std::time::Duration::from_secs(minutes.max(1) * 60));
+        });
+    }
+
+    fn now_(&self) -> i64 {
+        self.at.unwrap_or_else(|| chrono::Utc::now().timestamp())
+    }
+}
+
+impl Checker for LiveGate {
+    fn check(&mut self, text: &str, cancel: &Arc<AtomicBool>) -> Verdict {
+        let now = self.now_();
+        let store = self.store.clone();
+        let _guard = store.lock().unwrap_or_else(|e| e.into_inner());
+        let result = (|| -> Result<Verdict, GateError> {
+            let mut gate = Gate::open(&self.home)?;
+            gate.policy = self.policy;
+            // A sync from another shell (or the background one) since the last scan:
+            // this scan uses the new bundle.
+            let stamp = gate.synced_at()?;
+            if stamp != self.loaded_at {
+                self.loaded = gate.load()?;
+                self.loaded_at = stamp;
+            }
+            let v = if tuaton_common::session::Engagement::is_engagement(text) {
+                gate.check_engagement(&self.loaded, text, now, self.at.is_none(), self.allow_remote, cancel)?
+            } else {
+                gate.check(&self.loaded, text, now, self.at.is_none())?
+            };
+            self.highest = gate.highest_trusted_time()?;
+            Ok(v)
+        })();
+        // A failure (store in use too long, unreachable phone) must never look valid.
+        result.unwrap_or_else(|_| {
+            verify::session_failed(&verify::Context {
+                now,
+                trust: &self.loaded.trust,
+                status: &self.loaded.status,
+                replay: &mut verify::MemoryReplay::default(),
+                policy: self.policy,
+                nonce: None,
+                highest_trusted_time: None,
+            })
+        })
+    }
+
+    fn now(&self) -> i64 {
+        self.now_()
+    }
+
+    fn status(&self) -> StatusInfo {
+        let l = &self.loaded.state.trust_list.list;
+        let now = self.now_();
+        StatusInfo {
+            version: l.version,
+            age_secs: now - l.issued_at,
+            stale: self.loaded.trust.expires.is_some_and(|e| now >= e),
+            clock_back: self.highest.is_some_and(|h| now < h),
+            label: self.sync.lock().map(|s| s.last.clone()).unwrap_or_default(),
+            policy: self.policy.require.code().into(),
+        }
+    }
+}
