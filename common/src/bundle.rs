@@ -50,14 +50,14 @@ impl Index {
     /// documents decide.
     pub fn parse(bytes: &[u8]) -> Result<Index> {
         if bytes.len() as u64 > MAX_INDEX_BYTES {
-            return Err(Error::Trust(format!("{INDEX} is larger than {MAX_INDEX_BYTES} bytes")));
-        }
-        let i: Index = serde_json::from_slice(bytes)
-            .map_err(|e| Error::Trust(format!("{INDEX}: {e}")))?;
-        if i.format != FORMAT {
             return Err(Error::Trust(format!(
-                "{INDEX}: format is not {FORMAT}"
+                "{INDEX} is larger than {MAX_INDEX_BYTES} bytes"
             )));
+        }
+        let i: Index =
+            serde_json::from_slice(bytes).map_err(|e| Error::Trust(format!("{INDEX}: {e}")))?;
+        if i.format != FORMAT {
+            return Err(Error::Trust(format!("{INDEX}: format is not {FORMAT}")));
         }
         if i.roots.is_empty() || i.roots.len() > MAX_ROOTS {
             return Err(Error::Trust(format!(
@@ -65,7 +65,12 @@ impl Index {
                 i.roots.len()
             )));
         }
-        for p in i.roots.iter().chain([&i.trust_list, &i.context]).chain(&i.status) {
+        for p in i
+            .roots
+            .iter()
+            .chain([&i.trust_list, &i.context])
+            .chain(&i.status)
+        {
             if !safe_rel(p) {
                 return Err(Error::Trust(format!("{INDEX}: unsafe path {p:?}")));
             }
@@ -165,13 +170,23 @@ mod tests {
     #[test]
     fn origins_tell_hosts_ports_and_schemes_apart() {
         let o = |u| url_origin(u);
-        assert_eq!(o("https://Gate.Example/b/index.json"), Some("https://gate.example:443".into()));
+        assert_eq!(
+            o("https://Gate.Example/b/index.json"),
+            Some("https://gate.example:443".into())
+        );
         assert_eq!(o("https://gate.example:443/x"), o("https://gate.example/y"));
         assert_ne!(o("http://gate.example/x"), o("https://gate.example/x"));
         assert_ne!(o("http://a.example/x"), o("http://b.example/x"));
         assert_ne!(o("http://a.example:81/"), o("http://a.example/"));
         assert_eq!(o("http://[::1]:8080/i"), Some("http://[::1]:8080".into()));
-        for bad in ["ftp://a/", "http://", "http://user@a/", "http://a:99999/", "a", "http://[::1/"] {
+        for bad in [
+            "ftp://a/",
+            "http://",
+            "http://user@a/",
+            "http://a:99999/",
+            "a",
+            "http://[::1/",
+        ] {
             assert_eq!(o(bad), None, "{bad}");
         }
     }
@@ -181,12 +196,26 @@ mod tests {
     #[test]
     fn paths_that_leave_the_bundle_are_refused() {
         for p in [
-            "", "/etc/passwd", "../x", "a/../b", "a//b", ".hidden", "a\\b", "root/.x", "a/",
-            "é", "a b",
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../b",
+            "a//b",
+            ".hidden",
+            "a\\b",
+            "root/.x",
+            "a/",
+            "é",
+            "a b",
         ] {
             assert!(!safe_rel(p), "{p:?} accepted");
         }
-        for p in ["index.json", "root/1.cbor", "status/1-0.json", "contexts/tuaton-v1.jsonld"] {
+        for p in [
+            "index.json",
+            "root/1.cbor",
+            "status/1-0.json",
+            "contexts/tuaton-v1.jsonld",
+        ] {
             assert!(safe_rel(p), "{p:?} refused");
         }
     }

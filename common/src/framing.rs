@@ -75,7 +75,9 @@ impl Reassembler {
         // the other side without progress, so the first one ends the session. With every
         // chunk carrying a byte, the size limit also bounds the number of chunks.
         if *flag == 1 && data.is_empty() {
-            return Err(Error::Payload("BLE chunk is empty but says more follows".into()));
+            return Err(Error::Payload(
+                "BLE chunk is empty but says more follows".into(),
+            ));
         }
         if self.buf.len() + data.len() > self.limit {
             return Err(Error::Payload(format!(
@@ -108,7 +110,10 @@ mod tests {
     #[test]
     fn attack_dribbling_empty_chunks_ends_the_message() {
         let mut r = Reassembler::new(1024);
-        assert!(r.push(&[0x01, 0]).is_err(), "an empty middle chunk is refused");
+        assert!(
+            r.push(&[0x01, 0]).is_err(),
+            "an empty middle chunk is refused"
+        );
         // A last chunk may be empty (an empty message), and data chunks still count.
         let mut r = Reassembler::new(1024);
         assert_eq!(r.push(&[0x00, 0]).unwrap(), Some(vec![]));
@@ -116,7 +121,10 @@ mod tests {
         for i in 0..4u8 {
             assert_eq!(r.push(&[0x01, i, 1]).unwrap(), None);
         }
-        assert!(r.push(&[0x01, 4, 1]).is_err(), "the byte limit bounds the chunk count");
+        assert!(
+            r.push(&[0x01, 4, 1]).is_err(),
+            "the byte limit bounds the chunk count"
+        );
     }
 
     #[test]

@@ -6,8 +6,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-mod cbor;
 pub mod bundle;
+mod cbor;
 pub mod enroll;
 pub mod error;
 pub mod framing;

@@ -229,9 +229,12 @@ impl Presentation {
             disclosures.insert(g, cbor::bytes(d, "disclosure")?);
         }
         let mut proof = cbor::array(proof, "holder proof")?.into_iter();
-        let (Some(t), Some(s), salt, None) = (proof.next(), proof.next(), proof.next(), proof.next())
+        let (Some(t), Some(s), salt, None) =
+            (proof.next(), proof.next(), proof.next(), proof.next())
         else {
-            return Err(err("holder proof: expected [time, signature] or [time, signature, salt]"));
+            return Err(err(
+                "holder proof: expected [time, signature] or [time, signature, salt]",
+            ));
         };
         Ok(Presentation {
             issuer_signed,

@@ -132,9 +132,14 @@ impl Engagement {
     /// Checks the wallet's hello ([`WalletAwaitingRequest::hello`]) against this
     /// engagement's key. The gate sends nothing before this succeeds.
     pub fn verify_hello(&self, msg: &[u8]) -> Result<()> {
-        use curve25519_dalek::{edwards::CompressedEdwardsY, montgomery::MontgomeryPoint, EdwardsPoint, Scalar};
-        let bad = || Error::Session("the listener did not prove it holds the engagement key".into());
-        let [r @ .., sign] = msg else { return Err(bad()) };
+        use curve25519_dalek::{
+            edwards::CompressedEdwardsY, montgomery::MontgomeryPoint, EdwardsPoint, Scalar,
+        };
+        let bad =
+            || Error::Session("the listener did not prove it holds the engagement key".into());
+        let [r @ .., sign] = msg else {
+            return Err(bad());
+        };
         if msg.len() != HELLO_LEN || *sign > 1 {
             return Err(bad());
         }
@@ -143,7 +148,9 @@ impl Engagement {
             r[32..64].try_into().map_err(|_| bad())?,
         ))
         .ok_or_else(bad)?;
-        let p = MontgomeryPoint(self.wallet_key).to_edwards(*sign).ok_or_else(bad)?;
+        let p = MontgomeryPoint(self.wallet_key)
+            .to_edwards(*sign)
+            .ok_or_else(bad)?;
         if p.is_small_order() {
             return Err(bad());
         }

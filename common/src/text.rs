@@ -89,9 +89,23 @@ mod tests {
     #[test]
     fn bidi_zero_width_and_escapes_are_caught() {
         for c in [
-            '\u{202E}', '\u{202A}', '\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}', '\u{200B}',
-            '\u{200D}', '\u{200E}', '\u{FEFF}', '\u{00AD}', '\u{061C}', '\u{1B}', '\u{7F}',
-            '\u{9B}', '\u{2028}', '\u{E0041}',
+            '\u{202E}',
+            '\u{202A}',
+            '\u{2066}',
+            '\u{2067}',
+            '\u{2068}',
+            '\u{2069}',
+            '\u{200B}',
+            '\u{200D}',
+            '\u{200E}',
+            '\u{FEFF}',
+            '\u{00AD}',
+            '\u{061C}',
+            '\u{1B}',
+            '\u{7F}',
+            '\u{9B}',
+            '\u{2028}',
+            '\u{E0041}',
         ] {
             let s = format!("Som{c}chai");
             assert_eq!(first_forbidden(&s), Some(c), "{}", describe(c));

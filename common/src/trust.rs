@@ -199,7 +199,12 @@ impl MultiSigned {
     /// other key is refused rather than skipped: a document that carries an attacker's
     /// signature beside the real ones would otherwise verify under both roots, and so
     /// could be used to walk a gate from the real root to a forged one.
-    fn strict_signers(&self, tag: &[u8], allowed: &[[u8; 32]], what: &str) -> Result<Vec<[u8; 32]>> {
+    fn strict_signers(
+        &self,
+        tag: &[u8],
+        allowed: &[[u8; 32]],
+        what: &str,
+    ) -> Result<Vec<[u8; 32]>> {
         let input = signing_input(tag, &self.doc);
         let mut seen: Vec<[u8; 32]> = Vec::new();
         for (k, s) in &self.sigs {
@@ -315,8 +320,7 @@ pub fn parse_fingerprint(s: &str) -> Result<[u8; 32]> {
         .chars()
         .filter(|c| !matches!(c, ' ' | ':' | '-'))
         .collect();
-    let bytes = hex::decode(digits.to_ascii_lowercase())
-        .map_err(|_| Error::BadFingerprint)?;
+    let bytes = hex::decode(digits.to_ascii_lowercase()).map_err(|_| Error::BadFingerprint)?;
     bytes.try_into().map_err(|_| Error::BadFingerprint)
 }
 
@@ -378,8 +382,11 @@ impl SignedRoot {
         }
         let mut allowed = self.root.keys.clone();
         allowed.extend_from_slice(&root.keys);
-        let signers =
-            signed.strict_signers(ROOT_TAG, &allowed, &format!("root version {}", root.version))?;
+        let signers = signed.strict_signers(
+            ROOT_TAG,
+            &allowed,
+            &format!("root version {}", root.version),
+        )?;
         for (keys, threshold, by) in [
             (&self.root.keys, self.root.threshold, self.root.version),
             (&root.keys, root.threshold, root.version),

@@ -150,10 +150,7 @@ impl Warning {
     pub fn describe(self) -> (&'static str, &'static str) {
         match self {
             Warning::TrustStale => ("Trust data out of date: sync", "ข้อมูลความเชื่อถือล้าสมัย"),
-            Warning::StatusStale => (
-                "Revocation list old or missing",
-                "รายการเพิกถอนล้าสมัยหรือไม่มี",
-            ),
+            Warning::StatusStale => ("Revocation list old or missing", "รายการเพิกถอนล้าสมัยหรือไม่มี"),
             Warning::ClockRollback => ("Gate clock set back: check it", "นาฬิกาถูกตั้งย้อนหลัง"),
         }
     }
@@ -301,7 +298,12 @@ impl Requirement {
         match self {
             Requirement::Flight => &[Group::Flight],
             Requirement::Age => &[Group::AgeOver20],
-            Requirement::Full => &[Group::Flight, Group::Details, Group::AgeOver18, Group::AgeOver20],
+            Requirement::Full => &[
+                Group::Flight,
+                Group::Details,
+                Group::AgeOver18,
+                Group::AgeOver20,
+            ],
         }
     }
 
@@ -336,7 +338,10 @@ impl std::str::FromStr for Requirement {
             "flight" => Ok(Requirement::Flight),
             "age" => Ok(Requirement::Age),
             "full" => Ok(Requirement::Full),
-            _ => Err(format!("`{}` is not one of flight, age, full", s.escape_debug())),
+            _ => Err(format!(
+                "`{}` is not one of flight, age, full",
+                s.escape_debug()
+            )),
         }
     }
 }

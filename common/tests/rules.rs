@@ -427,8 +427,11 @@ fn check_json_has_the_cli_shape() {
 fn attack_presentation_disclosing_nothing_is_green() {
     use tuaton_common::verify::Reason;
     // The full member with no disclosure at all, and the age profile, at a flight gate.
-    let nothing = presentation::present_groups(&credential(0), &holder_key(), &[], NOW, None).unwrap();
-    let v = in_context(None, Policy::default(), None, |c| verify::verify_cbor(&nothing, c));
+    let nothing =
+        presentation::present_groups(&credential(0), &holder_key(), &[], NOW, None).unwrap();
+    let v = in_context(None, Policy::default(), None, |c| {
+        verify::verify_cbor(&nothing, c)
+    });
     assert_eq!(v.reasons, vec![Reason::InsufficientDisclosure]);
     let v = in_context(None, Policy::default(), None, |c| {
         verify::verify_qr(&qr(&credential(0), Profile::Age, NOW), c)

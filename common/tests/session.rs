@@ -321,8 +321,14 @@ fn the_wallet_proves_it_holds_the_engagement_key_before_the_gate_writes() {
 #[test]
 fn attack_session_answer_without_the_portrait() {
     let nonce = [3u8; 48];
-    let p = presentation::present_groups(&credential(0), &holder_key(), &[Group::Flight], NOW, Some(&nonce))
-        .unwrap();
+    let p = presentation::present_groups(
+        &credential(0),
+        &holder_key(),
+        &[Group::Flight],
+        NOW,
+        Some(&nonce),
+    )
+    .unwrap();
     let v = in_context(Some(&nonce), Policy::default(), None, |ctx| {
         verify::verify_session_answer(&p, &[Group::Flight, Group::Portrait], ctx)
     });

@@ -109,7 +109,9 @@ fn rotation_follows_the_chain_from_any_older_root() {
     let s = s
         .update(
             &[root1(), r3.clone(), r2.clone()],
-            &signed_list(5, 3, &[7, 8]), NOW)
+            &signed_list(5, 3, &[7, 8]),
+            NOW,
+        )
         .unwrap();
     assert_eq!(s.root.root.version, 3);
     // A fresh gate bootstraps from root 1 and follows the same chain.
@@ -123,13 +125,15 @@ fn a_new_root_needs_the_old_root_threshold_and_its_own() {
     // Only the new keys signed: an attacker's self-made root.
     let r2 = signed_root(2, &[4, 5, 6], 2, &[4, 5]);
     assert!(matches!(
-        s.update(&[r2], &signed_list(2, 2, &[4, 5]), NOW).unwrap_err(),
+        s.update(&[r2], &signed_list(2, 2, &[4, 5]), NOW)
+            .unwrap_err(),
         Error::Threshold { .. }
     ));
     // Only old keys signed: the new keys never agreed.
     let r2 = signed_root(2, &[4, 5, 6], 2, &[1, 2]);
     assert!(matches!(
-        s.update(&[r2], &signed_list(2, 2, &[4, 5]), NOW).unwrap_err(),
+        s.update(&[r2], &signed_list(2, 2, &[4, 5]), NOW)
+            .unwrap_err(),
         Error::Threshold { .. }
     ));
 }
@@ -172,7 +176,9 @@ fn mix_and_match_of_root_and_trust_list_is_refused() {
     assert!(matches!(e, Error::ForeignSignature(_)), "{e}");
     // Signed by the right keys but naming another root version.
     let r2b = signed_root(2, &[1, 2, 3], 2, &[1, 2, 3]);
-    let e = s.update(&[r2b], &signed_list(3, 1, &[1, 2]), NOW).unwrap_err();
+    let e = s
+        .update(&[r2b], &signed_list(3, 1, &[1, 2]), NOW)
+        .unwrap_err();
     assert!(
         matches!(
             e,
@@ -206,7 +212,11 @@ fn fast_forward_with_a_removed_key_does_not_lock_out_the_issuer() {
     let r1 = signed_root(1, &[1, 2], 1, &[1, 2]);
     let s = tofu(std::slice::from_ref(&r1), &signed_list(3, 1, &[2])).unwrap();
     let s = s
-        .update(std::slice::from_ref(&r1), &signed_list(1_000_000, 1, &[1]), NOW)
+        .update(
+            std::slice::from_ref(&r1),
+            &signed_list(1_000_000, 1, &[1]),
+            NOW,
+        )
         .unwrap();
     assert_eq!(s.trust_list.list.version, 1_000_000);
     // The issuer rotates the root without key 1; its real list v4 must be accepted.
@@ -313,7 +323,11 @@ fn attack_served_root_replaces_the_trusted_root() {
     assert!(matches!(e, Error::RootMismatch { version: 1 }), "{e}");
     // Both roots 1 side by side in one bundle: two histories, refused.
     let e = s
-        .update(&[root1(), attacker_root1()], &signed_list(2, 1, &[1, 2]), NOW)
+        .update(
+            &[root1(), attacker_root1()],
+            &signed_list(2, 1, &[1, 2]),
+            NOW,
+        )
         .unwrap_err();
     assert!(matches!(e, Error::RootMismatch { version: 1 }), "{e}");
     // And the state the gate keeps names only the root it verified.
@@ -328,9 +342,17 @@ fn attack_trust_list_with_an_extra_signature_by_an_unknown_key() {
         .unwrap_err();
     assert!(matches!(e, Error::ForeignSignature(_)), "{e}");
     // Nor can it seed a first sync, pinned or not.
-    let fp = SignedRoot::from_bytes_self_signed(&root1()).unwrap().root.fingerprint_bytes();
-    let e = TrustState::first(&[root1()], &list_with_extra_signature(2), Anchor::Pinned(fp), NOW)
-        .unwrap_err();
+    let fp = SignedRoot::from_bytes_self_signed(&root1())
+        .unwrap()
+        .root
+        .fingerprint_bytes();
+    let e = TrustState::first(
+        &[root1()],
+        &list_with_extra_signature(2),
+        Anchor::Pinned(fp),
+        NOW,
+    )
+    .unwrap_err();
     assert!(matches!(e, Error::ForeignSignature(_)), "{e}");
 }
 
@@ -348,8 +370,13 @@ fn attack_reload_from_a_stored_foreign_root() {
 fn the_first_sync_starts_only_from_the_pinned_root() {
     let real = SignedRoot::from_bytes_self_signed(&root1()).unwrap().root;
     let fp = real.fingerprint_bytes();
-    let s = TrustState::first(&[root1()], &signed_list(1, 1, &[1, 2]), Anchor::Pinned(fp), NOW)
-        .unwrap();
+    let s = TrustState::first(
+        &[root1()],
+        &signed_list(1, 1, &[1, 2]),
+        Anchor::Pinned(fp),
+        NOW,
+    )
+    .unwrap();
     assert_eq!(s.root.root, real);
     // A bundle made by someone else does not hold the pinned root.
     let e = TrustState::first(
@@ -363,7 +390,10 @@ fn the_first_sync_starts_only_from_the_pinned_root() {
     // Pinned to root 2, a gate starts there and follows on to root 3.
     let r2 = signed_root(2, &[4, 5, 6], 2, &[1, 2, 4, 5]);
     let r3 = signed_root(3, &[7, 8, 9], 2, &[5, 6, 7, 9]);
-    let fp2 = SignedRoot::from_bytes_self_signed(&r2).unwrap().root.fingerprint_bytes();
+    let fp2 = SignedRoot::from_bytes_self_signed(&r2)
+        .unwrap()
+        .root
+        .fingerprint_bytes();
     let s = TrustState::first(
         &[root1(), r2.clone(), r3],
         &signed_list(5, 3, &[7, 8]),
@@ -383,7 +413,10 @@ fn the_fingerprint_covers_every_key_and_the_threshold() {
     swapped.keys[2] = k(9).verifying_key().to_bytes();
     let mut fewer = a.clone();
     fewer.keys.pop();
-    let fps: Vec<String> = [&a, &lower, &swapped, &fewer].iter().map(|r| r.fingerprint()).collect();
+    let fps: Vec<String> = [&a, &lower, &swapped, &fewer]
+        .iter()
+        .map(|r| r.fingerprint())
+        .collect();
     for i in 0..fps.len() {
         assert_eq!(fps[i].len(), 64);
         for j in i + 1..fps.len() {
@@ -408,7 +441,9 @@ fn an_expired_root_is_refused_but_an_expired_older_root_leads_to_its_successor()
     let mut old = root(1, &[1, 2, 3], 2);
     old.expires = NOW - 10;
     let signers = [k(1), k(2)];
-    let old_b = SignedRoot::sign(old, &signers.iter().collect::<Vec<_>>()).signed.to_bytes();
+    let old_b = SignedRoot::sign(old, &signers.iter().collect::<Vec<_>>())
+        .signed
+        .to_bytes();
     // The newest root has expired: nothing to start from.
     let e = tofu(std::slice::from_ref(&old_b), &signed_list(1, 1, &[1, 2])).unwrap_err();
     assert!(matches!(e, Error::RootExpired { version: 1, .. }), "{e}");
@@ -419,7 +454,9 @@ fn an_expired_root_is_refused_but_an_expired_older_root_leads_to_its_successor()
     // The root's expiry also bounds how long the trust data counts as current.
     let mut short = root(1, &[1, 2, 3], 2);
     short.expires = NOW + 60;
-    let short = SignedRoot::sign(short, &signers.iter().collect::<Vec<_>>()).signed.to_bytes();
+    let short = SignedRoot::sign(short, &signers.iter().collect::<Vec<_>>())
+        .signed
+        .to_bytes();
     let s = tofu(&[short], &signed_list(1, 1, &[1, 2])).unwrap();
     assert_eq!(s.to_store().expires, Some(NOW + 60));
 }

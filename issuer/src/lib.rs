@@ -86,6 +86,15 @@ impl IssuerError {
     }
 }
 
+impl From<sled::Error> for IssuerError {
+    fn from(e: sled::Error) -> Self {
+        IssuerError::Store(tuaton_store::StoreError::from_sled(
+            std::path::Path::new("the issuer store"),
+            e,
+        ))
+    }
+}
+
 /// Shorthand.
 pub type Result<T, E = IssuerError> = std::result::Result<T, E>;
 
@@ -680,14 +689,14 @@ impl Issuer {
         let issuer = self.issuer_id()?;
         let size = self.meta_u64("status-size")?;
         let expires = now + i64::from(valid_days) * 86_400;
-        for d in ["root", "status", "contexts"] {
+        for d in ["root", "status", "contexts", "trust-list", "index"] {
             std::fs::create_dir_all(out.join(d)).map_err(|source| IssuerError::Io {
                 path: out.join(d),
                 source,
             })?;
         }
         // The bundle is public: readable by the web server whatever this process's umask.
-        for d in [out.to_path_buf(), out.join("root"), out.join("status"), out.join("contexts")] {
+        for d in ["", "root", "status", "contexts", "trust-list", "index"].map(|d| out.join(d)) {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).map_err(
                 |source| IssuerError::Io {
@@ -726,16 +735,28 @@ impl Issuer {
                 .set(index);
             revoked += 1;
         }
+        // The version is reserved (and flushed) before any file is written: a publish
+        // killed half-way skips a version, and no version is ever reused with other content.
+        let version = self.meta_u64("trust-list-version")? + 1;
+        self.db
+            .open_tree(META)?
+            .insert("trust-list-version", &be(version))?;
+        self.db.flush()?;
+        // Consistent snapshots (as TUF's): status lists are named by their content and the
+        // trust list by its version, so no published file is ever replaced; index.json is
+        // written last and names one whole generation. A reader (a gate, a CDN) at any
+        // moment, or after a crash at any point, sees the old generation or the new one.
         let mut pins = vec![];
         for (list, bits) in &lists {
             let json = status::sign_list(bits, issuer, *list, &sk, now, expires).map_err(core)?;
-            let file = format!("{issuer}-{list}.json");
+            let sha: [u8; 32] = Sha256::digest(json.as_bytes()).into();
+            let file = format!("{issuer}-{list}.{}.json", hex::encode(&sha[..16]));
             write_atomic(&out.join("status").join(&file), json.as_bytes())?;
             pins.push(StatusPin {
                 issuer,
                 list: *list,
                 size,
-                sha256: Sha256::digest(json.as_bytes()).into(),
+                sha256: sha,
                 file,
             });
         }
@@ -743,7 +764,10 @@ impl Issuer {
             &out.join("contexts").join("tuaton-v1.jsonld"),
             w3c::CONTEXT_DOCUMENT.as_bytes(),
         )?;
-        let version = self.meta_u64("trust-list-version")? + 1;
+        let status_files: Vec<String> = pins
+            .iter()
+            .map(|p| tuaton_common::bundle::status_path(&p.file))
+            .collect();
         let list = TrustList {
             version,
             root_version: root.root.version,
@@ -758,27 +782,30 @@ impl Issuer {
         };
         let signers: Vec<&SigningKey> = root_keys.iter().take(root.root.threshold.into()).collect();
         let signed = SignedTrustList::sign(list, &signers);
-        write_atomic(&out.join("trust-list.cbor"), &signed.signed.to_bytes())?;
-        let index = serde_json::json!({
-            "format": "tuaton-trust-bundle/1",
-            "roots": root_versions.iter().map(|v| format!("root/{v}.cbor")).collect::<Vec<_>>(),
-            "trust_list": "trust-list.cbor",
-            "status": lists.keys().map(|l| format!("status/{issuer}-{l}.json")).collect::<Vec<_>>(),
-            "context": "contexts/tuaton-v1.jsonld",
-            "trust_list_version": version,
-            "root_version": root.root.version,
-            "expires": expires,
-        });
+        let tl_name = format!("trust-list/{version}.cbor");
+        write_atomic(&out.join(&tl_name), &signed.signed.to_bytes())?;
+        let index = tuaton_common::bundle::Index {
+            format: tuaton_common::bundle::FORMAT.into(),
+            roots: root_versions
+                .iter()
+                .map(|v| format!("root/{v}.cbor"))
+                .collect(),
+            trust_list: tl_name,
+            status: status_files,
+            context: "contexts/tuaton-v1.jsonld".into(),
+            trust_list_version: version,
+            root_version: root.root.version,
+            expires,
+        };
+        let index_bytes = serde_json::to_vec_pretty(&index).expect("json");
+        // Each generation's index is kept too, so collection knows what is still in use.
         write_atomic(
-            &out.join("index.json"),
-            serde_json::to_string_pretty(&index)
-                .expect("json")
-                .as_bytes(),
+            &out.join("index").join(format!("{version}.json")),
+            &index_bytes,
         )?;
-        self.db
-            .open_tree(META)?
-            .insert("trust-list-version", &be(version))?;
-        self.db.flush()?;
+        write_atomic(&out.join("index.json"), &index_bytes)?;
+        tuaton_store::sync_dir(out)?;
+        collect_old_generations(out, KEEP_GENERATIONS)?;
         Ok(PublishReport {
             trust_list_version: version,
             root_version: root.root.version,
@@ -819,6 +846,47 @@ fn tx_err(e: sled::transaction::TransactionError<()>) -> IssuerError {
     }
 }
 
+/// Generations of a bundle kept after a publish: a gate or CDN that read the previous
+/// index a moment ago still finds every file it names.
+pub const KEEP_GENERATIONS: usize = 3;
+
+/// Removes trust lists, status lists and indexes that none of the newest `keep`
+/// generations' indexes name (files of other layouts are left alone).
+fn collect_old_generations(out: &Path, keep: usize) -> Result<()> {
+    let io = |path: PathBuf| move |source| IssuerError::Io { path, source };
+    let dir = out.join("index");
+    let mut versions: Vec<u64> = std::fs::read_dir(&dir)
+        .map_err(io(dir.clone()))?
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.strip_suffix(".json")?.parse().ok())
+        .collect();
+    versions.sort_unstable();
+    let (old, kept) = versions.split_at(versions.len().saturating_sub(keep));
+    let mut live = std::collections::HashSet::new();
+    for v in kept {
+        let p = dir.join(format!("{v}.json"));
+        let bytes = std::fs::read(&p).map_err(io(p.clone()))?;
+        if let Ok(i) = tuaton_common::bundle::Index::parse(&bytes) {
+            live.insert(i.trust_list);
+            live.extend(i.status);
+        }
+    }
+    for sub in ["trust-list", "status"] {
+        let d = out.join(sub);
+        for e in std::fs::read_dir(&d).map_err(io(d.clone()))?.flatten() {
+            let name = format!("{sub}/{}", e.file_name().to_string_lossy());
+            if !live.contains(&name) && !name.contains("/.") {
+                std::fs::remove_file(e.path()).map_err(io(e.path()))?;
+            }
+        }
+    }
+    for v in old {
+        let p = dir.join(format!("{v}.json"));
+        std::fs::remove_file(&p).map_err(io(p.clone()))?;
+    }
+    Ok(())
+}
+
 /// Largest portrait file the issuer reads (the card's photo is a few KB; a session
 /// carries it within `tuaton_common::session::MAX_MESSAGE`).
 pub const MAX_PORTRAIT_BYTES: u64 = 64 * 1024;
@@ -830,10 +898,12 @@ pub const PORTRAIT_PIXELS: std::ops::RangeInclusive<u32> = 32..=1024;
 /// sides are within [`PORTRAIT_PIXELS`].
 pub fn read_portrait(path: &Path) -> Result<Vec<u8>> {
     use std::io::Read;
-    let bad = |reason: String| IssuerError::Core(tuaton_common::Error::InvalidField {
-        field: "portrait",
-        reason,
-    });
+    let bad = |reason: String| {
+        IssuerError::Core(tuaton_common::Error::InvalidField {
+            field: "portrait",
+            reason,
+        })
+    };
     let io = |source| IssuerError::Io {
         path: path.into(),
         source,
@@ -849,18 +919,20 @@ pub fn read_portrait(path: &Path) -> Result<Vec<u8>> {
     if bytes.len() as u64 > MAX_PORTRAIT_BYTES {
         return Err(bad(format!("is larger than {MAX_PORTRAIT_BYTES} bytes")));
     }
-    let mut reader = image::ImageReader::with_format(
-        std::io::Cursor::new(&bytes),
-        image::ImageFormat::Jpeg,
-    );
+    let mut reader =
+        image::ImageReader::with_format(std::io::Cursor::new(&bytes), image::ImageFormat::Jpeg);
     let mut limits = image::Limits::default();
     limits.max_image_width = Some(*PORTRAIT_PIXELS.end());
     limits.max_image_height = Some(*PORTRAIT_PIXELS.end());
     limits.max_alloc = Some(16 << 20);
     reader.limits(limits);
-    let img = reader
-        .decode()
-        .map_err(|e| bad(format!("is not a JPEG within {}x{} pixels ({e})", PORTRAIT_PIXELS.end(), PORTRAIT_PIXELS.end())))?;
+    let img = reader.decode().map_err(|e| {
+        bad(format!(
+            "is not a JPEG within {}x{} pixels ({e})",
+            PORTRAIT_PIXELS.end(),
+            PORTRAIT_PIXELS.end()
+        ))
+    })?;
     if !PORTRAIT_PIXELS.contains(&img.width()) || !PORTRAIT_PIXELS.contains(&img.height()) {
         return Err(bad(format!(
             "is {}x{} pixels; each side must be {} to {}",
@@ -975,14 +1047,5 @@ mod tests {
             .publish(&dir.path().join("bundle"), 1_795_000_100, 7)
             .unwrap();
         assert_eq!(report.status_lists, 2);
-    }
-}
-
-impl From<sled::Error> for IssuerError {
-    fn from(e: sled::Error) -> Self {
-        IssuerError::Store(tuaton_store::StoreError::from_sled(
-            std::path::Path::new("the issuer store"),
-            e,
-        ))
     }
 }

@@ -343,10 +343,12 @@ fn main() -> ExitCode {
                 .unwrap_or("check the command and its input, then try again");
             // A full disk is named by the directory the user gave (or the default).
             let what = match e.downcast_ref::<tuaton_issuer::IssuerError>() {
-                Some(tuaton_issuer::IssuerError::Store(tuaton_store::StoreError::DiskFull(_))) => format!(
-                    "the disk holding {} is full",
-                    cli.home.clone().unwrap_or_else(default_home).display()
-                ),
+                Some(tuaton_issuer::IssuerError::Store(tuaton_store::StoreError::DiskFull(_))) => {
+                    format!(
+                        "the disk holding {} is full",
+                        cli.home.clone().unwrap_or_else(default_home).display()
+                    )
+                }
                 _ => e.to_string(),
             };
             // Never panics on a broken or full stderr (the error still sets the exit code).

@@ -65,7 +65,11 @@ impl StoreError {
     pub fn from_io(path: &Path, io: std::io::Error) -> StoreError {
         if io.raw_os_error() == Some(28) || io.kind() == std::io::ErrorKind::StorageFull {
             StoreError::DiskFull(path.into())
-        } else if io.kind() == std::io::ErrorKind::WouldBlock {
+        } else if io.kind() == std::io::ErrorKind::WouldBlock
+            || io.raw_os_error() == Some(11)
+            // sled wraps the lock failure in an error of its own kind, keeping the text.
+            || io.to_string().contains("could not acquire lock")
+        {
             StoreError::InUse(path.into())
         } else {
             StoreError::Io {
@@ -155,7 +159,9 @@ pub fn create<E: From<StoreError>>(
     remove_leftovers(parent, &name)?;
     let tmp = parent.join(format!(".{name}.creating-{:016x}", rand::random::<u64>()));
     let built = (|| -> std::result::Result<(), E> {
-        let db = config(&tmp).open().map_err(|e| StoreError::from_sled(&tmp, e))?;
+        let db = config(&tmp)
+            .open()
+            .map_err(|e| StoreError::from_sled(&tmp, e))?;
         build(&db)?;
         db.flush().map_err(|e| StoreError::from_sled(&tmp, e))?;
         drop(db);
@@ -245,7 +251,8 @@ mod tests {
         let p = d.path().join("s.sled");
         {
             let db = create::<StoreError>(&p, |db| {
-                db.insert("k", "v").map_err(|e| StoreError::from_sled(&p, e))?;
+                db.insert("k", "v")
+                    .map_err(|e| StoreError::from_sled(&p, e))?;
                 Ok(())
             })
             .unwrap();
@@ -266,7 +273,11 @@ mod tests {
         let r = create::<StoreError>(&p, |_| Err(StoreError::DiskFull(p.clone())));
         assert!(matches!(r, Err(StoreError::DiskFull(_))));
         assert!(!p.exists());
-        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 0, "nothing left behind");
+        assert_eq!(
+            std::fs::read_dir(d.path()).unwrap().count(),
+            0,
+            "nothing left behind"
+        );
         // A leftover of a killed creation is cleaned up by the next one.
         std::fs::create_dir(d.path().join(".s.sled.creating-00")).unwrap();
         create::<StoreError>(&p, |_| Ok(())).unwrap();
@@ -277,7 +288,10 @@ mod tests {
     fn full_disk_and_lock_errors_are_named() {
         let p = Path::new("/x");
         let full = std::io::Error::from_raw_os_error(28);
-        assert!(matches!(StoreError::from_io(p, full), StoreError::DiskFull(_)));
+        assert!(matches!(
+            StoreError::from_io(p, full),
+            StoreError::DiskFull(_)
+        ));
         let busy = std::io::Error::new(std::io::ErrorKind::WouldBlock, "lock");
         assert!(matches!(StoreError::from_io(p, busy), StoreError::InUse(_)));
     }

@@ -186,7 +186,14 @@ impl World {
         let fp = self.fingerprint();
         self.wallet(
             name,
-            &["import", &pkg, "--bundle", &self.p("bundle"), "--expect-root", &fp],
+            &[
+                "import",
+                &pkg,
+                "--bundle",
+                &self.p("bundle"),
+                "--expect-root",
+                &fp,
+            ],
             &format!("{PIN}\n"),
         )
         .ok();
@@ -198,7 +205,10 @@ impl World {
     pub fn fingerprint(&self) -> String {
         let v: serde_json::Value =
             serde_json::from_str(&self.issuer(&["keys", "--json"]).ok()).expect("keys json");
-        v["root_fingerprint"].as_str().expect("root_fingerprint").to_owned()
+        v["root_fingerprint"]
+            .as_str()
+            .expect("root_fingerprint")
+            .to_owned()
     }
     /// `sync` of the gate from `source` (the bundle directory when `None`), pinned to the
     /// issuer's root fingerprint as a provisioned gate would be.
@@ -206,6 +216,19 @@ impl World {
         let src = source.map_or_else(|| self.p("bundle"), str::to_owned);
         let fp = self.fingerprint();
         self.gate(&["sync", &src, "--expect-root", &fp])
+    }
+    /// The path of a file the current `bundle/index.json` names: `"trust_list"`, or
+    /// `"status"` (its first status list).
+    pub fn bundle_file(&self, which: &str) -> PathBuf {
+        let i: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(self.path("bundle/index.json")).expect("index"))
+                .expect("index json");
+        let rel = match &i[which] {
+            serde_json::Value::Array(a) => a[0].as_str(),
+            v => v.as_str(),
+        }
+        .expect("index names it");
+        self.path("bundle").join(rel)
     }
     /// Publishes the bundle to `bundle/`.
     pub fn publish(&self) {

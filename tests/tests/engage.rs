@@ -161,7 +161,8 @@ fn listener(
         use std::io::Read;
         let (mut s, _) = l.accept().unwrap();
         behave(&mut s);
-        s.set_read_timeout(Some(std::time::Duration::from_millis(500))).unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_millis(500)))
+            .unwrap();
         let mut got = Vec::new();
         let _ = s.read_to_end(&mut got);
         got
@@ -197,12 +198,15 @@ fn attack_wallet_dribbling_empty_chunks() {
         std::thread::spawn(move || {
             let (mut s, _) = l.accept().unwrap();
             for c in tuaton_common::framing::chunk(&hello, 517) {
-                s.write_all(&tuaton_common::framing::stream_frame(&c)).unwrap();
+                s.write_all(&tuaton_common::framing::stream_frame(&c))
+                    .unwrap();
             }
             // Then, for ever, a chunk that says more follows and carries nothing.
             for i in 0u32.. {
                 let c = [0x01, i as u8];
-                if s.write_all(&tuaton_common::framing::stream_frame(&c)).is_err() {
+                if s.write_all(&tuaton_common::framing::stream_frame(&c))
+                    .is_err()
+                {
                     break;
                 }
                 std::thread::sleep(std::time::Duration::from_millis(50));
@@ -215,5 +219,8 @@ fn attack_wallet_dribbling_empty_chunks() {
     let (code, v) = w.check(&e.to_text());
     assert_eq!(code, 1, "{v}");
     assert_eq!(v["reasons"][0], "session_failed");
-    assert!(t.elapsed().as_secs() < 5, "ended at the first empty chunk, not at a timeout");
+    assert!(
+        t.elapsed().as_secs() < 5,
+        "ended at the first empty chunk, not at a timeout"
+    );
 }

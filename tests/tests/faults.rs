@@ -13,23 +13,54 @@ const CALLS: std::ops::RangeInclusive<u32> = 1..=6;
 const FAULTS: [&str; 2] = ["signal=SIGKILL", "error=ENOSPC"];
 
 fn strace_available() {
-    let ok = Command::new("strace").arg("-V").output().is_ok_and(|o| o.status.success());
-    assert!(ok, "strace is required for the fault matrix: apt-get install strace");
+    let ok = Command::new("strace")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        ok,
+        "strace is required for the fault matrix: apt-get install strace"
+    );
 }
 
 fn copy_dir(from: &Path, to: &Path) {
-    let st = Command::new("cp").arg("-a").arg(from).arg(to).status().unwrap();
+    let st = Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .status()
+        .unwrap();
     assert!(st.success());
 }
 
 /// Runs `bin args` under strace with one injected fault; returns the exit code.
-fn faulted(dir: &Path, bin_name: &str, args: &[&str], stdin: &str, syscall: &str, n: u32, fault: &str) -> i32 {
+fn faulted(
+    dir: &Path,
+    bin_name: &str,
+    args: &[&str],
+    stdin: &str,
+    syscall: &str,
+    n: u32,
+    fault: &str,
+) -> i32 {
     use std::io::Write;
-    let when = if fault.starts_with("error") { format!("{n}+") } else { n.to_string() };
+    let when = if fault.starts_with("error") {
+        format!("{n}+")
+    } else {
+        n.to_string()
+    };
     // `timeout`: a command that hangs on a fault fails the test instead of stalling it.
     let mut c = Command::new("timeout");
     c.current_dir(dir)
-        .args(["60", "strace", "-f", "-o", "/dev/null", "-e", &format!("trace={syscall}")])
+        .args([
+            "60",
+            "strace",
+            "-f",
+            "-o",
+            "/dev/null",
+            "-e",
+            &format!("trace={syscall}"),
+        ])
         .arg("-e")
         .arg(format!("inject={syscall}:{fault}:when={when}"))
         .arg(bin(bin_name))
@@ -44,14 +75,27 @@ fn faulted(dir: &Path, bin_name: &str, args: &[&str], stdin: &str, syscall: &str
     let code = out.status.code().unwrap_or(-1);
     // A refused write is an error that says what happened: never a hang, never a panic.
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!err.contains("panicked"), "{bin_name} {args:?} {syscall}#{n} {fault}: {err}");
-    assert_ne!(code, 124, "{bin_name} {args:?} hung after {syscall}#{n} {fault}");
+    assert!(
+        !err.contains("panicked"),
+        "{bin_name} {args:?} {syscall}#{n} {fault}: {err}"
+    );
+    assert_ne!(
+        code, 124,
+        "{bin_name} {args:?} hung after {syscall}#{n} {fault}"
+    );
     // -1: killed by the injected signal (no exit code).
-    assert!(matches!(code, -1 | 0 | 2 | 137), "{bin_name} {args:?} {syscall}#{n} {fault}: exit {code}: {err}");
+    assert!(
+        matches!(code, -1 | 0 | 2 | 137),
+        "{bin_name} {args:?} {syscall}#{n} {fault}: exit {code}: {err}"
+    );
     // With every later write() refused, stderr itself may be unwritable; otherwise the
     // error is the usual two lines.
     if code == 2 && !err.is_empty() {
-        assert_eq!(err.lines().count(), 2, "{bin_name} {args:?} {syscall}#{n} {fault}: {err}");
+        assert_eq!(
+            err.lines().count(),
+            2,
+            "{bin_name} {args:?} {syscall}#{n} {fault}: {err}"
+        );
     }
     code
 }
@@ -102,7 +146,12 @@ fn golden_world() -> (World, String) {
 }
 
 fn keys(dir: &Path) -> Value {
-    let r = in_dir(dir, "tuaton-issuer", &["--home", "issuer", "keys", "--json"], "");
+    let r = in_dir(
+        dir,
+        "tuaton-issuer",
+        &["--home", "issuer", "keys", "--json"],
+        "",
+    );
     assert_eq!(r.code, 0, "the issuer store must open: {}", r.stderr);
     serde_json::from_str(&r.stdout).unwrap()
 }
@@ -113,32 +162,68 @@ fn issuer_rotate_and_init_survive_every_fault() {
     let before = keys(w.dir.path());
     let fp = before["root_fingerprint"].clone();
     matrix("issuer rotate", w.dir.path(), &|d, s, n, f| {
-        faulted(d, "tuaton-issuer", &["--home", "issuer", "rotate"], "", s, n, f);
+        faulted(
+            d,
+            "tuaton-issuer",
+            &["--home", "issuer", "rotate"],
+            "",
+            s,
+            n,
+            f,
+        );
         let k = keys(d);
-        assert_eq!(k["root_fingerprint"], fp, "the root keys survive ({s}#{n} {f})");
+        assert_eq!(
+            k["root_fingerprint"], fp,
+            "the root keys survive ({s}#{n} {f})"
+        );
         let ks = k["keys"].as_array().unwrap();
         let active = ks.iter().filter(|k| k["state"] == "active").count();
         // Wholly or not at all: the old key alone, or the old key retired and a new active.
         assert!(
-            (ks.len() == 1 && active == 1) || (ks.len() == 2 && active == 1 && ks[0]["state"] == "retired"),
+            (ks.len() == 1 && active == 1)
+                || (ks.len() == 2 && active == 1 && ks[0]["state"] == "retired"),
             "{s}#{n} {f}: {k}"
         );
         // And the store still takes the next command.
-        assert_eq!(in_dir(d, "tuaton-issuer", &["--home", "issuer", "rotate"], "").code, 0);
+        assert_eq!(
+            in_dir(d, "tuaton-issuer", &["--home", "issuer", "rotate"], "").code,
+            0
+        );
     });
     let empty = World::new();
     matrix("issuer init", empty.dir.path(), &|d, s, n, f| {
-        let code = faulted(d, "tuaton-issuer", &["--home", "issuer", "init", "--name", "DOPA"], "", s, n, f);
-        let r = in_dir(d, "tuaton-issuer", &["--home", "issuer", "keys", "--json"], "");
+        let code = faulted(
+            d,
+            "tuaton-issuer",
+            &["--home", "issuer", "init", "--name", "DOPA"],
+            "",
+            s,
+            n,
+            f,
+        );
+        let r = in_dir(
+            d,
+            "tuaton-issuer",
+            &["--home", "issuer", "keys", "--json"],
+            "",
+        );
         if r.code == 0 {
             // A whole issuer: root and signing key.
             let k: Value = serde_json::from_str(&r.stdout).unwrap();
             assert_eq!(k["keys"].as_array().unwrap().len(), 1, "{s}#{n} {f}");
         } else {
-            assert_ne!(code, 0, "init said it worked but left no issuer ({s}#{n} {f})");
+            assert_ne!(
+                code, 0,
+                "init said it worked but left no issuer ({s}#{n} {f})"
+            );
             assert!(r.stderr.contains("no issuer"), "{s}#{n} {f}: {}", r.stderr);
             // No half-made store: init works now.
-            let r = in_dir(d, "tuaton-issuer", &["--home", "issuer", "init", "--name", "DOPA"], "");
+            let r = in_dir(
+                d,
+                "tuaton-issuer",
+                &["--home", "issuer", "init", "--name", "DOPA"],
+                "",
+            );
             assert_eq!(r.code, 0, "{s}#{n} {f}: {}", r.stderr);
         }
     });
@@ -149,7 +234,12 @@ fn wallet_change_pin_and_init_survive_every_fault() {
     let (w, _) = golden_world();
     let new = "50718263";
     let show = |d: &Path, pin: &str| {
-        in_dir(d, "tuaton-wallet", &["--home", "wallet", "--pin-stdin", "show", "--json"], &format!("{pin}\n"))
+        in_dir(
+            d,
+            "tuaton-wallet",
+            &["--home", "wallet", "--pin-stdin", "show", "--json"],
+            &format!("{pin}\n"),
+        )
     };
     matrix("wallet change-pin", w.dir.path(), &|d, s, n, f| {
         faulted(
@@ -185,11 +275,24 @@ fn wallet_change_pin_and_init_survive_every_fault() {
             n,
             f,
         );
-        let r = in_dir(d, "tuaton-wallet", &["--home", "wallet", "--pin-stdin", "request"], &format!("{PIN}\n"));
+        let r = in_dir(
+            d,
+            "tuaton-wallet",
+            &["--home", "wallet", "--pin-stdin", "request"],
+            &format!("{PIN}\n"),
+        );
         if r.code != 0 {
-            assert_ne!(code, 0, "init said it worked but left no wallet ({s}#{n} {f})");
+            assert_ne!(
+                code, 0,
+                "init said it worked but left no wallet ({s}#{n} {f})"
+            );
             assert!(r.stderr.contains("no wallet"), "{s}#{n} {f}: {}", r.stderr);
-            let r = in_dir(d, "tuaton-wallet", &["--home", "wallet", "--pin-stdin", "init"], &format!("{PIN}\n{PIN}\n"));
+            let r = in_dir(
+                d,
+                "tuaton-wallet",
+                &["--home", "wallet", "--pin-stdin", "init"],
+                &format!("{PIN}\n{PIN}\n"),
+            );
             assert_eq!(r.code, 0, "{s}#{n} {f}: {}", r.stderr);
         }
     });
@@ -203,15 +306,32 @@ fn gate_sync_survives_every_fault() {
     // A newer bundle to sync: the old one (version 1) stays or the new one (2) is whole.
     w.publish();
     let status = |d: &Path| {
-        let r = in_dir(d, "tuaton-verifier", &["--home", "gate", "status", "--json"], "");
-        assert_eq!(r.code, 0, "the gate store must open with its bundle: {}", r.stderr);
+        let r = in_dir(
+            d,
+            "tuaton-verifier",
+            &["--home", "gate", "status", "--json"],
+            "",
+        );
+        assert_eq!(
+            r.code, 0,
+            "the gate store must open with its bundle: {}",
+            r.stderr
+        );
         serde_json::from_str::<Value>(&r.stdout).unwrap()
     };
     let bundle: PathBuf = w.path("bundle");
     matrix("gate sync", w.dir.path(), &|d, s, n, f| {
         let b = d.join("bundle");
         let b = b.to_str().unwrap();
-        faulted(d, "tuaton-verifier", &["--home", "gate", "sync", b, "--expect-root", &fp], "", s, n, f);
+        faulted(
+            d,
+            "tuaton-verifier",
+            &["--home", "gate", "sync", b, "--expect-root", &fp],
+            "",
+            s,
+            n,
+            f,
+        );
         let v = status(d)["trust_list_version"].as_u64().unwrap();
         assert!(v == 1 || v == 2, "{s}#{n} {f}: version {v}");
         let r = in_dir(d, "tuaton-verifier", &["--home", "gate", "sync", b], "");
@@ -219,4 +339,52 @@ fn gate_sync_survives_every_fault() {
         assert_eq!(status(d)["trust_list_version"], 2);
     });
     let _ = bundle;
+}
+
+#[test]
+fn publish_killed_or_out_of_disk_leaves_a_whole_bundle() {
+    let (w, _) = golden_world();
+    w.sync(None).ok();
+    let fp = w.fingerprint();
+    w.issuer(&["rotate"]).ok();
+    let version = |d: &Path| -> u64 {
+        let i: Value =
+            serde_json::from_slice(&std::fs::read(d.join("bundle/index.json")).unwrap()).unwrap();
+        i["trust_list_version"].as_u64().unwrap()
+    };
+    let before = version(w.dir.path());
+    matrix("issuer publish", w.dir.path(), &|d, s, n, f| {
+        let out = d.join("bundle");
+        let out = out.to_str().unwrap();
+        faulted(
+            d,
+            "tuaton-issuer",
+            &["--home", "issuer", "publish", "--out", out],
+            "",
+            s,
+            n,
+            f,
+        );
+        // Whatever the index names now is a whole generation: the old one or the new one.
+        let r = in_dir(
+            d,
+            "tuaton-verifier",
+            &["--home", "gate", "sync", out, "--expect-root", &fp],
+            "",
+        );
+        assert_eq!(r.code, 0, "{s}#{n} {f}: {}", r.stderr);
+        let v = version(d);
+        assert!(v == before || v == before + 1, "{s}#{n} {f}: {v}");
+        // The next publish never reuses a version, and gates take it.
+        let r = in_dir(
+            d,
+            "tuaton-issuer",
+            &["--home", "issuer", "publish", "--out", out],
+            "",
+        );
+        assert_eq!(r.code, 0, "{s}#{n} {f}: {}", r.stderr);
+        assert!(version(d) > v, "{s}#{n} {f}");
+        let r = in_dir(d, "tuaton-verifier", &["--home", "gate", "sync", out], "");
+        assert_eq!(r.code, 0, "{s}#{n} {f}: {}", r.stderr);
+    });
 }

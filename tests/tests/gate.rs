@@ -266,3 +266,49 @@ fn gate_tui_in_tmux_scans_and_quits() {
         "the alternate screen is gone after quitting:\n{screen}"
     );
 }
+
+#[test]
+fn a_running_gate_takes_a_revocation_synced_from_another_shell() {
+    let w = world();
+    let id = w.issuer(&["keys", "--json"]).ok();
+    let _ = id;
+    w.sync(None).ok();
+    let sock = format!("tuaton-test-live-{}", std::process::id());
+    let cmd = format!(
+        "{} --home {} gate; echo EXITED $?; sleep 30",
+        bin("tuaton-verifier").display(),
+        w.p("gate")
+    );
+    tmux(
+        &sock,
+        &["new-session", "-d", "-s", "g", "-x", "80", "-y", "24", &cmd],
+    );
+    wait_for_screen(&sock, "g", "READY");
+    let scan = |qr: &str| {
+        tmux(&sock, &["send-keys", "-t", "g", "-l", qr]);
+        tmux(&sock, &["send-keys", "-t", "g", "Enter"]);
+    };
+    scan(&w.present("wallet"));
+    let screen = wait_for_screen(&sock, "g", "VALID /");
+    assert!(screen.contains("VALID / ถูกต้อง"), "{screen}");
+    // The office revokes the card; cron on the gate syncs while the TUI runs.
+    let pkg: Value =
+        serde_json::from_str(&std::fs::read_to_string(w.path("wallet.pkg.json")).unwrap()).unwrap();
+    w.issuer(&["revoke", pkg["credential_id"].as_str().unwrap()])
+        .ok();
+    w.publish();
+    let r = w.gate(&["sync", &w.p("bundle")]);
+    let synced = std::time::Instant::now();
+    assert_eq!(r.code, 0, "sync while the TUI runs: {}", r.stderr);
+    // status and audit work too.
+    assert_eq!(w.gate(&["status"]).code, 0);
+    assert_eq!(w.gate(&["audit"]).code, 0);
+    // The very next scan uses the new bundle.
+    scan(&w.present("wallet"));
+    let screen = wait_for_screen(&sock, "g", "revoked");
+    let took = synced.elapsed();
+    tmux(&sock, &["send-keys", "-t", "g", "F10"]);
+    tmux(&sock, &["kill-server"]);
+    assert!(screen.contains("Card has been revoked"), "{screen}");
+    eprintln!("sync return to the revoked verdict on screen (with one wallet present): {took:?}");
+}

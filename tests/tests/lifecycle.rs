@@ -1,6 +1,7 @@
 //! Issuer lifecycle through the real binaries: issue, rotate, revoke-key, revoke,
 //! rotate-root, publish, sync, check.
 use serde_json::Value;
+use std::process::Command;
 use tuaton_common::sample;
 use tuaton_tests::*;
 
@@ -135,7 +136,7 @@ fn a_damaged_bundle_leaves_the_previous_one_in_use() {
     w.issuer(&["rotate"]).ok();
     w.publish();
     // A status list altered after publishing (mix-and-match or damage in transit).
-    let status = w.path("bundle/status/1-0.json");
+    let status = w.bundle_file("status");
     let s = std::fs::read_to_string(&status).unwrap();
     std::fs::write(&status, s.replacen("revocation", "revocatioN", 1)).unwrap();
     let r = w.sync(None);
@@ -249,4 +250,72 @@ fn wrong_passphrase_and_missing_issuer_are_errors() {
         "{}",
         r.stderr
     );
+}
+
+#[test]
+fn publishing_is_never_half_done() {
+    // Consistent snapshots: a reader holding the previous index still finds every file
+    // it names after a new publish; no published file is replaced; the index is last.
+    let w = setup();
+    w.enroll("a", &record(&w, 0));
+    w.sync(None).ok();
+    let idx = |w: &World| std::fs::read(w.path("bundle/index.json")).unwrap();
+    let old_index = idx(&w);
+    let old_tl = std::fs::read(w.bundle_file("trust_list")).unwrap();
+    let old_status = std::fs::read(w.bundle_file("status")).unwrap();
+    let old_names = (w.bundle_file("trust_list"), w.bundle_file("status"));
+    w.issuer(&["rotate"]).ok();
+    w.publish();
+    assert_ne!(idx(&w), old_index);
+    assert_ne!(
+        w.bundle_file("trust_list"),
+        old_names.0,
+        "a new version gets a new name"
+    );
+    // The old generation is whole and unchanged.
+    assert_eq!(std::fs::read(&old_names.0).unwrap(), old_tl);
+    assert_eq!(std::fs::read(&old_names.1).unwrap(), old_status);
+    // A mirror that copied the old index and its files serves a bundle a fresh gate takes.
+    let m = w.path("mirror");
+    std::fs::create_dir_all(&m).unwrap();
+    Command::new("cp")
+        .arg("-a")
+        .arg(w.path("bundle/."))
+        .arg(&m)
+        .status()
+        .unwrap();
+    std::fs::write(m.join("index.json"), &old_index).unwrap();
+    let fp = w.fingerprint();
+    let g = w.p("gate-old");
+    let r = run(
+        "tuaton-verifier",
+        &[
+            "--home",
+            &g,
+            "sync",
+            m.to_str().unwrap(),
+            "--expect-root",
+            &fp,
+        ],
+        "",
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // Every publish takes the next version (reserved before any file is written).
+    let v_before: Value = serde_json::from_slice(&idx(&w)).unwrap();
+    for _ in 0..4 {
+        w.publish();
+    }
+    let v_after: Value = serde_json::from_slice(&idx(&w)).unwrap();
+    assert_eq!(
+        v_after["trust_list_version"].as_u64(),
+        v_before["trust_list_version"].as_u64().map(|v| v + 4)
+    );
+    // Old generations are collected: only the newest few indexes and what they name stay.
+    let kept = std::fs::read_dir(w.path("bundle/trust-list"))
+        .unwrap()
+        .count();
+    assert!(kept <= 3, "{kept} trust lists kept");
+    w.sync(None).ok();
+    assert_eq!(w.check(&w.present("a")).0, 0);
 }

@@ -26,7 +26,12 @@ fn worlds() -> World {
         let home = w.p("evil");
         let mut a = vec!["--home", home.as_str()];
         a.extend_from_slice(args);
-        run("tuaton-issuer", &a, "", &[("TUATON_ISSUER_PASSPHRASE", PASSPHRASE)])
+        run(
+            "tuaton-issuer",
+            &a,
+            "",
+            &[("TUATON_ISSUER_PASSPHRASE", PASSPHRASE)],
+        )
     };
     evil(&["init", "--name", "DOPA Bangkok"]).ok();
     let req = w.new_wallet("forged");
@@ -37,7 +42,13 @@ fn worlds() -> World {
     evil(&["publish", "--out", &w.p("evil-bundle")]).ok();
     w.wallet(
         "forged",
-        &["import", &pkg, "--bundle", &w.p("evil-bundle"), "--trust-on-first-use"],
+        &[
+            "import",
+            &pkg,
+            "--bundle",
+            &w.p("evil-bundle"),
+            "--trust-on-first-use",
+        ],
         &format!("{PIN}\n"),
     )
     .ok();
@@ -81,7 +92,11 @@ fn attack_mirror_serves_its_own_root_then_its_own_trust_list() {
     std::fs::copy(w.path("evil-bundle/root/1.cbor"), m1.join("root/1.cbor")).unwrap();
     let r = w.gate(&["sync", m1.to_str().unwrap()]);
     assert_eq!(r.code, 2, "{}", r.stdout);
-    assert!(r.stderr.contains("root version 1 in the bundle differs"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("root version 1 in the bundle differs"),
+        "{}",
+        r.stderr
+    );
     // Sync 2: the attacker's whole bundle.
     let r = w.gate(&["sync", &w.p("evil-bundle")]);
     assert_eq!(r.code, 2, "{}", r.stdout);
@@ -101,13 +116,15 @@ fn attack_trust_list_carrying_an_extra_signature() {
     w.publish();
     let m = w.path("mirror");
     copy_dir(&w.path("bundle"), &m);
-    let tl = std::fs::read(m.join("trust-list.cbor")).unwrap();
+    let tl_rel = w.bundle_file("trust_list");
+    let tl_rel = tl_rel.strip_prefix(w.path("bundle")).unwrap();
+    let tl = std::fs::read(m.join(tl_rel)).unwrap();
     let mut signed = MultiSigned::from_bytes(&tl).unwrap();
     let stranger = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
     use ed25519_dalek::Signer;
     let sig = stranger.sign(&signed.doc).to_bytes();
     signed.sigs.push((stranger.verifying_key().to_bytes(), sig));
-    std::fs::write(m.join("trust-list.cbor"), signed.to_bytes()).unwrap();
+    std::fs::write(m.join(tl_rel), signed.to_bytes()).unwrap();
     let r = w.gate(&["sync", m.to_str().unwrap()]);
     assert_eq!(r.code, 2, "{}", r.stdout);
     assert!(r.stderr.contains("carries a signature"), "{}", r.stderr);
@@ -117,12 +134,23 @@ fn attack_trust_list_carrying_an_extra_signature() {
 fn attack_wallet_import_against_an_unpinned_bundle() {
     let w = World::enrolled();
     let pkg = w.p("wallet.pkg.json");
-    let r = w.wallet("wallet", &["import", &pkg, "--bundle", &w.p("bundle")], &format!("{PIN}\n"));
+    let r = w.wallet(
+        "wallet",
+        &["import", &pkg, "--bundle", &w.p("bundle")],
+        &format!("{PIN}\n"),
+    );
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("--expect-root"), "{}", r.stderr);
     let r = w.wallet(
         "wallet",
-        &["import", &pkg, "--bundle", &w.p("bundle"), "--expect-root", &"ab".repeat(32)],
+        &[
+            "import",
+            &pkg,
+            "--bundle",
+            &w.p("bundle"),
+            "--expect-root",
+            &"ab".repeat(32),
+        ],
         &format!("{PIN}\n"),
     );
     assert_eq!(r.code, 2);
@@ -135,8 +163,13 @@ fn the_issuer_prints_the_fingerprint_gates_pin() {
     let fp = w.fingerprint();
     assert_eq!(fp.len(), 64);
     assert!(w.issuer(&["keys"]).ok().contains(&fp));
-    assert!(w.issuer(&["publish", "--out", &w.p("bundle")]).ok().contains(&fp));
-    let out = w.gate(&["sync", &w.p("bundle"), "--trust-on-first-use", "--json"]).ok();
+    assert!(w
+        .issuer(&["publish", "--out", &w.p("bundle")])
+        .ok()
+        .contains(&fp));
+    let out = w
+        .gate(&["sync", &w.p("bundle"), "--trust-on-first-use", "--json"])
+        .ok();
     let s: Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(s["root_fingerprint"], fp.as_str());
 }

@@ -49,17 +49,30 @@ fn attack_pin_backoff_skipped_with_at() {
     w.wallet("wallet", &["init"], &format!("{PIN}\n{PIN}\n"))
         .ok();
     let r = w.wallet("wallet", &["request"], "00000000\n");
-    assert!(r.code == 2 && r.stderr.contains("4 attempt(s) left"), "{}", r.stderr);
+    assert!(
+        r.code == 2 && r.stderr.contains("4 attempt(s) left"),
+        "{}",
+        r.stderr
+    );
     std::thread::sleep(Duration::from_millis(1100));
     let r = w.wallet("wallet", &["request"], "00000000\n");
-    assert!(r.code == 2 && r.stderr.contains("3 attempt(s) left"), "{}", r.stderr);
+    assert!(
+        r.code == 2 && r.stderr.contains("3 attempt(s) left"),
+        "{}",
+        r.stderr
+    );
     // Straight away again, even claiming to be far in the future or long ago: the 5 s
     // wait holds, and says a sane number of seconds.
     for at in [rfc3339(4_000_000_000), "0001-01-01T00:00:00Z".to_owned()] {
         let r = w.wallet("wallet", &["--at", &at, "request"], &format!("{PIN}\n"));
         assert_eq!(r.code, 2, "{}", r.stdout);
-        let secs: i64 = r.stderr.split("wait ").nth(1).and_then(|s| s.split(' ').next())
-            .and_then(|n| n.parse().ok()).unwrap_or(-1);
+        let secs: i64 = r
+            .stderr
+            .split("wait ")
+            .nth(1)
+            .and_then(|s| s.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(-1);
         assert!((1..=5).contains(&secs), "{}", r.stderr);
     }
     std::thread::sleep(Duration::from_millis(5100));
@@ -254,7 +267,9 @@ fn show_waiting(w: &World, pin: &str) -> Run {
             .and_then(|s| s.split(' ').next())
             .and_then(|n| n.parse::<u64>().ok());
         match wait {
-            Some(n) if r.code == 2 && n <= 30 => std::thread::sleep(Duration::from_millis(n * 1000 + 100)),
+            Some(n) if r.code == 2 && n <= 30 => {
+                std::thread::sleep(Duration::from_millis(n * 1000 + 100))
+            }
             _ => return r,
         }
     }
@@ -290,7 +305,9 @@ fn sigkill_during_import_and_change_pin_never_breaks_the_store() {
         let _ = child.wait();
         // The store opens with exactly one of the two PINs, and the card is intact.
         // Each try is an hour apart, past any delay a wrong PIN starts.
-        let ok: Vec<usize> = (0..2).filter(|i| show_waiting(&w, pins[*i]).code == 0).collect();
+        let ok: Vec<usize> = (0..2)
+            .filter(|i| show_waiting(&w, pins[*i]).code == 0)
+            .collect();
         t += 3600;
         assert_eq!(
             ok.len(),
@@ -343,9 +360,45 @@ fn a_portrait_that_is_not_a_small_jpeg_is_refused() {
         let mut rec = v.clone();
         rec["portrait"] = portrait.into();
         std::fs::write(w.path("r.json"), rec.to_string()).unwrap();
-        let r = w.issuer(&["issue", "--record", &w.p("r.json"), "--request", &req, "--out", &w.p("p.json")]);
+        let r = w.issuer(&[
+            "issue",
+            "--record",
+            &w.p("r.json"),
+            "--request",
+            &req,
+            "--out",
+            &w.p("p.json"),
+        ]);
         assert_eq!(r.code, 2, "{portrait}: {}", r.stdout);
         assert!(r.stderr.contains(want), "{portrait}: {}", r.stderr);
         assert!(!w.path("p.json").exists(), "nothing written");
     }
+}
+
+#[test]
+fn two_wallet_commands_at_once_say_plainly_that_the_wallet_is_busy() {
+    let w = enrolled();
+    // `engage` keeps the wallet open while it waits for a gate.
+    let mut child = spawn_wallet(
+        &w,
+        &["engage", "--transport", "socket:127.0.0.1:0", "--text"],
+        "",
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    let t = std::time::Instant::now();
+    let r = w.wallet("wallet", &["show"], &format!("{PIN}\n"));
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    assert!(
+        r.stderr.contains("is in use by another tuaton process"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("Os {"), "{}", r.stderr);
+    assert_eq!(r.stderr.lines().count(), 2, "{}", r.stderr);
+    assert!(
+        t.elapsed() >= Duration::from_secs(4),
+        "it waited a moment first"
+    );
 }

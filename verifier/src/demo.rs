@@ -5,18 +5,18 @@
 //! an alarm.
 
 use crate::tui::{Checker, StatusInfo};
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 use ed25519_dalek::SigningKey;
 use rand::rngs::StdRng;
 use rand::{RngCore, SeedableRng};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use tuaton_common::gate::{self, GateCredential, Group, IssueParams, StatusRef};
 use tuaton_common::presentation::{self, Profile};
 use tuaton_common::sample;
 use tuaton_common::status::{Bitset, CheckedList, StatusLists};
 use tuaton_common::trust::{
-    Anchor, IssuerKey, KeyState, ListedIssuer, Root, SignedRoot, SignedTrustList, TrustList, TrustState,
-    TrustStore,
+    Anchor, IssuerKey, KeyState, ListedIssuer, Root, SignedRoot, SignedTrustList, TrustList,
+    TrustState, TrustStore,
 };
 use tuaton_common::verify::{self, Context, MemoryReplay, Policy, Verdict};
 

@@ -14,8 +14,8 @@ use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use tuaton_common::status::{self, Bitset, CheckedList, StatusLists};
 use tuaton_common::bundle;
+use tuaton_common::status::{self, Bitset, CheckedList, StatusLists};
 use tuaton_common::trust::{check_status_pin, Anchor, TrustState, TrustStore};
 use tuaton_common::verify::{self, Context, Policy, ReplayView, Verdict};
 
@@ -94,6 +94,15 @@ impl GateError {
             GateError::NoQr(_) => "use a sharper, well-lit image of the QR code",
             GateError::Invalid(_) => "check the command line with --help",
         }
+    }
+}
+
+impl From<sled::Error> for GateError {
+    fn from(e: sled::Error) -> Self {
+        GateError::Store(tuaton_store::StoreError::from_sled(
+            std::path::Path::new("the gate store"),
+            e,
+        ))
     }
 }
 
@@ -192,23 +201,32 @@ impl BundleSource for HttpSource {
             url: url.clone(),
             reason,
         };
-        let timed_out = || err(format!("timed out (a whole sync may take {} s)", self.budget.as_secs()));
+        let timed_out = || {
+            err(format!(
+                "timed out (a whole sync may take {} s)",
+                self.budget.as_secs()
+            ))
+        };
         let left = self
             .deadline
             .checked_duration_since(std::time::Instant::now())
             .filter(|d| !d.is_zero())
             .ok_or_else(timed_out)?;
-        let resp = self
-            .client
-            .get(&url)
-            .timeout(left)
-            .send()
-            .map_err(|e| if e.is_timeout() { timed_out() } else { err(e.to_string()) })?;
+        let resp = self.client.get(&url).timeout(left).send().map_err(|e| {
+            if e.is_timeout() {
+                timed_out()
+            } else {
+                err(e.to_string())
+            }
+        })?;
         if !resp.status().is_success() {
             return Err(err(format!("HTTP {}", resp.status())));
         }
         if resp.content_length().is_some_and(|n| n > max) {
-            return Err(GateError::TooLarge { what: url.clone(), max });
+            return Err(GateError::TooLarge {
+                what: url.clone(),
+                max,
+            });
         }
         let mut out = Vec::new();
         resp.take(max + 1).read_to_end(&mut out).map_err(|e| {
@@ -222,7 +240,10 @@ impl BundleSource for HttpSource {
             }
         })?;
         if out.len() as u64 > max {
-            return Err(GateError::TooLarge { what: url.clone(), max });
+            return Err(GateError::TooLarge {
+                what: url.clone(),
+                max,
+            });
         }
         Ok(out)
     }
@@ -371,7 +392,10 @@ impl Gate {
             trust_list_version: state.trust_list.list.version,
             status_lists: loaded,
             revoked,
-            expires: state.to_store().expires.unwrap_or(state.trust_list.list.expires),
+            expires: state
+                .to_store()
+                .expires
+                .unwrap_or(state.trust_list.list.expires),
         })
     }
 
@@ -753,7 +777,9 @@ pub fn decode_qr_image(path: &Path) -> Result<String> {
         });
     }
     let mut bytes = Vec::new();
-    f.take(MAX_IMAGE_BYTES + 1).read_to_end(&mut bytes).map_err(io)?;
+    f.take(MAX_IMAGE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
     let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes))
         .with_guessed_format()
         .map_err(io)?;
@@ -793,15 +819,9 @@ mod tests {
         assert!(!r.check_and_record([1; 32], 1_000, 100));
         // A check as of the past (`--at`) records an earlier expiry: the entry keeps 1000.
         assert!(r.check_and_record([1; 32], 200, 50));
-        assert!(r.check_and_record([1; 32], 1_000, 900), "still a replay at 900");
-    }
-}
-
-impl From<sled::Error> for GateError {
-    fn from(e: sled::Error) -> Self {
-        GateError::Store(tuaton_store::StoreError::from_sled(
-            std::path::Path::new("the gate store"),
-            e,
-        ))
+        assert!(
+            r.check_and_record([1; 32], 1_000, 900),
+            "still a replay at 900"
+        );
     }
 }

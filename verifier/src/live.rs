@@ -30,7 +30,10 @@ impl Prefetched {
         for r in &i.roots {
             files.insert(r.clone(), src.read(r, bundle::MAX_ROOT_BYTES)?);
         }
-        files.insert(i.trust_list.clone(), src.read(&i.trust_list, bundle::MAX_TRUST_LIST_BYTES)?);
+        files.insert(
+            i.trust_list.clone(),
+            src.read(&i.trust_list, bundle::MAX_TRUST_LIST_BYTES)?,
+        );
         for st in &i.status {
             files.insert(st.clone(), src.read(st, bundle::MAX_STATUS_BYTES)?);
         }
@@ -43,10 +46,16 @@ impl BundleSource for Prefetched {
     fn read(&self, rel: &str, max: u64) -> Result<Vec<u8>, GateError> {
         match self.0.get(rel) {
             Some(b) if b.len() as u64 <= max => Ok(b.clone()),
-            Some(_) => Err(GateError::TooLarge { what: rel.into(), max }),
+            Some(_) => Err(GateError::TooLarge {
+                what: rel.into(),
+                max,
+            }),
             None => Err(GateError::Io {
                 path: rel.into(),
-                source: std::io::Error::new(std::io::ErrorKind::NotFound, "not listed in index.json"),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "not listed in index.json",
+                ),
             }),
         }
     }
@@ -70,7 +79,12 @@ pub struct LiveGate {
 
 impl LiveGate {
     /// Opens `home` once to load its bundle, then lets it go.
-    pub fn new(home: PathBuf, policy: Policy, at: Option<i64>, allow_remote: bool) -> Result<Self, GateError> {
+    pub fn new(
+        home: PathBuf,
+        policy: Policy,
+        at: Option<i64>,
+        allow_remote: bool,
+    ) -> Result<Self, GateError> {
         let (loaded, loaded_at, highest) = {
             let g = Gate::open(&home)?;
             (g.load()?, g.synced_at()?, g.highest_trusted_time()?)
@@ -96,11 +110,12 @@ impl LiveGate {
             let now = chrono::Utc::now().timestamp();
             let result = (|| -> Result<crate::SyncReport, GateError> {
                 // Fetch and verify need no lock; only the write does, and that is short.
-                let src: Box<dyn BundleSource> = if source.starts_with("http://") || source.starts_with("https://") {
-                    Box::new(HttpSource::new(&source, crate::HTTP_SYNC_DEADLINE)?)
-                } else {
-                    Box::new(DirSource(PathBuf::from(&source)))
-                };
+                let src: Box<dyn BundleSource> =
+                    if source.starts_with("http://") || source.starts_with("https://") {
+                        Box::new(HttpSource::new(&source, crate::HTTP_SYNC_DEADLINE)?)
+                    } else {
+                        Box::new(DirSource(PathBuf::from(&source)))
+                    };
                 let fetched = Prefetched::fetch(src.as_ref())?;
                 let _guard = store.lock().unwrap_or_else(|e| e.into_inner());
                 Gate::open(&home)?.sync(&fetched, now, SyncOptions::default())
@@ -108,7 +123,10 @@ impl LiveGate {
             let at = crate::tui::hhmmss(now);
             let text = match result {
                 Ok(r) => format!("synced {at} (v{})", r.trust_list_version),
-                Err(e) => format!("sync failed {at}: {}", tuaton_common::text::for_display(&e.to_string())),
+                Err(e) => format!(
+                    "sync failed {at}: {}",
+                    tuaton_common::text::for_display(&e.to_string())
+                ),
             };
             status.lock().unwrap_or_else(|e| e.into_inner()).last = text;
             std::thread::sleep(std::time::Duration::from_secs(minutes.max(1) * 60));
@@ -136,7 +154,14 @@ impl Checker for LiveGate {
                 self.loaded_at = stamp;
             }
             let v = if tuaton_common::session::Engagement::is_engagement(text) {
-                gate.check_engagement(&self.loaded, text, now, self.at.is_none(), self.allow_remote, cancel)?
+                gate.check_engagement(
+                    &self.loaded,
+                    text,
+                    now,
+                    self.at.is_none(),
+                    self.allow_remote,
+                    cancel,
+                )?
             } else {
                 gate.check(&self.loaded, text, now, self.at.is_none())?
             };

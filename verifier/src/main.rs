@@ -238,12 +238,21 @@ fn run(cli: &Cli) -> anyhow::Result<Outcome> {
                     .as_deref()
                     .map(tuaton_common::trust::parse_fingerprint)
                     .transpose()
-                    .map_err(|_| GateError::Invalid("--expect-root takes the 64 hex digits `tuaton-issuer keys` prints".into()))?,
+                    .map_err(|_| {
+                        GateError::Invalid(
+                            "--expect-root takes the 64 hex digits `tuaton-issuer keys` prints"
+                                .into(),
+                        )
+                    })?,
                 trust_on_first_use: *trust_on_first_use,
             };
             let gate = open_gate(cli, &home)?;
             let r = if source.starts_with("http://") || source.starts_with("https://") {
-                gate.sync(&HttpSource::new(source, tuaton_verifier::HTTP_SYNC_DEADLINE)?, now, opts)?
+                gate.sync(
+                    &HttpSource::new(source, tuaton_verifier::HTTP_SYNC_DEADLINE)?,
+                    now,
+                    opts,
+                )?
             } else {
                 gate.sync(&DirSource(PathBuf::from(source)), now, opts)?
             };
@@ -411,10 +420,12 @@ fn main() -> ExitCode {
                 .unwrap_or("check the command line with --help");
             // A full disk is named by the directory the user gave (or the default).
             let what = match e.downcast_ref::<tuaton_verifier::GateError>() {
-                Some(tuaton_verifier::GateError::Store(tuaton_store::StoreError::DiskFull(_))) => format!(
-                    "the disk holding {} is full",
-                    cli.home.clone().unwrap_or_else(default_home).display()
-                ),
+                Some(tuaton_verifier::GateError::Store(tuaton_store::StoreError::DiskFull(_))) => {
+                    format!(
+                        "the disk holding {} is full",
+                        cli.home.clone().unwrap_or_else(default_home).display()
+                    )
+                }
                 _ => e.to_string(),
             };
             // Never panics on a broken or full stderr (the error still sets the exit code).

@@ -34,7 +34,9 @@ impl TcpLink {
         let mut got = 0;
         while got < n {
             if self.cancel.load(Ordering::Relaxed) {
-                return Err(tuaton_common::Error::Session("cancelled at the gate".into()));
+                return Err(tuaton_common::Error::Session(
+                    "cancelled at the gate".into(),
+                ));
             }
             let left = self.deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {

@@ -159,7 +159,11 @@ impl App {
                 Action::None
             }
             // A control chord is not text a QR holds; ignore rather than type it.
-            KeyCode::Char(_) if key.modifiers.intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) => {
+            KeyCode::Char(_)
+                if key
+                    .modifiers
+                    .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) =>
+            {
                 Action::None
             }
             KeyCode::Char(c) => {
@@ -192,7 +196,9 @@ impl App {
         // Scanners read a held-up QR more than once: within a few seconds the same text is
         // ALREADY CHECKED, showing the first verdict, whatever this check said.
         let repeat = match &self.last_scan {
-            Some((t, at, prev)) if t.trim() == text.trim() && (0..=ALREADY_CHECKED_SECS).contains(&(now - at)) => {
+            Some((t, at, prev))
+                if t.trim() == text.trim() && (0..=ALREADY_CHECKED_SECS).contains(&(now - at)) =>
+            {
                 Some((*at, prev.clone()))
             }
             _ => None,
@@ -357,7 +363,11 @@ impl App {
             } else {
                 format!(
                     "REJECTED ({})",
-                    v.reasons.iter().map(|r| r.code()).collect::<Vec<_>>().join(", ")
+                    v.reasons
+                        .iter()
+                        .map(|r| r.code())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )
             };
             lines.push(Line::from(format!(
@@ -432,7 +442,11 @@ impl App {
             if let Some(a) = c.age_over_20 {
                 l.push(Line::from(format!(
                     "Age 20+ {}",
-                    if a { "yes / ใช่" } else { "no / ไม่ใช่" }
+                    if a {
+                        "yes / ใช่"
+                    } else {
+                        "no / ไม่ใช่"
+                    }
                 )));
             }
             if let Some(e) = c.expiry {
@@ -443,10 +457,7 @@ impl App {
                 l.push(Line::from(format!("Valid until {s}")));
             }
             if s.portrait_unreadable {
-                l.push(Line::styled(
-                    "Portrait does not decode / แสดงรูปไม่ได้",
-                    WARN,
-                ));
+                l.push(Line::styled("Portrait does not decode / แสดงรูปไม่ได้", WARN));
             }
         } else {
             l.push(Line::from("No trustworthy holder data").italic());
@@ -631,7 +642,9 @@ fn run_session(
             terminal.draw(|f| f.render_widget(&*app, f.area()))?;
             if event::poll(Duration::from_millis(100))? {
                 if let Event::Key(k) = event::read()? {
-                    if k.kind == KeyEventKind::Press && matches!(k.code, KeyCode::Esc | KeyCode::F(10)) {
+                    if k.kind == KeyEventKind::Press
+                        && matches!(k.code, KeyCode::Esc | KeyCode::F(10))
+                    {
                         cancel.store(true, Ordering::Relaxed);
                         app.quit |= k.code == KeyCode::F(10);
                     }

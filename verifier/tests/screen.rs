@@ -51,7 +51,10 @@ fn banner_bg(buf: &ratatui::buffer::Buffer) -> Color {
 #[test]
 fn ready_screen_at_80x24_shows_keys_and_bundle() {
     let (lines, _) = draw(&after(0));
-    assert_eq!(lines[0], " tuaton gate  DEMO - Enter: next scan · policy flight");
+    assert_eq!(
+        lines[0],
+        " tuaton gate  DEMO - Enter: next scan · policy flight"
+    );
     assert!(lines[1].contains("READY: SCAN A QR CODE  /  พร้อมสแกน"));
     assert_eq!(lines[22], "Scan>");
     assert_eq!(
@@ -125,7 +128,10 @@ fn history_lists_recent_checks_newest_first() {
         .iter()
         .map(|l| l.split('│').nth(3).unwrap_or("").trim())
         .collect();
-    assert!(hist[0].starts_with("18:08:40 NO credential_expired: Mr"), "{hist:?}");
+    assert!(
+        hist[0].starts_with("18:08:40 NO credential_expired: Mr"),
+        "{hist:?}"
+    );
     assert!(hist[1].contains("VALID Mrs. Boonmee"), "{hist:?}");
     assert!(hist[3].contains("VALID Mr. Somchai"), "{hist:?}");
 }
@@ -149,7 +155,11 @@ fn attack_same_qr_twice_within_ten_seconds_never_shows_green() {
     // Never green: a repeat is a distinct state that names the first verdict and when.
     assert_eq!(banner_bg(&buf), Color::Blue);
     assert!(lines[1].contains("ALREADY CHECKED"), "{}", lines[1]);
-    assert!(lines[2].contains("First checked at") && lines[2].contains("VALID"), "{}", lines[2]);
+    assert!(
+        lines[2].contains("First checked at") && lines[2].contains("VALID"),
+        "{}",
+        lines[2]
+    );
     assert!(!lines.iter().any(|l| l.contains("VALID / ถูกต้อง")));
     assert_eq!(
         app.history.len(),
@@ -168,7 +178,10 @@ fn attack_scanner_text_holding_q_quits_the_gate() {
     assert!(!app.quit);
     // Every printable character a scanner can type is scan input, never a command.
     for c in (' '..='~').chain("ตัวตนกขq".chars()) {
-        assert_eq!(app.on_key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)), Action::None);
+        assert_eq!(
+            app.on_key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)),
+            Action::None
+        );
         assert!(!app.quit, "{c:?} acted as a command");
     }
     assert_eq!(app.input.chars().count(), 95 + 8);
@@ -201,11 +214,7 @@ fn a_session_in_progress_says_so() {
     let (lines, buf) = draw(&app);
     assert_eq!(banner_bg(&buf), Color::Cyan);
     assert!(lines[1].contains("CONNECTING TO PHONE"), "{}", lines[1]);
-    assert!(
-        lines[2].contains("enters the PIN"),
-        "{}",
-        lines[2]
-    );
+    assert!(lines[2].contains("enters the PIN"), "{}", lines[2]);
 }
 
 #[test]
@@ -216,13 +225,24 @@ fn warnings_are_drawn_in_the_verdict_area_in_thai_and_english() {
     let mut app = App::new(s.status(), true);
     let (text, _) = s.next_demo().unwrap();
     let mut v = s.check(&text, &Arc::new(AtomicBool::new(false)));
-    v.warnings = vec![Warning::StatusStale, Warning::TrustStale, Warning::ClockRollback];
+    v.warnings = vec![
+        Warning::StatusStale,
+        Warning::TrustStale,
+        Warning::ClockRollback,
+    ];
     app.show(&s, &text, None, s.now(), v);
     let (lines, buf) = draw(&app);
     let banner = lines[1..8].join(" ");
-    for w in [Warning::StatusStale, Warning::TrustStale, Warning::ClockRollback] {
+    for w in [
+        Warning::StatusStale,
+        Warning::TrustStale,
+        Warning::ClockRollback,
+    ] {
         let (en, th) = w.describe();
-        assert!(banner.contains(en) && banner.contains(th), "{en} missing from\n{banner}");
+        assert!(
+            banner.contains(en) && banner.contains(th),
+            "{en} missing from\n{banner}"
+        );
     }
     assert!(buf.content.iter().any(|c| c.bg == Color::Yellow));
 }
@@ -238,6 +258,9 @@ fn attack_bidi_override_in_the_issuer_name_cannot_restyle_the_screen() {
     app.show(&s, &text, None, s.now(), v);
     let (lines, _) = draw(&app);
     let all = lines.join("\n");
-    assert!(!all.contains('\u{202e}') && !all.contains('\u{1b}'), "{all}");
+    assert!(
+        !all.contains('\u{202e}') && !all.contains('\u{1b}'),
+        "{all}"
+    );
     assert!(all.contains("\u{FFFD}DETCEJER\u{FFFD}[41m"), "{all}");
 }

@@ -97,6 +97,15 @@ impl WalletError {
     }
 }
 
+impl From<sled::Error> for WalletError {
+    fn from(e: sled::Error) -> Self {
+        WalletError::Store(tuaton_store::StoreError::from_sled(
+            std::path::Path::new("the wallet store"),
+            e,
+        ))
+    }
+}
+
 /// Shorthand.
 pub type Result<T, E = WalletError> = std::result::Result<T, E>;
 
@@ -677,14 +686,5 @@ mod tests {
                 .to_bytes(),
             key
         );
-    }
-}
-
-impl From<sled::Error> for WalletError {
-    fn from(e: sled::Error) -> Self {
-        WalletError::Store(tuaton_store::StoreError::from_sled(
-            std::path::Path::new("the wallet store"),
-            e,
-        ))
     }
 }

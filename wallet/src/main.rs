@@ -186,7 +186,10 @@ fn load_bundle(
     let raw = tuaton_common::bundle::fetch(
         |rel, max| -> anyhow::Result<Vec<u8>> {
             let p = dir.join(rel);
-            let io = |source| WalletError::Io { path: p.clone(), source };
+            let io = |source| WalletError::Io {
+                path: p.clone(),
+                source,
+            };
             let f = std::fs::File::open(&p).map_err(io)?;
             if !f.metadata().map_err(io)?.is_file() {
                 anyhow::bail!(io(std::io::Error::other("not a regular file")));
@@ -194,7 +197,9 @@ fn load_bundle(
             let mut out = Vec::new();
             f.take(max + 1).read_to_end(&mut out).map_err(io)?;
             if out.len() as u64 > max {
-                anyhow::bail!(io(std::io::Error::other(format!("larger than {max} bytes"))));
+                anyhow::bail!(io(std::io::Error::other(format!(
+                    "larger than {max} bytes"
+                ))));
             }
             Ok(out)
         },
@@ -506,9 +511,8 @@ fn engage(
     };
     let presentation =
         u.present_session(&requested.request.groups, now, &requested.proof_nonce())?;
-    let writes = send_message(link.as_mut(), &requested.respond(presentation)).map_err(|_| {
-        WalletError::GateGone(tuaton_common::session::CONSENT_WAIT_SECS)
-    })?;
+    let writes = send_message(link.as_mut(), &requested.respond(presentation))
+        .map_err(|_| WalletError::GateGone(tuaton_common::session::CONSENT_WAIT_SECS))?;
     eprintln!("Shared with the gate ({writes} messages).");
     Ok(())
 }
@@ -533,10 +537,12 @@ fn main() -> ExitCode {
                 .unwrap_or("check the command line with --help");
             // A full disk is named by the directory the user gave (or the default).
             let what = match e.downcast_ref::<tuaton_wallet::WalletError>() {
-                Some(tuaton_wallet::WalletError::Store(tuaton_store::StoreError::DiskFull(_))) => format!(
-                    "the disk holding {} is full",
-                    cli.home.clone().unwrap_or_else(default_home).display()
-                ),
+                Some(tuaton_wallet::WalletError::Store(tuaton_store::StoreError::DiskFull(_))) => {
+                    format!(
+                        "the disk holding {} is full",
+                        cli.home.clone().unwrap_or_else(default_home).display()
+                    )
+                }
                 _ => e.to_string(),
             };
             // Never panics on a broken or full stderr (the error still sets the exit code).

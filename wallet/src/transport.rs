@@ -10,8 +10,7 @@ use tuaton_common::framing::stream_frame;
 use tuaton_common::link::Link;
 
 /// How long the wallet shows its engagement before giving up.
-pub const WAIT_FOR_GATE: Duration =
-    Duration::from_secs(tuaton_common::session::WAIT_FOR_GATE_SECS);
+pub const WAIT_FOR_GATE: Duration = Duration::from_secs(tuaton_common::session::WAIT_FOR_GATE_SECS);
 
 /// A listening socket for one gate.
 pub struct SocketServer {
@@ -111,9 +110,9 @@ impl ServerLink {
 
 impl Link for ServerLink {
     fn send(&mut self, chunk: &[u8]) -> tuaton_common::Result<()> {
-        self.stream.write_all(&stream_frame(chunk)).map_err(|e| {
-            tuaton_common::Error::Session(format!("the gate has gone ({e})"))
-        })
+        self.stream
+            .write_all(&stream_frame(chunk))
+            .map_err(|e| tuaton_common::Error::Session(format!("the gate has gone ({e})")))
     }
     fn recv(&mut self) -> tuaton_common::Result<Vec<u8>> {
         let len = self.read_full(2)?;
