@@ -3,6 +3,9 @@
 //! The binary is a thin shell over [`Issuer`].
 #![forbid(unsafe_code)]
 
+mod backup;
+pub use backup::MAX_BACKUP_BYTES;
+
 use ed25519_dalek::SigningKey;
 use rand::{rngs::OsRng, RngCore};
 use sha2::{Digest, Sha256};

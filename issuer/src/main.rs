@@ -81,6 +81,18 @@ enum Cmd {
     RotateRoot,
     /// Every signing key with its state and window.
     Keys,
+    /// Write a sealed backup of the whole issuer (keys included) to a new file.
+    Backup {
+        /// The backup file to create (it must not exist).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Rebuild the issuer in --home from a backup (the passphrase of the backup).
+    Restore {
+        /// The backup file `backup --out` wrote.
+        #[arg(long, value_name = "FILE")]
+        from: PathBuf,
+    },
     /// Write the trust bundle as static files.
     Publish {
         /// Output directory (served as is by any web server or CDN).
@@ -158,10 +170,30 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         }
         return Ok(());
     }
+    if let Cmd::Restore { from } = &cli.cmd {
+        let pass = read_passphrase(cli, false)?;
+        let iss = Issuer::restore(&home, from, &pass)?;
+        let root = iss.root()?;
+        out(&format!(
+            "Issuer \"{}\" restored in {} (root version {}, fingerprint {}).",
+            iss.name()?,
+            home.display(),
+            root.version,
+            root.fingerprint()
+        ))?;
+        return Ok(());
+    }
     let pass = read_passphrase(cli, false)?;
     let iss = Issuer::open(&home, &pass)?;
     match &cli.cmd {
-        Cmd::Init { .. } => unreachable!("handled above"),
+        Cmd::Init { .. } | Cmd::Restore { .. } => unreachable!("handled above"),
+        Cmd::Backup { out: file } => {
+            let n = iss.backup(file, &pass)?;
+            out(&format!(
+                "Backup of {n} records written to {} (sealed under the issuer passphrase). Keep it offline, away from this disk.",
+                file.display()
+            ))?;
+        }
         Cmd::Issue {
             record,
             request,

@@ -319,3 +319,35 @@ fn publishing_is_never_half_done() {
     w.sync(None).ok();
     assert_eq!(w.check(&w.present("a")).0, 0);
 }
+
+#[test]
+fn a_dead_disk_is_not_a_national_re_enrolment() {
+    let w = setup();
+    let id = w.enroll("a", &record(&w, 0));
+    let before: Value = serde_json::from_str(&w.issuer(&["keys", "--json"]).ok()).unwrap();
+    let file = w.p("issuer.backup");
+    w.issuer(&["backup", "--out", &file]).ok();
+    // The backup is sealed: no name or citizen ID in it.
+    let bytes = std::fs::read(&file).unwrap();
+    assert!(!bytes.windows(13).any(|x| x == b"1103700012346"));
+    // The disk dies.
+    std::fs::remove_dir_all(w.path("issuer")).unwrap();
+    let r = w.issuer(&["restore", "--from", &file]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let after: Value = serde_json::from_str(&w.issuer(&["keys", "--json"]).ok()).unwrap();
+    assert_eq!(before, after, "the same root and signing keys");
+    // The restored issuer revokes what it issued before, and gates follow.
+    w.issuer(&["revoke", &id]).ok();
+    w.publish();
+    w.sync(None).ok();
+    assert_eq!(w.check(&w.present("a")).0, 1);
+    // A wrong passphrase, or something that is not a backup, restores nothing.
+    let other = w.p("other-home");
+    let r = run("tuaton-issuer", &["--home", &other, "restore", "--from", &file], "", &[("TUATON_ISSUER_PASSPHRASE", "not the passphrase")]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("passphrase"), "{}", r.stderr);
+    let r = run("tuaton-issuer", &["--home", &other, "restore", "--from", &w.p("citizen0.json")], "", &[("TUATON_ISSUER_PASSPHRASE", PASSPHRASE)]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("not a tuaton issuer backup"), "{}", r.stderr);
+    assert!(!std::path::Path::new(&other).join("issuer.sled").exists());
+}
