@@ -87,17 +87,26 @@ impl Issuer {
             path: from.into(),
             source,
         };
-        let bad = |why: &str| IssuerError::Invalid(format!("{} is not a tuaton issuer backup ({why})", from.display()));
+        let bad = |why: &str| {
+            IssuerError::Invalid(format!(
+                "{} is not a tuaton issuer backup ({why})",
+                from.display()
+            ))
+        };
         let f = std::fs::File::open(from).map_err(io)?;
         if !f.metadata().map_err(io)?.is_file() {
             return Err(bad("not a regular file"));
         }
         let mut file = Vec::new();
-        f.take(MAX_BACKUP_BYTES + 1).read_to_end(&mut file).map_err(io)?;
+        f.take(MAX_BACKUP_BYTES + 1)
+            .read_to_end(&mut file)
+            .map_err(io)?;
         if file.len() as u64 > MAX_BACKUP_BYTES {
             return Err(bad("too large"));
         }
-        let body = file.strip_prefix(MAGIC).ok_or_else(|| bad("no backup header"))?;
+        let body = file
+            .strip_prefix(MAGIC)
+            .ok_or_else(|| bad("no backup header"))?;
         let sealed = Sealed::from_bytes(body).map_err(|_| bad("damaged"))?;
         let blob = sealed.open(passphrase, AAD).map_err(|e| match e {
             tuaton_common::Error::WrongSecret => IssuerError::WrongPassphrase,
@@ -108,7 +117,10 @@ impl Issuer {
         while !rest.is_empty() {
             let name = take_lp(&mut rest).ok_or_else(|| bad("truncated"))?.to_vec();
             let n = u64::from_be_bytes(
-                take(&mut rest, 8).ok_or_else(|| bad("truncated"))?.try_into().expect("8"),
+                take(&mut rest, 8)
+                    .ok_or_else(|| bad("truncated"))?
+                    .try_into()
+                    .expect("8"),
             );
             let mut kv = Vec::new();
             for _ in 0..n {

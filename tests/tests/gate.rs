@@ -312,3 +312,20 @@ fn a_running_gate_takes_a_revocation_synced_from_another_shell() {
     assert!(screen.contains("Card has been revoked"), "{screen}");
     eprintln!("sync return to the revoked verdict on screen (with one wallet present): {took:?}");
 }
+
+#[test]
+fn the_gate_without_a_terminal_exits_2_with_two_lines() {
+    let w = world();
+    w.sync(None).ok();
+    for args in [&["gate"][..], &[][..]] {
+        let r = w.gate(args);
+        assert_eq!(r.code, 2, "{args:?}: {}", r.stdout);
+        assert!(r.stderr.contains("needs a terminal"), "{}", r.stderr);
+        assert!(
+            !r.stderr.contains("panicked") && !r.stderr.contains("os error"),
+            "{}",
+            r.stderr
+        );
+        assert_eq!(r.stderr.lines().count(), 2, "{}", r.stderr);
+    }
+}

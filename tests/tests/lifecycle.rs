@@ -343,11 +343,25 @@ fn a_dead_disk_is_not_a_national_re_enrolment() {
     assert_eq!(w.check(&w.present("a")).0, 1);
     // A wrong passphrase, or something that is not a backup, restores nothing.
     let other = w.p("other-home");
-    let r = run("tuaton-issuer", &["--home", &other, "restore", "--from", &file], "", &[("TUATON_ISSUER_PASSPHRASE", "not the passphrase")]);
+    let r = run(
+        "tuaton-issuer",
+        &["--home", &other, "restore", "--from", &file],
+        "",
+        &[("TUATON_ISSUER_PASSPHRASE", "not the passphrase")],
+    );
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("passphrase"), "{}", r.stderr);
-    let r = run("tuaton-issuer", &["--home", &other, "restore", "--from", &w.p("citizen0.json")], "", &[("TUATON_ISSUER_PASSPHRASE", PASSPHRASE)]);
+    let r = run(
+        "tuaton-issuer",
+        &["--home", &other, "restore", "--from", &w.p("citizen0.json")],
+        "",
+        &[("TUATON_ISSUER_PASSPHRASE", PASSPHRASE)],
+    );
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("not a tuaton issuer backup"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("not a tuaton issuer backup"),
+        "{}",
+        r.stderr
+    );
     assert!(!std::path::Path::new(&other).join("issuer.sled").exists());
 }
