@@ -126,7 +126,11 @@ impl World {
     }
     /// Runs the issuer with the test passphrase.
     pub fn issuer(&self, args: &[&str]) -> Run {
-        let home = self.p("issuer");
+        self.issuer_at("issuer", args)
+    }
+    /// Runs the issuer whose home is `name` in this world, with the test passphrase.
+    pub fn issuer_at(&self, name: &str, args: &[&str]) -> Run {
+        let home = self.p(name);
         let mut a = vec!["--home", home.as_str()];
         a.extend_from_slice(args);
         run(

@@ -24,20 +24,20 @@ struct Prefetched(std::collections::HashMap<String, Vec<u8>>);
 impl Prefetched {
     fn fetch(src: &dyn BundleSource) -> Result<Prefetched, GateError> {
         use tuaton_common::bundle;
+        // The same walk (and limits) as a sync; then the status files the index lists.
+        let raw = bundle::fetch(|p, max| src.read(p, max), GateError::Trust)?;
         let mut files = std::collections::HashMap::new();
-        let index = src.read(bundle::INDEX, bundle::MAX_INDEX_BYTES)?;
-        let i = bundle::Index::parse(&index).map_err(GateError::Trust)?;
-        for r in &i.roots {
-            files.insert(r.clone(), src.read(r, bundle::MAX_ROOT_BYTES)?);
-        }
-        files.insert(
-            i.trust_list.clone(),
-            src.read(&i.trust_list, bundle::MAX_TRUST_LIST_BYTES)?,
-        );
-        for st in &i.status {
+        for st in &raw.index.status {
             files.insert(st.clone(), src.read(st, bundle::MAX_STATUS_BYTES)?);
         }
-        files.insert(bundle::INDEX.into(), index);
+        for (r, b) in raw.index.roots.iter().zip(raw.roots) {
+            files.insert(r.clone(), b);
+        }
+        files.insert(raw.index.trust_list.clone(), raw.trust_list);
+        files.insert(
+            bundle::INDEX.into(),
+            serde_json::to_vec(&raw.index).expect("index serialises"),
+        );
         Ok(Prefetched(files))
     }
 }
