@@ -7,7 +7,7 @@ use crate::gate::{GateCredential, Group, IssuerSigned};
 use ciborium::Value;
 use ed25519_dalek::{Signer, SigningKey};
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
+use std::io::Write;
 
 /// Prefix of a version-1 QR presentation.
 pub const QR_PREFIX: &str = "TT1:";
@@ -279,17 +279,49 @@ pub fn from_qr_text(text: &str) -> Result<Vec<u8>> {
     let raw = base45::decode(body).map_err(|e| Error::Payload(format!("not base45: {e:?}")))?;
     match raw.first() {
         Some(0x83) => Ok(raw),
-        Some(_) => {
-            let mut out = Vec::new();
-            flate2::read::DeflateDecoder::new(&raw[..])
-                .take(MAX_PRESENTATION_BYTES as u64 + 1)
-                .read_to_end(&mut out)
-                .map_err(|e| Error::Payload(format!("not deflate: {e}")))?;
-            if out.len() > MAX_PRESENTATION_BYTES {
-                return Err(Error::Payload("inflates beyond the size limit".into()));
-            }
-            Ok(out)
-        }
+        Some(_) => inflate_exact(&raw),
         None => Err(Error::Payload("empty".into())),
     }
+}
+
+/// Inflates a raw-deflate body that must be exactly one deflate stream: nothing after its
+/// final block, and the unused high bits of its last byte zero. Otherwise a QR text could
+/// be lengthened or altered (appended bytes, flipped padding bits) and still verify, which
+/// is not what a signed presentation may allow. The padding test: clear the highest set
+/// bit of the last byte; if the body still inflates to the same bytes, consuming all of
+/// it, that bit was padding.
+fn inflate_exact(raw: &[u8]) -> Result<Vec<u8>> {
+    let out = inflate_all(raw)?;
+    let last = *raw.last().expect("non-empty: checked by the caller");
+    if last != 0 {
+        let top = 7 - last.leading_zeros();
+        let mut cleared = raw.to_vec();
+        *cleared.last_mut().expect("non-empty") &= !(1u8 << top);
+        if inflate_all(&cleared).is_ok_and(|o| o == out) {
+            return Err(Error::Payload(
+                "deflate stream has non-zero padding bits after its end".into(),
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// One whole raw-deflate stream, every input byte consumed, at most
+/// [`MAX_PRESENTATION_BYTES`] out (the output buffer is bounded before inflating).
+fn inflate_all(raw: &[u8]) -> Result<Vec<u8>> {
+    let mut d = flate2::Decompress::new(false);
+    let mut out = Vec::with_capacity(MAX_PRESENTATION_BYTES + 1);
+    let status = d
+        .decompress_vec(raw, &mut out, flate2::FlushDecompress::Finish)
+        .map_err(|e| Error::Payload(format!("not deflate: {e}")))?;
+    if out.len() > MAX_PRESENTATION_BYTES {
+        return Err(Error::Payload("inflates beyond the size limit".into()));
+    }
+    if status != flate2::Status::StreamEnd {
+        return Err(Error::Payload("deflate stream is cut short".into()));
+    }
+    if d.total_in() != raw.len() as u64 {
+        return Err(Error::Payload("bytes follow the deflate stream".into()));
+    }
+    Ok(out)
 }
