@@ -264,7 +264,9 @@ impl StatusView for StatusLists {
             return StatusLookup::Unknown;
         };
         match l.bits.get(s.index) {
-            None => StatusLookup::Unknown,
+            // An index past the end of its list cannot be looked up (W3C's RANGE_ERROR):
+            // such a credential could never be revoked, so it fails closed.
+            None => StatusLookup::Revoked,
             Some(true) => StatusLookup::Revoked,
             Some(false) if l.valid_until.is_some_and(|u| now >= u) => StatusLookup::GoodButStale,
             Some(false) => StatusLookup::Good,

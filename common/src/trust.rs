@@ -738,11 +738,19 @@ impl TrustList {
                                 public,
                                 not_before: cbor::int(&nb, "not before")?,
                                 not_after: opt(&na, "not after")?,
+                                // `revoked-at` is set exactly when the state is
+                                // revoked: anything else is a list we cannot read one way.
                                 state: match (cbor::uint(&state, "state")?, at) {
-                                    (0, _) => KeyState::Active,
-                                    (1, _) => KeyState::Retired,
+                                    (0, None) => KeyState::Active,
+                                    (1, None) => KeyState::Retired,
                                     (2, Some(at)) => KeyState::Revoked { at },
-                                    _ => return Err(err("key: bad state")),
+                                    (0 | 1, Some(_)) => {
+                                        return Err(err("key: revoked-at set on a key not revoked"))
+                                    }
+                                    (2, None) => {
+                                        return Err(err("key: revoked without revoked-at"))
+                                    }
+                                    _ => return Err(err("key: state is not 0, 1 or 2")),
                                 },
                             });
                         }

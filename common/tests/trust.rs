@@ -257,7 +257,9 @@ fn status_list_round_trips_through_ssi() {
     let at = |i| lists.lookup(1, StatusRef { list: 0, index: i }, NOW);
     assert_eq!(at(42), StatusLookup::Revoked);
     assert_eq!(at(43), StatusLookup::Good);
-    assert_eq!(at(200_000), StatusLookup::Unknown);
+    // Past the end of the list: fails closed, as a set bit.
+    assert_eq!(at(131_072), StatusLookup::Revoked);
+    assert_eq!(at(200_000), StatusLookup::Revoked);
     assert_eq!(
         lists.lookup(1, StatusRef { list: 0, index: 43 }, NOW + 86_400),
         StatusLookup::GoodButStale

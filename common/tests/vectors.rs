@@ -3,41 +3,12 @@
 //! `TUATON_WRITE_VECTORS=1 cargo test -p tuaton-common --test vectors`.
 mod kit;
 use kit::*;
-use rand_core::{CryptoRng, RngCore};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use tuaton_common::gate::{self, Group, IssueParams, IssuerSigned, StatusRef};
 use tuaton_common::presentation::{self, Presentation, Profile};
 use tuaton_common::sample;
 use tuaton_common::verify::hex;
-
-/// Salts from SHA-256("tuaton test vector salt" || counter): reproducible in any language.
-struct VectorRng(u64);
-impl RngCore for VectorRng {
-    fn next_u32(&mut self) -> u32 {
-        self.next_u64() as u32
-    }
-    fn next_u64(&mut self) -> u64 {
-        let mut b = [0; 8];
-        self.fill_bytes(&mut b);
-        u64::from_le_bytes(b)
-    }
-    fn fill_bytes(&mut self, dest: &mut [u8]) {
-        for chunk in dest.chunks_mut(32) {
-            let h = Sha256::new()
-                .chain_update(b"tuaton test vector salt")
-                .chain_update(self.0.to_be_bytes())
-                .finalize();
-            self.0 += 1;
-            chunk.copy_from_slice(&h[..chunk.len()]);
-        }
-    }
-    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
-        self.fill_bytes(dest);
-        Ok(())
-    }
-}
-impl CryptoRng for VectorRng {}
 
 fn derive() -> Value {
     let ik = issuer_key();
@@ -60,6 +31,7 @@ fn derive() -> Value {
     let flight = presentation::present(&cred, &hk, Profile::Flight, NOW).unwrap();
     let age = presentation::present(&cred, &hk, Profile::Age, NOW).unwrap();
     let fp = Presentation::from_cbor(&flight).unwrap();
+    let ap = Presentation::from_cbor(&age).unwrap();
     let full = IssuerSigned::from_bytes(&cred.full).unwrap();
     let verdict =
         |text: &str, now: i64| check_with(text, now, &trust(), &Revoked(vec![])).to_json();
@@ -97,6 +69,7 @@ fn derive() -> Value {
             },
             "age": {
                 "cbor": hex(&age),
+                "holder_proof_message": hex(&presentation::holder_proof_message(&ap.issuer_signed, &ap.disclosures, NOW, None)),
                 "qr": age_qr,
                 "verdict_at_presented_at": verdict(&age_qr, NOW),
             },

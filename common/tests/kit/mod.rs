@@ -4,6 +4,8 @@
 use ed25519_dalek::SigningKey;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
+use rand_core::{CryptoRng, RngCore};
+use sha2::{Digest, Sha256};
 use tuaton_common::gate::{self, GateCredential, IssueParams, StatusRef};
 use tuaton_common::presentation::{self, Profile};
 use tuaton_common::trust::{IssuerKey, KeyState, TrustStore, TrustedIssuer};
@@ -176,3 +178,31 @@ pub fn in_context<T>(
     };
     f(&mut ctx)
 }
+
+/// Salts from SHA-256("tuaton test vector salt" || counter): reproducible in any language.
+pub struct VectorRng(pub u64);
+impl RngCore for VectorRng {
+    fn next_u32(&mut self) -> u32 {
+        self.next_u64() as u32
+    }
+    fn next_u64(&mut self) -> u64 {
+        let mut b = [0; 8];
+        self.fill_bytes(&mut b);
+        u64::from_le_bytes(b)
+    }
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        for chunk in dest.chunks_mut(32) {
+            let h = Sha256::new()
+                .chain_update(b"tuaton test vector salt")
+                .chain_update(self.0.to_be_bytes())
+                .finalize();
+            self.0 += 1;
+            chunk.copy_from_slice(&h[..chunk.len()]);
+        }
+    }
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
+        self.fill_bytes(dest);
+        Ok(())
+    }
+}
+impl CryptoRng for VectorRng {}
