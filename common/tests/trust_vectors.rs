@@ -852,3 +852,102 @@ fn every_rule_and_warning_has_a_trust_vector() {
         assert!(seen.contains_key(code), "no trust vector gives {code}");
     }
 }
+
+/// Re-signs the bundle's trust list after `edit` changes its decoded CBOR, as a root key
+/// holder would (signing input: lp("tuaton trust list v1") || lp(doc)).
+fn resigned_trust_list(b: &Bundle, edit: impl FnOnce(&mut Value)) -> Vec<u8> {
+    let signed: Value = ciborium::de::from_reader(&b.files["trust-list/7.cbor"][..]).unwrap();
+    let Value::Array(a) = signed else { panic!() };
+    let Value::Bytes(doc) = &a[0] else { panic!() };
+    let mut list: Value = ciborium::de::from_reader(&doc[..]).unwrap();
+    edit(&mut list);
+    let mut doc = Vec::new();
+    ciborium::ser::into_writer(&list, &mut doc).unwrap();
+    let tag = b"tuaton trust list v1";
+    let mut input = (tag.len() as u32).to_be_bytes().to_vec();
+    input.extend_from_slice(tag);
+    input.extend_from_slice(&(doc.len() as u32).to_be_bytes());
+    input.extend_from_slice(&doc);
+    let sigs = [root_key(3), root_key(4)]
+        .iter()
+        .map(|k| {
+            Value::Array(vec![
+                Value::Bytes(pk(k).to_vec()),
+                Value::Bytes(k.sign(&input).to_bytes().to_vec()),
+            ])
+        })
+        .collect();
+    let mut out = Vec::new();
+    ciborium::ser::into_writer(
+        &Value::Array(vec![Value::Bytes(doc), Value::Array(sigs)]),
+        &mut out,
+    )
+    .unwrap();
+    out
+}
+
+/// The key entry `k` of issuer 0 in a decoded trust list.
+fn key_entry(list: &mut Value, k: usize) -> &mut Vec<Value> {
+    let Value::Map(m) = list else { panic!() };
+    let Value::Array(issuers) = &mut m[4].1 else {
+        panic!()
+    };
+    let Value::Array(issuer) = &mut issuers[0] else {
+        panic!()
+    };
+    let Value::Array(keys) = &mut issuer[2] else {
+        panic!()
+    };
+    let Value::Array(entry) = &mut keys[k] else {
+        panic!()
+    };
+    entry
+}
+
+#[test]
+fn revoked_at_is_set_exactly_on_revoked_keys() {
+    let b = make_bundle();
+    let roots = vec![
+        b.files["root/1.cbor"].clone(),
+        b.files["root/2.cbor"].clone(),
+    ];
+    let first = |tl: &[u8]| {
+        TrustState::first(
+            &roots,
+            tl,
+            Anchor::Pinned(b.root1.root.fingerprint_bytes()),
+            NOW,
+        )
+    };
+    // Unchanged, re-signed: accepted (so the refusals below come from the edits).
+    assert!(first(&resigned_trust_list(&b, |_| {})).is_ok());
+    let cases: [(usize, Value, Value, &str); 3] = [
+        (
+            0,
+            Value::Integer(0.into()),
+            Value::Integer(5.into()),
+            "an active key with revoked-at",
+        ),
+        (
+            1,
+            Value::Integer(1.into()),
+            Value::Integer(5.into()),
+            "a retired key with revoked-at",
+        ),
+        (
+            2,
+            Value::Integer(2.into()),
+            Value::Null,
+            "a revoked key without revoked-at",
+        ),
+    ];
+    for (k, state, at, what) in cases {
+        let tl = resigned_trust_list(&b, |l| {
+            let e = key_entry(l, k);
+            e[4] = state;
+            e[5] = at;
+        });
+        let err = first(&tl).expect_err(what).to_string();
+        assert!(err.contains("revoked"), "{what}: {err}");
+    }
+}
