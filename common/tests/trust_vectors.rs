@@ -951,3 +951,13 @@ fn revoked_at_is_set_exactly_on_revoked_keys() {
         assert!(err.contains("revoked"), "{what}: {err}");
     }
 }
+
+#[test]
+fn an_index_with_a_repeated_member_is_refused() {
+    let b = make_bundle();
+    let good = String::from_utf8(b.files["index.json"].clone()).unwrap();
+    assert!(Index::parse(good.as_bytes()).is_ok());
+    let twice = good.replacen('{', r#"{"roots":["root/9.cbor"],"#, 1);
+    let err = Index::parse(twice.as_bytes()).unwrap_err().to_string();
+    assert!(err.contains("duplicate"), "{err}");
+}

@@ -80,7 +80,52 @@ pub fn run(bin_name: &str, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> 
         .expect("stdin")
         .write_all(stdin.as_bytes())
         .ok();
-    child.wait_with_output().expect("wait").into()
+    let r: Run = child.wait_with_output().expect("wait").into();
+    conforms_to_the_published_schemas(bin_name, args, &r);
+    r
+}
+
+/// Every `check --json` and `engage --json` output and every index a `publish` writes, in
+/// every test, is checked against the JSON Schemas in docs/schemas: an output that drifts
+/// from what integrators were promised fails whichever test produced it.
+fn conforms_to_the_published_schemas(bin_name: &str, args: &[&str], r: &Run) {
+    let has = |word: &str| args.contains(&word);
+    if bin_name == "tuaton-verifier" && (has("check") || has("engage")) && has("--json") {
+        for line in r.stdout.lines().filter(|l| l.starts_with('{')) {
+            let v: serde_json::Value = serde_json::from_str(line).expect("check --json is JSON");
+            assert_schema("check", &v);
+        }
+    }
+    if bin_name == "tuaton-issuer" && has("publish") && r.code == 0 {
+        if let Some(out) = args.iter().position(|a| *a == "--out").map(|i| args[i + 1]) {
+            let dir = std::path::Path::new(out);
+            let mut indexes = vec![dir.join("index.json")];
+            if let Ok(rd) = std::fs::read_dir(dir.join("index")) {
+                indexes.extend(rd.flatten().map(|e| e.path()));
+            }
+            for p in indexes {
+                let v: serde_json::Value =
+                    serde_json::from_slice(&std::fs::read(&p).expect("index")).expect("index JSON");
+                assert_schema("index", &v);
+            }
+        }
+    }
+}
+
+/// Asserts that `v` is valid by `docs/schemas/<name>.schema.json`.
+pub fn assert_schema(name: &str, v: &serde_json::Value) {
+    let path = format!(
+        "{}/../docs/schemas/{name}.schema.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mut schemas = boon::Schemas::new();
+    let mut compiler = boon::Compiler::new();
+    let idx = compiler
+        .compile(&path, &mut schemas)
+        .unwrap_or_else(|e| panic!("{path}: {e:#}"));
+    if let Err(e) = schemas.validate(v, idx) {
+        panic!("not valid by {name}.schema.json: {e}\n{v}");
+    }
 }
 
 /// A scratch world: issuer, wallet and gate homes, a record and portrait, a bundle dir.

@@ -1,0 +1,79 @@
+//! The JSON Schemas of docs/schemas hold for every verdict and index in the committed
+//! vectors, and they refuse what an integrator must never see. (Every `check --json` and
+//! index written by the other tests is checked as it is produced: see `tuaton_tests::run`.)
+use serde_json::{json, Value};
+use tuaton_tests::assert_schema;
+
+fn vectors(name: &str) -> Value {
+    let p = format!("{}/../docs/vectors/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+}
+
+#[test]
+fn every_verdict_in_the_vectors_conforms() {
+    let t = vectors("trust-v1.json");
+    let cases = t["cases"].as_array().unwrap();
+    assert!(cases.len() > 40);
+    for c in cases {
+        assert_schema("check", &c["verdict"]);
+    }
+    assert_schema("check", &vectors("session-v1.json")["verdict"]);
+    let g = vectors("gate-v1.json");
+    for k in ["verdict_at_presented_at", "verdict_301s_later"] {
+        assert_schema("check", &g["presentations"]["flight"][k]);
+    }
+    let index: Value =
+        serde_json::from_str(t["bundle"]["index.json"]["text"].as_str().unwrap()).unwrap();
+    assert_schema("index", &index);
+}
+
+fn refused(name: &str, v: &Value) -> bool {
+    std::panic::catch_unwind(|| assert_schema(name, v)).is_err()
+}
+
+#[test]
+fn the_schemas_refuse_what_must_not_be_shown() {
+    let t = vectors("trust-v1.json");
+    let good = t["cases"][0]["verdict"].clone();
+    assert!(!refused("check", &good));
+    let edits: [(&str, fn(&mut Value)); 6] = [
+        ("valid with a reason", |v| {
+            v["reasons"] = json!(["replayed"])
+        }),
+        ("rejected without a reason", |v| {
+            v["verdict"] = json!("rejected");
+        }),
+        ("an unknown reason", |v| {
+            v["verdict"] = json!("rejected");
+            v["reasons"] = json!(["looks_fine"]);
+        }),
+        ("a member dropped", |v| {
+            v.as_object_mut().unwrap().remove("policy");
+        }),
+        ("an unknown claim", |v| v["claims"]["nickname"] = json!("x")),
+        ("a local time", |v| {
+            v["checked_at"] = json!("2025-06-01 07:00:00+07:00")
+        }),
+    ];
+    for (what, edit) in edits {
+        let mut v = good.clone();
+        edit(&mut v);
+        assert!(refused("check", &v), "{what} was accepted");
+    }
+    let index: Value =
+        serde_json::from_str(t["bundle"]["index.json"]["text"].as_str().unwrap()).unwrap();
+    for bad in [
+        "../root/1.cbor",
+        "/etc/passwd",
+        "root//1.cbor",
+        ".hidden/x",
+        "root/1.cbor\n",
+    ] {
+        let mut v = index.clone();
+        v["roots"] = json!([bad]);
+        assert!(refused("index", &v), "path {bad:?} was accepted");
+    }
+    let mut v = index.clone();
+    v["extra"] = json!(1);
+    assert!(refused("index", &v), "an unknown member was accepted");
+}
