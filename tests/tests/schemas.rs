@@ -27,6 +27,9 @@ fn every_verdict_in_the_vectors_conforms() {
     assert_schema("index", &index);
 }
 
+/// A change to a verdict, named for the failure message.
+type Edit = (&'static str, fn(&mut Value));
+
 fn refused(name: &str, v: &Value) -> bool {
     std::panic::catch_unwind(|| assert_schema(name, v)).is_err()
 }
@@ -36,7 +39,7 @@ fn the_schemas_refuse_what_must_not_be_shown() {
     let t = vectors("trust-v1.json");
     let good = t["cases"][0]["verdict"].clone();
     assert!(!refused("check", &good));
-    let edits: [(&str, fn(&mut Value)); 6] = [
+    let edits: [Edit; 6] = [
         ("valid with a reason", |v| {
             v["reasons"] = json!(["replayed"])
         }),
