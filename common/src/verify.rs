@@ -184,6 +184,9 @@ pub struct Verdict {
     pub checked_at: i64,
     /// The requirement the gate applied.
     pub policy: Requirement,
+    /// The boarding pass shown with the ID and how it compares, when there was one
+    /// (see [`Verdict::pair`]). A pass that does not go with the card rejects the verdict.
+    pub boarding_pass: Option<crate::bcbp::PassCheck>,
 }
 
 impl Verdict {
@@ -197,24 +200,48 @@ impl Verdict {
             credential_id: None,
             checked_at: now,
             policy: Requirement::default(),
+            boarding_pass: None,
         }
     }
     fn reject(mut self, r: Reason) -> Self {
         self.reasons.push(r);
         self
     }
-    /// Whether the presentation is accepted.
+    /// Whether the presentation is accepted (and, when a boarding pass was paired with
+    /// it, the pass goes with the card).
     pub fn is_valid(&self) -> bool {
-        self.reasons.is_empty()
+        self.reasons.is_empty() && self.boarding_pass.as_ref().is_none_or(|b| b.matches())
+    }
+
+    /// Pairs the boarding pass `text` with this verdict: its name is compared with the
+    /// card's authentic English name (none when the ID showed no claims), its date with
+    /// today in Thai time at `now`, its departure with `airport` when the gate knows
+    /// where it is. Replaces any earlier pairing.
+    pub fn pair(&mut self, text: &str, now: i64, airport: Option<&str>) {
+        self.boarding_pass = Some(crate::bcbp::cross_check(
+            text,
+            self.claims.as_ref(),
+            now,
+            airport,
+        ));
+    }
+
+    /// Every reason code: the ID's, then the boarding pass's.
+    pub fn reason_codes(&self) -> Vec<&'static str> {
+        let pass = self
+            .boarding_pass
+            .iter()
+            .flat_map(|b| b.problems.iter().map(|p| p.code()));
+        self.reasons.iter().map(|r| r.code()).chain(pass).collect()
     }
     /// The CLI's `check --json` object.
     pub fn to_json(&self) -> serde_json::Value {
         let at = chrono::DateTime::from_timestamp(self.checked_at, 0)
             .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
             .unwrap_or_default();
-        serde_json::json!({
+        let mut j = serde_json::json!({
             "verdict": if self.is_valid() { "valid" } else { "rejected" },
-            "reasons": self.reasons.iter().map(|r| r.code()).collect::<Vec<_>>(),
+            "reasons": self.reason_codes(),
             "warnings": self.warnings.iter().map(|w| w.code()).collect::<Vec<_>>(),
             "claims": self.claims.as_ref().map(|c| c.to_json()).unwrap_or_else(|| serde_json::json!({})),
             "issuer": self.issuer,
@@ -222,7 +249,11 @@ impl Verdict {
             "credential_id": self.credential_id,
             "checked_at": at,
             "policy": self.policy.code(),
-        })
+        });
+        if let Some(b) = &self.boarding_pass {
+            j["boarding_pass"] = b.to_json();
+        }
+        j
     }
 }
 

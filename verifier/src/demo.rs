@@ -47,29 +47,29 @@ fn kid(k: &SigningKey) -> Vec<u8> {
     Sha256::digest(k.verifying_key().as_bytes())[..4].to_vec()
 }
 
-const STEPS: [Step; 8] = [
+const STEPS: [Step; 12] = [
     Step {
-        label: "1/8 Somchai, over BLE with portrait (key 1, retired since)",
+        label: "1/12 Somchai, over BLE with portrait (key 1, retired since)",
         make: |s, t| s.present(0, &[Group::Flight, Group::Portrait], t),
     },
     Step {
-        label: "2/8 Kanchanaporn, flight QR (issued after rotation, key 2)",
+        label: "2/12 Kanchanaporn, flight QR (issued after rotation, key 2)",
         make: |s, t| s.present(1, &[Group::Flight], t),
     },
     Step {
-        label: "3/8 Boonmee, lifelong card, year-only birth date",
+        label: "3/12 Boonmee, lifelong card, year-only birth date",
         make: |s, t| s.present(2, &[Group::Flight], t),
     },
     Step {
-        label: "4/8 Thanakorn, card expired",
+        label: "4/12 Thanakorn, card expired",
         make: |s, t| s.present(3, &[Group::Flight], t),
     },
     Step {
-        label: "5/8 Revoked card",
+        label: "5/12 Revoked card",
         make: |s, t| s.present(4, &[Group::Flight], t),
     },
     Step {
-        label: "6/8 Tampered QR (one character changed)",
+        label: "6/12 Tampered QR (one character changed)",
         make: |s, t| {
             let mut q: Vec<char> = s.present(0, &[Group::Flight], t).chars().collect();
             let i = q.len() / 2;
@@ -78,11 +78,11 @@ const STEPS: [Step; 8] = [
         },
     },
     Step {
-        label: "7/8 Replayed: a QR already checked 20 s ago",
+        label: "7/12 Replayed: a QR already checked 20 s ago",
         make: |s, t| s.present(0, &[Group::Flight], t - 20),
     },
     Step {
-        label: "8/8 Signed by a key the gate does not know",
+        label: "8/12 Signed by a key the gate does not know",
         make: |s, t| {
             presentation::to_qr_text(
                 &presentation::present(&s.forged, &s.holder, Profile::Flight, t)
@@ -90,7 +90,31 @@ const STEPS: [Step; 8] = [
             )
         },
     },
+    Step {
+        label: "9/12 Boarding pass JAIDEE/SOMCHAI MR, TG 102 BKK-CNX today",
+        make: |_, t| boarding_pass("JAIDEE/SOMCHAI MR", t),
+    },
+    Step {
+        label: "10/12 Somchai's ID with that pass: names match",
+        make: |s, t| s.present(0, &[Group::Flight], t),
+    },
+    Step {
+        label: "11/12 Boarding pass of someone else: JAIDEE/SOMSAK MR",
+        make: |_, t| boarding_pass("JAIDEE/SOMSAK MR", t),
+    },
+    Step {
+        label: "12/12 Somchai's ID with that pass: names differ",
+        make: |s, t| s.present(0, &[Group::Flight], t),
+    },
 ];
+
+/// A one-leg boarding pass (BCBP) for `name` on today's flight TG 102 from BKK, dated in
+/// Thai time at `t`.
+pub fn boarding_pass(name: &str, t: i64) -> String {
+    use chrono::Datelike;
+    let day = chrono::DateTime::from_timestamp(t + 7 * 3600, 0).map_or(1, |d| d.ordinal());
+    format!("M1{name:<20}EABC123 BKKCNXTG 0102 {day:03}Y032A0045 100")
+}
 
 impl Scenario {
     /// Builds the scenario as of `now` with fresh keys.
@@ -252,7 +276,7 @@ impl Checker for Scenario {
         self.now += 30;
         let s = &STEPS[self.step % STEPS.len()];
         let text = (s.make)(self, self.now);
-        if s.label.starts_with("7/8") {
+        if s.label.starts_with("7/12") {
             // The earlier check at another lane that this scan replays.
             let _ = self.check(&text, &Arc::new(AtomicBool::new(false)));
         }
@@ -267,10 +291,20 @@ impl Checker for Scenario {
 /// Runs the whole scenario without a terminal: (label, verdict) per step.
 pub fn run_plain(now: i64) -> Vec<(String, Verdict)> {
     let mut s = Scenario::new(now);
-    (0..STEPS.len())
-        .map(|_| {
-            let (text, label) = s.next_demo().expect("demo has steps");
-            (label, s.check(&text, &Arc::new(AtomicBool::new(false))))
-        })
-        .collect()
+    let mut pass: Option<String> = None;
+    let mut out = Vec::new();
+    for _ in 0..STEPS.len() {
+        let (text, label) = s.next_demo().expect("demo has steps");
+        // A boarding pass waits for the ID after it, as at the gate.
+        if tuaton_common::bcbp::looks_like_pass(&text) {
+            pass = Some(text);
+            continue;
+        }
+        let mut v = s.check(&text, &Arc::new(AtomicBool::new(false)));
+        if let Some(p) = pass.take() {
+            s.pair(&mut v, &p);
+        }
+        out.push((label, v));
+    }
+    out
 }

@@ -281,6 +281,9 @@ pub struct Gate {
     db: sled::Db,
     /// Settings for verification.
     pub policy: Policy,
+    /// The airport this gate is at (IATA code, `--airport`): a paired boarding pass must
+    /// depart from it.
+    pub airport: Option<String>,
 }
 
 /// Trust data loaded for checking.
@@ -323,6 +326,7 @@ impl Gate {
         Ok(Gate {
             db,
             policy: Policy::default(),
+            airport: None,
         })
     }
 
@@ -635,20 +639,70 @@ impl Gate {
         Ok(s.to_vec())
     }
 
-    fn audit(&self, v: &Verdict) -> Result<()> {
-        let personal = self
+    /// Pairs the boarding pass `pass` with the ID verdict `v` as of `now` (this gate's
+    /// airport applies) and records the pairing in the audit log: its result, flight and
+    /// date, and the name as on the pass only when personal data is on.
+    pub fn pair(&self, v: &mut Verdict, pass: &str, now: i64) -> Result<()> {
+        v.pair(pass, now, self.airport.as_deref());
+        self.audit_pairing(v)
+    }
+
+    /// Writes the audit record of a pairing already made on `v`.
+    pub fn audit_pairing(&self, v: &Verdict) -> Result<()> {
+        let Some(b) = &v.boarding_pass else {
+            return Ok(());
+        };
+        let personal = self.personal_data()?;
+        let j = b.to_json();
+        let mut rec = serde_json::json!({
+            "time": tuaton_common::model::format_rfc3339(v.checked_at),
+            "pairing": if b.matches() { "match" } else { "mismatch" },
+            "id_verdict": if v.reasons.is_empty() { "valid" } else { "rejected" },
+            "reasons": j["reasons"], "name_match": j["name_match"],
+            "carrier": j["carrier"], "flight": j["flight"], "julian_date": j["julian_date"],
+            "from": j["from"], "to": j["to"],
+            "credential_hash": self.credential_hash(v)?,
+        });
+        if personal {
+            rec["name_on_pass"] = j["name"].clone();
+        }
+        self.append_audit(&rec)?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    fn personal_data(&self) -> Result<bool> {
+        Ok(self
             .db
             .open_tree(META)?
             .get("log-personal-data")?
-            .is_some_and(|b| b.as_ref() == [1]);
+            .is_some_and(|b| b.as_ref() == [1]))
+    }
+
+    /// A salted hash of the credential id: lets an auditor link records of one card
+    /// without the log naming it.
+    fn credential_hash(&self, v: &Verdict) -> Result<Option<String>> {
         let salt = self.salt()?;
-        let cred = v.credential_id.as_ref().map(|c| {
+        Ok(v.credential_id.as_ref().map(|c| {
             let h = Sha256::new()
                 .chain_update(&salt)
                 .chain_update(c.as_bytes())
                 .finalize();
             hex::encode(&h[..16])
-        });
+        }))
+    }
+
+    fn append_audit(&self, rec: &serde_json::Value) -> Result<()> {
+        let id = self.db.generate_id()?;
+        self.db
+            .open_tree(AUDIT)?
+            .insert(id.to_be_bytes(), serde_json::to_vec(rec).expect("json"))?;
+        Ok(())
+    }
+
+    fn audit(&self, v: &Verdict) -> Result<()> {
+        let personal = self.personal_data()?;
+        let cred = self.credential_hash(v)?;
         let mut rec = serde_json::json!({
             "time": tuaton_common::model::format_rfc3339(v.checked_at),
             "verdict": if v.is_valid() { "valid" } else { "rejected" },
@@ -659,11 +713,7 @@ impl Gate {
         if personal {
             rec["claims"] = v.claims.as_ref().map(|c| c.to_json()).unwrap_or_default();
         }
-        let id = self.db.generate_id()?;
-        self.db
-            .open_tree(AUDIT)?
-            .insert(id.to_be_bytes(), serde_json::to_vec(&rec).expect("json"))?;
-        Ok(())
+        self.append_audit(&rec)
     }
 
     /// The audit log, oldest first.

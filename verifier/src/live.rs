@@ -65,6 +65,8 @@ impl BundleSource for Prefetched {
 pub struct LiveGate {
     home: PathBuf,
     policy: Policy,
+    /// The gate's airport (`--airport`), for boarding passes.
+    pub airport: Option<String>,
     at: Option<i64>,
     allow_remote: bool,
     /// The bundle as last loaded, with the `synced-at` stamp it was loaded at.
@@ -92,6 +94,7 @@ impl LiveGate {
         Ok(LiveGate {
             home,
             policy,
+            airport: None,
             at,
             allow_remote,
             loaded,
@@ -139,6 +142,16 @@ impl LiveGate {
 }
 
 impl Checker for LiveGate {
+    fn pair(&mut self, v: &mut Verdict, pass: &str) {
+        let now = self.now_();
+        v.pair(pass, now, self.airport.as_deref());
+        let store = self.store.clone();
+        let _guard = store.lock().unwrap_or_else(|e| e.into_inner());
+        // The pairing is on screen whatever happens to its audit record; a store that
+        // cannot be written shows on the next scan.
+        let _ = Gate::open(&self.home).and_then(|g| g.audit_pairing(v));
+    }
+
     fn check(&mut self, text: &str, cancel: &Arc<AtomicBool>) -> Verdict {
         let now = self.now_();
         let store = self.store.clone();

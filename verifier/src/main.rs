@@ -48,6 +48,10 @@ struct Cli {
     #[arg(long, global = true, value_name = "SECONDS", default_value_t = tuaton_common::verify::DEFAULT_MAX_AGE,
           value_parser = clap::value_parser!(i64).range(10..=600))]
     max_age: i64,
+    /// The airport this gate is at (IATA code, e.g. BKK): a boarding pass shown with an
+    /// ID must depart from it.
+    #[arg(long, global = true, value_name = "IATA", value_parser = parse_airport)]
+    airport: Option<String>,
     #[command(subcommand)]
     cmd: Option<Cmd>,
 }
@@ -74,6 +78,11 @@ enum Cmd {
         /// Decode the QR code in this PNG image instead.
         #[arg(long, value_name = "PNG")]
         image: Option<PathBuf>,
+        /// The boarding pass shown with the ID (its BCBP text, as a scanner reads the
+        /// barcode): valid only when the ID is valid and the pass is the holder's, today,
+        /// and (with --airport) from this airport.
+        #[arg(long, value_name = "BCBP")]
+        boarding_pass: Option<String>,
     },
     /// Bundle versions, age, expiry, keys and status lists.
     Status,
@@ -99,6 +108,18 @@ enum Cmd {
         #[arg(long, value_parser = ["on", "off"])]
         personal_data: Option<String>,
     },
+}
+
+/// `--airport`: three letters, as IATA writes airport codes.
+fn parse_airport(s: &str) -> Result<String, String> {
+    if s.len() == 3 && s.bytes().all(|b| b.is_ascii_alphabetic()) {
+        Ok(s.to_ascii_uppercase())
+    } else {
+        Err(format!(
+            "`{}` is not an IATA airport code (three letters, e.g. BKK)",
+            s.escape_debug()
+        ))
+    }
 }
 
 fn default_home() -> PathBuf {
@@ -157,6 +178,26 @@ fn human(v: &Verdict) -> String {
             v.kid.as_deref().unwrap_or("-")
         ));
     }
+    if let Some(b) = &v.boarding_pass {
+        for p in &b.problems {
+            let (en, th) = p.describe();
+            s.push_str(&format!("  reason: {} ({en} / {th})\n", p.code()));
+        }
+        if let (Some(pass), Some(l)) = (&b.pass, b.judged_leg()) {
+            s.push_str(&format!(
+                "  boarding pass: {} {} {}-{} day {} seat {} seq {}, name {} ({})\n",
+                l.carrier,
+                l.flight,
+                l.from,
+                l.to,
+                l.julian_date,
+                l.seat,
+                l.sequence,
+                tuaton_common::text::for_display(&pass.name),
+                b.to_json()["name_match"].as_str().unwrap_or("-"),
+            ));
+        }
+    }
     s.push_str(&format!("  policy: {}\n", v.policy.code()));
     s.push_str(&format!("  checked at: {}", format_rfc3339(v.checked_at)));
     s
@@ -184,6 +225,7 @@ fn open_gate(cli: &Cli, home: &std::path::Path) -> Result<Gate, GateError> {
     g.policy.refuse_stale_after = cli.refuse_stale_after.map(|d| i64::from(d) * 86_400);
     g.policy.require = cli.require;
     g.policy.max_age = cli.max_age;
+    g.airport = cli.airport.clone();
     Ok(g)
 }
 
@@ -266,7 +308,11 @@ fn run(cli: &Cli) -> anyhow::Result<Outcome> {
             }
             Ok(Outcome::Done)
         }
-        Cmd::Check { payload, image } => {
+        Cmd::Check {
+            payload,
+            image,
+            boarding_pass,
+        } => {
             let text = match (payload.as_deref(), image) {
                 (Some(_), Some(_)) => anyhow::bail!(GateError::Invalid(
                     "give a payload or --image, not both".into()
@@ -296,6 +342,10 @@ fn run(cli: &Cli) -> anyhow::Result<Outcome> {
                 cli.allow_remote_socket,
                 &Arc::new(AtomicBool::new(false)),
             )?;
+            let mut v = v;
+            if let Some(bp) = boarding_pass {
+                gate.pair(&mut v, bp, now)?;
+            }
             if cli.json {
                 out(&v.to_json().to_string())?;
             } else {
@@ -370,6 +420,7 @@ fn run(cli: &Cli) -> anyhow::Result<Outcome> {
             }
             let policy = open_gate(cli, &home)?.policy;
             let mut live = LiveGate::new(home.clone(), policy, at, cli.allow_remote_socket)?;
+            live.airport = cli.airport.clone();
             if let (Some(src), Some(m)) = (source, sync_every) {
                 live.sync_every(src.clone(), *m);
             }

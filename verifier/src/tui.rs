@@ -22,6 +22,9 @@ use tuaton_common::verify::{Verdict, Warning};
 
 /// A scan within this many seconds of the same text shows "already checked", not an alarm.
 pub const ALREADY_CHECKED_SECS: i64 = 10;
+/// A boarding pass and an ID scanned within this many seconds of each other, in either
+/// order, are judged together (docs/BOARDING.md); a pair is also ended by the next pair.
+pub const PAIR_SECS: i64 = 60;
 
 /// What the TUI needs from a checker (the real gate or the demo scenario).
 pub trait Checker: Send {
@@ -35,6 +38,11 @@ pub trait Checker: Send {
     /// The demo's next scan, if this is the demo.
     fn next_demo(&mut self) -> Option<(String, String)> {
         None
+    }
+    /// Pairs the boarding pass `pass` with the ID verdict `v` (and records it, for a real
+    /// gate). The default judges it at the checker's clock with no airport.
+    fn pair(&mut self, v: &mut Verdict, pass: &str) {
+        v.pair(pass, self.now(), None);
     }
 }
 
@@ -81,6 +89,10 @@ pub struct Shown {
     pub label: Option<String>,
     /// Decoded portrait pixels (width, height, RGB), when the presentation carried one.
     pub portrait: Option<(u32, u32, Vec<u8>)>,
+    /// When the ID was checked (a boarding pass scanned within [`PAIR_SECS`] pairs with it).
+    pub at: i64,
+    /// The boarding pass text paired with this verdict, if any.
+    pub pass_text: Option<String>,
 }
 
 /// The app state.
@@ -99,6 +111,8 @@ pub struct App {
     pub demo: bool,
     /// Shown in the banner while a session with a phone is running.
     pub busy: Option<String>,
+    /// A boarding pass scanned before its ID: (text, when, what could be read of it).
+    pub pending_pass: Option<(String, i64, tuaton_common::bcbp::PassCheck)>,
     last_scan: Option<(String, i64, Verdict)>,
 }
 
@@ -124,6 +138,7 @@ impl App {
             quit: false,
             demo,
             busy: None,
+            pending_pass: None,
             last_scan: None,
         }
     }
@@ -180,19 +195,69 @@ impl App {
     /// Runs a check and updates the screen.
     pub fn submit(&mut self, checker: &mut dyn Checker, text: &str, label: Option<String>) {
         let now = checker.now();
+        if tuaton_common::bcbp::looks_like_pass(text) {
+            self.scan_pass(checker, text, now);
+            return;
+        }
         let v = checker.check(text, &Arc::new(AtomicBool::new(false)));
         self.show(checker, text, label, now, v);
+    }
+
+    /// A boarding pass: pairs with the ID on screen when that was checked within
+    /// [`PAIR_SECS`], is valid and has no pass yet; otherwise waits for the next ID (a
+    /// rejected ID stays rejected whatever pass follows, so the pass is taken to belong
+    /// to the next passenger).
+    fn scan_pass(&mut self, checker: &mut dyn Checker, text: &str, now: i64) {
+        let recent = |s: &Shown| {
+            (0..=PAIR_SECS).contains(&(now - s.at))
+                && (s.verdict.reasons.is_empty() || s.pass_text.is_some())
+        };
+        if let Some(s) = self
+            .shown
+            .as_mut()
+            .filter(|s| recent(s) && s.already_checked.is_none())
+        {
+            match &s.pass_text {
+                // The scanner read the same pass twice: nothing changes.
+                Some(t) if t.trim() == text.trim() => return,
+                Some(_) => {}
+                None => {
+                    let mut v = s.verdict.clone();
+                    checker.pair(&mut v, text);
+                    s.pass_text = Some(text.to_owned());
+                    s.verdict = v;
+                    let (valid, summary) = (s.verdict.is_valid(), summary(&s.verdict));
+                    if let Some(h) = self.history.first_mut() {
+                        h.valid = valid;
+                        h.summary = summary;
+                    }
+                    self.pending_pass = None;
+                    self.status = checker.status();
+                    return;
+                }
+            }
+        }
+        let preview = tuaton_common::bcbp::cross_check(text, None, now, None);
+        self.pending_pass = Some((text.to_owned(), now, preview));
+        self.shown = None;
     }
 
     /// Puts the verdict `v` of `text` (checked at `now`) on screen.
     pub fn show(
         &mut self,
-        checker: &dyn Checker,
+        checker: &mut dyn Checker,
         text: &str,
         label: Option<String>,
         now: i64,
         v: Verdict,
     ) {
+        // A boarding pass scanned first, recently enough, pairs with this ID.
+        let pass = self
+            .pending_pass
+            .take()
+            .filter(|(_, at, _)| (0..=PAIR_SECS).contains(&(now - at)))
+            .map(|(t, _, _)| t);
+
         // Scanners read a held-up QR more than once: within a few seconds the same text is
         // ALREADY CHECKED, showing the first verdict, whatever this check said.
         let repeat = match &self.last_scan {
@@ -203,13 +268,16 @@ impl App {
             }
             _ => None,
         };
-        let (verdict, already_checked) = match repeat {
+        let (mut verdict, already_checked) = match repeat {
             Some((at, prev)) => (prev, Some(at)),
             None => {
                 self.last_scan = Some((text.to_owned(), now, v.clone()));
                 (v, None)
             }
         };
+        if let Some(p) = &pass {
+            checker.pair(&mut verdict, p);
+        }
         if already_checked.is_none() {
             self.history.insert(
                 0,
@@ -230,6 +298,8 @@ impl App {
             already_checked,
             label,
             portrait,
+            at: now,
+            pass_text: pass,
         });
     }
 }
@@ -271,14 +341,7 @@ fn summary(v: &Verdict) -> String {
         format!("VALID {who}")
     } else {
         // The reason first: a narrow pane cuts the end of the line, never the why.
-        format!(
-            "NO {}: {who}",
-            v.reasons
-                .iter()
-                .map(|r| r.code())
-                .collect::<Vec<_>>()
-                .join(",")
-        )
+        format!("NO {}: {who}", v.reason_codes().join(","))
     }
 }
 
@@ -347,6 +410,27 @@ impl App {
                 style,
             );
         }
+        if let (None, Some((_, _, p))) = (&self.shown, &self.pending_pass) {
+            return match (&p.pass, p.judged_leg()) {
+                (Some(_), Some(l)) => (
+                    vec![
+                        Line::from(format!(
+                            "BOARDING PASS READ: {} {} {}→{} seat {}",
+                            l.carrier, l.flight, l.from, l.to, l.seat
+                        )),
+                        Line::from("Now scan the ID  /  สแกนบัตรประชาชน"),
+                    ],
+                    Style::new()
+                        .fg(Color::Black)
+                        .bg(Color::Cyan)
+                        .add_modifier(Modifier::BOLD),
+                ),
+                _ => {
+                    let (en, th) = tuaton_common::bcbp::PassProblem::Malformed.describe();
+                    (vec![Line::from(format!("{en} / {th}"))], red)
+                }
+            };
+        }
         let Some(s) = &self.shown else {
             return (
                 vec![Line::from("READY: SCAN A QR CODE  /  พร้อมสแกน")],
@@ -383,12 +467,40 @@ impl App {
             if let Some(l) = &s.label {
                 lines.push(Line::from(l.clone()));
             }
+            match v.boarding_pass.as_ref().and_then(|b| b.judged_leg()) {
+                Some(l) => lines.push(Line::from(format!(
+                    "Boarding pass matches · {} {} {}→{} · seat {}",
+                    l.carrier, l.flight, l.from, l.to, l.seat
+                ))),
+                None if self.status.policy == "flight" => {
+                    lines.push(Line::from("No boarding pass  /  ไม่มีบัตรโดยสาร"))
+                }
+                None => {}
+            }
             green
         } else {
             lines.push(Line::from("REJECTED / ไม่ผ่าน"));
-            for r in v.reasons.iter().take(2) {
-                let (en, th) = r.describe();
+            let pass_problems = v.boarding_pass.iter().flat_map(|b| b.problems.iter());
+            let words = v
+                .reasons
+                .iter()
+                .map(|r| r.describe())
+                .chain(pass_problems.map(|p| p.describe()));
+            for (en, th) in words.take(3) {
                 lines.push(Line::from(format!("{en} / {th}")));
+            }
+            if let Some(b) = v.boarding_pass.as_ref().filter(|b| {
+                b.problems
+                    .contains(&tuaton_common::bcbp::PassProblem::NameMismatch)
+            }) {
+                // The two names side by side, so staff see what differs.
+                let id = v
+                    .claims
+                    .as_ref()
+                    .and_then(|c| name_line(c, false))
+                    .unwrap_or_else(|| "-".into());
+                let on_pass = b.pass.as_ref().map_or("-".into(), |p| safe(&p.name));
+                lines.push(Line::from(format!("Pass: {on_pass}  ≠  ID: {id}")));
             }
             red
         };
@@ -461,6 +573,19 @@ impl App {
             }
         } else {
             l.push(Line::from("No trustworthy holder data").italic());
+        }
+        if let Some(b) = &v.boarding_pass {
+            if let (Some(p), Some(leg)) = (&b.pass, b.judged_leg()) {
+                l.push(Line::from(format!(
+                    "Flight {} {} {}→{}",
+                    leg.carrier, leg.flight, leg.from, leg.to
+                )));
+                l.push(Line::from(format!(
+                    "Seat {} · seq {} · day {}",
+                    leg.seat, leg.sequence, leg.julian_date
+                )));
+                l.push(Line::from(format!("Pass name {}", safe(&p.name))));
+            }
         }
         if let Some(i) = &v.issuer {
             l.push(

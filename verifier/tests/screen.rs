@@ -230,7 +230,8 @@ fn warnings_are_drawn_in_the_verdict_area_in_thai_and_english() {
         Warning::TrustStale,
         Warning::ClockRollback,
     ];
-    app.show(&s, &text, None, s.now(), v);
+    let now = s.now();
+    app.show(&mut s, &text, None, now, v);
     let (lines, buf) = draw(&app);
     let banner = lines[1..8].join(" ");
     for w in [
@@ -255,7 +256,8 @@ fn attack_bidi_override_in_the_issuer_name_cannot_restyle_the_screen() {
     let (text, _) = s.next_demo().unwrap();
     let mut v = s.check(&text, &Arc::new(AtomicBool::new(false)));
     v.issuer = Some("\u{202e}DETCEJER\u{1b}[41m".into());
-    app.show(&s, &text, None, s.now(), v);
+    let now = s.now();
+    app.show(&mut s, &text, None, now, v);
     let (lines, _) = draw(&app);
     let all = lines.join("\n");
     assert!(
@@ -263,4 +265,95 @@ fn attack_bidi_override_in_the_issuer_name_cannot_restyle_the_screen() {
         "{all}"
     );
     assert!(all.contains("\u{FFFD}DETCEJER\u{FFFD}[41m"), "{all}");
+}
+
+#[test]
+fn a_boarding_pass_scanned_first_waits_for_the_id() {
+    let (s, buf) = screen(9);
+    assert_eq!(banner_bg(&buf), Color::Cyan);
+    assert!(
+        s.contains("BOARDING PASS READ: TG 102 BKK→CNX seat 32A"),
+        "{s}"
+    );
+    assert!(s.contains("Now scan the ID"), "{s}");
+    let banner: Vec<&str> = s.lines().skip(1).take(3).collect();
+    assert!(
+        banner.iter().all(|l| !l.contains("VALID")),
+        "a pass alone is never a verdict:\n{s}"
+    );
+}
+
+#[test]
+fn pass_then_matching_id_is_one_green_verdict_with_the_flight() {
+    let (s, buf) = screen(10);
+    assert_eq!(banner_bg(&buf), Color::Green);
+    for want in [
+        "VALID / ถูกต้อง",
+        "Boarding pass matches · TG 102 BKK→CNX · seat 32A",
+        "Flight TG 102 BKK→CNX",
+        "Pass name JAIDEE/SOMCHAI MR",
+    ] {
+        assert!(s.contains(want), "{want} missing from\n{s}");
+    }
+}
+
+#[test]
+fn pass_of_someone_else_is_red_with_both_names() {
+    let (s, buf) = screen(12);
+    assert_eq!(banner_bg(&buf), Color::Red);
+    for want in [
+        "Name differs from the ID / ชื่อไม่ตรงกับบัตรประชาชน",
+        "Pass: JAIDEE/SOMSAK MR  ≠  ID: Mr. Somchai Jaidee",
+    ] {
+        assert!(s.contains(want), "{want} missing from\n{s}");
+    }
+}
+
+#[test]
+fn id_then_pass_pairs_in_that_order_too_and_a_late_pass_does_not() {
+    use tuaton_verifier::demo::boarding_pass;
+    let mut s = Scenario::with_seed(NOW, 7);
+    let mut app = App::new(s.status(), true);
+    let (id, label) = s.next_demo().unwrap();
+    app.submit(&mut s, &id, Some(label));
+    let (alone, _) = draw(&app);
+    assert!(alone.join("\n").contains("No boarding pass"), "{alone:?}");
+    let now = s.now();
+    app.submit(&mut s, &boarding_pass("JAIDEE/SOMSAK MR", now), None);
+    let (paired, buf) = draw(&app);
+    assert_eq!(banner_bg(&buf), Color::Red);
+    assert!(paired.join("\n").contains("Pass: JAIDEE/SOMSAK MR"));
+    assert!(app.history[0]
+        .summary
+        .contains("boarding_pass_name_mismatch"));
+    // The same pass read twice changes nothing; a pass scanned long after the ID waits
+    // for the next ID instead of pairing with an old verdict.
+    app.submit(&mut s, &boarding_pass("JAIDEE/SOMSAK MR", now), None);
+    assert!(app.shown.is_some());
+    let mut s2 = Scenario::with_seed(NOW, 7);
+    let mut app2 = App::new(s2.status(), true);
+    let (id, _) = s2.next_demo().unwrap();
+    app2.submit(&mut s2, &id, None);
+    for _ in 0..3 {
+        s2.next_demo(); // the clock moves 30 s a step: 90 s later
+    }
+    let late = s2.now();
+    app2.submit(&mut s2, &boarding_pass("JAIDEE/SOMCHAI MR", late), None);
+    assert!(app2.shown.is_none() && app2.pending_pass.is_some());
+}
+
+#[test]
+fn demo_plain_pairs_each_pass_with_the_next_id() {
+    let v = tuaton_verifier::demo::run_plain(NOW);
+    assert_eq!(v.len(), 10);
+    let (label, matched) = &v[8];
+    assert!(label.starts_with("10/12") && matched.is_valid(), "{label}");
+    assert!(matched.boarding_pass.as_ref().unwrap().matches());
+    let (label, other) = &v[9];
+    assert!(label.starts_with("12/12") && !other.is_valid(), "{label}");
+    assert_eq!(
+        other.reason_codes(),
+        ["boarding_pass_name_mismatch"],
+        "the ID itself is fine"
+    );
 }
