@@ -344,3 +344,27 @@ pub fn wait_for_screen(sock: &str, target: &str, want: &str) -> String {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
+
+/// Today's day of the year in Thai time (UTC+7), as a boarding pass dates its flight.
+pub fn thai_day_of_year_now() -> u16 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs() as i64;
+    let mut days = (now + 7 * 3600).div_euclid(86_400);
+    let mut year = 1970;
+    loop {
+        let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+        let len = if leap { 366 } else { 365 };
+        if days < len {
+            return days as u16 + 1;
+        }
+        days -= len;
+        year += 1;
+    }
+}
+
+/// A one-leg boarding pass (BCBP) for `name` on TG 102 from BKK to CNX on day `day`.
+pub fn boarding_pass(name: &str, day: u16) -> String {
+    format!("M1{name:<20}EABC123 BKKCNXTG 0102 {day:03}Y032A0045 100")
+}
