@@ -66,8 +66,8 @@ pub enum GateError {
     /// The gate store holds data that does not parse.
     #[error("the gate store is damaged: {0} does not parse")]
     StoreDamaged(&'static str),
-    /// An image held no readable QR code.
-    #[error("no QR code found in {0}")]
+    /// An image held no readable QR code (nor, where one was wanted, a boarding pass).
+    #[error("no ID QR code found in {0}")]
     NoQr(String),
     /// Bad option or input.
     #[error("{0}")]
@@ -91,7 +91,7 @@ impl GateError {
             GateError::TooLarge { .. } => "the source is not a tuaton bundle, or is under attack: use the issuer's real bundle",
             GateError::NoTerminal => "run it in a terminal, or use `tuaton-verifier check` from scripts",
             GateError::StoreDamaged(_) => "move --home aside and sync again with --expect-root",
-            GateError::NoQr(_) => "use a sharper, well-lit image of the QR code",
+            GateError::NoQr(_) => "use a sharper, well-lit image of the QR code or boarding pass",
             GateError::Invalid(_) => "check the command line with --help",
         }
     }
@@ -809,7 +809,28 @@ pub const DETECT_MAX_SIDE: u32 = 1280;
 /// Decodes the QR code in a PNG (or JPEG) image into its text. Bounded before work: a
 /// regular file of at most [`MAX_IMAGE_BYTES`], decoded under size limits, scaled to
 /// [`DETECT_MAX_SIDE`] before detection.
+/// What a picture held: the ID presentation (a QR code) and a boarding pass (PDF417,
+/// Aztec or QR barcode carrying BCBP text), each when found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Scanned {
+    /// The QR text that is not a boarding pass (`TT1:` or `TTB1:` expected).
+    pub presentation: Option<String>,
+    /// BCBP text.
+    pub boarding_pass: Option<String>,
+}
+
+/// Decodes the QR code in the image at `path` (the ID presentation). See
+/// [`decode_image`] for boarding passes too.
 pub fn decode_qr_image(path: &Path) -> Result<String> {
+    decode_image(path)?
+        .presentation
+        .ok_or_else(|| GateError::NoQr(path.display().to_string()))
+}
+
+/// Decodes every barcode the gate reads in the image at `path`: QR codes with rqrr, and
+/// PDF417 and Aztec (the barcodes of boarding passes) with rxing. The file is bounded
+/// before it is read and the picture before it is decoded.
+pub fn decode_image(path: &Path) -> Result<Scanned> {
     use std::io::Read;
     let io = |source| GateError::Io {
         path: path.display().to_string(),
@@ -846,14 +867,43 @@ pub fn decode_qr_image(path: &Path) -> Result<String> {
     } else {
         img
     };
-    let mut prepared = rqrr::PreparedImage::prepare(img.to_luma8());
+    let luma = img.to_luma8();
+    let mut texts: Vec<String> = Vec::new();
+    let mut prepared = rqrr::PreparedImage::prepare(luma.clone());
     for grid in prepared.detect_grids() {
         let mut out = Vec::new();
         if grid.decode_to(&mut out).is_ok() {
-            return String::from_utf8(out).map_err(|_| GateError::NoQr(path.display().to_string()));
+            texts.extend(String::from_utf8(out).ok());
         }
     }
-    Err(GateError::NoQr(path.display().to_string()))
+    let (w, h) = luma.dimensions();
+    let raw = luma.into_raw();
+    let is_pass = |t: &String| tuaton_common::bcbp::looks_like_pass(t);
+    // One format at a time: rxing's multi-format reader misses an Aztec symbol beside a
+    // QR code. Not finding a barcode is an error result, not a failure.
+    for format in [rxing::BarcodeFormat::PDF_417, rxing::BarcodeFormat::AZTEC] {
+        if texts.iter().any(is_pass) {
+            break;
+        }
+        let mut hints = rxing::DecodeHints {
+            PossibleFormats: Some([format].into_iter().collect()),
+            TryHarder: Some(true),
+            ..Default::default()
+        };
+        if let Ok(r) =
+            rxing::helpers::detect_in_luma_with_hints(raw.clone(), w, h, Some(format), &mut hints)
+        {
+            texts.push(r.getText().to_owned());
+        }
+    }
+    let found = Scanned {
+        boarding_pass: texts.iter().find(|t| is_pass(t)).cloned(),
+        presentation: texts.into_iter().find(|t| !is_pass(t)),
+    };
+    if found == Scanned::default() {
+        return Err(GateError::NoQr(path.display().to_string()));
+    }
+    Ok(found)
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use tuaton_common::verify::{Requirement, Verdict};
 use tuaton_verifier::live::LiveGate;
 use tuaton_verifier::tui;
 use tuaton_verifier::{
-    decode_qr_image, demo, DirSource, Gate, GateError, HttpSource, Loaded, SyncOptions,
+    decode_image, demo, DirSource, Gate, GateError, HttpSource, Loaded, SyncOptions,
 };
 
 #[derive(Parser)]
@@ -313,11 +313,19 @@ fn run(cli: &Cli) -> anyhow::Result<Outcome> {
             image,
             boarding_pass,
         } => {
+            // A picture may hold the ID's QR and the boarding pass's barcode together.
+            let mut pass_in_image = None;
             let text = match (payload.as_deref(), image) {
                 (Some(_), Some(_)) => anyhow::bail!(GateError::Invalid(
                     "give a payload or --image, not both".into()
                 )),
-                (None, Some(p)) => decode_qr_image(p)?,
+                (None, Some(p)) => {
+                    let found = decode_image(p)?;
+                    pass_in_image = found.boarding_pass;
+                    found
+                        .presentation
+                        .ok_or_else(|| GateError::NoQr(p.display().to_string()))?
+                }
                 (Some(t), None) if t != "-" => t.to_owned(),
                 _ => {
                     let mut s = String::new();
@@ -343,7 +351,7 @@ fn run(cli: &Cli) -> anyhow::Result<Outcome> {
                 &Arc::new(AtomicBool::new(false)),
             )?;
             let mut v = v;
-            if let Some(bp) = boarding_pass {
+            if let Some(bp) = boarding_pass.as_ref().or(pass_in_image.as_ref()) {
                 gate.pair(&mut v, bp, now)?;
             }
             if cli.json {
