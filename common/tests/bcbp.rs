@@ -9,6 +9,8 @@ use tuaton_common::model::Name;
 const NOW: i64 = 1_748_833_200;
 
 /// One leg's mandatory items, padded as the format says, with `var` as its variable field.
+/// (One argument per field of the format, in its order.)
+#[allow(clippy::too_many_arguments)]
 fn leg(
     pnr: &str,
     from: &str,
