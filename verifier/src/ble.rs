@@ -16,9 +16,9 @@ const CLIENT_TO_SERVER: Uuid = Uuid::from_u128(0x00000002_A123_48CE_896B_4C76973
 const SERVER_TO_CLIENT: Uuid = Uuid::from_u128(0x00000003_A123_48CE_896B_4C76973373E6);
 
 fn ble(e: impl std::fmt::Display) -> GateError {
-    GateError::Io {
-        path: "Bluetooth LE".into(),
-        source: std::io::Error::other(e.to_string()),
+    GateError::Transport {
+        what: "Bluetooth LE".into(),
+        reason: e.to_string(),
     }
 }
 

@@ -26,7 +26,20 @@ use tuaton_common::verify::{self, Context, Policy, ReplayView, Verdict};
 pub enum GateError {
     /// Trust data failed a check (rollback, threshold, mix-and-match, bad proof...).
     #[error("trust bundle refused: {0}")]
-    Trust(#[from] tuaton_common::Error),
+    Trust(tuaton_common::Error),
+    /// A bundle file failed the bundle layout's checks (index schema, paths, sizes); the
+    /// message names the file.
+    #[error("trust bundle refused: {0}")]
+    Bundle(tuaton_common::Error),
+    /// The connection to a phone (socket or Bluetooth LE) could not be made or broke.
+    #[error("{what}: {reason}")]
+    Transport {
+        /// Which address or radio.
+        what: String,
+        /// The OS's or the stack's words.
+        reason: String,
+    },
+
     /// The gate store could not be read or written.
     #[error(transparent)]
     Store(#[from] tuaton_store::StoreError),
@@ -69,18 +82,20 @@ pub enum GateError {
     /// An image held no readable QR code (nor, where one was wanted, a boarding pass).
     #[error("no ID QR code found in {0}")]
     NoQr(String),
-    /// Bad option or input.
+    /// The command line asks for something inconsistent or impossible.
     #[error("{0}")]
-    Invalid(String),
+    Usage(String),
 }
 
 impl GateError {
     /// What the operator should do.
     pub fn hint(&self) -> &'static str {
         match self {
-            GateError::Trust(_) => {
+            GateError::Trust(_) | GateError::Bundle(_) => {
                 "the previous bundle stays in use; check the source is the issuer's real bundle"
             }
+            GateError::Transport { .. } => "check the phone is near and its engagement QR is fresh, then scan it again",
+
             GateError::Store(e) => e.hint(),
             GateError::Io { .. } => "check the path exists and is readable",
             GateError::Http { .. } => {
@@ -92,8 +107,17 @@ impl GateError {
             GateError::NoTerminal => "run it in a terminal, or use `tuaton-verifier check` from scripts",
             GateError::StoreDamaged(_) => "move --home aside and sync again with --expect-root",
             GateError::NoQr(_) => "use a sharper, well-lit image of the QR code or boarding pass",
-            GateError::Invalid(_) => "check the command line with --help",
+            GateError::Usage(_) => "check the command line with --help",
         }
+    }
+}
+
+impl tuaton_cli::Hint for GateError {
+    fn hint(&self) -> &'static str {
+        GateError::hint(self)
+    }
+    fn disk_full(&self) -> bool {
+        matches!(self, GateError::Store(tuaton_store::StoreError::DiskFull(_)))
     }
 }
 
@@ -340,10 +364,12 @@ impl Gate {
         now: i64,
         opts: SyncOptions,
     ) -> Result<SyncReport> {
-        let raw = bundle::fetch(|p, max| source.read(p, max), GateError::Trust)?;
+        let raw = bundle::fetch(|p, max| source.read(p, max), GateError::Bundle)?;
         let state = match self.load_state()? {
             Some(prev) => {
-                let next = prev.update(&raw.roots, &raw.trust_list, now)?;
+                let next = prev
+                    .update(&raw.roots, &raw.trust_list, now)
+                    .map_err(GateError::Trust)?;
                 if let Some(fp) = opts.expect_root {
                     if !next.chain_has(&fp) {
                         return Err(GateError::Trust(tuaton_common::Error::UnpinnedRoot {
@@ -359,7 +385,8 @@ impl Gate {
                     (None, true) => Anchor::TrustOnFirstUse,
                     (None, false) => return Err(GateError::NotProvisioned),
                 };
-                TrustState::first(&raw.roots, &raw.trust_list, anchor, now)?
+                TrustState::first(&raw.roots, &raw.trust_list, anchor, now)
+                    .map_err(GateError::Trust)?
             }
         };
         let mut batch = sled::Batch::default();
@@ -371,7 +398,7 @@ impl Gate {
         let mut loaded = 0;
         for pin in &state.trust_list.list.status {
             let file = source.read(&bundle::status_path(&pin.file), bundle::MAX_STATUS_BYTES)?;
-            check_status_pin(pin, &file)?;
+            check_status_pin(pin, &file).map_err(GateError::Trust)?;
             let checked = verify_status(&state, pin.issuer, pin.size, file, now)?;
             revoked += checked.bits.count();
             loaded += 1;
@@ -414,7 +441,10 @@ impl Gate {
         };
         let chain = split_lp(&chain).ok_or(GateError::StoreDamaged("stored root chain"))?;
         // Re-checked on every load from the gate's own anchor: never re-bootstrapped.
-        Ok(Some(TrustState::reload(&chain, &tl)?))
+        // A stored chain that no longer verifies is damage (or tampering) on this disk.
+        Ok(Some(TrustState::reload(&chain, &tl).map_err(|_| {
+            GateError::StoreDamaged("stored trust bundle")
+        })?))
     }
 
     /// Loads the synced bundle for checking (status bitsets were verified at sync).
@@ -565,7 +595,12 @@ impl Gate {
             Transport::Ble { service } => ble::connect(*service, transport::TIMEOUT)
                 .map(|l| Box::new(l) as Box<dyn tuaton_common::link::Link>),
             #[cfg(not(feature = "ble"))]
-            Transport::Ble { .. } => return Err(GateError::Invalid(transport::NO_BLE.into())),
+            Transport::Ble { .. } => {
+                return Err(GateError::Transport {
+                    what: "Bluetooth LE".into(),
+                    reason: transport::NO_BLE.into(),
+                })
+            }
         };
         // A phone that is gone is a failed presentation, not a gate error.
         let answer = link
@@ -768,7 +803,7 @@ fn verify_status(
             "status list is not UTF-8".into(),
         ))
     })?;
-    Ok(status::verify_list(json, &keys, size, now)?)
+    status::verify_list(json, &keys, size, now).map_err(GateError::Trust)
 }
 
 /// Bytes per stored chunk of a status bitset (sled keeps values this small in its log).

@@ -25,7 +25,7 @@ impl Prefetched {
     fn fetch(src: &dyn BundleSource) -> Result<Prefetched, GateError> {
         use tuaton_common::bundle;
         // The same walk (and limits) as a sync; then the status files the index lists.
-        let raw = bundle::fetch(|p, max| src.read(p, max), GateError::Trust)?;
+        let raw = bundle::fetch(|p, max| src.read(p, max), GateError::Bundle)?;
         let mut files = std::collections::HashMap::new();
         for st in &raw.index.status {
             files.insert(st.clone(), src.read(st, bundle::MAX_STATUS_BYTES)?);

@@ -3,12 +3,13 @@
 #![forbid(unsafe_code)]
 
 use clap::{Parser, Subcommand};
-use std::io::{IsTerminal, Read, Write};
+use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use tuaton_common::model::{format_rfc3339, parse_rfc3339};
+use tuaton_cli::{out, Outcome};
+use tuaton_common::model::format_rfc3339;
 use tuaton_common::verify::{Requirement, Verdict};
 use tuaton_verifier::live::LiveGate;
 use tuaton_verifier::tui;
@@ -31,8 +32,8 @@ struct Cli {
     #[arg(long, global = true)]
     json: bool,
     /// Act as of this time (RFC 3339) instead of now (audits, tests).
-    #[arg(long, global = true, value_name = "RFC3339")]
-    at: Option<String>,
+    #[arg(long, global = true, value_name = "RFC3339", value_parser = tuaton_cli::parse_at)]
+    at: Option<i64>,
     /// Let an engagement QR make the gate connect to a non-loopback socket address.
     #[arg(long, global = true)]
     allow_remote_socket: bool,
@@ -122,19 +123,8 @@ fn parse_airport(s: &str) -> Result<String, String> {
     }
 }
 
-fn default_home() -> PathBuf {
-    tuaton_common::model::data_home(
-        "verifier",
-        std::env::var_os("XDG_DATA_HOME"),
-        std::env::var_os("HOME"),
-    )
-}
-
-fn out(s: &str) -> std::io::Result<()> {
-    let mut o = std::io::stdout().lock();
-    o.write_all(s.as_bytes())?;
-    o.write_all(b"\n")?;
-    o.flush()
+fn home(cli: &Cli) -> PathBuf {
+    tuaton_cli::home(cli.home.as_deref(), "verifier")
 }
 
 fn human(v: &Verdict) -> String {
@@ -220,7 +210,12 @@ fn check_text(
     }
 }
 
-fn open_gate(cli: &Cli, home: &std::path::Path) -> Result<Gate, GateError> {
+/// Opens the gate store; commands that only read it (`check`, `status`, `audit`) never
+/// create a home that is not there.
+fn open_gate(cli: &Cli, home: &std::path::Path, create: bool) -> Result<Gate, GateError> {
+    if !create && !home.exists() {
+        return Err(GateError::NoBundle);
+    }
     let mut g = Gate::open(home)?;
     g.policy.refuse_stale_after = cli.refuse_stale_after.map(|d| i64::from(d) * 86_400);
     g.policy.require = cli.require;
@@ -229,20 +224,10 @@ fn open_gate(cli: &Cli, home: &std::path::Path) -> Result<Gate, GateError> {
     Ok(g)
 }
 
-enum Outcome {
-    Done,
-    Rejected,
-}
-
 fn run(cli: &Cli) -> anyhow::Result<Outcome> {
-    let home = cli.home.clone().unwrap_or_else(default_home);
-    let at = cli
-        .at
-        .as_deref()
-        .map(parse_rfc3339)
-        .transpose()
-        .map_err(GateError::Trust)?;
-    let now = at.unwrap_or_else(|| chrono::Utc::now().timestamp());
+    let home = home(cli);
+    let at = cli.at;
+    let now = tuaton_cli::now_or(at);
     let no_cmd = Cmd::Gate {
         source: None,
         sync_every: None,
@@ -281,14 +266,14 @@ fn run(cli: &Cli) -> anyhow::Result<Outcome> {
                     .map(tuaton_common::trust::parse_fingerprint)
                     .transpose()
                     .map_err(|_| {
-                        GateError::Invalid(
+                        GateError::Usage(
                             "--expect-root takes the 64 hex digits `tuaton-issuer keys` prints"
                                 .into(),
                         )
                     })?,
                 trust_on_first_use: *trust_on_first_use,
             };
-            let gate = open_gate(cli, &home)?;
+            let gate = open_gate(cli, &home, true)?;
             let r = if source.starts_with("http://") || source.starts_with("https://") {
                 gate.sync(
                     &HttpSource::new(source, tuaton_verifier::HTTP_SYNC_DEADLINE)?,
@@ -316,7 +301,7 @@ fn run(cli: &Cli) -> anyhow::Result<Outcome> {
             // A picture may hold the ID's QR and the boarding pass's barcode together.
             let mut pass_in_image = None;
             let text = match (payload.as_deref(), image) {
-                (Some(_), Some(_)) => anyhow::bail!(GateError::Invalid(
+                (Some(_), Some(_)) => anyhow::bail!(GateError::Usage(
                     "give a payload or --image, not both".into()
                 )),
                 (None, Some(p)) => {
@@ -328,18 +313,21 @@ fn run(cli: &Cli) -> anyhow::Result<Outcome> {
                 }
                 (Some(t), None) if t != "-" => t.to_owned(),
                 _ => {
-                    let mut s = String::new();
+                    let mut b = Vec::new();
                     std::io::stdin()
                         .take(1 << 20)
-                        .read_to_string(&mut s)
+                        .read_to_end(&mut b)
                         .map_err(|source| GateError::Io {
                             path: "standard input".into(),
                             source,
                         })?;
-                    s
+                    // Bytes that are not UTF-8 are a malformed presentation (exit 1, and
+                    // audited), not an error of the gate: no QR text has them.
+                    String::from_utf8(b)
+                        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
                 }
             };
-            let gate = open_gate(cli, &home)?;
+            let gate = open_gate(cli, &home, false)?;
             let loaded = gate.load()?;
             let v = check_text(
                 &gate,
@@ -366,7 +354,7 @@ fn run(cli: &Cli) -> anyhow::Result<Outcome> {
             })
         }
         Cmd::Status => {
-            let gate = open_gate(cli, &home)?;
+            let gate = open_gate(cli, &home, false)?;
             let loaded = gate.load()?;
             let l = &loaded.state.trust_list.list;
             let lists: Vec<_> = loaded
@@ -426,7 +414,7 @@ fn run(cli: &Cli) -> anyhow::Result<Outcome> {
             if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
                 anyhow::bail!(GateError::NoTerminal);
             }
-            let policy = open_gate(cli, &home)?.policy;
+            let policy = open_gate(cli, &home, true)?.policy;
             let mut live = LiveGate::new(home.clone(), policy, at, cli.allow_remote_socket)?;
             live.airport = cli.airport.clone();
             if let (Some(src), Some(m)) = (source, sync_every) {
@@ -438,7 +426,7 @@ fn run(cli: &Cli) -> anyhow::Result<Outcome> {
         Cmd::Audit {
             personal_data: Some(p),
         } => {
-            let gate = open_gate(cli, &home)?;
+            let gate = open_gate(cli, &home, true)?;
             gate.set_log_personal_data(p == "on")?;
             out(&format!(
                 "Audit records from now on {} personal data.",
@@ -449,7 +437,7 @@ fn run(cli: &Cli) -> anyhow::Result<Outcome> {
         Cmd::Audit {
             personal_data: None,
         } => {
-            let gate = open_gate(cli, &home)?;
+            let gate = open_gate(cli, &home, false)?;
             for r in gate.audit_log()? {
                 out(&r.to_string())?;
             }
@@ -459,37 +447,19 @@ fn run(cli: &Cli) -> anyhow::Result<Outcome> {
 }
 
 fn main() -> ExitCode {
-    // Stores, keys and cards hold personal data: whatever the caller's umask, everything
-    // this process creates is readable by its owner alone (files 0600, directories 0700).
-    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+    tuaton_cli::private_umask();
     let cli = Cli::parse();
-    tuaton_store::exit_cleanly_on_io_panic(&cli.home.clone().unwrap_or_else(default_home));
-    match run(&cli) {
-        Ok(Outcome::Done) => ExitCode::SUCCESS,
-        Ok(Outcome::Rejected) => ExitCode::from(1),
-        Err(e) => {
-            if e.downcast_ref::<std::io::Error>()
-                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-            {
-                return ExitCode::SUCCESS;
-            }
-            let hint = e
-                .downcast_ref::<GateError>()
-                .map(GateError::hint)
-                .unwrap_or("check the command line with --help");
-            // A full disk is named by the directory the user gave (or the default).
-            let what = match e.downcast_ref::<tuaton_verifier::GateError>() {
-                Some(tuaton_verifier::GateError::Store(tuaton_store::StoreError::DiskFull(_))) => {
-                    format!(
-                        "the disk holding {} is full",
-                        cli.home.clone().unwrap_or_else(default_home).display()
-                    )
-                }
-                _ => e.to_string(),
-            };
-            // Never panics on a broken or full stderr (the error still sets the exit code).
-            let _ = writeln!(std::io::stderr(), "error: {what}\nhint: {hint}");
-            ExitCode::from(2)
-        }
+    let home = home(&cli);
+    tuaton_store::exit_cleanly_on_io_panic(&home);
+    tuaton_cli::finish::<GateError>(run(&cli), &home)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_is_consistent() {
+        super::Cli::command().debug_assert();
     }
 }

@@ -71,11 +71,14 @@ impl TcpLink {
 /// Resolves an engagement's socket address and refuses anything but loopback unless
 /// `allow_remote`: a scanned QR must not make the gate open connections across the network.
 pub fn check_allowed(addr: &str, allow_remote: bool) -> Result<SocketAddr> {
-    let bad = |m: String| GateError::Invalid(m);
+    let bad = |reason: String| GateError::Transport {
+        what: "the engagement's socket address".into(),
+        reason,
+    };
     // Only literal addresses: resolving a name from a scanned QR would already be traffic.
     let a: SocketAddr = addr
         .parse()
-        .map_err(|_| bad(format!("engagement address `{addr}` is not IP:PORT")))?;
+        .map_err(|_| bad(format!("`{}` is not IP:PORT", addr.escape_debug())))?;
     if !a.ip().is_loopback() && !allow_remote {
         return Err(bad(format!("the engagement asks for {a}, which is not a loopback address (use --allow-remote-socket to permit it)")));
     }
@@ -92,9 +95,9 @@ pub fn connect(
 ) -> Result<TcpLink> {
     let a = check_allowed(addr, allow_remote)?;
     let stream =
-        TcpStream::connect_timeout(&a, Duration::from_secs(5)).map_err(|source| GateError::Io {
-            path: a.to_string(),
-            source,
+        TcpStream::connect_timeout(&a, Duration::from_secs(5)).map_err(|e| GateError::Transport {
+            what: format!("connecting to the phone at {a}"),
+            reason: e.kind().to_string(),
         })?;
     stream.set_nodelay(true).ok();
     stream.set_write_timeout(Some(Duration::from_secs(10))).ok();
