@@ -8,7 +8,7 @@
 //! fixed-width fields whose sizes it checks against what is left, so no input can make it
 //! read past the end, loop, or allocate more than the input's size.
 
-use crate::gate::{DisclosedClaims, THAI_UTC_OFFSET};
+use crate::gate::DisclosedClaims;
 use chrono::Datelike;
 
 /// Longest pass text accepted. Real passes are under 200 characters (four legs with all
@@ -422,7 +422,7 @@ pub struct PassCheck {
 
 /// The day of the year in Thai time at `t` (Unix seconds).
 fn thai_day_of_year(t: i64) -> Option<u16> {
-    let d = chrono::DateTime::from_timestamp(t + THAI_UTC_OFFSET, 0)?.date_naive();
+    let d = crate::model::thai_date(t)?;
     u16::try_from(d.ordinal()).ok()
 }
 

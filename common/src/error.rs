@@ -122,7 +122,8 @@ pub enum Error {
 }
 
 impl Error {
-    pub(crate) fn field(field: &'static str, reason: impl Into<String>) -> Self {
+    /// An [`Error::InvalidField`] naming `field`.
+    pub fn field(field: &'static str, reason: impl Into<String>) -> Self {
         Error::InvalidField {
             field,
             reason: reason.into(),

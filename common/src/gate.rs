@@ -25,7 +25,7 @@ pub const SALT_LEN: usize = 16;
 /// Bytes of a truncated digest: 128 bits, the floor for second-preimage resistance here.
 pub const DIGEST_LEN: usize = 16;
 /// Seconds Thailand is ahead of UTC; card dates are Thai calendar days.
-pub const THAI_UTC_OFFSET: i64 = 7 * 3600;
+pub use crate::model::THAI_UTC_OFFSET;
 
 /// A disclosure group: the unit the holder chooses to reveal or not.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug, Hash)]
@@ -674,11 +674,10 @@ pub fn issue(
     if claims.portrait.is_empty() {
         return Err(Error::field("portrait", "is empty"));
     }
-    let issued_on = chrono::DateTime::from_timestamp(p.issued_at + THAI_UTC_OFFSET, 0)
-        .ok_or_else(|| err("issued_at out of range"))?
-        .date_naive();
-    let age18 = claims.birth_date.is_age_at_least(18, issued_on);
-    let age20 = claims.birth_date.is_age_at_least(20, issued_on);
+    let issued_on =
+        crate::model::thai_date(p.issued_at).ok_or_else(|| err("issued_at out of range"))?;
+    let ages = crate::model::AgeClaims::on(claims.birth_date, issued_on);
+    let (age18, age20) = (ages.over_18, ages.over_20);
     let mut disclosures = BTreeMap::new();
     for g in Group::ALL {
         let mut salt = [0u8; SALT_LEN];

@@ -13,6 +13,7 @@ pub mod enroll;
 pub mod error;
 pub mod framing;
 pub mod gate;
+pub mod json;
 pub mod link;
 pub mod model;
 pub mod presentation;

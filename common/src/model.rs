@@ -222,6 +222,15 @@ impl PartialDate {
         }
     }
 
+    /// The first day the date could be.
+    pub fn earliest(self) -> NaiveDate {
+        match self {
+            PartialDate::Full(d) => d,
+            PartialDate::Year(y) => NaiveDate::from_ymd_opt(y, 1, 1).expect("valid"),
+            PartialDate::YearMonth(y, m) => NaiveDate::from_ymd_opt(y, m, 1).expect("valid"),
+        }
+    }
+
     /// The last day the date could be: the conservative end for age checks.
     pub fn latest(self) -> NaiveDate {
         match self {
@@ -380,7 +389,7 @@ pub struct CitizenRecord {
 impl CitizenRecord {
     /// Parses the record JSON. Every problem names its field.
     pub fn from_json(bytes: &[u8]) -> Result<Self> {
-        let v: serde_json::Value = serde_json::from_slice(bytes)?;
+        let v = crate::json::parse_strict(bytes)?;
         let obj = v
             .as_object()
             .ok_or_else(|| Error::field("record", "must be a JSON object"))?;
@@ -434,6 +443,16 @@ impl CitizenRecord {
             portrait_path,
         })
     }
+
+    /// The check that needs today's date (Thai time at `now`): a birth date that cannot
+    /// have happened yet is a typing error.
+    pub fn check_at(&self, now: i64) -> Result<()> {
+        let today = thai_date(now).ok_or_else(|| Error::field("birth_date", "time out of range"))?;
+        if self.claims.birth_date.earliest() > today {
+            return Err(Error::field("birth_date", "is in the future"));
+        }
+        Ok(())
+    }
 }
 
 /// The default state directory of a tuaton program: `$XDG_DATA_HOME/tuaton/APP`, else
@@ -449,6 +468,35 @@ pub fn data_home(
         .or_else(|| home.map(|h| std::path::PathBuf::from(h).join(".local/share")))
         .unwrap_or_else(|| std::path::PathBuf::from("."));
     base.join("tuaton").join(app)
+}
+
+/// Thailand's offset from UTC, in seconds (UTC+7 all year: no daylight saving).
+pub const THAI_UTC_OFFSET: i64 = 7 * 3600;
+
+/// The calendar day in Thailand at Unix time `t`: the day a card's dates, ages, boarding
+/// passes and issuance are judged in. `None` only for times chrono cannot represent.
+pub fn thai_date(t: i64) -> Option<NaiveDate> {
+    chrono::DateTime::from_timestamp(t.checked_add(THAI_UTC_OFFSET)?, 0).map(|d| d.date_naive())
+}
+
+/// The age claims a credential carries, judged once on the day it is issued (Thai time),
+/// from the latest day the birth date could be (never over-claims an age).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AgeClaims {
+    /// 18 or older on the issue day.
+    pub over_18: bool,
+    /// 20 or older on the issue day (Thailand's age of majority).
+    pub over_20: bool,
+}
+
+impl AgeClaims {
+    /// The claims of someone born on `birth`, on `issued_on`.
+    pub fn on(birth: PartialDate, issued_on: NaiveDate) -> Self {
+        AgeClaims {
+            over_18: birth.is_age_at_least(18, issued_on),
+            over_20: birth.is_age_at_least(20, issued_on),
+        }
+    }
 }
 
 /// Parses an RFC 3339 time (the CLIs' `--at`) into Unix seconds.

@@ -93,9 +93,8 @@ pub fn unsigned(
     issued_at: i64,
 ) -> Value {
     let day0 = |d| epoch_days(d) * 86_400 - THAI_UTC_OFFSET;
-    let issued_on = chrono::DateTime::from_timestamp(issued_at + THAI_UTC_OFFSET, 0)
-        .expect("in range")
-        .date_naive();
+    let issued_on = crate::model::thai_date(issued_at).expect("in range");
+    let ages = crate::model::AgeClaims::on(claims.birth_date, issued_on);
     let mut subject = json!({
         "id": did_key(holder_key),
         "citizenId": claims.citizen_id.to_string(),
@@ -108,8 +107,8 @@ pub fn unsigned(
         "issuingOffice": {"@value": claims.issuing_office.as_str(), "@language": "th"},
         "cardIssueDate": claims.issue_date.format("%Y-%m-%d").to_string(),
         "cardExpiryDate": claims.expiry.to_string(),
-        "ageOver18": claims.birth_date.is_age_at_least(18, issued_on),
-        "ageOver20": claims.birth_date.is_age_at_least(20, issued_on),
+        "ageOver18": ages.over_18,
+        "ageOver20": ages.over_20,
         "image": format!("data:image/jpeg;base64,{}", b64(&claims.portrait)),
     });
     let _ = &mut subject;

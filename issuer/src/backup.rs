@@ -88,10 +88,10 @@ impl Issuer {
             source,
         };
         let bad = |why: &str| {
-            IssuerError::Invalid(format!(
-                "{} is not a tuaton issuer backup ({why})",
-                from.display()
-            ))
+            IssuerError::NotBackup {
+                path: from.into(),
+                why: why.into(),
+            }
         };
         let f = std::fs::File::open(from).map_err(io)?;
         if !f.metadata().map_err(io)?.is_file() {

@@ -57,18 +57,35 @@ pub enum IssuerError {
     /// All signing keys are retired or revoked.
     #[error("no active signing key")]
     NoActiveKey,
-    /// An invalid option value.
+    /// The command line asks for something impossible (an empty name, a threshold above
+    /// the number of keys...).
     #[error("{0}")]
-    Invalid(String),
+    Usage(String),
+    /// The issuer store holds data that does not decode (a damaged or altered disk).
+    #[error("the issuer store is damaged: {0}")]
+    StoreDamaged(String),
+    /// A file given as a backup is not one (or not whole).
+    #[error("{path} is not a tuaton issuer backup ({why})")]
+    NotBackup {
+        /// The file.
+        path: PathBuf,
+        /// What gave it away.
+        why: String,
+    },
 }
 
 impl IssuerError {
     /// What the user should do about it (the CLI's second line).
     pub fn hint(&self) -> &'static str {
         match self {
-            IssuerError::Core(_) | IssuerError::Invalid(_) => {
+            IssuerError::Core(_) => {
                 "correct the input and run the command again; nothing was written"
             }
+            IssuerError::Usage(_) => "check the command line with --help",
+            IssuerError::StoreDamaged(_) => {
+                "restore the issuer from its backup (`tuaton-issuer restore --from FILE`)"
+            }
+            IssuerError::NotBackup { .. } => "give the file `tuaton-issuer backup --out` wrote",
             IssuerError::Store(e) => e.hint(),
             IssuerError::Io { .. } => "check the path exists and is readable/writable",
             IssuerError::AlreadyInitialised(_) => {
@@ -86,6 +103,15 @@ impl IssuerError {
             }
             IssuerError::NoActiveKey => "run `tuaton-issuer rotate` to create a new signing key",
         }
+    }
+}
+
+impl tuaton_cli::Hint for IssuerError {
+    fn hint(&self) -> &'static str {
+        IssuerError::hint(self)
+    }
+    fn disk_full(&self) -> bool {
+        matches!(self, IssuerError::Store(tuaton_store::StoreError::DiskFull(_)))
     }
 }
 
@@ -116,8 +142,10 @@ struct KeyRecord {
     secret_ct: Vec<u8>,
 }
 
-/// A credential as the issuer remembers it (no claims: the register has those).
-#[derive(Debug, Clone, serde::Serialize)]
+/// A credential as the issuer remembers it (no claims: the register has those). Stored as
+/// this JSON; every field is required when read back.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct IssuedRecord {
     /// Credential id, hex.
     pub credential_id: String,
@@ -203,23 +231,23 @@ impl Issuer {
     /// Creates a new issuer in `home`: root key(s), root version 1, a first signing key.
     pub fn init(home: &Path, opts: &InitOptions, passphrase: &[u8], now: i64) -> Result<Issuer> {
         if opts.name.trim().is_empty() {
-            return Err(IssuerError::Invalid("--name must not be empty".into()));
+            return Err(IssuerError::Usage("--name must not be empty".into()));
         }
         // Gates show this name beside every verdict: nothing in it may disguise text.
         if let Some(c) = tuaton_common::text::first_forbidden(&opts.name) {
-            return Err(IssuerError::Invalid(format!(
+            return Err(IssuerError::Usage(format!(
                 "--name contains {}, an invisible or control character that could disguise the text",
                 tuaton_common::text::describe(c)
             )));
         }
         if opts.root_keys == 0 || opts.threshold == 0 || opts.threshold > opts.root_keys {
-            return Err(IssuerError::Invalid(format!(
+            return Err(IssuerError::Usage(format!(
                 "--threshold must be between 1 and --root-keys ({}), got {}",
                 opts.root_keys, opts.threshold
             )));
         }
         if passphrase.len() < 8 {
-            return Err(IssuerError::Invalid(
+            return Err(IssuerError::Usage(
                 "the passphrase must have at least 8 characters".into(),
             ));
         }
@@ -311,7 +339,7 @@ impl Issuer {
             .get(k)?
             .ok_or_else(|| IssuerError::NotInitialised(self.home.clone()))?;
         Ok(u64::from_be_bytes(v.as_ref().try_into().map_err(|_| {
-            IssuerError::Invalid(format!("store: bad {k}"))
+            IssuerError::StoreDamaged(format!("{k} does not decode"))
         })?))
     }
 
@@ -323,7 +351,7 @@ impl Issuer {
             .get("issuer-id")?
             .ok_or_else(|| IssuerError::NotInitialised(self.home.clone()))?;
         Ok(u32::from_be_bytes(v.as_ref().try_into().map_err(|_| {
-            IssuerError::Invalid("store: bad issuer id".into())
+            IssuerError::StoreDamaged("the issuer id does not decode".into())
         })?))
     }
 
@@ -342,7 +370,7 @@ impl Issuer {
         let s = seal::decrypt(&self.store_key, nonce, ct, aad).map_err(core)?;
         let k = s
             .key32()
-            .ok_or_else(|| IssuerError::Invalid("store: bad secret".into()))?;
+            .ok_or_else(|| IssuerError::StoreDamaged("a sealed secret does not decode".into()))?;
         Ok(SigningKey::from_bytes(&k))
     }
 
@@ -383,10 +411,10 @@ impl Issuer {
             .db
             .open_tree(ROOT_SECRETS)?
             .get(&k)?
-            .ok_or_else(|| IssuerError::Invalid("store: root secrets missing".into()))?;
+            .ok_or_else(|| IssuerError::StoreDamaged("the root secrets are missing".into()))?;
         let nonce: [u8; 12] = rec[..12]
             .try_into()
-            .map_err(|_| IssuerError::Invalid("store: bad root secrets".into()))?;
+            .map_err(|_| IssuerError::StoreDamaged("the root secrets do not decode".into()))?;
         let aad = format!("root {}", root.root.version);
         let s = seal::decrypt(&self.store_key, &nonce, &rec[12..], aad.as_bytes()).map_err(core)?;
         let keys = s
@@ -405,7 +433,7 @@ impl Issuer {
             let (k, v) = item?;
             out.push(
                 decode_key(id, &k, &v)
-                    .ok_or_else(|| IssuerError::Invalid("store: bad key record".into()))?,
+                    .ok_or_else(|| IssuerError::StoreDamaged("a signing key record does not decode".into()))?,
             );
         }
         Ok(out)
@@ -461,6 +489,7 @@ impl Issuer {
         now: i64,
     ) -> Result<(String, IssuedRecord)> {
         let record = CitizenRecord::from_json(record_json).map_err(core)?;
+        record.check_at(now).map_err(core)?;
         let mut claims = record.claims;
         if portrait.len() < 4 || portrait[..3] != [0xFF, 0xD8, 0xFF] {
             return Err(core(tuaton_common::Error::InvalidField {
@@ -604,7 +633,7 @@ impl Issuer {
     /// Marks every key with this kid (hex) revoked at `now`.
     pub fn revoke_key(&self, kid_hex: &str, now: i64) -> Result<Vec<IssuerKey>> {
         let kid = hex::decode(kid_hex.trim())
-            .map_err(|_| IssuerError::Invalid(format!("`{kid_hex}` is not a hex key id")))?;
+            .map_err(|_| IssuerError::UnknownKid(kid_hex.escape_debug().to_string()))?;
         let mut out = vec![];
         for mut r in self.key_records()? {
             if r.key.kid == kid {
@@ -634,20 +663,20 @@ impl Issuer {
             .open_tree(CREDS)?
             .get(&cid)?
             .ok_or_else(|| IssuerError::UnknownCredential(credential_id.into()))?;
-        let rec: serde_json::Value =
-            serde_json::from_slice(&v).map_err(|e| IssuerError::Invalid(e.to_string()))?;
-        let list = rec["list"].as_u64().unwrap_or(0) as u32;
-        let index = rec["index"].as_u64().unwrap_or(0);
-        let k = [list.to_be_bytes().as_slice(), &be(index)].concat();
+        // A record that does not parse is damage: never a default that would flip
+        // another citizen's status bit.
+        let rec: IssuedRecord = serde_json::from_slice(&v).map_err(|_| {
+            IssuerError::StoreDamaged(format!("the record of credential {credential_id} does not decode"))
+        })?;
+        if rec.credential_id != hex::encode(&cid) {
+            return Err(IssuerError::StoreDamaged(format!(
+                "the record of credential {credential_id} names another credential"
+            )));
+        }
+        let k = [rec.list.to_be_bytes().as_slice(), &be(rec.index)].concat();
         self.db.open_tree(REVOKED)?.insert(k, cid.as_slice())?;
         self.db.flush()?;
-        Ok(IssuedRecord {
-            credential_id: hex::encode(&cid),
-            list,
-            index,
-            issued_at: rec["issued_at"].as_i64().unwrap_or(0),
-            kid: rec["kid"].as_str().unwrap_or("").into(),
-        })
+        Ok(rec)
     }
 
     /// Root N+1 with fresh keys (same count and threshold), signed by root N's keys and by
@@ -714,7 +743,7 @@ impl Issuer {
             let ver = u64::from_be_bytes(
                 k.as_ref()
                     .try_into()
-                    .map_err(|_| IssuerError::Invalid("store: bad root".into()))?,
+                    .map_err(|_| IssuerError::StoreDamaged("a root does not decode".into()))?,
             );
             write_atomic(&out.join("root").join(format!("{ver}.cbor")), &v)?;
             root_versions.push(ver);
@@ -844,7 +873,7 @@ fn tx_err(e: sled::transaction::TransactionError<()>) -> IssuerError {
     match e {
         sled::transaction::TransactionError::Storage(s) => s.into(),
         sled::transaction::TransactionError::Abort(()) => {
-            IssuerError::Invalid("store transaction aborted".into())
+            IssuerError::StoreDamaged("a store transaction aborted".into())
         }
     }
 }
@@ -899,6 +928,58 @@ pub const PORTRAIT_PIXELS: std::ops::RangeInclusive<u32> = 32..=1024;
 /// Reads a record's portrait: only a regular file (never a FIFO or `/dev/zero`), at most
 /// [`MAX_PORTRAIT_BYTES`] read before anything else, and it must decode as a JPEG whose
 /// sides are within [`PORTRAIT_PIXELS`].
+/// Reads a citizen record file and the portrait it names (a relative portrait path is
+/// relative to the record's directory). The record is checked field by field before the
+/// portrait is read, so a record that is not one says so, naming the field.
+pub fn read_record(path: &Path) -> Result<(Vec<u8>, Vec<u8>)> {
+    let rec = read_small(path, MAX_RECORD_BYTES)?;
+    let record = CitizenRecord::from_json(&rec).map_err(core)?;
+    let portrait = path
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join(&record.portrait_path);
+    Ok((rec, read_portrait(&portrait)?))
+}
+
+/// The largest citizen record file read (a record is a few hundred bytes).
+pub const MAX_RECORD_BYTES: u64 = 64 * 1024;
+
+/// An enrollment request given on the command line: the `TTE1:` text itself, or the path
+/// of a file holding it. Anything else is a file that must exist, so a typo in a file name
+/// is reported as a missing file, not as a malformed request.
+pub fn read_request(arg: &str) -> Result<String> {
+    if arg.trim_start().starts_with(enroll::PREFIX) {
+        return Ok(arg.to_owned());
+    }
+    let bytes = read_small(Path::new(arg), MAX_RECORD_BYTES)?;
+    String::from_utf8(bytes).map_err(|_| {
+        core(tuaton_common::Error::field(
+            "request",
+            "is not text (an enrollment request starts with TTE1:)",
+        ))
+    })
+}
+
+/// Reads a regular file of at most `max` bytes.
+fn read_small(path: &Path, max: u64) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let io = |source| IssuerError::Io {
+        path: path.into(),
+        source,
+    };
+    let f = std::fs::File::open(path).map_err(io)?;
+    if !f.metadata().map_err(io)?.is_file() {
+        return Err(io(std::io::Error::other("not a regular file")));
+    }
+    let mut bytes = Vec::new();
+    f.take(max + 1).read_to_end(&mut bytes).map_err(io)?;
+    if bytes.len() as u64 > max {
+        return Err(io(std::io::Error::other(format!("larger than {max} bytes"))));
+    }
+    Ok(bytes)
+}
+
+/// Reads and checks a portrait: a regular JPEG file within the size and pixel limits.
 pub fn read_portrait(path: &Path) -> Result<Vec<u8>> {
     use std::io::Read;
     let bad = |reason: String| {

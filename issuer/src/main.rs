@@ -3,10 +3,10 @@
 #![forbid(unsafe_code)]
 
 use clap::{Parser, Subcommand};
-use std::io::{BufRead, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use tuaton_common::model::{format_rfc3339, parse_rfc3339};
+use tuaton_cli::{out, Outcome, Prompter};
+use tuaton_common::model::format_rfc3339;
 use tuaton_issuer::{InitOptions, Issuer, IssuerError};
 
 #[derive(Parser)]
@@ -24,8 +24,8 @@ struct Cli {
     #[arg(long, global = true)]
     json: bool,
     /// Act as of this time (RFC 3339) instead of now.
-    #[arg(long, global = true, value_name = "RFC3339")]
-    at: Option<String>,
+    #[arg(long, global = true, value_name = "RFC3339", value_parser = tuaton_cli::parse_at)]
+    at: Option<i64>,
     /// Read the passphrase from standard input (one line).
     #[arg(long, global = true)]
     passphrase_stdin: bool,
@@ -49,8 +49,8 @@ enum Cmd {
         /// Issuer number in the trust list.
         #[arg(long, default_value_t = 1)]
         issuer_id: u32,
-        /// Entries per status list.
-        #[arg(long, default_value_t = 1 << 20)]
+        /// Entries per status list (8 to 134217728).
+        #[arg(long, default_value_t = 1 << 20, value_parser = clap::value_parser!(u64).range(8..=1 << 27))]
         status_list_size: u64,
     },
     /// Issue a credential package for a citizen record and a wallet's enrollment request.
@@ -98,49 +98,35 @@ enum Cmd {
         /// Output directory (served as is by any web server or CDN).
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
-        /// Days until gates consider the bundle stale.
-        #[arg(long, default_value_t = 7)]
+        /// Days until gates consider the bundle stale (1 to 366).
+        #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=366))]
         valid_days: u32,
     },
 }
 
-fn default_home() -> PathBuf {
-    tuaton_common::model::data_home(
-        "issuer",
-        std::env::var_os("XDG_DATA_HOME"),
-        std::env::var_os("HOME"),
-    )
+fn home(cli: &Cli) -> PathBuf {
+    tuaton_cli::home(cli.home.as_deref(), "issuer")
 }
 
+/// The passphrase: one line of standard input (`--passphrase-stdin`), else
+/// `TUATON_ISSUER_PASSPHRASE`, else the terminal (twice when `confirm`).
 fn read_passphrase(cli: &Cli, confirm: bool) -> anyhow::Result<Vec<u8>> {
-    if cli.passphrase_stdin {
-        let mut line = String::new();
-        std::io::stdin().lock().read_line(&mut line)?;
-        return Ok(line.trim_end_matches(['\r', '\n']).as_bytes().to_vec());
+    if !cli.passphrase_stdin {
+        if let Some(p) = std::env::var_os("TUATON_ISSUER_PASSPHRASE") {
+            return Ok(p.into_encoded_bytes());
+        }
     }
-    if let Some(p) = std::env::var_os("TUATON_ISSUER_PASSPHRASE") {
-        return Ok(p.into_encoded_bytes());
+    let mut p = Prompter::new("passphrase", cli.passphrase_stdin);
+    let first = p.ask("Issuer passphrase")?;
+    if confirm && !cli.passphrase_stdin && p.ask("Repeat passphrase")? != first {
+        anyhow::bail!(IssuerError::Usage("the two passphrases differ".into()));
     }
-    let p = rpassword::prompt_password("Issuer passphrase: ")?;
-    if confirm && rpassword::prompt_password("Repeat passphrase: ")? != p {
-        anyhow::bail!(IssuerError::Invalid("the two passphrases differ".into()));
-    }
-    Ok(p.into_bytes())
-}
-
-fn out(s: &str) -> std::io::Result<()> {
-    let mut o = std::io::stdout().lock();
-    o.write_all(s.as_bytes())?;
-    o.write_all(b"\n")?;
-    o.flush()
+    Ok(first.into_bytes())
 }
 
 fn run(cli: &Cli) -> anyhow::Result<()> {
-    let home = cli.home.clone().unwrap_or_else(default_home);
-    let now = match &cli.at {
-        Some(a) => parse_rfc3339(a).map_err(IssuerError::Core)?,
-        None => chrono::Utc::now().timestamp(),
-    };
+    let home = home(cli);
+    let now = tuaton_cli::now_or(cli.at);
     let json = cli.json;
     if let Cmd::Init {
         name,
@@ -154,11 +140,6 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         o.root_keys = *root_keys;
         o.threshold = *threshold;
         o.issuer_id = *issuer_id;
-        if *status_list_size < 8 || *status_list_size > 1 << 27 {
-            anyhow::bail!(IssuerError::Invalid(
-                "--status-list-size must be between 8 and 134217728".into()
-            ));
-        }
         o.status_list_size = *status_list_size;
         let pass = read_passphrase(cli, true)?;
         let iss = Issuer::init(&home, &o, &pass, now)?;
@@ -199,32 +180,8 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             request,
             out: out_file,
         } => {
-            let rec = std::fs::read(record).map_err(|source| IssuerError::Io {
-                path: record.clone(),
-                source,
-            })?;
-            let rec_v: serde_json::Value =
-                serde_json::from_slice(&rec).map_err(|e| IssuerError::Core(e.into()))?;
-            let portrait_path = rec_v["portrait"].as_str().ok_or_else(|| {
-                IssuerError::Core(tuaton_common::Error::InvalidField {
-                    field: "portrait",
-                    reason: "is missing".into(),
-                })
-            })?;
-            // A relative portrait path is relative to the record file.
-            let p = record
-                .parent()
-                .unwrap_or(std::path::Path::new("."))
-                .join(portrait_path);
-            let portrait = tuaton_issuer::read_portrait(&p)?;
-            let request_text = if std::path::Path::new(request).is_file() {
-                std::fs::read_to_string(request).map_err(|source| IssuerError::Io {
-                    path: request.into(),
-                    source,
-                })?
-            } else {
-                request.clone()
-            };
+            let (rec, portrait) = tuaton_issuer::read_record(record)?;
+            let request_text = tuaton_issuer::read_request(request)?;
             let (package, issued) = iss.issue(&rec, &portrait, &request_text, now)?;
             match out_file {
                 Some(f) => {
@@ -336,11 +293,6 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             out: dir,
             valid_days,
         } => {
-            if *valid_days == 0 || *valid_days > 366 {
-                anyhow::bail!(IssuerError::Invalid(
-                    "--valid-days must be between 1 and 366".into()
-                ));
-            }
             let r = iss.publish(dir, now, *valid_days)?;
             if json {
                 out(&serde_json::to_string(&r)?)?;
@@ -356,36 +308,19 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
 }
 
 fn main() -> ExitCode {
-    // Stores, keys and cards hold personal data: whatever the caller's umask, everything
-    // this process creates is readable by its owner alone (files 0600, directories 0700).
-    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+    tuaton_cli::private_umask();
     let cli = Cli::parse();
-    tuaton_store::exit_cleanly_on_io_panic(&cli.home.clone().unwrap_or_else(default_home));
-    match run(&cli) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            if e.downcast_ref::<std::io::Error>()
-                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-            {
-                return ExitCode::SUCCESS;
-            }
-            let hint = e
-                .downcast_ref::<IssuerError>()
-                .map(IssuerError::hint)
-                .unwrap_or("check the command and its input, then try again");
-            // A full disk is named by the directory the user gave (or the default).
-            let what = match e.downcast_ref::<tuaton_issuer::IssuerError>() {
-                Some(tuaton_issuer::IssuerError::Store(tuaton_store::StoreError::DiskFull(_))) => {
-                    format!(
-                        "the disk holding {} is full",
-                        cli.home.clone().unwrap_or_else(default_home).display()
-                    )
-                }
-                _ => e.to_string(),
-            };
-            // Never panics on a broken or full stderr (the error still sets the exit code).
-            let _ = writeln!(std::io::stderr(), "error: {what}\nhint: {hint}");
-            ExitCode::from(2)
-        }
+    let home = home(&cli);
+    tuaton_store::exit_cleanly_on_io_panic(&home);
+    tuaton_cli::finish::<IssuerError>(run(&cli).map(|()| Outcome::Done), &home)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_is_consistent() {
+        super::Cli::command().debug_assert();
     }
 }

@@ -112,7 +112,7 @@ const STEPS: [Step; 12] = [
 /// Thai time at `t`.
 pub fn boarding_pass(name: &str, t: i64) -> String {
     use chrono::Datelike;
-    let day = chrono::DateTime::from_timestamp(t + 7 * 3600, 0).map_or(1, |d| d.ordinal());
+    let day = tuaton_common::model::thai_date(t).map_or(1, |d| d.ordinal());
     format!("M1{name:<20}EABC123 BKKCNXTG 0102 {day:03}Y032A0045 100")
 }
 

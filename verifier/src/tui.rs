@@ -357,7 +357,7 @@ pub fn decode_portrait(jpeg: &[u8]) -> Option<(u32, u32, Vec<u8>)> {
 /// Thai wall-clock time of Unix time `t`, as staff read it.
 pub fn hhmmss(t: i64) -> String {
     // Gate staff read Thai time.
-    chrono::DateTime::from_timestamp(t + 7 * 3600, 0)
+    chrono::DateTime::from_timestamp(t.saturating_add(tuaton_common::model::THAI_UTC_OFFSET), 0)
         .map(|d| d.format("%H:%M:%S").to_string())
         .unwrap_or_default()
 }

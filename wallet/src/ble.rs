@@ -25,9 +25,9 @@ pub const CLIENT_TO_SERVER: Uuid = Uuid::from_u128(0x00000002_A123_48CE_896B_4C7
 pub const SERVER_TO_CLIENT: Uuid = Uuid::from_u128(0x00000003_A123_48CE_896B_4C76973373E6);
 
 fn io(e: impl std::fmt::Display) -> WalletError {
-    WalletError::Io {
-        path: "Bluetooth LE".into(),
-        source: std::io::Error::other(e.to_string()),
+    WalletError::Transport {
+        what: "Bluetooth LE".into(),
+        reason: e.to_string(),
     }
 }
 

@@ -56,6 +56,23 @@ pub enum WalletError {
     /// Core errors (malformed data, ssi failures).
     #[error(transparent)]
     Core(#[from] tuaton_common::Error),
+    /// The trust bundle given with `import --bundle` failed its checks.
+    #[error("trust bundle refused: {0}")]
+    Trust(tuaton_common::Error),
+    /// The engagement session with a gate failed (a bad message, wrong keys, a timeout).
+    #[error("session with the gate failed: {0}")]
+    Session(tuaton_common::Error),
+    /// The connection a gate needs (socket or Bluetooth LE) could not be opened.
+    #[error("{what}: {reason}")]
+    Transport {
+        /// Which address or radio.
+        what: String,
+        /// The OS's or the stack's words.
+        reason: String,
+    },
+    /// The wallet store holds data that does not decode (a damaged or altered disk).
+    #[error("the wallet store is damaged: {0}")]
+    StoreDamaged(&'static str),
     /// The store.
     #[error(transparent)]
     Store(#[from] tuaton_store::StoreError),
@@ -89,11 +106,24 @@ impl WalletError {
             WalletError::NoCredential => "enroll: `tuaton-wallet request`, then `tuaton-wallet import FILE` with what the issuer gives you",
             WalletError::BadPackage(_) => "ask the issuer for the package made for this wallet's enrollment request",
             WalletError::Core(_) => "check the input; nothing was written",
+            WalletError::Trust(_) => "use the bundle the issuer publishes, with its root fingerprint",
+            WalletError::Session(_) => "nothing was shared; run `tuaton-wallet engage` again and scan the new QR",
+            WalletError::Transport { .. } => "use --transport socket:127.0.0.1:0 (a free port), or turn Bluetooth on",
+            WalletError::StoreDamaged(_) => "run `tuaton-wallet reset` and re-enroll at a registration office",
             WalletError::Usage(_) => "check the command line with --help",
             WalletError::GateGone(_) => "nothing was shared; run `tuaton-wallet engage` again and scan the new QR",
             WalletError::Store(e) => e.hint(),
             WalletError::Io { .. } => "check the path exists and is readable/writable",
         }
+    }
+}
+
+impl tuaton_cli::Hint for WalletError {
+    fn hint(&self) -> &'static str {
+        WalletError::hint(self)
+    }
+    fn disk_full(&self) -> bool {
+        matches!(self, WalletError::Store(tuaton_store::StoreError::DiskFull(_)))
     }
 }
 
@@ -248,10 +278,17 @@ fn rnd<const N: usize>() -> [u8; N] {
     b
 }
 
+/// A counter or time stored as 8 big-endian bytes; absent is 0. A value of another size is
+/// damage, never a silent 0 (a damaged failure counter must not reset the PIN backoff).
 fn get_u64(t: &sled::Tree, k: &str) -> Result<u64> {
-    Ok(t.get(k)?
-        .and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes))
-        .unwrap_or(0))
+    match t.get(k)? {
+        None => Ok(0),
+        Some(v) => v
+            .as_ref()
+            .try_into()
+            .map(u64::from_be_bytes)
+            .map_err(|_| WalletError::StoreDamaged("a counter does not decode")),
+    }
 }
 
 impl Wallet {
@@ -353,10 +390,13 @@ impl Wallet {
             &meta
                 .get("sealed-key")?
                 .ok_or_else(|| WalletError::NotInitialised(self.home.clone()))?,
-        )?;
+        )
+        .map_err(|_| WalletError::StoreDamaged("the sealed store key does not decode"))?;
         match sealed.open(pin.trim_end_matches(['\r', '\n']).as_bytes(), STORE_KEY_AAD) {
             Ok(k) => {
-                let store_key = k.key32().ok_or(WalletError::Locked)?;
+                let store_key = k
+                    .key32()
+                    .ok_or(WalletError::StoreDamaged("the sealed store key has the wrong size"))?;
                 meta.insert("failures", &0u64.to_be_bytes())?;
                 meta.remove("next-try")?;
                 self.db.flush()?;
@@ -421,9 +461,7 @@ impl Unlocked<'_> {
             return Ok(None);
         };
         if v.len() < 12 {
-            return Err(WalletError::Core(tuaton_common::Error::Cbor(
-                "vault entry too short".into(),
-            )));
+            return Err(WalletError::StoreDamaged("a sealed vault entry is cut short"));
         }
         let nonce: [u8; 12] = v[..12].try_into().expect("len 12");
         Ok(Some(seal::decrypt(
@@ -440,7 +478,8 @@ impl Unlocked<'_> {
             .decrypt("holder-key")?
             .ok_or_else(|| WalletError::NotInitialised(self.w.home.clone()))?;
         Ok(SigningKey::from_bytes(
-            &*s.key32().ok_or(WalletError::Locked)?,
+            &*s.key32()
+                .ok_or(WalletError::StoreDamaged("the holder key has the wrong size"))?,
         ))
     }
 

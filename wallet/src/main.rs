@@ -3,10 +3,11 @@
 #![forbid(unsafe_code)]
 
 use clap::{Parser, Subcommand};
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use tuaton_common::model::{parse_rfc3339, PartialDate};
+use tuaton_cli::{out, Outcome, Prompter};
+use tuaton_common::model::PartialDate;
 use tuaton_common::presentation::Profile;
 use tuaton_common::trust::{Anchor, TrustState};
 use tuaton_wallet::{render, Pin, Wallet, WalletError, WalletOptions};
@@ -26,8 +27,8 @@ struct Cli {
     #[arg(long, global = true)]
     json: bool,
     /// Act as of this time (RFC 3339) instead of now.
-    #[arg(long, global = true, value_name = "RFC3339")]
-    at: Option<String>,
+    #[arg(long, global = true, value_name = "RFC3339", value_parser = tuaton_cli::parse_at)]
+    at: Option<i64>,
     /// Read PINs from standard input, one line per prompt.
     #[arg(long, global = true)]
     pin_stdin: bool,
@@ -117,50 +118,18 @@ enum Cmd {
     },
 }
 
-fn default_home() -> PathBuf {
-    tuaton_common::model::data_home(
-        "wallet",
-        std::env::var_os("XDG_DATA_HOME"),
-        std::env::var_os("HOME"),
-    )
+fn home(cli: &Cli) -> PathBuf {
+    tuaton_cli::home(cli.home.as_deref(), "wallet")
 }
 
-struct Prompter {
-    stdin: bool,
-    lines: Option<std::io::Lines<std::io::StdinLock<'static>>>,
-}
-
-impl Prompter {
-    fn pin(&mut self, prompt: &str) -> anyhow::Result<String> {
-        if self.stdin {
-            let lines = self
-                .lines
-                .get_or_insert_with(|| std::io::stdin().lock().lines());
-            return match lines.next() {
-                Some(l) => Ok(l?),
-                None => anyhow::bail!(WalletError::PinPolicy(format!(
-                    "standard input ended before \"{prompt}\""
-                ))),
-            };
-        }
-        Ok(rpassword::prompt_password(format!("{prompt}: "))?)
+/// Asks for a new PIN twice and checks it against the policy.
+fn new_pin(p: &mut Prompter, len: usize, birth: Option<PartialDate>) -> anyhow::Result<Pin> {
+    let a = p.ask("New PIN")?;
+    let pin = Pin::parse(&a, len, birth)?;
+    if p.ask("Repeat the new PIN")? != a {
+        anyhow::bail!(WalletError::PinMismatch);
     }
-
-    fn new_pin(&mut self, len: usize, birth: Option<PartialDate>) -> anyhow::Result<Pin> {
-        let a = self.pin("New PIN")?;
-        let pin = Pin::parse(&a, len, birth)?;
-        if self.pin("Repeat the new PIN")? != a {
-            anyhow::bail!(WalletError::PinMismatch);
-        }
-        Ok(pin)
-    }
-}
-
-fn out(s: &str) -> std::io::Result<()> {
-    let mut o = std::io::stdout().lock();
-    o.write_all(s.as_bytes())?;
-    o.write_all(b"\n")?;
-    o.flush()
+    Ok(pin)
 }
 
 /// Reads and checks a bundle directory with the gate's rules: the same index checks and
@@ -203,21 +172,15 @@ fn load_bundle(
             }
             Ok(out)
         },
-        |e| anyhow::Error::new(WalletError::Core(e)),
+        |e| anyhow::Error::new(WalletError::Trust(e)),
     )?;
-    Ok(TrustState::first(&raw.roots, &raw.trust_list, anchor, now).map_err(WalletError::Core)?)
+    Ok(TrustState::first(&raw.roots, &raw.trust_list, anchor, now).map_err(WalletError::Trust)?)
 }
 
 fn run(cli: &Cli) -> anyhow::Result<()> {
-    let home = cli.home.clone().unwrap_or_else(default_home);
-    let now = match &cli.at {
-        Some(a) => parse_rfc3339(a).map_err(WalletError::Core)?,
-        None => chrono::Utc::now().timestamp(),
-    };
-    let mut p = Prompter {
-        stdin: cli.pin_stdin,
-        lines: None,
-    };
+    let home = home(cli);
+    let now = tuaton_cli::now_or(cli.at);
+    let mut p = Prompter::new("PIN", cli.pin_stdin);
     match &cli.cmd {
         Cmd::Init {
             pin_length,
@@ -231,7 +194,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
                 .map(|b| PartialDate::parse("birth_date", b))
                 .transpose()
                 .map_err(WalletError::Core)?;
-            let pin = p.new_pin(usize::from(*pin_length), birth)?;
+            let pin = new_pin(&mut p, usize::from(*pin_length), birth)?;
             let opts = WalletOptions {
                 pin_len: usize::from(*pin_length),
                 ..WalletOptions::default()
@@ -266,7 +229,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
     if let Cmd::Engage { transport, text } = &cli.cmd {
         return engage(&w, &mut p, transport, *text, now);
     }
-    let pin = p.pin("PIN")?;
+    let pin = p.ask("PIN")?;
     let u = w.unlock(&pin, chrono::Utc::now().timestamp())?;
     match &cli.cmd {
         Cmd::Init { .. } | Cmd::Reset { .. } | Cmd::Engage { .. } => unreachable!("handled above"),
@@ -404,7 +367,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
                 .ok()
                 .and_then(|c| c.gate.claims().ok())
                 .and_then(|c| c.birth_date);
-            let new = p.new_pin(w.pin_len()?, birth)?;
+            let new = new_pin(&mut p, w.pin_len()?, birth)?;
             u.change_pin(&new)?;
             out("PIN changed.")?;
         }
@@ -461,9 +424,9 @@ fn engage(
             (Pending::Ble(service), Transport::Ble { service })
         }
         #[cfg(not(feature = "ble"))]
-        anyhow::bail!(WalletError::Io {
-            path: "Bluetooth LE".into(),
-            source: std::io::Error::other("this wallet build does not include Bluetooth LE (build with --features ble), use --transport socket:HOST:PORT"),
+        anyhow::bail!(WalletError::Transport {
+            what: "Bluetooth LE".into(),
+            reason: "this wallet build does not include it (build with --features ble)".into(),
         });
     } else {
         anyhow::bail!(WalletError::Usage(format!(
@@ -492,16 +455,16 @@ fn engage(
     // Prove to the gate that this listener made the engagement, before it sends anything.
     let mut r = [0u8; 64];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut r);
-    send_message(link.as_mut(), &waiting.hello(r)).map_err(WalletError::Core)?;
+    send_message(link.as_mut(), &waiting.hello(r)).map_err(WalletError::Session)?;
     link.expect_within(tuaton_common::session::REQUEST_WAIT_SECS);
-    let first = recv_message(link.as_mut(), MAX_MESSAGE).map_err(WalletError::Core)?;
-    let requested = waiting.on_request(&first).map_err(WalletError::Core)?;
+    let first = recv_message(link.as_mut(), MAX_MESSAGE).map_err(WalletError::Session)?;
+    let requested = waiting.on_request(&first).map_err(WalletError::Session)?;
     // Consent: the citizen sees what the gate asks for, then enters the PIN to share it.
     eprintln!(
         "The gate asks for: {}",
         group_fields(&requested.request.groups)
     );
-    let pin = p.pin("Enter your PIN to share (anything else refuses)")?;
+    let pin = p.ask("Enter your PIN to share (anything else refuses)")?;
     let u = match w.unlock(&pin, chrono::Utc::now().timestamp()) {
         Ok(u) => u,
         Err(e) => {
@@ -518,36 +481,19 @@ fn engage(
 }
 
 fn main() -> ExitCode {
-    // Stores, keys and cards hold personal data: whatever the caller's umask, everything
-    // this process creates is readable by its owner alone (files 0600, directories 0700).
-    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+    tuaton_cli::private_umask();
     let cli = Cli::parse();
-    tuaton_store::exit_cleanly_on_io_panic(&cli.home.clone().unwrap_or_else(default_home));
-    match run(&cli) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            if e.downcast_ref::<std::io::Error>()
-                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-            {
-                return ExitCode::SUCCESS;
-            }
-            let hint = e
-                .downcast_ref::<WalletError>()
-                .map(WalletError::hint)
-                .unwrap_or("check the command line with --help");
-            // A full disk is named by the directory the user gave (or the default).
-            let what = match e.downcast_ref::<tuaton_wallet::WalletError>() {
-                Some(tuaton_wallet::WalletError::Store(tuaton_store::StoreError::DiskFull(_))) => {
-                    format!(
-                        "the disk holding {} is full",
-                        cli.home.clone().unwrap_or_else(default_home).display()
-                    )
-                }
-                _ => e.to_string(),
-            };
-            // Never panics on a broken or full stderr (the error still sets the exit code).
-            let _ = writeln!(std::io::stderr(), "error: {what}\nhint: {hint}");
-            ExitCode::from(2)
-        }
+    let home = home(&cli);
+    tuaton_store::exit_cleanly_on_io_panic(&home);
+    tuaton_cli::finish::<WalletError>(run(&cli).map(|()| Outcome::Done), &home)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_is_consistent() {
+        super::Cli::command().debug_assert();
     }
 }

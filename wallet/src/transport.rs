@@ -20,9 +20,9 @@ pub struct SocketServer {
 impl SocketServer {
     /// Binds `addr` (port 0 picks a free port).
     pub fn bind(addr: &str) -> Result<Self> {
-        let listener = TcpListener::bind(addr).map_err(|source| WalletError::Io {
-            path: addr.into(),
-            source,
+        let listener = TcpListener::bind(addr).map_err(|e| WalletError::Transport {
+            what: format!("listening on {}", addr.escape_debug()),
+            reason: e.kind().to_string(),
         })?;
         Ok(SocketServer { listener })
     }
@@ -53,10 +53,16 @@ impl SocketServer {
                 {
                     std::thread::sleep(Duration::from_millis(20));
                 }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    return Err(WalletError::Transport {
+                        what: "waiting for a gate".into(),
+                        reason: format!("no gate connected within {} s", WAIT_FOR_GATE.as_secs()),
+                    })
+                }
                 Err(e) => {
-                    return Err(WalletError::Io {
-                        path: "waiting for a gate".into(),
-                        source: e,
+                    return Err(WalletError::Transport {
+                        what: "waiting for a gate".into(),
+                        reason: e.kind().to_string(),
                     })
                 }
             }
