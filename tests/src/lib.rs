@@ -333,6 +333,62 @@ pub fn tmux(sock: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+/// A tmux server of its own running one window, `cols` x `rows`, with `cmd` in it. The
+/// server is killed when this is dropped, so a failing assertion never leaves it (and the
+/// program under test) running.
+pub struct Tmux {
+    sock: String,
+    target: &'static str,
+}
+
+impl Tmux {
+    /// Starts `cmd` in a new detached session named `target` on a server unique to `name`.
+    pub fn start(name: &str, cols: u16, rows: u16, cmd: &str) -> Tmux {
+        let t = Tmux {
+            sock: format!("tuaton-{name}-{}", std::process::id()),
+            target: "w",
+        };
+        let (x, y) = (cols.to_string(), rows.to_string());
+        t.run(&["new-session", "-d", "-s", t.target, "-x", &x, "-y", &y, cmd]);
+        t
+    }
+    /// Runs a tmux command against this server.
+    pub fn run(&self, args: &[&str]) -> String {
+        tmux(&self.sock, args)
+    }
+    /// Types `text` literally (as a keyboard-wedge scanner does).
+    pub fn type_text(&self, text: &str) {
+        self.run(&["send-keys", "-t", self.target, "-l", text]);
+    }
+    /// Presses a key by tmux name (`Enter`, `F10`, `Escape`).
+    pub fn key(&self, key: &str) {
+        self.run(&["send-keys", "-t", self.target, key]);
+    }
+    /// Types `text` then Enter.
+    pub fn scan(&self, text: &str) {
+        self.type_text(text);
+        self.key("Enter");
+    }
+    /// The screen once it shows `want` (or after 30 s).
+    pub fn wait_for(&self, want: &str) -> String {
+        wait_for_screen(&self.sock, self.target, want)
+    }
+    /// The screen now.
+    pub fn screen(&self) -> String {
+        self.run(&["capture-pane", "-p", "-t", self.target])
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.sock, "kill-server"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
 /// Captures pane `target` until it shows `want` (or 30 s pass); returns the screen.
 pub fn wait_for_screen(sock: &str, target: &str, want: &str) -> String {
     let start = std::time::Instant::now();

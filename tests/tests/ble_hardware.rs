@@ -6,7 +6,26 @@
 //!   `TUATON_BLE_ENGAGEMENT='TTB1:...' TUATON_GATE_HOME=/path/to/gate \
 //!    cargo test -p tuaton-tests --features ble --test ble_hardware -- --ignored`
 //! then enter the PIN on machine A when it shows the gate's request.
-use tuaton_tests::run;
+//!
+//! The test builds the gate with Bluetooth LE itself (`cargo build -p tuaton-verifier
+//! --features ble`), so it never runs a binary built without it.
+#![cfg(feature = "ble")]
+
+use std::path::PathBuf;
+use std::process::Command;
+
+/// Builds the gate binary with the `ble` feature and returns its path.
+fn ble_gate() -> PathBuf {
+    let target = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/ble");
+    let ok = Command::new(env!("CARGO"))
+        .args(["build", "-p", "tuaton-verifier", "--features", "ble", "--target-dir"])
+        .arg(&target)
+        .status()
+        .expect("cargo runs")
+        .success();
+    assert!(ok, "building tuaton-verifier with --features ble failed");
+    target.join("debug/tuaton-verifier")
+}
 
 #[test]
 #[ignore = "needs two machines with Bluetooth LE; see the module docs"]
@@ -15,12 +34,11 @@ fn the_gate_reads_a_real_wallet_over_ble() {
         .expect("set TUATON_BLE_ENGAGEMENT to the wallet's engagement text");
     let home = std::env::var("TUATON_GATE_HOME")
         .expect("set TUATON_GATE_HOME to a gate home with a synced bundle");
-    let r = run(
-        "tuaton-verifier",
-        &["--home", &home, "check", "--json", &engagement],
-        "",
-        &[],
-    );
+    let o = Command::new(ble_gate())
+        .args(["--home", &home, "check", "--json", &engagement])
+        .output()
+        .expect("the BLE gate runs");
+    let r = tuaton_tests::Run::from(o);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     let v: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
     assert_eq!(v["verdict"], "valid");

@@ -119,23 +119,17 @@ fn the_gate_connects_only_to_loopback_unless_told_otherwise() {
 fn the_gate_tui_runs_the_session_an_engagement_qr_asks_for() {
     let w = world();
     let (child, engagement) = engage(&w, &format!("{PIN}\n"));
-    let sock = format!("tuaton-engage-{}", std::process::id());
     let cmd = format!(
         "{} --home {} gate; sleep 30",
         bin("tuaton-verifier").display(),
         w.p("gate")
     );
-    tmux(
-        &sock,
-        &["new-session", "-d", "-s", "g", "-x", "80", "-y", "24", &cmd],
-    );
-    let wait = |want: &str| wait_for_screen(&sock, "g", want);
-    wait("READY");
-    tmux(&sock, &["send-keys", "-t", "g", "-l", &engagement]);
-    tmux(&sock, &["send-keys", "-t", "g", "Enter"]);
-    let screen = wait("VALID");
-    tmux(&sock, &["send-keys", "-t", "g", "F10"]);
-    tmux(&sock, &["kill-server"]);
+    let t = Tmux::start("engage", 80, 24, &cmd);
+    t.wait_for("READY");
+    t.scan(&engagement);
+    let screen = t.wait_for("VALID");
+    t.key("F10");
+    drop(t);
     let out = child.wait_with_output().unwrap();
     assert!(
         screen.contains("VALID / ถูกต้อง"),

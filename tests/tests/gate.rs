@@ -111,17 +111,28 @@ fn a_stale_bundle_warns_and_a_clock_set_back_is_noticed() {
     ]);
     assert_eq!(r.code, 1);
     assert!(r.stdout.contains("trust_expired"));
-    // A real check moves the trusted time forward; a clock a day behind it is flagged.
-    w.gate(&["check", &w.present("wallet")]);
-    let earlier = rfc3339(now - 86_400);
-    let qr = w
-        .wallet(
-            "wallet",
-            &["--at", &earlier, "present", "--text"],
-            &format!("{PIN}\n"),
-        )
-        .ok();
-    let r = w.gate(&["--at", &earlier, "check", "--json", qr.trim()]);
+    // A real check moves the trusted time forward; a clock behind it is flagged. The time
+    // judged lies after the bundle was published (so the sync alone cannot flag it) and
+    // before the real check: only the check's own raise of the trusted time flags it.
+    let status: Value = serde_json::from_str(w.gate(&["status", "--json"]).ok().trim()).unwrap();
+    let published = tuaton_common::model::parse_rfc3339(status["published"].as_str().unwrap())
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let between = rfc3339(published + 1);
+    let check_between = || {
+        let qr = w
+            .wallet(
+                "wallet",
+                &["--at", &between, "present", "--text"],
+                &format!("{PIN}\n"),
+            )
+            .ok();
+        w.gate(&["--at", &between, "check", "--json", qr.trim()])
+    };
+    let r = check_between();
+    assert!(!r.stdout.contains("clock_rollback"), "{}", r.stdout);
+    w.gate(&["check", &w.present("wallet")]).ok();
+    let r = check_between();
     assert!(r.stdout.contains("clock_rollback"), "{}", r.stdout);
 }
 
@@ -220,43 +231,27 @@ fn gate_tui_in_tmux_scans_and_quits() {
     let w = world();
     w.sync(None).ok();
     let qr = w.present("wallet");
-    let sock = format!("tuaton-test-{}", std::process::id());
     let cmd = format!(
         "{} --home {} gate; echo EXITED $?; sleep 30",
         bin("tuaton-verifier").display(),
         w.p("gate")
     );
-    tmux(
-        &sock,
-        &[
-            "new-session",
-            "-d",
-            "-s",
-            "gate",
-            "-x",
-            "80",
-            "-y",
-            "24",
-            &cmd,
-        ],
-    );
-    let screen = wait_for_screen(&sock, "gate", "READY");
+    let t = Tmux::start("gate", 80, 24, &cmd);
+    let screen = t.wait_for("READY");
     assert!(
         screen.contains("READY: SCAN A QR CODE") && screen.contains("Bundle v1"),
         "{screen}"
     );
     // A keyboard-wedge scanner types the payload and presses Enter.
-    tmux(&sock, &["send-keys", "-t", "gate", "-l", &qr]);
-    tmux(&sock, &["send-keys", "-t", "gate", "Enter"]);
-    let screen = wait_for_screen(&sock, "gate", "VALID");
+    t.scan(&qr);
+    let screen = t.wait_for("VALID");
     assert!(screen.contains("VALID / ถูกต้อง"), "{screen}");
     assert!(
         screen.contains("Mr. Somchai Jaidee") && screen.contains("X-XXXX-XXXXX-34-6"),
         "{screen}"
     );
-    tmux(&sock, &["send-keys", "-t", "gate", "F10"]);
-    let screen = wait_for_screen(&sock, "gate", "EXITED");
-    tmux(&sock, &["kill-server"]);
+    t.key("F10");
+    let screen = t.wait_for("EXITED");
     assert!(
         screen.contains("EXITED 0"),
         "q quits cleanly and restores the terminal:\n{screen}"
@@ -273,23 +268,15 @@ fn a_running_gate_takes_a_revocation_synced_from_another_shell() {
     let id = w.issuer(&["keys", "--json"]).ok();
     let _ = id;
     w.sync(None).ok();
-    let sock = format!("tuaton-test-live-{}", std::process::id());
     let cmd = format!(
         "{} --home {} gate; echo EXITED $?; sleep 30",
         bin("tuaton-verifier").display(),
         w.p("gate")
     );
-    tmux(
-        &sock,
-        &["new-session", "-d", "-s", "g", "-x", "80", "-y", "24", &cmd],
-    );
-    wait_for_screen(&sock, "g", "READY");
-    let scan = |qr: &str| {
-        tmux(&sock, &["send-keys", "-t", "g", "-l", qr]);
-        tmux(&sock, &["send-keys", "-t", "g", "Enter"]);
-    };
-    scan(&w.present("wallet"));
-    let screen = wait_for_screen(&sock, "g", "VALID /");
+    let t = Tmux::start("live", 80, 24, &cmd);
+    t.wait_for("READY");
+    t.scan(&w.present("wallet"));
+    let screen = t.wait_for("VALID /");
     assert!(screen.contains("VALID / ถูกต้อง"), "{screen}");
     // The office revokes the card; cron on the gate syncs while the TUI runs.
     let pkg: Value =
@@ -304,11 +291,10 @@ fn a_running_gate_takes_a_revocation_synced_from_another_shell() {
     assert_eq!(w.gate(&["status"]).code, 0);
     assert_eq!(w.gate(&["audit"]).code, 0);
     // The very next scan uses the new bundle.
-    scan(&w.present("wallet"));
-    let screen = wait_for_screen(&sock, "g", "revoked");
+    t.scan(&w.present("wallet"));
+    let screen = t.wait_for("revoked");
     let took = synced.elapsed();
-    tmux(&sock, &["send-keys", "-t", "g", "F10"]);
-    tmux(&sock, &["kill-server"]);
+    t.key("F10");
     assert!(screen.contains("Card has been revoked"), "{screen}");
     eprintln!("sync return to the revoked verdict on screen (with one wallet present): {took:?}");
 }
