@@ -155,7 +155,11 @@ pub fn describe<E: Hint>(e: &anyhow::Error, home: &Path) -> (String, &'static st
     }
     let hint = lib
         .map(Hint::hint)
-        .or_else(|| e.chain().find_map(|c| c.downcast_ref::<CliError>()).map(Hint::hint))
+        .or_else(|| {
+            e.chain()
+                .find_map(|c| c.downcast_ref::<CliError>())
+                .map(Hint::hint)
+        })
         .or_else(|| {
             e.chain()
                 .find_map(|c| c.downcast_ref::<tuaton_store::StoreError>())
@@ -259,7 +263,7 @@ mod tests {
 
     #[test]
     fn at_is_a_usage_error_naming_the_value() {
-        assert_eq!(parse_at("2026-11-27T09:30:00+07:00"), Ok(1_764_210_600));
+        assert_eq!(parse_at("2026-11-27T09:30:00+07:00"), Ok(1_795_746_600));
         let e = parse_at("yesterday").unwrap_err();
         assert!(e.contains("`yesterday`") && e.contains("RFC 3339"), "{e}");
     }

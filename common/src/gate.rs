@@ -42,7 +42,30 @@ pub enum Group {
     AgeOver20 = 4,
 }
 
+/// What the citizen is told leaves the phone when `groups` are disclosed: one text per
+/// group, then the card's dates (always disclosed: they are the credential's validity).
+/// The one wording of consent, for a QR presentation and a session alike.
+pub fn consent_text(groups: &[Group]) -> String {
+    groups
+        .iter()
+        .map(|g| g.consent())
+        .chain(["card issue and expiry dates"])
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 impl Group {
+    /// What this group discloses, in the citizen's words.
+    pub fn consent(self) -> &'static str {
+        match self {
+            Group::Flight => "citizen ID, names in Thai and English, birth date",
+            Group::Details => "address, laser code, issuing office",
+            Group::Portrait => "portrait",
+            Group::AgeOver18 => "whether you are 18 or older",
+            Group::AgeOver20 => "whether you are 20 or older",
+        }
+    }
+
     /// All groups, in key order.
     pub const ALL: [Group; 5] = [
         Group::Flight,

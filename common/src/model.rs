@@ -447,7 +447,8 @@ impl CitizenRecord {
     /// The check that needs today's date (Thai time at `now`): a birth date that cannot
     /// have happened yet is a typing error.
     pub fn check_at(&self, now: i64) -> Result<()> {
-        let today = thai_date(now).ok_or_else(|| Error::field("birth_date", "time out of range"))?;
+        let today =
+            thai_date(now).ok_or_else(|| Error::field("birth_date", "time out of range"))?;
         if self.claims.birth_date.earliest() > today {
             return Err(Error::field("birth_date", "is in the future"));
         }
@@ -511,11 +512,27 @@ pub fn parse_rfc3339(s: &str) -> Result<i64> {
         })
 }
 
-/// Formats Unix seconds as RFC 3339 UTC.
+/// Formats Unix seconds as RFC 3339 UTC (`2026-11-27T02:30:00Z`); a time chrono cannot
+/// represent is written as its number, so output never fails.
 pub fn format_rfc3339(t: i64) -> String {
+    try_format_rfc3339(t).unwrap_or_else(|| t.to_string())
+}
+
+/// Unix seconds as RFC 3339 UTC, or `None` out of chrono's range. The one formatter of
+/// UTC times: JSON output, audit records and the W3C form's proof and status times.
+pub fn try_format_rfc3339(t: i64) -> Option<String> {
     chrono::DateTime::from_timestamp(t, 0)
         .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-        .unwrap_or_else(|| t.to_string())
+}
+
+/// Unix seconds as RFC 3339 in Thai time (`2026-11-27T09:30:00+07:00`), as the W3C form
+/// writes a credential's validity; `None` out of chrono's range.
+pub fn format_rfc3339_thai(t: i64) -> Option<String> {
+    let thai = chrono::FixedOffset::east_opt(THAI_UTC_OFFSET as i32)?;
+    chrono::DateTime::from_timestamp(t, 0).map(|d| {
+        d.with_timezone(&thai)
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+    })
 }
 
 #[cfg(test)]

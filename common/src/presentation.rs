@@ -43,30 +43,6 @@ impl Profile {
             Profile::Age => &[Group::AgeOver20],
         }
     }
-
-    /// Names of the fields that leave the wallet, for the consent screen.
-    pub fn fields(self) -> Vec<&'static str> {
-        let mut f = Vec::new();
-        for g in self.groups() {
-            f.extend_from_slice(match g {
-                Group::Flight => &[
-                    "citizen_id",
-                    "title",
-                    "given_name_th",
-                    "family_name_th",
-                    "given_name_en",
-                    "family_name_en",
-                    "birth_date",
-                ][..],
-                Group::Details => &["address", "laser_code", "issuing_office"][..],
-                Group::Portrait => &["portrait"][..],
-                Group::AgeOver18 => &["age_over_18"][..],
-                Group::AgeOver20 => &["age_over_20"][..],
-            });
-        }
-        f.extend_from_slice(&["issue_date", "expiry_date"]);
-        f
-    }
 }
 
 impl std::str::FromStr for Profile {
@@ -101,11 +77,6 @@ pub struct Presentation {
     pub salt: Option<[u8; 16]>,
 }
 
-fn lp(out: &mut Vec<u8>, b: &[u8]) {
-    out.extend_from_slice(&(b.len() as u32).to_be_bytes());
-    out.extend_from_slice(b);
-}
-
 /// The exact bytes the holder signs: the tag, the time, the verifier's nonce (empty when
 /// there is none), the issuer-signed member's protected header, payload and signature,
 /// then each disclosed group's number and bytes in ascending group order; every field
@@ -116,16 +87,16 @@ pub fn holder_proof_message(
     time: i64,
     nonce: Option<&[u8]>,
 ) -> Vec<u8> {
-    let mut m = Vec::with_capacity(512);
-    lp(&mut m, HOLDER_PROOF_TAG);
-    lp(&mut m, &time.to_be_bytes());
-    lp(&mut m, nonce.unwrap_or_default());
-    lp(&mut m, &issuer_signed.protected_bytes());
-    lp(&mut m, &issuer_signed.payload_bytes);
-    lp(&mut m, issuer_signed.signature());
+    let mut m = crate::lp::length_prefixed([
+        HOLDER_PROOF_TAG,
+        &time.to_be_bytes(),
+        nonce.unwrap_or_default(),
+        &issuer_signed.protected_bytes(),
+        &issuer_signed.payload_bytes,
+        issuer_signed.signature(),
+    ]);
     for (g, d) in disclosures {
-        lp(&mut m, &[*g as u8]);
-        lp(&mut m, d);
+        crate::lp::push(&mut m, [&[*g as u8][..], d]);
     }
     m
 }

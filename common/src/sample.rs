@@ -15,32 +15,32 @@ pub const RECORDS: [&str; 4] = [
  "family_name_en": "Jaidee", "birth_date": "1990-04-12",
  "address": "99/1 ถนนแจ้งวัฒนะ แขวงทุ่งสองห้อง เขตหลักสี่ กรุงเทพมหานคร 10210",
  "issue_date": "2024-01-15", "expiry_date": "2032-04-11",
- "laser_code": "JT0-1234567-89", "issuing_office": "สำนักทะเบียนเขตหลักสี่", "portrait": "a"}"#,
+ "laser_code": "JT0-1234567-89", "issuing_office": "สำนักทะเบียนเขตหลักสี่", "portrait": "portrait-a.jpg"}"#,
     r#"{"citizen_id": "3100600123450", "title_th": "นางสาว", "given_name_th": "กาญจนาภรณ์",
  "family_name_th": "ศรีสุวรรณวงศ์", "title_en": "Miss", "given_name_en": "Kanchanaporn",
  "family_name_en": "Srisuwannawong", "birth_date": "1985-11",
  "address": "12 หมู่ 3 ตำบลสุเทพ อำเภอเมืองเชียงใหม่ จังหวัดเชียงใหม่ 50200",
  "issue_date": "2023-06-01", "expiry_date": "2031-11-30",
- "laser_code": "ME2-7654321-01", "issuing_office": "ที่ว่าการอำเภอเมืองเชียงใหม่", "portrait": "b"}"#,
+ "laser_code": "ME2-7654321-01", "issuing_office": "ที่ว่าการอำเภอเมืองเชียงใหม่", "portrait": "portrait-b.jpg"}"#,
     r#"{"citizen_id": "3101200345677", "title_th": "นาง", "given_name_th": "บุญมี",
  "family_name_th": "มีสุข", "title_en": "Mrs.", "given_name_en": "Boonmee",
  "family_name_en": "Meesuk", "birth_date": "1948",
  "address": "5 ถนนราชดำเนิน ตำบลในเมือง อำเภอเมืองขอนแก่น จังหวัดขอนแก่น 40000",
  "issue_date": "2020-03-02", "expiry_date": "lifelong",
- "laser_code": "KK1-1112223-33", "issuing_office": "ที่ว่าการอำเภอเมืองขอนแก่น", "portrait": "b"}"#,
+ "laser_code": "KK1-1112223-33", "issuing_office": "ที่ว่าการอำเภอเมืองขอนแก่น", "portrait": "portrait-b.jpg"}"#,
     r#"{"citizen_id": "1209901234561", "title_th": "นาย", "given_name_th": "ธนากร",
  "family_name_th": "วงศ์ใหญ่", "title_en": "Mr.", "given_name_en": "Thanakorn",
  "family_name_en": "Wongyai", "birth_date": "2001-02-28",
  "address": "77 ถนนสุขุมวิท ตำบลบางปลาสร้อย อำเภอเมืองชลบุรี จังหวัดชลบุรี 20000",
  "issue_date": "2017-03-01", "expiry_date": "2025-02-27",
- "laser_code": "CB3-3334445-55", "issuing_office": "ที่ว่าการอำเภอเมืองชลบุรี", "portrait": "a"}"#,
+ "laser_code": "CB3-3334445-55", "issuing_office": "ที่ว่าการอำเภอเมืองชลบุรี", "portrait": "portrait-a.jpg"}"#,
 ];
 
 /// Sample citizen `i` (0..4) with its portrait filled in.
 pub fn citizen(i: usize) -> CardClaims {
     let r = CitizenRecord::from_json(RECORDS[i].as_bytes()).expect("sample records are valid");
     let mut c = r.claims;
-    c.portrait = if r.portrait_path == "a" {
+    c.portrait = if r.portrait_path == "portrait-a.jpg" {
         PORTRAIT_A
     } else {
         PORTRAIT_B

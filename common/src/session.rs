@@ -232,17 +232,13 @@ struct Keys {
     transcript: [u8; 32],
 }
 
-fn lp(h: &mut Sha256, b: &[u8]) {
-    h.update((b.len() as u32).to_be_bytes());
-    h.update(b);
-}
-
 fn derive(shared: &[u8; 32], engagement: &[u8], gate_key: &[u8; 32]) -> Keys {
-    let mut h = Sha256::new();
-    lp(&mut h, b"tuaton session transcript v1");
-    lp(&mut h, engagement);
-    lp(&mut h, gate_key);
-    let transcript: [u8; 32] = h.finalize().into();
+    let transcript: [u8; 32] = Sha256::digest(crate::lp::length_prefixed([
+        &b"tuaton session transcript v1"[..],
+        engagement,
+        gate_key,
+    ]))
+    .into();
     let hk = Hkdf::<Sha256>::new(Some(&transcript), shared);
     let mut to_wallet = Zeroizing::new([0u8; 32]);
     let mut to_gate = Zeroizing::new([0u8; 32]);
@@ -309,12 +305,13 @@ fn hello_challenge(
     r: &curve25519_dalek::edwards::CompressedEdwardsY,
 ) -> curve25519_dalek::Scalar {
     use sha2::Sha512;
-    let mut h = Sha512::new();
-    for part in [HELLO_TAG, engagement, p.as_bytes(), r.as_bytes()] {
-        h.update((part.len() as u32).to_be_bytes());
-        h.update(part);
-    }
-    curve25519_dalek::Scalar::from_bytes_mod_order_wide(&h.finalize().into())
+    let h = Sha512::digest(crate::lp::length_prefixed([
+        HELLO_TAG,
+        engagement,
+        p.as_bytes(),
+        r.as_bytes(),
+    ]));
+    curve25519_dalek::Scalar::from_bytes_mod_order_wide(&h.into())
 }
 
 impl WalletAwaitingRequest {

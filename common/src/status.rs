@@ -5,6 +5,8 @@ use crate::error::{Error, Result};
 use crate::gate::StatusRef;
 use crate::verify::{StatusLookup, StatusView};
 use crate::w3c;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use ssi::claims::data_integrity::{AnySuite, DataIntegrity};
 use ssi::claims::VerificationParameters;
@@ -72,9 +74,8 @@ impl Bitset {
 }
 
 fn rfc3339(t: i64) -> Result<ssi::xsd::DateTimeStamp> {
-    chrono::DateTime::from_timestamp(t, 0)
+    crate::model::try_format_rfc3339(t)
         .ok_or_else(|| Error::W3c("time out of range".into()))?
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
         .parse()
         .map_err(|e| Error::W3c(format!("{e}")))
 }
@@ -204,8 +205,7 @@ fn encode_list(bytes: &[u8]) -> EncodedList {
             .expect("in-memory");
     }
     let z = gz.finish().expect("in-memory");
-    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    EncodedList::new(format!("u{}", w3c::b64_with(&z, alphabet, false)))
+    EncodedList::new(format!("u{}", URL_SAFE_NO_PAD.encode(&z)))
 }
 
 /// Inflates a multibase base64url gzip bitstring into exactly `size` bits, allocating the
@@ -216,7 +216,9 @@ fn decode_list(encoded: String, size: u64) -> Result<Vec<u8>, String> {
     let body = encoded
         .strip_prefix('u')
         .ok_or("encodedList is not multibase base64url")?;
-    let gz = w3c::unb64_with(body, b'-', b'_').ok_or("encodedList is not base64url")?;
+    let gz = URL_SAFE_NO_PAD
+        .decode(body)
+        .map_err(|_| "encodedList is not base64url without padding")?;
     drop(encoded);
     let want = size.div_ceil(8) as usize;
     let mut out = Vec::with_capacity(want);

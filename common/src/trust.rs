@@ -37,6 +37,13 @@ impl KeyState {
     }
 }
 
+/// The key id of an issuer signing key: the first 4 bytes of SHA-256 of the public key
+/// (docs/FORMAT.md). Collisions are allowed (a gate tries every key under a kid), and 4
+/// bytes keep the QR small.
+pub fn kid_of(key: &VerifyingKey) -> Vec<u8> {
+    Sha256::digest(key.as_bytes())[..4].to_vec()
+}
+
 /// One issuer signing key as the trust list states it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct IssuerKey {
@@ -103,17 +110,9 @@ impl TrustStore {
     }
 }
 
-fn lp(out: &mut Vec<u8>, b: &[u8]) {
-    out.extend_from_slice(&(b.len() as u32).to_be_bytes());
-    out.extend_from_slice(b);
-}
-
 /// The bytes a root or trust-list signature covers: domain tag, then the document bytes.
 fn signing_input(tag: &[u8], doc: &[u8]) -> Vec<u8> {
-    let mut m = Vec::with_capacity(doc.len() + 40);
-    lp(&mut m, tag);
-    lp(&mut m, doc);
-    m
+    crate::lp::length_prefixed([tag, doc])
 }
 
 const ROOT_TAG: &[u8] = b"tuaton root v1";
@@ -295,8 +294,7 @@ impl Root {
     /// them. It covers every key and the threshold, so a root with one key swapped or a
     /// lower threshold has another fingerprint.
     pub fn fingerprint_bytes(&self) -> [u8; 32] {
-        let mut m = Vec::with_capacity(40 + 32 * self.keys.len());
-        lp(&mut m, FINGERPRINT_TAG);
+        let mut m = crate::lp::length_prefixed([FINGERPRINT_TAG]);
         m.push(self.threshold);
         m.push(u8::try_from(self.keys.len()).unwrap_or(u8::MAX));
         for k in &self.keys {

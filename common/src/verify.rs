@@ -236,9 +236,7 @@ impl Verdict {
     }
     /// The CLI's `check --json` object.
     pub fn to_json(&self) -> serde_json::Value {
-        let at = chrono::DateTime::from_timestamp(self.checked_at, 0)
-            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-            .unwrap_or_default();
+        let at = crate::model::try_format_rfc3339(self.checked_at).unwrap_or_default();
         let mut j = serde_json::json!({
             "verdict": if self.is_valid() { "valid" } else { "rejected" },
             "reasons": self.reason_codes(),

@@ -1,2 +1,4 @@
 #![no_main]
-libfuzzer_sys::fuzz_target!(|d: &[u8]| { let _ = tuaton_common::gate::GateCredential::from_bytes(d); });
+libfuzzer_sys::fuzz_target!(|d: &[u8]| {
+    let _ = tuaton_common::gate::GateCredential::from_bytes(d);
+});

@@ -9,7 +9,11 @@ libfuzzer_sys::fuzz_target!(|d: &[u8]| {
     let raw = tuaton_common::bundle::fetch(
         |_, max| {
             let b = bodies.next().unwrap_or_default();
-            if b.len() as u64 > max { Err(()) } else { Ok(b.to_vec()) }
+            if b.len() as u64 > max {
+                Err(())
+            } else {
+                Ok(b.to_vec())
+            }
         },
         |_| (),
     );

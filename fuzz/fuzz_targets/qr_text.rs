@@ -1,2 +1,5 @@
 #![no_main]
-libfuzzer_sys::fuzz_target!(|s: &str| { let _ = tuaton_common::presentation::from_qr_text(s).map(|b| tuaton_common::presentation::Presentation::from_cbor(&b)); });
+libfuzzer_sys::fuzz_target!(|s: &str| {
+    let _ = tuaton_common::presentation::from_qr_text(s)
+        .map(|b| tuaton_common::presentation::Presentation::from_cbor(&b));
+});

@@ -87,11 +87,9 @@ impl Issuer {
             path: from.into(),
             source,
         };
-        let bad = |why: &str| {
-            IssuerError::NotBackup {
-                path: from.into(),
-                why: why.into(),
-            }
+        let bad = |why: &str| IssuerError::NotBackup {
+            path: from.into(),
+            why: why.into(),
         };
         let f = std::fs::File::open(from).map_err(io)?;
         if !f.metadata().map_err(io)?.is_file() {

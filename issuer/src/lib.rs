@@ -111,7 +111,10 @@ impl tuaton_cli::Hint for IssuerError {
         IssuerError::hint(self)
     }
     fn disk_full(&self) -> bool {
-        matches!(self, IssuerError::Store(tuaton_store::StoreError::DiskFull(_)))
+        matches!(
+            self,
+            IssuerError::Store(tuaton_store::StoreError::DiskFull(_))
+        )
     }
 }
 
@@ -213,11 +216,7 @@ fn random<const N: usize>() -> [u8; N] {
     b
 }
 
-/// Key id: first 4 bytes of SHA-256 of the public key. Collisions are allowed (the gate
-/// tries every key under a kid), and 4 bytes keep the QR small.
-pub fn kid_of(key: &ed25519_dalek::VerifyingKey) -> Vec<u8> {
-    Sha256::digest(key.as_bytes())[..4].to_vec()
-}
+pub use tuaton_common::trust::kid_of;
 
 fn be(n: u64) -> [u8; 8] {
     n.to_be_bytes()
@@ -431,10 +430,9 @@ impl Issuer {
         let mut out = Vec::new();
         for item in tree.iter() {
             let (k, v) = item?;
-            out.push(
-                decode_key(id, &k, &v)
-                    .ok_or_else(|| IssuerError::StoreDamaged("a signing key record does not decode".into()))?,
-            );
+            out.push(decode_key(id, &k, &v).ok_or_else(|| {
+                IssuerError::StoreDamaged("a signing key record does not decode".into())
+            })?);
         }
         Ok(out)
     }
@@ -539,13 +537,8 @@ impl Issuer {
             issued_at: now,
             kid: hex::encode(&rec.key.kid),
         };
-        let package = serde_json::json!({
-            "format": "tuaton-credential-package/1",
-            "credential_id": issued.credential_id,
-            "issuer": issuer,
-            "gate": hex::encode(gate.to_bytes()),
-            "w3c": serde_json::from_str::<serde_json::Value>(&w3c_json).expect("ssi wrote JSON"),
-        });
+        let package = tuaton_common::package::CredentialPackage::new(&gate, issuer, &w3c_json)
+            .map_err(core)?;
         // The credential and its status index are recorded together, then flushed.
         let creds = self.db.open_tree(CREDS)?;
         let used = self.db.open_tree(USED)?;
@@ -565,10 +558,7 @@ impl Issuer {
             })
             .map_err(tx_err)?;
         self.db.flush()?;
-        Ok((
-            serde_json::to_string_pretty(&package).expect("serialisable"),
-            issued,
-        ))
+        Ok((package.to_json_pretty(), issued))
     }
 
     /// A fresh credential id and a random unused status index (random so that neighbours
@@ -666,7 +656,9 @@ impl Issuer {
         // A record that does not parse is damage: never a default that would flip
         // another citizen's status bit.
         let rec: IssuedRecord = serde_json::from_slice(&v).map_err(|_| {
-            IssuerError::StoreDamaged(format!("the record of credential {credential_id} does not decode"))
+            IssuerError::StoreDamaged(format!(
+                "the record of credential {credential_id} does not decode"
+            ))
         })?;
         if rec.credential_id != hex::encode(&cid) {
             return Err(IssuerError::StoreDamaged(format!(
@@ -974,7 +966,9 @@ fn read_small(path: &Path, max: u64) -> Result<Vec<u8>> {
     let mut bytes = Vec::new();
     f.take(max + 1).read_to_end(&mut bytes).map_err(io)?;
     if bytes.len() as u64 > max {
-        return Err(io(std::io::Error::other(format!("larger than {max} bytes"))));
+        return Err(io(std::io::Error::other(format!(
+            "larger than {max} bytes"
+        ))));
     }
     Ok(bytes)
 }
@@ -1055,46 +1049,64 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// A signing key as the issuer store keeps it (JSON). Every field is required when read
+/// back, and an unknown state is damage, never a guess.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoredKey {
+    /// Key id, hex.
+    kid: String,
+    /// Ed25519 public key, hex.
+    public: String,
+    not_before: i64,
+    not_after: Option<i64>,
+    /// 0 active, 1 retired, 2 revoked (at `revoked_at`).
+    state: u8,
+    revoked_at: Option<i64>,
+    /// The sealed secret's nonce and ciphertext, hex.
+    nonce: String,
+    secret: String,
+}
+
 fn encode_key(r: &KeyRecord) -> Vec<u8> {
-    let (state, at) = match r.key.state {
+    let (state, revoked_at) = match r.key.state {
         KeyState::Active => (0, None),
         KeyState::Retired => (1, None),
         KeyState::Revoked { at } => (2, Some(at)),
     };
-    serde_json::to_vec(&serde_json::json!({
-        "kid": hex::encode(&r.key.kid),
-        "public": hex::encode(r.key.public.as_bytes()),
-        "not_before": r.key.not_before,
-        "not_after": r.key.not_after,
-        "state": state,
-        "revoked_at": at,
-        "nonce": hex::encode(r.secret_nonce),
-        "secret": hex::encode(&r.secret_ct),
-    }))
+    serde_json::to_vec(&StoredKey {
+        kid: hex::encode(&r.key.kid),
+        public: hex::encode(r.key.public.as_bytes()),
+        not_before: r.key.not_before,
+        not_after: r.key.not_after,
+        state,
+        revoked_at,
+        nonce: hex::encode(r.secret_nonce),
+        secret: hex::encode(&r.secret_ct),
+    })
     .expect("serialisable")
 }
 
 fn decode_key(issuer: u32, k: &[u8], v: &[u8]) -> Option<KeyRecord> {
-    let j: serde_json::Value = serde_json::from_slice(v).ok()?;
-    let public: [u8; 32] = hex::decode(j["public"].as_str()?).ok()?.try_into().ok()?;
+    let j: StoredKey = serde_json::from_slice(v).ok()?;
+    let public: [u8; 32] = hex::decode(&j.public).ok()?.try_into().ok()?;
     Some(KeyRecord {
         seq: u32::from_be_bytes(k.try_into().ok()?),
         key: IssuerKey {
             issuer,
-            kid: hex::decode(j["kid"].as_str()?).ok()?,
+            kid: hex::decode(&j.kid).ok()?,
             public: ed25519_dalek::VerifyingKey::from_bytes(&public).ok()?,
-            not_before: j["not_before"].as_i64()?,
-            not_after: j["not_after"].as_i64(),
-            state: match j["state"].as_u64()? {
-                0 => KeyState::Active,
-                1 => KeyState::Retired,
-                _ => KeyState::Revoked {
-                    at: j["revoked_at"].as_i64()?,
-                },
+            not_before: j.not_before,
+            not_after: j.not_after,
+            state: match (j.state, j.revoked_at) {
+                (0, None) => KeyState::Active,
+                (1, None) => KeyState::Retired,
+                (2, Some(at)) => KeyState::Revoked { at },
+                _ => return None,
             },
         },
-        secret_nonce: hex::decode(j["nonce"].as_str()?).ok()?.try_into().ok()?,
-        secret_ct: hex::decode(j["secret"].as_str()?).ok()?,
+        secret_nonce: hex::decode(&j.nonce).ok()?.try_into().ok()?,
+        secret_ct: hex::decode(&j.secret).ok()?,
     })
 }
 

@@ -22,5 +22,20 @@ fn help_lists_every_command() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
     let s = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(commands(&s), ["init", "issue", "rotate", "revoke-key", "revoke", "rotate-root", "keys", "backup", "restore", "publish"], "\n{s}");
+    assert_eq!(
+        commands(&s),
+        [
+            "init",
+            "issue",
+            "rotate",
+            "revoke-key",
+            "revoke",
+            "rotate-root",
+            "keys",
+            "backup",
+            "restore",
+            "publish"
+        ],
+        "\n{s}"
+    );
 }

@@ -300,26 +300,9 @@ impl World {
     }
 }
 
-/// Unix seconds as RFC 3339 UTC.
+/// Unix seconds as RFC 3339 UTC (the format `--at` takes).
 pub fn rfc3339(t: i64) -> String {
-    let days = t.div_euclid(86_400);
-    let secs = t.rem_euclid(86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
+    tuaton_common::model::format_rfc3339(t)
 }
 
 /// Runs tmux on its own server socket `sock` (tests drive the real TUI this way).
@@ -403,21 +386,14 @@ pub fn wait_for_screen(sock: &str, target: &str, want: &str) -> String {
 
 /// Today's day of the year in Thai time (UTC+7), as a boarding pass dates its flight.
 pub fn thai_day_of_year_now() -> u16 {
+    use chrono::Datelike;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock after 1970")
         .as_secs() as i64;
-    let mut days = (now + 7 * 3600).div_euclid(86_400);
-    let mut year = 1970;
-    loop {
-        let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-        let len = if leap { 366 } else { 365 };
-        if days < len {
-            return days as u16 + 1;
-        }
-        days -= len;
-        year += 1;
-    }
+    tuaton_common::model::thai_date(now)
+        .expect("in range")
+        .ordinal() as u16
 }
 
 /// A one-leg boarding pass (BCBP) for `name` on TG 102 from BKK to CNX on day `day`.

@@ -18,7 +18,14 @@ use std::process::Command;
 fn ble_gate() -> PathBuf {
     let target = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/ble");
     let ok = Command::new(env!("CARGO"))
-        .args(["build", "-p", "tuaton-verifier", "--features", "ble", "--target-dir"])
+        .args([
+            "build",
+            "-p",
+            "tuaton-verifier",
+            "--features",
+            "ble",
+            "--target-dir",
+        ])
         .arg(&target)
         .status()
         .expect("cargo runs")

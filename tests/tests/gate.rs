@@ -115,8 +115,8 @@ fn a_stale_bundle_warns_and_a_clock_set_back_is_noticed() {
     // judged lies after the bundle was published (so the sync alone cannot flag it) and
     // before the real check: only the check's own raise of the trusted time flags it.
     let status: Value = serde_json::from_str(w.gate(&["status", "--json"]).ok().trim()).unwrap();
-    let published = tuaton_common::model::parse_rfc3339(status["published"].as_str().unwrap())
-        .unwrap();
+    let published =
+        tuaton_common::model::parse_rfc3339(status["published"].as_str().unwrap()).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(2100));
     let between = rfc3339(published + 1);
     let check_between = || {

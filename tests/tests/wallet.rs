@@ -124,7 +124,7 @@ fn show_export_and_present_formats() {
     assert_eq!(r.code, 0);
     assert!(
         r.stderr
-            .contains("Sharing with the gate: citizen_id, title"),
+            .contains("Sharing with the gate: citizen ID, names in Thai and English, birth date; card issue and expiry dates"),
         "consent first: {}",
         r.stderr
     );

@@ -117,7 +117,10 @@ impl tuaton_cli::Hint for GateError {
         GateError::hint(self)
     }
     fn disk_full(&self) -> bool {
-        matches!(self, GateError::Store(tuaton_store::StoreError::DiskFull(_)))
+        matches!(
+            self,
+            GateError::Store(tuaton_store::StoreError::DiskFull(_))
+        )
     }
 }
 
@@ -738,15 +741,19 @@ impl Gate {
     fn audit(&self, v: &Verdict) -> Result<()> {
         let personal = self.personal_data()?;
         let cred = self.credential_hash(v)?;
-        let mut rec = serde_json::json!({
-            "time": tuaton_common::model::format_rfc3339(v.checked_at),
-            "verdict": if v.is_valid() { "valid" } else { "rejected" },
-            "reasons": v.reasons.iter().map(|r| r.code()).collect::<Vec<_>>(),
-            "warnings": v.warnings.iter().map(|w| w.code()).collect::<Vec<_>>(),
-            "issuer": v.issuer, "kid": v.kid, "credential_hash": cred,
-        });
-        if personal {
-            rec["claims"] = v.claims.as_ref().map(|c| c.to_json()).unwrap_or_default();
+        // The one verdict-to-JSON mapping (`check --json`'s), less what an audit record
+        // must not keep: the credential id becomes a salted hash, and the claims stay
+        // only when personal data is on. A pairing is audited on its own record.
+        let mut rec = v.to_json();
+        if let Some(o) = rec.as_object_mut() {
+            o.remove("credential_id");
+            o.remove("boarding_pass");
+            if !personal {
+                o.remove("claims");
+            }
+            let time = o.remove("checked_at").unwrap_or_default();
+            o.insert("time".into(), time);
+            o.insert("credential_hash".into(), cred.into());
         }
         self.append_audit(&rec)
     }
@@ -756,29 +763,21 @@ impl Gate {
         let mut out = vec![];
         for item in self.db.open_tree(AUDIT)?.iter() {
             let (_, v) = item?;
-            out.push(serde_json::from_slice(&v).unwrap_or_default());
+            out.push(
+                serde_json::from_slice(&v)
+                    .map_err(|_| GateError::StoreDamaged("an audit record"))?,
+            );
         }
         Ok(out)
     }
 }
 
 fn join_lp(parts: &[Vec<u8>]) -> Vec<u8> {
-    let mut out = Vec::new();
-    for p in parts {
-        out.extend_from_slice(&(p.len() as u32).to_be_bytes());
-        out.extend_from_slice(p);
-    }
-    out
+    tuaton_common::lp::length_prefixed(parts.iter().map(Vec::as_slice))
 }
 
-fn split_lp(mut rest: &[u8]) -> Option<Vec<Vec<u8>>> {
-    let mut out = Vec::new();
-    while !rest.is_empty() {
-        let n = u32::from_be_bytes(rest.get(..4)?.try_into().ok()?) as usize;
-        out.push(rest.get(4..4 + n)?.to_vec());
-        rest = &rest[4 + n..];
-    }
-    Some(out)
+fn split_lp(bytes: &[u8]) -> Option<Vec<Vec<u8>>> {
+    tuaton_common::lp::split(bytes)
 }
 
 fn verify_status(

@@ -94,11 +94,12 @@ pub fn connect(
     cancel: Arc<AtomicBool>,
 ) -> Result<TcpLink> {
     let a = check_allowed(addr, allow_remote)?;
-    let stream =
-        TcpStream::connect_timeout(&a, Duration::from_secs(5)).map_err(|e| GateError::Transport {
+    let stream = TcpStream::connect_timeout(&a, Duration::from_secs(5)).map_err(|e| {
+        GateError::Transport {
             what: format!("connecting to the phone at {a}"),
             reason: e.kind().to_string(),
-        })?;
+        }
+    })?;
     stream.set_nodelay(true).ok();
     stream.set_write_timeout(Some(Duration::from_secs(10))).ok();
     Ok(TcpLink {

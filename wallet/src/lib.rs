@@ -13,6 +13,7 @@ use rand::{rngs::OsRng, RngCore};
 use std::path::{Path, PathBuf};
 use tuaton_common::gate::GateCredential;
 use tuaton_common::model::PartialDate;
+use tuaton_common::package::CredentialPackage;
 use tuaton_common::presentation::{self, Profile};
 use tuaton_common::seal::{self, KdfParams, Sealed, Secret};
 use tuaton_common::trust::TrustState;
@@ -123,7 +124,10 @@ impl tuaton_cli::Hint for WalletError {
         WalletError::hint(self)
     }
     fn disk_full(&self) -> bool {
-        matches!(self, WalletError::Store(tuaton_store::StoreError::DiskFull(_)))
+        matches!(
+            self,
+            WalletError::Store(tuaton_store::StoreError::DiskFull(_))
+        )
     }
 }
 
@@ -394,9 +398,9 @@ impl Wallet {
         .map_err(|_| WalletError::StoreDamaged("the sealed store key does not decode"))?;
         match sealed.open(pin.trim_end_matches(['\r', '\n']).as_bytes(), STORE_KEY_AAD) {
             Ok(k) => {
-                let store_key = k
-                    .key32()
-                    .ok_or(WalletError::StoreDamaged("the sealed store key has the wrong size"))?;
+                let store_key = k.key32().ok_or(WalletError::StoreDamaged(
+                    "the sealed store key has the wrong size",
+                ))?;
                 meta.insert("failures", &0u64.to_be_bytes())?;
                 meta.remove("next-try")?;
                 self.db.flush()?;
@@ -461,7 +465,9 @@ impl Unlocked<'_> {
             return Ok(None);
         };
         if v.len() < 12 {
-            return Err(WalletError::StoreDamaged("a sealed vault entry is cut short"));
+            return Err(WalletError::StoreDamaged(
+                "a sealed vault entry is cut short",
+            ));
         }
         let nonce: [u8; 12] = v[..12].try_into().expect("len 12");
         Ok(Some(seal::decrypt(
@@ -477,10 +483,9 @@ impl Unlocked<'_> {
         let s = self
             .decrypt("holder-key")?
             .ok_or_else(|| WalletError::NotInitialised(self.w.home.clone()))?;
-        Ok(SigningKey::from_bytes(
-            &*s.key32()
-                .ok_or(WalletError::StoreDamaged("the holder key has the wrong size"))?,
-        ))
+        Ok(SigningKey::from_bytes(&*s.key32().ok_or(
+            WalletError::StoreDamaged("the holder key has the wrong size"),
+        )?))
     }
 
     /// The enrollment request text.
@@ -492,16 +497,8 @@ impl Unlocked<'_> {
     /// write). With `bundle`, the issuer signature is checked against that trust bundle.
     pub fn import(&self, package: &[u8], bundle: Option<&TrustState>, now: i64) -> Result<Card> {
         let bad = |m: String| WalletError::BadPackage(m);
-        let v: serde_json::Value = serde_json::from_slice(package)
-            .map_err(|e| bad(format!("not a credential package: {e}")))?;
-        if v["format"] != "tuaton-credential-package/1" {
-            return Err(bad("not a tuaton credential package".into()));
-        }
-        let gate_hex = v["gate"]
-            .as_str()
-            .ok_or_else(|| bad("gate form missing".into()))?;
-        let gate_bytes = hex::decode(gate_hex).map_err(|_| bad("gate form is not hex".into()))?;
-        let gate = GateCredential::from_bytes(&gate_bytes).map_err(|e| bad(e.to_string()))?;
+        let pkg = CredentialPackage::parse(package).map_err(|e| bad(e.to_string()))?;
+        let gate = pkg.gate_form().map_err(|e| bad(e.to_string()))?;
         let full = gate.full_member()?;
         let holder = self.holder_key()?;
         if full.payload.holder_key != holder.verifying_key().to_bytes() {
@@ -510,17 +507,15 @@ impl Unlocked<'_> {
                     .into(),
             ));
         }
-        let w3c_json = serde_json::to_string_pretty(&v["w3c"]).map_err(|e| bad(e.to_string()))?;
+        let w3c_json = pkg.w3c_json();
         let checked = w3c::verify(&w3c_json, now).map_err(|e| bad(format!("W3C form: {e}")))?;
         if checked.holder != w3c::did_key(&holder.verifying_key()) {
             return Err(bad("the W3C form names another holder".into()));
         }
-        let claims = gate.claims()?;
-        if claims.citizen_id != Some(checked.claims.citizen_id)
-            || claims.portrait.as_deref() != Some(&checked.claims.portrait[..])
-        {
-            return Err(bad("the two forms carry different claims".into()));
-        }
+        // Every claim of the two forms, not only the ID and the portrait: a package whose
+        // forms disagree would show one person in the wallet and another at the gate.
+        tuaton_common::package::forms_agree(&gate.claims()?, &checked.claims, &pkg.w3c)
+            .map_err(|e| bad(e.to_string()))?;
         if let Some(state) = bundle {
             let store = state.trust_list.list.to_store();
             let tbs = full.to_be_signed();
@@ -546,12 +541,9 @@ impl Unlocked<'_> {
                 return Err(bad("the flight member's signature does not verify".into()));
             }
         }
-        let cid = hex::encode(full.payload.credential_id);
-        let stored = serde_json::to_vec(
-            &serde_json::json!({"gate": gate_hex, "w3c": v["w3c"], "credential_id": cid}),
-        )
-        .expect("json");
-        let entry = self.encrypt("credential", &stored);
+        let cid = pkg.credential_id.clone();
+        // Kept as the package itself: the one type the issuer wrote.
+        let entry = self.encrypt("credential", pkg.to_json_pretty().as_bytes());
         // One atomic insert: a crash leaves the old card or the new one, never half.
         self.w.db.open_tree(VAULT)?.insert("credential", entry)?;
         self.w.db.flush()?;
@@ -567,15 +559,28 @@ impl Unlocked<'_> {
         let s = self
             .decrypt("credential")?
             .ok_or(WalletError::NoCredential)?;
-        let v: serde_json::Value = serde_json::from_slice(s.expose())
-            .map_err(|e| WalletError::BadPackage(e.to_string()))?;
-        let gate = GateCredential::from_bytes(
-            &hex::decode(v["gate"].as_str().unwrap_or_default()).unwrap_or_default(),
-        )?;
+        // Cards imported before the package was kept whole lack `format` and `issuer`.
+        let damaged = |_| WalletError::StoreDamaged("the stored card does not decode");
+        let v: serde_json::Value = serde_json::from_slice(s.expose()).map_err(damaged)?;
+        let gate_hex = v["gate"].as_str().ok_or(WalletError::StoreDamaged(
+            "the stored card has no gate form",
+        ))?;
+        let gate = hex::decode(gate_hex)
+            .ok()
+            .and_then(|b| GateCredential::from_bytes(&b).ok())
+            .ok_or(WalletError::StoreDamaged(
+                "the stored gate form does not decode",
+            ))?;
+        let credential_id = hex::encode(
+            gate.full_member()
+                .map_err(|_| WalletError::StoreDamaged("the stored gate form does not decode"))?
+                .payload
+                .credential_id,
+        );
         Ok(Card {
             gate,
-            w3c: serde_json::to_string_pretty(&v["w3c"]).unwrap_or_default(),
-            credential_id: v["credential_id"].as_str().unwrap_or_default().to_owned(),
+            w3c: serde_json::to_string_pretty(&v["w3c"]).expect("a JSON value serialises"),
+            credential_id,
         })
     }
 

@@ -237,7 +237,9 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             let r = u.request(now)?;
             out(&r)?;
             if *qr {
-                out(&render::qr_terminal(&render::qr(&r)?))?;
+                // The drawing is for the officer's scanner, on the terminal; standard output
+                // keeps only the request text, so `request --qr > request.txt` stays usable.
+                eprintln!("{}", render::qr_terminal(&render::qr(&r)?));
             }
         }
         Cmd::Import {
@@ -318,7 +320,10 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         } => {
             let profile: Profile = profile.parse().map_err(WalletError::Core)?;
             // Consent comes first: say exactly what leaves the phone.
-            eprintln!("Sharing with the gate: {}", profile.fields().join(", "));
+            eprintln!(
+                "Sharing with the gate: {}",
+                tuaton_common::gate::consent_text(profile.groups())
+            );
             if *live {
                 // Each frame is dated by the real clock when drawn (`--at` would make every
                 // frame stale or early at once).
@@ -373,22 +378,6 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-fn group_fields(groups: &[tuaton_common::gate::Group]) -> String {
-    use tuaton_common::gate::Group;
-    groups
-        .iter()
-        .map(|g| match g {
-            Group::Flight => "citizen ID, names in Thai and English, birth date",
-            Group::Details => "address, laser code, issuing office",
-            Group::Portrait => "portrait",
-            Group::AgeOver18 => "age over 18",
-            Group::AgeOver20 => "age over 20",
-        })
-        .chain(["card issue and expiry dates"])
-        .collect::<Vec<_>>()
-        .join("; ")
 }
 
 /// How often `present --live` draws a fresh QR: well inside a gate's default 60 s window.
@@ -462,7 +451,7 @@ fn engage(
     // Consent: the citizen sees what the gate asks for, then enters the PIN to share it.
     eprintln!(
         "The gate asks for: {}",
-        group_fields(&requested.request.groups)
+        tuaton_common::gate::consent_text(&requested.request.groups)
     );
     let pin = p.ask("Enter your PIN to share (anything else refuses)")?;
     let u = match w.unlock(&pin, chrono::Utc::now().timestamp()) {

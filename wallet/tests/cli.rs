@@ -22,5 +22,19 @@ fn help_lists_every_command() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
     let s = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(commands(&s), ["init", "request", "import", "show", "present", "engage", "export", "change-pin", "reset"], "\n{s}");
+    assert_eq!(
+        commands(&s),
+        [
+            "init",
+            "request",
+            "import",
+            "show",
+            "present",
+            "engage",
+            "export",
+            "change-pin",
+            "reset"
+        ],
+        "\n{s}"
+    );
 }
