@@ -115,10 +115,89 @@ pub enum Error {
     },
     /// A BLE or socket session failed (timeout, bad message, wrong keys).
     #[error("session: {0}")]
-    Session(String),
+    Session(#[from] SessionError),
     /// A PIN or passphrase did not open the sealed secret.
     #[error("wrong PIN or passphrase")]
     WrongSecret,
+}
+
+/// Why an engagement session failed: what the peer did wrong, or what happened to the
+/// link. Tests and callers match these, never the wording.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SessionError {
+    /// The text is not an engagement (`TTB1:`).
+    #[error("not an engagement (it should start with TTB1:)")]
+    NotEngagement,
+    /// The engagement's body is not base45.
+    #[error("the engagement is not base45")]
+    EngagementEncoding,
+    /// The engagement names a transport this version does not know.
+    #[error("the engagement names an unknown transport ({0})")]
+    UnknownTransport(u64),
+    /// The listener's hello does not prove it holds the engagement key.
+    #[error("the listener did not prove it holds the engagement key")]
+    BadHello,
+    /// A message failed authenticated decryption.
+    #[error("a message does not decrypt: tampered, from another session, or wrong keys")]
+    Decrypt,
+    /// The gate's first message is not `[gate key, request]`.
+    #[error("the session start is not [gate key, request]")]
+    BadStart,
+    /// The wallet's answer is not `[ciphertext]` or has an unknown status.
+    #[error("the answer is not a tuaton session response")]
+    BadResponse,
+    /// A peer sent a low-order (small-subgroup) key.
+    #[error("the {0} key is a low-order point")]
+    LowOrderKey(&'static str),
+    /// The peer did not answer within the phase's deadline.
+    #[error("the other side stopped answering (timeout)")]
+    Timeout,
+    /// The peer closed the connection.
+    #[error("the other side closed the connection")]
+    Closed,
+    /// The operator cancelled (Esc at the gate).
+    #[error("cancelled")]
+    Cancelled,
+    /// The link failed (the operating system's or radio stack's words).
+    #[error("the link failed: {0}")]
+    Link(String),
+    /// A chunk shorter than its 2-byte header.
+    #[error("a chunk is shorter than its header")]
+    ChunkTooShort,
+    /// A chunk's flag byte is neither "last" (0) nor "more" (1).
+    #[error("a chunk has an unknown flag {0:#04x}")]
+    ChunkFlag(u8),
+    /// The chunk just received repeats the previous one.
+    #[error("chunk {got} is duplicated (expected {expected})")]
+    ChunkDuplicated {
+        /// Its sequence number.
+        got: u8,
+        /// The one expected.
+        expected: u8,
+    },
+    /// A chunk came out of order, or one before it was lost.
+    #[error("chunk {got} is out of order or lost (expected {expected})")]
+    ChunkOutOfOrder {
+        /// Its sequence number.
+        got: u8,
+        /// The one expected.
+        expected: u8,
+    },
+    /// An empty chunk that says more follows (a peer holding the link without progress).
+    #[error("a chunk is empty but says more follows")]
+    ChunkEmpty,
+    /// The message grew past the receiver's limit.
+    #[error("a message is larger than {0} bytes")]
+    MessageTooLarge(usize),
+    /// A chunk larger than the link can carry was to be sent.
+    #[error("a chunk of {len} bytes exceeds the link's MTU {mtu} - 3")]
+    ChunkTooLarge {
+        /// Bytes in the chunk.
+        len: usize,
+        /// The link's MTU.
+        mtu: usize,
+    },
 }
 
 impl Error {

@@ -3,7 +3,7 @@
 //! sequence byte, so a lost, repeated or reordered chunk is a clean error instead of a
 //! corrupted message; reassembly is bounded.
 
-use crate::error::{Error, Result};
+use crate::error::{Result, SessionError};
 
 /// Header bytes per chunk: flag + sequence number.
 pub const HEADER: usize = 2;
@@ -53,37 +53,28 @@ impl Reassembler {
     /// Takes one chunk; returns the message when the last chunk arrives.
     pub fn push(&mut self, c: &[u8]) -> Result<Option<Vec<u8>>> {
         let [flag, seq, data @ ..] = c else {
-            return Err(Error::Payload("BLE chunk shorter than its header".into()));
+            return Err(SessionError::ChunkTooShort.into());
         };
         if *flag > 1 {
-            return Err(Error::Payload(format!(
-                "BLE chunk has an unknown flag {flag:#04x}"
-            )));
+            return Err(SessionError::ChunkFlag(*flag).into());
         }
         if *seq != self.next {
-            let what = if seq.wrapping_add(1) == self.next {
-                "duplicated"
+            let (got, expected) = (*seq, self.next);
+            return Err(if got.wrapping_add(1) == expected {
+                SessionError::ChunkDuplicated { got, expected }
             } else {
-                "out of order or lost"
-            };
-            return Err(Error::Payload(format!(
-                "BLE chunk {seq} {what} (expected {})",
-                self.next
-            )));
+                SessionError::ChunkOutOfOrder { got, expected }
+            }
+            .into());
         }
         // An empty chunk that is not the last carries nothing: a peer that sends them holds
         // the other side without progress, so the first one ends the session. With every
         // chunk carrying a byte, the size limit also bounds the number of chunks.
         if *flag == 1 && data.is_empty() {
-            return Err(Error::Payload(
-                "BLE chunk is empty but says more follows".into(),
-            ));
+            return Err(SessionError::ChunkEmpty.into());
         }
         if self.buf.len() + data.len() > self.limit {
-            return Err(Error::Payload(format!(
-                "BLE message larger than {} bytes",
-                self.limit
-            )));
+            return Err(SessionError::MessageTooLarge(self.limit).into());
         }
         self.buf.extend_from_slice(data);
         self.next = self.next.wrapping_add(1);
@@ -106,6 +97,7 @@ pub fn stream_frame(chunk: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Error;
 
     #[test]
     fn attack_dribbling_empty_chunks_ends_the_message() {
@@ -151,22 +143,35 @@ mod tests {
         let cs = chunk(&msg, 23);
         let mut r = Reassembler::new(1024);
         r.push(&cs[0]).unwrap();
-        assert!(r
-            .push(&cs[0])
-            .unwrap_err()
-            .to_string()
-            .contains("duplicated"));
+        assert!(matches!(
+            r.push(&cs[0]),
+            Err(Error::Session(SessionError::ChunkDuplicated {
+                got: 0,
+                expected: 1
+            }))
+        ));
         let mut r = Reassembler::new(1024);
         r.push(&cs[0]).unwrap();
-        assert!(r
-            .push(&cs[2])
-            .unwrap_err()
-            .to_string()
-            .contains("out of order"));
+        assert!(matches!(
+            r.push(&cs[2]),
+            Err(Error::Session(SessionError::ChunkOutOfOrder {
+                got: 2,
+                expected: 1
+            }))
+        ));
         let mut r = Reassembler::new(50);
         let e = cs.iter().map(|c| r.push(c)).find_map(|x| x.err()).unwrap();
-        assert!(e.to_string().contains("larger than 50"));
-        assert!(Reassembler::new(10).push(&[0x00]).is_err());
-        assert!(Reassembler::new(10).push(&[0x07, 0]).is_err());
+        assert!(matches!(
+            e,
+            Error::Session(SessionError::MessageTooLarge(50))
+        ));
+        assert!(matches!(
+            Reassembler::new(10).push(&[0x00]),
+            Err(Error::Session(SessionError::ChunkTooShort))
+        ));
+        assert!(matches!(
+            Reassembler::new(10).push(&[0x07, 0]),
+            Err(Error::Session(SessionError::ChunkFlag(7)))
+        ));
     }
 }

@@ -8,7 +8,7 @@
 //! randomness (ephemeral secrets, nonces) is passed in.
 
 use crate::cbor::{self, err, u};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, SessionError};
 use crate::gate::Group;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::ChaCha20Poly1305;
@@ -25,6 +25,18 @@ pub const ENGAGEMENT_PREFIX: &str = "TTB1:";
 pub const SERVICE_UUID: [u8; 16] = [
     0x00, 0x00, 0x00, 0x00, 0xA1, 0x23, 0x48, 0xCE, 0x89, 0x6B, 0x4C, 0x76, 0x97, 0x33, 0x73, 0xE6,
 ];
+/// The GATT characteristics of a session over Bluetooth LE, ISO 18013-5's peripheral-server
+/// roles: the wallet serves them, the gate is the central client. UUIDs as 128-bit numbers
+/// (the radio crates build their own UUID type from them).
+pub mod gatt {
+    /// State: the gate writes "start" (0x01) here to begin, "end" (0x02) to finish.
+    pub const STATE: u128 = 0x00000001_A123_48CE_896B_4C76973373E6;
+    /// Client to server: the gate writes its chunks here.
+    pub const CLIENT_TO_SERVER: u128 = 0x00000002_A123_48CE_896B_4C76973373E6;
+    /// Server to client: the wallet notifies its chunks here.
+    pub const SERVER_TO_CLIENT: u128 = 0x00000003_A123_48CE_896B_4C76973373E6;
+}
+
 /// How long a gate waits, once connected, for the wallet's hello (it is sent at once).
 pub const HELLO_WAIT_SECS: u64 = 10;
 /// How long a gate waits for the answer once it has sent its request: the citizen reads
@@ -32,7 +44,14 @@ pub const HELLO_WAIT_SECS: u64 = 10;
 pub const CONSENT_WAIT_SECS: u64 = 120;
 /// The most a whole session may take on the gate, connection to verdict: no peer, however
 /// it trickles bytes, holds a gate longer.
-pub const GATE_SESSION_SECS: u64 = 5 + HELLO_WAIT_SECS + CONSENT_WAIT_SECS;
+pub const GATE_SESSION_SECS: u64 = CONNECT_WAIT_SECS + HELLO_WAIT_SECS + CONSENT_WAIT_SECS;
+/// How long a gate tries to connect to the engagement's socket.
+pub const CONNECT_WAIT_SECS: u64 = 5;
+/// How long either side waits for one chunk to be written before the peer counts as gone.
+pub const WRITE_WAIT_SECS: u64 = 10;
+/// How long either side waits for one Bluetooth LE notification or write (a radio link
+/// delivers a message as many chunks; each is due within this).
+pub const BLE_CHUNK_WAIT_SECS: u64 = 20;
 /// How long a wallet shows its engagement, waiting for a gate to connect.
 pub const WAIT_FOR_GATE_SECS: u64 = 120;
 /// How long a wallet waits, once a gate connected, for its request.
@@ -41,8 +60,8 @@ pub const REQUEST_WAIT_SECS: u64 = 15;
 /// Largest message either side accepts (a 64 KiB portrait and change).
 pub const MAX_MESSAGE: usize = 96 * 1024;
 
-fn sess(m: impl Into<String>) -> Error {
-    Error::Session(m.into())
+fn sess(e: SessionError) -> Error {
+    Error::Session(e)
 }
 
 /// How the gate reaches the wallet.
@@ -101,8 +120,8 @@ impl Engagement {
         let body = text
             .trim()
             .strip_prefix(ENGAGEMENT_PREFIX)
-            .ok_or_else(|| sess("not an engagement (TTB1:)"))?;
-        let bytes = base45::decode(body).map_err(|_| sess("engagement is not base45"))?;
+            .ok_or_else(|| sess(SessionError::NotEngagement))?;
+        let bytes = base45::decode(body).map_err(|_| sess(SessionError::EngagementEncoding))?;
         let [ver, key, t]: [Value; 3] = cbor::array(cbor::decode(&bytes)?, "engagement")?
             .try_into()
             .map_err(|_| err("engagement: expected 3 items"))?;
@@ -120,7 +139,7 @@ impl Engagement {
             2 => Transport::Socket {
                 addr: cbor::text(v, "socket address")?,
             },
-            k => return Err(sess(format!("unknown transport {k}"))),
+            k => return Err(sess(SessionError::UnknownTransport(k))),
         };
         Ok(Engagement {
             bytes,
@@ -135,8 +154,7 @@ impl Engagement {
         use curve25519_dalek::{
             edwards::CompressedEdwardsY, montgomery::MontgomeryPoint, EdwardsPoint, Scalar,
         };
-        let bad =
-            || Error::Session("the listener did not prove it holds the engagement key".into());
+        let bad = || Error::Session(SessionError::BadHello);
         let [r @ .., sign] = msg else {
             return Err(bad());
         };
@@ -269,9 +287,7 @@ fn seal(key: &[u8; 32], dir: u32, ctr: u64, aad: &[u8], plain: &[u8]) -> Vec<u8>
 fn open(key: &[u8; 32], dir: u32, ctr: u64, aad: &[u8], ct: &[u8]) -> Result<Vec<u8>> {
     ChaCha20Poly1305::new(&(*key).into())
         .decrypt(&nonce(dir, ctr).into(), Payload { msg: ct, aad })
-        .map_err(|_| {
-            sess("message does not decrypt: tampered, from another session, or wrong keys")
-        })
+        .map_err(|_| sess(SessionError::Decrypt))
 }
 
 const TO_WALLET: u32 = 0;
@@ -354,11 +370,11 @@ impl WalletAwaitingRequest {
     pub fn on_request(self, msg: &[u8]) -> Result<WalletRequested> {
         let [k, ct]: [Value; 2] = cbor::array(cbor::decode(msg)?, "session start")?
             .try_into()
-            .map_err(|_| sess("session start: expected [gate key, request]"))?;
+            .map_err(|_| sess(SessionError::BadStart))?;
         let gate_key = cbor::fixed::<32>(k, "gate key")?;
         let shared = self.secret.diffie_hellman(&PublicKey::from(gate_key));
         if !shared.was_contributory() {
-            return Err(sess("gate key is a low-order point"));
+            return Err(sess(SessionError::LowOrderKey("gate")));
         }
         let keys = derive(shared.as_bytes(), &self.engagement.bytes, &gate_key);
         let plain = open(
@@ -422,7 +438,7 @@ impl GateAwaitingResponse {
         let gate_key = PublicKey::from(&secret).to_bytes();
         let shared = secret.diffie_hellman(&PublicKey::from(engagement.wallet_key));
         if !shared.was_contributory() {
-            return Err(sess("wallet key is a low-order point"));
+            return Err(sess(SessionError::LowOrderKey("wallet")));
         }
         let keys = derive(shared.as_bytes(), &engagement.bytes, &gate_key);
         let ct = seal(
@@ -448,7 +464,7 @@ impl GateAwaitingResponse {
     pub fn on_response(self, msg: &[u8]) -> Result<Response> {
         let [ct]: [Value; 1] = cbor::array(cbor::decode(msg)?, "response")?
             .try_into()
-            .map_err(|_| sess("response: expected [ciphertext]"))?;
+            .map_err(|_| sess(SessionError::BadResponse))?;
         let plain = open(
             &self.keys.to_gate,
             TO_GATE,
@@ -468,7 +484,7 @@ impl GateAwaitingResponse {
         match (status, pres) {
             (Some(0), Some(p)) => Ok(Response::Presentation(p)),
             (Some(1), None) => Ok(Response::Declined),
-            _ => Err(sess("response: bad status")),
+            _ => Err(sess(SessionError::BadResponse)),
         }
     }
 }

@@ -3,8 +3,8 @@
 //! a root-signed trust list of issuers, their signing keys with windows and states, and
 //! the digests of the status lists (so a bundle's parts cannot be mixed and matched).
 //!
-//! Everything here is pure: bytes and `now` in, a checked `TrustState` or a
-//! [`TrustError`] out. See docs/TRUST.md.
+//! Everything here is pure: bytes and `now` in, a checked [`TrustState`] or an
+//! [`Error`] out. See docs/TRUST.md.
 
 use crate::cbor::{self, err, u};
 use crate::error::{Error, Result};

@@ -11,9 +11,9 @@ use futures::StreamExt;
 use std::time::Duration;
 use tuaton_common::link::Link;
 
-const STATE: Uuid = Uuid::from_u128(0x00000001_A123_48CE_896B_4C76973373E6);
-const CLIENT_TO_SERVER: Uuid = Uuid::from_u128(0x00000002_A123_48CE_896B_4C76973373E6);
-const SERVER_TO_CLIENT: Uuid = Uuid::from_u128(0x00000003_A123_48CE_896B_4C76973373E6);
+const STATE: Uuid = Uuid::from_u128(tuaton_common::session::gatt::STATE);
+const CLIENT_TO_SERVER: Uuid = Uuid::from_u128(tuaton_common::session::gatt::CLIENT_TO_SERVER);
+const SERVER_TO_CLIENT: Uuid = Uuid::from_u128(tuaton_common::session::gatt::SERVER_TO_CLIENT);
 
 fn ble(e: impl std::fmt::Display) -> GateError {
     GateError::Transport {
@@ -96,19 +96,29 @@ impl Drop for BleLink {
 
 impl Link for BleLink {
     fn send(&mut self, chunk: &[u8]) -> tuaton_common::Result<()> {
-        self.rt
-            .block_on(self.writer.send(chunk))
-            .map_err(|e| tuaton_common::Error::Session(format!("BLE send: {e}")))
+        self.rt.block_on(self.writer.send(chunk)).map_err(|e| {
+            tuaton_common::Error::Session(tuaton_common::error::SessionError::Link(format!(
+                "BLE send: {e}"
+            )))
+        })
     }
     fn recv(&mut self) -> tuaton_common::Result<Vec<u8>> {
         self.rt
             .block_on(async {
-                tokio::time::timeout(Duration::from_secs(20), self.reader.recv()).await
+                tokio::time::timeout(
+                    Duration::from_secs(tuaton_common::session::BLE_CHUNK_WAIT_SECS),
+                    self.reader.recv(),
+                )
+                .await
             })
             .map_err(|_| {
-                tuaton_common::Error::Session("the wallet stopped answering (timeout)".into())
+                tuaton_common::Error::Session(tuaton_common::error::SessionError::Timeout)
             })?
-            .map_err(|e| tuaton_common::Error::Session(format!("BLE receive: {e}")))
+            .map_err(|e| {
+                tuaton_common::Error::Session(tuaton_common::error::SessionError::Link(format!(
+                    "BLE receive: {e}"
+                )))
+            })
     }
     fn mtu(&self) -> usize {
         self.writer.mtu().min(self.reader.mtu()) + 3

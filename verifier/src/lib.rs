@@ -607,7 +607,11 @@ impl Gate {
         };
         // A phone that is gone is a failed presentation, not a gate error.
         let answer = link
-            .map_err(|e| tuaton_common::Error::Session(e.to_string()))
+            .map_err(|e| {
+                tuaton_common::Error::Session(tuaton_common::error::SessionError::Link(
+                    e.to_string(),
+                ))
+            })
             .and_then(|mut link| {
                 // Nothing is written until the listener proves it made this engagement.
                 link.expect_within(s::HELLO_WAIT_SECS);

@@ -18,11 +18,11 @@ use std::time::Duration;
 use tuaton_common::link::Link;
 
 /// 18013-5 peripheral-server characteristic UUIDs.
-pub const STATE: Uuid = Uuid::from_u128(0x00000001_A123_48CE_896B_4C76973373E6);
+pub const STATE: Uuid = Uuid::from_u128(tuaton_common::session::gatt::STATE);
 /// Client (gate) to server (wallet).
-pub const CLIENT_TO_SERVER: Uuid = Uuid::from_u128(0x00000002_A123_48CE_896B_4C76973373E6);
+pub const CLIENT_TO_SERVER: Uuid = Uuid::from_u128(tuaton_common::session::gatt::CLIENT_TO_SERVER);
 /// Server (wallet) to client (gate).
-pub const SERVER_TO_CLIENT: Uuid = Uuid::from_u128(0x00000003_A123_48CE_896B_4C76973373E6);
+pub const SERVER_TO_CLIENT: Uuid = Uuid::from_u128(tuaton_common::session::gatt::SERVER_TO_CLIENT);
 
 fn io(e: impl std::fmt::Display) -> WalletError {
     WalletError::Transport {
@@ -118,19 +118,29 @@ pub fn serve(service: [u8; 16], wait: Duration) -> Result<BleLink> {
 
 impl Link for BleLink {
     fn send(&mut self, chunk: &[u8]) -> tuaton_common::Result<()> {
-        self.rt
-            .block_on(self.writer.send(chunk))
-            .map_err(|e| tuaton_common::Error::Session(format!("BLE send: {e}")))
+        self.rt.block_on(self.writer.send(chunk)).map_err(|e| {
+            tuaton_common::Error::Session(tuaton_common::error::SessionError::Link(format!(
+                "BLE send: {e}"
+            )))
+        })
     }
     fn recv(&mut self) -> tuaton_common::Result<Vec<u8>> {
         self.rt
             .block_on(async {
-                tokio::time::timeout(Duration::from_secs(20), self.reader.recv()).await
+                tokio::time::timeout(
+                    Duration::from_secs(tuaton_common::session::BLE_CHUNK_WAIT_SECS),
+                    self.reader.recv(),
+                )
+                .await
             })
             .map_err(|_| {
-                tuaton_common::Error::Session("the gate stopped answering (timeout)".into())
+                tuaton_common::Error::Session(tuaton_common::error::SessionError::Timeout)
             })?
-            .map_err(|e| tuaton_common::Error::Session(format!("BLE receive: {e}")))
+            .map_err(|e| {
+                tuaton_common::Error::Session(tuaton_common::error::SessionError::Link(format!(
+                    "BLE receive: {e}"
+                )))
+            })
     }
     fn mtu(&self) -> usize {
         // bluer reports the ATT payload size (MTU - 3); the link speaks in ATT MTU.

@@ -3,11 +3,9 @@
 //! Thin: chunks in and out; the protocol is `tuaton_common::session`.
 
 use crate::{Result, WalletError};
-use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
-use tuaton_common::framing::stream_frame;
-use tuaton_common::link::Link;
+use tuaton_common::link::StreamLink;
 
 /// How long the wallet shows its engagement before giving up.
 pub const WAIT_FOR_GATE: Duration = Duration::from_secs(tuaton_common::session::WAIT_FOR_GATE_SECS);
@@ -42,10 +40,21 @@ impl SocketServer {
                 Ok((stream, _)) => {
                     stream.set_nonblocking(false).ok();
                     stream.set_nodelay(true).ok();
-                    stream.set_write_timeout(Some(Duration::from_secs(10))).ok();
-                    let deadline = Instant::now()
-                        + Duration::from_secs(tuaton_common::session::REQUEST_WAIT_SECS);
-                    return Ok(ServerLink { stream, deadline });
+                    stream
+                        .set_write_timeout(Some(Duration::from_secs(
+                            tuaton_common::session::WRITE_WAIT_SECS,
+                        )))
+                        .ok();
+                    let start = Instant::now();
+                    // Each phase sets its own wait (`expect_within`); the first is the
+                    // gate's request.
+                    return Ok(StreamLink::new(
+                        stream,
+                        |s, wait| s.set_read_timeout(Some(wait.max(Duration::from_millis(1)))),
+                        Box::new(move || start.elapsed()),
+                        Duration::from_secs(tuaton_common::session::REQUEST_WAIT_SECS),
+                        None,
+                    ));
                 }
                 Err(e)
                     if e.kind() == std::io::ErrorKind::WouldBlock
@@ -70,64 +79,6 @@ impl SocketServer {
     }
 }
 
-/// The accepted connection as a chunk link (each chunk behind its 2-byte length). Reads
-/// share one deadline, so a gate that trickles bytes cannot hold the wallet.
-pub struct ServerLink {
-    stream: TcpStream,
-    deadline: Instant,
-}
-
-impl ServerLink {
-    fn read_full(&mut self, n: usize) -> tuaton_common::Result<Vec<u8>> {
-        let mut buf = vec![0u8; n];
-        let mut got = 0;
-        while got < n {
-            let left = self.deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(tuaton_common::Error::Session(
-                    "the gate stopped answering (timeout)".into(),
-                ));
-            }
-            self.stream.set_read_timeout(Some(left)).ok();
-            match self.stream.read(&mut buf[got..]) {
-                Ok(0) => {
-                    return Err(tuaton_common::Error::Session(
-                        "the gate closed the connection".into(),
-                    ))
-                }
-                Ok(k) => got += k,
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock
-                            | std::io::ErrorKind::TimedOut
-                            | std::io::ErrorKind::Interrupted
-                    ) => {}
-                Err(e) => {
-                    return Err(tuaton_common::Error::Session(format!(
-                        "the gate stopped answering: {e}"
-                    )))
-                }
-            }
-        }
-        Ok(buf)
-    }
-}
-
-impl Link for ServerLink {
-    fn send(&mut self, chunk: &[u8]) -> tuaton_common::Result<()> {
-        self.stream
-            .write_all(&stream_frame(chunk))
-            .map_err(|e| tuaton_common::Error::Session(format!("the gate has gone ({e})")))
-    }
-    fn recv(&mut self) -> tuaton_common::Result<Vec<u8>> {
-        let len = self.read_full(2)?;
-        self.read_full(usize::from(u16::from_be_bytes([len[0], len[1]])))
-    }
-    fn mtu(&self) -> usize {
-        517
-    }
-    fn expect_within(&mut self, secs: u64) {
-        self.deadline = Instant::now() + Duration::from_secs(secs);
-    }
-}
+/// The accepted connection: the one stream link of `tuaton_common`, so a gate that
+/// trickles bytes cannot hold the wallet.
+pub type ServerLink = StreamLink<TcpStream>;
