@@ -54,8 +54,10 @@ impl Index {
                 "{INDEX} is larger than {MAX_INDEX_BYTES} bytes"
             )));
         }
-        let i: Index =
-            serde_json::from_slice(bytes).map_err(|e| Error::Trust(format!("{INDEX}: {e}")))?;
+        // Strict: a key given twice is refused (two readers could take different values).
+        let i: Index = crate::json::parse_strict(bytes)
+            .and_then(serde_json::from_value)
+            .map_err(|e| Error::Trust(format!("{INDEX}: {e}")))?;
         if i.format != FORMAT {
             return Err(Error::Trust(format!("{INDEX}: format is not {FORMAT}")));
         }
@@ -93,6 +95,27 @@ pub fn safe_rel(p: &str) -> bool {
         })
 }
 
+/// Where bundle files come from: a directory, a web server or CDN, a copy in memory.
+/// Readers implement it over their own I/O; this module only calls it.
+pub trait Source {
+    /// The reader's error.
+    type Error;
+    /// Reads one file by its bundle-relative path; fails, without holding more than `max`
+    /// bytes, when the file is larger.
+    fn read(&self, rel: &str, max: u64) -> std::result::Result<Vec<u8>, Self::Error>;
+    /// Where the bundle is (a directory or URL), for messages.
+    fn location(&self) -> String;
+}
+
+/// Reads all of `r` if it holds at most `max` bytes; `Ok(None)` when it holds more (never
+/// holding more than `max + 1` bytes). For readers' [`Source::read`].
+pub fn read_capped(r: impl std::io::Read, max: u64) -> std::io::Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    r.take(max.saturating_add(1)).read_to_end(&mut out)?;
+    Ok((out.len() as u64 <= max).then_some(out))
+}
+
 /// The parts of a bundle a reader fetched (before any signature is checked).
 #[derive(Clone, Debug)]
 pub struct RawBundle {
@@ -104,13 +127,14 @@ pub struct RawBundle {
     pub trust_list: Vec<u8>,
 }
 
-/// Fetches the index, the roots and the trust list through `read(path, max_bytes)`, which
-/// must fail rather than return more than `max_bytes`. Status files are fetched later,
-/// once the verified trust list says which ones and their digests.
-pub fn fetch<E>(
-    mut read: impl FnMut(&str, u64) -> std::result::Result<Vec<u8>, E>,
-    bad: impl Fn(Error) -> E,
-) -> std::result::Result<RawBundle, E> {
+/// Fetches the index, the roots and the trust list from `source`. Status files are fetched
+/// later, once the verified trust list says which ones and their digests. `bad` turns an
+/// index that fails its checks into the reader's error.
+pub fn fetch<S: Source + ?Sized>(
+    source: &S,
+    bad: impl Fn(Error) -> S::Error,
+) -> std::result::Result<RawBundle, S::Error> {
+    let read = |p: &str, max| source.read(p, max);
     let index = Index::parse(&read(INDEX, MAX_INDEX_BYTES)?).map_err(&bad)?;
     let mut roots = Vec::with_capacity(index.roots.len());
     for r in &index.roots {

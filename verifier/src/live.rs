@@ -4,7 +4,7 @@
 //! It can also sync on its own, in the background, every few minutes.
 
 use crate::tui::{Checker, StatusInfo};
-use crate::{BundleSource, DirSource, Gate, GateError, HttpSource, Loaded, SyncOptions};
+use crate::{BundleSource, DirSource, Gate, GateError, HttpSource, Loaded, Source, SyncOptions};
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
@@ -22,10 +22,13 @@ pub struct SyncStatus {
 struct Prefetched(std::collections::HashMap<String, Vec<u8>>);
 
 impl Prefetched {
-    fn fetch(src: &dyn BundleSource) -> Result<Prefetched, GateError> {
+    fn fetch(src: &BundleSource) -> Result<Prefetched, GateError> {
         use tuaton_common::bundle;
         // The same walk (and limits) as a sync; then the status files the index lists.
-        let raw = bundle::fetch(|p, max| src.read(p, max), GateError::Bundle)?;
+        let raw = bundle::fetch(src, |error| GateError::Bundle {
+            location: src.location(),
+            error,
+        })?;
         let mut files = std::collections::HashMap::new();
         for st in &raw.index.status {
             files.insert(st.clone(), src.read(st, bundle::MAX_STATUS_BYTES)?);
@@ -42,7 +45,11 @@ impl Prefetched {
     }
 }
 
-impl BundleSource for Prefetched {
+impl Source for Prefetched {
+    type Error = GateError;
+    fn location(&self) -> String {
+        "the prefetched bundle".into()
+    }
     fn read(&self, rel: &str, max: u64) -> Result<Vec<u8>, GateError> {
         match self.0.get(rel) {
             Some(b) if b.len() as u64 <= max => Ok(b.clone()),
@@ -113,7 +120,7 @@ impl LiveGate {
             let now = chrono::Utc::now().timestamp();
             let result = (|| -> Result<crate::SyncReport, GateError> {
                 // Fetch and verify need no lock; only the write does, and that is short.
-                let src: Box<dyn BundleSource> =
+                let src: Box<BundleSource> =
                     if source.starts_with("http://") || source.starts_with("https://") {
                         Box::new(HttpSource::new(&source, crate::HTTP_SYNC_DEADLINE)?)
                     } else {

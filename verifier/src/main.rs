@@ -14,7 +14,7 @@ use tuaton_common::verify::{Requirement, Verdict};
 use tuaton_verifier::live::LiveGate;
 use tuaton_verifier::tui;
 use tuaton_verifier::{
-    decode_image, demo, DirSource, Gate, GateError, HttpSource, Loaded, SyncOptions,
+    decode_image, demo, DirSource, Gate, GateError, HttpSource, Loaded, StatusReport, SyncOptions,
 };
 
 #[derive(Parser)]
@@ -125,72 +125,6 @@ fn parse_airport(s: &str) -> Result<String, String> {
 
 fn home(cli: &Cli) -> PathBuf {
     tuaton_cli::home(cli.home.as_deref(), "verifier")
-}
-
-fn human(v: &Verdict) -> String {
-    let mut s = String::new();
-    if v.is_valid() {
-        s.push_str("VALID\n");
-    } else {
-        s.push_str("REJECTED\n");
-        for r in &v.reasons {
-            let (en, th) = r.describe();
-            s.push_str(&format!("  reason: {} ({en} / {th})\n", r.code()));
-        }
-    }
-    for w in &v.warnings {
-        s.push_str(&format!(
-            "  warning: {} ({})\n",
-            w.code(),
-            tui::warning_text(*w)
-        ));
-    }
-    if let Some(c) = &v.claims {
-        let j = c.to_json();
-        for (k, val) in j.as_object().into_iter().flatten() {
-            let shown = match (k.as_str(), val.as_str()) {
-                ("citizen_id", Some(id)) => id
-                    .parse::<tuaton_common::model::CitizenId>()
-                    .map(|c| c.masked())
-                    .unwrap_or_default(),
-                (_, Some(t)) => t.to_owned(),
-                _ => val.to_string(),
-            };
-            // Nothing a credential says may change how the lines around it look.
-            let shown = tuaton_common::text::for_display(&shown);
-            s.push_str(&format!("  {k}: {shown}\n"));
-        }
-    }
-    if let Some(i) = &v.issuer {
-        s.push_str(&format!(
-            "  issuer: {}, key {}\n",
-            tuaton_common::text::for_display(i),
-            v.kid.as_deref().unwrap_or("-")
-        ));
-    }
-    if let Some(b) = &v.boarding_pass {
-        for p in &b.problems {
-            let (en, th) = p.describe();
-            s.push_str(&format!("  reason: {} ({en} / {th})\n", p.code()));
-        }
-        if let (Some(pass), Some(l)) = (&b.pass, b.judged_leg()) {
-            s.push_str(&format!(
-                "  boarding pass: {} {} {}-{} day {} seat {} seq {}, name {} ({})\n",
-                l.carrier,
-                l.flight,
-                l.from,
-                l.to,
-                l.julian_date,
-                l.seat,
-                l.sequence,
-                tuaton_common::text::for_display(&pass.name),
-                b.to_json()["name_match"].as_str().unwrap_or("-"),
-            ));
-        }
-    }
-    s.push_str(&format!("  policy: {}\n", v.policy.code()));
-    s.push_str(&format!("  checked at: {}", format_rfc3339(v.checked_at)));
-    s
 }
 
 /// Checks QR text, or runs the session an engagement QR asks for.
@@ -345,7 +279,7 @@ fn run(cli: &Cli) -> anyhow::Result<Outcome> {
             if cli.json {
                 out(&v.to_json().to_string())?;
             } else {
-                out(&human(&v))?;
+                out(&tuaton_verifier::verdict_text(&v))?;
             }
             Ok(if v.is_valid() {
                 Outcome::Done
@@ -356,57 +290,11 @@ fn run(cli: &Cli) -> anyhow::Result<Outcome> {
         Cmd::Status => {
             let gate = open_gate(cli, &home, false)?;
             let loaded = gate.load()?;
-            let l = &loaded.state.trust_list.list;
-            let lists: Vec<_> = loaded
-                .status
-                .iter()
-                .map(|((i, n), c)| serde_json::json!({"issuer": i, "list": n, "entries": c.bits.size(), "revoked": c.bits.count(), "valid_until": c.valid_until.map(format_rfc3339)}))
-                .collect();
-            let keys: Vec<_> = loaded
-                .trust
-                .keys
-                .iter()
-                .map(|k| serde_json::json!({"issuer": k.issuer, "kid": hex::encode(&k.kid), "state": k.state.name(),
-                    "not_before": format_rfc3339(k.not_before), "not_after": k.not_after.map(format_rfc3339)}))
-                .collect();
-            let j = serde_json::json!({
-                "root_version": loaded.state.root.root.version,
-                "root_fingerprint": loaded.state.root.root.fingerprint(),
-                "trust_list_version": l.version,
-                "published": format_rfc3339(l.issued_at),
-                "age_seconds": now - l.issued_at,
-                "expires": format_rfc3339(l.expires),
-                "stale": now >= l.expires,
-                "synced_at": gate.synced_at()?.map(format_rfc3339),
-                "highest_trusted_time": gate.highest_trusted_time()?.map(format_rfc3339),
-                "issuers": loaded.trust.issuers.iter().map(|i| serde_json::json!({"id": i.id, "name": i.name})).collect::<Vec<_>>(),
-                "keys": keys,
-                "status_lists": lists,
-            });
+            let report = StatusReport::new(&gate, &loaded, now)?;
             if cli.json {
-                out(&j.to_string())?;
+                out(&serde_json::to_string(&report)?)?;
             } else {
-                let mut s = format!(
-                    "Root version {} (fingerprint {})\nTrust list version {}, published {}, expires {}{}\n",
-                    j["root_version"], loaded.state.root.root.fingerprint(), l.version, format_rfc3339(l.issued_at), format_rfc3339(l.expires),
-                    if now >= l.expires { "  STALE: sync when online" } else { "" }
-                );
-                for k in &loaded.trust.keys {
-                    s.push_str(&format!(
-                        "  key {} issuer {} {}\n",
-                        hex::encode(&k.kid),
-                        k.issuer,
-                        k.state.name()
-                    ));
-                }
-                for ((i, n), c) in loaded.status.iter() {
-                    s.push_str(&format!(
-                        "  status list {i}-{n}: {} entries, {} revoked\n",
-                        c.bits.size(),
-                        c.bits.count()
-                    ));
-                }
-                out(s.trim_end())?;
+                out(&report.to_text())?;
             }
             Ok(Outcome::Done)
         }

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tuaton_common::gate::DisclosedClaims;
 use tuaton_common::model::Expiry;
-use tuaton_common::verify::{Verdict, Warning};
+use tuaton_common::verify::Verdict;
 
 /// A scan within this many seconds of the same text shows "already checked", not an alarm.
 pub const ALREADY_CHECKED_SECS: i64 = 10;
@@ -780,9 +780,4 @@ fn run_session(
             .join()
             .map_err(|_| std::io::Error::other("the session thread panicked"))
     })
-}
-
-/// Plain words for a warning (English).
-pub fn warning_text(w: Warning) -> &'static str {
-    w.describe().0
 }

@@ -132,15 +132,13 @@ fn new_pin(p: &mut Prompter, len: usize, birth: Option<PartialDate>) -> anyhow::
     Ok(pin)
 }
 
-/// Reads and checks a bundle directory with the gate's rules: the same index checks and
-/// size limits, and the same root pinning (`--expect-root`, or `--trust-on-first-use`).
+/// The bundle in `dir`, pinned by `--expect-root` or taken on first use.
 fn load_bundle(
     dir: &std::path::Path,
     expect_root: Option<&str>,
     tofu: bool,
     now: i64,
 ) -> anyhow::Result<TrustState> {
-    use std::io::Read;
     let anchor = match (expect_root, tofu) {
         (Some(fp), _) => Anchor::Pinned(
             tuaton_common::trust::parse_fingerprint(fp).map_err(|_| {
@@ -152,29 +150,7 @@ fn load_bundle(
             "--bundle needs --expect-root FINGERPRINT (the issuer's root fingerprint) or --trust-on-first-use".into()
         )),
     };
-    let raw = tuaton_common::bundle::fetch(
-        |rel, max| -> anyhow::Result<Vec<u8>> {
-            let p = dir.join(rel);
-            let io = |source| WalletError::Io {
-                path: p.clone(),
-                source,
-            };
-            let f = std::fs::File::open(&p).map_err(io)?;
-            if !f.metadata().map_err(io)?.is_file() {
-                anyhow::bail!(io(std::io::Error::other("not a regular file")));
-            }
-            let mut out = Vec::new();
-            f.take(max + 1).read_to_end(&mut out).map_err(io)?;
-            if out.len() as u64 > max {
-                anyhow::bail!(io(std::io::Error::other(format!(
-                    "larger than {max} bytes"
-                ))));
-            }
-            Ok(out)
-        },
-        |e| anyhow::Error::new(WalletError::Trust(e)),
-    )?;
-    Ok(TrustState::first(&raw.roots, &raw.trust_list, anchor, now).map_err(WalletError::Trust)?)
+    Ok(tuaton_wallet::bundle::load(dir, anchor, now)?)
 }
 
 fn run(cli: &Cli) -> anyhow::Result<()> {
@@ -287,9 +263,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         Cmd::Show => {
             let card = u.card()?;
             let c = card.gate.claims()?;
-            let member = card.gate.full_member()?;
-            let valid = now >= member.payload.valid_from_time()
-                && member.payload.valid_until_time().is_none_or(|e| now < e);
+            let valid = card.is_valid_at(now)?;
             if cli.json {
                 let mut j = c.to_json();
                 j["valid"] = valid.into();
@@ -383,6 +357,18 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
 /// How often `present --live` draws a fresh QR: well inside a gate's default 60 s window.
 const LIVE_REFRESH_SECS: u64 = 30;
 
+/// The PIN prompt of an engagement: shows the gate's request, then asks for the PIN.
+struct PinConsent<'a>(&'a mut Prompter);
+
+impl tuaton_wallet::engage::Consent for PinConsent<'_> {
+    fn ask(&mut self, what: &str) -> tuaton_wallet::Result<String> {
+        eprintln!("The gate asks for: {what}");
+        self.0
+            .ask("Enter your PIN to share (anything else refuses)")
+            .map_err(|e| WalletError::NoConsent(e.to_string()))
+    }
+}
+
 fn engage(
     w: &Wallet,
     p: &mut Prompter,
@@ -390,81 +376,16 @@ fn engage(
     text: bool,
     now: i64,
 ) -> anyhow::Result<()> {
-    use tuaton_common::link::{recv_message, send_message};
-    use tuaton_common::session::{Transport, WalletAwaitingRequest, MAX_MESSAGE};
-    // Where the gate will find us: chosen before the engagement is shown, opened after.
-    enum Pending {
-        Socket(tuaton_wallet::transport::SocketServer),
-        #[cfg(feature = "ble")]
-        Ble([u8; 16]),
-    }
-    let (pending, how) = if let Some(addr) = transport.strip_prefix("socket:") {
-        let server = tuaton_wallet::transport::SocketServer::bind(addr)?;
-        let how = Transport::Socket {
-            addr: server.addr(),
-        };
-        (Pending::Socket(server), how)
-    } else if transport == "ble" {
-        #[cfg(feature = "ble")]
-        {
-            // A fresh service UUID per engagement, so the advertisement does not track the phone.
-            let mut service = [0u8; 16];
-            rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut service);
-            (Pending::Ble(service), Transport::Ble { service })
-        }
-        #[cfg(not(feature = "ble"))]
-        anyhow::bail!(WalletError::Transport {
-            what: "Bluetooth LE".into(),
-            reason: "this wallet build does not include it (build with --features ble)".into(),
-        });
-    } else {
-        anyhow::bail!(WalletError::Usage(format!(
-            "--transport must be ble or socket:HOST:PORT, not `{}`",
-            transport.escape_debug()
-        )));
-    };
-    let mut eph = [0u8; 32];
-    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut eph);
-    let (waiting, engagement) = WalletAwaitingRequest::new(eph, how);
-    let payload = engagement.to_text();
+    use tuaton_wallet::engage::{Engagement, Listener};
+    let (listener, how) = Listener::open(transport)?;
+    let e = Engagement::new(listener, how);
     if text {
-        out(&payload)?;
+        out(&e.text)?;
     } else {
-        out(&render::qr_terminal(&render::qr(&payload)?))?;
+        out(&render::qr_terminal(&render::qr(&e.text)?))?;
         eprintln!("Show this to the gate. Waiting for it to connect...");
     }
-    let mut link: Box<dyn tuaton_common::link::Link> = match pending {
-        Pending::Socket(s) => Box::new(s.accept()?),
-        #[cfg(feature = "ble")]
-        Pending::Ble(service) => Box::new(tuaton_wallet::ble::serve(
-            service,
-            tuaton_wallet::transport::WAIT_FOR_GATE,
-        )?),
-    };
-    // Prove to the gate that this listener made the engagement, before it sends anything.
-    let mut r = [0u8; 64];
-    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut r);
-    send_message(link.as_mut(), &waiting.hello(r)).map_err(WalletError::Session)?;
-    link.expect_within(tuaton_common::session::REQUEST_WAIT_SECS);
-    let first = recv_message(link.as_mut(), MAX_MESSAGE).map_err(WalletError::Session)?;
-    let requested = waiting.on_request(&first).map_err(WalletError::Session)?;
-    // Consent: the citizen sees what the gate asks for, then enters the PIN to share it.
-    eprintln!(
-        "The gate asks for: {}",
-        tuaton_common::gate::consent_text(&requested.request.groups)
-    );
-    let pin = p.ask("Enter your PIN to share (anything else refuses)")?;
-    let u = match w.unlock(&pin, chrono::Utc::now().timestamp()) {
-        Ok(u) => u,
-        Err(e) => {
-            send_message(link.as_mut(), &requested.decline()).ok();
-            return Err(e.into());
-        }
-    };
-    let presentation =
-        u.present_session(&requested.request.groups, now, &requested.proof_nonce())?;
-    let writes = send_message(link.as_mut(), &requested.respond(presentation))
-        .map_err(|_| WalletError::GateGone(tuaton_common::session::CONSENT_WAIT_SECS))?;
+    let (_, writes) = e.run(w, &mut PinConsent(p), now, tuaton_cli::real_now())?;
     eprintln!("Shared with the gate ({writes} messages).");
     Ok(())
 }

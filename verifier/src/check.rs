@@ -1,0 +1,160 @@
+//! Checks: a QR presentation or an engagement session, through the pure engine, with the
+//! replay cache, the trusted time and the audit log around it.
+
+use crate::store::{SledReplay, REPLAY};
+use crate::{transport, Gate, GateError, Loaded, Result};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use tuaton_common::verify::{self, Context, Verdict};
+
+impl Gate {
+    /// Verifies one presentation (QR text) as of `now`, records it in the replay cache and
+    /// the audit log, and returns the verdict. `clock_is_real` is false when `now` comes
+    /// from `--at` (an audit replay), so it never moves the trusted time.
+    pub fn check(
+        &self,
+        loaded: &Loaded,
+        text: &str,
+        now: i64,
+        clock_is_real: bool,
+    ) -> Result<Verdict> {
+        let v = self.with_context(loaded, now, None, |ctx| verify::verify_qr(text, ctx))?;
+        self.record(&v, now, clock_is_real)?;
+        Ok(v)
+    }
+
+    /// Runs `f` with a verify context over this gate's persistent state.
+    pub(crate) fn with_context<T>(
+        &self,
+        loaded: &Loaded,
+        now: i64,
+        nonce: Option<&[u8]>,
+        f: impl FnOnce(&mut Context<'_>) -> T,
+    ) -> Result<T> {
+        let replay_tree = self.db.open_tree(REPLAY)?;
+        let mut replay = SledReplay(&replay_tree);
+        let mut ctx = Context {
+            now,
+            trust: &loaded.trust,
+            status: &loaded.status,
+            replay: &mut replay,
+            policy: self.policy,
+            nonce,
+            highest_trusted_time: self.highest_trusted_time()?,
+        };
+        Ok(f(&mut ctx))
+    }
+
+    /// Audits a verdict, moves the trusted time forward (real clocks only) and flushes.
+    pub(crate) fn record(&self, v: &Verdict, now: i64, clock_is_real: bool) -> Result<()> {
+        self.audit(v)?;
+        if clock_is_real && !v.warnings.contains(&verify::Warning::ClockRollback) {
+            self.raise_trusted_time(now)?;
+        }
+        self.prune_replay(now)?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Runs an engagement session (the scanned `TTB1:` text) and verifies the wallet's
+    /// answer as of `now`: what the policy requires and the portrait, bound to this
+    /// session. The wallet must first prove it holds the engagement key; only then does
+    /// the gate send anything. The whole session ends by
+    /// [`session::GATE_SESSION_SECS`](tuaton_common::session::GATE_SESSION_SECS), or
+    /// at once when `cancel` is set.
+    pub fn check_engagement(
+        &self,
+        loaded: &Loaded,
+        text: &str,
+        now: i64,
+        clock_is_real: bool,
+        allow_remote: bool,
+        cancel: &Arc<AtomicBool>,
+    ) -> Result<Verdict> {
+        use tuaton_common::session::{
+            self as s, Engagement, GateAwaitingResponse, Request, Response, Transport, MAX_MESSAGE,
+        };
+        let engagement = match Engagement::parse(text) {
+            Ok(e) => e,
+            Err(e) => {
+                let reason = match e {
+                    tuaton_common::Error::UnsupportedVersion => verify::Reason::UnsupportedVersion,
+                    _ => verify::Reason::Malformed,
+                };
+                let v =
+                    self.with_context(loaded, now, None, |ctx| verify::rejected(ctx, reason))?;
+                self.record(&v, now, clock_is_real)?;
+                return Ok(v);
+            }
+        };
+        // What the policy needs, and the portrait for staff to compare with the face.
+        let mut requested: Vec<tuaton_common::gate::Group> = self.policy.require.groups().to_vec();
+        requested.push(tuaton_common::gate::Group::Portrait);
+        let session_end =
+            std::time::Instant::now() + std::time::Duration::from_secs(s::GATE_SESSION_SECS);
+        let link: Result<Box<dyn tuaton_common::link::Link>> = match &engagement.transport {
+            Transport::Socket { addr } => {
+                transport::check_allowed(addr, allow_remote)?;
+                transport::connect(addr, allow_remote, session_end, cancel.clone())
+                    .map(|l| Box::new(l) as Box<dyn tuaton_common::link::Link>)
+            }
+            #[cfg(feature = "ble")]
+            Transport::Ble { service } => ble::connect(*service, transport::TIMEOUT)
+                .map(|l| Box::new(l) as Box<dyn tuaton_common::link::Link>),
+            #[cfg(not(feature = "ble"))]
+            Transport::Ble { .. } => {
+                return Err(GateError::Transport {
+                    what: "Bluetooth LE".into(),
+                    reason: transport::NO_BLE.into(),
+                })
+            }
+        };
+        // A phone that is gone is a failed presentation, not a gate error.
+        let answer = link
+            .map_err(|e| {
+                tuaton_common::Error::Session(tuaton_common::error::SessionError::Link(
+                    e.to_string(),
+                ))
+            })
+            .and_then(|mut link| {
+                // Nothing is written until the listener proves it made this engagement.
+                link.expect_within(s::HELLO_WAIT_SECS);
+                let hello = tuaton_common::link::recv_message(link.as_mut(), s::HELLO_LEN)?;
+                engagement.verify_hello(&hello)?;
+                let mut eph = [0u8; 32];
+                let mut nonce = [0u8; 16];
+                rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut eph);
+                rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut nonce);
+                let request = Request {
+                    groups: requested.clone(),
+                    nonce,
+                };
+                let (session, first) = GateAwaitingResponse::start(&engagement, eph, request)?;
+                let proof_nonce = session.proof_nonce();
+                tuaton_common::link::send_message(link.as_mut(), &first)?;
+                link.expect_within(s::CONSENT_WAIT_SECS);
+                let m = tuaton_common::link::recv_message(link.as_mut(), MAX_MESSAGE)?;
+                Ok((session.on_response(&m)?, proof_nonce))
+            });
+        let v = match answer {
+            Ok((Response::Presentation(p), proof_nonce)) => {
+                self.with_context(loaded, now, Some(&proof_nonce), |ctx| {
+                    verify::verify_session_answer(&p, &requested, ctx)
+                })?
+            }
+            Ok((Response::Declined, _)) | Err(_) => {
+                self.with_context(loaded, now, None, |ctx| verify::session_failed(ctx))?
+            }
+        };
+        self.record(&v, now, clock_is_real)?;
+        Ok(v)
+    }
+
+    /// Pairs the boarding pass `pass` with the ID verdict `v` as of `now` (this gate's
+    /// airport applies) and records the pairing in the audit log: its result, flight and
+    /// date, and the name as on the pass only when personal data is on.
+    pub fn pair(&self, v: &mut Verdict, pass: &str, now: i64) -> Result<()> {
+        v.pair(pass, now, self.airport.as_deref());
+        self.audit_pairing(v)
+    }
+}

@@ -1,0 +1,129 @@
+//! The wallet's side of an engagement session with one gate: choose where the gate will
+//! find us, show the engagement, prove the listener made it, show the gate's request,
+//! and answer only after the citizen consents with the PIN. The protocol itself is
+//! `tuaton_common::session`; the binary supplies the screen and the PIN prompt.
+
+use crate::{Result, Wallet, WalletError};
+use rand::{rngs::OsRng, RngCore};
+use tuaton_common::gate::{consent_text, Group};
+use tuaton_common::link::{recv_message, send_message, Link};
+use tuaton_common::session::{Transport, WalletAwaitingRequest, MAX_MESSAGE};
+
+/// Where the gate will find this wallet, chosen before the engagement is shown and
+/// opened after.
+pub enum Listener {
+    /// A listening socket (`socket:HOST:PORT`; port 0 picks a free one).
+    Socket(crate::transport::SocketServer),
+    /// A GATT service with this UUID (fresh per engagement, so the advertisement does
+    /// not track the phone).
+    #[cfg(feature = "ble")]
+    Ble([u8; 16]),
+}
+
+impl Listener {
+    /// Opens the listener `--transport` names: `ble`, or `socket:HOST:PORT`.
+    pub fn open(transport: &str) -> Result<(Listener, Transport)> {
+        if let Some(addr) = transport.strip_prefix("socket:") {
+            let server = crate::transport::SocketServer::bind(addr)?;
+            let how = Transport::Socket {
+                addr: server.addr(),
+            };
+            return Ok((Listener::Socket(server), how));
+        }
+        if transport == "ble" {
+            #[cfg(feature = "ble")]
+            {
+                let mut service = [0u8; 16];
+                OsRng.fill_bytes(&mut service);
+                return Ok((Listener::Ble(service), Transport::Ble { service }));
+            }
+            #[cfg(not(feature = "ble"))]
+            return Err(WalletError::Transport {
+                what: "Bluetooth LE".into(),
+                reason: "this wallet build does not include it (build with --features ble)".into(),
+            });
+        }
+        Err(WalletError::Usage(format!(
+            "--transport must be ble or socket:HOST:PORT, not `{}`",
+            transport.escape_debug()
+        )))
+    }
+
+    /// Waits for one gate.
+    fn accept(self) -> Result<Box<dyn Link>> {
+        Ok(match self {
+            Listener::Socket(s) => Box::new(s.accept()?),
+            #[cfg(feature = "ble")]
+            Listener::Ble(service) => {
+                Box::new(crate::ble::serve(service, crate::transport::WAIT_FOR_GATE)?)
+            }
+        })
+    }
+}
+
+/// What the citizen is asked, and how they answer.
+pub trait Consent {
+    /// Shows what the gate asks for (one sentence, [`consent_text`]) and returns the PIN
+    /// the citizen typed to share it (anything else refuses).
+    fn ask(&mut self, what: &str) -> Result<String>;
+}
+
+/// One engagement: its QR text, and the state waiting for a gate.
+pub struct Engagement {
+    /// The `TTB1:` text to show as a QR code.
+    pub text: String,
+    waiting: WalletAwaitingRequest,
+    listener: Listener,
+}
+
+impl Engagement {
+    /// A fresh engagement (an ephemeral key) for `listener`, reached by `how`.
+    pub fn new(listener: Listener, how: Transport) -> Engagement {
+        let mut eph = [0u8; 32];
+        OsRng.fill_bytes(&mut eph);
+        let (waiting, engagement) = WalletAwaitingRequest::new(eph, how);
+        Engagement {
+            text: engagement.to_text(),
+            waiting,
+            listener,
+        }
+    }
+
+    /// Waits for a gate, proves this listener made the engagement, shows its request
+    /// through `consent`, and answers with a presentation dated `now` if the PIN opens the
+    /// wallet (a wrong PIN declines, and the error says why). Returns the groups shared
+    /// and the number of messages written.
+    pub fn run(
+        self,
+        w: &Wallet,
+        consent: &mut dyn Consent,
+        now: i64,
+        real_now: i64,
+    ) -> Result<(Vec<Group>, usize)> {
+        let mut link = self.listener.accept()?;
+        // Prove to the gate that this listener made the engagement, before it sends anything.
+        let mut r = [0u8; 64];
+        OsRng.fill_bytes(&mut r);
+        send_message(link.as_mut(), &self.waiting.hello(r)).map_err(WalletError::Session)?;
+        link.expect_within(tuaton_common::session::REQUEST_WAIT_SECS);
+        let first = recv_message(link.as_mut(), MAX_MESSAGE).map_err(WalletError::Session)?;
+        let requested = self
+            .waiting
+            .on_request(&first)
+            .map_err(WalletError::Session)?;
+        let groups = requested.request.groups.clone();
+        let pin = consent.ask(&consent_text(&groups))?;
+        // The PIN backoff runs on the real clock, whatever `now` the presentation carries.
+        let u = match w.unlock(&pin, real_now) {
+            Ok(u) => u,
+            Err(e) => {
+                send_message(link.as_mut(), &requested.decline()).ok();
+                return Err(e);
+            }
+        };
+        let presentation = u.present_session(&groups, now, &requested.proof_nonce())?;
+        let writes = send_message(link.as_mut(), &requested.respond(presentation))
+            .map_err(|_| WalletError::GateGone(tuaton_common::session::CONSENT_WAIT_SECS))?;
+        Ok((groups, writes))
+    }
+}

@@ -1,0 +1,130 @@
+//! Everything that can go wrong in the wallet, each variant one thing, with its hint.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in the wallet.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WalletError {
+    /// The PIN breaks the policy (the message says which rule).
+    #[error("PIN refused: {0}")]
+    PinPolicy(String),
+    /// The two PIN entries differ.
+    #[error("the two PINs do not match")]
+    PinMismatch,
+    /// Wrong PIN.
+    #[error("wrong PIN ({remaining} attempt(s) left before the wallet locks)")]
+    WrongPin {
+        /// Attempts left.
+        remaining: u32,
+    },
+    /// Too soon after a wrong PIN.
+    #[error("too many wrong PINs: wait {0} s before trying again")]
+    Backoff(i64),
+    /// Locked after too many wrong PINs.
+    #[error("the wallet is locked after 5 wrong PINs")]
+    Locked,
+    /// No wallet yet.
+    #[error("no wallet in {0}")]
+    NotInitialised(PathBuf),
+    /// Already a wallet.
+    #[error("a wallet already exists in {0}")]
+    AlreadyInitialised(PathBuf),
+    /// No credential imported yet.
+    #[error("no ID card in the wallet yet")]
+    NoCredential,
+    /// A credential package that does not check out.
+    #[error("credential package refused: {0}")]
+    BadPackage(String),
+    /// Core errors (malformed data, ssi failures).
+    #[error(transparent)]
+    Core(#[from] tuaton_common::Error),
+    /// The trust bundle given with `import --bundle` failed its checks.
+    #[error("trust bundle refused: {0}")]
+    Trust(tuaton_common::Error),
+    /// The engagement session with a gate failed (a bad message, wrong keys, a timeout).
+    #[error("session with the gate failed: {0}")]
+    Session(tuaton_common::Error),
+    /// The connection a gate needs (socket or Bluetooth LE) could not be opened.
+    #[error("{what}: {reason}")]
+    Transport {
+        /// Which address or radio.
+        what: String,
+        /// The OS's or the stack's words.
+        reason: String,
+    },
+    /// The wallet store holds data that does not decode (a damaged or altered disk).
+    #[error("the wallet store is damaged: {0}")]
+    StoreDamaged(&'static str),
+    /// The store.
+    #[error(transparent)]
+    Store(#[from] tuaton_store::StoreError),
+    /// The citizen's PIN for consent could not be read (no terminal, input ended...).
+    #[error("no PIN was given to share: {0}")]
+    NoConsent(String),
+    /// The gate stopped waiting before the answer could be sent.
+    #[error("the gate has gone: it waits {0} s for the answer and stopped waiting")]
+    GateGone(u64),
+    /// The command line asks for something inconsistent or incomplete.
+    #[error("{0}")]
+    Usage(String),
+    /// Files.
+    #[error("{path}: {source}")]
+    Io {
+        /// Which.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+impl WalletError {
+    /// What the citizen should do.
+    pub fn hint(&self) -> &'static str {
+        match self {
+            WalletError::PinPolicy(_) => "choose digits with no run like 1234 or 1111 and not your birth date",
+            WalletError::PinMismatch => "enter the same PIN twice",
+            WalletError::WrongPin { .. } => "try again; after 5 wrong PINs the wallet locks and you must re-enroll",
+            WalletError::Backoff(_) => "wait, then try again",
+            WalletError::Locked => "run `tuaton-wallet reset`, then re-enroll at a registration office (your old card will be revoked)",
+            WalletError::NotInitialised(_) => "run `tuaton-wallet init` first, or pass the right --home",
+            WalletError::AlreadyInitialised(_) => "use `change-pin`, or `reset` to start over",
+            WalletError::NoCredential => "enroll: `tuaton-wallet request`, then `tuaton-wallet import FILE` with what the issuer gives you",
+            WalletError::BadPackage(_) => "ask the issuer for the package made for this wallet's enrollment request",
+            WalletError::Core(_) => "check the input; nothing was written",
+            WalletError::Trust(_) => "use the bundle the issuer publishes, with its root fingerprint",
+            WalletError::Session(_) => "nothing was shared; run `tuaton-wallet engage` again and scan the new QR",
+            WalletError::Transport { .. } => "use --transport socket:127.0.0.1:0 (a free port), or turn Bluetooth on",
+            WalletError::StoreDamaged(_) => "run `tuaton-wallet reset` and re-enroll at a registration office",
+            WalletError::Usage(_) => "check the command line with --help",
+            WalletError::NoConsent(_) => "nothing was shared; run `tuaton-wallet engage` again in a terminal",
+            WalletError::GateGone(_) => "nothing was shared; run `tuaton-wallet engage` again and scan the new QR",
+            WalletError::Store(e) => e.hint(),
+            WalletError::Io { .. } => "check the path exists and is readable/writable",
+        }
+    }
+}
+
+impl tuaton_cli::Hint for WalletError {
+    fn hint(&self) -> &'static str {
+        WalletError::hint(self)
+    }
+    fn disk_full(&self) -> bool {
+        matches!(
+            self,
+            WalletError::Store(tuaton_store::StoreError::DiskFull(_))
+        )
+    }
+}
+
+impl From<sled::Error> for WalletError {
+    fn from(e: sled::Error) -> Self {
+        WalletError::Store(tuaton_store::StoreError::from_sled(
+            std::path::Path::new("the wallet store"),
+            e,
+        ))
+    }
+}
+
+/// Shorthand.
+pub type Result<T, E = WalletError> = std::result::Result<T, E>;

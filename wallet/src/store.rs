@@ -1,0 +1,525 @@
+//! The sealed store: creation, unlock with backoff, the vault, import, presentations.
+
+use crate::{backoff_secs, Pin, Result, WalletError, MAX_ATTEMPTS};
+use ed25519_dalek::SigningKey;
+use rand::{rngs::OsRng, RngCore};
+use std::path::{Path, PathBuf};
+use tuaton_common::gate::GateCredential;
+use tuaton_common::package::CredentialPackage;
+use tuaton_common::presentation::{self, Profile};
+use tuaton_common::seal::{self, KdfParams, Sealed, Secret};
+use tuaton_common::trust::TrustState;
+use tuaton_common::{enroll, w3c};
+use zeroize::Zeroizing;
+
+/// Wallet settings fixed at init.
+#[derive(Clone, Copy, Debug)]
+pub struct WalletOptions {
+    /// PIN length.
+    pub pin_len: usize,
+    /// KDF cost.
+    pub kdf: KdfParams,
+}
+
+impl Default for WalletOptions {
+    fn default() -> Self {
+        WalletOptions {
+            pin_len: 8,
+            kdf: KdfParams::RELEASE,
+        }
+    }
+}
+
+impl WalletOptions {
+    /// Cheap KDF for tests only (see [`KdfParams::insecure_for_tests`]).
+    pub fn insecure_for_tests() -> Self {
+        WalletOptions {
+            pin_len: 8,
+            kdf: KdfParams::insecure_for_tests(),
+        }
+    }
+}
+
+/// The wallet store.
+pub struct Wallet {
+    home: PathBuf,
+    db: sled::Db,
+}
+
+/// A wallet opened with the right PIN.
+pub struct Unlocked<'a> {
+    w: &'a Wallet,
+    store_key: Zeroizing<[u8; 32]>,
+}
+
+const META: &str = "meta";
+const VAULT: &str = "vault";
+const STORE_KEY_AAD: &[u8] = b"tuaton wallet store key";
+
+fn rnd<const N: usize>() -> [u8; N] {
+    let mut b = [0u8; N];
+    OsRng.fill_bytes(&mut b);
+    b
+}
+
+/// A counter or time stored as 8 big-endian bytes; absent is 0. A value of another size is
+/// damage, never a silent 0 (a damaged failure counter must not reset the PIN backoff).
+fn get_u64(t: &sled::Tree, k: &str) -> Result<u64> {
+    match t.get(k)? {
+        None => Ok(0),
+        Some(v) => v
+            .as_ref()
+            .try_into()
+            .map(u64::from_be_bytes)
+            .map_err(|_| WalletError::StoreDamaged("a counter does not decode")),
+    }
+}
+
+impl Wallet {
+    fn db_path(home: &Path) -> PathBuf {
+        home.join("wallet.sled")
+    }
+
+    /// Whether `home` has a wallet.
+    pub fn exists(home: &Path) -> bool {
+        Self::db_path(home).exists()
+    }
+
+    /// Creates a wallet: a random store key sealed under `pin`, and a fresh holder key.
+    /// Everything lands in one batch, so a crash leaves either no wallet or a whole one.
+    pub fn init(home: &Path, pin: &Pin, opts: WalletOptions) -> Result<Wallet> {
+        if Self::exists(home) {
+            return Err(WalletError::AlreadyInitialised(home.into()));
+        }
+        let store_key = Zeroizing::new(rnd::<32>());
+        let sealed = Sealed::seal(
+            store_key.as_ref(),
+            pin.bytes(),
+            opts.kdf,
+            rnd(),
+            rnd(),
+            STORE_KEY_AAD,
+        )?;
+        let holder = SigningKey::generate(&mut OsRng);
+        // Built under a temporary name and renamed into place when whole.
+        let db = tuaton_store::create(&Self::db_path(home), |db| -> Result<()> {
+            let w = Wallet {
+                home: home.into(),
+                db: db.clone(),
+            };
+            let u = Unlocked {
+                w: &w,
+                store_key: store_key.clone(),
+            };
+            let vault_entry = u.encrypt("holder-key", &holder.to_bytes());
+            w.db.open_tree(VAULT)?.insert("holder-key", vault_entry)?;
+            let mut b = sled::Batch::default();
+            b.insert("pin-len", &(opts.pin_len as u64).to_be_bytes());
+            b.insert("failures", &0u64.to_be_bytes());
+            b.insert("sealed-key", sealed.to_bytes());
+            w.db.open_tree(META)?.apply_batch(b)?;
+            Ok(())
+        })?;
+        Ok(Wallet {
+            home: home.into(),
+            db,
+        })
+    }
+
+    /// Opens an existing wallet (still locked).
+    pub fn open(home: &Path) -> Result<Wallet> {
+        if !Self::exists(home) {
+            return Err(WalletError::NotInitialised(home.into()));
+        }
+        let db = tuaton_store::open(&Self::db_path(home), tuaton_store::LOCK_WAIT)?;
+        if db.open_tree(META)?.get("sealed-key")?.is_none() {
+            return Err(WalletError::NotInitialised(home.into()));
+        }
+        Ok(Wallet {
+            home: home.into(),
+            db,
+        })
+    }
+
+    /// The PIN length this wallet uses.
+    pub fn pin_len(&self) -> Result<usize> {
+        Ok(get_u64(&self.db.open_tree(META)?, "pin-len")? as usize)
+    }
+
+    /// Unlocks with `pin` as of `now`. The failure counter is written and flushed
+    /// *before* the PIN is tried, so killing the process mid-attempt still counts it.
+    /// `now` must be the real clock (the CLI never passes `--at` here): the backoff is
+    /// about wall time, and a chosen time would skip it.
+    pub fn unlock(&self, pin: &str, now: i64) -> Result<Unlocked<'_>> {
+        let meta = self.db.open_tree(META)?;
+        let failures = get_u64(&meta, "failures")? as u32;
+        if failures >= MAX_ATTEMPTS {
+            return Err(WalletError::Locked);
+        }
+        let next = get_u64(&meta, "next-try")? as i64;
+        if now < next {
+            // A clock set back (or a far-past time) must neither give an absurd wait nor
+            // lock the citizen out for ever: the wait is never longer than the backoff due.
+            let due = backoff_secs(failures).max(1);
+            if next - now > due {
+                meta.insert("next-try", &((now + due) as u64).to_be_bytes())?;
+                self.db.flush()?;
+                return Err(WalletError::Backoff(due));
+            }
+            return Err(WalletError::Backoff(next - now));
+        }
+        meta.insert("failures", &u64::from(failures + 1).to_be_bytes())?;
+        self.db.flush()?;
+        let sealed = Sealed::from_bytes(
+            &meta
+                .get("sealed-key")?
+                .ok_or_else(|| WalletError::NotInitialised(self.home.clone()))?,
+        )
+        .map_err(|_| WalletError::StoreDamaged("the sealed store key does not decode"))?;
+        match sealed.open(pin.trim_end_matches(['\r', '\n']).as_bytes(), STORE_KEY_AAD) {
+            Ok(k) => {
+                let store_key = k.key32().ok_or(WalletError::StoreDamaged(
+                    "the sealed store key has the wrong size",
+                ))?;
+                meta.insert("failures", &0u64.to_be_bytes())?;
+                meta.remove("next-try")?;
+                self.db.flush()?;
+                Ok(Unlocked { w: self, store_key })
+            }
+            Err(tuaton_common::Error::WrongSecret) => {
+                let f = failures + 1;
+                meta.insert("next-try", &((now + backoff_secs(f)) as u64).to_be_bytes())?;
+                self.db.flush()?;
+                if f >= MAX_ATTEMPTS {
+                    Err(WalletError::Locked)
+                } else {
+                    Err(WalletError::WrongPin {
+                        remaining: MAX_ATTEMPTS - f,
+                    })
+                }
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Consecutive wrong PINs so far.
+    pub fn failures(&self) -> Result<u32> {
+        Ok(get_u64(&self.db.open_tree(META)?, "failures")? as u32)
+    }
+
+    /// Wipes the wallet. The caller tells the citizen how to re-enroll.
+    pub fn reset(home: &Path) -> Result<()> {
+        let p = Self::db_path(home);
+        if p.exists() {
+            std::fs::remove_dir_all(&p).map_err(|source| WalletError::Io { path: p, source })?;
+        }
+        Ok(())
+    }
+}
+
+/// An imported credential: the gate form and the W3C form.
+pub struct Card {
+    /// Gate form.
+    pub gate: GateCredential,
+    /// W3C form (JSON).
+    pub w3c: String,
+    /// Credential id, hex.
+    pub credential_id: String,
+}
+
+impl Card {
+    /// Whether the card is within its validity at `now`: from the card's issue day to the
+    /// day before its expiry (a lifelong card never expires), the rule a gate applies.
+    pub fn is_valid_at(&self, now: i64) -> Result<bool> {
+        let member = self.gate.full_member()?;
+        Ok(now >= member.payload.valid_from_time()
+            && member.payload.valid_until_time().is_none_or(|e| now < e))
+    }
+}
+
+impl Unlocked<'_> {
+    fn encrypt(&self, name: &str, plain: &[u8]) -> Vec<u8> {
+        let nonce = rnd::<12>();
+        let mut v = nonce.to_vec();
+        v.extend(seal::encrypt(
+            &self.store_key,
+            &nonce,
+            plain,
+            name.as_bytes(),
+        ));
+        v
+    }
+
+    fn decrypt(&self, name: &str) -> Result<Option<Secret>> {
+        let Some(v) = self.w.db.open_tree(VAULT)?.get(name)? else {
+            return Ok(None);
+        };
+        if v.len() < 12 {
+            return Err(WalletError::StoreDamaged(
+                "a sealed vault entry is cut short",
+            ));
+        }
+        let nonce: [u8; 12] = v[..12].try_into().expect("len 12");
+        Ok(Some(seal::decrypt(
+            &self.store_key,
+            &nonce,
+            &v[12..],
+            name.as_bytes(),
+        )?))
+    }
+
+    /// The holder's signing key.
+    pub fn holder_key(&self) -> Result<SigningKey> {
+        let s = self
+            .decrypt("holder-key")?
+            .ok_or_else(|| WalletError::NotInitialised(self.w.home.clone()))?;
+        Ok(SigningKey::from_bytes(&*s.key32().ok_or(
+            WalletError::StoreDamaged("the holder key has the wrong size"),
+        )?))
+    }
+
+    /// The enrollment request text.
+    pub fn request(&self, now: i64) -> Result<String> {
+        Ok(enroll::request(&self.holder_key()?, now))
+    }
+
+    /// Checks a credential package and stores it (replacing any previous card in one
+    /// write). With `bundle`, the issuer signature is checked against that trust bundle.
+    pub fn import(&self, package: &[u8], bundle: Option<&TrustState>, now: i64) -> Result<Card> {
+        let bad = |m: String| WalletError::BadPackage(m);
+        let pkg = CredentialPackage::parse(package).map_err(|e| bad(e.to_string()))?;
+        let gate = pkg.gate_form().map_err(|e| bad(e.to_string()))?;
+        let full = gate.full_member()?;
+        let holder = self.holder_key()?;
+        if full.payload.holder_key != holder.verifying_key().to_bytes() {
+            return Err(bad(
+                "it is bound to another wallet's key (was it issued for this wallet's request?)"
+                    .into(),
+            ));
+        }
+        let w3c_json = pkg.w3c_json();
+        let checked = w3c::verify(&w3c_json, now).map_err(|e| bad(format!("W3C form: {e}")))?;
+        if checked.holder != w3c::did_key(&holder.verifying_key()) {
+            return Err(bad("the W3C form names another holder".into()));
+        }
+        // Every claim of the two forms, not only the ID and the portrait: a package whose
+        // forms disagree would show one person in the wallet and another at the gate.
+        tuaton_common::package::forms_agree(&gate.claims()?, &checked.claims, &pkg.w3c)
+            .map_err(|e| bad(e.to_string()))?;
+        if let Some(state) = bundle {
+            let store = state.trust_list.list.to_store();
+            let tbs = full.to_be_signed();
+            let sig = ed25519_dalek::Signature::from_slice(full.signature())
+                .map_err(|_| bad("bad issuer signature".into()))?;
+            let ok = store.keys_for(full.payload.issuer, &full.kid).any(|k| {
+                k.public.verify_strict(&tbs, &sig).is_ok()
+                    && w3c::did_key(&k.public) == checked.issuer
+            });
+            if !ok {
+                return Err(bad(
+                    "the issuer signature does not verify with any key in the trust bundle".into(),
+                ));
+            }
+            let flight = tuaton_common::gate::IssuerSigned::from_bytes(&gate.flight)?;
+            let fsig = ed25519_dalek::Signature::from_slice(flight.signature())
+                .map_err(|_| bad("bad issuer signature".into()))?;
+            if !store.keys_for(flight.payload.issuer, &flight.kid).any(|k| {
+                k.public
+                    .verify_strict(&flight.to_be_signed(), &fsig)
+                    .is_ok()
+            }) {
+                return Err(bad("the flight member's signature does not verify".into()));
+            }
+        }
+        let cid = pkg.credential_id.clone();
+        // Kept as the package itself: the one type the issuer wrote.
+        let entry = self.encrypt("credential", pkg.to_json_pretty().as_bytes());
+        // One atomic insert: a crash leaves the old card or the new one, never half.
+        self.w.db.open_tree(VAULT)?.insert("credential", entry)?;
+        self.w.db.flush()?;
+        Ok(Card {
+            gate,
+            w3c: w3c_json,
+            credential_id: cid,
+        })
+    }
+
+    /// The stored card.
+    pub fn card(&self) -> Result<Card> {
+        let s = self
+            .decrypt("credential")?
+            .ok_or(WalletError::NoCredential)?;
+        // Cards imported before the package was kept whole lack `format` and `issuer`.
+        let damaged = |_| WalletError::StoreDamaged("the stored card does not decode");
+        let v: serde_json::Value = serde_json::from_slice(s.expose()).map_err(damaged)?;
+        let gate_hex = v["gate"].as_str().ok_or(WalletError::StoreDamaged(
+            "the stored card has no gate form",
+        ))?;
+        let gate = hex::decode(gate_hex)
+            .ok()
+            .and_then(|b| GateCredential::from_bytes(&b).ok())
+            .ok_or(WalletError::StoreDamaged(
+                "the stored gate form does not decode",
+            ))?;
+        let credential_id = hex::encode(
+            gate.full_member()
+                .map_err(|_| WalletError::StoreDamaged("the stored gate form does not decode"))?
+                .payload
+                .credential_id,
+        );
+        Ok(Card {
+            gate,
+            w3c: serde_json::to_string_pretty(&v["w3c"]).expect("a JSON value serialises"),
+            credential_id,
+        })
+    }
+
+    /// The QR payload of a presentation of `profile` made at `now`.
+    pub fn present(&self, profile: Profile, now: i64) -> Result<String> {
+        let card = self.card()?;
+        // A fresh salt each time: two QR codes made in the same second still differ, so
+        // the second is not taken for a replay of the first.
+        let b = presentation::present_salted(
+            &card.gate,
+            &self.holder_key()?,
+            profile.groups(),
+            now,
+            rnd::<16>(),
+        )?;
+        Ok(presentation::to_qr_text(&b))
+    }
+
+    /// Presentation CBOR of `groups` for a session, its holder proof bound to `nonce`.
+    pub fn present_session(
+        &self,
+        groups: &[tuaton_common::gate::Group],
+        now: i64,
+        nonce: &[u8],
+    ) -> Result<Vec<u8>> {
+        let card = self.card()?;
+        Ok(presentation::present_groups(
+            &card.gate,
+            &self.holder_key()?,
+            groups,
+            now,
+            Some(nonce),
+        )?)
+    }
+
+    /// Rewraps the store key under `new`; the credentials are untouched. One atomic write.
+    pub fn change_pin(&self, new: &Pin) -> Result<()> {
+        let meta = self.w.db.open_tree(META)?;
+        let old = Sealed::from_bytes(
+            &meta
+                .get("sealed-key")?
+                .ok_or_else(|| WalletError::NotInitialised(self.w.home.clone()))?,
+        )?;
+        let sealed = Sealed::seal(
+            self.store_key.as_ref(),
+            new.bytes(),
+            old.params,
+            rnd(),
+            rnd(),
+            STORE_KEY_AAD,
+        )?;
+        meta.insert("sealed-key", sealed.to_bytes())?;
+        self.w.db.flush()?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tuaton_common::model::PartialDate;
+
+    fn refused(pin: &str, birth: Option<&str>) -> String {
+        let b = birth.map(|b| PartialDate::parse("birth_date", b).unwrap());
+        match Pin::parse(pin, 8, b) {
+            Err(WalletError::PinPolicy(why)) => why,
+            Err(e) => panic!("{e}"),
+            Ok(_) => panic!("{pin} was accepted"),
+        }
+    }
+
+    #[test]
+    fn pin_policy_says_why() {
+        assert!(refused("1234abcd", None).contains("digits only"));
+        assert!(refused("271839", None).contains("8 digits"));
+        assert!(refused("91234067", None).contains("run 1234"));
+        assert!(refused("27654381", None).contains("run 7654"));
+        assert!(
+            refused("27890381", None).contains("run 7890"),
+            "wraps past 9"
+        );
+        assert!(refused("20111193", None).contains("repeats a digit (1111)"));
+        assert!(refused("12041990", Some("1990-04-12")).contains("birth date"));
+        assert!(
+            refused("25330412", Some("1990-04-12")).contains("birth date (25330412)"),
+            "Buddhist era"
+        );
+        assert!(refused("83120490", Some("1990-04-12")).contains("birth date (120490)"));
+        assert!(refused("81985113", Some("1985-11")).contains("birth date"));
+        assert!(refused("25281873", Some("1985")).contains("2528"));
+        assert!(Pin::parse(
+            "27183945",
+            8,
+            Some(PartialDate::parse("b", "1990-04-12").unwrap())
+        )
+        .is_ok());
+        assert!(Pin::parse("271839", 6, None).is_ok());
+    }
+
+    #[test]
+    fn backoff_grows_then_locks() {
+        let dir = tempfile::tempdir().unwrap();
+        let pin = Pin::parse("27183945", 8, None).unwrap();
+        let w = Wallet::init(dir.path(), &pin, WalletOptions::insecure_for_tests()).unwrap();
+        let mut t = 1_000;
+        let mut waits = vec![];
+        for i in 1..=4 {
+            assert!(
+                matches!(w.unlock("00000000", t), Err(WalletError::WrongPin { remaining }) if remaining == 5 - i)
+            );
+            match w.unlock("27183945", t) {
+                Err(WalletError::Backoff(s)) => waits.push(s),
+                _ => panic!("no backoff after {i} failures"),
+            }
+            t += 1_000;
+        }
+        assert_eq!(waits, [1, 5, 30, 300]);
+        assert!(matches!(w.unlock("00000000", t), Err(WalletError::Locked)));
+        drop(w);
+        // The lock survives reopening, and the right PIN no longer helps.
+        let w = Wallet::open(dir.path()).unwrap();
+        assert!(matches!(
+            w.unlock("27183945", t + 100_000),
+            Err(WalletError::Locked)
+        ));
+    }
+
+    #[test]
+    fn a_right_pin_resets_the_counter_and_change_pin_keeps_the_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let pin = Pin::parse("27183945", 8, None).unwrap();
+        let w = Wallet::init(dir.path(), &pin, WalletOptions::insecure_for_tests()).unwrap();
+        assert!(w.unlock("00000000", 0).is_err());
+        let u = w.unlock("27183945", 10).unwrap();
+        assert_eq!(w.failures().unwrap(), 0);
+        let key = u.holder_key().unwrap().to_bytes();
+        u.change_pin(&Pin::parse("50718263", 8, None).unwrap())
+            .unwrap();
+        assert!(matches!(
+            w.unlock("27183945", 20),
+            Err(WalletError::WrongPin { .. })
+        ));
+        assert_eq!(
+            w.unlock("50718263", 30)
+                .unwrap()
+                .holder_key()
+                .unwrap()
+                .to_bytes(),
+            key
+        );
+    }
+}
