@@ -249,19 +249,20 @@ mod tests {
         let roots: Vec<String> = (0..=MAX_ROOTS).map(|i| format!("root/{i}.cbor")).collect();
         let j = serde_json::json!({"format": FORMAT, "roots": roots, "trust_list": "trust-list.cbor",
             "status": [], "context": "c.jsonld", "trust_list_version": 1, "root_version": 1, "expires": 0});
-        let mut reads = 0;
-        let r = fetch(
-            |p, _| {
-                reads += 1;
-                if p == INDEX {
-                    Ok(j.to_string().into_bytes())
-                } else {
-                    Ok(vec![])
-                }
-            },
-            |e| e,
-        );
+        struct Counting(std::cell::Cell<usize>, Vec<u8>);
+        impl Source for Counting {
+            type Error = Error;
+            fn read(&self, p: &str, _: u64) -> Result<Vec<u8>> {
+                self.0.set(self.0.get() + 1);
+                Ok(if p == INDEX { self.1.clone() } else { vec![] })
+            }
+            fn location(&self) -> String {
+                "memory".into()
+            }
+        }
+        let src = Counting(Default::default(), j.to_string().into_bytes());
+        let r = fetch(&src, |e| e);
         assert!(r.is_err());
-        assert_eq!(reads, 1);
+        assert_eq!(src.0.get(), 1);
     }
 }

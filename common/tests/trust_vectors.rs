@@ -179,15 +179,19 @@ fn make_bundle() -> Bundle {
 /// What a gate holds after `sync --expect-root <root 1's fingerprint>` of the bundle at
 /// NOW, through the same code the gate runs.
 fn sync(b: &Bundle) -> (TrustState, StatusLists) {
-    let raw = bundle::fetch(
-        |p: &str, max| {
-            let f = b.files.get(p).ok_or(format!("no {p}"))?;
+    struct Files<'a>(&'a Bundle);
+    impl bundle::Source for Files<'_> {
+        type Error = String;
+        fn read(&self, p: &str, max: u64) -> Result<Vec<u8>, String> {
+            let f = self.0.files.get(p).ok_or(format!("no {p}"))?;
             assert!(f.len() as u64 <= max);
-            Ok::<_, String>(f.clone())
-        },
-        |e| e.to_string(),
-    )
-    .unwrap();
+            Ok(f.clone())
+        }
+        fn location(&self) -> String {
+            "the vectors".into()
+        }
+    }
+    let raw = bundle::fetch(&Files(b), |e| e.to_string()).unwrap();
     let state = TrustState::first(
         &raw.roots,
         &raw.trust_list,

@@ -54,8 +54,8 @@ impl Issuer {
             &blob,
             passphrase,
             KdfParams::RELEASE,
-            crate::random(),
-            crate::random(),
+            crate::store::random(),
+            crate::store::random(),
             AAD,
         )
         .map_err(crate::core)?;

@@ -2,7 +2,7 @@
 //! replay cache, the trusted time and the audit log around it.
 
 use crate::store::{SledReplay, REPLAY};
-use crate::{transport, Gate, GateError, Loaded, Result};
+use crate::{transport, Gate, Loaded, Result};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use tuaton_common::verify::{self, Context, Verdict};
@@ -99,11 +99,11 @@ impl Gate {
                     .map(|l| Box::new(l) as Box<dyn tuaton_common::link::Link>)
             }
             #[cfg(feature = "ble")]
-            Transport::Ble { service } => ble::connect(*service, transport::TIMEOUT)
+            Transport::Ble { service } => crate::ble::connect(*service, transport::TIMEOUT)
                 .map(|l| Box::new(l) as Box<dyn tuaton_common::link::Link>),
             #[cfg(not(feature = "ble"))]
             Transport::Ble { .. } => {
-                return Err(GateError::Transport {
+                return Err(crate::GateError::Transport {
                     what: "Bluetooth LE".into(),
                     reason: transport::NO_BLE.into(),
                 })

@@ -1,0 +1,275 @@
+//! Issuance: a record and a wallet's request in, both forms of the credential out, the
+//! status index allocated in the same transaction; revocation of one credential; the
+//! record, request and portrait files read within their limits.
+
+use rand::{rngs::OsRng, RngCore};
+use std::path::Path;
+use tuaton_common::gate::{self, IssueParams, StatusRef};
+use tuaton_common::model::CitizenRecord;
+use tuaton_common::{enroll, w3c};
+
+use crate::store::*;
+use crate::{core, IssuedRecord, Issuer, IssuerError, Result};
+use sled::Transactional;
+
+impl Issuer {
+    /// Issues both forms for a citizen record (JSON bytes, portrait bytes) and an
+    /// enrollment request. Returns the credential package (JSON) and its record.
+    pub fn issue(
+        &self,
+        record_json: &[u8],
+        portrait: &[u8],
+        request: &str,
+        now: i64,
+    ) -> Result<(String, IssuedRecord)> {
+        let record = CitizenRecord::from_json(record_json).map_err(core)?;
+        record.check_at(now).map_err(core)?;
+        let mut claims = record.claims;
+        if portrait.len() < 4 || portrait[..3] != [0xFF, 0xD8, 0xFF] {
+            return Err(core(tuaton_common::Error::InvalidField {
+                field: "portrait",
+                reason: "is not a JPEG file".into(),
+            }));
+        }
+        if portrait.len() > 64 * 1024 {
+            return Err(core(tuaton_common::Error::InvalidField {
+                field: "portrait",
+                reason: "is larger than 64 KiB".into(),
+            }));
+        }
+        claims.portrait = portrait.to_vec();
+        let req = enroll::parse(request).map_err(core)?;
+        let (rec, sk) = self.active_key()?;
+        let issuer = self.issuer_id()?;
+        let (cid, status) = self.allocate()?;
+        let gate = gate::issue(
+            &claims,
+            &IssueParams {
+                issuer,
+                signing_key: &sk,
+                kid: &rec.key.kid,
+                holder_key: req.holder_key.to_bytes(),
+                credential_id: cid,
+                status,
+                issued_at: now,
+            },
+            &mut OsRng,
+        )
+        .map_err(core)?;
+        let unsigned = w3c::unsigned(
+            &claims,
+            issuer,
+            &sk.verifying_key(),
+            &req.holder_key,
+            &cid,
+            status,
+            now,
+        );
+        let w3c_json = w3c::sign(unsigned, &sk, now).map_err(core)?;
+        let issued = IssuedRecord {
+            credential_id: hex::encode(cid),
+            list: status.list,
+            index: status.index,
+            issued_at: now,
+            kid: hex::encode(&rec.key.kid),
+        };
+        let package = tuaton_common::package::CredentialPackage::new(&gate, issuer, &w3c_json)
+            .map_err(core)?;
+        // The credential and its status index are recorded together, then flushed.
+        let creds = self.db.open_tree(CREDS)?;
+        let used = self.db.open_tree(USED)?;
+        let meta = self.db.open_tree(META)?;
+        let idx_key = [status.list.to_be_bytes().as_slice(), &be(status.index)].concat();
+        let fill_key = format!("status-fill/{}", status.list);
+        (&creds, &used, &meta)
+            .transaction(|(c, u, m)| {
+                c.insert(&cid, serde_json::to_vec(&issued).expect("serialisable"))?;
+                u.insert(idx_key.as_slice(), &cid)?;
+                let n = m
+                    .get(fill_key.as_bytes())?
+                    .and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes))
+                    .unwrap_or(0);
+                m.insert(fill_key.as_bytes(), &be(n + 1))?;
+                Ok(())
+            })
+            .map_err(tx_err)?;
+        self.db.flush()?;
+        Ok((package.to_json_pretty(), issued))
+    }
+
+    /// A fresh credential id and a random unused status index (random so that neighbours
+    /// in the list say nothing about issuance order).
+    pub(crate) fn allocate(&self) -> Result<([u8; 8], StatusRef)> {
+        let creds = self.db.open_tree(CREDS)?;
+        let used = self.db.open_tree(USED)?;
+        let size = self.meta_u64("status-size")?;
+        let cid = loop {
+            let c = random::<8>();
+            if !creds.contains_key(c)? {
+                break c;
+            }
+        };
+        // Fill lists one after another; a list is "full" at 90% so random probing stays quick.
+        // Each list's fill count is kept beside the indices (scanning them would make
+        // issuance slower with every credential).
+        let mut list = 0u32;
+        loop {
+            let prefix = list.to_be_bytes();
+            let n = self.list_fill(list)?;
+            if n < size * 9 / 10 {
+                loop {
+                    let index = OsRng.next_u64() % size;
+                    let k = [prefix.as_slice(), &be(index)].concat();
+                    if !used.contains_key(&k)? {
+                        return Ok((cid, StatusRef { list, index }));
+                    }
+                }
+            }
+            list += 1;
+        }
+    }
+
+    pub(crate) fn list_fill(&self, list: u32) -> Result<u64> {
+        self.meta_u64_or_zero(&format!("status-fill/{list}"))
+    }
+
+    /// Sets a credential's revocation bit.
+    pub fn revoke(&self, credential_id: &str) -> Result<IssuedRecord> {
+        let cid = hex::decode(credential_id.trim())
+            .ok()
+            .filter(|c| c.len() == 8)
+            .ok_or_else(|| IssuerError::UnknownCredential(credential_id.into()))?;
+        let v = self
+            .db
+            .open_tree(CREDS)?
+            .get(&cid)?
+            .ok_or_else(|| IssuerError::UnknownCredential(credential_id.into()))?;
+        // A record that does not parse is damage: never a default that would flip
+        // another citizen's status bit.
+        let rec: IssuedRecord = serde_json::from_slice(&v).map_err(|_| {
+            IssuerError::StoreDamaged(format!(
+                "the record of credential {credential_id} does not decode"
+            ))
+        })?;
+        if rec.credential_id != hex::encode(&cid) {
+            return Err(IssuerError::StoreDamaged(format!(
+                "the record of credential {credential_id} names another credential"
+            )));
+        }
+        let k = [rec.list.to_be_bytes().as_slice(), &be(rec.index)].concat();
+        self.db.open_tree(REVOKED)?.insert(k, cid.as_slice())?;
+        self.db.flush()?;
+        Ok(rec)
+    }
+}
+
+/// Largest portrait file the issuer reads (the card's photo is a few KB; a session
+/// carries it within `tuaton_common::session::MAX_MESSAGE`).
+pub const MAX_PORTRAIT_BYTES: u64 = 64 * 1024;
+/// Portrait dimensions accepted, in pixels, each side.
+pub const PORTRAIT_PIXELS: std::ops::RangeInclusive<u32> = 32..=1024;
+
+/// Reads a citizen record file and the portrait it names (a relative portrait path is
+/// relative to the record's directory). The record is checked field by field before the
+/// portrait is read, so a record that is not one says so, naming the field.
+pub fn read_record(path: &Path) -> Result<(Vec<u8>, Vec<u8>)> {
+    let rec = read_small(path, MAX_RECORD_BYTES)?;
+    let record = CitizenRecord::from_json(&rec).map_err(core)?;
+    let portrait = path
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join(&record.portrait_path);
+    Ok((rec, read_portrait(&portrait)?))
+}
+
+/// The largest citizen record file read (a record is a few hundred bytes).
+pub const MAX_RECORD_BYTES: u64 = 64 * 1024;
+
+/// An enrollment request given on the command line: the `TTE1:` text itself, or the path
+/// of a file holding it. Anything else is a file that must exist, so a typo in a file name
+/// is reported as a missing file, not as a malformed request.
+pub fn read_request(arg: &str) -> Result<String> {
+    if arg.trim_start().starts_with(enroll::PREFIX) {
+        return Ok(arg.to_owned());
+    }
+    let bytes = read_small(Path::new(arg), MAX_RECORD_BYTES)?;
+    String::from_utf8(bytes).map_err(|_| {
+        core(tuaton_common::Error::field(
+            "request",
+            "is not text (an enrollment request starts with TTE1:)",
+        ))
+    })
+}
+
+/// Reads a regular file of at most `max` bytes.
+fn read_small(path: &Path, max: u64) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let io = |source| IssuerError::Io {
+        path: path.into(),
+        source,
+    };
+    let f = std::fs::File::open(path).map_err(io)?;
+    if !f.metadata().map_err(io)?.is_file() {
+        return Err(io(std::io::Error::other("not a regular file")));
+    }
+    let mut bytes = Vec::new();
+    f.take(max + 1).read_to_end(&mut bytes).map_err(io)?;
+    if bytes.len() as u64 > max {
+        return Err(io(std::io::Error::other(format!(
+            "larger than {max} bytes"
+        ))));
+    }
+    Ok(bytes)
+}
+
+/// Reads a record's portrait: only a regular file (never a FIFO or `/dev/zero`), at most
+/// [`MAX_PORTRAIT_BYTES`] read before anything else, and it must decode as a JPEG whose
+/// sides are within [`PORTRAIT_PIXELS`].
+pub fn read_portrait(path: &Path) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let bad = |reason: String| {
+        IssuerError::Core(tuaton_common::Error::InvalidField {
+            field: "portrait",
+            reason,
+        })
+    };
+    let io = |source| IssuerError::Io {
+        path: path.into(),
+        source,
+    };
+    let f = std::fs::File::open(path).map_err(io)?;
+    if !f.metadata().map_err(io)?.is_file() {
+        return Err(bad(format!("{} is not a regular file", path.display())));
+    }
+    let mut bytes = Vec::new();
+    f.take(MAX_PORTRAIT_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    if bytes.len() as u64 > MAX_PORTRAIT_BYTES {
+        return Err(bad(format!("is larger than {MAX_PORTRAIT_BYTES} bytes")));
+    }
+    let mut reader =
+        image::ImageReader::with_format(std::io::Cursor::new(&bytes), image::ImageFormat::Jpeg);
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(*PORTRAIT_PIXELS.end());
+    limits.max_image_height = Some(*PORTRAIT_PIXELS.end());
+    limits.max_alloc = Some(16 << 20);
+    reader.limits(limits);
+    let img = reader.decode().map_err(|e| {
+        bad(format!(
+            "is not a JPEG within {}x{} pixels ({e})",
+            PORTRAIT_PIXELS.end(),
+            PORTRAIT_PIXELS.end()
+        ))
+    })?;
+    if !PORTRAIT_PIXELS.contains(&img.width()) || !PORTRAIT_PIXELS.contains(&img.height()) {
+        return Err(bad(format!(
+            "is {}x{} pixels; each side must be {} to {}",
+            img.width(),
+            img.height(),
+            PORTRAIT_PIXELS.start(),
+            PORTRAIT_PIXELS.end()
+        )));
+    }
+    Ok(bytes)
+}
