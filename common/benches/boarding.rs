@@ -9,10 +9,10 @@ use rand::SeedableRng;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 use tuaton_common::bcbp::{self, BoardingPass};
-use tuaton_common::gate::{self, IssueParams, StatusRef};
+use tuaton_common::gate::StatusRef;
 use tuaton_common::presentation::{self, Profile};
 use tuaton_common::trust::{IssuerKey, KeyState, TrustStore, TrustedIssuer};
-use tuaton_common::verify::{self, Context, Policy, ReplayView, StatusLookup, StatusView};
+use tuaton_common::verify::{self, Context, ReplayView, StatusLookup, StatusView};
 
 /// 2025-06-01T00:00:00Z, 07:00 in Thailand: day 152.
 const NOW: i64 = 1_748_736_000;
@@ -70,20 +70,10 @@ fn main() {
         }],
         expires: None,
     };
-    let cred = gate::issue(
-        &tuaton_common::sample::citizen(0),
-        &IssueParams {
-            issuer: 1,
-            signing_key: &ik,
-            kid: &kid,
-            holder_key: hk.verifying_key().to_bytes(),
-            credential_id: [0; 8],
-            status: StatusRef { list: 0, index: 7 },
-            issued_at: 1_735_689_600,
-        },
-        &mut StdRng::seed_from_u64(0),
-    )
-    .unwrap();
+    let mut issue = tuaton_common::sample::Issue::new(0, &ik, hk.verifying_key(), 1_735_689_600);
+    issue.kid = kid.to_vec();
+    issue.status.index = 7;
+    let cred = issue.gate(&mut StdRng::seed_from_u64(0)).unwrap();
     let qr =
         presentation::to_qr_text(&presentation::present(&cred, &hk, Profile::Flight, NOW).unwrap());
     let cond = {
@@ -115,15 +105,7 @@ fn main() {
     assert_eq!(BoardingPass::parse(&four).unwrap().legs.len(), 4);
     let verify_once = || {
         let mut replay = Forgetful;
-        let mut ctx = Context {
-            now: NOW,
-            trust: &trust,
-            status: &Good,
-            replay: &mut replay,
-            policy: Policy::default(),
-            nonce: None,
-            highest_trusted_time: None,
-        };
+        let mut ctx = Context::new(NOW, &trust, &Good, &mut replay);
         verify::verify_qr(&qr, &mut ctx)
     };
     let id_verdict = verify_once();

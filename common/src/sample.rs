@@ -48,3 +48,83 @@ pub fn citizen(i: usize) -> CardClaims {
     .to_vec();
     c
 }
+
+/// How a sample citizen's credential is issued in tests, benchmarks and the demo: the one
+/// place that fills [`IssueParams`](crate::gate::IssueParams) for them.
+#[derive(Clone, Debug)]
+pub struct Issue<'a> {
+    /// Which sample citizen (0..4).
+    pub citizen: usize,
+    /// The issuer's number.
+    pub issuer: u32,
+    /// The issuer's signing key.
+    pub signer: &'a ed25519_dalek::SigningKey,
+    /// The key id (by default the one every issuer derives, [`kid_of`](crate::trust::kid_of)).
+    pub kid: Vec<u8>,
+    /// The holder's key.
+    pub holder: ed25519_dalek::VerifyingKey,
+    /// The credential id (by default eight bytes of the citizen's number).
+    pub credential_id: [u8; 8],
+    /// The status list entry (by default list 0, index = the citizen's number).
+    pub status: crate::gate::StatusRef,
+    /// Issuance time, Unix seconds.
+    pub issued_at: i64,
+}
+
+impl<'a> Issue<'a> {
+    /// Sample citizen `citizen` issued by issuer 1 under `signer` to `holder` at `issued_at`.
+    pub fn new(
+        citizen: usize,
+        signer: &'a ed25519_dalek::SigningKey,
+        holder: ed25519_dalek::VerifyingKey,
+        issued_at: i64,
+    ) -> Self {
+        Issue {
+            citizen,
+            issuer: 1,
+            signer,
+            kid: crate::trust::kid_of(&signer.verifying_key()),
+            holder,
+            credential_id: [citizen as u8; 8],
+            status: crate::gate::StatusRef {
+                list: 0,
+                index: citizen as u64,
+            },
+            issued_at,
+        }
+    }
+
+    /// The gate form, its salts drawn from `rng`.
+    pub fn gate(
+        &self,
+        rng: &mut impl rand_core::CryptoRngCore,
+    ) -> crate::Result<crate::gate::GateCredential> {
+        crate::gate::issue(
+            &citizen(self.citizen),
+            &crate::gate::IssueParams {
+                issuer: self.issuer,
+                signing_key: self.signer,
+                kid: &self.kid,
+                holder_key: self.holder.to_bytes(),
+                credential_id: self.credential_id,
+                status: self.status,
+                issued_at: self.issued_at,
+            },
+            rng,
+        )
+    }
+
+    /// The W3C form, signed (ssi, eddsa-rdfc-2022).
+    pub fn w3c(&self) -> crate::Result<String> {
+        let unsigned = crate::w3c::unsigned(
+            &citizen(self.citizen),
+            self.issuer,
+            &self.signer.verifying_key(),
+            &self.holder,
+            &self.credential_id,
+            self.status,
+            self.issued_at,
+        );
+        crate::w3c::sign(unsigned, self.signer, self.issued_at)
+    }
+}

@@ -429,6 +429,42 @@ pub struct Context<'a> {
     pub highest_trusted_time: Option<i64>,
 }
 
+impl<'a> Context<'a> {
+    /// A context as of `now`: the default policy, no nonce (a QR presentation) and no
+    /// trusted time seen yet.
+    pub fn new(
+        now: i64,
+        trust: &'a TrustStore,
+        status: &'a dyn StatusView,
+        replay: &'a mut dyn ReplayView,
+    ) -> Self {
+        Context {
+            now,
+            trust,
+            status,
+            replay,
+            policy: Policy::default(),
+            nonce: None,
+            highest_trusted_time: None,
+        }
+    }
+    /// With this policy.
+    pub fn with_policy(mut self, policy: Policy) -> Self {
+        self.policy = policy;
+        self
+    }
+    /// With the nonce a gate sent in a session (`None` for a QR).
+    pub fn with_nonce(mut self, nonce: Option<&'a [u8]>) -> Self {
+        self.nonce = nonce;
+        self
+    }
+    /// With the latest trusted time this gate has seen.
+    pub fn with_highest_trusted_time(mut self, t: Option<i64>) -> Self {
+        self.highest_trusted_time = t;
+        self
+    }
+}
+
 /// Verifies QR text.
 pub fn verify_qr(text: &str, ctx: &mut Context<'_>) -> Verdict {
     match presentation::from_qr_text(text) {

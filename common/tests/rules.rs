@@ -320,15 +320,7 @@ fn second_use_is_replayed() {
     let text = qr(&credential(0), Profile::Flight, NOW);
     let trust = trust();
     let mut replay = MemoryReplay::default();
-    let mut ctx = Context {
-        now: NOW,
-        trust: &trust,
-        status: &NoStatus,
-        replay: &mut replay,
-        policy: Policy::default(),
-        nonce: None,
-        highest_trusted_time: None,
-    };
+    let mut ctx = Context::new(NOW, &trust, &NoStatus, &mut replay);
     assert!(verify::verify_qr(&text, &mut ctx).is_valid());
     ctx.now += 5;
     let again = verify::verify_qr(&format!("{text}\r\n"), &mut ctx);
@@ -355,15 +347,8 @@ fn a_grace_policy_refuses_trust_data_expired_too_long_ago() {
         refuse_stale_after: Some(2 * 86_400),
         ..Policy::default()
     };
-    let mut ctx = Context {
-        now: NOW,
-        trust: &trust,
-        status: &Revoked(vec![]),
-        replay: &mut replay,
-        policy,
-        nonce: None,
-        highest_trusted_time: None,
-    };
+    let none_revoked = Revoked(vec![]);
+    let mut ctx = Context::new(NOW, &trust, &none_revoked, &mut replay).with_policy(policy);
     let v = verify::verify_qr(&qr(&credential(0), Profile::Flight, NOW), &mut ctx);
     assert_eq!(codes(&v), ["trust_expired"]);
     assert_eq!(v.warnings, [Warning::TrustStale]);
@@ -377,15 +362,9 @@ fn a_grace_policy_refuses_trust_data_expired_too_long_ago() {
 fn clock_behind_the_highest_trusted_time_warns_clock_rollback() {
     let trust = trust();
     let mut replay = MemoryReplay::default();
-    let mut ctx = Context {
-        now: NOW,
-        trust: &trust,
-        status: &Revoked(vec![]),
-        replay: &mut replay,
-        policy: Policy::default(),
-        nonce: None,
-        highest_trusted_time: Some(NOW + 86_400),
-    };
+    let none_revoked = Revoked(vec![]);
+    let mut ctx = Context::new(NOW, &trust, &none_revoked, &mut replay)
+        .with_highest_trusted_time(Some(NOW + 86_400));
     let v = verify::verify_qr(&qr(&credential(0), Profile::Flight, NOW), &mut ctx);
     assert_eq!(v.warnings, [Warning::ClockRollback]);
 }

@@ -187,15 +187,8 @@ fn a_peer_that_stops_answering_times_out_and_gives_a_verdict() {
     assert!(r.is_err());
     let trust = trust();
     let mut replay = MemoryReplay::default();
-    let ctx = Context {
-        now: NOW,
-        trust: &trust,
-        status: &Revoked(vec![]),
-        replay: &mut replay,
-        policy: Policy::default(),
-        nonce: None,
-        highest_trusted_time: None,
-    };
+    let none_revoked = Revoked(vec![]);
+    let ctx = Context::new(NOW, &trust, &none_revoked, &mut replay);
     assert_eq!(codes(&verify::session_failed(&ctx)), ["session_failed"]);
 }
 

@@ -127,20 +127,12 @@ fn main() {
     let loaded = gate.load().unwrap();
     let holder = SigningKey::from_bytes(&[8; 32]);
     let index = (0..ENTRIES).find(|i| bits.get(*i) == Some(false)).unwrap();
-    let cred = tuaton_common::gate::issue(
-        &tuaton_common::sample::citizen(0),
-        &tuaton_common::gate::IssueParams {
-            issuer: 1,
-            signing_key: &issuer_key,
-            kid: &[1, 2, 3, 4],
-            holder_key: holder.verifying_key().to_bytes(),
-            credential_id: [1; 8],
-            status: tuaton_common::gate::StatusRef { list: 0, index },
-            issued_at: 1_790_000_000,
-        },
-        &mut rand::rngs::OsRng,
-    )
-    .unwrap();
+    let mut issue =
+        tuaton_common::sample::Issue::new(0, &issuer_key, holder.verifying_key(), 1_790_000_000);
+    issue.kid = vec![1, 2, 3, 4];
+    issue.credential_id = [1; 8];
+    issue.status.index = index;
+    let cred = issue.gate(&mut rand::rngs::OsRng).unwrap();
     let mut real = RealGate {
         gate: &gate,
         loaded: &loaded,

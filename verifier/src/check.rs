@@ -33,15 +33,10 @@ impl Gate {
     ) -> Result<T> {
         let replay_tree = self.db.open_tree(REPLAY)?;
         let mut replay = SledReplay(&replay_tree);
-        let mut ctx = Context {
-            now,
-            trust: &loaded.trust,
-            status: &loaded.status,
-            replay: &mut replay,
-            policy: self.policy,
-            nonce,
-            highest_trusted_time: self.highest_trusted_time()?,
-        };
+        let mut ctx = Context::new(now, &loaded.trust, &loaded.status, &mut replay)
+            .with_policy(self.policy)
+            .with_nonce(nonce)
+            .with_highest_trusted_time(self.highest_trusted_time()?);
         Ok(f(&mut ctx))
     }
 

@@ -10,7 +10,7 @@ use rand::rngs::StdRng;
 use rand::{RngCore, SeedableRng};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use tuaton_common::gate::{self, GateCredential, Group, IssueParams, StatusRef};
+use tuaton_common::gate::{GateCredential, Group, StatusRef};
 use tuaton_common::presentation::{self, Profile};
 use tuaton_common::sample;
 use tuaton_common::status::{Bitset, CheckedList, StatusLists};
@@ -132,24 +132,11 @@ impl Scenario {
         let rng = std::cell::RefCell::new(rng);
         let t_rotate = now - 30 * 86_400;
         let issue = |i: usize, key: &SigningKey, at: i64, index: u64| {
-            gate::issue(
-                &sample::citizen(i),
-                &IssueParams {
-                    issuer: 1,
-                    signing_key: key,
-                    kid: &kid(key),
-                    holder_key: holder.verifying_key().to_bytes(),
-                    credential_id: {
-                        let mut c = [0u8; 8];
-                        rng.borrow_mut().fill_bytes(&mut c);
-                        c
-                    },
-                    status: StatusRef { list: 0, index },
-                    issued_at: at,
-                },
-                &mut *rng.borrow_mut(),
-            )
-            .expect("sample citizens are valid")
+            let mut s = sample::Issue::new(i, key, holder.verifying_key(), at);
+            rng.borrow_mut().fill_bytes(&mut s.credential_id);
+            s.status = StatusRef { list: 0, index };
+            s.gate(&mut *rng.borrow_mut())
+                .expect("sample citizens are valid")
         };
         // Cards issued before and after the rotation; citizen 3's card has expired.
         let mut creds = vec![
@@ -247,15 +234,8 @@ impl Scenario {
 
 impl Checker for Scenario {
     fn check(&mut self, text: &str, _cancel: &Arc<AtomicBool>) -> Verdict {
-        let mut ctx = Context {
-            now: self.now,
-            trust: &self.trust,
-            status: &self.status,
-            replay: &mut self.replay,
-            policy: Policy::default(),
-            nonce: None,
-            highest_trusted_time: Some(self.published),
-        };
+        let mut ctx = Context::new(self.now, &self.trust, &self.status, &mut self.replay)
+            .with_highest_trusted_time(Some(self.published));
         verify::verify_qr(text, &mut ctx)
     }
     fn now(&self) -> i64 {

@@ -190,15 +190,15 @@ impl Checker for LiveGate {
         })();
         // A failure (store in use too long, unreachable phone) must never look valid.
         result.unwrap_or_else(|_| {
-            verify::session_failed(&verify::Context {
-                now,
-                trust: &self.loaded.trust,
-                status: &self.loaded.status,
-                replay: &mut verify::MemoryReplay::default(),
-                policy: self.policy,
-                nonce: None,
-                highest_trusted_time: None,
-            })
+            verify::session_failed(
+                &verify::Context::new(
+                    now,
+                    &self.loaded.trust,
+                    &self.loaded.status,
+                    &mut verify::MemoryReplay::default(),
+                )
+                .with_policy(self.policy),
+            )
         })
     }
 

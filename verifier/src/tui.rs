@@ -70,9 +70,13 @@ pub struct HistoryItem {
     pub at: i64,
     /// Valid or not.
     pub valid: bool,
-    /// Short text.
+    /// Short text: the reasons first, then whose card.
     pub summary: String,
 }
+
+/// Below this width the screen drops the history pane: the holder's details and portrait
+/// need the room, and the verdict banner says why a scan was rejected anyway.
+pub const NARROW: u16 = 72;
 
 /// The verdict on screen.
 #[derive(Clone, Debug)]
@@ -387,7 +391,16 @@ impl App {
     }
 
     /// The verdict lines: headline, detail, then every warning in both languages.
-    fn banner(&self) -> (Vec<Line<'static>>, Style) {
+    fn banner(&self, narrow: bool) -> (Vec<Line<'static>>, Style) {
+        // English and Thai side by side, or one under the other on a narrow screen (a
+        // wrapped line would split a Thai phrase mid-word; a cut one would lose it).
+        let both = |en: &str, th: &str| -> Vec<Line<'static>> {
+            if narrow {
+                vec![Line::from(en.to_owned()), Line::from(th.to_owned())]
+            } else {
+                vec![Line::from(format!("{en} / {th}"))]
+            }
+        };
         let green = Style::new()
             .fg(Color::Black)
             .bg(Color::Green)
@@ -487,7 +500,7 @@ impl App {
                 .map(|r| r.describe())
                 .chain(pass_problems.map(|p| p.describe()));
             for (en, th) in words.take(3) {
-                lines.push(Line::from(format!("{en} / {th}")));
+                lines.extend(both(en, th));
             }
             if let Some(b) = v.boarding_pass.as_ref().filter(|b| {
                 b.problems
@@ -506,13 +519,15 @@ impl App {
         };
         for w in &v.warnings {
             let (en, th) = w.describe();
-            lines.push(Line::styled(format!("! {en} / {th}"), WARN));
+            for l in both(&format!("! {en}"), th) {
+                lines.push(l.style(WARN));
+            }
         }
         (lines, style)
     }
 
     fn render_banner(&self, area: Rect, buf: &mut Buffer) {
-        let (lines, style) = self.banner();
+        let (lines, style) = self.banner(area.width < NARROW);
         buf.set_style(area, style);
         let lines: Vec<Line> = lines.into_iter().map(|l| l.centered()).collect();
         Paragraph::new(lines)
@@ -606,18 +621,50 @@ impl App {
         let hist = Block::new().borders(Borders::ALL).title(" Recent / ล่าสุด ");
         let hin = hist.inner(area);
         hist.render(area, buf);
-        let rows: Vec<Line> = self
-            .history
-            .iter()
-            .take(hin.height as usize)
-            .map(|h| {
-                let c = if h.valid { Color::Green } else { Color::Red };
-                Line::from(vec![
-                    Span::raw(format!("{} ", hhmmss(h.at))),
+        // A rejection: the time, NO and whose card, then the reason codes on lines of
+        // their own, packed but never cut. At 80 columns the pane is 32 wide inside its
+        // indent, and the longest code (`issuer_key_not_valid_at_issuance`) is 32. Rows
+        // past the pane's height are the oldest and are simply not drawn.
+        const INDENT: &str = "  ";
+        let room = (hin.width as usize).saturating_sub(INDENT.len()).max(8);
+        let mut rows: Vec<Line> = vec![];
+        for h in self.history.iter().take(hin.height as usize) {
+            let c = if h.valid { Color::Green } else { Color::Red };
+            let time = format!("{} ", hhmmss(h.at));
+            match h
+                .summary
+                .strip_prefix("NO ")
+                .and_then(|r| r.split_once(": "))
+            {
+                Some((why, who)) if !h.valid => {
+                    rows.push(Line::from(vec![
+                        Span::raw(time),
+                        Span::styled("NO ", Style::new().fg(c)),
+                        Span::raw(who.to_owned()),
+                    ]));
+                    let mut lines: Vec<String> = vec![];
+                    for code in why.split(',') {
+                        match lines.last_mut() {
+                            Some(l) if l.len() + 1 + code.len() <= room => {
+                                l.push(',');
+                                l.push_str(code);
+                            }
+                            _ => lines.push(code.to_owned()),
+                        }
+                    }
+                    for l in lines {
+                        rows.push(Line::from(vec![
+                            Span::raw(INDENT),
+                            Span::styled(l, Style::new().fg(c)),
+                        ]));
+                    }
+                }
+                _ => rows.push(Line::from(vec![
+                    Span::raw(time),
                     Span::styled(h.summary.clone(), Style::new().fg(c)),
-                ])
-            })
-            .collect();
+                ])),
+            }
+        }
         Paragraph::new(rows).render(hin, buf);
     }
 
@@ -638,11 +685,11 @@ impl App {
 
     fn render_status(&self, area: Rect, buf: &mut Buffer) {
         let st = &self.status;
-        let mut spans = vec![Span::raw(format!(
-            " Bundle v{} · {} old ",
-            st.version,
-            age_text(st.age_secs)
-        ))];
+        let mut spans = vec![Span::raw(if area.width < NARROW {
+            format!(" v{} · {} ", st.version, age_text(st.age_secs))
+        } else {
+            format!(" Bundle v{} · {} old ", st.version, age_text(st.age_secs))
+        })];
         if !st.label.is_empty() {
             spans.insert(
                 0,
@@ -655,21 +702,21 @@ impl App {
         if st.clock_back {
             spans.push(Span::styled(" CLOCK SET BACK ", WARN));
         }
-        spans.push(
-            Span::raw(if self.demo {
-                " · Enter next · Esc clear · F10 quit"
-            } else {
-                " · Esc clear · F10 quit"
-            })
-            .dim(),
-        );
+        // The keys always fit: on a narrow screen in fewer words.
+        let keys = match (self.demo, area.width < NARROW) {
+            (true, false) => " · Enter next · Esc clear · F10 quit",
+            (false, false) => " · Esc clear · F10 quit",
+            (true, true) => " Enter·Esc·F10 quit",
+            (false, true) => " Esc clear·F10 quit",
+        };
+        spans.push(Span::raw(keys).dim());
         Line::from(spans).render(area, buf);
     }
 }
 
 impl Widget for &App {
     fn render(self, area: Rect, buf: &mut Buffer) {
-        let banner_h = (self.banner().0.len() as u16 + 1).clamp(4, 8);
+        let banner_h = (self.banner(area.width < NARROW).0.len() as u16 + 1).clamp(4, 8);
         let [title, banner, body, input, status] = Layout::vertical([
             Constraint::Length(1),
             Constraint::Length(banner_h),
@@ -680,11 +727,15 @@ impl Widget for &App {
         .areas(area);
         self.render_title(title, buf);
         self.render_banner(banner, buf);
-        let [left, right] =
-            Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)])
-                .areas(body);
-        self.render_holder(left, buf);
-        self.render_history(right, buf);
+        if area.width < NARROW {
+            self.render_holder(body, buf);
+        } else {
+            let [left, right] =
+                Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)])
+                    .areas(body);
+            self.render_holder(left, buf);
+            self.render_history(right, buf);
+        }
         self.render_input(input, buf);
         self.render_status(status, buf);
     }

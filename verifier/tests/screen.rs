@@ -9,13 +9,17 @@ use tuaton_verifier::tui::{Action, App, Checker};
 const NOW: i64 = 1_795_000_000; // 2026-11-18
 
 fn draw(app: &App) -> (Vec<String>, ratatui::buffer::Buffer) {
-    let mut t = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    draw_at(app, 80, 24)
+}
+
+fn draw_at(app: &App, w: u16, h: u16) -> (Vec<String>, ratatui::buffer::Buffer) {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
     t.draw(|f| f.render_widget(app, f.area())).unwrap();
     let buf = t.backend().buffer().clone();
-    let lines = (0..24)
+    let lines = (0..h)
         .map(|y| {
             let mut s = String::new();
-            for x in 0..80 {
+            for x in 0..w {
                 s.push_str(buf[(x, y)].symbol());
             }
             s.trim_end().to_owned()
@@ -124,16 +128,15 @@ fn each_rejection_is_red_with_its_reason_in_english_and_thai() {
 #[test]
 fn history_lists_recent_checks_newest_first() {
     let (lines, _) = draw(&after(4));
-    let hist: Vec<&str> = lines[6..10]
+    let hist: Vec<&str> = lines[6..11]
         .iter()
         .map(|l| l.split('│').nth(3).unwrap_or("").trim())
         .collect();
-    assert!(
-        hist[0].starts_with("18:08:40 NO credential_expired: Mr"),
-        "{hist:?}"
-    );
-    assert!(hist[1].contains("VALID Mrs. Boonmee"), "{hist:?}");
-    assert!(hist[3].contains("VALID Mr. Somchai"), "{hist:?}");
+    // A rejection: when and whose card, then why on a line of its own.
+    assert_eq!(hist[0], "18:08:40 NO Mr. Thanakorn Wongyai", "{hist:?}");
+    assert_eq!(hist[1], "credential_expired", "{hist:?}");
+    assert!(hist[2].contains("VALID Mrs. Boonmee"), "{hist:?}");
+    assert!(hist[4].contains("VALID Mr. Somchai"), "{hist:?}");
 }
 
 #[test]
@@ -355,5 +358,107 @@ fn demo_plain_pairs_each_pass_with_the_next_id() {
         other.reason_codes(),
         ["boarding_pass_name_mismatch"],
         "the ID itself is fine"
+    );
+}
+
+/// The history pane's text at 80x24 after the demo's first `n` scans.
+fn history_after(n: usize) -> String {
+    let (lines, _) = draw(&after(n));
+    lines[6..22]
+        .iter()
+        .map(|l| l.split('│').nth(3).unwrap_or("").trim())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn at_80_columns_the_history_shows_why_every_rejection_happened() {
+    let hist = history_after(8);
+    for code in [
+        "credential_expired",
+        "credential_revoked",
+        "bad_issuer_signature",
+        "replayed",
+        "unknown_issuer_key",
+    ] {
+        // Whole, on one line of the pane (wrapping may split a long list between codes).
+        assert!(
+            hist.lines().any(|l| l.contains(code)),
+            "{code} missing from the history:\n{hist}"
+        );
+    }
+}
+
+#[test]
+fn at_60x20_the_id_stays_on_one_line_and_each_reason_is_whole_in_both_languages() {
+    for n in 1..=8 {
+        let (lines, _) = draw_at(&after(n), 60, 20);
+        let s = lines.join("\n");
+        if n <= 3 {
+            assert!(
+                lines.iter().any(|l| l.contains("ID X-XXXX-XXXXX-")),
+                "step {n}: the masked ID wrapped:\n{s}"
+            );
+        }
+    }
+    for (n, en, th) in [
+        (4, "Card has expired", "บัตรหมดอายุ"),
+        (5, "Card has been revoked", "บัตรถูกเพิกถอน"),
+        (7, "This QR code was already used", "คิวอาร์โค้ดนี้ถูกใช้แล้ว"),
+    ] {
+        let (lines, _) = draw_at(&after(n), 60, 20);
+        let s = lines.join("\n");
+        assert!(
+            lines.iter().any(|l| l.trim() == en),
+            "step {n}: `{en}` not whole on its own line:\n{s}"
+        );
+        assert!(
+            lines.iter().any(|l| l.trim() == th),
+            "step {n}: `{th}` not whole on its own line:\n{s}"
+        );
+        assert!(s.contains("REJECTED"), "step {n}:\n{s}");
+    }
+}
+
+#[test]
+fn several_long_reasons_wrap_between_codes_and_none_is_cut() {
+    let mut app = after(0);
+    app.history.insert(
+        0,
+        tuaton_verifier::tui::HistoryItem {
+            at: NOW,
+            valid: false,
+            summary: "NO issuer_key_not_valid_at_issuance,credential_revoked,bad_holder_proof: Mr. Somchai Jaidee".into(),
+        },
+    );
+    let (lines, _) = draw(&app);
+    let pane: Vec<&str> = lines[6..12]
+        .iter()
+        .map(|l| l.split('│').nth(3).unwrap_or("").trim())
+        .collect();
+    let text = pane.join("\n");
+    for code in [
+        "issuer_key_not_valid_at_issuance",
+        "credential_revoked",
+        "bad_holder_proof",
+    ] {
+        assert!(pane.iter().any(|l| l.contains(code)), "{code} cut:\n{text}");
+    }
+    assert!(text.contains("Mr. Somchai Jaidee"), "{text}");
+}
+
+#[test]
+fn expired_card_full_screen_at_60x20() {
+    let (lines, _) = draw_at(&after(4), 60, 20);
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/screens/expired-60x20.txt"
+    );
+    if std::env::var_os("TUATON_WRITE_SCREENS").is_some() {
+        std::fs::write(path, lines.join("\n") + "\n").unwrap();
+    }
+    assert_eq!(
+        lines.join("\n") + "\n",
+        std::fs::read_to_string(path).unwrap()
     );
 }

@@ -6,7 +6,7 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use rand_core::{CryptoRng, RngCore};
 use sha2::{Digest, Sha256};
-use tuaton_common::gate::{self, GateCredential, IssueParams, StatusRef};
+use tuaton_common::gate::{GateCredential, StatusRef};
 use tuaton_common::presentation::{self, Profile};
 use tuaton_common::trust::{IssuerKey, KeyState, TrustStore, TrustedIssuer};
 use tuaton_common::verify::{
@@ -55,23 +55,11 @@ pub fn issue_with(
     status_index: u64,
 ) -> GateCredential {
     let mut rng = StdRng::seed_from_u64(citizen as u64);
-    gate::issue(
-        &tuaton_common::sample::citizen(citizen),
-        &IssueParams {
-            issuer: 1,
-            signing_key: signer,
-            kid: &KID,
-            holder_key: holder_key().verifying_key().to_bytes(),
-            credential_id: [citizen as u8; 8],
-            status: StatusRef {
-                list: 0,
-                index: status_index,
-            },
-            issued_at,
-        },
-        &mut rng,
-    )
-    .unwrap()
+    let mut i =
+        tuaton_common::sample::Issue::new(citizen, signer, holder_key().verifying_key(), issued_at);
+    i.kid = KID.to_vec();
+    i.status.index = status_index;
+    i.gate(&mut rng).unwrap()
 }
 
 pub fn credential(citizen: usize) -> GateCredential {
@@ -126,15 +114,7 @@ pub fn policy_of(text: &str) -> Policy {
 /// Verifies `text` at a gate whose policy asks for what the presentation shows.
 pub fn check_with(text: &str, now: i64, trust: &TrustStore, status: &dyn StatusView) -> Verdict {
     let mut replay = MemoryReplay::default();
-    let mut ctx = Context {
-        now,
-        trust,
-        status,
-        replay: &mut replay,
-        policy: policy_of(text),
-        nonce: None,
-        highest_trusted_time: None,
-    };
+    let mut ctx = Context::new(now, trust, status, &mut replay).with_policy(policy_of(text));
     verify::verify_qr(text, &mut ctx)
 }
 
@@ -167,15 +147,10 @@ pub fn in_context<T>(
     let trust = trust();
     let status = Revoked(vec![]);
     let mut replay = MemoryReplay::default();
-    let mut ctx = Context {
-        now: NOW,
-        trust: &trust,
-        status: &status,
-        replay: &mut replay,
-        policy,
-        nonce,
-        highest_trusted_time: highest,
-    };
+    let mut ctx = Context::new(NOW, &trust, &status, &mut replay)
+        .with_policy(policy)
+        .with_nonce(nonce)
+        .with_highest_trusted_time(highest);
     f(&mut ctx)
 }
 
