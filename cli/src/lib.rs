@@ -184,6 +184,17 @@ pub fn finish<E: Hint>(r: anyhow::Result<Outcome>, home: &Path) -> ExitCode {
     }
 }
 
+/// Reads a file given on the command line (a record, a request, a bundle file): only a
+/// regular file (a FIFO or `/dev/zero` would never end), never holding more than `max + 1`
+/// bytes. `Ok(None)` when it holds more than `max`.
+pub fn read_bounded(path: &Path, max: u64) -> std::io::Result<Option<Vec<u8>>> {
+    let f = std::fs::File::open(path)?;
+    if !f.metadata()?.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    tuaton_common::bundle::read_capped(f, max)
+}
+
 /// Where PINs and passphrases come from: the terminal (not echoed), or one line of
 /// standard input per prompt (`--pin-stdin`, `--passphrase-stdin`).
 pub struct Prompter {

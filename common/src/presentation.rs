@@ -247,7 +247,7 @@ pub fn from_qr_text(text: &str) -> Result<Vec<u8>> {
             Error::Payload("does not start with TT1:".into())
         });
     };
-    let raw = base45::decode(body).map_err(|e| Error::Payload(format!("not base45: {e:?}")))?;
+    let raw = base45::decode(body).map_err(|_| Error::Payload("not base45".into()))?;
     match raw.first() {
         Some(0x83) => Ok(raw),
         Some(_) => inflate_exact(&raw),

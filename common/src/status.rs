@@ -90,13 +90,15 @@ pub fn sign_list(
     valid_until: i64,
 ) -> Result<String> {
     let id = w3c::status_list_id(issuer, list);
-    let uri: ssi::json_ld::iref::UriBuf = id.parse().map_err(|e| Error::W3c(format!("{e:?}")))?;
+    let uri: ssi::json_ld::iref::UriBuf = id
+        .parse()
+        .map_err(|_| Error::W3c(format!("status list id `{id}` is not a URI")))?;
     let encoded = encode_list(bits.as_bytes());
     let subject = BitstringStatusList::new(
         Some(
             format!("{id}#list")
                 .parse()
-                .map_err(|e| Error::W3c(format!("{e:?}")))?,
+                .map_err(|_| Error::W3c(format!("status list id `{id}#list` is not a URI")))?,
         ),
         StatusPurpose::Revocation,
         encoded,

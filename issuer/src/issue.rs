@@ -203,23 +203,13 @@ pub fn read_request(arg: &str) -> Result<String> {
 
 /// Reads a regular file of at most `max` bytes.
 fn read_small(path: &Path, max: u64) -> Result<Vec<u8>> {
-    use std::io::Read;
     let io = |source| IssuerError::Io {
         path: path.into(),
         source,
     };
-    let f = std::fs::File::open(path).map_err(io)?;
-    if !f.metadata().map_err(io)?.is_file() {
-        return Err(io(std::io::Error::other("not a regular file")));
-    }
-    let mut bytes = Vec::new();
-    f.take(max + 1).read_to_end(&mut bytes).map_err(io)?;
-    if bytes.len() as u64 > max {
-        return Err(io(std::io::Error::other(format!(
-            "larger than {max} bytes"
-        ))));
-    }
-    Ok(bytes)
+    tuaton_cli::read_bounded(path, max)
+        .map_err(io)?
+        .ok_or_else(|| io(std::io::Error::other(format!("larger than {max} bytes"))))
 }
 
 /// Reads a record's portrait: only a regular file (never a FIFO or `/dev/zero`), at most

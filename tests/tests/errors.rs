@@ -119,7 +119,10 @@ fn issuer_input_errors_name_the_file_or_the_field() {
     // A birth date that has not happened yet.
     let mut v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(w.path("somchai.json")).unwrap()).unwrap();
+    // (The card itself dated later still, so only today's date can tell.)
     v["birth_date"] = "2099-01-01".into();
+    v["issue_date"] = "2099-06-01".into();
+    v["expiry_date"] = "2107-01-01".into();
     std::fs::write(w.path("future.json"), v.to_string()).unwrap();
     let request = w.wallet("wallet", &["request"], &format!("{PIN}\n")).ok();
     let r = w.issuer(&[

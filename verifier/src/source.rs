@@ -3,7 +3,6 @@
 
 use crate::{GateError, Result};
 use std::path::PathBuf;
-use tuaton_common::bundle;
 
 /// Where bundle files come from.
 pub use tuaton_common::bundle::Source;
@@ -17,17 +16,11 @@ impl Source for DirSource {
     type Error = GateError;
     fn read(&self, rel: &str, max: u64) -> Result<Vec<u8>> {
         let p = self.0.join(rel);
-        let io = |source| GateError::Io {
-            path: p.display().to_string(),
-            source,
-        };
-        let f = std::fs::File::open(&p).map_err(io)?;
-        // A FIFO or device (e.g. /dev/zero) would never end: only regular files.
-        if !f.metadata().map_err(io)?.is_file() {
-            return Err(io(std::io::Error::other("not a regular file")));
-        }
-        bundle::read_capped(f, max)
-            .map_err(io)?
+        tuaton_cli::read_bounded(&p, max)
+            .map_err(|source| GateError::Io {
+                path: p.display().to_string(),
+                source,
+            })?
             .ok_or_else(|| GateError::TooLarge {
                 what: p.display().to_string(),
                 max,

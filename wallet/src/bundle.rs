@@ -17,12 +17,7 @@ impl Source for DirSource {
             path: p.clone(),
             source,
         };
-        let f = std::fs::File::open(&p).map_err(io)?;
-        // A FIFO or device would never end: only regular files.
-        if !f.metadata().map_err(io)?.is_file() {
-            return Err(io(std::io::Error::other("not a regular file")));
-        }
-        bundle::read_capped(f, max)
+        tuaton_cli::read_bounded(&p, max)
             .map_err(io)?
             .ok_or_else(|| io(std::io::Error::other(format!("larger than {max} bytes"))))
     }
