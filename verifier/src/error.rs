@@ -1,6 +1,6 @@
 //! Everything that can go wrong at the gate, each variant one thing, with its hint.
 
-/// Everything that can go wrong at the gate (a rejected presentation is a [`Verdict`],
+/// Everything that can go wrong at the gate (a rejected presentation is a [`Verdict`](tuaton_common::verify::Verdict),
 /// not an error).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
