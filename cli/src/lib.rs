@@ -192,7 +192,9 @@ pub fn read_bounded(path: &Path, max: u64) -> std::io::Result<Option<Vec<u8>>> {
     if !f.metadata()?.is_file() {
         return Err(std::io::Error::other("not a regular file"));
     }
-    tuaton_common::bundle::read_capped(f, max)
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut std::io::Read::take(f, max.saturating_add(1)), &mut out)?;
+    Ok((out.len() as u64 <= max).then_some(out))
 }
 
 /// Where PINs and passphrases come from: the terminal (not echoed), or one line of

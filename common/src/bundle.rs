@@ -107,15 +107,6 @@ pub trait Source {
     fn location(&self) -> String;
 }
 
-/// Reads all of `r` if it holds at most `max` bytes; `Ok(None)` when it holds more (never
-/// holding more than `max + 1` bytes). For readers' [`Source::read`].
-pub fn read_capped(r: impl std::io::Read, max: u64) -> std::io::Result<Option<Vec<u8>>> {
-    use std::io::Read;
-    let mut out = Vec::new();
-    r.take(max.saturating_add(1)).read_to_end(&mut out)?;
-    Ok((out.len() as u64 <= max).then_some(out))
-}
-
 /// The parts of a bundle a reader fetched (before any signature is checked).
 #[derive(Clone, Debug)]
 pub struct RawBundle {

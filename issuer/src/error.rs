@@ -55,9 +55,9 @@ pub enum IssuerError {
     },
 }
 
-impl IssuerError {
-    /// What the user should do about it (the CLI's second line).
-    pub fn hint(&self) -> &'static str {
+impl tuaton_cli::Hint for IssuerError {
+    /// What the user should do about it.
+    fn hint(&self) -> &'static str {
         match self {
             IssuerError::Core(_) => {
                 "correct the input and run the command again; nothing was written"
@@ -67,7 +67,7 @@ impl IssuerError {
                 "restore the issuer from its backup (`tuaton-issuer restore --from FILE`)"
             }
             IssuerError::NotBackup { .. } => "give the file `tuaton-issuer backup --out` wrote",
-            IssuerError::Store(e) => e.hint(),
+            IssuerError::Store(e) => tuaton_store::StoreError::hint(e),
             IssuerError::Io { .. } => "check the path exists and is readable/writable",
             IssuerError::AlreadyInitialised(_) => {
                 "use another --home, or keep using the existing issuer"
@@ -84,12 +84,6 @@ impl IssuerError {
             }
             IssuerError::NoActiveKey => "run `tuaton-issuer rotate` to create a new signing key",
         }
-    }
-}
-
-impl tuaton_cli::Hint for IssuerError {
-    fn hint(&self) -> &'static str {
-        IssuerError::hint(self)
     }
     fn disk_full(&self) -> bool {
         matches!(

@@ -73,16 +73,16 @@ pub enum GateError {
     Usage(String),
 }
 
-impl GateError {
-    /// What the operator should do.
-    pub fn hint(&self) -> &'static str {
+impl tuaton_cli::Hint for GateError {
+    /// What the user should do about it.
+    fn hint(&self) -> &'static str {
         match self {
             GateError::Trust(_) | GateError::Bundle { .. } => {
                 "the previous bundle stays in use; check the source is the issuer's real bundle"
             }
             GateError::Transport { .. } => "check the phone is near and its engagement QR is fresh, then scan it again",
 
-            GateError::Store(e) => e.hint(),
+            GateError::Store(e) => tuaton_store::StoreError::hint(e),
             GateError::Io { .. } => "check the path exists and is readable",
             GateError::Http { .. } => {
                 "check the URL and the network, or sync from a directory copy"
@@ -95,12 +95,6 @@ impl GateError {
             GateError::NoQr(_) => "use a sharper, well-lit image of the QR code or boarding pass",
             GateError::Usage(_) => "check the command line with --help",
         }
-    }
-}
-
-impl tuaton_cli::Hint for GateError {
-    fn hint(&self) -> &'static str {
-        GateError::hint(self)
     }
     fn disk_full(&self) -> bool {
         matches!(

@@ -78,9 +78,9 @@ pub enum WalletError {
     },
 }
 
-impl WalletError {
-    /// What the citizen should do.
-    pub fn hint(&self) -> &'static str {
+impl tuaton_cli::Hint for WalletError {
+    /// What the user should do about it.
+    fn hint(&self) -> &'static str {
         match self {
             WalletError::PinPolicy(_) => "choose digits with no run like 1234 or 1111 and not your birth date",
             WalletError::PinMismatch => "enter the same PIN twice",
@@ -99,15 +99,9 @@ impl WalletError {
             WalletError::Usage(_) => "check the command line with --help",
             WalletError::NoConsent(_) => "nothing was shared; run `tuaton-wallet engage` again in a terminal",
             WalletError::GateGone(_) => "nothing was shared; run `tuaton-wallet engage` again and scan the new QR",
-            WalletError::Store(e) => e.hint(),
+            WalletError::Store(e) => tuaton_store::StoreError::hint(e),
             WalletError::Io { .. } => "check the path exists and is readable/writable",
         }
-    }
-}
-
-impl tuaton_cli::Hint for WalletError {
-    fn hint(&self) -> &'static str {
-        WalletError::hint(self)
     }
     fn disk_full(&self) -> bool {
         matches!(
