@@ -26,6 +26,9 @@ pub enum Error {
     /// A signature or key was malformed or did not verify.
     #[error("signature: {0}")]
     Signature(String),
+    /// A signing key held outside this process (a PKCS#11 token) did not sign.
+    #[error("the signing key did not sign: {0}")]
+    Signer(String),
     /// The W3C form could not be built, signed or verified by ssi.
     #[error("W3C credential: {0}")]
     W3c(String),

@@ -13,7 +13,6 @@ use crate::thai;
 use chrono::NaiveDate;
 use ciborium::Value;
 use coset::{iana, AsCborValue, CborSerializable, CoseSign1, CoseSign1Builder, HeaderBuilder};
-use ed25519_dalek::{Signer, SigningKey};
 use rand_core::CryptoRngCore;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -675,7 +674,7 @@ pub struct IssueParams<'a> {
     /// Issuer number in the trust list.
     pub issuer: u32,
     /// The signing key and its kid.
-    pub signing_key: &'a SigningKey,
+    pub signing_key: &'a dyn crate::signer::KeySigner,
     /// Key id, as listed in the trust list.
     pub kid: &'a [u8],
     /// The holder's Ed25519 public key, from the enrollment request.
@@ -743,7 +742,9 @@ fn sign_member(payload: &Payload, p: &IssueParams<'_>) -> Result<Vec<u8>> {
     let cose = CoseSign1Builder::new()
         .protected(protected)
         .payload(cbor::encode(&payload.to_value()))
-        .create_signature(b"", |tbs| p.signing_key.sign(tbs).to_bytes().to_vec())
+        .try_create_signature(b"", |tbs| {
+            crate::signer::sign_checked(p.signing_key, tbs).map(|s| s.to_vec())
+        })?
         .build();
     cose.to_vec().map_err(|e| err(e.to_string()))
 }

@@ -22,6 +22,7 @@ pub mod presentation;
 pub mod sample;
 pub mod seal;
 pub mod session;
+pub mod signer;
 pub mod status;
 pub mod text;
 pub mod thai;

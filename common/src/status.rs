@@ -7,7 +7,7 @@ use crate::verify::{StatusLookup, StatusView};
 use crate::w3c;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use ed25519_dalek::{SigningKey, VerifyingKey};
+use ed25519_dalek::VerifyingKey;
 use ssi::claims::data_integrity::{AnySuite, DataIntegrity};
 use ssi::claims::VerificationParameters;
 use ssi::dids::{DIDKey, DIDResolver};
@@ -85,7 +85,7 @@ pub fn sign_list(
     bits: &Bitset,
     issuer: u32,
     list: u32,
-    key: &SigningKey,
+    key: &dyn crate::signer::KeySigner,
     valid_from: i64,
     valid_until: i64,
 ) -> Result<String> {
@@ -109,7 +109,7 @@ pub fn sign_list(
     cred.valid_until = Some(rfc3339(valid_until)?);
     cred.other_properties.insert(
         "issuer".into(),
-        serde_json::Value::String(w3c::did_key(&key.verifying_key())),
+        serde_json::Value::String(w3c::did_key(&key.public_key())),
     );
     let signed = w3c::sign_di(cred, key, valid_from)?;
     serde_json::to_string(&signed).map_err(Into::into)

@@ -8,6 +8,7 @@
 
 use crate::cbor::{self, err, u};
 use crate::error::{Error, Result};
+use crate::signer::KeySigner;
 use ciborium::Value;
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
@@ -135,6 +136,18 @@ impl MultiSigned {
             .map(|k| (k.verifying_key().to_bytes(), k.sign(&input).to_bytes()))
             .collect();
         MultiSigned { doc, sigs }
+    }
+
+    fn sign_with(tag: &[u8], doc: Vec<u8>, keys: &[&dyn KeySigner]) -> Result<Self> {
+        let input = signing_input(tag, &doc);
+        let mut sigs = Vec::with_capacity(keys.len());
+        for k in keys {
+            sigs.push((
+                k.public_key().to_bytes(),
+                crate::signer::sign_checked(*k, &input)?,
+            ));
+        }
+        Ok(MultiSigned { doc, sigs })
     }
 
     /// Encodes to CBOR.
@@ -336,6 +349,12 @@ impl SignedRoot {
     pub fn sign(root: Root, keys: &[&SigningKey]) -> Self {
         let signed = MultiSigned::sign(ROOT_TAG, root.to_bytes(), keys);
         SignedRoot { root, signed }
+    }
+
+    /// Signs `root` with keys that may live outside this process (a PKCS#11 token).
+    pub fn sign_with(root: Root, keys: &[&dyn KeySigner]) -> Result<Self> {
+        let signed = MultiSigned::sign_with(ROOT_TAG, root.to_bytes(), keys)?;
+        Ok(SignedRoot { root, signed })
     }
 
     /// Parses a signed root and checks it is signed by a threshold of its own keys (what
@@ -830,6 +849,12 @@ impl SignedTrustList {
     pub fn sign(list: TrustList, keys: &[&SigningKey]) -> Self {
         let signed = MultiSigned::sign(TRUST_LIST_TAG, list.to_bytes(), keys);
         SignedTrustList { list, signed }
+    }
+
+    /// Signs with root keys that may live outside this process (a PKCS#11 token).
+    pub fn sign_with(list: TrustList, keys: &[&dyn KeySigner]) -> Result<Self> {
+        let signed = MultiSigned::sign_with(TRUST_LIST_TAG, list.to_bytes(), keys)?;
+        Ok(SignedTrustList { list, signed })
     }
 
     /// Parses and checks the signatures against `root`, and that it names that root.

@@ -9,16 +9,17 @@
 use crate::error::{Error, Result};
 use crate::gate::{epoch_days, StatusRef, THAI_UTC_OFFSET};
 use crate::model::{CardClaims, CitizenId, Expiry, LaserCode, Name, PartialDate, Title};
+use crate::signer::KeySigner;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use ed25519_dalek::{SigningKey, VerifyingKey};
+use ed25519_dalek::VerifyingKey;
 use serde_json::{json, Value};
 use ssi::claims::data_integrity::{AnySuite, CryptographicSuite, DataIntegrity, ProofOptions};
 use ssi::claims::vc::v2::JsonCredential;
 use ssi::claims::{SignatureEnvironment, VerificationParameters};
 use ssi::dids::{DIDKey, DIDResolver};
-use ssi::jwk::{Base64urlUInt, OctetParams, Params, JWK};
-use ssi::verification_methods::{AnyMethod, SingleSecretSigner};
+use ssi::jwk::JWK;
+use ssi::verification_methods::AnyMethod;
 use std::collections::HashMap;
 
 /// URL of the tuaton JSON-LD context.
@@ -52,14 +53,6 @@ pub(crate) fn did_key_url(key: &VerifyingKey) -> String {
     DIDKey::generate_url(&JWK::from(*key))
         .expect("Ed25519 keys always encode")
         .to_string()
-}
-
-pub(crate) fn secret_jwk(key: &SigningKey) -> JWK {
-    JWK::from(Params::OKP(OctetParams {
-        curve: "Ed25519".to_string(),
-        public_key: Base64urlUInt(key.verifying_key().to_bytes().to_vec()),
-        private_key: Some(Base64urlUInt(key.to_bytes().to_vec())),
-    }))
 }
 
 fn rfc3339(t: i64) -> String {
@@ -134,14 +127,51 @@ pub fn unsigned(
 }
 
 type Resolver = ssi::dids::VerificationMethodDIDResolver<DIDKey, AnyMethod>;
-type Signer = ssi::verification_methods::LocalSigner<SingleSecretSigner<JWK>>;
+type Signer<'k> = ssi::verification_methods::LocalSigner<External<'k>>;
+
+/// ssi's signer over a [`KeySigner`]: ssi canonicalises and hashes, then hands the bytes to
+/// sign here, so a key in a token signs W3C proofs exactly as a key in memory does.
+pub(crate) struct External<'k>(&'k dyn KeySigner);
+
+impl<M: ssi::verification_methods::VerificationMethod> ssi::verification_methods::Signer<M>
+    for External<'_>
+{
+    type MessageSigner = Self;
+    async fn for_method(
+        &self,
+        _method: std::borrow::Cow<'_, M>,
+    ) -> std::result::Result<Option<Self>, ssi::claims::SignatureError> {
+        Ok(Some(External(self.0)))
+    }
+}
+
+impl<A: ssi::crypto::algorithm::SignatureAlgorithmType> ssi::verification_methods::MessageSigner<A>
+    for External<'_>
+where
+    A::Instance: Into<ssi::crypto::AlgorithmInstance>,
+{
+    async fn sign(
+        self,
+        algorithm: A::Instance,
+        message: &[u8],
+    ) -> std::result::Result<Vec<u8>, ssi::claims::MessageSignatureError> {
+        match algorithm.into() {
+            ssi::crypto::AlgorithmInstance::EdDSA => crate::signer::sign_checked(self.0, message)
+                .map(|s| s.to_vec())
+                .map_err(ssi::claims::MessageSignatureError::signature_failed),
+            other => Err(ssi::claims::MessageSignatureError::UnsupportedAlgorithm(
+                other.algorithm().to_string(),
+            )),
+        }
+    }
+}
 
 /// Secures `doc` with a Data Integrity proof (eddsa-rdfc-2022) by `key`, created at
 /// `created` (ssi would stamp its own clock; `common` takes the time as input). Shared by
 /// credentials and status lists.
-pub(crate) fn sign_di<T>(
+pub(crate) fn sign_di<'k, T>(
     doc: T,
-    key: &SigningKey,
+    key: &'k dyn KeySigner,
     created: i64,
 ) -> Result<DataIntegrity<T, AnySuite>>
 where
@@ -149,12 +179,12 @@ where
         T,
         SignatureEnvironment,
         &'a Resolver,
-        &'a Signer,
+        &'a Signer<'k>,
     >,
 {
     let resolver = DIDKey.into_vm_resolver::<AnyMethod>();
-    let signer = SingleSecretSigner::new(secret_jwk(key)).into_local();
-    let vm = ssi::json_ld::iref::IriBuf::new(did_key_url(&key.verifying_key())).map_err(w3c)?;
+    let signer = ssi::verification_methods::LocalSigner(External(key));
+    let vm = ssi::json_ld::iref::IriBuf::new(did_key_url(&key.public_key())).map_err(w3c)?;
     let mut opts = ProofOptions::from_method(vm.into());
     let created =
         crate::model::try_format_rfc3339(created).ok_or_else(|| w3c("time out of range"))?;
@@ -180,7 +210,7 @@ where
 }
 
 /// Signs `unsigned` with the issuer key (eddsa-rdfc-2022), proof created at `created`.
-pub fn sign(unsigned: Value, issuer_key: &SigningKey, created: i64) -> Result<String> {
+pub fn sign(unsigned: Value, issuer_key: &dyn KeySigner, created: i64) -> Result<String> {
     let cred: JsonCredential = serde_json::from_value(unsigned)?;
     serde_json::to_string_pretty(&sign_di(cred, issuer_key, created)?).map_err(Into::into)
 }
