@@ -17,6 +17,7 @@ pub mod json;
 pub mod link;
 pub mod lp;
 pub mod model;
+pub mod offer;
 pub mod package;
 pub mod presentation;
 pub mod sample;

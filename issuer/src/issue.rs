@@ -5,7 +5,8 @@
 use rand::{rngs::OsRng, RngCore};
 use std::path::Path;
 use tuaton_common::gate::{self, IssueParams, StatusRef};
-use tuaton_common::model::CitizenRecord;
+use tuaton_common::model::{CardClaims, CitizenRecord};
+use tuaton_common::signer::KeySigner;
 use tuaton_common::{enroll, w3c};
 
 use crate::store::*;
@@ -22,50 +23,23 @@ impl Issuer {
         request: &str,
         now: i64,
     ) -> Result<(String, IssuedRecord)> {
-        let record = CitizenRecord::from_json(record_json).map_err(core)?;
-        record.check_at(now).map_err(core)?;
-        let mut claims = record.claims;
-        if portrait.len() < 4 || portrait[..3] != [0xFF, 0xD8, 0xFF] {
-            return Err(core(tuaton_common::Error::InvalidField {
-                field: "portrait",
-                reason: "is not a JPEG file".into(),
-            }));
-        }
-        if portrait.len() > 64 * 1024 {
-            return Err(core(tuaton_common::Error::InvalidField {
-                field: "portrait",
-                reason: "is larger than 64 KiB".into(),
-            }));
-        }
-        claims.portrait = portrait.to_vec();
+        let claims = checked_claims(record_json, portrait, now)?;
         let req = enroll::parse(request).map_err(core)?;
         let (rec, sk) = self.active_key()?;
         let issuer = self.issuer_id()?;
         let (cid, status) = self.allocate()?;
-        let gate = gate::issue(
+        let package = sign_package(
             &claims,
-            &IssueParams {
+            &Signing {
                 issuer,
-                signing_key: &sk,
+                key: &sk,
                 kid: &rec.key.kid,
-                holder_key: req.holder_key.to_bytes(),
-                credential_id: cid,
-                status,
-                issued_at: now,
             },
-            &mut OsRng,
-        )
-        .map_err(core)?;
-        let unsigned = w3c::unsigned(
-            &claims,
-            issuer,
-            &sk.verifying_key(),
             &req.holder_key,
-            &cid,
+            cid,
             status,
             now,
-        );
-        let w3c_json = w3c::sign(unsigned, &sk, now).map_err(core)?;
+        )?;
         let issued = IssuedRecord {
             credential_id: hex::encode(cid),
             list: status.list,
@@ -73,8 +47,6 @@ impl Issuer {
             issued_at: now,
             kid: hex::encode(&rec.key.kid),
         };
-        let package = tuaton_common::package::CredentialPackage::new(&gate, issuer, &w3c_json)
-            .map_err(core)?;
         // The credential and its status index are recorded together, then flushed.
         let creds = self.db.open_tree(CREDS)?;
         let used = self.db.open_tree(USED)?;
@@ -94,7 +66,7 @@ impl Issuer {
             })
             .map_err(tx_err)?;
         self.db.flush()?;
-        Ok((package.to_json_pretty(), issued))
+        Ok((package, issued))
     }
 
     /// A fresh credential id and a random unused status index (random so that neighbours
@@ -161,6 +133,69 @@ impl Issuer {
         self.db.flush()?;
         Ok(rec)
     }
+}
+
+/// The key that signs a credential, with what the trust list calls it.
+pub(crate) struct Signing<'a> {
+    /// Issuer number.
+    pub(crate) issuer: u32,
+    /// The signing key (in memory, or in a token).
+    pub(crate) key: &'a dyn KeySigner,
+    /// Its kid.
+    pub(crate) kid: &'a [u8],
+}
+
+/// A citizen record and portrait checked as of `now`: the claims to sign, portrait in.
+pub(crate) fn checked_claims(record_json: &[u8], portrait: &[u8], now: i64) -> Result<CardClaims> {
+    let record = CitizenRecord::from_json(record_json).map_err(core)?;
+    record.check_at(now).map_err(core)?;
+    let mut claims = record.claims;
+    if portrait.len() < 4 || portrait[..3] != [0xFF, 0xD8, 0xFF] {
+        return Err(core(tuaton_common::Error::InvalidField {
+            field: "portrait",
+            reason: "is not a JPEG file".into(),
+        }));
+    }
+    if portrait.len() as u64 > MAX_PORTRAIT_BYTES {
+        return Err(core(tuaton_common::Error::InvalidField {
+            field: "portrait",
+            reason: "is larger than 64 KiB".into(),
+        }));
+    }
+    claims.portrait = portrait.to_vec();
+    Ok(claims)
+}
+
+/// Both forms of one credential, signed, as the credential package's JSON. Used by the
+/// command-line issuer and the issuance service alike.
+pub(crate) fn sign_package(
+    claims: &CardClaims,
+    by: &Signing<'_>,
+    holder: &ed25519_dalek::VerifyingKey,
+    cid: [u8; 8],
+    status: StatusRef,
+    now: i64,
+) -> Result<String> {
+    let gate = gate::issue(
+        claims,
+        &IssueParams {
+            issuer: by.issuer,
+            signing_key: by.key,
+            kid: by.kid,
+            holder_key: holder.to_bytes(),
+            credential_id: cid,
+            status,
+            issued_at: now,
+        },
+        &mut OsRng,
+    )
+    .map_err(core)?;
+    let public = by.key.public_key();
+    let unsigned = w3c::unsigned(claims, by.issuer, &public, holder, &cid, status, now);
+    let w3c_json = w3c::sign(unsigned, by.key, now).map_err(core)?;
+    let package = tuaton_common::package::CredentialPackage::new(&gate, by.issuer, &w3c_json)
+        .map_err(core)?;
+    Ok(package.to_json_pretty())
 }
 
 /// Largest portrait file the issuer reads (the card's photo is a few KB; a session

@@ -18,5 +18,5 @@ pub use error::{IssuerError, Result};
 pub use issue::{
     read_portrait, read_record, read_request, MAX_PORTRAIT_BYTES, MAX_RECORD_BYTES, PORTRAIT_PIXELS,
 };
-pub use publish::{PublishReport, KEEP_GENERATIONS};
+pub use publish::{write_bundle, BuiltBundle, PublishReport, KEEP_GENERATIONS};
 pub use store::{kid_of, InitOptions, IssuedRecord, Issuer};

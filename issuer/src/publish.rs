@@ -1,11 +1,12 @@
 //! Publishing the trust bundle as static files: consistent snapshots, the index last,
 //! old generations collected.
 
-use ed25519_dalek::SigningKey;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use tuaton_common::signer::KeySigner;
 use tuaton_common::status::{self, Bitset};
+use tuaton_common::trust::SignedRoot;
 use tuaton_common::trust::{ListedIssuer, SignedTrustList, StatusPin, TrustList};
 use tuaton_common::w3c;
 
@@ -19,26 +20,7 @@ impl Issuer {
     pub fn publish(&self, out: &Path, now: i64, valid_days: u32) -> Result<PublishReport> {
         let (root, root_keys) = self.current_root()?;
         let (_, sk) = self.active_key()?;
-        let issuer = self.issuer_id()?;
-        let size = self.meta_u64("status-size")?;
-        let expires = now + i64::from(valid_days) * 86_400;
-        for d in ["root", "status", "contexts", "trust-list", "index"] {
-            std::fs::create_dir_all(out.join(d)).map_err(|source| IssuerError::Io {
-                path: out.join(d),
-                source,
-            })?;
-        }
-        // The bundle is public: readable by the web server whatever this process's umask.
-        for d in ["", "root", "status", "contexts", "trust-list", "index"].map(|d| out.join(d)) {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).map_err(
-                |source| IssuerError::Io {
-                    path: d.clone(),
-                    source,
-                },
-            )?;
-        }
-        let mut root_versions = vec![];
+        let mut roots = vec![];
         for item in self.db.open_tree(ROOTS)?.iter() {
             let (k, v) = item?;
             let ver = u64::from_be_bytes(
@@ -46,27 +28,19 @@ impl Issuer {
                     .try_into()
                     .map_err(|_| IssuerError::StoreDamaged("a root does not decode".into()))?,
             );
-            write_atomic(&out.join("root").join(format!("{ver}.cbor")), &v)?;
-            root_versions.push(ver);
+            roots.push((ver, v.to_vec()));
         }
-        // Status lists: every list that has an issued credential.
-        let mut lists: BTreeMap<u32, Bitset> = BTreeMap::new();
+        let mut lists = std::collections::BTreeSet::new();
         for item in self.db.open_tree(USED)?.iter() {
             let (k, _) = item?;
-            let list = u32::from_be_bytes(k[..4].try_into().expect("key layout"));
-            lists.entry(list).or_insert_with(|| Bitset::new(size));
+            lists.insert(u32::from_be_bytes(k[..4].try_into().expect("key layout")));
         }
-        lists.entry(0).or_insert_with(|| Bitset::new(size));
-        let mut revoked = 0;
+        let mut revoked = vec![];
         for item in self.db.open_tree(REVOKED)?.iter() {
             let (k, _) = item?;
             let list = u32::from_be_bytes(k[..4].try_into().expect("key layout"));
             let index = u64::from_be_bytes(k[4..12].try_into().expect("key layout"));
-            lists
-                .entry(list)
-                .or_insert_with(|| Bitset::new(size))
-                .set(index);
-            revoked += 1;
+            revoked.push((list, index));
         }
         // The version is reserved (and flushed) before any file is written: a publish
         // killed half-way skips a version, and no version is ever reused with other content.
@@ -75,79 +49,176 @@ impl Issuer {
             .open_tree(META)?
             .insert("trust-list-version", &be(version))?;
         self.db.flush()?;
-        // Consistent snapshots (as TUF's): status lists are named by their content and the
-        // trust list by its version, so no published file is ever replaced; index.json is
-        // written last and names one whole generation. A reader (a gate, a CDN) at any
-        // moment, or after a crash at any point, sees the old generation or the new one.
-        let mut pins = vec![];
-        for (list, bits) in &lists {
-            let json = status::sign_list(bits, issuer, *list, &sk, now, expires).map_err(core)?;
-            let sha: [u8; 32] = Sha256::digest(json.as_bytes()).into();
-            let file = format!("{issuer}-{list}.{}.json", hex::encode(&sha[..16]));
-            write_atomic(&out.join("status").join(&file), json.as_bytes())?;
-            pins.push(StatusPin {
-                issuer,
-                list: *list,
-                size,
-                sha256: sha,
-                file,
-            });
-        }
-        write_atomic(
-            &out.join("contexts").join("tuaton-v1.jsonld"),
-            w3c::CONTEXT_DOCUMENT.as_bytes(),
-        )?;
-        let status_files: Vec<String> = pins
+        let root_signers: Vec<&dyn KeySigner> = root_keys
             .iter()
-            .map(|p| tuaton_common::bundle::status_path(&p.file))
+            .take(root.root.threshold.into())
+            .map(|k| k as &dyn KeySigner)
             .collect();
-        let list = TrustList {
-            version,
-            root_version: root.root.version,
-            issued_at: now,
-            expires,
-            issuers: vec![ListedIssuer {
-                id: issuer,
-                name: self.name()?,
-                keys: self.keys()?,
-            }],
-            status: pins,
-        };
-        let signers: Vec<&SigningKey> = root_keys.iter().take(root.root.threshold.into()).collect();
-        let signed = SignedTrustList::sign(list, &signers);
-        let tl_name = format!("trust-list/{version}.cbor");
-        write_atomic(&out.join(&tl_name), &signed.signed.to_bytes())?;
-        let index = tuaton_common::bundle::Index {
-            format: tuaton_common::bundle::FORMAT.into(),
-            roots: root_versions
-                .iter()
-                .map(|v| format!("root/{v}.cbor"))
-                .collect(),
-            trust_list: tl_name,
-            status: status_files,
-            context: "contexts/tuaton-v1.jsonld".into(),
-            trust_list_version: version,
-            root_version: root.root.version,
-            expires,
-        };
-        let index_bytes = serde_json::to_vec_pretty(&index).expect("json");
-        // Each generation's index is kept too, so collection knows what is still in use.
-        write_atomic(
-            &out.join("index").join(format!("{version}.json")),
-            &index_bytes,
-        )?;
-        write_atomic(&out.join("index.json"), &index_bytes)?;
-        tuaton_store::sync_dir(out)?;
-        collect_old_generations(out, KEEP_GENERATIONS)?;
-        Ok(PublishReport {
-            trust_list_version: version,
-            root_version: root.root.version,
-            root_fingerprint: root.root.fingerprint(),
-            status_lists: lists.len(),
+        let built = build_bundle(&BundleInput {
+            roots,
+            root: &root,
+            root_signers,
+            status_signer: &sk,
+            issuer: self.issuer_id()?,
+            name: self.name()?,
+            keys: self.keys()?,
+            size: self.meta_u64("status-size")?,
+            lists,
             revoked,
-            expires,
-        })
+            version,
+            now,
+            expires: now + i64::from(valid_days) * 86_400,
+        })?;
+        write_bundle(out, &built)?;
+        Ok(built.report)
     }
+}
+
+/// Everything a bundle is made from, read from whichever store holds the issuer.
+pub(crate) struct BundleInput<'a> {
+    /// Every root version with its signed bytes.
+    pub(crate) roots: Vec<(u64, Vec<u8>)>,
+    /// The current root.
+    pub(crate) root: &'a SignedRoot,
+    /// A threshold of the current root's keys.
+    pub(crate) root_signers: Vec<&'a dyn KeySigner>,
+    /// The active signing key (it signs the status lists).
+    pub(crate) status_signer: &'a dyn KeySigner,
+    pub(crate) issuer: u32,
+    pub(crate) name: String,
+    pub(crate) keys: Vec<tuaton_common::trust::IssuerKey>,
+    /// Entries per status list.
+    pub(crate) size: u64,
+    /// Lists that have an issued credential.
+    pub(crate) lists: std::collections::BTreeSet<u32>,
+    /// Revoked (list, index) pairs.
+    pub(crate) revoked: Vec<(u32, u64)>,
+    /// The trust list version, already reserved.
+    pub(crate) version: u64,
+    pub(crate) now: i64,
+    pub(crate) expires: i64,
+}
+
+/// A bundle generation in memory: files in the order they must be written (index last).
+pub struct BuiltBundle {
+    /// (bundle-relative path, bytes), `index.json` last.
+    pub files: Vec<(String, Vec<u8>)>,
+    /// What was built.
+    pub report: PublishReport,
+}
+
+/// Signs one bundle generation: status lists, the trust list, the index.
+pub(crate) fn build_bundle(i: &BundleInput<'_>) -> Result<BuiltBundle> {
+    let mut files = vec![];
+    for (ver, bytes) in &i.roots {
+        files.push((format!("root/{ver}.cbor"), bytes.clone()));
+    }
+    let mut lists: BTreeMap<u32, Bitset> =
+        i.lists.iter().map(|l| (*l, Bitset::new(i.size))).collect();
+    lists.entry(0).or_insert_with(|| Bitset::new(i.size));
+    for (list, index) in &i.revoked {
+        lists
+            .entry(*list)
+            .or_insert_with(|| Bitset::new(i.size))
+            .set(*index);
+    }
+    // Consistent snapshots (as TUF's): status lists are named by their content and the
+    // trust list by its version, so no published file is ever replaced; index.json is
+    // written last and names one whole generation. A reader (a gate, a CDN) at any
+    // moment, or after a crash at any point, sees the old generation or the new one.
+    let mut pins = vec![];
+    for (list, bits) in &lists {
+        let json = status::sign_list(bits, i.issuer, *list, i.status_signer, i.now, i.expires)
+            .map_err(core)?;
+        let sha: [u8; 32] = Sha256::digest(json.as_bytes()).into();
+        let file = format!("{}-{list}.{}.json", i.issuer, hex::encode(&sha[..16]));
+        files.push((tuaton_common::bundle::status_path(&file), json.into_bytes()));
+        pins.push(StatusPin {
+            issuer: i.issuer,
+            list: *list,
+            size: i.size,
+            sha256: sha,
+            file,
+        });
+    }
+    files.push((
+        "contexts/tuaton-v1.jsonld".into(),
+        w3c::CONTEXT_DOCUMENT.as_bytes().to_vec(),
+    ));
+    let status_files: Vec<String> = pins
+        .iter()
+        .map(|p| tuaton_common::bundle::status_path(&p.file))
+        .collect();
+    let list = TrustList {
+        version: i.version,
+        root_version: i.root.root.version,
+        issued_at: i.now,
+        expires: i.expires,
+        issuers: vec![ListedIssuer {
+            id: i.issuer,
+            name: i.name.clone(),
+            keys: i.keys.clone(),
+        }],
+        status: pins,
+    };
+    let signed = SignedTrustList::sign_with(list, &i.root_signers).map_err(core)?;
+    let tl_name = format!("trust-list/{}.cbor", i.version);
+    files.push((tl_name.clone(), signed.signed.to_bytes()));
+    let index = tuaton_common::bundle::Index {
+        format: tuaton_common::bundle::FORMAT.into(),
+        roots: i
+            .roots
+            .iter()
+            .map(|(v, _)| format!("root/{v}.cbor"))
+            .collect(),
+        trust_list: tl_name,
+        status: status_files,
+        context: "contexts/tuaton-v1.jsonld".into(),
+        trust_list_version: i.version,
+        root_version: i.root.root.version,
+        expires: i.expires,
+    };
+    let index_bytes = serde_json::to_vec_pretty(&index).expect("json");
+    // Each generation's index is kept too, so collection knows what is still in use.
+    files.push((format!("index/{}.json", i.version), index_bytes.clone()));
+    files.push((tuaton_common::bundle::INDEX.into(), index_bytes));
+    Ok(BuiltBundle {
+        report: PublishReport {
+            trust_list_version: i.version,
+            root_version: i.root.root.version,
+            root_fingerprint: i.root.root.fingerprint(),
+            status_lists: lists.len(),
+            revoked: i.revoked.len(),
+            expires: i.expires,
+        },
+        files,
+    })
+}
+
+/// Writes a generation to `out` in order (each file atomically, the index last), then
+/// collects generations no kept index names.
+pub fn write_bundle(out: &Path, built: &BuiltBundle) -> Result<()> {
+    for d in ["root", "status", "contexts", "trust-list", "index"] {
+        std::fs::create_dir_all(out.join(d)).map_err(|source| IssuerError::Io {
+            path: out.join(d),
+            source,
+        })?;
+    }
+    // The bundle is public: readable by the web server whatever this process's umask.
+    for d in ["", "root", "status", "contexts", "trust-list", "index"].map(|d| out.join(d)) {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).map_err(|source| {
+            IssuerError::Io {
+                path: d.clone(),
+                source,
+            }
+        })?;
+    }
+    for (rel, bytes) in &built.files {
+        write_atomic(&out.join(rel), bytes)?;
+    }
+    tuaton_store::sync_dir(out)?;
+    collect_old_generations(out, KEEP_GENERATIONS)
 }
 
 /// What `publish` wrote.

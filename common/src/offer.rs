@@ -1,0 +1,328 @@
+//! The credential offer a registration officer's screen shows and the citizen's wallet
+//! scans (`TTO1:`), and what the wallet sends back to redeem it. The shape is OpenID for
+//! Verifiable Credential Issuance's pre-authorised code flow with a transaction code:
+//!
+//! - the offer carries the service address, a one-time pre-authorised code, its expiry,
+//!   the issuer's root fingerprint and how many digits the transaction code has;
+//! - the officer reads the transaction code out loud; it is never in the offer, so a photo
+//!   of the screen alone redeems nothing;
+//! - the wallet proves possession of its PIN-protected holder key with a signature bound
+//!   to the service and the code, so the credential is bound to that key and the proof
+//!   cannot be replayed for another offer.
+//!
+//! Wire format and rules: docs/FORMAT.md, "Credential offer".
+
+use crate::cbor::{self, err};
+use crate::error::{Error, Result};
+use ciborium::Value;
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use sha2::{Digest, Sha256};
+
+/// Prefix of an offer's text.
+pub const PREFIX: &str = "TTO1:";
+/// The longest offer text read (a real one is about 170 characters).
+pub const MAX_TEXT: usize = 1024;
+/// The longest service address an offer may carry.
+pub const MAX_SERVICE: usize = 256;
+/// Bytes of the pre-authorised code (128 bits: not guessable within an offer's life).
+pub const CODE_LEN: usize = 16;
+/// Digits of the transaction code.
+pub const TX_CODE_DIGITS: u8 = 6;
+const CHECK_TAG: &[u8] = b"tuaton offer v1";
+const CODE_TAG: &[u8] = b"tuaton offer code v1";
+const TX_TAG: &[u8] = b"tuaton offer transaction code v1";
+const PROOF_TAG: &[u8] = b"tuaton offer proof v1";
+
+/// A parsed offer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Offer {
+    /// The issuance service's base URL (http or https).
+    pub service: String,
+    /// The one-time pre-authorised code.
+    pub code: [u8; CODE_LEN],
+    /// When the offer stops working (Unix seconds); the service's copy is what counts.
+    pub expires: i64,
+    /// SHA-256 fingerprint of the issuer's root: the wallet accepts only a trust bundle
+    /// that starts from this root.
+    pub root: [u8; 32],
+    /// Digits of the transaction code the officer reads out.
+    pub tx_code_digits: u8,
+}
+
+fn body(o: &Offer) -> Vec<Value> {
+    vec![
+        Value::Text(o.service.clone()),
+        Value::Bytes(o.code.to_vec()),
+        cbor::i(o.expires),
+        Value::Bytes(o.root.to_vec()),
+        Value::Integer(o.tx_code_digits.into()),
+    ]
+}
+
+fn check_bytes(body: &[Value]) -> [u8; 4] {
+    let mut h = Sha256::new();
+    h.update(CHECK_TAG);
+    h.update(cbor::encode(&Value::Array(body.to_vec())));
+    h.finalize()[..4].try_into().expect("4 bytes")
+}
+
+impl Offer {
+    /// The offer as text for a QR code: `TTO1:` + base45(CBOR array of the five fields and
+    /// a 4-byte check).
+    pub fn to_text(&self) -> String {
+        let mut items = body(self);
+        let check = check_bytes(&items);
+        items.push(Value::Bytes(check.to_vec()));
+        format!(
+            "{PREFIX}{}",
+            base45::encode(cbor::encode(&Value::Array(items)))
+        )
+    }
+
+    /// Parses offer text (as scanned or pasted; surrounding white space is ignored). A
+    /// damaged offer (a misread, an edited character) fails its check and says so.
+    pub fn parse(text: &str) -> Result<Offer> {
+        let text = text.trim();
+        if text.len() > MAX_TEXT {
+            return Err(Error::Payload(format!(
+                "the offer is longer than {MAX_TEXT} characters"
+            )));
+        }
+        let b45 = text.strip_prefix(PREFIX).ok_or_else(|| {
+            Error::Payload("not a credential offer (it should start with TTO1:)".into())
+        })?;
+        let raw = base45::decode(b45)
+            .map_err(|_| Error::Payload("the credential offer is not base45".into()))?;
+        let mut items = cbor::array(cbor::decode(&raw)?, "credential offer")?;
+        if items.len() != 6 {
+            return Err(err("credential offer: expected 6 items"));
+        }
+        let check = cbor::fixed::<4>(items.pop().expect("6 items"), "offer check")?;
+        if check != check_bytes(&items) {
+            return Err(Error::Payload(
+                "the credential offer is damaged (its check does not match); scan it again".into(),
+            ));
+        }
+        let [service, code, expires, root, digits]: [Value; 5] = items.try_into().expect("5 items");
+        let service = cbor::text(service, "offer service")?;
+        check_service(&service)?;
+        let digits = cbor::uint(&digits, "offer transaction code digits")?;
+        if !(4..=10).contains(&digits) {
+            return Err(Error::field(
+                "tx_code_digits",
+                "must be between 4 and 10".to_string(),
+            ));
+        }
+        Ok(Offer {
+            service,
+            code: cbor::fixed(code, "offer code")?,
+            expires: cbor::int(&expires, "offer expiry")?,
+            root: cbor::fixed(root, "offer root fingerprint")?,
+            tx_code_digits: digits as u8,
+        })
+    }
+}
+
+/// A service address an offer may carry: http(s), a host, no user info, not too long.
+pub fn check_service(url: &str) -> Result<()> {
+    if url.len() > MAX_SERVICE
+        || crate::bundle::url_origin(url).is_none()
+        || url.chars().any(|c| c.is_control() || c.is_whitespace())
+    {
+        return Err(Error::field(
+            "service",
+            format!("must be an http:// or https:// address of at most {MAX_SERVICE} characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// What the service stores instead of the code: a leaked table redeems nothing.
+pub fn code_hash(code: &[u8; CODE_LEN]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(CODE_TAG);
+    h.update(code);
+    h.finalize().into()
+}
+
+/// What the service stores instead of the transaction code: salted by the offer's code,
+/// so the six digits cannot be tried offline without it.
+pub fn tx_code_hash(code: &[u8; CODE_LEN], tx_code: &str) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(TX_TAG);
+    h.update(code);
+    h.update(tx_code.as_bytes());
+    h.finalize().into()
+}
+
+/// A transaction code as typed: exactly `digits` ASCII digits after removing spaces and
+/// dashes (people read "482 913" aloud in two halves).
+pub fn normalise_tx_code(typed: &str, digits: u8) -> Result<String> {
+    let s: String = typed.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
+    if s.len() != usize::from(digits) || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Error::field(
+            "tx_code",
+            format!("must be the {digits} digits the officer reads out"),
+        ));
+    }
+    Ok(s)
+}
+
+fn proof_message(service: &str, code: &[u8; CODE_LEN], holder: &[u8; 32]) -> Vec<u8> {
+    let mut m = Vec::with_capacity(PROOF_TAG.len() + service.len() + 64);
+    m.extend_from_slice(PROOF_TAG);
+    m.extend_from_slice(&(service.len() as u32).to_be_bytes());
+    m.extend_from_slice(service.as_bytes());
+    m.extend_from_slice(code);
+    m.extend_from_slice(holder);
+    m
+}
+
+/// The wallet's proof of possession of `holder`, bound to this offer's service and code.
+pub fn prove(holder: &SigningKey, offer: &Offer) -> [u8; 64] {
+    let pk = holder.verifying_key().to_bytes();
+    holder
+        .sign(&proof_message(&offer.service, &offer.code, &pk))
+        .to_bytes()
+}
+
+/// Checks a holder's proof for the offer with `code` made by the service at `service`.
+pub fn check_proof(
+    service: &str,
+    code: &[u8; CODE_LEN],
+    holder: &[u8; 32],
+    proof: &[u8; 64],
+) -> Result<VerifyingKey> {
+    let key = VerifyingKey::from_bytes(holder)
+        .map_err(|_| Error::Signature("the holder key is not an Ed25519 key".into()))?;
+    if key.is_weak() {
+        return Err(Error::Signature("the holder key is weak".into()));
+    }
+    key.verify_strict(
+        &proof_message(service, code, holder),
+        &Signature::from_bytes(proof),
+    )
+    .map_err(|_| {
+        Error::Signature("the holder's proof of possession does not verify for this offer".into())
+    })?;
+    Ok(key)
+}
+
+/// What an officer's client sends to make an offer (`POST /v1/offers`).
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OfferRequest {
+    /// Who at the office makes it (recorded in the audit; the office credential is what
+    /// authenticates).
+    pub officer: String,
+    /// The citizen record (docs/ARCHITECTURE.md), as JSON.
+    pub record: serde_json::Value,
+    /// The portrait JPEG, standard base64.
+    pub portrait: String,
+}
+
+/// The service's answer to an [`OfferRequest`].
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OfferResponse {
+    /// The offer text (`TTO1:...`) to show as a QR code.
+    pub offer: String,
+    /// The transaction code the officer reads out to the citizen.
+    pub tx_code: String,
+    /// Offer expiry, RFC 3339.
+    pub expires: String,
+}
+
+/// What a wallet sends to redeem an offer (`POST /v1/credential`).
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedeemRequest {
+    /// The pre-authorised code, base64url without padding.
+    pub pre_authorized_code: String,
+    /// The transaction code as the citizen typed it (normalised).
+    pub tx_code: String,
+    /// The holder public key, base64url without padding.
+    pub holder_key: String,
+    /// The proof of possession ([`prove`]), base64url without padding.
+    pub proof: String,
+}
+
+/// The service's answer to a [`RedeemRequest`].
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedeemResponse {
+    /// The credential package (docs/FORMAT.md), as JSON.
+    pub package: serde_json::Value,
+    /// The credential id, hex.
+    pub credential_id: String,
+}
+
+/// An error answer from the service: a stable code and a sentence for people.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct ErrorResponse {
+    /// Stable machine-readable code (`offer_used`, `offer_expired`, ...).
+    pub error: String,
+    /// What went wrong, in words.
+    pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn offer() -> Offer {
+        Offer {
+            service: "https://issue.example.go.th".into(),
+            code: [7; CODE_LEN],
+            expires: 1_800_000_000,
+            root: [9; 32],
+            tx_code_digits: 6,
+        }
+    }
+
+    #[test]
+    fn offer_round_trips_and_a_changed_character_is_caught() {
+        let t = offer().to_text();
+        assert!(t.starts_with(PREFIX));
+        assert_eq!(Offer::parse(&format!("  {t}\n")).unwrap(), offer());
+        let mut chars: Vec<char> = t.chars().collect();
+        let i = chars.len() / 2;
+        chars[i] = if chars[i] == '0' { '1' } else { '0' };
+        let e = Offer::parse(&chars.into_iter().collect::<String>()).unwrap_err();
+        assert!(
+            e.to_string().contains("damaged") || matches!(e, Error::Cbor(_) | Error::Payload(_)),
+            "{e}"
+        );
+        assert!(Offer::parse("TTE1:ABC").is_err());
+        assert!(Offer::parse(&"TTO1:".repeat(400)).is_err());
+    }
+
+    #[test]
+    fn offers_to_other_schemes_are_refused() {
+        let mut o = offer();
+        o.service = "file:///etc/passwd".into();
+        assert!(Offer::parse(&o.to_text()).is_err());
+        o.service = "https://user@host".into();
+        assert!(Offer::parse(&o.to_text()).is_err());
+    }
+
+    #[test]
+    fn a_proof_is_bound_to_its_offer() {
+        let k = SigningKey::from_bytes(&[3; 32]);
+        let o = offer();
+        let p = prove(&k, &o);
+        let pk = k.verifying_key().to_bytes();
+        check_proof(&o.service, &o.code, &pk, &p).unwrap();
+        assert!(check_proof(&o.service, &[8; CODE_LEN], &pk, &p).is_err());
+        assert!(check_proof("https://evil.example", &o.code, &pk, &p).is_err());
+    }
+
+    #[test]
+    fn transaction_codes_are_digits_only() {
+        assert_eq!(normalise_tx_code("482 913", 6).unwrap(), "482913");
+        assert_eq!(normalise_tx_code("482-913", 6).unwrap(), "482913");
+        assert!(normalise_tx_code("48291", 6).is_err());
+        assert!(normalise_tx_code("48291x", 6).is_err());
+        assert!(normalise_tx_code("४८२९१३", 6).is_err());
+    }
+}
