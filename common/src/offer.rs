@@ -82,7 +82,8 @@ impl Offer {
     /// Parses offer text (as scanned or pasted; surrounding white space is ignored). A
     /// damaged offer (a misread, an edited character) fails its check and says so.
     pub fn parse(text: &str) -> Result<Offer> {
-        let text = text.trim();
+        // Not `trim()`: a space is a base45 digit and may end the text.
+        let text = text.trim_start().trim_end_matches(['\r', '\n']);
         if text.len() > MAX_TEXT {
             return Err(Error::Payload(format!(
                 "the offer is longer than {MAX_TEXT} characters"

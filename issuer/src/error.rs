@@ -45,6 +45,57 @@ pub enum IssuerError {
     /// The issuer store holds data that does not decode (a damaged or altered disk).
     #[error("the issuer store is damaged: {0}")]
     StoreDamaged(String),
+    /// PostgreSQL is unreachable, or refused a statement (the reason says which).
+    #[error("the database: {0}")]
+    Database(String),
+    /// The PKCS#11 token could not be opened, or refused an operation.
+    #[error("the key token: {0}")]
+    Token(String),
+    /// No offer has this code (never made, or the code was altered).
+    #[error("no such credential offer (was the code altered?)")]
+    UnknownOffer,
+    /// The offer was already redeemed by another wallet.
+    #[error("this credential offer has already been used")]
+    OfferUsed,
+    /// The offer's time ran out before it was redeemed.
+    #[error("this credential offer has expired")]
+    OfferExpired,
+    /// Too many wrong transaction codes: the offer is closed for good.
+    #[error("this credential offer is closed after too many wrong transaction codes")]
+    OfferClosed,
+    /// The transaction code does not match the offer.
+    #[error("wrong transaction code ({left} tries left)")]
+    WrongTxCode {
+        /// Tries left before the offer closes.
+        left: i32,
+    },
+    /// The office credential is unknown, revoked or malformed.
+    #[error("the office credential is not accepted")]
+    BadOfficeCredential,
+    /// An office credential asked for an admin operation.
+    #[error("this operation needs an admin credential")]
+    NotAdmin,
+    /// A request to the service was malformed (a field missing or of the wrong shape).
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    /// The issuance service answered with an error.
+    #[error("the issuance service refused: {message}")]
+    Service {
+        /// HTTP status.
+        status: u16,
+        /// The service's error code.
+        code: String,
+        /// Its message.
+        message: String,
+    },
+    /// The issuance service could not be reached, or its answer was unreadable.
+    #[error("could not reach the issuance service at {url}: {reason}")]
+    Unreachable {
+        /// The service URL.
+        url: String,
+        /// Why.
+        reason: String,
+    },
     /// A file given as a backup is not one (or not whole).
     #[error("{path} is not a tuaton issuer backup ({why})")]
     NotBackup {
@@ -83,6 +134,28 @@ impl tuaton_cli::Hint for IssuerError {
                 "use the credential id printed by `issue` (16 hex digits)"
             }
             IssuerError::NoActiveKey => "run `tuaton-issuer rotate` to create a new signing key",
+            IssuerError::Database(_) => {
+                "check the PostgreSQL server is running and --database is right; nothing was issued"
+            }
+            IssuerError::Token(_) => {
+                "check --pkcs11-module, --token-label and the token PIN (TUATON_TOKEN_PIN)"
+            }
+            IssuerError::UnknownOffer => "scan the offer again, or ask the officer for a new one",
+            IssuerError::OfferUsed | IssuerError::OfferExpired | IssuerError::OfferClosed => {
+                "ask the officer for a new offer; nothing was issued from this one"
+            }
+            IssuerError::WrongTxCode { .. } => "type the digits the officer reads out",
+            IssuerError::BadOfficeCredential => {
+                "use the file `tuaton-issuer office add` made for this office (--office-credential)"
+            }
+            IssuerError::NotAdmin => {
+                "use a credential made with `tuaton-issuer office add --admin`"
+            }
+            IssuerError::BadRequest(_) => "send the fields docs/FORMAT.md lists for this endpoint",
+            IssuerError::Service { .. } => "correct what the service names and try again",
+            IssuerError::Unreachable { .. } => {
+                "check --service and the network; nothing was issued if no offer was printed"
+            }
         }
     }
     fn disk_full(&self) -> bool {
@@ -90,6 +163,27 @@ impl tuaton_cli::Hint for IssuerError {
             self,
             IssuerError::Store(tuaton_store::StoreError::DiskFull(_))
         )
+    }
+}
+
+impl From<postgres::Error> for IssuerError {
+    fn from(e: postgres::Error) -> Self {
+        // The server's own words when it has them (a constraint, a timeout), else the
+        // connection's.
+        match e.as_db_error() {
+            Some(db) => IssuerError::Database(format!("{} ({})", db.message(), db.code().code())),
+            None => IssuerError::Database(if e.is_closed() {
+                "the connection to the server was lost".into()
+            } else {
+                e.to_string()
+            }),
+        }
+    }
+}
+
+impl From<r2d2::Error> for IssuerError {
+    fn from(e: r2d2::Error) -> Self {
+        IssuerError::Database(format!("no connection to the server ({e})"))
     }
 }
 

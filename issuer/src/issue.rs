@@ -270,11 +270,25 @@ pub fn read_portrait(path: &Path) -> Result<Vec<u8>> {
     f.take(MAX_PORTRAIT_BYTES + 1)
         .read_to_end(&mut bytes)
         .map_err(io)?;
+    check_portrait(&bytes)?;
+    Ok(bytes)
+}
+
+/// Checks portrait bytes (a file's, or a service request's): at most
+/// [`MAX_PORTRAIT_BYTES`], a JPEG whose sides are within [`PORTRAIT_PIXELS`], decoded
+/// under memory limits.
+pub fn check_portrait(bytes: &[u8]) -> Result<()> {
+    let bad = |reason: String| {
+        IssuerError::Core(tuaton_common::Error::InvalidField {
+            field: "portrait",
+            reason,
+        })
+    };
     if bytes.len() as u64 > MAX_PORTRAIT_BYTES {
         return Err(bad(format!("is larger than {MAX_PORTRAIT_BYTES} bytes")));
     }
     let mut reader =
-        image::ImageReader::with_format(std::io::Cursor::new(&bytes), image::ImageFormat::Jpeg);
+        image::ImageReader::with_format(std::io::Cursor::new(bytes), image::ImageFormat::Jpeg);
     let mut limits = image::Limits::default();
     limits.max_image_width = Some(*PORTRAIT_PIXELS.end());
     limits.max_image_height = Some(*PORTRAIT_PIXELS.end());
@@ -296,5 +310,5 @@ pub fn read_portrait(path: &Path) -> Result<Vec<u8>> {
             PORTRAIT_PIXELS.end()
         )));
     }
-    Ok(bytes)
+    Ok(())
 }

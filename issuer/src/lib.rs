@@ -7,16 +7,20 @@
 
 mod backup;
 mod error;
+pub mod http;
 mod issue;
 mod keys;
+pub mod pg;
 mod publish;
 mod store;
+pub mod token;
 
 pub use backup::MAX_BACKUP_BYTES;
 pub(crate) use error::core;
 pub use error::{IssuerError, Result};
 pub use issue::{
-    read_portrait, read_record, read_request, MAX_PORTRAIT_BYTES, MAX_RECORD_BYTES, PORTRAIT_PIXELS,
+    check_portrait, read_portrait, read_record, read_request, MAX_PORTRAIT_BYTES, MAX_RECORD_BYTES,
+    PORTRAIT_PIXELS,
 };
 pub use publish::{write_bundle, BuiltBundle, PublishReport, KEEP_GENERATIONS};
 pub use store::{kid_of, InitOptions, IssuedRecord, Issuer};

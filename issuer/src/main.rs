@@ -29,6 +29,28 @@ struct Cli {
     /// Read the passphrase from standard input (one line).
     #[arg(long, global = true)]
     passphrase_stdin: bool,
+    /// Keep the issuer in PostgreSQL (the issuance service's store) instead of the sled
+    /// store in --home.
+    #[arg(
+        long,
+        global = true,
+        value_name = "postgres://...",
+        env = "TUATON_DATABASE_URL",
+        hide_env_values = true
+    )]
+    database: Option<String>,
+    /// Keep keys in a PKCS#11 token through this module (with --database); the token PIN
+    /// is read from TUATON_TOKEN_PIN or the terminal.
+    #[arg(
+        long,
+        global = true,
+        value_name = "MODULE.so",
+        requires = "token_label"
+    )]
+    pkcs11_module: Option<PathBuf>,
+    /// The token's label (with --pkcs11-module).
+    #[arg(long, global = true, value_name = "LABEL")]
+    token_label: Option<String>,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -93,6 +115,40 @@ enum Cmd {
         #[arg(long, value_name = "FILE")]
         from: PathBuf,
     },
+    /// Run the issuance service for registration offices (needs --database).
+    Serve {
+        /// Address to listen on.
+        #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8440")]
+        listen: std::net::SocketAddr,
+        /// The address wallets reach the service at, as put in offers [default:
+        /// http://LISTEN].
+        #[arg(long, value_name = "URL")]
+        public_url: Option<String>,
+    },
+    /// Manage office credentials for the issuance service (needs --database).
+    Office {
+        #[command(subcommand)]
+        cmd: OfficeCmd,
+    },
+    /// Officer's client: send a citizen record to the service, show the offer QR and the
+    /// transaction code to read out.
+    Offer {
+        /// The issuance service's address.
+        #[arg(long, value_name = "URL")]
+        service: String,
+        /// The office credential file `office add` wrote.
+        #[arg(long, value_name = "FILE")]
+        office_credential: PathBuf,
+        /// Citizen record JSON (format: docs/ARCHITECTURE.md).
+        #[arg(long, value_name = "RECORD.json")]
+        record: PathBuf,
+        /// Who is issuing (recorded in the audit) [default: $USER].
+        #[arg(long, value_name = "NAME")]
+        officer: Option<String>,
+        /// Print the offer text alone on the first line (no QR).
+        #[arg(long)]
+        text: bool,
+    },
     /// Write the trust bundle as static files.
     Publish {
         /// Output directory (served as is by any web server or CDN).
@@ -101,6 +157,26 @@ enum Cmd {
         /// Days until gates consider the bundle stale (1 to 366).
         #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=366))]
         valid_days: u32,
+    },
+}
+
+#[derive(Subcommand)]
+enum OfficeCmd {
+    /// Create an office's credential file (shown once; keep it on the office's machine).
+    Add {
+        /// The office's name, as the audit records it.
+        name: String,
+        /// An admin credential (revoke, rotate, publish over HTTP), not an office's.
+        #[arg(long)]
+        admin: bool,
+        /// The credential file to create (it must not exist).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Revoke an office's credential: its next request is refused.
+    Revoke {
+        /// The office's name.
+        name: String,
     },
 }
 
@@ -128,6 +204,31 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
     let home = home(cli);
     let now = tuaton_cli::now_or(cli.at);
     let json = cli.json;
+    if let Cmd::Offer {
+        service,
+        office_credential,
+        record,
+        officer,
+        text,
+    } = &cli.cmd
+    {
+        return service::offer(
+            service,
+            office_credential,
+            record,
+            officer.as_deref(),
+            *text,
+        );
+    }
+    if let Some(url) = &cli.database {
+        return service::run(cli, url, now);
+    }
+    if matches!(cli.cmd, Cmd::Serve { .. } | Cmd::Office { .. }) {
+        anyhow::bail!(IssuerError::Usage(
+            "the issuance service keeps its store in PostgreSQL: give --database postgres://..."
+                .into()
+        ));
+    }
     if let Cmd::Init {
         name,
         root_keys,
@@ -167,7 +268,11 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
     let pass = read_passphrase(cli, false)?;
     let iss = Issuer::open(&home, &pass)?;
     match &cli.cmd {
-        Cmd::Init { .. } | Cmd::Restore { .. } => unreachable!("handled above"),
+        Cmd::Init { .. }
+        | Cmd::Restore { .. }
+        | Cmd::Serve { .. }
+        | Cmd::Office { .. }
+        | Cmd::Offer { .. } => unreachable!("handled above"),
         Cmd::Backup { out: file } => {
             let n = iss.backup(file, &pass)?;
             out(&format!(
@@ -306,6 +411,8 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+mod service;
 
 fn main() -> ExitCode {
     tuaton_cli::private_umask();

@@ -68,6 +68,18 @@ pub enum WalletError {
     /// The command line asks for something inconsistent or incomplete.
     #[error("{0}")]
     Usage(String),
+    /// The officer's credential offer does not parse (a misread, an altered character).
+    #[error("the credential offer: {0}")]
+    BadOffer(tuaton_common::Error),
+    /// The issuance service refused to issue (the offer was used, expired, the code was
+    /// wrong...).
+    #[error("the issuance service refused: {message}")]
+    Service {
+        /// The service's error code (`offer_used`, `wrong_tx_code`...).
+        code: String,
+        /// Its message.
+        message: String,
+    },
     /// Files.
     #[error("{path}: {source}")]
     Io {
@@ -97,6 +109,13 @@ impl tuaton_cli::Hint for WalletError {
             WalletError::Transport { .. } => "use --transport socket:127.0.0.1:0 (a free port), or turn Bluetooth on",
             WalletError::StoreDamaged(_) => "run `tuaton-wallet reset` and re-enroll at a registration office",
             WalletError::Usage(_) => "check the command line with --help",
+            WalletError::BadOffer(_) => "scan the officer's QR code again, or ask for a new offer",
+            WalletError::Service { code, .. } if code == "wrong_tx_code" => {
+                "type the digits the officer reads out; the offer closes after 5 wrong codes"
+            }
+            WalletError::Service { .. } => {
+                "ask the officer for a new offer; nothing was added to your wallet"
+            }
             WalletError::NoConsent(_) => "nothing was shared; run `tuaton-wallet engage` again in a terminal",
             WalletError::GateGone(_) => "nothing was shared; run `tuaton-wallet engage` again and scan the new QR",
             WalletError::Store(e) => tuaton_store::StoreError::hint(e),

@@ -8,6 +8,7 @@ pub mod ble;
 pub mod bundle;
 pub mod engage;
 mod error;
+pub mod offer;
 mod pin;
 pub mod render;
 mod store;

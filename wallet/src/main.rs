@@ -68,6 +68,20 @@ enum Cmd {
         #[arg(long, requires = "bundle")]
         trust_on_first_use: bool,
     },
+    /// Receive your card from a registration officer's offer: scan the QR on the
+    /// officer's screen, type the code the officer reads out, confirm with your PIN.
+    Enroll {
+        /// The offer text (TTO1:...).
+        #[arg(required_unless_present = "image", conflicts_with = "image")]
+        offer: Option<String>,
+        /// A picture (PNG or JPEG) of the officer's screen instead of the text.
+        #[arg(long, value_name = "FILE")]
+        image: Option<PathBuf>,
+        /// The issuer's root fingerprint, when this wallet already knows it: an offer
+        /// naming another root is refused.
+        #[arg(long, value_name = "FINGERPRINT")]
+        expect_root: Option<String>,
+    },
     /// Show the card.
     Show,
     /// Show a presentation for a gate. The fields that leave the wallet are listed first.
@@ -153,6 +167,85 @@ fn load_bundle(
     Ok(tuaton_wallet::bundle::load(dir, anchor, now)?)
 }
 
+/// `enroll`: everything that can be checked is checked before the offer is spent (the
+/// offer parses, the service's bundle verifies from the offer's root, the PIN unlocks);
+/// then the offer is redeemed and the package imported against that bundle.
+fn enroll(
+    cli: &Cli,
+    w: &Wallet,
+    p: &mut Prompter,
+    text: Option<&str>,
+    image: Option<&std::path::Path>,
+    expect_root: Option<&str>,
+    now: i64,
+) -> anyhow::Result<()> {
+    use tuaton_common::offer::Offer;
+    let text = match (text, image) {
+        (Some(t), _) => t.to_owned(),
+        (None, Some(i)) => tuaton_wallet::offer::read_offer_image(i)?,
+        (None, None) => unreachable!("clap requires one"),
+    };
+    let offer = Offer::parse(&text).map_err(WalletError::BadOffer)?;
+    if let Some(fp) = expect_root {
+        let want = tuaton_common::trust::parse_fingerprint(fp).map_err(WalletError::Core)?;
+        if want != offer.root {
+            anyhow::bail!(WalletError::BadOffer(tuaton_common::Error::field(
+                "root",
+                "is not the issuer root this wallet expects: this offer is not from the issuer"
+                    .to_string(),
+            )));
+        }
+    }
+    if offer.expires <= now {
+        anyhow::bail!(WalletError::Service {
+            code: "offer_expired".into(),
+            message: format!(
+                "this credential offer expired at {}",
+                tuaton_common::model::format_rfc3339(offer.expires)
+            ),
+        });
+    }
+    eprintln!(
+        "Offer from {}",
+        tuaton_common::text::for_display(&offer.service)
+    );
+    let state = tuaton_wallet::offer::fetch_bundle(&offer, now)?;
+    let pin = p.ask("PIN")?;
+    let u = w.unlock(&pin, chrono::Utc::now().timestamp())?;
+    // The same prompter: with --pin-stdin it holds standard input, line by line.
+    let typed = p.ask("Transaction code (the officer reads it out)")?;
+    let tx = tuaton_common::offer::normalise_tx_code(&typed, offer.tx_code_digits)
+        .map_err(WalletError::Core)?;
+    let package = tuaton_wallet::offer::redeem(&offer, &tx, &u.holder_key()?)?;
+    let card = u.import(&package, Some(&state), now)?;
+    let c = card.gate.claims()?;
+    let name = format!(
+        "{} {}",
+        c.given_name_en
+            .as_ref()
+            .map(|n| n.to_string())
+            .unwrap_or_default(),
+        c.family_name_en
+            .as_ref()
+            .map(|n| n.to_string())
+            .unwrap_or_default()
+    );
+    if cli.json {
+        out(
+            &serde_json::json!({"credential_id": card.credential_id, "name": name.trim()})
+                .to_string(),
+        )?;
+    } else {
+        out(&render::card_text(&c, card.is_valid_at(now)?))?;
+        out(&format!(
+            "Enrolled: the ID card of {} (credential {}) is in your wallet.",
+            name.trim(),
+            card.credential_id
+        ))?;
+    }
+    Ok(())
+}
+
 fn run(cli: &Cli) -> anyhow::Result<()> {
     let home = home(cli);
     let now = tuaton_cli::now_or(cli.at);
@@ -202,13 +295,31 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         _ => {}
     }
     let w = Wallet::open(&home)?;
+    if let Cmd::Enroll {
+        offer,
+        image,
+        expect_root,
+    } = &cli.cmd
+    {
+        return enroll(
+            cli,
+            &w,
+            &mut p,
+            offer.as_deref(),
+            image.as_deref(),
+            expect_root.as_deref(),
+            now,
+        );
+    }
     if let Cmd::Engage { transport, text } = &cli.cmd {
         return engage(&w, &mut p, transport, *text, now);
     }
     let pin = p.ask("PIN")?;
     let u = w.unlock(&pin, chrono::Utc::now().timestamp())?;
     match &cli.cmd {
-        Cmd::Init { .. } | Cmd::Reset { .. } | Cmd::Engage { .. } => unreachable!("handled above"),
+        Cmd::Init { .. } | Cmd::Reset { .. } | Cmd::Engage { .. } | Cmd::Enroll { .. } => {
+            unreachable!("handled above")
+        }
         Cmd::Request { qr } => {
             let r = u.request(now)?;
             out(&r)?;
