@@ -400,3 +400,119 @@ pub fn thai_day_of_year_now() -> u16 {
 pub fn boarding_pass(name: &str, day: u16) -> String {
     format!("M1{name:<20}EABC123 BKKCNXTG 0102 {day:03}Y032A0045 100")
 }
+
+/// The PostgreSQL server the issuance service's tests use: `TUATON_TEST_DATABASE` (a URL
+/// whose role may create databases; `.ci/run` sets it up), by default the local server's
+/// `tuaton` role. Tests need it: there is no silent skip.
+pub fn test_database_server() -> String {
+    std::env::var("TUATON_TEST_DATABASE")
+        .unwrap_or_else(|_| "postgres://tuaton:tuaton@127.0.0.1/postgres".into())
+}
+
+/// A fresh database for one test, dropped (with its connections) at the end.
+pub struct TestDb {
+    /// Its URL.
+    pub url: String,
+    name: String,
+    admin: String,
+}
+
+impl TestDb {
+    /// Creates `tuaton_test_<random>` on [`test_database_server`].
+    pub fn new() -> TestDb {
+        let admin = test_database_server();
+        let name = format!("tuaton_test_{:016x}", rand_u64());
+        let mut c = postgres::Client::connect(&admin, postgres::NoTls).unwrap_or_else(|e| {
+            panic!("the issuance tests need PostgreSQL at {admin} (see .ci/run): {e}")
+        });
+        c.batch_execute(&format!("CREATE DATABASE {name}"))
+            .expect("create the test database");
+        let url = match admin.rsplit_once('/') {
+            Some((base, _)) => format!("{base}/{name}"),
+            None => panic!("TUATON_TEST_DATABASE must end in /DBNAME"),
+        };
+        TestDb { url, name, admin }
+    }
+    /// Drops the database now, under whatever is using it (a server going away).
+    pub fn drop_now(&self) {
+        if let Ok(mut c) = postgres::Client::connect(&self.admin, postgres::NoTls) {
+            c.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .ok();
+        }
+    }
+}
+
+impl Default for TestDb {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        self.drop_now();
+    }
+}
+
+fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    h.write_u32(std::process::id());
+    h.finish()
+}
+
+/// A running `tuaton-issuer serve`, killed when dropped.
+pub struct Service {
+    /// Its base URL.
+    pub url: String,
+    child: std::process::Child,
+}
+
+impl Service {
+    /// Starts the service on a free loopback port with `extra` arguments and environment,
+    /// and waits until it answers.
+    pub fn start(db: &str, extra: &[&str], env: &[(&str, &str)]) -> Service {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let listen = format!("127.0.0.1:{port}");
+        let mut c = Command::new(bin("tuaton-issuer"));
+        c.args(["--database", db])
+            .args(extra)
+            .args(["serve", "--listen", &listen])
+            .env("TUATON_ISSUER_PASSPHRASE", PASSPHRASE)
+            .env("NO_PROXY", "127.0.0.1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let child = c.spawn().expect("spawn serve");
+        let url = format!("http://{listen}");
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(&listen).is_ok() {
+                return Service { url, child };
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("tuaton-issuer serve did not start on {listen}");
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}

@@ -1,0 +1,527 @@
+//! The issuance service against a real PostgreSQL server (and a real SoftHSM token):
+//! an officer's offer to a card in the wallet that a gate accepts, one-time offers, wrong
+//! credentials and records, a client that hangs up, a database that goes away, and
+//! concurrent issuance that never shares a status index.
+
+use base64::Engine as _;
+use ed25519_dalek::SigningKey;
+use std::collections::HashSet;
+use std::io::Write;
+use std::sync::Arc;
+use tuaton_common::offer::{self, Offer, OfferRequest, RedeemRequest};
+use tuaton_common::sample;
+use tuaton_common::seal::KdfParams;
+use tuaton_issuer::pg::{KeySource, PgIssuer, MAX_TX_TRIES, OFFER_TTL_SECS};
+use tuaton_issuer::{InitOptions, IssuerError};
+use tuaton_tests::{run, Service, TestDb, World, PASSPHRASE, PIN};
+
+const NOW: i64 = 1_795_000_000;
+
+/// An issuer in `db` through the real binary: init, an office, an admin, a first publish.
+fn issuer_in(w: &World, db: &TestDb, keys: &[&str], env: &[(&str, &str)]) -> String {
+    let mut env = env.to_vec();
+    env.push(("TUATON_ISSUER_PASSPHRASE", PASSPHRASE));
+    let iss = |args: &[&str]| {
+        let mut a = vec!["--database", db.url.as_str()];
+        a.extend_from_slice(keys);
+        a.extend_from_slice(args);
+        run("tuaton-issuer", &a, "", &env)
+    };
+    let init = iss(&["init", "--name", "DOPA Bangkok"]).ok();
+    let fp = init
+        .lines()
+        .find_map(|l| l.strip_prefix("Root fingerprint "))
+        .expect("init prints the root fingerprint")
+        .to_owned();
+    iss(&[
+        "office",
+        "add",
+        "Bang Rak District",
+        "--out",
+        &w.p("office.json"),
+    ])
+    .ok();
+    iss(&[
+        "office",
+        "add",
+        "HQ",
+        "--admin",
+        "--out",
+        &w.p("admin.json"),
+    ])
+    .ok();
+    iss(&["publish", "--out", &w.p("bundle")]).ok();
+    fp
+}
+
+fn offer_text(w: &World, svc: &Service, record: &str) -> (String, String) {
+    let out = run(
+        "tuaton-issuer",
+        &[
+            "offer",
+            "--text",
+            "--service",
+            &svc.url,
+            "--office-credential",
+            &w.p("office.json"),
+            "--record",
+            record,
+            "--officer",
+            "Officer Malee",
+        ],
+        "",
+        &[],
+    )
+    .ok();
+    let mut lines = out.lines();
+    let offer = lines.next().expect("offer line").to_owned();
+    let tx = lines
+        .next()
+        .and_then(|l| l.strip_prefix("Transaction code: "))
+        .and_then(|l| l.split_whitespace().next())
+        .expect("transaction code line")
+        .to_owned();
+    (offer, tx)
+}
+
+fn sample_record(w: &World) -> String {
+    let v: serde_json::Value = serde_json::from_str(sample::RECORDS[0]).unwrap();
+    w.record("somchai", &v, sample::PORTRAIT_A)
+}
+
+/// The whole path, keys sealed in the database or in a token: the officer's offer, the
+/// wallet's enrolment, the same wallet asking again, another wallet refused, and a gate
+/// that synced from the service accepting the card.
+fn offer_to_card_at_the_gate(keys: &[&str], env: &[(&str, &str)]) {
+    let w = World::new();
+    let db = TestDb::new();
+    let fp = issuer_in(&w, &db, keys, env);
+    let mut senv = env.to_vec();
+    senv.push(("TUATON_ISSUER_PASSPHRASE", PASSPHRASE));
+    let svc = Service::start(&db.url, keys, &senv);
+    let rec = sample_record(&w);
+    let (offer, tx) = offer_text(&w, &svc, &rec);
+    assert!(offer.starts_with("TTO1:"), "{offer}");
+    w.new_wallet("wallet");
+    let enrolled = w
+        .wallet("wallet", &["enroll", &offer], &format!("{PIN}\n{tx}\n"))
+        .ok();
+    assert!(
+        enrolled.contains("Enrolled: the ID card of Somchai Jaidee"),
+        "{enrolled}"
+    );
+    let cid = enrolled
+        .split("credential ")
+        .nth(1)
+        .and_then(|s| s.get(..16))
+        .expect("credential id")
+        .to_owned();
+
+    // The same wallet again (its connection dropped after the commit): the same card.
+    let again = w
+        .wallet("wallet", &["enroll", &offer], &format!("{PIN}\n{tx}\n"))
+        .ok();
+    assert!(again.contains(&cid), "{again}");
+    // Anyone else: refused, nothing issued.
+    w.new_wallet("thief");
+    let r = w.wallet("thief", &["enroll", &offer], &format!("{PIN}\n{tx}\n"));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("already been used"), "{}", r.stderr);
+    assert!(w.wallet("thief", &["show"], &format!("{PIN}\n")).code != 0);
+
+    // A gate syncs from the service's /bundle/ and accepts the card.
+    w.gate(&[
+        "sync",
+        &format!("{}/bundle/", svc.url),
+        "--expect-root",
+        &fp,
+    ])
+    .ok();
+    let (code, v) = w.check(&w.present("wallet"));
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["verdict"], "valid", "{v}");
+}
+
+#[test]
+fn officer_offer_becomes_a_card_the_gate_accepts() {
+    offer_to_card_at_the_gate(&[], &[]);
+}
+
+#[test]
+fn keys_in_a_softhsm_token_sign_cards_the_gate_accepts() {
+    let tok = tempfile::tempdir().unwrap();
+    let conf = tok.path().join("softhsm2.conf");
+    std::fs::create_dir(tok.path().join("tokens")).unwrap();
+    std::fs::write(
+        &conf,
+        format!(
+            "directories.tokendir = {}\nobjectstore.backend = file\n",
+            tok.path().join("tokens").display()
+        ),
+    )
+    .unwrap();
+    let conf_s = conf.display().to_string();
+    let init = std::process::Command::new("softhsm2-util")
+        .args([
+            "--init-token",
+            "--free",
+            "--label",
+            "tuaton",
+            "--so-pin",
+            "55443322",
+            "--pin",
+            "11223344",
+        ])
+        .env("SOFTHSM2_CONF", &conf_s)
+        .output()
+        .expect("softhsm2-util (apt-get install softhsm2; .ci/run does)");
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    offer_to_card_at_the_gate(
+        &[
+            "--pkcs11-module",
+            "/usr/lib/softhsm/libsofthsm2.so",
+            "--token-label",
+            "tuaton",
+        ],
+        &[("SOFTHSM2_CONF", &conf_s), ("TUATON_TOKEN_PIN", "11223344")],
+    );
+}
+
+#[test]
+fn wrong_office_credential_bad_record_and_tampered_offer_issue_nothing() {
+    let w = World::new();
+    let db = TestDb::new();
+    issuer_in(&w, &db, &[], &[]);
+    let svc = Service::start(&db.url, &[], &[]);
+    let rec = sample_record(&w);
+    // A forged credential file.
+    std::fs::write(
+        w.path("forged.json"),
+        r#"{"format":"tuaton-office-credential/1","office":"Bang Rak District","admin":false,"token":"tto-AAAA"}"#,
+    )
+    .unwrap();
+    let r = run(
+        "tuaton-issuer",
+        &[
+            "offer",
+            "--service",
+            &svc.url,
+            "--office-credential",
+            &w.p("forged.json"),
+            "--record",
+            &rec,
+        ],
+        "",
+        &[],
+    );
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("office credential is not accepted"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(r.stderr.lines().count(), 2, "{}", r.stderr);
+    // A record the service refuses names its field (here: a birth date in the future).
+    let mut v: serde_json::Value = serde_json::from_str(sample::RECORDS[0]).unwrap();
+    v["birth_date"] = "2090-01-01".into();
+    let bad = w.record("bad", &v, sample::PORTRAIT_A);
+    let r = run(
+        "tuaton-issuer",
+        &[
+            "offer",
+            "--service",
+            &svc.url,
+            "--office-credential",
+            &w.p("office.json"),
+            "--record",
+            &bad,
+        ],
+        "",
+        &[],
+    );
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("birth_date"), "{}", r.stderr);
+    // A tampered offer: refused before anything is sent.
+    let (offer, tx) = offer_text(&w, &svc, &rec);
+    let mut chars: Vec<char> = offer.chars().collect();
+    let i = chars.len() - 5;
+    chars[i] = if chars[i] == 'A' { 'B' } else { 'A' };
+    w.new_wallet("wallet");
+    let r = w.wallet(
+        "wallet",
+        &["enroll", &chars.into_iter().collect::<String>()],
+        &format!("{PIN}\n{tx}\n"),
+    );
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("damaged"), "{}", r.stderr);
+    // An offer pointing at another root than the wallet expects.
+    let r = w.wallet(
+        "wallet",
+        &["enroll", &offer, "--expect-root", &"ab".repeat(32)],
+        &format!("{PIN}\n{tx}\n"),
+    );
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("not from the issuer"), "{}", r.stderr);
+    // Nothing was issued by any of it.
+    let iss = PgIssuer::connect(&db.url).unwrap();
+    assert_eq!(iss.counts().unwrap().0, 0);
+}
+
+#[test]
+fn a_client_that_hangs_up_mid_request_leaves_nothing_behind() {
+    let w = World::new();
+    let db = TestDb::new();
+    issuer_in(&w, &db, &[], &[]);
+    let svc = Service::start(&db.url, &[], &[]);
+    let addr = svc.url.trim_start_matches("http://").to_owned();
+    for path in ["/v1/credential", "/v1/offers"] {
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        write!(
+            s,
+            "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n{{\"pre_auth"
+        )
+        .unwrap();
+        drop(s);
+    }
+    // A body over the limit is refused whole.
+    let big = format!(
+        "{{\"officer\":\"x\",\"record\":{{}},\"portrait\":\"{}\"}}",
+        "A".repeat(400_000)
+    );
+    let mut s = std::net::TcpStream::connect(&addr).unwrap();
+    write!(
+        s,
+        "POST /v1/offers HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer tto-x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{big}",
+        big.len()
+    )
+    .ok();
+    let mut answer = String::new();
+    std::io::Read::read_to_string(&mut s, &mut answer).ok();
+    assert!(
+        answer.starts_with("HTTP/1.1 4"),
+        "{}",
+        &answer[..answer.len().min(200)]
+    );
+    // The service still issues, and only what was asked.
+    let rec = sample_record(&w);
+    let (offer, tx) = offer_text(&w, &svc, &rec);
+    w.new_wallet("wallet");
+    w.wallet("wallet", &["enroll", &offer], &format!("{PIN}\n{tx}\n"))
+        .ok();
+    let (creds, redeemed, _) = PgIssuer::connect(&db.url).unwrap().counts().unwrap();
+    assert_eq!((creds, redeemed), (1, 1));
+}
+
+#[test]
+fn a_database_that_goes_away_is_a_clear_error() {
+    let w = World::new();
+    let db = TestDb::new();
+    issuer_in(&w, &db, &[], &[]);
+    let svc = Service::start(&db.url, &[], &[]);
+    let rec = sample_record(&w);
+    db.drop_now();
+    let r = run(
+        "tuaton-issuer",
+        &[
+            "offer",
+            "--service",
+            &svc.url,
+            "--office-credential",
+            &w.p("office.json"),
+            "--record",
+            &rec,
+        ],
+        "",
+        &[],
+    );
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    assert!(r.stderr.contains("database_unavailable"), "{}", r.stderr);
+    assert!(r.stderr.contains("nothing was issued"), "{}", r.stderr);
+    assert_eq!(r.stderr.lines().count(), 2, "{}", r.stderr);
+}
+
+// ---- The store's rules, through the library, with many threads at once. ----
+
+fn pg_issuer(db: &TestDb, list_size: u64) -> Arc<PgIssuer> {
+    let mut o = InitOptions::new("DOPA Bangkok");
+    o.kdf = KdfParams::insecure_for_tests();
+    o.status_list_size = list_size;
+    Arc::new(
+        PgIssuer::init(
+            &db.url,
+            &o,
+            KeySource::Passphrase(PASSPHRASE.as_bytes().to_vec().into()),
+            NOW,
+        )
+        .unwrap(),
+    )
+}
+
+const SERVICE: &str = "http://issue.test";
+
+fn make_offer(iss: &PgIssuer, office: &str) -> (Offer, String) {
+    let o = iss.authenticate(office).unwrap();
+    let r = iss
+        .create_offer(
+            &o,
+            SERVICE,
+            &OfferRequest {
+                officer: "Malee".into(),
+                record: serde_json::from_str(sample::RECORDS[0]).unwrap(),
+                portrait: base64::engine::general_purpose::STANDARD.encode(sample::PORTRAIT_A),
+            },
+            NOW,
+        )
+        .unwrap();
+    (Offer::parse(&r.offer).unwrap(), r.tx_code)
+}
+
+fn redeem_req(o: &Offer, tx: &str, holder: &SigningKey) -> RedeemRequest {
+    let b = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    RedeemRequest {
+        pre_authorized_code: b.encode(o.code),
+        tx_code: tx.into(),
+        holder_key: b.encode(holder.verifying_key().to_bytes()),
+        proof: b.encode(offer::prove(holder, o)),
+    }
+}
+
+#[test]
+fn concurrent_offices_never_share_a_status_index() {
+    let db = TestDb::new();
+    // 16 entries a list (full at 14): 48 credentials fill several lists, with collisions.
+    let iss = pg_issuer(&db, 16);
+    let offices: Vec<String> = (0..8)
+        .map(|i| iss.add_office(&format!("Office {i}"), false, NOW).unwrap())
+        .collect();
+    let offers: Vec<(Offer, String)> = (0..48).map(|i| make_offer(&iss, &offices[i % 8])).collect();
+    let offers = Arc::new(std::sync::Mutex::new(offers));
+    let results: Vec<_> = (0..12)
+        .map(|t| {
+            let (iss, offers) = (iss.clone(), offers.clone());
+            std::thread::spawn(move || {
+                let mut out = vec![];
+                loop {
+                    let Some((o, tx)) = offers.lock().unwrap().pop() else {
+                        break;
+                    };
+                    let k = SigningKey::from_bytes(&[t as u8 + 1; 32]);
+                    let r = iss
+                        .redeem(SERVICE, &redeem_req(&o, &tx, &k), NOW + 1)
+                        .unwrap();
+                    out.push(r.credential_id);
+                }
+                out
+            })
+        })
+        .flat_map(|h| h.join().unwrap())
+        .collect();
+    assert_eq!(results.len(), 48);
+    assert_eq!(
+        results.iter().collect::<HashSet<_>>().len(),
+        48,
+        "credential id reused"
+    );
+    let mut c = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
+    let rows = c.query("SELECT list, idx FROM credentials", &[]).unwrap();
+    let pairs: HashSet<(i32, i64)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    assert_eq!(pairs.len(), 48, "a status index was given twice");
+    assert!(pairs.iter().all(|(_, i)| (0..16).contains(i)));
+    assert!(
+        pairs.iter().map(|p| p.0).max().unwrap() >= 3,
+        "lists roll over at 90%"
+    );
+    let audits: i64 = c
+        .query_one("SELECT count(*) FROM audit WHERE action = 'issue'", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(audits, 48);
+}
+
+#[test]
+fn one_offer_redeemed_by_ten_wallets_at_once_issues_once() {
+    let db = TestDb::new();
+    let iss = pg_issuer(&db, 1 << 12);
+    let office = iss.add_office("Bang Rak", false, NOW).unwrap();
+    let (o, tx) = make_offer(&iss, &office);
+    let outcomes: Vec<Result<String, IssuerError>> = (0..10)
+        .map(|t| {
+            let (iss, o, tx) = (iss.clone(), o.clone(), tx.clone());
+            std::thread::spawn(move || {
+                let k = SigningKey::from_bytes(&[t as u8 + 1; 32]);
+                iss.redeem(SERVICE, &redeem_req(&o, &tx, &k), NOW + 1)
+                    .map(|r| r.credential_id)
+            })
+        })
+        .map(|h| h.join().unwrap())
+        .collect();
+    assert_eq!(outcomes.iter().filter(|r| r.is_ok()).count(), 1);
+    assert!(outcomes
+        .iter()
+        .filter_map(|r| r.as_ref().err())
+        .all(|e| matches!(e, IssuerError::OfferUsed)));
+    assert_eq!(iss.counts().unwrap().0, 1);
+}
+
+#[test]
+fn expired_guessed_and_foreign_proof_offers_are_refused() {
+    let db = TestDb::new();
+    let iss = pg_issuer(&db, 1 << 12);
+    let office = iss.add_office("Bang Rak", false, NOW).unwrap();
+    let k = SigningKey::from_bytes(&[9; 32]);
+    // Expired.
+    let (o, tx) = make_offer(&iss, &office);
+    let e = iss
+        .redeem(SERVICE, &redeem_req(&o, &tx, &k), NOW + OFFER_TTL_SECS)
+        .unwrap_err();
+    assert!(matches!(e, IssuerError::OfferExpired), "{e}");
+    // A proof made for another service (a phishing page relaying the offer).
+    let (o, tx) = make_offer(&iss, &office);
+    let mut elsewhere = o.clone();
+    elsewhere.service = "http://evil.test".into();
+    let mut req = redeem_req(&o, &tx, &k);
+    req.proof =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(offer::prove(&k, &elsewhere));
+    assert!(matches!(
+        iss.redeem(SERVICE, &req, NOW + 1).unwrap_err(),
+        IssuerError::Core(_)
+    ));
+    // Guessing the transaction code closes the offer for good.
+    let wrong = if tx == "000000" { "111111" } else { "000000" };
+    for left in (1..MAX_TX_TRIES).rev() {
+        let e = iss
+            .redeem(SERVICE, &redeem_req(&o, wrong, &k), NOW + 1)
+            .unwrap_err();
+        assert!(
+            matches!(e, IssuerError::WrongTxCode { left: l } if l == left),
+            "{e}"
+        );
+    }
+    let e = iss
+        .redeem(SERVICE, &redeem_req(&o, wrong, &k), NOW + 1)
+        .unwrap_err();
+    assert!(matches!(e, IssuerError::OfferClosed), "{e}");
+    let e = iss
+        .redeem(SERVICE, &redeem_req(&o, &tx, &k), NOW + 1)
+        .unwrap_err();
+    assert!(matches!(e, IssuerError::OfferClosed), "{e}");
+    // An unknown code.
+    let mut o2 = o.clone();
+    o2.code = [0; offer::CODE_LEN];
+    assert!(matches!(
+        iss.redeem(SERVICE, &redeem_req(&o2, &tx, &k), NOW + 1)
+            .unwrap_err(),
+        IssuerError::UnknownOffer
+    ));
+    assert_eq!(iss.counts().unwrap().0, 0);
+    // A revoked office's credential stops working.
+    iss.revoke_office("Bang Rak", NOW).unwrap();
+    assert!(matches!(
+        iss.authenticate(&office).unwrap_err(),
+        IssuerError::BadOfficeCredential
+    ));
+}
