@@ -288,11 +288,20 @@ pub fn post_json<T: DeserializeOwned>(
         url: base.into(),
         reason,
     };
-    let client = reqwest::blocking::Client::builder()
-        .timeout(std::time::Duration::from_secs(30))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|e| unreachable(e.to_string()))?;
+    // One client per process: building one loads the TLS roots, which costs more than a
+    // request on a quiet network.
+    static CLIENT: std::sync::OnceLock<reqwest::blocking::Client> = std::sync::OnceLock::new();
+    let client = match CLIENT.get() {
+        Some(c) => c,
+        None => {
+            let c = reqwest::blocking::Client::builder()
+                .timeout(std::time::Duration::from_secs(30))
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .map_err(|e| unreachable(e.to_string()))?;
+            CLIENT.get_or_init(|| c)
+        }
+    };
     let mut req = client
         .post(&url)
         .header(header::CONTENT_TYPE.as_str(), "application/json")
