@@ -498,11 +498,14 @@ impl Service {
         for (k, v) in env {
             c.env(k, v);
         }
-        let child = c.spawn().expect("spawn serve");
-        let url = format!("http://{listen}");
+        // Owned by the guard at once, so it is killed and reaped on every path.
+        let svc = Service {
+            url: format!("http://{listen}"),
+            child: c.spawn().expect("spawn serve"),
+        };
         for _ in 0..200 {
             if std::net::TcpStream::connect(&listen).is_ok() {
-                return Service { url, child };
+                return svc;
             }
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
