@@ -3,7 +3,10 @@
 //! backup, restore). The binary is a thin shell over [`Issuer`].
 //!
 //! Rooms: `error`; `store` (opening, sealing, records); `keys` (roots and signing keys);
-//! `issue` (issuance, revocation, input files); `publish` (the bundle); `backup`.
+//! `issue` (issuance, revocation, input files; the signing both stores share); `publish`
+//! (building a bundle generation, writing it); `backup`. The issuance service
+//! (docs/ISSUANCE.md): [`pg`] (the issuer in PostgreSQL: offices, offers, concurrent
+//! issuance), [`token`] (keys in a PKCS#11 token), [`http`] (axum service and client).
 
 mod backup;
 mod error;
