@@ -146,6 +146,10 @@ pub(super) fn run(cli: &Cli, url: &str, now: i64) -> anyhow::Result<()> {
                 "Issuance service on {} (offers name {public_url}). Ctrl-C stops it.",
                 listener.local_addr()?
             );
+            if iss.bundle_file(tuaton_common::bundle::INDEX)?.is_none() {
+                // Wallets verify the bundle before they redeem: without one, none can enrol.
+                eprintln!("warning: nothing is published yet; wallets cannot enrol until `tuaton-issuer publish` has run");
+            }
             // `--at` fixes the service's clock (tests); otherwise each request reads it.
             static AT: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
             let clock: fn() -> i64 = match cli.at {

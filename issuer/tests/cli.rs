@@ -34,6 +34,9 @@ fn help_lists_every_command() {
             "keys",
             "backup",
             "restore",
+            "serve",
+            "office",
+            "offer",
             "publish"
         ],
         "\n{s}"

@@ -71,6 +71,14 @@ pub enum WalletError {
     /// The officer's credential offer does not parse (a misread, an altered character).
     #[error("the credential offer: {0}")]
     BadOffer(tuaton_common::Error),
+    /// The issuance service (or its bundle) could not be reached or answered nonsense.
+    #[error("could not reach the issuance service at {url}: {reason}")]
+    Unreachable {
+        /// What was asked for.
+        url: String,
+        /// Why it failed.
+        reason: String,
+    },
     /// The issuance service refused to issue (the offer was used, expired, the code was
     /// wrong...).
     #[error("the issuance service refused: {message}")]
@@ -109,6 +117,9 @@ impl tuaton_cli::Hint for WalletError {
             WalletError::Transport { .. } => "use --transport socket:127.0.0.1:0 (a free port), or turn Bluetooth on",
             WalletError::StoreDamaged(_) => "run `tuaton-wallet reset` and re-enroll at a registration office",
             WalletError::Usage(_) => "check the command line with --help",
+            WalletError::Unreachable { .. } => {
+                "check the network and ask the officer whether the service is up; nothing was added to your wallet"
+            }
             WalletError::BadOffer(_) => "scan the officer's QR code again, or ask for a new offer",
             WalletError::Service { code, .. } if code == "wrong_tx_code" => {
                 "type the digits the officer reads out; the offer closes after 5 wrong codes"

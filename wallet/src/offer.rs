@@ -29,8 +29,8 @@ fn client() -> Result<reqwest::blocking::Client> {
 }
 
 fn unreachable(what: &str, reason: String) -> WalletError {
-    WalletError::Transport {
-        what: what.into(),
+    WalletError::Unreachable {
+        url: what.into(),
         reason,
     }
 }
