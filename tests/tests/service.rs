@@ -140,6 +140,38 @@ fn offer_to_card_at_the_gate(keys: &[&str], env: &[(&str, &str)]) {
     let (code, v) = w.check(&w.present("wallet"));
     assert_eq!(code, 0, "{v}");
     assert_eq!(v["verdict"], "valid", "{v}");
+
+    // Head office revokes the card over HTTP and publishes; the gate takes it.
+    let admin: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(w.path("admin.json")).unwrap()).unwrap();
+    let admin = admin["token"].as_str().unwrap();
+    let _: serde_json::Value = tuaton_issuer::http::post_json(
+        &svc.url,
+        "/v1/admin/revoke",
+        Some(admin),
+        &serde_json::json!({"credential_id": cid, "officer": "Director"}),
+    )
+    .unwrap();
+    let _: serde_json::Value = tuaton_issuer::http::post_json(
+        &svc.url,
+        "/v1/admin/publish",
+        Some(admin),
+        &serde_json::json!({"officer": "Director"}),
+    )
+    .unwrap();
+    w.gate(&[
+        "sync",
+        &format!("{}/bundle/", svc.url),
+        "--expect-root",
+        &fp,
+    ])
+    .ok();
+    let (code, v) = w.check(&w.present("wallet"));
+    assert_eq!(code, 1, "{v}");
+    assert!(
+        v["reasons"].to_string().contains("credential_revoked"),
+        "{v}"
+    );
 }
 
 #[test]
@@ -269,6 +301,41 @@ fn wrong_office_credential_bad_record_and_tampered_offer_issue_nothing() {
     // Nothing was issued by any of it.
     let iss = PgIssuer::connect(&db.url).unwrap();
     assert_eq!(iss.counts().unwrap().0, 0);
+
+    // Admin endpoints: an office's credential may not publish; the admin's may.
+    let token = |f: &str| -> String {
+        let v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(w.path(f)).unwrap()).unwrap();
+        v["token"].as_str().unwrap().to_owned()
+    };
+    let body = serde_json::json!({"officer": "Director", "valid_days": 3});
+    let e = tuaton_issuer::http::post_json::<serde_json::Value>(
+        &svc.url,
+        "/v1/admin/publish",
+        Some(&token("office.json")),
+        &body,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(e, IssuerError::Service { status: 403, ref code, .. } if code == "not_admin"),
+        "{e}"
+    );
+    let r: serde_json::Value = tuaton_issuer::http::post_json(
+        &svc.url,
+        "/v1/admin/publish",
+        Some(&token("admin.json")),
+        &body,
+    )
+    .unwrap();
+    assert_eq!(r["trust_list_version"], 2, "{r}");
+    let e = tuaton_issuer::http::post_json::<serde_json::Value>(
+        &svc.url,
+        "/v1/admin/revoke",
+        Some(&token("admin.json")),
+        &serde_json::json!({"credential_id": "0011223344556677", "officer": "Director"}),
+    )
+    .unwrap_err();
+    assert!(matches!(e, IssuerError::Service { status: 404, .. }), "{e}");
 }
 
 #[test]

@@ -28,6 +28,7 @@ fn help_lists_every_command() {
             "init",
             "request",
             "import",
+            "enroll",
             "show",
             "present",
             "engage",
