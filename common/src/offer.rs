@@ -267,6 +267,17 @@ pub struct ErrorResponse {
     pub message: String,
 }
 
+impl ErrorResponse {
+    /// The code and message as a client may show them: a service is not trusted to send
+    /// short or printable text, so both are cut (64 and 300 characters) and escaped.
+    pub fn shown(&self) -> (String, String) {
+        let cut = |s: &str, n: usize| {
+            crate::text::for_display(&s.chars().take(n).collect::<String>()).into_owned()
+        };
+        (cut(&self.error, 64), cut(&self.message, 300))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

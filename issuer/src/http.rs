@@ -326,14 +326,11 @@ pub fn post_json<T: DeserializeOwned>(
                 "it answered HTTP {status}, not a tuaton issuance service"
             ))
         })?;
+        let (code, message) = e.shown();
         return Err(IssuerError::Service {
             status,
-            code: tuaton_common::text::for_display(&e.error.chars().take(64).collect::<String>())
-                .into_owned(),
-            message: tuaton_common::text::for_display(
-                &e.message.chars().take(300).collect::<String>(),
-            )
-            .into_owned(),
+            code,
+            message,
         });
     }
     serde_json::from_slice(&bytes)

@@ -145,25 +145,12 @@ impl PgIssuer {
     /// the token or sealed under the passphrase.
     pub fn init(url: &str, opts: &InitOptions, keys: KeySource, now: i64) -> Result<PgIssuer> {
         let mut iss = PgIssuer::connect(url)?;
-        if opts.name.trim().is_empty() || tuaton_common::text::first_forbidden(&opts.name).is_some()
-        {
-            return Err(IssuerError::Usage(
-                "--name must be non-empty visible text".into(),
-            ));
-        }
-        if opts.root_keys == 0 || opts.threshold == 0 || opts.threshold > opts.root_keys {
-            return Err(IssuerError::Usage(format!(
-                "--threshold must be between 1 and --root-keys ({}), got {}",
-                opts.root_keys, opts.threshold
-            )));
-        }
+        opts.check(match &keys {
+            KeySource::Passphrase(p) => Some(p.as_slice()),
+            KeySource::Token(_) => None,
+        })?;
         let (sealed, k) = match keys {
             KeySource::Passphrase(p) => {
-                if p.len() < 8 {
-                    return Err(IssuerError::Usage(
-                        "the passphrase must have at least 8 characters".into(),
-                    ));
-                }
                 let store_key = Zeroizing::new(random::<32>());
                 let sealed = Sealed::seal(
                     store_key.as_ref(),

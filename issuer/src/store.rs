@@ -52,6 +52,34 @@ pub struct InitOptions {
 }
 
 impl InitOptions {
+    /// The rules every issuer store checks at init (sled or PostgreSQL): a visible name,
+    /// a threshold the root keys can meet, and a passphrase of 8 characters or more when
+    /// one seals the keys (`None`: the keys are in a token).
+    pub(crate) fn check(&self, passphrase: Option<&[u8]>) -> Result<()> {
+        if self.name.trim().is_empty() {
+            return Err(IssuerError::Usage("--name must not be empty".into()));
+        }
+        // Gates show this name beside every verdict: nothing in it may disguise text.
+        if let Some(c) = tuaton_common::text::first_forbidden(&self.name) {
+            return Err(IssuerError::Usage(format!(
+                "--name contains {}, an invisible or control character that could disguise the text",
+                tuaton_common::text::describe(c)
+            )));
+        }
+        if self.root_keys == 0 || self.threshold == 0 || self.threshold > self.root_keys {
+            return Err(IssuerError::Usage(format!(
+                "--threshold must be between 1 and --root-keys ({}), got {}",
+                self.root_keys, self.threshold
+            )));
+        }
+        if passphrase.is_some_and(|p| p.len() < 8) {
+            return Err(IssuerError::Usage(
+                "the passphrase must have at least 8 characters".into(),
+            ));
+        }
+        Ok(())
+    }
+
     /// Defaults for `name`.
     pub fn new(name: &str) -> Self {
         InitOptions {
@@ -101,27 +129,7 @@ impl Issuer {
 
     /// Creates a new issuer in `home`: root key(s), root version 1, a first signing key.
     pub fn init(home: &Path, opts: &InitOptions, passphrase: &[u8], now: i64) -> Result<Issuer> {
-        if opts.name.trim().is_empty() {
-            return Err(IssuerError::Usage("--name must not be empty".into()));
-        }
-        // Gates show this name beside every verdict: nothing in it may disguise text.
-        if let Some(c) = tuaton_common::text::first_forbidden(&opts.name) {
-            return Err(IssuerError::Usage(format!(
-                "--name contains {}, an invisible or control character that could disguise the text",
-                tuaton_common::text::describe(c)
-            )));
-        }
-        if opts.root_keys == 0 || opts.threshold == 0 || opts.threshold > opts.root_keys {
-            return Err(IssuerError::Usage(format!(
-                "--threshold must be between 1 and --root-keys ({}), got {}",
-                opts.root_keys, opts.threshold
-            )));
-        }
-        if passphrase.len() < 8 {
-            return Err(IssuerError::Usage(
-                "the passphrase must have at least 8 characters".into(),
-            ));
-        }
+        opts.check(Some(passphrase))?;
         if Self::db_path(home).exists() {
             return Err(IssuerError::AlreadyInitialised(home.into()));
         }

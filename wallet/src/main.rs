@@ -167,6 +167,14 @@ fn load_bundle(
     Ok(tuaton_wallet::bundle::load(dir, anchor, now)?)
 }
 
+/// "Given Family" in Latin script, as the import and enroll messages name the card.
+fn english_name(c: &tuaton_common::gate::DisclosedClaims) -> String {
+    let part = |n: &Option<_>| n.as_ref().map(|n: &_| format!("{n}")).unwrap_or_default();
+    format!("{} {}", part(&c.given_name_en), part(&c.family_name_en))
+        .trim()
+        .to_owned()
+}
+
 /// `enroll`: everything that can be checked is checked before the offer is spent (the
 /// offer parses, the service's bundle verifies from the offer's root, the PIN unlocks);
 /// then the offer is redeemed and the package imported against that bundle.
@@ -219,17 +227,7 @@ fn enroll(
     let package = tuaton_wallet::offer::redeem(&offer, &tx, &u.holder_key()?)?;
     let card = u.import(&package, Some(&state), now)?;
     let c = card.gate.claims()?;
-    let name = format!(
-        "{} {}",
-        c.given_name_en
-            .as_ref()
-            .map(|n| n.to_string())
-            .unwrap_or_default(),
-        c.family_name_en
-            .as_ref()
-            .map(|n| n.to_string())
-            .unwrap_or_default()
-    );
+    let name = english_name(&c);
     if cli.json {
         out(
             &serde_json::json!({"credential_id": card.credential_id, "name": name.trim()})
@@ -353,11 +351,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
                     eprintln!("warning: your PIN is easy to guess from your card; change it with `tuaton-wallet change-pin`");
                 }
             }
-            let name = format!(
-                "{} {}",
-                c.given_name_en.map(|n| n.to_string()).unwrap_or_default(),
-                c.family_name_en.map(|n| n.to_string()).unwrap_or_default()
-            );
+            let name = english_name(&c);
             if cli.json {
                 out(
                     &serde_json::json!({"credential_id": card.credential_id, "name": name.trim()})

@@ -114,14 +114,8 @@ pub fn redeem(offer: &Offer, tx_code: &str, holder: &SigningKey) -> Result<Vec<u
                 format!("it answered HTTP {status} and is not a tuaton issuance service"),
             )
         })?;
-        return Err(WalletError::Service {
-            code: tuaton_common::text::for_display(&e.error.chars().take(64).collect::<String>())
-                .into_owned(),
-            message: tuaton_common::text::for_display(
-                &e.message.chars().take(300).collect::<String>(),
-            )
-            .into_owned(),
-        });
+        let (code, message) = e.shown();
+        return Err(WalletError::Service { code, message });
     }
     let r: RedeemResponse = serde_json::from_slice(&bytes)
         .map_err(|e| unreachable(&offer.service, format!("its answer does not parse ({e})")))?;
