@@ -748,3 +748,59 @@ fn sign_member(payload: &Payload, p: &IssueParams<'_>) -> Result<Vec<u8>> {
         .build();
     cose.to_vec().map_err(|e| err(e.to_string()))
 }
+
+/// SHA-256 of a card's claims, unsalted, in the gate form's own encoding (the flight,
+/// details and portrait groups; the age claims follow from the birth date). The issuer
+/// keeps it per credential so a refresh signs exactly what was issued.
+pub fn claims_digest(c: &CardClaims) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(b"tuaton claims v1");
+    for g in [Group::Flight, Group::Details, Group::Portrait] {
+        h.update(cbor::encode(&Value::Array(group_values(g, c, false, false))));
+    }
+    let (from, until) = (
+        epoch_days(c.issue_date),
+        match c.expiry {
+            Expiry::On(d) => epoch_days(d),
+            Expiry::Lifelong => -1,
+        },
+    );
+    h.update(from.to_be_bytes());
+    h.update(until.to_be_bytes());
+    h.finalize().into()
+}
+
+impl GateCredential {
+    /// Every claim of the card, after checking the full member's signature with `key`
+    /// (and, by [`GateCredential::from_bytes`], every disclosure against its digest). For
+    /// the issuer re-signing its own card; gates use the verify engine.
+    pub fn verified_card(&self, key: &ed25519_dalek::VerifyingKey) -> Result<CardClaims> {
+        let full = self.full_member()?;
+        let sig: [u8; 64] = full
+            .signature()
+            .try_into()
+            .map_err(|_| err("COSE_Sign1: signature is not 64 bytes"))?;
+        key.verify_strict(
+            &full.to_be_signed(),
+            &ed25519_dalek::Signature::from_bytes(&sig),
+        )
+        .map_err(|_| Error::Signature("the card's issuer signature does not verify".into()))?;
+        let c = self.claims()?;
+        let missing = || err("the card lacks a claim group");
+        Ok(CardClaims {
+            citizen_id: c.citizen_id.ok_or_else(missing)?,
+            title: c.title.ok_or_else(missing)?,
+            given_name_th: c.given_name_th.ok_or_else(missing)?,
+            family_name_th: c.family_name_th.ok_or_else(missing)?,
+            given_name_en: c.given_name_en.ok_or_else(missing)?,
+            family_name_en: c.family_name_en.ok_or_else(missing)?,
+            birth_date: c.birth_date.ok_or_else(missing)?,
+            address: c.address.ok_or_else(missing)?,
+            issue_date: c.issue_date.ok_or_else(missing)?,
+            expiry: c.expiry.ok_or_else(missing)?,
+            laser_code: c.laser_code.ok_or_else(missing)?,
+            issuing_office: c.issuing_office.ok_or_else(missing)?,
+            portrait: c.portrait.ok_or_else(missing)?,
+        })
+    }
+}

@@ -338,3 +338,52 @@ mod tests {
         assert!(normalise_tx_code("४८२९१३", 6).is_err());
     }
 }
+
+/// What a wallet sends to renew its card (`POST /v1/refresh`): the card it holds and a
+/// proof of its holder key bound to this service, the card and a time.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    /// The gate form's bytes, base64url without padding.
+    pub credential: String,
+    /// Unix seconds when the proof was made (the service allows five minutes either way).
+    pub at: i64,
+    /// The proof ([`prove_refresh`]), base64url without padding.
+    pub proof: String,
+}
+
+fn refresh_message(service: &str, credential_id: &[u8; 8], holder: &[u8; 32], at: i64) -> Vec<u8> {
+    let mut m = b"tuaton refresh v1".to_vec();
+    m.extend_from_slice(&(service.len() as u32).to_be_bytes());
+    m.extend_from_slice(service.as_bytes());
+    m.extend_from_slice(credential_id);
+    m.extend_from_slice(holder);
+    m.extend_from_slice(&at.to_be_bytes());
+    m
+}
+
+/// The holder's proof for a refresh of `credential_id` at the service `service`.
+pub fn prove_refresh(holder: &SigningKey, service: &str, credential_id: &[u8; 8], at: i64) -> [u8; 64] {
+    let pk = holder.verifying_key().to_bytes();
+    holder
+        .sign(&refresh_message(service, credential_id, &pk, at))
+        .to_bytes()
+}
+
+/// Checks a refresh proof; the holder key is the card's own.
+pub fn check_refresh_proof(
+    service: &str,
+    credential_id: &[u8; 8],
+    holder: &[u8; 32],
+    at: i64,
+    proof: &[u8; 64],
+) -> Result<VerifyingKey> {
+    let key = VerifyingKey::from_bytes(holder)
+        .map_err(|_| Error::Signature("the holder key is not an Ed25519 key".into()))?;
+    key.verify_strict(
+        &refresh_message(service, credential_id, holder, at),
+        &Signature::from_bytes(proof),
+    )
+    .map_err(|_| Error::Signature("the holder's refresh proof does not verify".into()))?;
+    Ok(key)
+}

@@ -7,7 +7,9 @@
 //! for each tree, `lp(name) || u64be(count) || count x (lp(key) || lp(value))`, with
 //! `lp(x) = u32be(len(x)) || x`.
 
-use crate::{Issuer, IssuerError, Result};
+use crate::sled_store::SledStore;
+use crate::{Issuer, IssuerError, KeySource, Result};
+use zeroize::Zeroizing;
 use std::path::Path;
 use tuaton_common::seal::{KdfParams, Sealed};
 
@@ -33,14 +35,15 @@ fn take_lp<'a>(b: &mut &'a [u8]) -> Option<&'a [u8]> {
     take(b, n)
 }
 
-impl Issuer {
+impl Issuer<SledStore> {
     /// Writes a sealed backup of the whole store to `out` (created new, owner-only).
     pub fn backup(&self, out: &Path, passphrase: &[u8]) -> Result<usize> {
-        self.db.flush()?;
+        let db = self.store().db();
+        db.flush()?;
         let mut blob = Vec::new();
         let mut entries = 0;
-        for name in self.db.tree_names() {
-            let tree = self.db.open_tree(&name)?;
+        for name in db.tree_names() {
+            let tree = db.open_tree(&name)?;
             lp(&mut blob, &name);
             blob.extend_from_slice(&(tree.len() as u64).to_be_bytes());
             for item in tree.iter() {
@@ -54,8 +57,8 @@ impl Issuer {
             &blob,
             passphrase,
             KdfParams::RELEASE,
-            crate::store::random(),
-            crate::store::random(),
+            rand::random(),
+            rand::random(),
             AAD,
         )
         .map_err(crate::core)?;
@@ -78,9 +81,9 @@ impl Issuer {
 
     /// Rebuilds the issuer in `home` from backup file `from`, then opens it with
     /// `passphrase` (so a restore is known good before it is used).
-    pub fn restore(home: &Path, from: &Path, passphrase: &[u8]) -> Result<Issuer> {
+    pub fn restore(home: &Path, from: &Path, passphrase: &[u8]) -> Result<Self> {
         use std::io::Read;
-        if Self::db_path(home).exists() {
+        if SledStore::path(home).exists() {
             return Err(IssuerError::AlreadyInitialised(home.into()));
         }
         let io = |source| IssuerError::Io {
@@ -128,7 +131,7 @@ impl Issuer {
             }
             trees.push((name, kv));
         }
-        tuaton_store::create(&Self::db_path(home), |db| -> Result<()> {
+        tuaton_store::create(&SledStore::path(home), |db| -> Result<()> {
             for (name, kv) in &trees {
                 let t = db.open_tree(name)?;
                 let mut b = sled::Batch::default();
@@ -139,11 +142,15 @@ impl Issuer {
             }
             Ok(())
         })?;
-        match Issuer::open(home, passphrase) {
+        let opened = Issuer::open_sled(home).and_then(|mut i| {
+            pollster::block_on(i.unlock(KeySource::Passphrase(Zeroizing::new(passphrase.to_vec()))))?;
+            Ok(i)
+        });
+        match opened {
             Ok(i) => Ok(i),
             Err(e) => {
                 // Not a whole issuer after all: leave nothing behind.
-                let _ = std::fs::remove_dir_all(Self::db_path(home));
+                let _ = std::fs::remove_dir_all(SledStore::path(home));
                 Err(e)
             }
         }

@@ -35,6 +35,9 @@ pub enum IssuerError {
     /// No credential id matches.
     #[error("no credential with id {0}")]
     UnknownCredential(String),
+    /// The credential was revoked for cause: it is never renewed.
+    #[error("credential {0} is revoked")]
+    Revoked(String),
     /// All signing keys are retired or revoked.
     #[error("no active signing key")]
     NoActiveKey,
@@ -133,7 +136,12 @@ impl tuaton_cli::Hint for IssuerError {
             IssuerError::UnknownCredential(_) => {
                 "use the credential id printed by `issue` (16 hex digits)"
             }
-            IssuerError::NoActiveKey => "run `tuaton-issuer rotate` to create a new signing key",
+            IssuerError::Revoked(_) => {
+                "a revoked card is not renewed: enrol again at a registration office"
+            }
+            IssuerError::NoActiveKey => {
+                "run `tuaton-issuer rotate`, then `tuaton-issuer publish` to activate the new key"
+            }
             IssuerError::Database(_) => {
                 "check the PostgreSQL server is running and --database is right; nothing was issued"
             }
@@ -166,24 +174,32 @@ impl tuaton_cli::Hint for IssuerError {
     }
 }
 
-impl From<postgres::Error> for IssuerError {
-    fn from(e: postgres::Error) -> Self {
-        // The server's own words when it has them (a constraint, a timeout), else the
-        // connection's.
+impl From<tokio_postgres::Error> for IssuerError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        // The server's own words when it has them (a constraint, a timeout, a wrong
+        // password, a missing database), else the connection's with its cause.
         match e.as_db_error() {
             Some(db) => IssuerError::Database(format!("{} ({})", db.message(), db.code().code())),
-            None => IssuerError::Database(if e.is_closed() {
-                "the connection to the server was lost".into()
-            } else {
-                e.to_string()
+            None if e.is_closed() => {
+                IssuerError::Database("the connection to the server was lost".into())
+            }
+            None => IssuerError::Database(match std::error::Error::source(&e) {
+                Some(src) => format!("{e}: {src}"),
+                None => e.to_string(),
             }),
         }
     }
 }
 
-impl From<r2d2::Error> for IssuerError {
-    fn from(e: r2d2::Error) -> Self {
-        IssuerError::Database(format!("no connection to the server ({e})"))
+impl From<deadpool_postgres::PoolError> for IssuerError {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        match e {
+            deadpool_postgres::PoolError::Backend(e) => e.into(),
+            deadpool_postgres::PoolError::Timeout(_) => IssuerError::Database(
+                "no connection to the server within 5 s (is it running and reachable?)".into(),
+            ),
+            e => IssuerError::Database(format!("no connection to the server ({e})")),
+        }
     }
 }
 

@@ -1,6 +1,8 @@
 //! The issuance service's HTTP interface (axum), and the blocking client the officer's
-//! command uses. Endpoints and bodies: docs/FORMAT.md, "Issuance service". Store work runs
-//! on tokio's blocking pool; every body is bounded before it is read.
+//! command uses. Endpoints and bodies: docs/ISSUANCE.md. Every body is bounded before it is
+//! read; store work runs in a task of its own, so a client that hangs up never cuts a
+//! redemption in half (it commits whole or not at all, and the same wallet asking again
+//! gets the same credential).
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -10,11 +12,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use serde::de::DeserializeOwned;
+use std::future::Future;
 use std::sync::Arc;
-use tuaton_common::offer::{ErrorResponse, OfferRequest, RedeemRequest};
+use tuaton_common::offer::{ErrorResponse, OfferRequest, RedeemRequest, RefreshRequest};
 
-use crate::pg::{Office, PgIssuer};
-use crate::{IssuerError, Result};
+use crate::pg::{Office, PgStore};
+use crate::{Actor, Issuer, IssuerError, Result};
 
 /// Largest request body: a record and a 64 KiB portrait in base64, with room to spare.
 pub const MAX_BODY: usize = 256 * 1024;
@@ -23,8 +26,8 @@ pub const MAX_ANSWER: u64 = 1024 * 1024;
 
 /// What the handlers share.
 pub struct App {
-    /// The issuer.
-    pub issuer: Arc<PgIssuer>,
+    /// The issuer, keys unlocked.
+    pub issuer: Arc<Issuer<PgStore>>,
     /// The address wallets reach this service at (it goes into offers, and holder proofs
     /// are bound to it).
     pub public_url: String,
@@ -37,8 +40,10 @@ pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/v1/offers", post(offers))
         .route("/v1/credential", post(credential))
+        .route("/v1/refresh", post(refresh))
         .route("/v1/admin/revoke", post(admin_revoke))
         .route("/v1/admin/rotate", post(admin_rotate))
+        .route("/v1/admin/revoke-key", post(admin_revoke_key))
         .route("/v1/admin/publish", post(admin_publish))
         .route("/bundle/{*path}", get(bundle))
         .route("/healthz", get(|| async { "ok" }))
@@ -52,7 +57,7 @@ fn status_of(e: &IssuerError) -> (StatusCode, &'static str) {
     match e {
         E::Core(tuaton_common::Error::Signature(_)) => (StatusCode::BAD_REQUEST, "bad_proof"),
         E::Core(_) => (StatusCode::UNPROCESSABLE_ENTITY, "bad_record"),
-        E::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+        E::BadRequest(_) | E::Usage(_) => (StatusCode::BAD_REQUEST, "bad_request"),
         E::BadOfficeCredential => (StatusCode::UNAUTHORIZED, "bad_office_credential"),
         E::NotAdmin => (StatusCode::FORBIDDEN, "not_admin"),
         E::UnknownOffer => (StatusCode::NOT_FOUND, "unknown_offer"),
@@ -61,6 +66,9 @@ fn status_of(e: &IssuerError) -> (StatusCode, &'static str) {
         E::OfferClosed => (StatusCode::GONE, "offer_closed"),
         E::WrongTxCode { .. } => (StatusCode::FORBIDDEN, "wrong_tx_code"),
         E::UnknownCredential(_) => (StatusCode::NOT_FOUND, "unknown_credential"),
+        E::UnknownKid(_) => (StatusCode::NOT_FOUND, "unknown_kid"),
+        E::Revoked(_) => (StatusCode::FORBIDDEN, "credential_revoked"),
+        E::NoActiveKey => (StatusCode::SERVICE_UNAVAILABLE, "no_active_key"),
         E::Database(_) => (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable"),
         E::Token(_) => (StatusCode::SERVICE_UNAVAILABLE, "key_token_unavailable"),
         _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
@@ -105,11 +113,11 @@ fn bearer(h: &HeaderMap) -> Result<String> {
         .ok_or(IssuerError::BadOfficeCredential)
 }
 
-/// Runs store work on the blocking pool. If the client goes away the work still finishes
-/// (a redemption commits whole or not at all), and a redeeming wallet that asks again gets
-/// the same credential.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(f)
+/// Runs store work in a task of its own: if the client goes away the work still finishes.
+async fn detached<T: Send + 'static>(
+    f: impl Future<Output = Result<T>> + Send + 'static,
+) -> Result<T> {
+    tokio::spawn(f)
         .await
         .unwrap_or_else(|e| Err(IssuerError::StoreDamaged(format!("a request failed: {e}"))))
 }
@@ -126,14 +134,14 @@ async fn offers(
     headers: HeaderMap,
     b: std::result::Result<Bytes, BytesRejection>,
 ) -> Response {
-    let run = async {
+    let run = async move {
         let token = bearer(&headers)?;
         let req: OfferRequest = body(b)?;
-        let a = app.clone();
-        blocking(move || {
-            let office = a.issuer.authenticate(&token)?;
-            a.issuer
-                .create_offer(&office, &a.public_url, &req, (a.now)())
+        detached(async move {
+            let office = app.issuer.authenticate(&token).await?;
+            app.issuer
+                .create_offer(&office, &app.public_url, &req, (app.now)())
+                .await
         })
         .await
     };
@@ -144,29 +152,40 @@ async fn credential(
     State(app): State<Arc<App>>,
     b: std::result::Result<Bytes, BytesRejection>,
 ) -> Response {
-    let run = async {
+    let run = async move {
         let req: RedeemRequest = body(b)?;
-        let a = app.clone();
-        blocking(move || a.issuer.redeem(&a.public_url, &req, (a.now)())).await
+        detached(async move { app.issuer.redeem(&app.public_url, &req, (app.now)()).await }).await
+    };
+    json_ok(run.await)
+}
+
+async fn refresh(
+    State(app): State<Arc<App>>,
+    b: std::result::Result<Bytes, BytesRejection>,
+) -> Response {
+    let run = async move {
+        let req: RefreshRequest = body(b)?;
+        detached(async move { app.issuer.refresh(&app.public_url, &req, (app.now)()).await }).await
     };
     json_ok(run.await)
 }
 
 async fn admin(app: &Arc<App>, headers: &HeaderMap) -> Result<Office> {
-    let token = bearer(headers)?;
-    let a = app.clone();
-    let office = blocking(move || a.issuer.authenticate(&token)).await?;
+    let office = app.issuer.authenticate(&bearer(headers)?).await?;
     if !office.admin {
         return Err(IssuerError::NotAdmin);
     }
     Ok(office)
 }
 
-/// `POST /v1/admin/revoke` body.
+/// `POST /v1/admin/revoke` body: one credential, or every card of one citizen.
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RevokeBody {
-    credential_id: String,
+    #[serde(default)]
+    credential_id: Option<String>,
+    #[serde(default)]
+    citizen_id: Option<String>,
     officer: String,
 }
 
@@ -175,26 +194,36 @@ async fn admin_revoke(
     headers: HeaderMap,
     b: std::result::Result<Bytes, BytesRejection>,
 ) -> Response {
-    let run = async {
+    let run = async move {
         let office = admin(&app, &headers).await?;
         let r: RevokeBody = body(b)?;
-        let a = app.clone();
-        blocking(move || {
-            a.issuer
-                .revoke(&r.credential_id, &office.name, &r.officer, (a.now)())
+        let actor = Actor {
+            office: office.name,
+            officer: r.officer,
+        };
+        detached(async move {
+            match (r.credential_id, r.citizen_id) {
+                (Some(c), None) => Ok(vec![app.issuer.revoke(&c, &actor, (app.now)()).await?]),
+                (None, Some(id)) => app.issuer.revoke_citizen(&id, &actor, (app.now)()).await,
+                _ => Err(IssuerError::BadRequest(
+                    "give credential_id or citizen_id, not both".into(),
+                )),
+            }
         })
         .await
     };
     json_ok(run.await)
 }
 
-/// `POST /v1/admin/rotate` and `/publish` body.
+/// `POST /v1/admin/rotate`, `/revoke-key` and `/publish` body.
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AdminBody {
     officer: String,
     #[serde(default)]
     valid_days: Option<u32>,
+    #[serde(default)]
+    kid: Option<String>,
 }
 
 async fn admin_rotate(
@@ -202,12 +231,37 @@ async fn admin_rotate(
     headers: HeaderMap,
     b: std::result::Result<Bytes, BytesRejection>,
 ) -> Response {
-    let run = async {
+    let run = async move {
         let office = admin(&app, &headers).await?;
         let r: AdminBody = body(b)?;
-        let a = app.clone();
-        let k = blocking(move || a.issuer.rotate(&office.name, &r.officer, (a.now)())).await?;
-        Ok(serde_json::json!({"kid": hex::encode(&k.kid)}))
+        let actor = Actor {
+            office: office.name,
+            officer: r.officer,
+        };
+        let k = detached(async move { app.issuer.rotate(&actor, (app.now)()).await }).await?;
+        Ok(serde_json::json!({"kid": hex::encode(&k.kid), "state": k.status.name()}))
+    };
+    json_ok(run.await)
+}
+
+async fn admin_revoke_key(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    b: std::result::Result<Bytes, BytesRejection>,
+) -> Response {
+    let run = async move {
+        let office = admin(&app, &headers).await?;
+        let r: AdminBody = body(b)?;
+        let kid = r
+            .kid
+            .ok_or_else(|| IssuerError::BadRequest("kid is missing".into()))?;
+        let actor = Actor {
+            office: office.name,
+            officer: r.officer,
+        };
+        let ks =
+            detached(async move { app.issuer.revoke_key(&kid, &actor, (app.now)()).await }).await?;
+        Ok(serde_json::json!({"revoked": ks.iter().map(|k| hex::encode(&k.kid)).collect::<Vec<_>>()}))
     };
     json_ok(run.await)
 }
@@ -217,18 +271,16 @@ async fn admin_publish(
     headers: HeaderMap,
     b: std::result::Result<Bytes, BytesRejection>,
 ) -> Response {
-    let run = async {
+    let run = async move {
         let office = admin(&app, &headers).await?;
         let r: AdminBody = body(b)?;
         let days = r.valid_days.unwrap_or(7);
-        if !(1..=366).contains(&days) {
-            return Err(IssuerError::BadRequest(
-                "valid_days must be 1 to 366".into(),
-            ));
-        }
-        let a = app.clone();
+        let actor = Actor {
+            office: office.name,
+            officer: r.officer,
+        };
         let built =
-            blocking(move || a.issuer.publish(&office.name, &r.officer, (a.now)(), days)).await?;
+            detached(async move { app.issuer.publish(&actor, (app.now)(), days).await }).await?;
         Ok(built.report)
     };
     json_ok(run.await)
@@ -238,40 +290,33 @@ async fn bundle(State(app): State<Arc<App>>, UrlPath(path): UrlPath<String>) -> 
     if !tuaton_common::bundle::safe_rel(&path) {
         return StatusCode::NOT_FOUND.into_response();
     }
-    let a = app.clone();
-    match blocking(move || a.issuer.bundle_file(&path)).await {
+    match app.issuer.bundle_file(&path).await {
         Ok(Some(b)) => b.into_response(),
         Ok(None) => StatusCode::NOT_FOUND.into_response(),
         Err(e) => error_response(e),
     }
 }
 
-/// Serves until SIGINT or SIGTERM, then finishes the requests in flight.
-pub fn serve(app: Arc<App>, listener: std::net::TcpListener) -> Result<()> {
+/// Serves on `listener` until SIGINT or SIGTERM, then finishes the requests in flight and
+/// returns (the caller's runtime then closes the pool's connections).
+pub async fn serve(app: Arc<App>, listener: std::net::TcpListener) -> Result<()> {
     let io = |source| IssuerError::Io {
         path: "the listening socket".into(),
         source,
     };
     listener.set_nonblocking(true).map_err(io)?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(io)?;
-    rt.block_on(async move {
-        let l = tokio::net::TcpListener::from_std(listener).map_err(io)?;
-        axum::serve(l, router(app))
-            .with_graceful_shutdown(async {
-                let mut term =
-                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                        .expect("signal handler");
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            })
-            .await
-            .map_err(io)
-    })
+    let l = tokio::net::TcpListener::from_std(listener).map_err(io)?;
+    axum::serve(l, router(app))
+        .with_graceful_shutdown(async move {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        })
+        .await
+        .map_err(io)
 }
 
 /// A blocking JSON POST to the service, the answer bounded to [`MAX_ANSWER`]; an error

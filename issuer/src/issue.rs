@@ -2,138 +2,14 @@
 //! status index allocated in the same transaction; revocation of one credential; the
 //! record, request and portrait files read within their limits.
 
-use rand::{rngs::OsRng, RngCore};
+use rand::rngs::OsRng;
 use std::path::Path;
 use tuaton_common::gate::{self, IssueParams, StatusRef};
 use tuaton_common::model::{CardClaims, CitizenRecord};
 use tuaton_common::signer::KeySigner;
 use tuaton_common::{enroll, w3c};
 
-use crate::store::*;
-use crate::{core, IssuedRecord, Issuer, IssuerError, Result};
-use sled::Transactional;
-
-impl Issuer {
-    /// Issues both forms for a citizen record (JSON bytes, portrait bytes) and an
-    /// enrollment request. Returns the credential package (JSON) and its record.
-    pub fn issue(
-        &self,
-        record_json: &[u8],
-        portrait: &[u8],
-        request: &str,
-        now: i64,
-    ) -> Result<(String, IssuedRecord)> {
-        let claims = checked_claims(record_json, portrait, now)?;
-        let req = enroll::parse(request).map_err(core)?;
-        let (rec, sk) = self.active_key()?;
-        let issuer = self.issuer_id()?;
-        let (cid, status) = self.allocate()?;
-        let package = sign_package(
-            &claims,
-            &Signing {
-                issuer,
-                key: &sk,
-                kid: &rec.key.kid,
-            },
-            &req.holder_key,
-            cid,
-            status,
-            now,
-        )?;
-        let issued = IssuedRecord {
-            credential_id: hex::encode(cid),
-            list: status.list,
-            index: status.index,
-            issued_at: now,
-            kid: hex::encode(&rec.key.kid),
-        };
-        // The credential and its status index are recorded together, then flushed.
-        let creds = self.db.open_tree(CREDS)?;
-        let used = self.db.open_tree(USED)?;
-        let meta = self.db.open_tree(META)?;
-        let idx_key = [status.list.to_be_bytes().as_slice(), &be(status.index)].concat();
-        let fill_key = format!("status-fill/{}", status.list);
-        (&creds, &used, &meta)
-            .transaction(|(c, u, m)| {
-                c.insert(&cid, serde_json::to_vec(&issued).expect("serialisable"))?;
-                u.insert(idx_key.as_slice(), &cid)?;
-                let n = m
-                    .get(fill_key.as_bytes())?
-                    .and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes))
-                    .unwrap_or(0);
-                m.insert(fill_key.as_bytes(), &be(n + 1))?;
-                Ok(())
-            })
-            .map_err(tx_err)?;
-        self.db.flush()?;
-        Ok((package, issued))
-    }
-
-    /// A fresh credential id and a random unused status index (random so that neighbours
-    /// in the list say nothing about issuance order).
-    pub(crate) fn allocate(&self) -> Result<([u8; 8], StatusRef)> {
-        let creds = self.db.open_tree(CREDS)?;
-        let used = self.db.open_tree(USED)?;
-        let size = self.meta_u64("status-size")?;
-        let cid = loop {
-            let c = random::<8>();
-            if !creds.contains_key(c)? {
-                break c;
-            }
-        };
-        // Fill lists one after another; a list is "full" at 90% so random probing stays quick.
-        // Each list's fill count is kept beside the indices (scanning them would make
-        // issuance slower with every credential).
-        let mut list = 0u32;
-        loop {
-            let prefix = list.to_be_bytes();
-            let n = self.list_fill(list)?;
-            if n < size * 9 / 10 {
-                loop {
-                    let index = OsRng.next_u64() % size;
-                    let k = [prefix.as_slice(), &be(index)].concat();
-                    if !used.contains_key(&k)? {
-                        return Ok((cid, StatusRef { list, index }));
-                    }
-                }
-            }
-            list += 1;
-        }
-    }
-
-    pub(crate) fn list_fill(&self, list: u32) -> Result<u64> {
-        self.meta_u64_or_zero(&format!("status-fill/{list}"))
-    }
-
-    /// Sets a credential's revocation bit.
-    pub fn revoke(&self, credential_id: &str) -> Result<IssuedRecord> {
-        let cid = hex::decode(credential_id.trim())
-            .ok()
-            .filter(|c| c.len() == 8)
-            .ok_or_else(|| IssuerError::UnknownCredential(credential_id.into()))?;
-        let v = self
-            .db
-            .open_tree(CREDS)?
-            .get(&cid)?
-            .ok_or_else(|| IssuerError::UnknownCredential(credential_id.into()))?;
-        // A record that does not parse is damage: never a default that would flip
-        // another citizen's status bit.
-        let rec: IssuedRecord = serde_json::from_slice(&v).map_err(|_| {
-            IssuerError::StoreDamaged(format!(
-                "the record of credential {credential_id} does not decode"
-            ))
-        })?;
-        if rec.credential_id != hex::encode(&cid) {
-            return Err(IssuerError::StoreDamaged(format!(
-                "the record of credential {credential_id} names another credential"
-            )));
-        }
-        let k = [rec.list.to_be_bytes().as_slice(), &be(rec.index)].concat();
-        self.db.open_tree(REVOKED)?.insert(k, cid.as_slice())?;
-        self.db.flush()?;
-        Ok(rec)
-    }
-}
+use crate::{core, IssuerError, Result};
 
 /// The key that signs a credential, with what the trust list calls it.
 pub(crate) struct Signing<'a> {

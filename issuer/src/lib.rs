@@ -1,24 +1,30 @@
-//! The issuer: a sled store of sealed keys and issued credentials, and the operations of
-//! `tuaton-issuer` (init, issue, rotate, revoke-key, revoke, rotate-root, keys, publish,
-//! backup, restore). The binary is a thin shell over [`Issuer`].
+//! The issuer: every rule of issuance written once ([`Issuer`], in `core`) over a store
+//! seam ([`seam`]) with two stores: the embedded sled store ([`sled_store`], one office,
+//! offline, no setup) and PostgreSQL ([`pg`], the issuance service, many instances). The
+//! binary is a thin shell over [`Issuer`].
 //!
-//! Rooms: `error`; `store` (opening, sealing, records); `keys` (roots and signing keys);
-//! `issue` (issuance, revocation, input files; the signing both stores share); `publish`
-//! (building a bundle generation, writing it); `backup`. The issuance service
-//! (docs/ISSUANCE.md): [`pg`] (the issuer in PostgreSQL: offices, offers, concurrent
-//! issuance), [`token`] (keys in a PKCS#11 token), [`http`] (axum service and client).
+//! Rooms: `error`; [`seam`] (what a store keeps); `core` (issuance, the key lifecycle,
+//! roots, publish inputs, refresh, the audit); `issue` (claims, signing both forms, input
+//! files); `publish` (building a bundle generation, writing it); [`sled_store`] and
+//! `backup`; [`pg`] (and the offices and offers only the service has); [`token`] (keys in
+//! a PKCS#11 token); [`http`] (the axum service and its client).
 
 mod backup;
+mod core;
 mod error;
 pub mod http;
 mod issue;
-mod keys;
 pub mod pg;
 mod publish;
-mod store;
+pub mod seam;
+pub mod sled_store;
 pub mod token;
 
 pub use backup::MAX_BACKUP_BYTES;
+pub use core::{
+    Actor, InitOptions, IssuedRecord, Issuer, KeyReport, KeySource, FILL_DENOMINATOR,
+    FILL_NUMERATOR, LISTS_PER_ISSUE, PROBES_PER_LIST, REFRESH_SKEW_SECS, ROOT_LIFETIME_SECS,
+};
 pub(crate) use error::core;
 pub use error::{IssuerError, Result};
 pub use issue::{
@@ -26,4 +32,4 @@ pub use issue::{
     PORTRAIT_PIXELS,
 };
 pub use publish::{write_bundle, BuiltBundle, PublishReport, KEEP_GENERATIONS};
-pub use store::{kid_of, InitOptions, IssuedRecord, Issuer};
+pub use tuaton_common::trust::kid_of;

@@ -1,4 +1,5 @@
-//! `tuaton-issuer`: a thin command-line shell over `tuaton_issuer::Issuer`.
+//! `tuaton-issuer`: a thin command-line shell over `tuaton_issuer::Issuer`, on the sled
+//! store in `--home` or on PostgreSQL with `--database`.
 //! Exit codes: 0 success, 2 error. Errors: one line saying what, one saying what to do.
 #![forbid(unsafe_code)]
 
@@ -7,7 +8,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use tuaton_cli::{out, Outcome, Prompter};
 use tuaton_common::model::format_rfc3339;
-use tuaton_issuer::{InitOptions, Issuer, IssuerError};
+use tuaton_issuer::seam::Store;
+use tuaton_issuer::{Actor, InitOptions, Issuer, IssuerError};
 
 #[derive(Parser)]
 #[command(
@@ -39,8 +41,8 @@ struct Cli {
         hide_env_values = true
     )]
     database: Option<String>,
-    /// Keep keys in a PKCS#11 token through this module (with --database); the token PIN
-    /// is read from TUATON_TOKEN_PIN or the terminal.
+    /// Keep keys in a PKCS#11 token through this module; the token PIN is read from
+    /// TUATON_TOKEN_PIN or the terminal.
     #[arg(
         long,
         global = true,
@@ -87,17 +89,30 @@ enum Cmd {
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
-    /// Make a new active signing key; the old one is retired.
+    /// Stage a new signing key; the next publish names it and makes it the one that
+    /// signs (the old one retires then).
     Rotate,
-    /// A key is compromised: nothing it signed verifies any more.
+    /// A key is compromised: nothing it signed verifies any more. Revoking the active key
+    /// needs a staged one (`rotate` first), which takes over at once.
     RevokeKey {
         /// Key id (hex), as `keys` lists it.
         kid: String,
     },
-    /// Revoke one credential (sets its status bit at the next publish).
+    /// Revoke one credential, or every card of a citizen (a lost phone); the status bits
+    /// are set at the next publish.
     Revoke {
         /// Credential id (16 hex digits), as `issue` printed it.
-        credential_id: String,
+        #[arg(required_unless_present = "citizen", conflicts_with = "citizen")]
+        credential_id: Option<String>,
+        /// Revoke every card issued to this citizen ID (13 digits).
+        #[arg(long, value_name = "CITIZEN_ID")]
+        citizen: Option<String>,
+    },
+    /// The newest entries of the issuer's audit (who issued, revoked, rotated, published).
+    Audit {
+        /// How many entries.
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        limit: u32,
     },
     /// Root N+1, signed by root N and by itself.
     RotateRoot,
@@ -124,6 +139,9 @@ enum Cmd {
         /// http://LISTEN].
         #[arg(long, value_name = "URL")]
         public_url: Option<String>,
+        /// Most database connections this instance opens (they open on demand).
+        #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        max_connections: u32,
     },
     /// Manage office credentials for the issuance service (needs --database).
     Office {
@@ -203,7 +221,6 @@ fn read_passphrase(cli: &Cli, confirm: bool) -> anyhow::Result<Vec<u8>> {
 fn run(cli: &Cli) -> anyhow::Result<()> {
     let home = home(cli);
     let now = tuaton_cli::now_or(cli.at);
-    let json = cli.json;
     if let Cmd::Offer {
         service,
         office_credential,
@@ -220,66 +237,149 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             *text,
         );
     }
+    // Store work is async (PostgreSQL); one thread drives it, `serve` takes more.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| IssuerError::Io {
+            path: "the async runtime".into(),
+            source,
+        })?;
     if let Some(url) = &cli.database {
-        return service::run(cli, url, now);
+        return rt.block_on(service::run(cli, url, now));
     }
-    if matches!(cli.cmd, Cmd::Serve { .. } | Cmd::Office { .. }) {
-        anyhow::bail!(IssuerError::Usage(
+    match &cli.cmd {
+        Cmd::Serve { .. } | Cmd::Office { .. } => anyhow::bail!(IssuerError::Usage(
             "the issuance service keeps its store in PostgreSQL: give --database postgres://..."
                 .into()
-        ));
+        )),
+        Cmd::Init { .. } => {
+            let iss = Issuer::init_sled(&home, &init_options(cli), service::key_source(cli, true)?, now)?;
+            return rt.block_on(after_init(cli, &iss, &home.display().to_string()));
+        }
+        Cmd::Restore { from } => {
+            let pass = read_passphrase(cli, false)?;
+            let iss = Issuer::restore(&home, from, &pass)?;
+            let root = rt.block_on(iss.root())?;
+            let (name, _) = rt.block_on(iss.identity())?;
+            return say(
+                cli,
+                serde_json::json!({"home": home, "name": name, "root_version": root.version, "root_fingerprint": root.fingerprint()}),
+                &format!(
+                    "Issuer \"{name}\" restored in {} (root version {}, fingerprint {}).",
+                    home.display(),
+                    root.version,
+                    root.fingerprint()
+                ),
+            );
+        }
+        _ => {}
     }
-    if let Cmd::Init {
+    let mut iss = Issuer::open_sled(&home)?;
+    if needs_keys(&cli.cmd) {
+        rt.block_on(iss.unlock(service::key_source(cli, false)?))?;
+    }
+    match &cli.cmd {
+        Cmd::Backup { out: file } => {
+            // The backup is sealed under the passphrase that opens the keys: checked first.
+            let pass = read_passphrase(cli, false)?;
+            rt.block_on(iss.unlock(tuaton_issuer::KeySource::Passphrase(
+                zeroize::Zeroizing::new(pass.clone()),
+            )))?;
+            let n = iss.backup(file, &pass)?;
+            say(
+                cli,
+                serde_json::json!({"file": file, "records": n}),
+                &format!(
+                    "Backup of {n} records written to {} (sealed under the issuer passphrase). Keep it offline, away from this disk.",
+                    file.display()
+                ),
+            )
+        }
+        Cmd::Publish {
+            out: dir,
+            valid_days,
+        } => {
+            let r = iss.publish_dir(dir, &Actor::cli(), now, *valid_days)?;
+            published(cli, &r, &dir.display().to_string())
+        }
+        _ => rt.block_on(common(cli, &iss, now)),
+    }
+}
+
+fn init_options(cli: &Cli) -> InitOptions {
+    let Cmd::Init {
         name,
         root_keys,
         threshold,
         issuer_id,
         status_list_size,
     } = &cli.cmd
-    {
-        let mut o = InitOptions::new(name);
-        o.root_keys = *root_keys;
-        o.threshold = *threshold;
-        o.issuer_id = *issuer_id;
-        o.status_list_size = *status_list_size;
-        let pass = read_passphrase(cli, true)?;
-        let iss = Issuer::init(&home, &o, &pass, now)?;
-        let k = &iss.keys()?[0];
-        if json {
-            out(&serde_json::json!({"home": home, "issuer": o.issuer_id, "name": o.name, "kid": hex::encode(&k.kid)}).to_string())?;
-        } else {
-            out(&format!("Issuer \"{}\" created in {}\nSigning key {} is active. Next: `tuaton-issuer issue` and `tuaton-issuer publish`.", o.name, home.display(), hex::encode(&k.kid)))?;
-        }
-        return Ok(());
+    else {
+        unreachable!("init only")
+    };
+    let mut o = InitOptions::new(name);
+    o.root_keys = *root_keys;
+    o.threshold = *threshold;
+    o.issuer_id = *issuer_id;
+    o.status_list_size = *status_list_size;
+    o
+}
+
+/// Whether a command signs (or hashes a citizen ID) and so needs the keys unlocked.
+fn needs_keys(cmd: &Cmd) -> bool {
+    match cmd {
+        Cmd::Issue { .. }
+        | Cmd::RotateRoot
+        | Cmd::Rotate
+        | Cmd::Publish { .. }
+        | Cmd::Serve { .. } => true,
+        Cmd::Revoke { citizen, .. } => citizen.is_some(),
+        _ => false,
     }
-    if let Cmd::Restore { from } = &cli.cmd {
-        let pass = read_passphrase(cli, false)?;
-        let iss = Issuer::restore(&home, from, &pass)?;
-        let root = iss.root()?;
-        out(&format!(
-            "Issuer \"{}\" restored in {} (root version {}, fingerprint {}).",
-            iss.name()?,
-            home.display(),
-            root.version,
+}
+
+/// Prints `json` with --json, else `text`.
+fn say(cli: &Cli, json: serde_json::Value, text: &str) -> anyhow::Result<()> {
+    if cli.json {
+        out(&json.to_string())?;
+    } else {
+        out(text)?;
+    }
+    Ok(())
+}
+
+async fn after_init<S: Store>(cli: &Cli, iss: &Issuer<S>, place: &str) -> anyhow::Result<()> {
+    let keys = iss.keys_report().await?;
+    let root = iss.root().await?;
+    let (name, id) = iss.identity().await?;
+    say(
+        cli,
+        serde_json::json!({"home": place, "issuer": id, "name": name, "kid": keys[0].kid, "root_fingerprint": root.fingerprint()}),
+        &format!(
+            "Issuer \"{name}\" created in {place} (keys {}).\nSigning key {} is active. Root fingerprint {}\nNext: `tuaton-issuer issue` (or `office add` and `serve`), then `tuaton-issuer publish`.",
+            if iss.in_token() { "in the PKCS#11 token" } else { "sealed under the passphrase" },
+            keys[0].kid,
             root.fingerprint()
-        ))?;
-        return Ok(());
-    }
-    let pass = read_passphrase(cli, false)?;
-    let iss = Issuer::open(&home, &pass)?;
+        ),
+    )
+}
+
+fn published(cli: &Cli, r: &tuaton_issuer::PublishReport, place: &str) -> anyhow::Result<()> {
+    say(
+        cli,
+        serde_json::to_value(r)?,
+        &format!(
+            "Published trust list version {} (root version {}, {} status list(s), {} revoked) to {place}; valid until {}.\nRoot fingerprint {}",
+            r.trust_list_version, r.root_version, r.status_lists, r.revoked, format_rfc3339(r.expires), r.root_fingerprint
+        ),
+    )
+}
+
+/// The commands that read and write the issuer the same way on either store.
+async fn common<S: Store>(cli: &Cli, iss: &Issuer<S>, now: i64) -> anyhow::Result<()> {
+    let me = Actor::cli();
     match &cli.cmd {
-        Cmd::Init { .. }
-        | Cmd::Restore { .. }
-        | Cmd::Serve { .. }
-        | Cmd::Office { .. }
-        | Cmd::Offer { .. } => unreachable!("handled above"),
-        Cmd::Backup { out: file } => {
-            let n = iss.backup(file, &pass)?;
-            out(&format!(
-                "Backup of {n} records written to {} (sealed under the issuer passphrase). Keep it offline, away from this disk.",
-                file.display()
-            ))?;
-        }
         Cmd::Issue {
             record,
             request,
@@ -287,129 +387,149 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         } => {
             let (rec, portrait) = tuaton_issuer::read_record(record)?;
             let request_text = tuaton_issuer::read_request(request)?;
-            let (package, issued) = iss.issue(&rec, &portrait, &request_text, now)?;
+            // The file first (owner-only, even if it existed): a card is never issued
+            // that could not be handed over.
+            if let Some(f) = out_file {
+                let io = |source| IssuerError::Io {
+                    path: f.clone(),
+                    source,
+                };
+                std::fs::write(f, b"").map_err(io)?;
+                std::fs::set_permissions(f, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+                    .map_err(io)?;
+            }
+            let (package, issued) = iss.issue(&rec, &portrait, &request_text, &me, now).await?;
             match out_file {
                 Some(f) => {
-                    // The package holds the citizen's data: owner-only, even if it existed.
-                    let io = |source| IssuerError::Io {
+                    std::fs::write(f, package.as_bytes()).map_err(|source| IssuerError::Io {
                         path: f.clone(),
                         source,
-                    };
-                    std::fs::write(f, package.as_bytes()).map_err(io)?;
-                    std::fs::set_permissions(
-                        f,
-                        std::os::unix::fs::PermissionsExt::from_mode(0o600),
-                    )
-                    .map_err(io)?;
-                    if json {
-                        out(&serde_json::to_string(&issued)?)?;
-                    } else {
-                        out(&format!(
+                    })?;
+                    say(
+                        cli,
+                        serde_json::to_value(&issued)?,
+                        &format!(
                             "Issued credential {} (status list {} index {}, key {}) to {}",
                             issued.credential_id,
                             issued.list,
                             issued.index,
                             issued.kid,
                             f.display()
-                        ))?;
-                    }
+                        ),
+                    )
                 }
-                None => out(&package)?,
+                None => Ok(out(&package)?),
             }
         }
         Cmd::Rotate => {
-            let k = iss.rotate(now)?;
-            if json {
-                out(&serde_json::json!({"kid": hex::encode(&k.kid), "not_before": format_rfc3339(k.not_before)}).to_string())?;
-            } else {
-                out(&format!("Signing key {} is now active; the previous key is retired. Publish to tell the gates.", hex::encode(&k.kid)))?;
-            }
+            let k = iss.rotate(&me, now).await?;
+            say(
+                cli,
+                serde_json::json!({"kid": hex::encode(&k.kid), "state": k.status.name(), "not_before": format_rfc3339(k.not_before)}),
+                &format!(
+                    "Signing key {} is staged. Publish to name it in the trust list: it signs from that publish on, and the current key retires then.",
+                    hex::encode(&k.kid)
+                ),
+            )
         }
         Cmd::RevokeKey { kid } => {
-            let ks = iss.revoke_key(kid, now)?;
-            if json {
-                out(&serde_json::json!({"revoked": ks.iter().map(|k| hex::encode(&k.kid)).collect::<Vec<_>>()}).to_string())?;
-            } else {
-                out(&format!("Key {kid} revoked: nothing it signed will verify once gates have the next bundle. Publish now."))?;
-            }
+            let ks = iss.revoke_key(kid, &me, now).await?;
+            say(
+                cli,
+                serde_json::json!({"revoked": ks.iter().map(|k| hex::encode(&k.kid)).collect::<Vec<_>>()}),
+                &format!("Key {} revoked: nothing it signed will verify once gates have the next bundle. Publish now.", kid.trim()),
+            )
         }
-        Cmd::Revoke { credential_id } => {
-            let r = iss.revoke(credential_id)?;
-            if json {
-                out(&serde_json::to_string(&r)?)?;
+        Cmd::Revoke {
+            credential_id,
+            citizen,
+        } => {
+            let rs = match (credential_id, citizen) {
+                (Some(c), None) => vec![iss.revoke(c, &me, now).await?],
+                (None, Some(id)) => iss.revoke_citizen(id, &me, now).await?,
+                _ => unreachable!("clap: one of the two"),
+            };
+            let text = if rs.is_empty() {
+                "No card of this citizen is valid: nothing to revoke.".to_owned()
             } else {
-                out(&format!(
-                    "Credential {} revoked (status list {} index {}). Publish to tell the gates.",
-                    r.credential_id, r.list, r.index
-                ))?;
-            }
+                rs.iter()
+                    .map(|r| {
+                        format!(
+                            "Credential {} revoked (status list {} index {}).",
+                            r.credential_id, r.list, r.index
+                        )
+                    })
+                    .chain(["Publish to tell the gates.".to_owned()])
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            };
+            let json = match citizen {
+                Some(_) => serde_json::json!({"revoked": rs}),
+                None => serde_json::to_value(&rs[0])?,
+            };
+            say(cli, json, &text)
         }
         Cmd::RotateRoot => {
-            let r = iss.rotate_root(now)?;
-            if json {
-                out(&serde_json::json!({"root_version": r.version, "threshold": r.threshold, "keys": r.keys.len()}).to_string())?;
-            } else {
-                out(&format!("Root version {} made, signed by the previous root's keys and its own. Publish to tell the gates.", r.version))?;
-            }
+            let r = iss.rotate_root(&me, now).await?;
+            say(
+                cli,
+                serde_json::json!({"root_version": r.version, "threshold": r.threshold, "keys": r.keys.len(), "root_fingerprint": r.fingerprint()}),
+                &format!("Root version {} made, signed by the previous root's keys and its own. Publish to tell the gates.", r.version),
+            )
         }
         Cmd::Keys => {
-            let keys = iss.keys()?;
-            if json {
-                let v: Vec<_> = keys
-                    .iter()
-                    .map(|k| serde_json::json!({
-                        "kid": hex::encode(&k.kid), "public_key": hex::encode(k.public.as_bytes()),
-                        "state": k.state.name(), "not_before": format_rfc3339(k.not_before),
-                        "not_after": k.not_after.map(format_rfc3339),
-                        "revoked_at": match k.state { tuaton_common::trust::KeyState::Revoked { at } => Some(format_rfc3339(at)), _ => None },
-                    }))
-                    .collect();
-                let root = iss.root()?;
-                out(&serde_json::to_string_pretty(&serde_json::json!({
+            let keys = iss.keys_report().await?;
+            let root = iss.root().await?;
+            if cli.json {
+                return Ok(out(&serde_json::to_string_pretty(&serde_json::json!({
                     "root_fingerprint": root.fingerprint(),
                     "root_version": root.version,
                     "root_threshold": root.threshold,
                     "root_keys": root.keys.len(),
-                    "keys": v,
-                }))?)?;
-            } else {
-                let root = iss.root()?;
-                let mut s = format!(
-                    "Root version {} ({} of {} keys sign)\nRoot fingerprint {}\n  (give it to every gate: `tuaton-verifier sync SOURCE --expect-root FINGERPRINT`)\n\nKID       STATE    SIGNING WINDOW\n",
-                    root.version, root.threshold, root.keys.len(), root.fingerprint()
-                );
-                for k in &keys {
-                    let until = k
-                        .not_after
-                        .map(format_rfc3339)
-                        .unwrap_or_else(|| "now".into());
-                    s.push_str(&format!(
-                        "{}  {:<8} {} .. {}\n",
-                        hex::encode(&k.kid),
-                        k.state.name(),
-                        format_rfc3339(k.not_before),
-                        until
-                    ));
-                }
-                out(s.trim_end())?;
+                    "keys": keys,
+                }))?)?);
             }
-        }
-        Cmd::Publish {
-            out: dir,
-            valid_days,
-        } => {
-            let r = iss.publish(dir, now, *valid_days)?;
-            if json {
-                out(&serde_json::to_string(&r)?)?;
-            } else {
-                out(&format!(
-                    "Published trust list version {} (root version {}, {} status list(s), {} revoked) to {}; valid until {}.\nRoot fingerprint {}",
-                    r.trust_list_version, r.root_version, r.status_lists, r.revoked, dir.display(), format_rfc3339(r.expires), r.root_fingerprint
-                ))?;
+            let mut s = format!(
+                "Root version {} ({} of {} keys sign)\nRoot fingerprint {}\n  (give it to every gate: `tuaton-verifier sync SOURCE --expect-root FINGERPRINT`)\n\nKID       STATE    SIGNING WINDOW\n",
+                root.version, root.threshold, root.keys.len(), root.fingerprint()
+            );
+            for k in &keys {
+                s.push_str(&format!(
+                    "{}  {:<8} {} .. {}\n",
+                    k.kid,
+                    k.state,
+                    k.not_before,
+                    k.not_after.clone().unwrap_or_else(|| "now".into())
+                ));
             }
+            Ok(out(s.trim_end())?)
         }
+        Cmd::Audit { limit } => {
+            let rows = iss.audit_log(*limit).await?;
+            if cli.json {
+                return Ok(out(&serde_json::to_string(&rows)?)?);
+            }
+            let mut s = String::new();
+            for r in rows.iter().rev() {
+                s.push_str(&format!(
+                    "{}  {}/{}  {}  {}\n",
+                    format_rfc3339(r.at),
+                    tuaton_cli::one_line(&r.office),
+                    tuaton_cli::one_line(&r.officer),
+                    r.action,
+                    tuaton_cli::one_line(&r.detail)
+                ));
+            }
+            Ok(out(s.trim_end())?)
+        }
+        Cmd::Init { .. }
+        | Cmd::Restore { .. }
+        | Cmd::Backup { .. }
+        | Cmd::Publish { .. }
+        | Cmd::Serve { .. }
+        | Cmd::Office { .. }
+        | Cmd::Offer { .. } => unreachable!("store-specific, handled by the caller"),
     }
-    Ok(())
 }
 
 mod service;

@@ -1,37 +1,37 @@
-//! The issuer over PostgreSQL, for the issuance service: many offices at once, several
-//! service instances on one database. Every state change is one transaction; uniqueness
+//! The PostgreSQL store, for the issuance service: many offices at once, several service
+//! instances on one database. Every state change is one transaction; uniqueness
 //! (credential ids, status indices, trust-list versions, one redemption per offer) is
 //! enforced by the database (unique keys, row locks, `UPDATE ... RETURNING`), never by
-//! reading first and writing later.
+//! reading first and writing later. Access is async (tokio-postgres, a deadpool pool whose
+//! connections open on demand); statements are prepared once per connection.
+//!
+//! Besides the issuer core's rows, this store has what only the service does: offices,
+//! offers and the published bundle files served at `/bundle/`.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use base64::Engine as _;
-use ed25519_dalek::{SigningKey, VerifyingKey};
-use postgres::{NoTls, Transaction};
-use r2d2_postgres::PostgresConnectionManager;
-use rand::{rngs::OsRng, Rng, RngCore};
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use rand::{rngs::OsRng, Rng};
 use sha2::{Digest, Sha256};
-use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeSet;
 use std::time::Duration;
-use tuaton_common::gate::StatusRef;
+use tokio_postgres::NoTls;
 use tuaton_common::offer::{
     self, Offer, OfferRequest, OfferResponse, RedeemRequest, RedeemResponse,
 };
-use tuaton_common::seal::{self, Sealed};
-use tuaton_common::signer::KeySigner;
-use tuaton_common::trust::{IssuerKey, KeyState, Root, SignedRoot};
-use zeroize::Zeroizing;
 
-use crate::issue::{checked_claims, sign_package, Signing};
-use crate::publish::{build_bundle, BuiltBundle, BundleInput};
-use crate::store::random;
-use crate::token::{Token, TokenConfig};
-use crate::{check_portrait, core, InitOptions, IssuedRecord, IssuerError, Result};
+use crate::core::{audit, Actor};
+use crate::issue::checked_claims;
+use crate::publish::BuiltBundle;
+use crate::seam::*;
+use crate::{check_portrait, core, Issuer, IssuerError, Result};
 
 /// Schema migrations, applied in order, each once, under an advisory lock so instances
 /// starting together do not race.
-const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("../migrations/0001_issuer.sql"))];
+const MIGRATIONS: &[(i32, &str)] = &[
+    (1, include_str!("../migrations/0001_issuer.sql")),
+    (2, include_str!("../migrations/0002_one_core.sql")),
+];
 /// Advisory lock key of the migrations ("tuaton" in ASCII, as a number).
 const MIGRATION_LOCK: i64 = 0x7475_6174_6f6e;
 /// How long an offer lives: long enough to open the app and scan, short enough that a
@@ -39,23 +39,10 @@ const MIGRATION_LOCK: i64 = 0x7475_6174_6f6e;
 pub const OFFER_TTL_SECS: i64 = 10 * 60;
 /// Wrong transaction codes before an offer closes for good (1 in 200 000 for a guesser).
 pub const MAX_TX_TRIES: i32 = 5;
-/// Connections per service instance.
-pub const POOL_SIZE: u32 = 16;
+/// Connections of one `serve` instance unless `--max-connections` says otherwise.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 16;
 /// Longest an officer's name may be.
 pub const MAX_OFFICER: usize = 64;
-
-/// How the issuer's private keys are reached.
-pub enum KeySource {
-    /// Sealed in the database under a passphrase-derived key (the default).
-    Passphrase(Zeroizing<Vec<u8>>),
-    /// In a PKCS#11 token: the service asks it to sign.
-    Token(TokenConfig),
-}
-
-enum Keys {
-    Sealed(Zeroizing<[u8; 32]>),
-    Token(Arc<Token>),
-}
 
 /// An office (or admin) authenticated by its credential.
 #[derive(Clone, Debug)]
@@ -68,25 +55,35 @@ pub struct Office {
     pub admin: bool,
 }
 
-/// The issuer in PostgreSQL.
-pub struct PgIssuer {
-    pool: r2d2::Pool<PostgresConnectionManager<NoTls>>,
-    keys: Option<Keys>,
-    /// Signing keys already unsealed or found in the token, by sequence number.
-    signers: Mutex<HashMap<i32, Arc<dyn KeySigner>>>,
+/// The issuer's rows in PostgreSQL.
+pub struct PgStore {
+    pool: Pool,
 }
 
-type Tx<'a> = Transaction<'a>;
+/// One PostgreSQL transaction on a pooled connection. Dropped without a commit, it rolls
+/// back before the connection goes back to the pool.
+pub struct PgTx {
+    c: Option<Object>,
+    done: bool,
+}
 
 fn damaged(what: &str) -> IssuerError {
     IssuerError::StoreDamaged(format!("the database holds {what} that does not decode"))
 }
 
-impl PgIssuer {
-    /// Connects (a pool of [`POOL_SIZE`]) and applies any pending migrations. Keys stay
-    /// locked: office administration needs none.
-    pub fn connect(url: &str) -> Result<PgIssuer> {
-        let mut cfg: postgres::Config = url
+fn secret_json(s: &Secret) -> String {
+    serde_json::to_string(s).expect("serialisable")
+}
+
+fn secret_of(s: &str) -> Result<Secret> {
+    serde_json::from_str(s).map_err(|_| damaged("a key secret"))
+}
+
+impl PgStore {
+    /// Connects (connections open on demand, at most `max_connections`) and applies any
+    /// pending migrations.
+    pub async fn connect(url: &str, max_connections: usize) -> Result<PgStore> {
+        let mut cfg: tokio_postgres::Config = url
             .parse()
             .map_err(|e| IssuerError::Usage(format!("--database is not a PostgreSQL URL ({e})")))?;
         cfg.connect_timeout(Duration::from_secs(5));
@@ -94,34 +91,49 @@ impl PgIssuer {
         // instead of holding an officer's screen forever.
         cfg.options("-c statement_timeout=15000 -c lock_timeout=10000");
         cfg.application_name("tuaton-issuer");
-        let pool = r2d2::Pool::builder()
-            .max_size(POOL_SIZE)
-            .connection_timeout(Duration::from_secs(5))
-            .build(PostgresConnectionManager::new(cfg, NoTls))?;
-        let iss = PgIssuer {
-            pool,
-            keys: None,
-            signers: Mutex::new(HashMap::new()),
-        };
-        iss.migrate()?;
-        Ok(iss)
+        let mgr = Manager::from_config(
+            cfg,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(mgr)
+            .max_size(max_connections.max(1))
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(Duration::from_secs(5)))
+            .create_timeout(Some(Duration::from_secs(6)))
+            .build()
+            .map_err(|e| IssuerError::Database(e.to_string()))?;
+        let s = PgStore { pool };
+        s.migrate().await?;
+        Ok(s)
     }
 
-    fn conn(&self) -> Result<r2d2::PooledConnection<PostgresConnectionManager<NoTls>>> {
-        Ok(self.pool.get()?)
+    async fn conn(&self) -> Result<Object> {
+        Ok(self.pool.get().await?)
     }
 
-    fn migrate(&self) -> Result<()> {
-        let mut c = self.conn()?;
-        let mut tx = c.transaction()?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
-        tx.batch_execute(
+    /// Connections open now, and the most there may be.
+    pub fn pool_use(&self) -> (usize, usize) {
+        let s = self.pool.status();
+        (s.size, s.max_size)
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        let tx = self.begin().await?;
+        let c = tx.c();
+        c.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+            .await?;
+        c.batch_execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations (
                  version integer PRIMARY KEY,
                  applied_at timestamptz NOT NULL DEFAULT now())",
-        )?;
-        let done: BTreeSet<i32> = tx
-            .query("SELECT version FROM schema_migrations", &[])?
+        )
+        .await?;
+        let done: BTreeSet<i32> = c
+            .query("SELECT version FROM schema_migrations", &[])
+            .await?
             .iter()
             .map(|r| r.get(0))
             .collect();
@@ -133,367 +145,546 @@ impl PgIssuer {
         }
         for (v, sql) in MIGRATIONS {
             if !done.contains(v) {
-                tx.batch_execute(sql)?;
-                tx.execute("INSERT INTO schema_migrations (version) VALUES ($1)", &[v])?;
+                c.batch_execute(sql).await?;
+                c.execute("INSERT INTO schema_migrations (version) VALUES ($1)", &[v])
+                    .await?;
             }
         }
-        tx.commit()?;
-        Ok(())
+        tx.commit().await
     }
+}
 
-    /// Creates the issuer in an empty database: root key(s) and a first signing key, in
-    /// the token or sealed under the passphrase.
-    pub fn init(url: &str, opts: &InitOptions, keys: KeySource, now: i64) -> Result<PgIssuer> {
-        let mut iss = PgIssuer::connect(url)?;
-        opts.check(match &keys {
-            KeySource::Passphrase(p) => Some(p.as_slice()),
-            KeySource::Token(_) => None,
-        })?;
-        let (sealed, k) = match keys {
-            KeySource::Passphrase(p) => {
-                let store_key = Zeroizing::new(random::<32>());
-                let sealed = Sealed::seal(
-                    store_key.as_ref(),
-                    &p,
-                    opts.kdf,
-                    random(),
-                    random(),
-                    b"tuaton issuer store key",
-                )
-                .map_err(core)?;
-                (Some(sealed.to_bytes()), Keys::Sealed(store_key))
-            }
-            KeySource::Token(cfg) => (None, Keys::Token(Token::open(&cfg)?)),
-        };
-        iss.keys = Some(k);
-        let mut c = iss.conn()?;
-        let mut tx = c.transaction()?;
-        let n = tx.execute(
-            "INSERT INTO issuer (issuer_id, name, status_size, sealed_store_key, created_at)
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-            &[
-                &(opts.issuer_id as i32),
-                &opts.name,
-                &(opts.status_list_size as i64),
-                &sealed,
-                &now,
-            ],
-        )?;
-        if n == 0 {
-            return Err(IssuerError::AlreadyInitialised("the database".into()));
-        }
-        let mut signers = vec![];
-        let mut secrets = Zeroizing::new(vec![]);
-        let mut labels = vec![];
-        for i in 0..opts.root_keys {
-            let (s, secret, label) = iss.new_key(&format!("root-1-{i}"))?;
-            signers.push(s);
-            if let Some(x) = secret {
-                secrets.extend_from_slice(x.as_ref());
-            }
-            labels.extend(label);
-        }
-        let root = Root {
-            version: 1,
-            expires: now + 5 * 365 * 86_400,
-            threshold: opts.threshold,
-            keys: signers.iter().map(|k| k.public_key().to_bytes()).collect(),
-        };
-        iss.insert_root(&mut tx, &root, &signers, &secrets, labels)?;
-        iss.insert_signing_key(&mut tx, now)?;
-        tx.commit()?;
-        drop(c);
-        Ok(iss)
-    }
+impl Store for PgStore {
+    type Tx = PgTx;
 
-    /// Unlocks the keys: the passphrase opens the sealed store key, or the token opens.
-    pub fn unlock(&mut self, keys: KeySource) -> Result<()> {
-        let sealed: Option<Vec<u8>> = self
-            .conn()?
-            .query_opt("SELECT sealed_store_key FROM issuer", &[])?
-            .ok_or_else(|| IssuerError::NotInitialised("the database".into()))?
-            .get(0);
-        self.keys = Some(match keys {
-            KeySource::Passphrase(p) => {
-                let sealed = sealed.ok_or_else(|| {
-                    IssuerError::Usage(
-                        "this issuer's keys are in a PKCS#11 token: give --pkcs11-module and --token-label"
-                            .into(),
-                    )
-                })?;
-                let key = Sealed::from_bytes(&sealed)
-                    .map_err(core)?
-                    .open(&p, b"tuaton issuer store key")
-                    .map_err(core)?;
-                Keys::Sealed(key.key32().ok_or(IssuerError::WrongPassphrase)?)
-            }
-            KeySource::Token(cfg) => Keys::Token(Token::open(&cfg)?),
-        });
-        Ok(())
-    }
-
-    fn keys(&self) -> Result<&Keys> {
-        self.keys
-            .as_ref()
-            .ok_or_else(|| IssuerError::Usage("the issuer's keys are not unlocked".into()))
-    }
-
-    /// A new key: in the token (labelled), or in memory to be sealed.
-    #[allow(clippy::type_complexity)]
-    fn new_key(
-        &self,
-        what: &str,
-    ) -> Result<(
-        Arc<dyn KeySigner>,
-        Option<Zeroizing<[u8; 32]>>,
-        Option<String>,
-    )> {
-        match self.keys()? {
-            Keys::Sealed(_) => {
-                let sk = SigningKey::generate(&mut OsRng);
-                let secret = Zeroizing::new(sk.to_bytes());
-                Ok((Arc::new(sk), Some(secret), None))
-            }
-            Keys::Token(t) => {
-                // Random suffix: several issuers (or test runs) may share one token.
-                let label = format!("tuaton-{what}-{}", hex::encode(random::<6>()));
-                Ok((t.generate(&label)?, None, Some(label)))
-            }
-        }
-    }
-
-    fn seal(&self, secret: &[u8], aad: &str) -> Result<Vec<u8>> {
-        let Keys::Sealed(k) = self.keys()? else {
-            unreachable!("only sealed keys have secrets")
-        };
-        let nonce = random::<12>();
-        let mut out = nonce.to_vec();
-        out.extend(seal::encrypt(k, &nonce, secret, aad.as_bytes()));
-        Ok(out)
-    }
-
-    fn unseal(&self, rec: &[u8], aad: &str) -> Result<Zeroizing<Vec<u8>>> {
-        let Keys::Sealed(k) = self.keys()? else {
-            return Err(IssuerError::Usage(
-                "this key is sealed in the database: unlock with the passphrase".into(),
-            ));
-        };
-        if rec.len() < 12 {
-            return Err(damaged("a sealed secret"));
-        }
-        let nonce: [u8; 12] = rec[..12].try_into().expect("12 bytes");
-        let s = seal::decrypt(k, &nonce, &rec[12..], aad.as_bytes()).map_err(core)?;
-        Ok(Zeroizing::new(s.expose().to_vec()))
-    }
-
-    fn insert_root(
-        &self,
-        tx: &mut Tx<'_>,
-        root: &Root,
-        signers: &[Arc<dyn KeySigner>],
-        secrets: &[u8],
-        labels: Vec<String>,
-    ) -> Result<()> {
-        let refs: Vec<&dyn KeySigner> = signers.iter().map(|k| k.as_ref()).collect();
-        let signed = SignedRoot::sign_with(root.clone(), &refs).map_err(core)?;
-        let (secret, labels) = if labels.is_empty() {
-            (
-                Some(self.seal(secrets, &format!("root {}", root.version))?),
-                None,
-            )
-        } else {
-            (None, Some(labels))
-        };
-        tx.execute(
-            "INSERT INTO roots (version, signed, secrets, token_labels) VALUES ($1, $2, $3, $4)",
-            &[
-                &(root.version as i64),
-                &signed.signed.to_bytes(),
-                &secret,
-                &labels,
-            ],
-        )?;
-        Ok(())
-    }
-
-    fn insert_signing_key(&self, tx: &mut Tx<'_>, now: i64) -> Result<IssuerKey> {
-        let (signer, secret, label) = self.new_key("signing")?;
-        let public = signer.public_key();
-        let kid = tuaton_common::trust::kid_of(&public);
-        let sealed = match secret {
-            Some(s) => Some(self.seal(s.as_ref(), &format!("signing key {}", hex::encode(&kid)))?),
-            None => None,
-        };
-        let seq: i32 = tx
-            .query_one(
-                "INSERT INTO signing_keys (kid, public_key, not_before, state, secret, token_label)
-                 VALUES ($1, $2, $3, 0, $4, $5) RETURNING seq",
-                &[&kid, &public.to_bytes().as_slice(), &now, &sealed, &label],
-            )?
-            .get(0);
-        self.signers
-            .lock()
-            .expect("not poisoned")
-            .insert(seq, signer);
-        Ok(IssuerKey {
-            issuer: self.issuer_row(tx)?.0,
-            kid,
-            public,
-            not_before: now,
-            not_after: None,
-            state: KeyState::Active,
+    async fn begin(&self) -> Result<PgTx> {
+        let c = self.conn().await?;
+        c.batch_execute("BEGIN").await?;
+        Ok(PgTx {
+            c: Some(c),
+            done: false,
         })
     }
 
-    /// (issuer id, name, status list size).
-    fn issuer_row(&self, tx: &mut Tx<'_>) -> Result<(u32, String, u64)> {
-        let r = tx
-            .query_opt("SELECT issuer_id, name, status_size FROM issuer", &[])?
-            .ok_or_else(|| IssuerError::NotInitialised("the database".into()))?;
-        Ok((
-            r.get::<_, i32>(0) as u32,
-            r.get(1),
-            r.get::<_, i64>(2) as u64,
-        ))
+    fn place(&self) -> std::path::PathBuf {
+        "the database".into()
     }
+}
 
-    fn signer_for(
-        &self,
-        seq: i32,
-        kid: &[u8],
-        secret: Option<Vec<u8>>,
-        label: Option<String>,
-    ) -> Result<Arc<dyn KeySigner>> {
-        if let Some(s) = self.signers.lock().expect("not poisoned").get(&seq) {
-            return Ok(s.clone());
+impl Drop for PgTx {
+    fn drop(&mut self) {
+        if self.done {
+            return;
         }
-        let s: Arc<dyn KeySigner> = match (secret, label, self.keys()?) {
-            (Some(sec), None, _) => {
-                let raw = self.unseal(&sec, &format!("signing key {}", hex::encode(kid)))?;
-                let k: [u8; 32] = raw.as_slice().try_into().map_err(|_| damaged("a signing key"))?;
-                Arc::new(SigningKey::from_bytes(&k))
-            }
-            (None, Some(l), Keys::Token(t)) => t.key(&l)?,
-            (None, Some(_), Keys::Sealed(_)) => {
-                return Err(IssuerError::Usage(
-                    "the active signing key is in a PKCS#11 token: give --pkcs11-module and --token-label".into(),
-                ))
-            }
-            _ => return Err(damaged("a signing key")),
-        };
-        self.signers
-            .lock()
-            .expect("not poisoned")
-            .insert(seq, s.clone());
-        Ok(s)
-    }
-
-    /// The active signing key: its kid and a signer.
-    fn active(&self, tx: &mut Tx<'_>) -> Result<(Vec<u8>, Arc<dyn KeySigner>)> {
-        let r = tx
-            .query_opt(
-                "SELECT seq, kid, secret, token_label FROM signing_keys
-                 WHERE state = 0 ORDER BY seq DESC LIMIT 1",
-                &[],
-            )?
-            .ok_or(IssuerError::NoActiveKey)?;
-        let kid: Vec<u8> = r.get(1);
-        let s = self.signer_for(r.get(0), &kid, r.get(2), r.get(3))?;
-        Ok((kid, s))
-    }
-
-    fn current_root(&self, tx: &mut Tx<'_>) -> Result<(SignedRoot, Vec<Arc<dyn KeySigner>>)> {
-        let r = tx
-            .query_opt(
-                "SELECT version, signed, secrets, token_labels FROM roots ORDER BY version DESC LIMIT 1",
-                &[],
-            )?
-            .ok_or_else(|| IssuerError::NotInitialised("the database".into()))?;
-        let signed: Vec<u8> = r.get(1);
-        let root = SignedRoot::from_bytes_self_signed(&signed).map_err(core)?;
-        let keys: Vec<Arc<dyn KeySigner>> = match (
-            r.get::<_, Option<Vec<u8>>>(2),
-            r.get::<_, Option<Vec<String>>>(3),
-        ) {
-            (Some(sec), None) => {
-                let raw = self.unseal(&sec, &format!("root {}", root.root.version))?;
-                if raw.len() % 32 != 0 {
-                    return Err(damaged("a root secret"));
+        if let Some(c) = self.c.take() {
+            match tokio::runtime::Handle::try_current() {
+                // The connection returns to the pool only once rolled back.
+                Ok(h) => {
+                    h.spawn(async move {
+                        if c.batch_execute("ROLLBACK").await.is_err() {
+                            let _ = Object::take(c);
+                        }
+                    });
                 }
-                raw.chunks(32)
-                    .map(|c| {
-                        Arc::new(SigningKey::from_bytes(c.try_into().expect("32")))
-                            as Arc<dyn KeySigner>
-                    })
-                    .collect()
+                // No runtime to roll back on: close it (the server rolls back).
+                Err(_) => drop(Object::take(c)),
             }
-            (None, Some(labels)) => match self.keys()? {
-                Keys::Token(t) => labels.iter().map(|l| t.key(l)).collect::<Result<_>>()?,
-                Keys::Sealed(_) => return Err(IssuerError::Usage(
-                    "the root keys are in a PKCS#11 token: give --pkcs11-module and --token-label"
-                        .into(),
-                )),
-            },
-            _ => return Err(damaged("a root")),
+        }
+    }
+}
+
+impl PgTx {
+    fn c(&self) -> &Object {
+        self.c.as_ref().expect("open until commit")
+    }
+
+    async fn one(
+        &self,
+        sql: &str,
+        p: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Option<tokio_postgres::Row>> {
+        let st = self.c().prepare_cached(sql).await?;
+        Ok(self.c().query_opt(&st, p).await?)
+    }
+
+    async fn all(
+        &self,
+        sql: &str,
+        p: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<tokio_postgres::Row>> {
+        let st = self.c().prepare_cached(sql).await?;
+        Ok(self.c().query(&st, p).await?)
+    }
+
+    async fn exec(&self, sql: &str, p: &[&(dyn tokio_postgres::types::ToSql + Sync)]) -> Result<u64> {
+        let st = self.c().prepare_cached(sql).await?;
+        Ok(self.c().execute(&st, p).await?)
+    }
+}
+
+fn credential_of(r: &tokio_postgres::Row) -> Result<CredentialRow> {
+    let b32 = |i: usize| -> Result<[u8; 32]> {
+        r.get::<_, Option<Vec<u8>>>(i)
+            .unwrap_or_else(|| vec![0; 32])
+            .try_into()
+            .map_err(|_| damaged("a credential"))
+    };
+    Ok(CredentialRow {
+        id: r
+            .get::<_, Vec<u8>>(0)
+            .try_into()
+            .map_err(|_| damaged("a credential id"))?,
+        list: r.get::<_, i32>(1) as u32,
+        index: r.get::<_, i64>(2) as u64,
+        issued_at: r.get(3),
+        kid: r.get(4),
+        holder: b32(5)?,
+        claims: b32(6)?,
+        citizen: b32(7)?,
+        actor: r.get::<_, Option<String>>(8).unwrap_or_default(),
+    })
+}
+
+const CREDENTIAL_COLUMNS: &str =
+    "credential_id, list, idx, issued_at, kid, holder, claims, citizen, actor";
+
+impl Txn for PgTx {
+    async fn meta(&mut self) -> Result<Option<Meta>> {
+        let Some(r) = self
+            .one(
+                "SELECT issuer_id, name, status_size, sealed_store_key, citizen_key, created_at FROM issuer",
+                &[],
+            )
+            .await?
+        else {
+            return Ok(None);
         };
-        Ok((root, keys))
+        Ok(Some(Meta {
+            issuer_id: r.get::<_, i32>(0) as u32,
+            name: r.get(1),
+            status_size: r.get::<_, i64>(2) as u64,
+            sealed_store_key: r.get(3),
+            citizen_key: secret_of(
+                &r.get::<_, Option<String>>(4)
+                    .ok_or_else(|| damaged("the citizen key"))?,
+            )?,
+            created_at: r.get(5),
+        }))
+    }
+
+    async fn create(&mut self, m: &Meta) -> Result<bool> {
+        let n = self
+            .exec(
+                "INSERT INTO issuer (issuer_id, name, status_size, sealed_store_key, citizen_key, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+                &[
+                    &(m.issuer_id as i32),
+                    &m.name,
+                    &(m.status_size as i64),
+                    &m.sealed_store_key,
+                    &secret_json(&m.citizen_key),
+                    &m.created_at,
+                ],
+            )
+            .await?;
+        Ok(n == 1)
+    }
+
+    async fn lock_keys(&mut self) -> Result<()> {
+        self.exec("SELECT 1 FROM issuer FOR UPDATE", &[]).await?;
+        Ok(())
+    }
+
+    async fn keys(&mut self) -> Result<Vec<KeyRow>> {
+        self.all(
+            "SELECT seq, kid, public_key, not_before, not_after, state, revoked_at, secret, token_label
+             FROM signing_keys ORDER BY seq",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|r| {
+            let secret = match (r.get::<_, Option<Vec<u8>>>(7), r.get::<_, Option<String>>(8)) {
+                (Some(s), None) => Secret::Sealed(s),
+                (None, Some(l)) => Secret::Token(vec![l]),
+                _ => return Err(damaged("a key secret")),
+            };
+            Ok(KeyRow {
+                seq: r.get::<_, i32>(0) as u32,
+                kid: r.get(1),
+                public: r
+                    .get::<_, Vec<u8>>(2)
+                    .try_into()
+                    .map_err(|_| damaged("a public key"))?,
+                not_before: r.get(3),
+                not_after: r.get(4),
+                status: KeyStatus::from_code(r.get(5), r.get(6))
+                    .ok_or_else(|| damaged("a key state"))?,
+                secret,
+            })
+        })
+        .collect()
+    }
+
+    async fn put_key(&mut self, k: &KeyRow) -> Result<()> {
+        let (sealed, label) = match &k.secret {
+            Secret::Sealed(s) => (Some(s.clone()), None),
+            Secret::Token(l) => (None, l.first().cloned()),
+        };
+        self.exec(
+            "INSERT INTO signing_keys (seq, kid, public_key, not_before, not_after, state, revoked_at, secret, token_label)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+             ON CONFLICT (seq) DO UPDATE SET not_before = $4, not_after = $5, state = $6, revoked_at = $7",
+            &[
+                &(k.seq as i32),
+                &k.kid,
+                &k.public.as_slice(),
+                &k.not_before,
+                &k.not_after,
+                &k.status.code(),
+                &k.status.revoked_at(),
+                &sealed,
+                &label,
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn roots(&mut self) -> Result<Vec<RootRow>> {
+        self.all(
+            "SELECT version, signed, secrets, token_labels FROM roots ORDER BY version",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|r| {
+            let secret = match (
+                r.get::<_, Option<Vec<u8>>>(2),
+                r.get::<_, Option<Vec<String>>>(3),
+            ) {
+                (Some(s), None) => Secret::Sealed(s),
+                (None, Some(l)) => Secret::Token(l),
+                _ => return Err(damaged("a root")),
+            };
+            Ok(RootRow {
+                version: r.get::<_, i64>(0) as u64,
+                signed: r.get(1),
+                secret,
+            })
+        })
+        .collect()
+    }
+
+    async fn put_root(&mut self, r: &RootRow) -> Result<()> {
+        let (sealed, labels) = match &r.secret {
+            Secret::Sealed(s) => (Some(s.clone()), None),
+            Secret::Token(l) => (None, Some(l.clone())),
+        };
+        self.exec(
+            "INSERT INTO roots (version, signed, secrets, token_labels) VALUES ($1, $2, $3, $4)",
+            &[&(r.version as i64), &r.signed, &sealed, &labels],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn open_list(&mut self, from: u32, cap: u64) -> Result<u32> {
+        // Bounded: each round either finds a list or makes the next one.
+        for _ in 0..2 {
+            if let Some(r) = self
+                .one(
+                    "SELECT list FROM status_lists WHERE list >= $1 AND fill < $2 ORDER BY list LIMIT 1",
+                    &[&(from as i32), &(cap as i64)],
+                )
+                .await?
+            {
+                return Ok(r.get::<_, i32>(0) as u32);
+            }
+            self.exec(
+                "INSERT INTO status_lists (list) SELECT greatest(max(list) + 1, $1) FROM status_lists
+                 ON CONFLICT DO NOTHING",
+                &[&(from as i32)],
+            )
+            .await?;
+        }
+        Err(damaged("the status lists"))
+    }
+
+    async fn claim(&mut self, c: &CredentialRow) -> Result<bool> {
+        let n = self
+            .exec(
+                "INSERT INTO credentials (credential_id, list, idx, issued_at, kid, holder, claims, citizen, actor)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
+                &[
+                    &c.id.as_slice(),
+                    &(c.list as i32),
+                    &(c.index as i64),
+                    &c.issued_at,
+                    &c.kid,
+                    &c.holder.as_slice(),
+                    &c.claims.as_slice(),
+                    &c.citizen.as_slice(),
+                    &c.actor,
+                ],
+            )
+            .await?;
+        Ok(n == 1)
+    }
+
+    async fn bump_fill(&mut self, list: u32) -> Result<()> {
+        self.exec(
+            "UPDATE status_lists SET fill = fill + 1 WHERE list = $1",
+            &[&(list as i32)],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn credential(&mut self, id: &[u8; 8]) -> Result<Option<CredentialRow>> {
+        self.one(
+            &format!("SELECT {CREDENTIAL_COLUMNS} FROM credentials WHERE credential_id = $1"),
+            &[&id.as_slice()],
+        )
+        .await?
+        .map(|r| credential_of(&r))
+        .transpose()
+    }
+
+    async fn credentials_of(&mut self, citizen: &[u8; 32]) -> Result<Vec<CredentialRow>> {
+        self.all(
+            &format!(
+                "SELECT {CREDENTIAL_COLUMNS} FROM credentials c WHERE citizen = $1
+                 AND NOT EXISTS (SELECT 1 FROM revocations r WHERE r.credential_id = c.credential_id)"
+            ),
+            &[&citizen.as_slice()],
+        )
+        .await?
+        .iter()
+        .map(credential_of)
+        .collect()
+    }
+
+    async fn resign(&mut self, id: &[u8; 8], kid: &[u8], issued_at: i64) -> Result<()> {
+        self.exec(
+            "UPDATE credentials SET kid = $2, issued_at = $3 WHERE credential_id = $1",
+            &[&id.as_slice(), &kid, &issued_at],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn revoke(&mut self, c: &CredentialRow, at: i64, reason: Reason) -> Result<bool> {
+        let n = self
+            .exec(
+                "INSERT INTO revocations (credential_id, revoked_at, actor, reason) VALUES ($1, $2, '', $3)
+                 ON CONFLICT DO NOTHING",
+                &[&c.id.as_slice(), &at, &reason.name()],
+            )
+            .await?;
+        Ok(n == 1)
+    }
+
+    async fn revocation(&mut self, id: &[u8; 8]) -> Result<Option<Reason>> {
+        self.one(
+            "SELECT reason FROM revocations WHERE credential_id = $1",
+            &[&id.as_slice()],
+        )
+        .await?
+        .map(|r| Reason::from_name(r.get(0)).ok_or_else(|| damaged("a revocation")))
+        .transpose()
+    }
+
+    async fn lists(&mut self) -> Result<BTreeSet<u32>> {
+        Ok(self
+            .all("SELECT list FROM status_lists WHERE fill > 0", &[])
+            .await?
+            .iter()
+            .map(|r| r.get::<_, i32>(0) as u32)
+            .collect())
+    }
+
+    async fn revoked(&mut self) -> Result<Vec<(u32, u64)>> {
+        Ok(self
+            .all(
+                "SELECT c.list, c.idx FROM revocations r JOIN credentials c USING (credential_id)",
+                &[],
+            )
+            .await?
+            .iter()
+            .map(|r| (r.get::<_, i32>(0) as u32, r.get::<_, i64>(1) as u64))
+            .collect())
+    }
+
+    async fn next_version(&mut self) -> Result<u64> {
+        // Reserves the version and, holding the row, makes publishes take turns.
+        let r = self
+            .one(
+                "UPDATE issuer SET trust_list_version = trust_list_version + 1 RETURNING trust_list_version",
+                &[],
+            )
+            .await?
+            .ok_or_else(|| damaged("the issuer row"))?;
+        Ok(r.get::<_, i64>(0) as u64)
+    }
+
+    async fn audit(&mut self, a: &AuditRow) -> Result<()> {
+        self.exec(
+            "INSERT INTO audit (at, office, officer, action, detail) VALUES ($1, $2, $3, $4, $5)",
+            &[&a.at, &a.office, &a.officer, &a.action, &a.detail],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn audit_rows(&mut self, limit: u32) -> Result<Vec<AuditRow>> {
+        Ok(self
+            .all(
+                "SELECT at, office, officer, action, detail FROM audit ORDER BY id DESC LIMIT $1",
+                &[&i64::from(limit)],
+            )
+            .await?
+            .iter()
+            .map(|r| AuditRow {
+                at: r.get(0),
+                office: r.get(1),
+                officer: r.get(2),
+                action: r.get(3),
+                detail: r.get(4),
+            })
+            .collect())
+    }
+
+    async fn commit(mut self) -> Result<()> {
+        let c = self.c.take().expect("open until commit");
+        let r = c.batch_execute("COMMIT").await;
+        self.done = true;
+        if r.is_err() {
+            // An unknown outcome: this connection is not reused.
+            let _ = Object::take(c);
+        }
+        Ok(r?)
+    }
+}
+
+impl Issuer<PgStore> {
+    /// Builds and signs the next bundle generation, stores it for `/bundle/` in the same
+    /// transaction, and returns it (the command line also writes it to a directory).
+    pub async fn publish(&self, actor: &Actor, now: i64, valid_days: u32) -> Result<BuiltBundle> {
+        let mut tx = self.store().begin().await?;
+        let built = self.publish_in(&mut tx, actor, now, valid_days).await?;
+        let version = built.report.trust_list_version as i64;
+        for (path, body) in &built.files {
+            tx.exec(
+                "INSERT INTO bundle_files (generation, path, body) VALUES ($1, $2, $3)",
+                &[&version, path, body],
+            )
+            .await?;
+        }
+        tx.exec(
+            "DELETE FROM bundle_files WHERE generation <= $1",
+            &[&(version - crate::KEEP_GENERATIONS as i64)],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(built)
+    }
+
+    /// A file of the newest bundle generation that has it (content-named files stay while
+    /// a kept generation names them).
+    pub async fn bundle_file(&self, path: &str) -> Result<Option<Vec<u8>>> {
+        let tx = self.store().begin().await?;
+        Ok(tx
+            .one(
+                "SELECT body FROM bundle_files WHERE path = $1 ORDER BY generation DESC LIMIT 1",
+                &[&path],
+            )
+            .await?
+            .map(|r| r.get(0)))
     }
 
     /// The current root's fingerprint (what offers carry and wallets pin).
-    pub fn root_fingerprint(&self) -> Result<[u8; 32]> {
-        let signed: Vec<u8> = self
-            .conn()?
-            .query_opt(
-                "SELECT signed FROM roots ORDER BY version DESC LIMIT 1",
-                &[],
-            )?
-            .ok_or_else(|| IssuerError::NotInitialised("the database".into()))?
-            .get(0);
-        Ok(SignedRoot::from_bytes_self_signed(&signed)
-            .map_err(core)?
-            .root
-            .fingerprint_bytes())
+    pub async fn root_fingerprint(&self) -> Result<[u8; 32]> {
+        Ok(self.root().await?.fingerprint_bytes())
     }
 
-    /// Adds an office (or an admin) and returns its bearer credential, shown once.
-    pub fn add_office(&self, name: &str, admin: bool, now: i64) -> Result<String> {
+    /// Counts for tests and operators: (credentials, offers redeemed, audit rows).
+    pub async fn counts(&self) -> Result<(i64, i64, i64)> {
+        let tx = self.store().begin().await?;
+        let r = tx
+            .one(
+                "SELECT (SELECT count(*) FROM credentials),
+                        (SELECT count(*) FROM offers WHERE state = 1),
+                        (SELECT count(*) FROM audit WHERE action = 'issue')",
+                &[],
+            )
+            .await?
+            .expect("one row");
+        Ok((r.get(0), r.get(1), r.get(2)))
+    }
+
+    /// Adds an office (or an admin) and returns its bearer credential, shown once. The name
+    /// of a revoked office may be used again.
+    pub async fn add_office(&self, name: &str, admin: bool, now: i64) -> Result<String> {
         check_name("the office name", name)?;
-        let token = format!("tto-{}", B64URL.encode(random::<32>()));
-        let n = self.conn()?.execute(
-            "INSERT INTO offices (name, admin, token_hash, created_at) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (name) DO NOTHING",
-            &[&name, &admin, &token_hash(&token).as_slice(), &now],
-        )?;
+        let token = format!("tto-{}", B64URL.encode(rand::random::<[u8; 32]>()));
+        let tx = self.store().begin().await?;
+        // A revoked office's row keeps its history under a retired name.
+        tx.exec(
+            "UPDATE offices SET name = name || ' (revoked ' || id || ')'
+             WHERE name = $1 AND revoked_at IS NOT NULL",
+            &[&name],
+        )
+        .await?;
+        let n = tx
+            .exec(
+                "INSERT INTO offices (name, admin, token_hash, created_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (name) DO NOTHING",
+                &[&name, &admin, &token_hash(&token).as_slice(), &now],
+            )
+            .await?;
         if n == 0 {
             return Err(IssuerError::Usage(format!(
                 "an office named \"{name}\" exists; revoke it first or choose another name"
             )));
         }
+        tx.commit().await?;
         Ok(token)
     }
 
-    /// Revokes an office's credential: its next request is refused.
-    pub fn revoke_office(&self, name: &str, now: i64) -> Result<()> {
-        let n = self.conn()?.execute(
-            "UPDATE offices SET revoked_at = $2 WHERE name = $1 AND revoked_at IS NULL",
-            &[&name, &now],
-        )?;
+    /// Revokes an office's credential: its next request is refused, and its open offers
+    /// close.
+    pub async fn revoke_office(&self, name: &str, now: i64) -> Result<()> {
+        let tx = self.store().begin().await?;
+        let n = tx
+            .exec(
+                "UPDATE offices SET revoked_at = $2 WHERE name = $1 AND revoked_at IS NULL",
+                &[&name, &now],
+            )
+            .await?;
         if n == 0 {
             return Err(IssuerError::Usage(format!(
                 "no active office named \"{name}\""
             )));
         }
-        Ok(())
+        tx.exec(
+            "UPDATE offers SET state = 2, record = NULL, portrait = NULL
+             WHERE state = 0 AND office_id = (SELECT id FROM offices WHERE name = $1)",
+            &[&name],
+        )
+        .await?;
+        tx.commit().await
     }
 
     /// The office a bearer credential belongs to.
-    pub fn authenticate(&self, token: &str) -> Result<Office> {
-        let r = self
-            .conn()?
-            .query_opt(
+    pub async fn authenticate(&self, token: &str) -> Result<Office> {
+        let tx = self.store().begin().await?;
+        let r = tx
+            .one(
                 "SELECT id, name, admin FROM offices WHERE token_hash = $1 AND revoked_at IS NULL",
                 &[&token_hash(token).as_slice()],
-            )?
+            )
+            .await?
             .ok_or(IssuerError::BadOfficeCredential)?;
         Ok(Office {
             id: r.get(0),
@@ -504,7 +695,7 @@ impl PgIssuer {
 
     /// Makes a one-time offer for a checked record. The record is kept until redeemed or
     /// expired; the code and transaction code only as hashes.
-    pub fn create_offer(
+    pub async fn create_offer(
         &self,
         office: &Office,
         service: &str,
@@ -518,13 +709,12 @@ impl PgIssuer {
             .map_err(|_| IssuerError::BadRequest("portrait is not standard base64".into()))?;
         check_portrait(&portrait)?;
         checked_claims(&record, &portrait, now)?;
-        let root = self.root_fingerprint()?;
-        let code = random::<{ offer::CODE_LEN }>();
+        let root = self.root_fingerprint().await?;
+        let code = rand::random::<[u8; offer::CODE_LEN]>();
         let tx_code = format!("{:06}", OsRng.gen_range(0..1_000_000u32));
         let expires = now + OFFER_TTL_SECS;
-        let mut c = self.conn()?;
-        let mut tx = c.transaction()?;
-        tx.execute(
+        let mut tx = self.store().begin().await?;
+        tx.exec(
             "INSERT INTO offers (code_hash, tx_hash, office_id, officer, record, portrait, created_at, expires)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             &[
@@ -537,15 +727,21 @@ impl PgIssuer {
                 &now,
                 &expires,
             ],
-        )?;
+        )
+        .await?;
         // Personal data of offers nobody redeemed goes as soon as they expire.
-        tx.execute(
+        tx.exec(
             "UPDATE offers SET record = NULL, portrait = NULL, package = NULL
              WHERE expires < $1 AND (record IS NOT NULL OR package IS NOT NULL)",
             &[&now],
-        )?;
-        audit(&mut tx, now, &office.name, &req.officer, "offer", "")?;
-        tx.commit()?;
+        )
+        .await?;
+        let actor = Actor {
+            office: office.name.clone(),
+            officer: req.officer.clone(),
+        };
+        tx.audit(&audit(now, &actor, "offer", "")).await?;
+        tx.commit().await?;
         Ok(OfferResponse {
             offer: Offer {
                 service: service.to_owned(),
@@ -560,11 +756,11 @@ impl PgIssuer {
         })
     }
 
-    /// Redeems an offer: checks the proof, the code and the transaction code, allocates a
-    /// credential id and status index, signs both forms and records everything in one
-    /// transaction. The same holder asking again gets the same credential (its
-    /// connection may have dropped after the commit); any other is refused.
-    pub fn redeem(&self, service: &str, req: &RedeemRequest, now: i64) -> Result<RedeemResponse> {
+    /// Redeems an offer: checks the proof, the code and the transaction code, then issues
+    /// through the core in the same transaction that marks the offer used. The same holder
+    /// asking again gets the same credential (its connection may have dropped after the
+    /// commit); any other is refused.
+    pub async fn redeem(&self, service: &str, req: &RedeemRequest, now: i64) -> Result<RedeemResponse> {
         let field = |name: &str, v: &str, len: usize| -> Result<Vec<u8>> {
             B64URL
                 .decode(v.as_bytes())
@@ -586,16 +782,16 @@ impl PgIssuer {
             .expect("32");
         let proof: [u8; 64] = field("proof", &req.proof, 64)?.try_into().expect("64");
         let holder_key = offer::check_proof(service, &code, &holder, &proof).map_err(core)?;
-        let mut c = self.conn()?;
-        let mut tx = c.transaction()?;
+        let mut tx = self.store().begin().await?;
         let row = tx
-            .query_opt(
+            .one(
                 "SELECT o.tx_hash, o.officer, o.record, o.portrait, o.expires, o.wrong_tries,
-                        o.state, o.holder_key, o.credential_id, o.package, f.name, f.id
+                        o.state, o.holder_key, o.credential_id, o.package, f.name, f.revoked_at
                  FROM offers o JOIN offices f ON f.id = o.office_id
                  WHERE o.code_hash = $1 FOR UPDATE OF o",
                 &[&offer::code_hash(&code).as_slice()],
-            )?
+            )
+            .await?
             .ok_or(IssuerError::UnknownOffer)?;
         let state: i16 = row.get(6);
         if state == 1 {
@@ -608,7 +804,8 @@ impl PgIssuer {
                 _ => Err(IssuerError::OfferUsed),
             };
         }
-        if state == 2 {
+        // A revoked office's offers are void, even those made before it was revoked.
+        if state == 2 || row.get::<_, Option<i64>>(11).is_some() {
             return Err(IssuerError::OfferClosed);
         }
         if row.get::<_, i64>(4) <= now {
@@ -618,15 +815,16 @@ impl PgIssuer {
         if tx_hash != offer::tx_code_hash(&code, &req.tx_code) {
             let tries = row.get::<_, i32>(5) + 1;
             let close = tries >= MAX_TX_TRIES;
-            tx.execute(
+            tx.exec(
                 "UPDATE offers SET wrong_tries = $2,
                         state = CASE WHEN $3 THEN 2 ELSE 0 END,
                         record = CASE WHEN $3 THEN NULL ELSE record END,
                         portrait = CASE WHEN $3 THEN NULL ELSE portrait END
                  WHERE code_hash = $1",
                 &[&offer::code_hash(&code).as_slice(), &tries, &close],
-            )?;
-            tx.commit()?;
+            )
+            .await?;
+            tx.commit().await?;
             return Err(if close {
                 IssuerError::OfferClosed
             } else {
@@ -635,9 +833,10 @@ impl PgIssuer {
                 }
             });
         }
-        let officer: String = row.get(1);
-        let office: String = row.get(10);
-        let office_id: i64 = row.get(11);
+        let actor = Actor {
+            office: row.get(10),
+            officer: row.get(1),
+        };
         let record: Vec<u8> = row
             .get::<_, Option<Vec<u8>>>(2)
             .ok_or_else(|| damaged("an offer"))?;
@@ -645,326 +844,36 @@ impl PgIssuer {
             .get::<_, Option<Vec<u8>>>(3)
             .ok_or_else(|| damaged("an offer"))?;
         let claims = checked_claims(&record, &portrait, now)?;
-        let (issuer, _, size) = self.issuer_row(&mut tx)?;
-        let (kid, signer) = self.active(&mut tx)?;
-        let (cid, status) = allocate(&mut tx, size, &kid, office_id, &officer, now)?;
-        let package = sign_package(
-            &claims,
-            &Signing {
-                issuer,
-                key: signer.as_ref(),
-                kid: &kid,
-            },
-            &holder_key,
-            cid,
-            status,
-            now,
-        )?;
-        tx.execute(
+        let (package, cred) = self
+            .issue_in(&mut tx, &claims, &holder_key, &actor, now)
+            .await?;
+        tx.exec(
             "UPDATE offers SET state = 1, holder_key = $2, credential_id = $3, package = $4,
                     record = NULL, portrait = NULL
              WHERE code_hash = $1",
             &[
                 &offer::code_hash(&code).as_slice(),
                 &holder.as_slice(),
-                &cid.as_slice(),
+                &cred.id.as_slice(),
                 &package.as_bytes(),
             ],
-        )?;
-        // Last, so the list's row lock is held only for the commit.
-        tx.execute(
-            "UPDATE status_lists SET fill = fill + 1 WHERE list = $1",
-            &[&(status.list as i32)],
-        )?;
-        audit(
-            &mut tx,
-            now,
-            &office,
-            &officer,
-            "issue",
-            &format!(
-                "credential {} list {} index {}",
-                hex::encode(cid),
-                status.list,
-                status.index
-            ),
-        )?;
-        tx.commit()?;
+        )
+        .await?;
+        tx.commit().await?;
         Ok(RedeemResponse {
             package: serde_json::from_str(&package).expect("package JSON"),
-            credential_id: hex::encode(cid),
+            credential_id: hex::encode(cred.id),
         })
-    }
-
-    /// Revokes one credential (its bit is set at the next publish).
-    pub fn revoke(
-        &self,
-        credential_id: &str,
-        office: &str,
-        officer: &str,
-        now: i64,
-    ) -> Result<IssuedRecord> {
-        let cid = hex::decode(credential_id.trim())
-            .ok()
-            .filter(|c| c.len() == 8)
-            .ok_or_else(|| IssuerError::UnknownCredential(credential_id.into()))?;
-        let mut c = self.conn()?;
-        let mut tx = c.transaction()?;
-        let r = tx
-            .query_opt(
-                "SELECT list, idx, issued_at, kid FROM credentials WHERE credential_id = $1",
-                &[&cid],
-            )?
-            .ok_or_else(|| IssuerError::UnknownCredential(credential_id.into()))?;
-        tx.execute(
-            "INSERT INTO revocations (credential_id, revoked_at, actor) VALUES ($1, $2, $3)
-             ON CONFLICT DO NOTHING",
-            &[&cid, &now, &format!("{office}/{officer}")],
-        )?;
-        audit(&mut tx, now, office, officer, "revoke", &hex::encode(&cid))?;
-        tx.commit()?;
-        Ok(IssuedRecord {
-            credential_id: hex::encode(&cid),
-            list: r.get::<_, i32>(0) as u32,
-            index: r.get::<_, i64>(1) as u64,
-            issued_at: r.get(2),
-            kid: hex::encode(r.get::<_, Vec<u8>>(3)),
-        })
-    }
-
-    /// A new active signing key; the previous one retires now.
-    pub fn rotate(&self, office: &str, officer: &str, now: i64) -> Result<IssuerKey> {
-        let mut c = self.conn()?;
-        let mut tx = c.transaction()?;
-        // One rotation at a time across instances.
-        tx.execute("SELECT 1 FROM issuer FOR UPDATE", &[])?;
-        tx.execute(
-            "UPDATE signing_keys SET state = 1, not_after = $1 WHERE state = 0",
-            &[&now],
-        )?;
-        let k = self.insert_signing_key(&mut tx, now)?;
-        audit(
-            &mut tx,
-            now,
-            office,
-            officer,
-            "rotate",
-            &hex::encode(&k.kid),
-        )?;
-        tx.commit()?;
-        Ok(k)
-    }
-
-    /// Every signing key.
-    pub fn signing_keys(&self) -> Result<Vec<IssuerKey>> {
-        let mut c = self.conn()?;
-        let mut tx = c.transaction()?;
-        let (issuer, _, _) = self.issuer_row(&mut tx)?;
-        keys_of(&mut tx, issuer)
-    }
-
-    /// Builds and signs the next bundle generation, stores it for `/bundle/`, and returns
-    /// it (the command line also writes it to a directory).
-    pub fn publish(
-        &self,
-        office: &str,
-        officer: &str,
-        now: i64,
-        valid_days: u32,
-    ) -> Result<BuiltBundle> {
-        let mut c = self.conn()?;
-        let mut tx = c.transaction()?;
-        // Reserves the version and, holding the row, makes publishes take turns.
-        let version: i64 = tx
-            .query_one(
-                "UPDATE issuer SET trust_list_version = trust_list_version + 1 RETURNING trust_list_version",
-                &[],
-            )?
-            .get(0);
-        let (issuer, name, size) = self.issuer_row(&mut tx)?;
-        let (root, root_keys) = self.current_root(&mut tx)?;
-        let (_, status_signer) = self.active(&mut tx)?;
-        let roots = tx
-            .query("SELECT version, signed FROM roots ORDER BY version", &[])?
-            .iter()
-            .map(|r| (r.get::<_, i64>(0) as u64, r.get::<_, Vec<u8>>(1)))
-            .collect();
-        let lists = tx
-            .query("SELECT DISTINCT list FROM credentials", &[])?
-            .iter()
-            .map(|r| r.get::<_, i32>(0) as u32)
-            .collect();
-        let revoked = tx
-            .query(
-                "SELECT c.list, c.idx FROM revocations r JOIN credentials c USING (credential_id)",
-                &[],
-            )?
-            .iter()
-            .map(|r| (r.get::<_, i32>(0) as u32, r.get::<_, i64>(1) as u64))
-            .collect();
-        let keys = keys_of(&mut tx, issuer)?;
-        let built = build_bundle(&BundleInput {
-            roots,
-            root: &root,
-            root_signers: root_keys
-                .iter()
-                .take(root.root.threshold.into())
-                .map(|k| k.as_ref())
-                .collect(),
-            status_signer: status_signer.as_ref(),
-            issuer,
-            name,
-            keys,
-            size,
-            lists,
-            revoked,
-            version: version as u64,
-            now,
-            expires: now + i64::from(valid_days) * 86_400,
-        })?;
-        for (path, body) in &built.files {
-            tx.execute(
-                "INSERT INTO bundle_files (generation, path, body) VALUES ($1, $2, $3)",
-                &[&version, path, body],
-            )?;
-        }
-        tx.execute(
-            "DELETE FROM bundle_files WHERE generation <= $1",
-            &[&(version - crate::KEEP_GENERATIONS as i64)],
-        )?;
-        audit(
-            &mut tx,
-            now,
-            office,
-            officer,
-            "publish",
-            &format!("trust list {version}"),
-        )?;
-        tx.commit()?;
-        Ok(built)
-    }
-
-    /// A file of the newest bundle generation that has it (content-named files stay
-    /// while a kept generation names them).
-    pub fn bundle_file(&self, path: &str) -> Result<Option<Vec<u8>>> {
-        Ok(self
-            .conn()?
-            .query_opt(
-                "SELECT body FROM bundle_files WHERE path = $1 ORDER BY generation DESC LIMIT 1",
-                &[&path],
-            )?
-            .map(|r| r.get(0)))
-    }
-
-    /// Counts for tests and operators: (credentials, offers redeemed, audit rows).
-    pub fn counts(&self) -> Result<(i64, i64, i64)> {
-        let r = self.conn()?.query_one(
-            "SELECT (SELECT count(*) FROM credentials),
-                    (SELECT count(*) FROM offers WHERE state = 1),
-                    (SELECT count(*) FROM audit)",
-            &[],
-        )?;
-        Ok((r.get(0), r.get(1), r.get(2)))
     }
 }
 
-fn keys_of(tx: &mut Tx<'_>, issuer: u32) -> Result<Vec<IssuerKey>> {
-    tx.query(
-        "SELECT kid, public_key, not_before, not_after, state, revoked_at FROM signing_keys ORDER BY seq",
-        &[],
-    )?
-    .iter()
-    .map(|r| {
-        let public: [u8; 32] = r
-            .get::<_, Vec<u8>>(1)
-            .try_into()
-            .map_err(|_| damaged("a public key"))?;
-        Ok(IssuerKey {
-            issuer,
-            kid: r.get(0),
-            public: VerifyingKey::from_bytes(&public).map_err(|_| damaged("a public key"))?,
-            not_before: r.get(2),
-            not_after: r.get(3),
-            state: match (r.get::<_, i16>(4), r.get::<_, Option<i64>>(5)) {
-                (0, None) => KeyState::Active,
-                (1, None) => KeyState::Retired,
-                (2, Some(at)) => KeyState::Revoked { at },
-                _ => return Err(damaged("a key state")),
-            },
-        })
-    })
-    .collect()
-}
-
-/// A fresh credential id and a random free status index in the first list under 90%
-/// full, claimed by inserting the credential row: the unique keys decide, so two
-/// transactions can never hold the same id or index.
-fn allocate(
-    tx: &mut Tx<'_>,
-    size: u64,
-    kid: &[u8],
-    office_id: i64,
-    officer: &str,
-    now: i64,
-) -> Result<([u8; 8], StatusRef)> {
-    let cap = (size * 9 / 10) as i64;
-    let list: i32 = loop {
-        if let Some(r) = tx.query_opt(
-            "SELECT list FROM status_lists WHERE fill < $1 ORDER BY list LIMIT 1",
-            &[&cap],
-        )? {
-            break r.get(0);
-        }
-        tx.execute(
-            "INSERT INTO status_lists (list) SELECT max(list) + 1 FROM status_lists ON CONFLICT DO NOTHING",
-            &[],
-        )?;
-    };
-    for _ in 0..1000 {
-        let cid = random::<8>();
-        let index = OsRng.next_u64() % size;
-        let n = tx.execute(
-            "INSERT INTO credentials (credential_id, list, idx, issued_at, kid, office_id, officer)
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
-            &[
-                &cid.as_slice(),
-                &list,
-                &(index as i64),
-                &now,
-                &kid,
-                &office_id,
-                &officer,
-            ],
-        )?;
-        if n == 1 {
-            return Ok((
-                cid,
-                StatusRef {
-                    list: list as u32,
-                    index,
-                },
-            ));
-        }
-    }
-    Err(IssuerError::StoreDamaged(
-        "no free status index after 1000 tries (is the list's fill count wrong?)".into(),
-    ))
-}
-
-fn audit(
-    tx: &mut Tx<'_>,
-    at: i64,
-    office: &str,
-    officer: &str,
-    action: &str,
-    detail: &str,
-) -> Result<()> {
-    tx.execute(
-        "INSERT INTO audit (at, office, officer, action, detail) VALUES ($1, $2, $3, $4, $5)",
-        &[&at, &office, &officer, &action, &detail],
-    )?;
+/// Checks that two connections see a schema and a server (readiness).
+pub async fn ping(s: &PgStore) -> Result<()> {
+    let tx = s.begin().await?;
+    tx.one("SELECT 1", &[]).await?;
     Ok(())
 }
+
 
 /// What the database keeps instead of a bearer credential.
 pub fn token_hash(token: &str) -> [u8; 32] {

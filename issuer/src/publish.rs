@@ -10,69 +10,7 @@ use tuaton_common::trust::SignedRoot;
 use tuaton_common::trust::{ListedIssuer, SignedTrustList, StatusPin, TrustList};
 use tuaton_common::w3c;
 
-use crate::store::*;
-use crate::{core, Issuer, IssuerError, Result};
-
-impl Issuer {
-    /// Writes the trust bundle to `out`: `root/N.cbor`, `status/I-L.json`,
-    /// `contexts/tuaton-v1.jsonld`, then `trust-list.cbor` and `index.json` last. Each file
-    /// is written to a temporary name and renamed, so a reader never sees half a file.
-    pub fn publish(&self, out: &Path, now: i64, valid_days: u32) -> Result<PublishReport> {
-        let (root, root_keys) = self.current_root()?;
-        let (_, sk) = self.active_key()?;
-        let mut roots = vec![];
-        for item in self.db.open_tree(ROOTS)?.iter() {
-            let (k, v) = item?;
-            let ver = u64::from_be_bytes(
-                k.as_ref()
-                    .try_into()
-                    .map_err(|_| IssuerError::StoreDamaged("a root does not decode".into()))?,
-            );
-            roots.push((ver, v.to_vec()));
-        }
-        let mut lists = std::collections::BTreeSet::new();
-        for item in self.db.open_tree(USED)?.iter() {
-            let (k, _) = item?;
-            lists.insert(u32::from_be_bytes(k[..4].try_into().expect("key layout")));
-        }
-        let mut revoked = vec![];
-        for item in self.db.open_tree(REVOKED)?.iter() {
-            let (k, _) = item?;
-            let list = u32::from_be_bytes(k[..4].try_into().expect("key layout"));
-            let index = u64::from_be_bytes(k[4..12].try_into().expect("key layout"));
-            revoked.push((list, index));
-        }
-        // The version is reserved (and flushed) before any file is written: a publish
-        // killed half-way skips a version, and no version is ever reused with other content.
-        let version = self.meta_u64("trust-list-version")? + 1;
-        self.db
-            .open_tree(META)?
-            .insert("trust-list-version", &be(version))?;
-        self.db.flush()?;
-        let root_signers: Vec<&dyn KeySigner> = root_keys
-            .iter()
-            .take(root.root.threshold.into())
-            .map(|k| k as &dyn KeySigner)
-            .collect();
-        let built = build_bundle(&BundleInput {
-            roots,
-            root: &root,
-            root_signers,
-            status_signer: &sk,
-            issuer: self.issuer_id()?,
-            name: self.name()?,
-            keys: self.keys()?,
-            size: self.meta_u64("status-size")?,
-            lists,
-            revoked,
-            version,
-            now,
-            expires: now + i64::from(valid_days) * 86_400,
-        })?;
-        write_bundle(out, &built)?;
-        Ok(built.report)
-    }
-}
+use crate::{core, IssuerError, Result};
 
 /// Everything a bundle is made from, read from whichever store holds the issuer.
 pub(crate) struct BundleInput<'a> {

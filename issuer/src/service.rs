@@ -4,11 +4,10 @@
 use std::path::Path;
 use std::sync::Arc;
 use tuaton_cli::{out, Prompter};
-use tuaton_common::model::format_rfc3339;
 use tuaton_common::offer::{OfferRequest, OfferResponse};
-use tuaton_issuer::pg::{KeySource, PgIssuer};
+use tuaton_issuer::pg::PgStore;
 use tuaton_issuer::token::TokenConfig;
-use tuaton_issuer::{InitOptions, IssuerError};
+use tuaton_issuer::{Actor, Issuer, IssuerError, KeySource};
 use zeroize::Zeroizing;
 
 use super::{Cli, Cmd, OfficeCmd};
@@ -25,7 +24,9 @@ struct OfficeCredential {
 const CREDENTIAL_FORMAT: &str = "tuaton-office-credential/1";
 const MAX_CREDENTIAL_BYTES: u64 = 4096;
 
-fn key_source(cli: &Cli, confirm: bool) -> anyhow::Result<KeySource> {
+/// Where the keys are: the token named on the command line, else sealed under the
+/// passphrase (asked twice when `confirm`).
+pub(super) fn key_source(cli: &Cli, confirm: bool) -> anyhow::Result<KeySource> {
     if let Some(module) = &cli.pkcs11_module {
         let pin = match std::env::var("TUATON_TOKEN_PIN") {
             Ok(p) => p,
@@ -42,188 +43,152 @@ fn key_source(cli: &Cli, confirm: bool) -> anyhow::Result<KeySource> {
     )))
 }
 
-fn unlocked(cli: &Cli, url: &str) -> anyhow::Result<PgIssuer> {
-    let mut iss = PgIssuer::connect(url)?;
-    iss.unlock(key_source(cli, false)?)?;
-    Ok(iss)
-}
-
-fn officer_name(given: Option<&str>) -> String {
-    given
-        .map(str::to_owned)
-        .or_else(|| std::env::var("USER").ok())
-        .unwrap_or_else(|| "admin".into())
-}
-
-/// Every command with `--database`.
-pub(super) fn run(cli: &Cli, url: &str, now: i64) -> anyhow::Result<()> {
-    let me = officer_name(None);
+/// Every command with `--database`. CLI commands use one connection; `serve` up to
+/// `--max-connections`.
+pub(super) async fn run(cli: &Cli, url: &str, now: i64) -> anyhow::Result<()> {
+    let connections = match &cli.cmd {
+        Cmd::Serve {
+            max_connections, ..
+        } => *max_connections as usize,
+        _ => 1,
+    };
+    let store = PgStore::connect(url, connections).await?;
+    if let Cmd::Init { .. } = &cli.cmd {
+        let iss = Issuer::init(store, &super::init_options(cli), key_source(cli, true)?, now).await?;
+        return super::after_init(cli, &iss, "the database").await;
+    }
+    let mut iss = Issuer::open(store).await?;
+    if super::needs_keys(&cli.cmd) {
+        iss.unlock(key_source(cli, false)?).await?;
+    }
     match &cli.cmd {
-        Cmd::Init {
-            name,
-            root_keys,
-            threshold,
-            issuer_id,
-            status_list_size,
-        } => {
-            let mut o = InitOptions::new(name);
-            o.root_keys = *root_keys;
-            o.threshold = *threshold;
-            o.issuer_id = *issuer_id;
-            o.status_list_size = *status_list_size;
-            let iss = PgIssuer::init(url, &o, key_source(cli, true)?, now)?;
-            let fp = iss.root_fingerprint()?;
-            out(&format!(
-                "Issuer \"{}\" created in the database (keys {}).\nRoot fingerprint {}\nNext: `tuaton-issuer office add NAME --out FILE`, then `tuaton-issuer serve`.",
-                o.name,
-                if cli.pkcs11_module.is_some() { "in the PKCS#11 token" } else { "sealed under the passphrase" },
-                hex::encode(fp)
-            ))?;
-        }
-        Cmd::Office { cmd } => {
-            let iss = PgIssuer::connect(url)?;
-            match cmd {
-                OfficeCmd::Add {
-                    name,
-                    admin,
-                    out: file,
-                } => {
-                    // The file is made first (exclusively), so a credential is never
-                    // created that nobody holds.
-                    let io = |source| IssuerError::Io {
-                        path: file.clone(),
-                        source,
-                    };
-                    let mut f = std::fs::OpenOptions::new()
-                        .write(true)
-                        .create_new(true)
-                        .open(file)
-                        .map_err(io)?;
-                    let token = match iss.add_office(name, *admin, now) {
-                        Ok(t) => t,
-                        Err(e) => {
-                            let _ = std::fs::remove_file(file);
-                            return Err(e.into());
-                        }
-                    };
-                    let cred = OfficeCredential {
-                        format: CREDENTIAL_FORMAT.into(),
-                        office: name.clone(),
-                        admin: *admin,
-                        token,
-                    };
-                    std::io::Write::write_all(
-                        &mut f,
-                        serde_json::to_string_pretty(&cred)?.as_bytes(),
-                    )
+        Cmd::Office { cmd } => match cmd {
+            OfficeCmd::Add {
+                name,
+                admin,
+                out: file,
+            } => {
+                // The file is made first (exclusively), so a credential is never created
+                // that nobody holds.
+                let io = |source| IssuerError::Io {
+                    path: file.clone(),
+                    source,
+                };
+                let mut f = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(file)
+                    .map_err(io)?;
+                let token = match iss.add_office(name, *admin, now).await {
+                    Ok(t) => t,
+                    Err(e) => {
+                        let _ = std::fs::remove_file(file);
+                        return Err(e.into());
+                    }
+                };
+                let cred = OfficeCredential {
+                    format: CREDENTIAL_FORMAT.into(),
+                    office: name.clone(),
+                    admin: *admin,
+                    token,
+                };
+                std::io::Write::write_all(&mut f, serde_json::to_string_pretty(&cred)?.as_bytes())
                     .and_then(|()| f.sync_all())
                     .map_err(io)?;
-                    out(&format!(
+                super::say(
+                    cli,
+                    serde_json::json!({"office": name, "admin": admin, "file": file}),
+                    &format!(
                         "{} credential for \"{name}\" written to {} (owner-only). Give it to that office's machine only; `tuaton-issuer office revoke` withdraws it.",
                         if *admin { "Admin" } else { "Office" },
                         file.display()
-                    ))?;
-                }
-                OfficeCmd::Revoke { name } => {
-                    iss.revoke_office(name, now)?;
-                    out(&format!("Office \"{name}\" can no longer make offers."))?;
-                }
+                    ),
+                )
             }
-        }
-        Cmd::Serve { listen, public_url } => {
-            let iss = unlocked(cli, url)?;
-            let public_url = public_url
-                .clone()
-                .unwrap_or_else(|| format!("http://{listen}"));
-            tuaton_common::offer::check_service(&public_url)
-                .map_err(|e| IssuerError::Usage(format!("--public-url {e}")))?;
-            let listener =
-                std::net::TcpListener::bind(listen).map_err(|source| IssuerError::Io {
-                    path: listen.to_string().into(),
-                    source,
-                })?;
-            eprintln!(
-                "Issuance service on {} (offers name {public_url}). Ctrl-C stops it.",
-                listener.local_addr()?
-            );
-            if iss.bundle_file(tuaton_common::bundle::INDEX)?.is_none() {
-                // Wallets verify the bundle before they redeem: without one, none can enrol.
-                eprintln!("warning: nothing is published yet; wallets cannot enrol until `tuaton-issuer publish` has run");
+            OfficeCmd::Revoke { name } => {
+                iss.revoke_office(name, now).await?;
+                super::say(
+                    cli,
+                    serde_json::json!({"office": name, "revoked": true}),
+                    &format!("Office \"{name}\" can no longer make offers; its open offers are closed."),
+                )
             }
-            // `--at` fixes the service's clock (tests); otherwise each request reads it.
-            static AT: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
-            let clock: fn() -> i64 = match cli.at {
-                Some(t) => {
-                    AT.set(t).ok();
-                    || *AT.get().expect("set")
-                }
-                None => tuaton_cli::real_now,
-            };
-            tuaton_issuer::http::serve(
-                Arc::new(tuaton_issuer::http::App {
-                    issuer: Arc::new(iss),
-                    public_url,
-                    now: clock,
-                }),
-                listener,
-            )?;
-        }
-        Cmd::Rotate => {
-            let k = unlocked(cli, url)?.rotate("cli", &me, now)?;
-            out(&format!(
-                "Signing key {} is now active; the previous key is retired. Publish to tell the gates.",
-                hex::encode(&k.kid)
-            ))?;
-        }
-        Cmd::Revoke { credential_id } => {
-            let r = PgIssuer::connect(url)?.revoke(credential_id, "cli", &me, now)?;
-            out(&format!(
-                "Credential {} revoked (status list {} index {}). Publish to tell the gates.",
-                r.credential_id, r.list, r.index
-            ))?;
-        }
-        Cmd::Keys => {
-            let iss = PgIssuer::connect(url)?;
-            let mut s = format!(
-                "Root fingerprint {}\n\nKID       STATE    SIGNING WINDOW\n",
-                hex::encode(iss.root_fingerprint()?)
-            );
-            for k in iss.signing_keys()? {
-                s.push_str(&format!(
-                    "{}  {:<8} {} .. {}\n",
-                    hex::encode(&k.kid),
-                    k.state.name(),
-                    format_rfc3339(k.not_before),
-                    k.not_after
-                        .map(format_rfc3339)
-                        .unwrap_or_else(|| "now".into())
-                ));
-            }
-            out(s.trim_end())?;
-        }
+        },
+        Cmd::Serve {
+            listen, public_url, ..
+        } => serve(cli, iss, listen, public_url.as_deref()).await,
         Cmd::Publish {
             out: dir,
             valid_days,
         } => {
-            let built = unlocked(cli, url)?.publish("cli", &me, now, *valid_days)?;
+            let built = iss.publish(&Actor::cli(), now, *valid_days).await?;
             tuaton_issuer::write_bundle(dir, &built)?;
-            let r = built.report;
-            out(&format!(
-                "Published trust list version {} (root version {}, {} status list(s), {} revoked) to {} and to the service's /bundle/; valid until {}.\nRoot fingerprint {}",
-                r.trust_list_version, r.root_version, r.status_lists, r.revoked, dir.display(), format_rfc3339(r.expires), r.root_fingerprint
-            ))?;
+            super::published(
+                cli,
+                &built.report,
+                &format!("{} and to the service's /bundle/", dir.display()),
+            )
         }
-        Cmd::Issue { .. } => anyhow::bail!(IssuerError::Usage(
-            "with --database, issue through the service: `tuaton-issuer offer --service URL ...`"
-                .into()
+        Cmd::Backup { .. } | Cmd::Restore { .. } => anyhow::bail!(IssuerError::Usage(
+            "with --database, back up and restore with pg_dump and pg_restore (docs/ISSUANCE.md, \"Backup and restore\")".into()
         )),
-        Cmd::RevokeKey { .. } | Cmd::RotateRoot | Cmd::Backup { .. } | Cmd::Restore { .. } => {
-            anyhow::bail!(IssuerError::Usage(
-                "this command works on the sled store only (drop --database); back PostgreSQL up with pg_dump".into()
-            ))
-        }
-        Cmd::Offer { .. } => unreachable!("needs no database"),
+        _ => super::common(cli, &iss, now).await,
     }
+}
+
+async fn serve(
+    cli: &Cli,
+    iss: Issuer<PgStore>,
+    listen: &std::net::SocketAddr,
+    public_url: Option<&str>,
+) -> anyhow::Result<()> {
+    let public_url = public_url
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("http://{listen}"));
+    tuaton_common::offer::check_service(&public_url)
+        .map_err(|e| IssuerError::Usage(format!("--public-url {e}")))?;
+    let listener = std::net::TcpListener::bind(listen).map_err(|source| IssuerError::Io {
+        path: listen.to_string().into(),
+        source,
+    })?;
+    eprintln!(
+        "Issuance service on {} (offers name {public_url}). Ctrl-C or SIGTERM stops it.",
+        listener.local_addr()?
+    );
+    if iss.bundle_file(tuaton_common::bundle::INDEX).await?.is_none() {
+        // Wallets verify the bundle before they redeem: without one, none can enrol.
+        eprintln!("warning: nothing is published yet; wallets cannot enrol until `tuaton-issuer publish` has run");
+    }
+    // `--at` fixes the service's clock (tests); otherwise each request reads it.
+    static AT: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    let clock: fn() -> i64 = match cli.at {
+        Some(t) => {
+            AT.set(t).ok();
+            || *AT.get().expect("set")
+        }
+        None => tuaton_cli::real_now,
+    };
+    let app = Arc::new(tuaton_issuer::http::App {
+        issuer: Arc::new(iss),
+        public_url,
+        now: clock,
+    });
+    // Handlers run on worker threads; this thread only waits for the stop signal.
+    let workers = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| IssuerError::Io {
+            path: "the async runtime".into(),
+            source,
+        })?;
+    let served = workers
+        .spawn(tuaton_issuer::http::serve(app, listener))
+        .await
+        .map_err(|e| IssuerError::StoreDamaged(format!("the service stopped: {e}")))?;
+    // In-flight requests have finished; the workers (and their connections) close here.
+    workers.shutdown_timeout(std::time::Duration::from_secs(10));
+    served?;
+    eprintln!("Issuance service stopped.");
     Ok(())
 }
 
@@ -291,4 +256,12 @@ pub(super) fn offer(
         r.expires
     ))?;
     Ok(())
+}
+
+/// Who is issuing, for the audit: `--officer`, else `$USER`.
+fn officer_name(given: Option<&str>) -> String {
+    given
+        .map(str::to_owned)
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "admin".into())
 }

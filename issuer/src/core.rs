@@ -1,0 +1,1062 @@
+//! The issuer core: every rule of issuance, written once over the store seam
+//! ([`crate::seam`]). Records and claims, both credential forms, status allocation, the
+//! key lifecycle (staged, active, retired, revoked at a compromise time), root rotation
+//! with thresholds, what a publish reads, refresh, and the audit. The sled store and
+//! PostgreSQL differ only in how they keep rows.
+
+use ed25519_dalek::{SigningKey, VerifyingKey};
+use rand::{rngs::OsRng, RngCore};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use tuaton_common::gate::{GateCredential, StatusRef};
+use tuaton_common::model::CardClaims;
+use tuaton_common::seal::{self, KdfParams, Sealed};
+use tuaton_common::signer::KeySigner;
+use tuaton_common::trust::{IssuerKey, KeyState, Root, SignedRoot};
+use zeroize::Zeroizing;
+
+use crate::issue::{checked_claims, sign_package, Signing};
+use crate::publish::{build_bundle, BuiltBundle, BundleInput};
+use crate::seam::*;
+use crate::token::{Token, TokenConfig};
+use crate::{core as core_err, IssuerError, Result};
+
+/// How long a root is valid: gates refuse an expired root, so `rotate-root` must run
+/// within this (the one place it is written).
+pub const ROOT_LIFETIME_SECS: i64 = 5 * 365 * 86_400;
+/// A list counts as full at 9/10 of its size, so random probing for a free index stays
+/// quick (at most 10 tries expected).
+pub const FILL_NUMERATOR: u64 = 9;
+/// ... out of 10.
+pub const FILL_DENOMINATOR: u64 = 10;
+/// Random probes for a free index in one list before trying the next: at 90 % full, 256
+/// misses in a row happen once in 10^11.
+pub const PROBES_PER_LIST: usize = 256;
+/// Lists tried per issuance before giving up (a fill count that disagrees with the
+/// indices, or a race filling several small lists at once).
+pub const LISTS_PER_ISSUE: u32 = 8;
+/// How far a refresh proof's time may be from the service's clock.
+pub const REFRESH_SKEW_SECS: i64 = 300;
+/// The store key's associated data.
+const STORE_KEY_AAD: &[u8] = b"tuaton issuer store key";
+
+/// How the issuer's private keys are reached.
+pub enum KeySource {
+    /// Sealed in the store under a passphrase-derived key (the default).
+    Passphrase(Zeroizing<Vec<u8>>),
+    /// In a PKCS#11 token: the issuer asks it to sign.
+    Token(TokenConfig),
+}
+
+pub(crate) enum Keys {
+    Sealed(Zeroizing<[u8; 32]>),
+    Token(Arc<Token>),
+}
+
+/// Who acts: recorded in every audit row.
+#[derive(Clone, Debug)]
+pub struct Actor {
+    /// The office ("cli" on the command line).
+    pub office: String,
+    /// The officer (the user on the command line).
+    pub officer: String,
+}
+
+impl Actor {
+    /// The command line's actor: office "cli", officer `$USER`.
+    pub fn cli() -> Actor {
+        Actor {
+            office: "cli".into(),
+            officer: std::env::var("USER").unwrap_or_else(|_| "admin".into()),
+        }
+    }
+    fn who(&self) -> String {
+        format!("{}/{}", self.office, self.officer)
+    }
+}
+
+/// Settings fixed at init.
+#[derive(Debug, Clone)]
+pub struct InitOptions {
+    /// Display name in the trust list.
+    pub name: String,
+    /// Issuer number.
+    pub issuer_id: u32,
+    /// Number of root keys.
+    pub root_keys: u8,
+    /// Signatures needed from them.
+    pub threshold: u8,
+    /// Entries per status list.
+    pub status_list_size: u64,
+    /// KDF cost for the passphrase.
+    pub kdf: KdfParams,
+}
+
+impl InitOptions {
+    /// The rules every issuer store checks at init: a visible name, a threshold the root
+    /// keys can meet, and a passphrase of 8 characters or more when one seals the keys.
+    fn check(&self, passphrase: Option<&[u8]>) -> Result<()> {
+        if self.name.trim().is_empty() {
+            return Err(IssuerError::Usage("--name must not be empty".into()));
+        }
+        // Gates show this name beside every verdict: nothing in it may disguise text.
+        if let Some(c) = tuaton_common::text::first_forbidden(&self.name) {
+            return Err(IssuerError::Usage(format!(
+                "--name contains {}, an invisible or control character that could disguise the text",
+                tuaton_common::text::describe(c)
+            )));
+        }
+        if self.root_keys == 0 || self.threshold == 0 || self.threshold > self.root_keys {
+            return Err(IssuerError::Usage(format!(
+                "--threshold must be between 1 and --root-keys ({}), got {}",
+                self.root_keys, self.threshold
+            )));
+        }
+        if !(8..=1 << 27).contains(&self.status_list_size) {
+            return Err(IssuerError::Usage(
+                "--status-list-size must be 8 to 134217728".into(),
+            ));
+        }
+        if passphrase.is_some_and(|p| p.len() < 8) {
+            return Err(IssuerError::Usage(
+                "the passphrase must have at least 8 characters".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Defaults for `name`.
+    pub fn new(name: &str) -> Self {
+        InitOptions {
+            name: name.to_owned(),
+            issuer_id: 1,
+            root_keys: 1,
+            threshold: 1,
+            // 2^20 entries: 128 KiB raw, large enough that one revoked bit says little
+            // about whom it belongs to (herd privacy), small enough to sync daily.
+            status_list_size: 1 << 20,
+            kdf: KdfParams::RELEASE,
+        }
+    }
+}
+
+/// A credential as the issuer reports it.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssuedRecord {
+    /// Credential id, hex.
+    pub credential_id: String,
+    /// Status list.
+    pub list: u32,
+    /// Index in it.
+    pub index: u64,
+    /// Issuance time.
+    pub issued_at: i64,
+    /// Key that signed it, hex.
+    pub kid: String,
+}
+
+impl From<&CredentialRow> for IssuedRecord {
+    fn from(c: &CredentialRow) -> Self {
+        IssuedRecord {
+            credential_id: hex::encode(c.id),
+            list: c.list,
+            index: c.index,
+            issued_at: c.issued_at,
+            kid: hex::encode(&c.kid),
+        }
+    }
+}
+
+/// A signing key as `keys` reports it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct KeyReport {
+    /// Key id, hex.
+    pub kid: String,
+    /// Ed25519 public key, hex.
+    pub public_key: String,
+    /// staged, active, retired or revoked.
+    pub state: &'static str,
+    /// Signs from.
+    pub not_before: String,
+    /// Signed until.
+    pub not_after: Option<String>,
+    /// Compromise time.
+    pub revoked_at: Option<String>,
+    /// "token" or "sealed".
+    pub held: &'static str,
+}
+
+/// The issuer: a store, and (once unlocked) its keys.
+pub struct Issuer<S: Store> {
+    store: S,
+    keys: Option<Keys>,
+    /// Keys already unsealed or found in the token, by kid (a token lookup costs a round
+    /// trip, an unseal a decryption).
+    signers: Mutex<HashMap<Vec<u8>, Arc<dyn KeySigner>>>,
+    citizen_key: Mutex<Option<Zeroizing<[u8; 32]>>>,
+}
+
+fn damaged(what: &str) -> IssuerError {
+    IssuerError::StoreDamaged(format!("{what} does not decode"))
+}
+
+fn random<const N: usize>() -> [u8; N] {
+    let mut b = [0u8; N];
+    OsRng.fill_bytes(&mut b);
+    b
+}
+
+fn to_issuer_key(issuer: u32, k: &KeyRow) -> Result<Option<IssuerKey>> {
+    let state = match k.status {
+        // A staged key is in no bundle: gates learn it with the publish that activates it.
+        KeyStatus::Staged => return Ok(None),
+        KeyStatus::Active => KeyState::Active,
+        KeyStatus::Retired => KeyState::Retired,
+        KeyStatus::Revoked { at } => KeyState::Revoked { at },
+    };
+    Ok(Some(IssuerKey {
+        issuer,
+        kid: k.kid.clone(),
+        public: VerifyingKey::from_bytes(&k.public).map_err(|_| damaged("a public key"))?,
+        not_before: k.not_before,
+        not_after: k.not_after,
+        state,
+    }))
+}
+
+fn parse_cid(s: &str) -> Result<[u8; 8]> {
+    hex::decode(s.trim())
+        .ok()
+        .and_then(|c| c.try_into().ok())
+        .ok_or_else(|| IssuerError::UnknownCredential(s.escape_debug().to_string()))
+}
+
+impl<S: Store> Issuer<S> {
+    /// An issuer over `store`, keys locked: what needs no key (keys, audit, revoke,
+    /// offices) works; signing needs [`Issuer::unlock`].
+    pub async fn open(store: S) -> Result<Self> {
+        let iss = Issuer {
+            store,
+            keys: None,
+            signers: Mutex::new(HashMap::new()),
+            citizen_key: Mutex::new(None),
+        };
+        let mut tx = iss.store.begin().await?;
+        if tx.meta().await?.is_none() {
+            return Err(IssuerError::NotInitialised(iss.store.place()));
+        }
+        Ok(iss)
+    }
+
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// Creates the issuer in an empty store: root key(s) and a first signing key (active
+    /// at once: nothing has been published, so no gate can be out of date), in the token
+    /// or sealed under the passphrase.
+    pub async fn init(store: S, opts: &InitOptions, source: KeySource, now: i64) -> Result<Self> {
+        opts.check(match &source {
+            KeySource::Passphrase(p) => Some(p.as_slice()),
+            KeySource::Token(_) => None,
+        })?;
+        let (sealed, keys) = match source {
+            KeySource::Passphrase(p) => {
+                let store_key = Zeroizing::new(random::<32>());
+                let sealed =
+                    Sealed::seal(store_key.as_ref(), &p, opts.kdf, random(), random(), STORE_KEY_AAD)
+                        .map_err(core_err)?;
+                (Some(sealed.to_bytes()), Keys::Sealed(store_key))
+            }
+            KeySource::Token(cfg) => (None, Keys::Token(Token::open(&cfg)?)),
+        };
+        let mut iss = Issuer {
+            store,
+            keys: Some(keys),
+            signers: Mutex::new(HashMap::new()),
+            citizen_key: Mutex::new(None),
+        };
+        let citizen_key = match iss.keys()? {
+            Keys::Sealed(_) => Secret::Sealed(iss.seal(&random::<32>(), b"citizen key")?),
+            Keys::Token(_) => {
+                let (_, secret) = iss.new_keys("citizen", 1)?;
+                secret
+            }
+        };
+        let mut tx = iss.store.begin().await?;
+        let meta = Meta {
+            issuer_id: opts.issuer_id,
+            name: opts.name.clone(),
+            status_size: opts.status_list_size,
+            sealed_store_key: sealed,
+            citizen_key,
+            created_at: now,
+        };
+        if !tx.create(&meta).await? {
+            return Err(IssuerError::AlreadyInitialised(iss.store.place()));
+        }
+        let (signers, secret) = iss.new_keys("root-1", opts.root_keys)?;
+        let root = Root {
+            version: 1,
+            expires: now + ROOT_LIFETIME_SECS,
+            threshold: opts.threshold,
+            keys: signers.iter().map(|k| k.public_key().to_bytes()).collect(),
+        };
+        let refs: Vec<&dyn KeySigner> = signers.iter().map(|k| k.as_ref()).collect();
+        let signed = SignedRoot::sign_with(root, &refs).map_err(core_err)?;
+        tx.put_root(&RootRow {
+            version: 1,
+            signed: signed.signed.to_bytes(),
+            secret: iss.reseal_root(secret, 1)?,
+        })
+        .await?;
+        let key = iss.new_signing_key(0, now, KeyStatus::Active)?;
+        tx.put_key(&key).await?;
+        tx.audit(&audit(now, &Actor::cli(), "init", &hex::encode(&key.kid)))
+            .await?;
+        tx.commit().await?;
+        iss.keys_mut_reset();
+        Ok(iss)
+    }
+
+    fn keys_mut_reset(&mut self) {
+        self.signers.lock().expect("not poisoned").clear();
+    }
+
+    /// Its unlocked keys, the store let go.
+    pub(crate) fn into_keys(self) -> Option<Keys> {
+        self.keys
+    }
+
+    /// An issuer over `store` with keys already unlocked.
+    pub(crate) fn with_keys(store: S, keys: Option<Keys>) -> Self {
+        Issuer {
+            store,
+            keys,
+            signers: Mutex::new(HashMap::new()),
+            citizen_key: Mutex::new(None),
+        }
+    }
+
+    /// Unlocks the keys: the passphrase opens the sealed store key, or the token opens.
+    pub async fn unlock(&mut self, source: KeySource) -> Result<()> {
+        let meta = self.meta().await?;
+        self.keys = Some(match source {
+            KeySource::Passphrase(p) => {
+                let sealed = meta.sealed_store_key.ok_or_else(|| {
+                    IssuerError::Usage(
+                        "this issuer's keys are in a PKCS#11 token: give --pkcs11-module and --token-label"
+                            .into(),
+                    )
+                })?;
+                let key = Sealed::from_bytes(&sealed)
+                    .map_err(core_err)?
+                    .open(&p, STORE_KEY_AAD)
+                    .map_err(core_err)?;
+                Keys::Sealed(key.key32().ok_or(IssuerError::WrongPassphrase)?)
+            }
+            KeySource::Token(cfg) => Keys::Token(Token::open(&cfg)?),
+        });
+        Ok(())
+    }
+
+    /// Whether the keys were unlocked with a token.
+    pub fn in_token(&self) -> bool {
+        matches!(self.keys, Some(Keys::Token(_)))
+    }
+
+    fn keys(&self) -> Result<&Keys> {
+        self.keys
+            .as_ref()
+            .ok_or_else(|| IssuerError::Usage("the issuer's keys are not unlocked".into()))
+    }
+
+    async fn meta(&self) -> Result<Meta> {
+        let mut tx = self.store.begin().await?;
+        tx.meta()
+            .await?
+            .ok_or_else(|| IssuerError::NotInitialised(self.store.place()))
+    }
+
+    fn seal(&self, secret: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
+        let Keys::Sealed(k) = self.keys()? else {
+            return Err(IssuerError::Usage(
+                "the keys are in a PKCS#11 token: nothing is sealed".into(),
+            ));
+        };
+        let nonce = random::<12>();
+        let mut out = nonce.to_vec();
+        out.extend(seal::encrypt(k, &nonce, secret, aad));
+        Ok(out)
+    }
+
+    fn unseal(&self, rec: &[u8], aad: &[u8]) -> Result<seal::Secret> {
+        let Keys::Sealed(k) = self.keys()? else {
+            return Err(IssuerError::Usage(
+                "this key is sealed under the passphrase: unlock without --pkcs11-module".into(),
+            ));
+        };
+        let nonce: [u8; 12] = rec
+            .get(..12)
+            .and_then(|n| n.try_into().ok())
+            .ok_or_else(|| damaged("a sealed secret"))?;
+        seal::decrypt(k, &nonce, &rec[12..], aad).map_err(|_| {
+            IssuerError::StoreDamaged("a sealed secret does not open with the store key".into())
+        })
+    }
+
+    /// `n` new keys: in the token (labelled, with a random suffix so several issuers or
+    /// test runs can share one token), or in memory with their secrets to be sealed.
+    fn new_keys(&self, what: &str, n: u8) -> Result<(Vec<Arc<dyn KeySigner>>, Secret)> {
+        match self.keys()? {
+            Keys::Sealed(_) => {
+                let keys: Vec<SigningKey> =
+                    (0..n).map(|_| SigningKey::generate(&mut OsRng)).collect();
+                let mut raw = Zeroizing::new(Vec::new());
+                for k in &keys {
+                    raw.extend_from_slice(&k.to_bytes());
+                }
+                let signers = keys
+                    .into_iter()
+                    .map(|k| Arc::new(k) as Arc<dyn KeySigner>)
+                    .collect();
+                // Sealed by the caller, who knows the associated data.
+                Ok((signers, Secret::Sealed(raw.to_vec())))
+            }
+            Keys::Token(t) => {
+                let mut signers = vec![];
+                let mut labels = vec![];
+                for i in 0..n {
+                    let label = format!("tuaton-{what}-{i}-{}", hex::encode(random::<6>()));
+                    signers.push(t.generate(&label)?);
+                    labels.push(label);
+                }
+                Ok((signers, Secret::Token(labels)))
+            }
+        }
+    }
+
+    fn reseal_root(&self, s: Secret, version: u64) -> Result<Secret> {
+        Ok(match s {
+            Secret::Sealed(raw) => {
+                let raw = Zeroizing::new(raw);
+                Secret::Sealed(self.seal(&raw, format!("root {version}").as_bytes())?)
+            }
+            t => t,
+        })
+    }
+
+    fn new_signing_key(&self, seq: u32, now: i64, status: KeyStatus) -> Result<KeyRow> {
+        let (signers, secret) = self.new_keys("signing", 1)?;
+        let signer = signers.into_iter().next().expect("one key");
+        let public = signer.public_key();
+        let kid = tuaton_common::trust::kid_of(&public);
+        let secret = match secret {
+            Secret::Sealed(raw) => {
+                let raw = Zeroizing::new(raw);
+                Secret::Sealed(self.seal(&raw, signing_aad(&kid).as_bytes())?)
+            }
+            t => t,
+        };
+        self.signers
+            .lock()
+            .expect("not poisoned")
+            .insert(kid.clone(), signer);
+        Ok(KeyRow {
+            seq,
+            kid,
+            public: public.to_bytes(),
+            not_before: now,
+            not_after: None,
+            status,
+            secret,
+        })
+    }
+
+    fn signer(&self, k: &KeyRow) -> Result<Arc<dyn KeySigner>> {
+        if let Some(s) = self.signers.lock().expect("not poisoned").get(&k.kid) {
+            return Ok(s.clone());
+        }
+        let s: Arc<dyn KeySigner> = match (&k.secret, self.keys()?) {
+            (Secret::Sealed(rec), _) => {
+                let raw = self.unseal(rec, signing_aad(&k.kid).as_bytes())?;
+                let b = raw.key32().ok_or_else(|| damaged("a signing key"))?;
+                Arc::new(SigningKey::from_bytes(&b))
+            }
+            (Secret::Token(labels), Keys::Token(t)) => {
+                t.key(labels.first().ok_or_else(|| damaged("a key label"))?)?
+            }
+            (Secret::Token(_), Keys::Sealed(_)) => {
+                return Err(IssuerError::Usage(
+                    "this signing key is in a PKCS#11 token: give --pkcs11-module and --token-label"
+                        .into(),
+                ))
+            }
+        };
+        if s.public_key().to_bytes() != k.public {
+            return Err(IssuerError::StoreDamaged(format!(
+                "the private key of {} does not match its public key",
+                hex::encode(&k.kid)
+            )));
+        }
+        self.signers
+            .lock()
+            .expect("not poisoned")
+            .insert(k.kid.clone(), s.clone());
+        Ok(s)
+    }
+
+    fn root_signers(&self, r: &RootRow) -> Result<Vec<Arc<dyn KeySigner>>> {
+        match (&r.secret, self.keys()?) {
+            (Secret::Sealed(rec), _) => {
+                let raw = self.unseal(rec, format!("root {}", r.version).as_bytes())?;
+                if raw.expose().is_empty() || raw.expose().len() % 32 != 0 {
+                    return Err(damaged("a root secret"));
+                }
+                Ok(raw
+                    .expose()
+                    .chunks(32)
+                    .map(|c| {
+                        Arc::new(SigningKey::from_bytes(c.try_into().expect("32")))
+                            as Arc<dyn KeySigner>
+                    })
+                    .collect())
+            }
+            (Secret::Token(labels), Keys::Token(t)) => {
+                labels.iter().map(|l| t.key(l)).collect::<Result<_>>()
+            }
+            (Secret::Token(_), Keys::Sealed(_)) => Err(IssuerError::Usage(
+                "the root keys are in a PKCS#11 token: give --pkcs11-module and --token-label"
+                    .into(),
+            )),
+        }
+    }
+
+    /// The keyed hash of a citizen ID: finds a citizen's cards (a lost phone) without the
+    /// store keeping any ID.
+    pub async fn citizen_hash(&self, citizen_id: u64) -> Result<[u8; 32]> {
+        let cached = self.citizen_key.lock().expect("not poisoned").clone();
+        let key = match cached {
+            Some(k) => k,
+            None => {
+                let meta = self.meta().await?;
+                let k = match (&meta.citizen_key, self.keys()?) {
+                    (Secret::Sealed(rec), _) => self
+                        .unseal(rec, b"citizen key")?
+                        .key32()
+                        .ok_or_else(|| damaged("the citizen key"))?,
+                    (Secret::Token(labels), Keys::Token(t)) => {
+                        let k = t.key(labels.first().ok_or_else(|| damaged("a key label"))?)?;
+                        let sig = k.sign_message(b"tuaton citizen hash key v1").map_err(core_err)?;
+                        Zeroizing::new(Sha256::digest(sig).into())
+                    }
+                    (Secret::Token(_), Keys::Sealed(_)) => {
+                        return Err(IssuerError::Usage(
+                            "the citizen key is in a PKCS#11 token: give --pkcs11-module and --token-label".into(),
+                        ))
+                    }
+                };
+                *self.citizen_key.lock().expect("not poisoned") = Some(k.clone());
+                k
+            }
+        };
+        let mut h = Sha256::new();
+        h.update(b"tuaton citizen v1");
+        h.update(key.as_ref());
+        h.update(format!("{citizen_id:013}").as_bytes());
+        Ok(h.finalize().into())
+    }
+
+    /// Issues both forms for checked `claims` to `holder`, inside `tx`: the credential id
+    /// and status index are claimed there, so they commit with whatever else the caller
+    /// records (an offer's redemption) or not at all.
+    pub(crate) async fn issue_in(
+        &self,
+        tx: &mut S::Tx,
+        claims: &CardClaims,
+        holder: &VerifyingKey,
+        actor: &Actor,
+        now: i64,
+    ) -> Result<(String, CredentialRow)> {
+        let meta = tx
+            .meta()
+            .await?
+            .ok_or_else(|| IssuerError::NotInitialised(self.store.place()))?;
+        let key = active_key(&tx.keys().await?)?;
+        let signer = self.signer(&key)?;
+        let citizen = self.citizen_hash(claims.citizen_id.as_u64()).await?;
+        let row = self
+            .allocate(tx, &meta, |id, list, index| CredentialRow {
+                id,
+                list,
+                index,
+                issued_at: now,
+                kid: key.kid.clone(),
+                holder: holder.to_bytes(),
+                claims: tuaton_common::gate::claims_digest(claims),
+                citizen,
+                actor: actor.who(),
+            })
+            .await?;
+        let package = sign_package(
+            claims,
+            &Signing {
+                issuer: meta.issuer_id,
+                key: signer.as_ref(),
+                kid: &key.kid,
+            },
+            holder,
+            row.id,
+            StatusRef {
+                list: row.list,
+                index: row.index,
+            },
+            now,
+        )?;
+        tx.bump_fill(row.list).await?;
+        tx.audit(&audit(
+            now,
+            actor,
+            "issue",
+            &format!(
+                "credential {} list {} index {} citizen {}",
+                hex::encode(row.id),
+                row.list,
+                row.index,
+                hex::encode(&row.citizen[..8])
+            ),
+        ))
+        .await?;
+        Ok((package, row))
+    }
+
+    /// A fresh credential id and a random free status index (random, so neighbours in a
+    /// list say nothing about issuance order) in the first list under 90 % full. Bounded:
+    /// [`PROBES_PER_LIST`] tries in each of at most [`LISTS_PER_ISSUE`] lists.
+    async fn allocate(
+        &self,
+        tx: &mut S::Tx,
+        meta: &Meta,
+        row: impl Fn([u8; 8], u32, u64) -> CredentialRow,
+    ) -> Result<CredentialRow> {
+        let cap = meta.status_size * FILL_NUMERATOR / FILL_DENOMINATOR;
+        let mut list = tx.open_list(0, cap).await?;
+        for _ in 0..LISTS_PER_ISSUE {
+            for _ in 0..PROBES_PER_LIST {
+                let r = row(random(), list, OsRng.next_u64() % meta.status_size);
+                if tx.claim(&r).await? {
+                    return Ok(r);
+                }
+            }
+            list = tx.open_list(list + 1, cap).await?;
+        }
+        Err(IssuerError::StoreDamaged(format!(
+            "no free status index in {LISTS_PER_ISSUE} lists (a list's fill count disagrees with its indices)"
+        )))
+    }
+
+    /// Issues a credential package for a record (JSON and portrait bytes) and an
+    /// enrollment request (the command line's issuance).
+    pub async fn issue(
+        &self,
+        record_json: &[u8],
+        portrait: &[u8],
+        request: &str,
+        actor: &Actor,
+        now: i64,
+    ) -> Result<(String, IssuedRecord)> {
+        let claims = checked_claims(record_json, portrait, now)?;
+        let req = tuaton_common::enroll::parse(request).map_err(core_err)?;
+        let mut tx = self.store.begin().await?;
+        let (package, row) = self
+            .issue_in(&mut tx, &claims, &req.holder_key, actor, now)
+            .await?;
+        tx.commit().await?;
+        Ok((package, IssuedRecord::from(&row)))
+    }
+
+    /// Revokes one credential for cause (its bit is set at the next publish).
+    pub async fn revoke(&self, credential_id: &str, actor: &Actor, now: i64) -> Result<IssuedRecord> {
+        let id = parse_cid(credential_id)?;
+        let mut tx = self.store.begin().await?;
+        let c = tx
+            .credential(&id)
+            .await?
+            .ok_or_else(|| IssuerError::UnknownCredential(credential_id.escape_debug().to_string()))?;
+        tx.revoke(&c, now, Reason::Cause).await?;
+        tx.audit(&audit(now, actor, "revoke", &hex::encode(id))).await?;
+        tx.commit().await?;
+        Ok(IssuedRecord::from(&c))
+    }
+
+    /// Revokes every card of one citizen (a lost or stolen phone): found by the keyed hash
+    /// of the ID, never by a stored ID.
+    pub async fn revoke_citizen(
+        &self,
+        citizen_id: &str,
+        actor: &Actor,
+        now: i64,
+    ) -> Result<Vec<IssuedRecord>> {
+        let id: tuaton_common::model::CitizenId = citizen_id.trim().parse().map_err(core_err)?;
+        let h = self.citizen_hash(id.as_u64()).await?;
+        let mut tx = self.store.begin().await?;
+        let cards = tx.credentials_of(&h).await?;
+        for c in &cards {
+            tx.revoke(c, now, Reason::Cause).await?;
+            tx.audit(&audit(
+                now,
+                actor,
+                "revoke",
+                &format!("{} citizen {}", hex::encode(c.id), hex::encode(&h[..8])),
+            ))
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(cards.iter().map(IssuedRecord::from).collect())
+    }
+
+    /// Stages a new signing key. It signs nothing until the next publish names it in the
+    /// trust list (and makes it active): a wallet or gate with the newest bundle always
+    /// knows the key its card was signed with. Running it again while a key is staged
+    /// returns that key.
+    pub async fn rotate(&self, actor: &Actor, now: i64) -> Result<KeyRow> {
+        let mut tx = self.store.begin().await?;
+        tx.lock_keys().await?;
+        let keys = tx.keys().await?;
+        if let Some(k) = keys.iter().find(|k| k.status == KeyStatus::Staged) {
+            return Ok(k.clone());
+        }
+        let k = self.new_signing_key(next_seq(&keys), now, KeyStatus::Staged)?;
+        tx.put_key(&k).await?;
+        tx.audit(&audit(now, actor, "rotate", &hex::encode(&k.kid)))
+            .await?;
+        tx.commit().await?;
+        Ok(k)
+    }
+
+    /// A key is compromised: marked revoked at `now` (gates void everything it signed
+    /// once they have the next bundle). Revoking the active key needs a staged one to take
+    /// over (`rotate` first); it becomes active at once, since the old one must not sign
+    /// again.
+    pub async fn revoke_key(&self, kid_hex: &str, actor: &Actor, now: i64) -> Result<Vec<KeyRow>> {
+        let kid = hex::decode(kid_hex.trim())
+            .map_err(|_| IssuerError::UnknownKid(kid_hex.escape_debug().to_string()))?;
+        let mut tx = self.store.begin().await?;
+        tx.lock_keys().await?;
+        let mut keys = tx.keys().await?;
+        let Some(i) = keys.iter().position(|k| k.kid == kid) else {
+            return Err(IssuerError::UnknownKid(kid_hex.escape_debug().to_string()));
+        };
+        if keys[i].status == KeyStatus::Active {
+            let Some(j) = keys.iter().position(|k| k.status == KeyStatus::Staged) else {
+                return Err(IssuerError::Usage(format!(
+                    "{} is the active signing key and no new key is staged; run `tuaton-issuer rotate` first, then revoke-key, then publish",
+                    hex::encode(&kid)
+                )));
+            };
+            keys[j].status = KeyStatus::Active;
+            keys[j].not_before = now;
+            tx.put_key(&keys[j]).await?;
+        }
+        if keys[i].status.revoked_at().is_none() {
+            keys[i].status = KeyStatus::Revoked { at: now };
+            keys[i].not_after = Some(keys[i].not_after.unwrap_or(now).min(now));
+            tx.put_key(&keys[i]).await?;
+            tx.audit(&audit(now, actor, "revoke-key", &hex::encode(&kid)))
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(vec![keys[i].clone()])
+    }
+
+    /// Root N+1 with fresh keys (same count and threshold), signed by a threshold of root
+    /// N's keys and by all of its own; made in the token when the keys are there.
+    pub async fn rotate_root(&self, actor: &Actor, now: i64) -> Result<Root> {
+        let mut tx = self.store.begin().await?;
+        tx.lock_keys().await?;
+        let roots = tx.roots().await?;
+        let cur_row = roots.last().ok_or_else(|| damaged("the root chain"))?;
+        let cur = SignedRoot::from_bytes_self_signed(&cur_row.signed).map_err(core_err)?;
+        let old = self.root_signers(cur_row)?;
+        if old.len() < usize::from(cur.root.threshold) {
+            return Err(IssuerError::Usage(format!(
+                "root {} needs {} signatures and only {} of its keys are here",
+                cur.root.version,
+                cur.root.threshold,
+                old.len()
+            )));
+        }
+        let version = cur.root.version + 1;
+        let (new, secret) = self.new_keys(&format!("root-{version}"), cur.root.keys.len() as u8)?;
+        let root = Root {
+            version,
+            expires: now + ROOT_LIFETIME_SECS,
+            threshold: cur.root.threshold,
+            keys: new.iter().map(|k| k.public_key().to_bytes()).collect(),
+        };
+        let mut signers: Vec<&dyn KeySigner> = old
+            .iter()
+            .take(cur.root.threshold.into())
+            .map(|k| k.as_ref())
+            .collect();
+        signers.extend(new.iter().map(|k| k.as_ref()));
+        let signed = SignedRoot::sign_with(root.clone(), &signers).map_err(core_err)?;
+        // The chain must hold: the new root verifies as the successor of the current one.
+        cur.verify_successor(&signed.signed.to_bytes())
+            .map_err(core_err)?;
+        tx.put_root(&RootRow {
+            version,
+            signed: signed.signed.to_bytes(),
+            secret: self.reseal_root(secret, version)?,
+        })
+        .await?;
+        tx.audit(&audit(now, actor, "rotate-root", &format!("root {version}")))
+            .await?;
+        tx.commit().await?;
+        Ok(root)
+    }
+
+    /// The current root (its fingerprint is what gates and wallets pin).
+    pub async fn root(&self) -> Result<Root> {
+        let mut tx = self.store.begin().await?;
+        let roots = tx.roots().await?;
+        let r = roots.last().ok_or_else(|| damaged("the root chain"))?;
+        Ok(SignedRoot::from_bytes_self_signed(&r.signed)
+            .map_err(core_err)?
+            .root)
+    }
+
+    /// The issuer's display name and number.
+    pub async fn identity(&self) -> Result<(String, u32)> {
+        let m = self.meta().await?;
+        Ok((m.name, m.issuer_id))
+    }
+
+    /// Every signing key, staged ones included.
+    pub async fn keys_report(&self) -> Result<Vec<KeyReport>> {
+        let mut tx = self.store.begin().await?;
+        Ok(tx.keys().await?.iter().map(key_report).collect())
+    }
+
+    /// Every signing key as the trust list names it (staged keys are not listed).
+    pub async fn listed_keys(&self) -> Result<Vec<IssuerKey>> {
+        let mut tx = self.store.begin().await?;
+        let issuer = tx.meta().await?.ok_or_else(|| damaged("the issuer row"))?.issuer_id;
+        let mut out = vec![];
+        for k in tx.keys().await? {
+            out.extend(to_issuer_key(issuer, &k)?);
+        }
+        Ok(out)
+    }
+
+    /// The newest audit rows.
+    pub async fn audit_log(&self, limit: u32) -> Result<Vec<AuditRow>> {
+        self.store.begin().await?.audit_rows(limit).await
+    }
+
+    /// Builds and signs the next bundle generation inside `tx`. A staged key becomes
+    /// active here, in the same commit as the trust list that names it; the key it
+    /// replaces retires now. The version is reserved in `tx`: never reused.
+    pub(crate) async fn publish_in(
+        &self,
+        tx: &mut S::Tx,
+        actor: &Actor,
+        now: i64,
+        valid_days: u32,
+    ) -> Result<BuiltBundle> {
+        if !(1..=366).contains(&valid_days) {
+            return Err(IssuerError::Usage("--valid-days must be 1 to 366".into()));
+        }
+        tx.lock_keys().await?;
+        let version = tx.next_version().await?;
+        let meta = tx.meta().await?.ok_or_else(|| damaged("the issuer row"))?;
+        let mut keys = tx.keys().await?;
+        if let Some(j) = keys.iter().position(|k| k.status == KeyStatus::Staged) {
+            for k in keys.iter_mut().filter(|k| k.status == KeyStatus::Active) {
+                k.status = KeyStatus::Retired;
+                k.not_after = Some(now);
+                tx.put_key(k).await?;
+            }
+            keys[j].status = KeyStatus::Active;
+            keys[j].not_before = now;
+            tx.put_key(&keys[j]).await?;
+            tx.audit(&audit(now, actor, "activate", &hex::encode(&keys[j].kid)))
+                .await?;
+        }
+        let status_key = active_key(&keys)?;
+        let status_signer = self.signer(&status_key)?;
+        let roots = tx.roots().await?;
+        let cur = roots.last().ok_or_else(|| damaged("the root chain"))?;
+        let root = SignedRoot::from_bytes_self_signed(&cur.signed).map_err(core_err)?;
+        let root_keys = self.root_signers(cur)?;
+        let mut listed = vec![];
+        for k in &keys {
+            listed.extend(to_issuer_key(meta.issuer_id, k)?);
+        }
+        let built = build_bundle(&BundleInput {
+            roots: roots.iter().map(|r| (r.version, r.signed.clone())).collect(),
+            root: &root,
+            root_signers: root_keys
+                .iter()
+                .take(root.root.threshold.into())
+                .map(|k| k.as_ref())
+                .collect(),
+            status_signer: status_signer.as_ref(),
+            issuer: meta.issuer_id,
+            name: meta.name,
+            keys: listed,
+            size: meta.status_size,
+            lists: tx.lists().await?,
+            revoked: tx.revoked().await?,
+            version,
+            now,
+            expires: now + i64::from(valid_days) * 86_400,
+        })?;
+        tx.audit(&audit(now, actor, "publish", &format!("trust list {version}")))
+            .await?;
+        Ok(built)
+    }
+
+    /// Renews a card online (`tuaton-wallet refresh`): the holder proves its key; the same
+    /// claims, credential id and status index are signed again by the active key. Refused
+    /// for a credential revoked for cause, one this issuer never issued, a holder key or
+    /// claims other than those issued.
+    pub async fn refresh(
+        &self,
+        service: &str,
+        req: &tuaton_common::offer::RefreshRequest,
+        now: i64,
+    ) -> Result<tuaton_common::offer::RedeemResponse> {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let bytes = b64
+            .decode(req.credential.as_bytes())
+            .map_err(|_| IssuerError::BadRequest("credential must be base64url".into()))?;
+        let proof: [u8; 64] = b64
+            .decode(req.proof.as_bytes())
+            .ok()
+            .and_then(|p| p.try_into().ok())
+            .ok_or_else(|| IssuerError::BadRequest("proof must be 64 bytes, base64url".into()))?;
+        if (req.at - now).abs() > REFRESH_SKEW_SECS {
+            return Err(IssuerError::BadRequest(
+                "the proof's time is more than 5 minutes from the service's clock".into(),
+            ));
+        }
+        let cred = GateCredential::from_bytes(&bytes).map_err(core_err)?;
+        let full = cred.full_member().map_err(core_err)?;
+        let p = &full.payload;
+        let holder = tuaton_common::offer::check_refresh_proof(
+            service,
+            &p.credential_id,
+            &p.holder_key,
+            req.at,
+            &proof,
+        )
+        .map_err(core_err)?;
+        let mut tx = self.store.begin().await?;
+        let meta = tx.meta().await?.ok_or_else(|| damaged("the issuer row"))?;
+        let row = tx
+            .credential(&p.credential_id)
+            .await?
+            .filter(|r| p.issuer == meta.issuer_id && r.holder == p.holder_key)
+            .ok_or_else(|| IssuerError::UnknownCredential(hex::encode(p.credential_id)))?;
+        if tx.revocation(&row.id).await?.is_some() {
+            return Err(IssuerError::Revoked(hex::encode(row.id)));
+        }
+        // The card must be one this issuer signed (any key of its own, even a revoked
+        // one: that is the point of a refresh), with exactly the claims it issued.
+        let keys = tx.keys().await?;
+        let kid = full.kid.clone();
+        let signed_by = keys
+            .iter()
+            .find(|k| k.kid == kid)
+            .ok_or_else(|| IssuerError::UnknownCredential(hex::encode(row.id)))?;
+        let public = VerifyingKey::from_bytes(&signed_by.public).map_err(|_| damaged("a public key"))?;
+        let claims = cred
+            .verified_card(&public)
+            .map_err(core_err)?;
+        if tuaton_common::gate::claims_digest(&claims) != row.claims {
+            return Err(IssuerError::BadRequest(
+                "the card's claims are not those this issuer issued".into(),
+            ));
+        }
+        let key = active_key(&keys)?;
+        let signer = self.signer(&key)?;
+        let package = sign_package(
+            &claims,
+            &Signing {
+                issuer: meta.issuer_id,
+                key: signer.as_ref(),
+                kid: &key.kid,
+            },
+            &holder,
+            row.id,
+            StatusRef {
+                list: row.list,
+                index: row.index,
+            },
+            now,
+        )?;
+        tx.resign(&row.id, &key.kid, now).await?;
+        tx.audit(&audit(
+            now,
+            &Actor {
+                office: "wallet".into(),
+                officer: "holder".into(),
+            },
+            "refresh",
+            &format!("credential {} key {}", hex::encode(row.id), hex::encode(&key.kid)),
+        ))
+        .await?;
+        tx.commit().await?;
+        Ok(tuaton_common::offer::RedeemResponse {
+            package: serde_json::from_str(&package).expect("package JSON"),
+            credential_id: hex::encode(row.id),
+        })
+    }
+}
+
+fn signing_aad(kid: &[u8]) -> String {
+    format!("signing key {}", hex::encode(kid))
+}
+
+fn next_seq(keys: &[KeyRow]) -> u32 {
+    keys.iter().map(|k| k.seq + 1).max().unwrap_or(0)
+}
+
+/// The one active key (the newest if a damaged store has two).
+fn active_key(keys: &[KeyRow]) -> Result<KeyRow> {
+    keys.iter()
+        .rfind(|k| k.status == KeyStatus::Active)
+        .cloned()
+        .ok_or(IssuerError::NoActiveKey)
+}
+
+fn key_report(k: &KeyRow) -> KeyReport {
+    use tuaton_common::model::format_rfc3339;
+    KeyReport {
+        kid: hex::encode(&k.kid),
+        public_key: hex::encode(k.public),
+        state: k.status.name(),
+        not_before: format_rfc3339(k.not_before),
+        not_after: k.not_after.map(format_rfc3339),
+        revoked_at: k.status.revoked_at().map(format_rfc3339),
+        held: match k.secret {
+            Secret::Sealed(_) => "sealed",
+            Secret::Token(_) => "token",
+        },
+    }
+}
+
+pub(crate) fn audit(at: i64, actor: &Actor, action: &str, detail: &str) -> AuditRow {
+    AuditRow {
+        at,
+        office: actor.office.clone(),
+        officer: actor.officer.clone(),
+        action: action.into(),
+        detail: detail.into(),
+    }
+}

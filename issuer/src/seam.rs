@@ -1,0 +1,263 @@
+//! The store seam: what the issuer core asks of a store, and the rows it keeps. Two stores
+//! implement it: [`crate::sled_store::SledStore`] (one office, offline, no setup) and
+//! [`crate::pg::PgStore`] (the issuance service, many instances on one PostgreSQL).
+//!
+//! Every rule (which list, the 90 % fill rule, key states, root lifetimes, what a publish
+//! reads, what the audit says) lives in [`crate::Issuer`]; a store only keeps rows and
+//! makes a transaction whole or absent. Uniqueness is the store's: [`Txn::claim`] inserts
+//! a credential only if neither its id nor its status index is taken, decided by the
+//! store's own unique keys (PostgreSQL) or under its one writer lock (sled).
+
+use std::collections::BTreeSet;
+
+use crate::Result;
+
+/// A store of one issuer.
+pub trait Store: Send + Sync + 'static {
+    /// One transaction: nothing it wrote is visible to anyone until [`Txn::commit`]; dropped
+    /// uncommitted, it leaves no trace.
+    type Tx: Txn + Send;
+    /// Starts a transaction.
+    fn begin(&self) -> impl std::future::Future<Output = Result<Self::Tx>> + Send;
+    /// Where this issuer lives, for messages ("the database", a home directory).
+    fn place(&self) -> std::path::PathBuf;
+}
+
+/// The operations of one transaction. Reads see the transaction's own writes.
+#[allow(async_fn_in_trait)]
+pub trait Txn {
+    /// The issuer row, if the store has been initialised.
+    async fn meta(&mut self) -> Result<Option<Meta>>;
+    /// Creates the issuer row; `false` if one exists.
+    async fn create(&mut self, meta: &Meta) -> Result<bool>;
+    /// Makes concurrent key or root changes take turns (a row lock; sled has one writer).
+    async fn lock_keys(&mut self) -> Result<()>;
+    /// Every signing key, by sequence number.
+    async fn keys(&mut self) -> Result<Vec<KeyRow>>;
+    /// Inserts or replaces the key with this sequence number.
+    async fn put_key(&mut self, k: &KeyRow) -> Result<()>;
+    /// Every root version, oldest first.
+    async fn roots(&mut self) -> Result<Vec<RootRow>>;
+    /// Adds a root version.
+    async fn put_root(&mut self, r: &RootRow) -> Result<()>;
+    /// The first status list at or after `from` holding fewer than `cap` credentials; the
+    /// next new list when every one is that full.
+    async fn open_list(&mut self, from: u32, cap: u64) -> Result<u32>;
+    /// Records a credential if neither its id nor its (list, index) is taken.
+    async fn claim(&mut self, c: &CredentialRow) -> Result<bool>;
+    /// Counts one more credential in a list (last, so a row lock is held only briefly).
+    async fn bump_fill(&mut self, list: u32) -> Result<()>;
+    /// A credential by id.
+    async fn credential(&mut self, id: &[u8; 8]) -> Result<Option<CredentialRow>>;
+    /// Credentials whose citizen hash is this one, not revoked.
+    async fn credentials_of(&mut self, citizen: &[u8; 32]) -> Result<Vec<CredentialRow>>;
+    /// Replaces a credential's signing facts (a refresh re-signs the same card).
+    async fn resign(&mut self, id: &[u8; 8], kid: &[u8], issued_at: i64) -> Result<()>;
+    /// Revokes a credential; `false` if it already was.
+    async fn revoke(&mut self, c: &CredentialRow, at: i64, reason: Reason) -> Result<bool>;
+    /// Why a credential was revoked, if it was.
+    async fn revocation(&mut self, id: &[u8; 8]) -> Result<Option<Reason>>;
+    /// Lists that hold a credential.
+    async fn lists(&mut self) -> Result<BTreeSet<u32>>;
+    /// Revoked (list, index) pairs.
+    async fn revoked(&mut self) -> Result<Vec<(u32, u64)>>;
+    /// Reserves the next trust-list version (never handed out twice).
+    async fn next_version(&mut self) -> Result<u64>;
+    /// Appends to the audit.
+    async fn audit(&mut self, a: &AuditRow) -> Result<()>;
+    /// The newest `limit` audit rows, newest first.
+    async fn audit_rows(&mut self, limit: u32) -> Result<Vec<AuditRow>>;
+    /// Makes every write of the transaction durable, or none.
+    async fn commit(self) -> Result<()>;
+}
+
+/// The issuer row.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Meta {
+    /// Issuer number in the trust list.
+    pub issuer_id: u32,
+    /// Display name.
+    pub name: String,
+    /// Entries per status list.
+    pub status_size: u64,
+    /// The store key sealed under the passphrase (`None`: every key is in a token).
+    pub sealed_store_key: Option<Vec<u8>>,
+    /// The key of the citizen hash: sealed under the store key, or derived from a key of
+    /// its own in the token (Ed25519 signatures are deterministic, so the same key gives the
+    /// same hash key, and only the token can).
+    pub citizen_key: Secret,
+    /// When the issuer was made.
+    pub created_at: i64,
+}
+
+/// A signing key's life: staged (made, not yet in any published bundle, signs nothing),
+/// active (signs), retired (no longer signs; what it signed stays valid), revoked (what it
+/// signed is void from `at`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyStatus {
+    /// Made by `rotate`; becomes active at the next publish, which names it.
+    Staged,
+    /// The key that signs.
+    Active,
+    /// Signed until `not_after`.
+    Retired,
+    /// Compromised at `at`.
+    Revoked {
+        /// The compromise time.
+        at: i64,
+    },
+}
+
+impl KeyStatus {
+    /// The store's number for it (0 active, 1 retired, 2 revoked, 3 staged).
+    pub fn code(self) -> i16 {
+        match self {
+            KeyStatus::Active => 0,
+            KeyStatus::Retired => 1,
+            KeyStatus::Revoked { .. } => 2,
+            KeyStatus::Staged => 3,
+        }
+    }
+
+    /// From the store's number and revocation time; `None` is damage.
+    pub fn from_code(code: i16, revoked_at: Option<i64>) -> Option<KeyStatus> {
+        Some(match (code, revoked_at) {
+            (0, None) => KeyStatus::Active,
+            (1, None) => KeyStatus::Retired,
+            (2, Some(at)) => KeyStatus::Revoked { at },
+            (3, None) => KeyStatus::Staged,
+            _ => return None,
+        })
+    }
+
+    /// The revocation time, if revoked.
+    pub fn revoked_at(self) -> Option<i64> {
+        match self {
+            KeyStatus::Revoked { at } => Some(at),
+            _ => None,
+        }
+    }
+
+    /// Its name in `keys` output.
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyStatus::Staged => "staged",
+            KeyStatus::Active => "active",
+            KeyStatus::Retired => "retired",
+            KeyStatus::Revoked { .. } => "revoked",
+        }
+    }
+}
+
+/// Where a private key is: sealed under the store key, or in the PKCS#11 token by label.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Secret {
+    /// nonce (12) || ciphertext, sealed with the key's associated data.
+    Sealed(Vec<u8>),
+    /// The token's labels (one per key).
+    Token(Vec<String>),
+}
+
+/// A signing key as stored.
+#[derive(Clone, Debug)]
+pub struct KeyRow {
+    /// Order of creation, from 0.
+    pub seq: u32,
+    /// Key id.
+    pub kid: Vec<u8>,
+    /// Ed25519 public key.
+    pub public: [u8; 32],
+    /// Signs from.
+    pub not_before: i64,
+    /// Signed until (retired or revoked).
+    pub not_after: Option<i64>,
+    /// Its state.
+    pub status: KeyStatus,
+    /// The private key.
+    pub secret: Secret,
+}
+
+/// A root version as stored.
+#[derive(Clone, Debug)]
+pub struct RootRow {
+    /// Root version.
+    pub version: u64,
+    /// The signed root (self-signed and, after 1, signed by the previous root).
+    pub signed: Vec<u8>,
+    /// Its private keys.
+    pub secret: Secret,
+}
+
+/// Why a credential was revoked. Only `Cause` (loss, theft, a wrong card) stops a refresh;
+/// `Superseded` is the card a re-enrolment replaced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// Lost, stolen, wrong: never renewed.
+    Cause,
+    /// Replaced by a newer card of the same citizen.
+    Superseded,
+}
+
+impl Reason {
+    /// Its name in the store and in messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Reason::Cause => "cause",
+            Reason::Superseded => "superseded",
+        }
+    }
+
+    /// From its name; `None` is damage.
+    pub fn from_name(s: &str) -> Option<Reason> {
+        match s {
+            "cause" => Some(Reason::Cause),
+            "superseded" => Some(Reason::Superseded),
+            _ => None,
+        }
+    }
+}
+
+/// A credential as the issuer remembers it: no claims (the register has those), only what
+/// revocation, refresh and the audit need.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CredentialRow {
+    /// Credential id.
+    pub id: [u8; 8],
+    /// Status list.
+    pub list: u32,
+    /// Index in it.
+    pub index: u64,
+    /// When it was (last) signed.
+    pub issued_at: i64,
+    /// The key that (last) signed it.
+    pub kid: Vec<u8>,
+    /// The holder's public key.
+    pub holder: [u8; 32],
+    /// SHA-256 of the card's claims (`gate::claims_digest`): a refresh re-signs exactly
+    /// what was issued.
+    pub claims: [u8; 32],
+    /// Keyed hash of the citizen ID (`Issuer::citizen_hash`): finds a citizen's cards
+    /// without keeping the ID.
+    pub citizen: [u8; 32],
+    /// Who issued it ("office/officer", or "cli/USER").
+    pub actor: String,
+}
+
+/// One line of the audit.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditRow {
+    /// When, Unix seconds.
+    pub at: i64,
+    /// Which office (or "cli").
+    pub office: String,
+    /// Which officer (or the user).
+    pub officer: String,
+    /// issue, revoke, rotate, revoke-key, rotate-root, publish, refresh, offer.
+    pub action: String,
+    /// What: ids, versions.
+    pub detail: String,
+}
