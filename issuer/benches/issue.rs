@@ -4,23 +4,30 @@
 use ed25519_dalek::SigningKey;
 use std::time::Instant;
 use tuaton_common::{enroll, sample, seal::KdfParams};
-use tuaton_issuer::{InitOptions, Issuer};
+use tuaton_issuer::{Actor, InitOptions, Issuer, KeySource};
 
 fn main() {
     let dir = tempfile::tempdir().unwrap();
     let mut o = InitOptions::new("DOPA");
     o.kdf = KdfParams::insecure_for_tests();
     let now = 1_795_000_000;
-    let iss = Issuer::init(dir.path(), &o, b"bench passphrase", now).unwrap();
+    let iss = Issuer::init_sled(
+        dir.path(),
+        &o,
+        KeySource::Passphrase(b"bench passphrase".to_vec().into()),
+        now,
+    )
+    .unwrap();
+    let me = Actor::cli();
     let record = sample::RECORDS[0].as_bytes();
     let req = enroll::request(&SigningKey::from_bytes(&[3; 32]), now);
+    let issue = |t: i64| pollster::block_on(iss.issue(record, sample::PORTRAIT_A, &req, &me, t));
     let n = 200;
     // Warm up (context loader, allocations).
-    iss.issue(record, sample::PORTRAIT_A, &req, now).unwrap();
+    issue(now).unwrap();
     let t = Instant::now();
     for i in 0..n {
-        iss.issue(record, sample::PORTRAIT_A, &req, now + i)
-            .unwrap();
+        issue(now + i).unwrap();
     }
     let per = t.elapsed().as_secs_f64() / n as f64;
     // The parts, for where the time goes.

@@ -2,7 +2,10 @@
 //! server: sustained issuances per second with 50 offices at once (each issuance is an
 //! officer's offer and a wallet's redemption, both forms signed), with the keys sealed in
 //! the database and with the keys in a SoftHSM token; the latency from an offer to a card
-//! imported in a wallet; and the share of an issuance spent in the W3C signature.
+//! imported in a wallet; the share of an issuance spent in the W3C signature; and
+//! refreshes per second after a key rotation (`tuaton-wallet refresh`: the holder proves
+//! its key, the same card is signed again by the new key), with the national re-key time
+//! derived from it.
 //!
 //! Run: `cargo bench -p tuaton-issuer --bench service` (PostgreSQL as for the tests:
 //! `TUATON_TEST_DATABASE`, default postgres://tuaton:tuaton@127.0.0.1/postgres).
@@ -17,9 +20,36 @@ use tuaton_common::offer::{
 };
 use tuaton_common::{sample, seal::KdfParams};
 use tuaton_issuer::http::{post_json, App};
-use tuaton_issuer::pg::{KeySource, PgIssuer};
+use tuaton_common::offer::RefreshRequest;
+use tuaton_issuer::pg::PgStore;
 use tuaton_issuer::token::TokenConfig;
-use tuaton_issuer::InitOptions;
+use tuaton_issuer::{Actor, InitOptions, Issuer, KeySource};
+
+type PgIssuer = Issuer<PgStore>;
+
+/// One runtime for the bench's own calls into the library.
+fn block<T>(f: impl std::future::Future<Output = T>) -> T {
+    static RT: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap()
+    })
+    .block_on(f)
+}
+
+fn init(url: &str, o: &InitOptions, k: KeySource) -> PgIssuer {
+    block(async { Issuer::init(PgStore::connect(url, 16).await?, o, k, now()).await }).unwrap()
+}
+
+fn bench_actor() -> Actor {
+    Actor {
+        office: "bench".into(),
+        officer: "bench".into(),
+    }
+}
 
 const OFFICES: usize = 50;
 const ISSUANCES: usize = 500;
@@ -70,7 +100,14 @@ fn serve(iss: Arc<PgIssuer>) -> String {
         public_url: url.clone(),
         now,
     });
-    std::thread::spawn(move || tuaton_issuer::http::serve(app, l).unwrap());
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(tuaton_issuer::http::serve(app, l))
+            .unwrap()
+    });
     std::thread::sleep(Duration::from_millis(200));
     url
 }
@@ -99,22 +136,21 @@ fn redeem(url: &str, o: &Offer, tx: &str, k: &SigningKey) -> RedeemResponse {
     .unwrap()
 }
 
-/// 50 office threads, each: offer, then redeem, until `ISSUANCES` are done. Issuances/s.
-fn sustained(iss: Arc<PgIssuer>) -> f64 {
+/// 50 office threads, each: offer, then redeem, until `ISSUANCES` are done. Issuances/s,
+/// and the cards (gate form, holder key) for the refresh measure.
+fn sustained(iss: Arc<PgIssuer>) -> (f64, Vec<(String, SigningKey)>) {
     let tokens: Vec<String> = (0..OFFICES)
-        .map(|i| {
-            iss.add_office(&format!("Office {i}"), false, now())
-                .unwrap()
-        })
+        .map(|i| block(iss.add_office(&format!("Office {i}"), false, now())).unwrap())
         .collect();
-    let url = serve(iss);
+    let url = serve(iss.clone());
+    let cards = Arc::new(std::sync::Mutex::new(vec![]));
     let left = Arc::new(AtomicUsize::new(ISSUANCES));
     let t = Instant::now();
     let hs: Vec<_> = tokens
         .into_iter()
         .enumerate()
         .map(|(i, tok)| {
-            let (url, left) = (url.clone(), left.clone());
+            let (url, left, cards) = (url.clone(), left.clone(), cards.clone());
             std::thread::spawn(move || {
                 let k = SigningKey::from_bytes(&[i as u8 + 1; 32]);
                 while left
@@ -123,7 +159,9 @@ fn sustained(iss: Arc<PgIssuer>) -> f64 {
                 {
                     let r: OfferResponse =
                         post_json(&url, "/v1/offers", Some(&tok), &offer_request()).unwrap();
-                    redeem(&url, &Offer::parse(&r.offer).unwrap(), &r.tx_code, &k);
+                    let c = redeem(&url, &Offer::parse(&r.offer).unwrap(), &r.tx_code, &k);
+                    let gate = c.package["gate"].as_str().unwrap().to_owned();
+                    cards.lock().unwrap().push((gate, k.clone()));
                 }
             })
         })
@@ -131,7 +169,49 @@ fn sustained(iss: Arc<PgIssuer>) -> f64 {
     for h in hs {
         h.join().unwrap();
     }
-    ISSUANCES as f64 / t.elapsed().as_secs_f64()
+    let rate = ISSUANCES as f64 / t.elapsed().as_secs_f64();
+    let cards = std::mem::take(&mut *cards.lock().unwrap());
+    (rate, cards)
+}
+
+/// The issuer rotates and publishes (the new key signs), then 50 wallets at once renew
+/// every card. Refreshes/s.
+fn refreshes(iss: &PgIssuer, url: &str, cards: Vec<(String, SigningKey)>) -> f64 {
+    block(iss.rotate(&bench_actor(), now())).unwrap();
+    block(iss.publish(&bench_actor(), now(), 7)).unwrap();
+    let n = cards.len();
+    let queue = Arc::new(std::sync::Mutex::new(cards));
+    let t = Instant::now();
+    let hs: Vec<_> = (0..OFFICES)
+        .map(|_| {
+            let (url, queue) = (url.to_owned(), queue.clone());
+            std::thread::spawn(move || loop {
+                let Some((gate, k)) = queue.lock().unwrap().pop() else {
+                    break;
+                };
+                let bytes = hex::decode(&gate).unwrap();
+                let cred = tuaton_common::gate::GateCredential::from_bytes(&bytes).unwrap();
+                let id = cred.full_member().unwrap().payload.credential_id;
+                let b = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+                let at = now();
+                let _: RedeemResponse = post_json(
+                    &url,
+                    "/v1/refresh",
+                    None,
+                    &RefreshRequest {
+                        credential: b.encode(&bytes),
+                        at,
+                        proof: b.encode(offer::prove_refresh(&k, &url, &id, at)),
+                    },
+                )
+                .unwrap();
+            })
+        })
+        .collect();
+    for h in hs {
+        h.join().unwrap();
+    }
+    n as f64 / t.elapsed().as_secs_f64()
 }
 
 fn opts(size: u64) -> InitOptions {
@@ -186,41 +266,52 @@ fn main() {
     println!("{:<58} {:>12}", "measure", "value");
 
     let db = Db::new("sealed");
-    let iss = Arc::new(PgIssuer::init(&db.url, &opts(1 << 20), pass(), now()).unwrap());
-    let sealed = sustained(iss.clone());
+    let iss = Arc::new(init(&db.url, &opts(1 << 20), pass()));
+    let (sealed, cards) = sustained(iss.clone());
     println!(
         "{:<58} {:>10.1}/s",
         "issuances, keys sealed in PostgreSQL", sealed
+    );
+    let refresh_url = serve(iss.clone());
+    let refresh_rate = refreshes(&iss, &refresh_url, cards);
+    println!(
+        "{:<58} {:>10.1}/s",
+        "refreshes after a rotation, keys sealed", refresh_rate
     );
 
     let hsm = softhsm();
     let db2 = Db::new("token");
     let token_rate = hsm.as_ref().map(|(_, cfg)| {
-        let iss = Arc::new(
-            PgIssuer::init(
-                &db2.url,
-                &opts(1 << 20),
-                KeySource::Token(cfg.clone()),
-                now(),
-            )
-            .unwrap(),
-        );
-        sustained(iss)
+        let iss = Arc::new(init(&db2.url, &opts(1 << 20), KeySource::Token(cfg.clone())));
+        let (rate, cards) = sustained(iss.clone());
+        let url = serve(iss.clone());
+        (rate, refreshes(&iss, &url, cards))
     });
     match token_rate {
-        Some(r) => {
+        Some((r, f)) => {
             println!(
                 "{:<58} {:>10.1}/s",
                 "issuances, keys in SoftHSM (PKCS#11)", r
             );
             println!("{:<58} {:>11.2}x", "  ratio token / sealed", r / sealed);
+            println!("{:<58} {:>10.1}/s", "refreshes after a rotation, SoftHSM", f);
         }
         None => println!("{:<58} {:>12}", "issuances, keys in SoftHSM", "no softhsm2"),
     }
+    // A national re-key: every card refreshed once. This run's rate on this machine's
+    // cores, scaled to 8 (the service is stateless; PostgreSQL's commits are the shared part).
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    let per_core = refresh_rate / cores;
+    println!("{:<58} {:>10.1}/s", "  refreshes per core (sealed)", per_core);
+    println!(
+        "{:<58} {:>9.1} h",
+        "  66 million cards on 8 such cores",
+        66e6 / (per_core * 8.0) / 3600.0
+    );
 
     // One officer, one wallet, nothing else running: offer to imported card.
-    let office = iss.add_office("Latency", false, now()).unwrap();
-    iss.publish("bench", "bench", now(), 7).unwrap();
+    let office = block(iss.add_office("Latency", false, now())).unwrap();
+    block(iss.publish(&bench_actor(), now(), 7)).unwrap();
     let url = serve(iss.clone());
     let wdir = tempfile::tempdir().unwrap();
     let wallet = tuaton_wallet::Wallet::init(

@@ -538,11 +538,16 @@ impl<S: Store> Issuer<S> {
     /// The keyed hash of a citizen ID: finds a citizen's cards (a lost phone) without the
     /// store keeping any ID.
     pub async fn citizen_hash(&self, citizen_id: u64) -> Result<[u8; 32]> {
+        let meta = self.meta().await?;
+        self.citizen_hash_with(&meta, citizen_id)
+    }
+
+    /// [`Issuer::citizen_hash`] with the issuer row already read (inside a transaction).
+    fn citizen_hash_with(&self, meta: &Meta, citizen_id: u64) -> Result<[u8; 32]> {
         let cached = self.citizen_key.lock().expect("not poisoned").clone();
         let key = match cached {
             Some(k) => k,
             None => {
-                let meta = self.meta().await?;
                 let k = match (&meta.citizen_key, self.keys()?) {
                     (Secret::Sealed(rec), _) => self
                         .unseal(rec, b"citizen key")?
@@ -587,7 +592,7 @@ impl<S: Store> Issuer<S> {
             .ok_or_else(|| IssuerError::NotInitialised(self.store.place()))?;
         let key = active_key(&tx.keys().await?)?;
         let signer = self.signer(&key)?;
-        let citizen = self.citizen_hash(claims.citizen_id.as_u64()).await?;
+        let citizen = self.citizen_hash_with(&meta, claims.citizen_id.as_u64())?;
         let row = self
             .allocate(tx, &meta, |id, list, index| CredentialRow {
                 id,

@@ -178,10 +178,11 @@ fn issuer_rotate_and_init_survive_every_fault() {
         );
         let ks = k["keys"].as_array().unwrap();
         let active = ks.iter().filter(|k| k["state"] == "active").count();
-        // Wholly or not at all: the old key alone, or the old key retired and a new active.
+        // Wholly or not at all: the old key alone, or the old key still active and a new
+        // one staged beside it (it becomes active at the next publish).
         assert!(
             (ks.len() == 1 && active == 1)
-                || (ks.len() == 2 && active == 1 && ks[0]["state"] == "retired"),
+                || (ks.len() == 2 && active == 1 && ks[1]["state"] == "staged"),
             "{s}#{n} {f}: {k}"
         );
         // And the store still takes the next command.

@@ -34,8 +34,12 @@ fn rotation_revocation_and_root_rotation_end_to_end() {
     let old_kid: Value = serde_json::from_str(&w.issuer(&["keys", "--json"]).ok()).unwrap();
     let old_kid = old_kid["keys"][0]["kid"].as_str().unwrap().to_owned();
 
-    // Rotate: the old credential still verifies, a new one carries the new key.
+    // Rotate: the new key is staged and signs nothing until a publish names it.
     w.issuer(&["rotate"]).ok();
+    let keys: Value = serde_json::from_str(&w.issuer(&["keys", "--json"]).ok()).unwrap();
+    assert_eq!(keys["keys"][1]["state"], "staged");
+    w.publish();
+    // The old credential still verifies, a new one carries the new key.
     let after_id = w.enroll("after", &r1);
     w.sync(None).ok();
     let (code, v) = w.check(&w.present("before"));

@@ -11,8 +11,8 @@ use std::sync::Arc;
 use tuaton_common::offer::{self, Offer, OfferRequest, RedeemRequest};
 use tuaton_common::sample;
 use tuaton_common::seal::KdfParams;
-use tuaton_issuer::pg::{KeySource, PgIssuer, MAX_TX_TRIES, OFFER_TTL_SECS};
-use tuaton_issuer::{InitOptions, IssuerError};
+use tuaton_issuer::pg::{Office, PgStore, MAX_TX_TRIES, OFFER_TTL_SECS};
+use tuaton_issuer::{InitOptions, Issuer, IssuerError, KeySource};
 use tuaton_tests::{run, Service, TestDb, World, PASSPHRASE, PIN};
 
 const NOW: i64 = 1_795_000_000;
@@ -412,6 +412,61 @@ fn a_database_that_goes_away_is_a_clear_error() {
 }
 
 // ---- The store's rules, through the library, with many threads at once. ----
+
+/// The library's issuer driven from plain threads (each thread is an office or a wallet).
+struct PgIssuer {
+    rt: tokio::runtime::Runtime,
+    iss: Issuer<PgStore>,
+}
+
+impl PgIssuer {
+    fn rt() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+    fn connect(url: &str) -> Result<PgIssuer, IssuerError> {
+        let rt = Self::rt();
+        let iss = rt.block_on(async { Issuer::open(PgStore::connect(url, 16).await?).await })?;
+        Ok(PgIssuer { rt, iss })
+    }
+    fn init(url: &str, o: &InitOptions, k: KeySource, now: i64) -> Result<PgIssuer, IssuerError> {
+        let rt = Self::rt();
+        let iss = rt.block_on(async { Issuer::init(PgStore::connect(url, 16).await?, o, k, now).await })?;
+        Ok(PgIssuer { rt, iss })
+    }
+    fn counts(&self) -> Result<(i64, i64, i64), IssuerError> {
+        self.rt.block_on(self.iss.counts())
+    }
+    fn add_office(&self, name: &str, admin: bool, now: i64) -> Result<String, IssuerError> {
+        self.rt.block_on(self.iss.add_office(name, admin, now))
+    }
+    fn revoke_office(&self, name: &str, now: i64) -> Result<(), IssuerError> {
+        self.rt.block_on(self.iss.revoke_office(name, now))
+    }
+    fn authenticate(&self, token: &str) -> Result<Office, IssuerError> {
+        self.rt.block_on(self.iss.authenticate(token))
+    }
+    fn create_offer(
+        &self,
+        o: &Office,
+        service: &str,
+        r: &OfferRequest,
+        now: i64,
+    ) -> Result<offer::OfferResponse, IssuerError> {
+        self.rt.block_on(self.iss.create_offer(o, service, r, now))
+    }
+    fn redeem(
+        &self,
+        service: &str,
+        r: &RedeemRequest,
+        now: i64,
+    ) -> Result<offer::RedeemResponse, IssuerError> {
+        self.rt.block_on(self.iss.redeem(service, r, now))
+    }
+}
 
 fn pg_issuer(db: &TestDb, list_size: u64) -> Arc<PgIssuer> {
     let mut o = InitOptions::new("DOPA Bangkok");

@@ -82,6 +82,18 @@ enum Cmd {
         #[arg(long, value_name = "FINGERPRINT")]
         expect_root: Option<String>,
     },
+    /// Renew the card online from the service that issued it (after the issuer rotated
+    /// or revoked a signing key): the same card, signed again by the issuer's current key.
+    /// Proves this wallet's holder key; nothing else is sent.
+    Refresh {
+        /// The issuance service's address (as in the officer's offer).
+        #[arg(long, value_name = "URL")]
+        service: String,
+        /// The issuer's root fingerprint (64 hex digits): the renewed card must verify
+        /// against a trust bundle from this root.
+        #[arg(long, value_name = "FINGERPRINT")]
+        expect_root: String,
+    },
     /// Show the card.
     Show,
     /// Show a presentation for a gate. The fields that leave the wallet are listed first.
@@ -244,6 +256,53 @@ fn enroll(
     Ok(())
 }
 
+/// `refresh`: usage checked before the PIN is asked; the service's bundle verified from
+/// the pinned root before anything is sent; the renewed card must carry the same claims.
+fn refresh(
+    cli: &Cli,
+    w: &Wallet,
+    p: &mut Prompter,
+    service: &str,
+    expect_root: &str,
+    now: i64,
+) -> anyhow::Result<()> {
+    tuaton_common::offer::check_service(service)
+        .map_err(|e| WalletError::Usage(format!("--service {e}")))?;
+    let root = tuaton_common::trust::parse_fingerprint(expect_root).map_err(WalletError::Core)?;
+    let state = tuaton_wallet::offer::fetch_service_bundle(service, root, now)?;
+    let pin = p.ask("PIN")?;
+    let u = w.unlock(&pin, chrono::Utc::now().timestamp())?;
+    let old = u.card()?;
+    let package = tuaton_wallet::offer::refresh(service, &old.gate, &u.holder_key()?, now)?;
+    // The age claims follow from the signing day (a citizen may have turned 20 since);
+    // everything else must be what the card said.
+    let without_ages = |mut c: tuaton_common::gate::DisclosedClaims| {
+        c.age_over_18 = None;
+        c.age_over_20 = None;
+        c
+    };
+    let renewed = tuaton_common::package::CredentialPackage::parse(&package)
+        .and_then(|p| p.gate_form())
+        .and_then(|g| g.claims())
+        .map_err(|e| WalletError::BadPackage(e.to_string()))?;
+    if without_ages(renewed) != without_ages(old.gate.claims()?) {
+        anyhow::bail!(WalletError::BadPackage(
+            "the renewed card's claims differ from this card's; it was not stored".into()
+        ));
+    }
+    let card = u.import(&package, Some(&state), now)?;
+    let kid = hex::encode(card.gate.full_member()?.kid);
+    if cli.json {
+        out(&serde_json::json!({"credential_id": card.credential_id, "kid": kid}).to_string())?;
+    } else {
+        out(&format!(
+            "Renewed: credential {} is now signed by the issuer's key {kid}.",
+            card.credential_id
+        ))?;
+    }
+    Ok(())
+}
+
 fn run(cli: &Cli) -> anyhow::Result<()> {
     let home = home(cli);
     let now = tuaton_cli::now_or(cli.at);
@@ -312,10 +371,21 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
     if let Cmd::Engage { transport, text } = &cli.cmd {
         return engage(&w, &mut p, transport, *text, now);
     }
+    if let Cmd::Refresh {
+        service,
+        expect_root,
+    } = &cli.cmd
+    {
+        return refresh(cli, &w, &mut p, service, expect_root, now);
+    }
     let pin = p.ask("PIN")?;
     let u = w.unlock(&pin, chrono::Utc::now().timestamp())?;
     match &cli.cmd {
-        Cmd::Init { .. } | Cmd::Reset { .. } | Cmd::Engage { .. } | Cmd::Enroll { .. } => {
+        Cmd::Init { .. }
+        | Cmd::Reset { .. }
+        | Cmd::Engage { .. }
+        | Cmd::Enroll { .. }
+        | Cmd::Refresh { .. } => {
             unreachable!("handled above")
         }
         Cmd::Request { qr } => {

@@ -98,28 +98,7 @@ pub fn redeem(offer: &Offer, tx_code: &str, holder: &SigningKey) -> Result<Vec<u
         holder_key: B64URL.encode(holder.verifying_key().to_bytes()),
         proof: B64URL.encode(tuaton_common::offer::prove(holder, offer)),
     };
-    let url = format!("{}/v1/credential", offer.service.trim_end_matches('/'));
-    let resp = client()?
-        .post(&url)
-        .header("content-type", "application/json")
-        .body(serde_json::to_vec(&req).expect("JSON"))
-        .send()
-        .map_err(|e| unreachable(&offer.service, e.to_string()))?;
-    let status = resp.status().as_u16();
-    let bytes = bounded(resp, MAX_ANSWER, &offer.service)?;
-    if !(200..300).contains(&status) {
-        let e: ErrorResponse = serde_json::from_slice(&bytes).map_err(|_| {
-            unreachable(
-                &offer.service,
-                format!("it answered HTTP {status} and is not a tuaton issuance service"),
-            )
-        })?;
-        let (code, message) = e.shown();
-        return Err(WalletError::Service { code, message });
-    }
-    let r: RedeemResponse = serde_json::from_slice(&bytes)
-        .map_err(|e| unreachable(&offer.service, format!("its answer does not parse ({e})")))?;
-    Ok(serde_json::to_vec(&r.package).expect("JSON"))
+    post(&offer.service, "/v1/credential", &req)
 }
 
 /// The offer text in a picture of the officer's screen (PNG or JPEG): bounded in bytes and
@@ -167,4 +146,60 @@ pub fn read_offer_image(path: &Path) -> Result<String> {
         "no credential offer QR code found in {}",
         path.display()
     )))
+}
+
+/// Fetches the trust bundle a service publishes at `SERVICE/bundle/` and verifies it from
+/// the root `root` (the fingerprint the citizen pins).
+pub fn fetch_service_bundle(service: &str, root: [u8; 32], now: i64) -> Result<TrustState> {
+    let src = ServiceBundle {
+        base: service.trim_end_matches('/').to_owned(),
+        client: client()?,
+    };
+    let raw = bundle::fetch(&src, WalletError::Trust)?;
+    TrustState::first(&raw.roots, &raw.trust_list, Anchor::Pinned(root), now)
+        .map_err(WalletError::Trust)
+}
+
+/// Asks `service` to sign the card again (`POST /v1/refresh`), proving the holder key;
+/// returns the new credential package's bytes.
+pub fn refresh(
+    service: &str,
+    gate: &tuaton_common::gate::GateCredential,
+    holder: &SigningKey,
+    now: i64,
+) -> Result<Vec<u8>> {
+    let id = gate.full_member()?.payload.credential_id;
+    let req = tuaton_common::offer::RefreshRequest {
+        credential: B64URL.encode(gate.to_bytes()),
+        at: now,
+        proof: B64URL.encode(tuaton_common::offer::prove_refresh(
+            holder, service, &id, now,
+        )),
+    };
+    post(service, "/v1/refresh", &req)
+}
+
+fn post(service: &str, path: &str, req: &impl serde::Serialize) -> Result<Vec<u8>> {
+    let url = format!("{}{path}", service.trim_end_matches('/'));
+    let resp = client()?
+        .post(&url)
+        .header("content-type", "application/json")
+        .body(serde_json::to_vec(req).expect("JSON"))
+        .send()
+        .map_err(|e| unreachable(service, e.to_string()))?;
+    let status = resp.status().as_u16();
+    let bytes = bounded(resp, MAX_ANSWER, service)?;
+    if !(200..300).contains(&status) {
+        let e: ErrorResponse = serde_json::from_slice(&bytes).map_err(|_| {
+            unreachable(
+                service,
+                format!("it answered HTTP {status} and is not a tuaton issuance service"),
+            )
+        })?;
+        let (code, message) = e.shown();
+        return Err(WalletError::Service { code, message });
+    }
+    let r: RedeemResponse = serde_json::from_slice(&bytes)
+        .map_err(|e| unreachable(service, format!("its answer does not parse ({e})")))?;
+    Ok(serde_json::to_vec(&r.package).expect("JSON"))
 }
