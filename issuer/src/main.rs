@@ -357,10 +357,10 @@ async fn after_init<S: Store>(cli: &Cli, iss: &Issuer<S>, place: &str) -> anyhow
         cli,
         serde_json::json!({"home": place, "issuer": id, "name": name, "kid": keys[0].kid, "root_fingerprint": root.fingerprint()}),
         &format!(
-            "Issuer \"{name}\" created in {place} (keys {}).\nSigning key {} is active. Root fingerprint {}\nNext: `tuaton-issuer issue` (or `office add` and `serve`), then `tuaton-issuer publish`.",
+            "Issuer \"{name}\" created in {place} (keys {}).\nRoot fingerprint {}\nSigning key {} is active. Next: `tuaton-issuer issue` (or `office add` and `serve`), then `tuaton-issuer publish`.",
             if iss.in_token() { "in the PKCS#11 token" } else { "sealed under the passphrase" },
-            keys[0].kid,
-            root.fingerprint()
+            root.fingerprint(),
+            keys[0].kid
         ),
     )
 }
@@ -387,24 +387,20 @@ async fn common<S: Store>(cli: &Cli, iss: &Issuer<S>, now: i64) -> anyhow::Resul
         } => {
             let (rec, portrait) = tuaton_issuer::read_record(record)?;
             let request_text = tuaton_issuer::read_request(request)?;
-            // The file first (owner-only, even if it existed): a card is never issued
-            // that could not be handed over.
-            if let Some(f) = out_file {
-                let io = |source| IssuerError::Io {
-                    path: f.clone(),
-                    source,
-                };
-                std::fs::write(f, b"").map_err(io)?;
-                std::fs::set_permissions(f, std::os::unix::fs::PermissionsExt::from_mode(0o600))
-                    .map_err(io)?;
-            }
             let (package, issued) = iss.issue(&rec, &portrait, &request_text, &me, now).await?;
             match out_file {
                 Some(f) => {
-                    std::fs::write(f, package.as_bytes()).map_err(|source| IssuerError::Io {
+                    // The package holds the citizen's data: owner-only, even if it existed.
+                    let io = |source| IssuerError::Io {
                         path: f.clone(),
                         source,
-                    })?;
+                    };
+                    std::fs::write(f, package.as_bytes()).map_err(io)?;
+                    std::fs::set_permissions(
+                        f,
+                        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+                    )
+                    .map_err(io)?;
                     say(
                         cli,
                         serde_json::to_value(&issued)?,

@@ -224,9 +224,10 @@ fn bad_records_are_refused_with_the_field_named_and_nothing_written() {
 fn wrong_passphrase_and_missing_issuer_are_errors() {
     let w = setup();
     let home = w.p("issuer");
+    // `keys` shows only public facts and asks for no passphrase; anything that signs does.
     let r = run(
         "tuaton-issuer",
-        &["--home", &home, "keys"],
+        &["--home", &home, "rotate"],
         "",
         &[("TUATON_ISSUER_PASSPHRASE", "nope nope nope")],
     );
