@@ -765,6 +765,8 @@ impl<S: Store> Issuer<S> {
             keys[j].status = KeyStatus::Active;
             keys[j].not_before = now;
             tx.put_key(&keys[j]).await?;
+            tx.audit(&audit(now, actor, "activate", &hex::encode(&keys[j].kid)))
+                .await?;
         }
         if keys[i].status.revoked_at().is_none() {
             keys[i].status = KeyStatus::Revoked { at: now };
@@ -822,6 +824,27 @@ impl<S: Store> Issuer<S> {
             .await?;
         tx.commit().await?;
         Ok(root)
+    }
+
+    /// Makes an issuer restored from a backup or a database dump safe to use: the copy may
+    /// be older than what was lost, so every existing status list is closed (no index the
+    /// lost tail handed out is given again) and the trust-list version jumps to at least
+    /// `now` in seconds (the next publish is newer than anything gates hold). Revocations
+    /// made after the copy are lost with it: revoke those cards again (docs/ISSUANCE.md).
+    pub async fn resume_after_restore(&self, actor: &Actor, now: i64) -> Result<u64> {
+        let mut tx = self.store.begin().await?;
+        tx.lock_keys().await?;
+        let meta = tx
+            .meta()
+            .await?
+            .ok_or_else(|| IssuerError::NotInitialised(self.store.place()))?;
+        tx.close_lists(meta.status_size).await?;
+        let floor = u64::try_from(now).unwrap_or(0);
+        tx.raise_version(floor).await?;
+        tx.audit(&audit(now, actor, "resume", &format!("trust list version >= {floor}")))
+            .await?;
+        tx.commit().await?;
+        Ok(floor)
     }
 
     /// The current root (its fingerprint is what gates and wallets pin).

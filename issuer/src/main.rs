@@ -118,6 +118,10 @@ enum Cmd {
     RotateRoot,
     /// Every signing key with its state and window.
     Keys,
+    /// After restoring the issuer from a backup or a PostgreSQL dump: close every status
+    /// list and move the trust-list version past anything published before, so nothing
+    /// the lost tail handed out is handed out again (`restore` does this itself).
+    Resume,
     /// Write a sealed backup of the whole issuer (keys included) to a new file.
     Backup {
         /// The backup file to create (it must not exist).
@@ -237,10 +241,14 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             *text,
         );
     }
-    // Store work is async (PostgreSQL); one thread drives it, `serve` takes more.
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
+    // Store work is async (PostgreSQL); one thread drives a command, `serve` takes a
+    // worker per core.
+    let rt = match cli.cmd {
+        Cmd::Serve { .. } => tokio::runtime::Builder::new_multi_thread(),
+        _ => tokio::runtime::Builder::new_current_thread(),
+    }
+    .enable_all()
+    .build()
         .map_err(|source| IssuerError::Io {
             path: "the async runtime".into(),
             source,
@@ -260,6 +268,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         Cmd::Restore { from } => {
             let pass = read_passphrase(cli, false)?;
             let iss = Issuer::restore(&home, from, &pass)?;
+            rt.block_on(iss.resume_after_restore(&Actor::cli(), now))?;
             let root = rt.block_on(iss.root())?;
             let (name, _) = rt.block_on(iss.identity())?;
             return say(
@@ -499,6 +508,14 @@ async fn common<S: Store>(cli: &Cli, iss: &Issuer<S>, now: i64) -> anyhow::Resul
                 ));
             }
             Ok(out(s.trim_end())?)
+        }
+        Cmd::Resume => {
+            let v = iss.resume_after_restore(&me, now).await?;
+            say(
+                cli,
+                serde_json::json!({"trust_list_version_at_least": v, "status_lists": "closed"}),
+                &format!("Every status list is closed and the next trust list will be version {} or later. Revoke again any card revoked after the copy was made, then publish.", v + 1),
+            )
         }
         Cmd::Audit { limit } => {
             let rows = iss.audit_log(*limit).await?;

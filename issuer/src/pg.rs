@@ -528,6 +528,21 @@ impl Txn for PgTx {
         Ok(r.get::<_, i64>(0) as u64)
     }
 
+    async fn close_lists(&mut self, size: u64) -> Result<()> {
+        self.exec("UPDATE status_lists SET fill = $1", &[&(size as i64)])
+            .await?;
+        Ok(())
+    }
+
+    async fn raise_version(&mut self, min: u64) -> Result<()> {
+        self.exec(
+            "UPDATE issuer SET trust_list_version = greatest(trust_list_version, $1)",
+            &[&(min as i64)],
+        )
+        .await?;
+        Ok(())
+    }
+
     async fn audit(&mut self, a: &AuditRow) -> Result<()> {
         self.exec(
             "INSERT INTO audit (at, office, officer, action, detail) VALUES ($1, $2, $3, $4, $5)",

@@ -63,6 +63,13 @@ pub trait Txn {
     async fn revoked(&mut self) -> Result<Vec<(u32, u64)>>;
     /// Reserves the next trust-list version (never handed out twice).
     async fn next_version(&mut self) -> Result<u64>;
+    /// Counts every existing status list as full (`size` entries), so the next issuance
+    /// opens a new list (after a restore, indices of the lost tail are never handed out
+    /// again).
+    async fn close_lists(&mut self, size: u64) -> Result<()>;
+    /// Raises the trust-list version to at least `min` (after a restore, the next publish
+    /// is newer than anything published before the loss).
+    async fn raise_version(&mut self, min: u64) -> Result<()>;
     /// Appends to the audit.
     async fn audit(&mut self, a: &AuditRow) -> Result<()>;
     /// The newest `limit` audit rows, newest first.

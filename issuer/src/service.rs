@@ -173,21 +173,9 @@ async fn serve(
         public_url,
         now: clock,
     });
-    // Handlers run on worker threads; this thread only waits for the stop signal.
-    let workers = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|source| IssuerError::Io {
-            path: "the async runtime".into(),
-            source,
-        })?;
-    let served = workers
-        .spawn(tuaton_issuer::http::serve(app, listener))
-        .await
-        .map_err(|e| IssuerError::StoreDamaged(format!("the service stopped: {e}")))?;
-    // In-flight requests have finished; the workers (and their connections) close here.
-    workers.shutdown_timeout(std::time::Duration::from_secs(10));
-    served?;
+    // Returns once SIGTERM or Ctrl-C came and the requests in flight have finished; the
+    // runtime (and the pool's connections) close after, outside any async context.
+    tuaton_issuer::http::serve(app, listener).await?;
     eprintln!("Issuance service stopped.");
     Ok(())
 }

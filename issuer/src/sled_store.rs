@@ -505,6 +505,22 @@ impl Txn for SledTx {
         Ok(next)
     }
 
+    async fn close_lists(&mut self, size: u64) -> Result<()> {
+        for k in self.scan(FILL, b"")?.into_keys() {
+            self.put(FILL, &k, size.to_be_bytes().to_vec());
+        }
+        Ok(())
+    }
+
+    async fn raise_version(&mut self, min: u64) -> Result<()> {
+        let v = self
+            .get(META, b"trust-list-version")?
+            .ok_or_else(|| damaged("the trust list version"))?;
+        let v = u64_of(&v, "the trust list version")?.max(min);
+        self.put(META, b"trust-list-version", v.to_be_bytes().to_vec());
+        Ok(())
+    }
+
     async fn audit(&mut self, a: &AuditRow) -> Result<()> {
         let id = self.db.generate_id()?;
         self.put(AUDIT, &id.to_be_bytes(), serde_json::to_vec(a).expect("serialisable"));

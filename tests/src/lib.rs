@@ -470,17 +470,29 @@ fn rand_u64() -> u64 {
     h.finish()
 }
 
-/// A running `tuaton-issuer serve`, killed when dropped.
+/// A running `tuaton-issuer serve`, killed when dropped. Its standard error goes to a
+/// file (read by [`Service::terminate`]; printed if a test fails while it runs).
 pub struct Service {
     /// Its base URL.
     pub url: String,
     child: std::process::Child,
+    log: tempfile::NamedTempFile,
 }
 
 impl Service {
     /// Starts the service on a free loopback port with `extra` arguments and environment,
     /// and waits until it answers.
     pub fn start(db: &str, extra: &[&str], env: &[(&str, &str)]) -> Service {
+        Self::start_serving(db, extra, &[], env)
+    }
+
+    /// [`Service::start`] with `serve_args` after `serve` (`--max-connections N`).
+    pub fn start_serving(
+        db: &str,
+        extra: &[&str],
+        serve_args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Service {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
@@ -490,11 +502,13 @@ impl Service {
         c.args(["--database", db])
             .args(extra)
             .args(["serve", "--listen", &listen])
+            .args(serve_args)
             .env("TUATON_ISSUER_PASSPHRASE", PASSPHRASE)
             .env("NO_PROXY", "127.0.0.1")
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
+            .stdout(Stdio::null());
+        let log = tempfile::NamedTempFile::new().expect("a log file");
+        c.stderr(log.reopen().expect("the log file"));
         for (k, v) in env {
             c.env(k, v);
         }
@@ -502,6 +516,7 @@ impl Service {
         let svc = Service {
             url: format!("http://{listen}"),
             child: c.spawn().expect("spawn serve"),
+            log,
         };
         for _ in 0..200 {
             if std::net::TcpStream::connect(&listen).is_ok() {
@@ -513,9 +528,34 @@ impl Service {
     }
 }
 
+impl Service {
+    /// Stops it as an init system does (SIGTERM) and waits up to 20 s: its exit code
+    /// (`None` if a signal ended it) and everything it wrote to standard error.
+    pub fn terminate(mut self) -> (Option<i32>, String) {
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        for _ in 0..400 {
+            if let Ok(Some(st)) = self.child.try_wait() {
+                let log = std::fs::read_to_string(self.log.path()).unwrap_or_default();
+                return (st.code(), log);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("tuaton-issuer serve did not stop within 20 s of SIGTERM");
+    }
+}
+
 impl Drop for Service {
     fn drop(&mut self) {
         self.child.kill().ok();
         self.child.wait().ok();
+        if std::thread::panicking() {
+            eprintln!(
+                "--- tuaton-issuer serve said:\n{}",
+                std::fs::read_to_string(self.log.path()).unwrap_or_default()
+            );
+        }
     }
 }
