@@ -756,7 +756,9 @@ pub fn claims_digest(c: &CardClaims) -> [u8; 32] {
     let mut h = Sha256::new();
     h.update(b"tuaton claims v1");
     for g in [Group::Flight, Group::Details, Group::Portrait] {
-        h.update(cbor::encode(&Value::Array(group_values(g, c, false, false))));
+        h.update(cbor::encode(&Value::Array(group_values(
+            g, c, false, false,
+        ))));
     }
     let (from, until) = (
         epoch_days(c.issue_date),

@@ -363,7 +363,12 @@ fn refresh_message(service: &str, credential_id: &[u8; 8], holder: &[u8; 32], at
 }
 
 /// The holder's proof for a refresh of `credential_id` at the service `service`.
-pub fn prove_refresh(holder: &SigningKey, service: &str, credential_id: &[u8; 8], at: i64) -> [u8; 64] {
+pub fn prove_refresh(
+    holder: &SigningKey,
+    service: &str,
+    credential_id: &[u8; 8],
+    at: i64,
+) -> [u8; 64] {
     let pk = holder.verifying_key().to_bytes();
     holder
         .sign(&refresh_message(service, credential_id, &pk, at))

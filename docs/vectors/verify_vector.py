@@ -2,7 +2,7 @@
 """An independent check of docs/FORMAT.md and docs/TRUST.md, written from the documents
 alone. It shares no code with tuaton.
 
-    pip install cbor2 cryptography
+    apt-get install python3-cbor2 python3-cryptography   (or: pip install cbor2 cryptography)
     python3 docs/vectors/verify_vector.py
 
 - gate-v1.json: decodes and verifies the flight and age presentations (base45, the COSE
@@ -33,6 +33,7 @@ from datetime import datetime, timezone
 import cbor2
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
@@ -504,7 +505,9 @@ def check_session_vector():
     wallet_key = engagement[1]
     check_hello(e, wallet_key, h(v["hello"]["message"]))
     gate = X25519PrivateKey.from_private_bytes(h(inp["gate_ephemeral_secret"]))
-    gate_pub = gate.public_key().public_bytes_raw()
+    # public_bytes(Raw, Raw), not public_bytes_raw(): the latter needs cryptography >= 40,
+    # newer than Debian 12's python3-cryptography.
+    gate_pub = gate.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
     shared = gate.exchange(X25519PublicKey.from_public_bytes(wallet_key))
     wallet = X25519PrivateKey.from_private_bytes(h(inp["wallet_ephemeral_secret"]))
     assert wallet.exchange(X25519PublicKey.from_public_bytes(gate_pub)) == shared

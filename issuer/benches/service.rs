@@ -15,12 +15,12 @@ use ed25519_dalek::SigningKey;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tuaton_common::offer::RefreshRequest;
 use tuaton_common::offer::{
     self, Offer, OfferRequest, OfferResponse, RedeemRequest, RedeemResponse,
 };
 use tuaton_common::{sample, seal::KdfParams};
 use tuaton_issuer::http::{post_json, App};
-use tuaton_common::offer::RefreshRequest;
 use tuaton_issuer::pg::PgStore;
 use tuaton_issuer::token::TokenConfig;
 use tuaton_issuer::{Actor, InitOptions, Issuer, KeySource};
@@ -282,7 +282,11 @@ fn main() {
     let hsm = softhsm();
     let db2 = Db::new("token");
     let token_rate = hsm.as_ref().map(|(_, cfg)| {
-        let iss = Arc::new(init(&db2.url, &opts(1 << 20), KeySource::Token(cfg.clone())));
+        let iss = Arc::new(init(
+            &db2.url,
+            &opts(1 << 20),
+            KeySource::Token(cfg.clone()),
+        ));
         let (rate, cards) = sustained(iss.clone());
         let url = serve(iss.clone());
         (rate, refreshes(&iss, &url, cards))
@@ -294,7 +298,10 @@ fn main() {
                 "issuances, keys in SoftHSM (PKCS#11)", r
             );
             println!("{:<58} {:>11.2}x", "  ratio token / sealed", r / sealed);
-            println!("{:<58} {:>10.1}/s", "refreshes after a rotation, SoftHSM", f);
+            println!(
+                "{:<58} {:>10.1}/s",
+                "refreshes after a rotation, SoftHSM", f
+            );
         }
         None => println!("{:<58} {:>12}", "issuances, keys in SoftHSM", "no softhsm2"),
     }
@@ -302,7 +309,10 @@ fn main() {
     // cores, scaled to 8 (the service is stateless; PostgreSQL's commits are the shared part).
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
     let per_core = refresh_rate / cores;
-    println!("{:<58} {:>10.1}/s", "  refreshes per core (sealed)", per_core);
+    println!(
+        "{:<58} {:>10.1}/s",
+        "  refreshes per core (sealed)", per_core
+    );
     println!(
         "{:<58} {:>9.1} h",
         "  66 million cards on 8 such cores",

@@ -9,9 +9,9 @@
 
 use crate::sled_store::SledStore;
 use crate::{Issuer, IssuerError, KeySource, Result};
-use zeroize::Zeroizing;
 use std::path::Path;
 use tuaton_common::seal::{KdfParams, Sealed};
+use zeroize::Zeroizing;
 
 const MAGIC: &[u8] = b"TUATON-ISSUER-BACKUP-1\n";
 const AAD: &[u8] = b"tuaton issuer backup v1";
@@ -143,7 +143,9 @@ impl Issuer<SledStore> {
             Ok(())
         })?;
         let opened = Issuer::open_sled(home).and_then(|mut i| {
-            pollster::block_on(i.unlock(KeySource::Passphrase(Zeroizing::new(passphrase.to_vec()))))?;
+            pollster::block_on(
+                i.unlock(KeySource::Passphrase(Zeroizing::new(passphrase.to_vec()))),
+            )?;
             Ok(i)
         });
         match opened {

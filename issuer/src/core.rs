@@ -266,9 +266,15 @@ impl<S: Store> Issuer<S> {
         let (sealed, keys) = match source {
             KeySource::Passphrase(p) => {
                 let store_key = Zeroizing::new(random::<32>());
-                let sealed =
-                    Sealed::seal(store_key.as_ref(), &p, opts.kdf, random(), random(), STORE_KEY_AAD)
-                        .map_err(core_err)?;
+                let sealed = Sealed::seal(
+                    store_key.as_ref(),
+                    &p,
+                    opts.kdf,
+                    random(),
+                    random(),
+                    STORE_KEY_AAD,
+                )
+                .map_err(core_err)?;
                 (Some(sealed.to_bytes()), Keys::Sealed(store_key))
             }
             KeySource::Token(cfg) => (None, Keys::Token(Token::open(&cfg)?)),
@@ -489,12 +495,10 @@ impl<S: Store> Issuer<S> {
             (Secret::Token(labels), Keys::Token(t)) => {
                 t.key(labels.first().ok_or_else(|| damaged("a key label"))?)?
             }
-            (Secret::Token(_), Keys::Sealed(_)) => {
-                return Err(IssuerError::Usage(
-                    "this signing key is in a PKCS#11 token: give --pkcs11-module and --token-label"
-                        .into(),
-                ))
-            }
+            (Secret::Token(_), Keys::Sealed(_)) => return Err(IssuerError::Usage(
+                "this signing key is in a PKCS#11 token: give --pkcs11-module and --token-label"
+                    .into(),
+            )),
         };
         if s.public_key().to_bytes() != k.public {
             return Err(IssuerError::StoreDamaged(format!(
@@ -684,15 +688,20 @@ impl<S: Store> Issuer<S> {
     }
 
     /// Revokes one credential for cause (its bit is set at the next publish).
-    pub async fn revoke(&self, credential_id: &str, actor: &Actor, now: i64) -> Result<IssuedRecord> {
+    pub async fn revoke(
+        &self,
+        credential_id: &str,
+        actor: &Actor,
+        now: i64,
+    ) -> Result<IssuedRecord> {
         let id = parse_cid(credential_id)?;
         let mut tx = self.store.begin().await?;
-        let c = tx
-            .credential(&id)
-            .await?
-            .ok_or_else(|| IssuerError::UnknownCredential(credential_id.escape_debug().to_string()))?;
+        let c = tx.credential(&id).await?.ok_or_else(|| {
+            IssuerError::UnknownCredential(credential_id.escape_debug().to_string())
+        })?;
         tx.revoke(&c, now, Reason::Cause).await?;
-        tx.audit(&audit(now, actor, "revoke", &hex::encode(id))).await?;
+        tx.audit(&audit(now, actor, "revoke", &hex::encode(id)))
+            .await?;
         tx.commit().await?;
         Ok(IssuedRecord::from(&c))
     }
@@ -820,8 +829,13 @@ impl<S: Store> Issuer<S> {
             secret: self.reseal_root(secret, version)?,
         })
         .await?;
-        tx.audit(&audit(now, actor, "rotate-root", &format!("root {version}")))
-            .await?;
+        tx.audit(&audit(
+            now,
+            actor,
+            "rotate-root",
+            &format!("root {version}"),
+        ))
+        .await?;
         tx.commit().await?;
         Ok(root)
     }
@@ -841,8 +855,13 @@ impl<S: Store> Issuer<S> {
         tx.close_lists(meta.status_size).await?;
         let floor = u64::try_from(now).unwrap_or(0);
         tx.raise_version(floor).await?;
-        tx.audit(&audit(now, actor, "resume", &format!("trust list version >= {floor}")))
-            .await?;
+        tx.audit(&audit(
+            now,
+            actor,
+            "resume",
+            &format!("trust list version >= {floor}"),
+        ))
+        .await?;
         tx.commit().await?;
         Ok(floor)
     }
@@ -872,7 +891,11 @@ impl<S: Store> Issuer<S> {
     /// Every signing key as the trust list names it (staged keys are not listed).
     pub async fn listed_keys(&self) -> Result<Vec<IssuerKey>> {
         let mut tx = self.store.begin().await?;
-        let issuer = tx.meta().await?.ok_or_else(|| damaged("the issuer row"))?.issuer_id;
+        let issuer = tx
+            .meta()
+            .await?
+            .ok_or_else(|| damaged("the issuer row"))?
+            .issuer_id;
         let mut out = vec![];
         for k in tx.keys().await? {
             out.extend(to_issuer_key(issuer, &k)?);
@@ -925,7 +948,10 @@ impl<S: Store> Issuer<S> {
             listed.extend(to_issuer_key(meta.issuer_id, k)?);
         }
         let built = build_bundle(&BundleInput {
-            roots: roots.iter().map(|r| (r.version, r.signed.clone())).collect(),
+            roots: roots
+                .iter()
+                .map(|r| (r.version, r.signed.clone()))
+                .collect(),
             root: &root,
             root_signers: root_keys
                 .iter()
@@ -943,8 +969,13 @@ impl<S: Store> Issuer<S> {
             now,
             expires: now + i64::from(valid_days) * 86_400,
         })?;
-        tx.audit(&audit(now, actor, "publish", &format!("trust list {version}")))
-            .await?;
+        tx.audit(&audit(
+            now,
+            actor,
+            "publish",
+            &format!("trust list {version}"),
+        ))
+        .await?;
         Ok(built)
     }
 
@@ -1002,10 +1033,9 @@ impl<S: Store> Issuer<S> {
             .iter()
             .find(|k| k.kid == kid)
             .ok_or_else(|| IssuerError::UnknownCredential(hex::encode(row.id)))?;
-        let public = VerifyingKey::from_bytes(&signed_by.public).map_err(|_| damaged("a public key"))?;
-        let claims = cred
-            .verified_card(&public)
-            .map_err(core_err)?;
+        let public =
+            VerifyingKey::from_bytes(&signed_by.public).map_err(|_| damaged("a public key"))?;
+        let claims = cred.verified_card(&public).map_err(core_err)?;
         if tuaton_common::gate::claims_digest(&claims) != row.claims {
             return Err(IssuerError::BadRequest(
                 "the card's claims are not those this issuer issued".into(),
@@ -1036,7 +1066,11 @@ impl<S: Store> Issuer<S> {
                 officer: "holder".into(),
             },
             "refresh",
-            &format!("credential {} key {}", hex::encode(row.id), hex::encode(&key.kid)),
+            &format!(
+                "credential {} key {}",
+                hex::encode(row.id),
+                hex::encode(&key.kid)
+            ),
         ))
         .await?;
         tx.commit().await?;

@@ -261,7 +261,9 @@ async fn admin_revoke_key(
         };
         let ks =
             detached(async move { app.issuer.revoke_key(&kid, &actor, (app.now)()).await }).await?;
-        Ok(serde_json::json!({"revoked": ks.iter().map(|k| hex::encode(&k.kid)).collect::<Vec<_>>()}))
+        Ok(
+            serde_json::json!({"revoked": ks.iter().map(|k| hex::encode(&k.kid)).collect::<Vec<_>>()}),
+        )
     };
     json_ok(run.await)
 }
@@ -305,8 +307,8 @@ pub async fn serve(app: Arc<App>, listener: std::net::TcpListener) -> Result<()>
         source,
     };
     listener.set_nonblocking(true).map_err(io)?;
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .map_err(io)?;
+    let mut term =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(io)?;
     let l = tokio::net::TcpListener::from_std(listener).map_err(io)?;
     axum::serve(l, router(app))
         .with_graceful_shutdown(async move {

@@ -234,6 +234,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
     } = &cli.cmd
     {
         return service::offer(
+            cli,
             service,
             office_credential,
             record,
@@ -249,10 +250,10 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
     }
     .enable_all()
     .build()
-        .map_err(|source| IssuerError::Io {
-            path: "the async runtime".into(),
-            source,
-        })?;
+    .map_err(|source| IssuerError::Io {
+        path: "the async runtime".into(),
+        source,
+    })?;
     if let Some(url) = &cli.database {
         return rt.block_on(service::run(cli, url, now));
     }
@@ -262,7 +263,12 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
                 .into()
         )),
         Cmd::Init { .. } => {
-            let iss = Issuer::init_sled(&home, &init_options(cli), service::key_source(cli, true)?, now)?;
+            let iss = Issuer::init_sled(
+                &home,
+                &init_options(cli),
+                service::key_source(cli, true)?,
+                now,
+            )?;
             return rt.block_on(after_init(cli, &iss, &home.display().to_string()));
         }
         Cmd::Restore { from } => {

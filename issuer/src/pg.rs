@@ -216,7 +216,11 @@ impl PgTx {
         Ok(self.c().query(&st, p).await?)
     }
 
-    async fn exec(&self, sql: &str, p: &[&(dyn tokio_postgres::types::ToSql + Sync)]) -> Result<u64> {
+    async fn exec(
+        &self,
+        sql: &str,
+        p: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<u64> {
         let st = self.c().prepare_cached(sql).await?;
         Ok(self.c().execute(&st, p).await?)
     }
@@ -775,7 +779,12 @@ impl Issuer<PgStore> {
     /// through the core in the same transaction that marks the offer used. The same holder
     /// asking again gets the same credential (its connection may have dropped after the
     /// commit); any other is refused.
-    pub async fn redeem(&self, service: &str, req: &RedeemRequest, now: i64) -> Result<RedeemResponse> {
+    pub async fn redeem(
+        &self,
+        service: &str,
+        req: &RedeemRequest,
+        now: i64,
+    ) -> Result<RedeemResponse> {
         let field = |name: &str, v: &str, len: usize| -> Result<Vec<u8>> {
             B64URL
                 .decode(v.as_bytes())
@@ -888,7 +897,6 @@ pub async fn ping(s: &PgStore) -> Result<()> {
     tx.one("SELECT 1", &[]).await?;
     Ok(())
 }
-
 
 /// What the database keeps instead of a bearer credential.
 pub fn token_hash(token: &str) -> [u8; 32] {

@@ -54,7 +54,13 @@ pub(super) async fn run(cli: &Cli, url: &str, now: i64) -> anyhow::Result<()> {
     };
     let store = PgStore::connect(url, connections).await?;
     if let Cmd::Init { .. } = &cli.cmd {
-        let iss = Issuer::init(store, &super::init_options(cli), key_source(cli, true)?, now).await?;
+        let iss = Issuer::init(
+            store,
+            &super::init_options(cli),
+            key_source(cli, true)?,
+            now,
+        )
+        .await?;
         return super::after_init(cli, &iss, "the database").await;
     }
     let mut iss = Issuer::open(store).await?;
@@ -155,7 +161,11 @@ async fn serve(
         "Issuance service on {} (offers name {public_url}). Ctrl-C or SIGTERM stops it.",
         listener.local_addr()?
     );
-    if iss.bundle_file(tuaton_common::bundle::INDEX).await?.is_none() {
+    if iss
+        .bundle_file(tuaton_common::bundle::INDEX)
+        .await?
+        .is_none()
+    {
         // Wallets verify the bundle before they redeem: without one, none can enrol.
         eprintln!("warning: nothing is published yet; wallets cannot enrol until `tuaton-issuer publish` has run");
     }
@@ -182,6 +192,7 @@ async fn serve(
 
 /// The officer's client: record in, offer QR and transaction code out.
 pub(super) fn offer(
+    cli: &Cli,
     service: &str,
     credential: &Path,
     record: &Path,
@@ -225,6 +236,13 @@ pub(super) fn offer(
             url: service.into(),
             reason: format!("its transaction code is malformed ({e})"),
         })?;
+    if cli.json {
+        return super::say(
+            cli,
+            serde_json::json!({"offer": r.offer, "tx_code": tx, "expires": r.expires}),
+            "",
+        );
+    }
     if text_only {
         out(&r.offer)?;
         out(&format!("Transaction code: {tx}  (expires {})", r.expires))?;

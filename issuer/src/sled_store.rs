@@ -25,7 +25,9 @@ const REVOKED: &str = "revoked";
 const FILL: &str = "fill";
 const CITIZENS: &str = "citizens";
 const AUDIT: &str = "audit";
-const TREES: [&str; 9] = [META, KEYS, ROOTS, CREDS, USED, REVOKED, FILL, CITIZENS, AUDIT];
+const TREES: [&str; 9] = [
+    META, KEYS, ROOTS, CREDS, USED, REVOKED, FILL, CITIZENS, AUDIT,
+];
 /// The layout above; a store of another layout is refused, never misread.
 const FORMAT: u32 = 2;
 
@@ -91,12 +93,16 @@ impl SledStore {
         }
         let db = tuaton_store::open(&Self::path(home), tuaton_store::LOCK_WAIT)?;
         let s = Self::wrap(home, db)?;
-        match s.trees[tree(META)].get("format")? {
+        let meta = &s.trees[tree(META)];
+        match meta.get("format")? {
             Some(v) if u32_of(&v, "the store format")? == FORMAT => Ok(s),
-            Some(_) | None if s.trees[tree(META)].get("issuer")?.is_none() => {
-                Err(IssuerError::NotInitialised(home.into()))
-            }
-            _ => Err(IssuerError::StoreDamaged(format!(
+            // The first layout had no format key and an "initialised" flag.
+            None if meta.get("initialised")?.is_some() => Err(IssuerError::StoreDamaged(format!(
+                "{} was made by an earlier tuaton-issuer (store format 1); this one reads format {FORMAT}",
+                Self::path(home).display()
+            ))),
+            None => Err(IssuerError::NotInitialised(home.into())),
+            Some(_) => Err(IssuerError::StoreDamaged(format!(
                 "{} is not an issuer store of format {FORMAT} (made by another version of tuaton-issuer?)",
                 Self::path(home).display()
             ))),
@@ -313,7 +319,11 @@ impl Txn for SledTx {
         if self.get(META, b"issuer")?.is_some() {
             return Ok(false);
         }
-        self.put(META, b"issuer", serde_json::to_vec(meta).expect("serialisable"));
+        self.put(
+            META,
+            b"issuer",
+            serde_json::to_vec(meta).expect("serialisable"),
+        );
         self.put(META, b"trust-list-version", 0u64.to_be_bytes().to_vec());
         Ok(true)
     }
@@ -491,7 +501,10 @@ impl Txn for SledTx {
                 if k.len() != 12 {
                     return Err(damaged("a revocation"));
                 }
-                Ok((u32_of(&k[..4], "a revocation")?, u64_of(&k[4..], "a revocation")?))
+                Ok((
+                    u32_of(&k[..4], "a revocation")?,
+                    u64_of(&k[4..], "a revocation")?,
+                ))
             })
             .collect()
     }
@@ -523,7 +536,11 @@ impl Txn for SledTx {
 
     async fn audit(&mut self, a: &AuditRow) -> Result<()> {
         let id = self.db.generate_id()?;
-        self.put(AUDIT, &id.to_be_bytes(), serde_json::to_vec(a).expect("serialisable"));
+        self.put(
+            AUDIT,
+            &id.to_be_bytes(),
+            serde_json::to_vec(a).expect("serialisable"),
+        );
         Ok(())
     }
 

@@ -1,8 +1,25 @@
 //! `docs/vectors/verify_vector.py`, a verifier written from docs/FORMAT.md and
 //! docs/TRUST.md alone (Python, sharing no code with tuaton), agrees with every committed
-//! vector: the presentations, all trust cases, and the whole session. Needs `python3`
-//! with `cbor2` and `cryptography` (`.ci/run` installs them).
+//! vector: the presentations, all trust cases, and the whole session. Needs a Python 3
+//! with `cbor2` and `cryptography`: Debian's `python3-cbor2` and `python3-cryptography`
+//! (README's install line) for `/usr/bin/python3`, or any `python3` on PATH that has them.
 use std::process::Command;
+
+/// The first Python that has both modules: the one on PATH (a virtual environment, a
+/// developer's own), else Debian's, whose packages the README installs.
+fn python() -> &'static str {
+    ["python3", "/usr/bin/python3"]
+        .into_iter()
+        .find(|p| {
+            Command::new(p)
+                .args(["-c", "import cbor2, cryptography"])
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+        .expect(
+            "no Python 3 with cbor2 and cryptography: apt-get install python3-cbor2 python3-cryptography",
+        )
+}
 
 #[test]
 fn the_independent_python_verifier_agrees_with_every_vector() {
@@ -10,15 +27,15 @@ fn the_independent_python_verifier_agrees_with_every_vector() {
         env!("CARGO_MANIFEST_DIR"),
         "/../docs/vectors/verify_vector.py"
     );
-    let out = Command::new("python3")
+    let out = Command::new(python())
         .arg(script)
         .output()
-        .expect("python3 runs (install it, with `pip install cbor2 cryptography`)");
+        .expect("python3 runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success(),
-        "verify_vector.py failed (missing modules? `pip install cbor2 cryptography`)\n{stdout}\n{stderr}"
+        "verify_vector.py failed\n{stdout}\n{stderr}"
     );
     for want in [
         "tampered: rejected",

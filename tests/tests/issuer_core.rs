@@ -63,7 +63,13 @@ fn state_of(files: &[(String, Vec<u8>)], now: i64) -> TrustState {
     let get = |p: &str| files.iter().find(|f| f.0 == p).unwrap().1.clone();
     let index = tuaton_common::bundle::Index::parse(&get("index.json")).unwrap();
     let roots: Vec<Vec<u8>> = index.roots.iter().map(|r| get(r)).collect();
-    TrustState::first(&roots, &get(&index.trust_list), Anchor::TrustOnFirstUse, now).unwrap()
+    TrustState::first(
+        &roots,
+        &get(&index.trust_list),
+        Anchor::TrustOnFirstUse,
+        now,
+    )
+    .unwrap()
 }
 
 struct SledWorld {
@@ -79,7 +85,12 @@ impl Publish for SledWorld {
         for d in ["", "root", "trust-list"] {
             for e in std::fs::read_dir(self.out.join(d)).unwrap().flatten() {
                 if e.path().is_file() {
-                    let rel = e.path().strip_prefix(&self.out).unwrap().display().to_string();
+                    let rel = e
+                        .path()
+                        .strip_prefix(&self.out)
+                        .unwrap()
+                        .display()
+                        .to_string();
                     files.push((rel, std::fs::read(e.path()).unwrap()));
                 }
             }
@@ -113,12 +124,17 @@ fn sled(size: u64) -> SledWorld {
 fn pg(size: u64) -> PgWorld {
     let db = TestDb::new();
     let iss = block(async {
-        Issuer::init(PgStore::connect(&db.url, 4).await?, &opts(size), pass(), NOW).await
+        Issuer::init(
+            PgStore::connect(&db.url, 4).await?,
+            &opts(size),
+            pass(),
+            NOW,
+        )
+        .await
     })
     .unwrap();
     PgWorld { _db: db, iss }
 }
-
 
 /// Issues the sample card `i` to holder `k`; (package, credential id).
 fn issue<S: Store>(iss: &Issuer<S>, i: usize, k: &SigningKey, now: i64) -> (String, String) {
@@ -208,7 +224,10 @@ fn rotation_never_breaks_enrolment<S: Store>(iss: &Issuer<S>, w: &impl Publish) 
     let (p2, _) = issue(iss, 2, &k, NOW + 6);
     assert_eq!(kid_of_package(&p2), staged.kid);
     assert!(verifies(&p2, &state));
-    assert!(verifies(&p0, &state), "a card of the retired key still verifies");
+    assert!(
+        verifies(&p0, &state),
+        "a card of the retired key still verifies"
+    );
     let keys = block(iss.keys_report()).unwrap();
     assert_eq!(
         keys.iter().map(|k| k.state).collect::<Vec<_>>(),
@@ -253,7 +272,10 @@ fn compromise_and_refresh<S: Store>(iss: &Issuer<S>, w: &impl Publish) {
     let new = block(iss.rotate(&me(), NOW + 4)).unwrap();
     block(iss.revoke_key(&old_hex, &me(), NOW + 5)).unwrap();
     let (_, state) = w.publish_now(NOW + 6);
-    assert!(verifies(&pa, &state), "the signature holds; the gate voids it by state");
+    assert!(
+        verifies(&pa, &state),
+        "the signature holds; the gate voids it by state"
+    );
     let listed = block(iss.listed_keys()).unwrap();
     assert!(matches!(
         listed.iter().find(|k| k.kid == old).unwrap().state,
@@ -267,11 +289,17 @@ fn compromise_and_refresh<S: Store>(iss: &Issuer<S>, w: &impl Publish) {
         .to_owned();
     let revoked = block(iss.revoke_citizen(&id_bob, &me(), NOW + 7)).unwrap();
     assert_eq!(
-        revoked.iter().map(|r| r.credential_id.clone()).collect::<Vec<_>>(),
+        revoked
+            .iter()
+            .map(|r| r.credential_id.clone())
+            .collect::<Vec<_>>(),
         [idb.clone()]
     );
     let req = |p: &str, k: &SigningKey, at: i64| {
-        let gate = CredentialPackage::parse(p.as_bytes()).unwrap().gate_form().unwrap();
+        let gate = CredentialPackage::parse(p.as_bytes())
+            .unwrap()
+            .gate_form()
+            .unwrap();
         let id = gate.full_member().unwrap().payload.credential_id;
         let b = base64::engine::general_purpose::URL_SAFE_NO_PAD;
         RefreshRequest {
@@ -286,13 +314,22 @@ fn compromise_and_refresh<S: Store>(iss: &Issuer<S>, w: &impl Publish) {
     let renewed = serde_json::to_string(&r.package).unwrap();
     assert_eq!(kid_of_package(&renewed), new.kid);
     assert!(verifies(&renewed, &state));
-    let g_old = CredentialPackage::parse(pa.as_bytes()).unwrap().gate_form().unwrap();
-    let g_new = CredentialPackage::parse(renewed.as_bytes()).unwrap().gate_form().unwrap();
+    let g_old = CredentialPackage::parse(pa.as_bytes())
+        .unwrap()
+        .gate_form()
+        .unwrap();
+    let g_new = CredentialPackage::parse(renewed.as_bytes())
+        .unwrap()
+        .gate_form()
+        .unwrap();
     assert_eq!(
         g_old.full_member().unwrap().payload.status,
         g_new.full_member().unwrap().payload.status
     );
-    assert_eq!(g_old.claims().unwrap().citizen_id, g_new.claims().unwrap().citizen_id);
+    assert_eq!(
+        g_old.claims().unwrap().citizen_id,
+        g_new.claims().unwrap().citizen_id
+    );
     // Bob's card, revoked for cause, is not renewed.
     let e = block(iss.refresh(SERVICE, &req(&pb, &bob, NOW + 9), NOW + 9)).unwrap_err();
     assert!(matches!(e, IssuerError::Revoked(_)), "{e}");
@@ -304,7 +341,10 @@ fn compromise_and_refresh<S: Store>(iss: &Issuer<S>, w: &impl Publish) {
     assert!(matches!(e, IssuerError::BadRequest(_)), "{e}");
     // A card whose disclosures were swapped for another's: its digests no longer match.
     let mut forged = GateCredential::from_bytes(&g_new.to_bytes()).unwrap();
-    let other = CredentialPackage::parse(pb.as_bytes()).unwrap().gate_form().unwrap();
+    let other = CredentialPackage::parse(pb.as_bytes())
+        .unwrap()
+        .gate_form()
+        .unwrap();
     forged.disclosures = other.disclosures.clone();
     let b = base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let id = forged.full_member().unwrap().payload.credential_id;
@@ -322,7 +362,15 @@ fn compromise_and_refresh<S: Store>(iss: &Issuer<S>, w: &impl Publish) {
     // The audit has each step, by whom.
     let audit = block(iss.audit_log(100)).unwrap();
     let actions: Vec<&str> = audit.iter().rev().map(|a| a.action.as_str()).collect();
-    for a in ["init", "issue", "rotate", "revoke-key", "publish", "revoke", "refresh"] {
+    for a in [
+        "init",
+        "issue",
+        "rotate",
+        "revoke-key",
+        "publish",
+        "revoke",
+        "refresh",
+    ] {
         assert!(actions.contains(&a), "{a} missing from {actions:?}");
     }
     assert!(audit.iter().any(|a| a.officer == "Malee"));

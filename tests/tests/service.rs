@@ -172,6 +172,36 @@ fn offer_to_card_at_the_gate(keys: &[&str], env: &[(&str, &str)]) {
         v["reasons"].to_string().contains("credential_revoked"),
         "{v}"
     );
+
+    // The root rotates where its keys are (sealed, or in the token), with --json.
+    let mut args = vec!["--database", db.url.as_str()];
+    args.extend_from_slice(keys);
+    args.extend(["--json", "rotate-root"]);
+    let mut renv = env.to_vec();
+    renv.push(("TUATON_ISSUER_PASSPHRASE", PASSPHRASE));
+    let r: serde_json::Value =
+        serde_json::from_str(run("tuaton-issuer", &args, "", &renv).ok().trim()).unwrap();
+    assert_eq!(r["root_version"], 2, "{r}");
+    // The officer's client speaks JSON too.
+    let out = run(
+        "tuaton-issuer",
+        &[
+            "--json",
+            "offer",
+            "--service",
+            &svc.url,
+            "--office-credential",
+            &w.p("office.json"),
+            "--record",
+            &rec,
+        ],
+        "",
+        &[],
+    )
+    .ok();
+    let o: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert!(o["offer"].as_str().unwrap().starts_with("TTO1:"), "{o}");
+    assert_eq!(o["tx_code"].as_str().unwrap().len(), 6, "{o}");
 }
 
 #[test]
@@ -434,7 +464,8 @@ impl PgIssuer {
     }
     fn init(url: &str, o: &InitOptions, k: KeySource, now: i64) -> Result<PgIssuer, IssuerError> {
         let rt = Self::rt();
-        let iss = rt.block_on(async { Issuer::init(PgStore::connect(url, 16).await?, o, k, now).await })?;
+        let iss =
+            rt.block_on(async { Issuer::init(PgStore::connect(url, 16).await?, o, k, now).await })?;
         Ok(PgIssuer { rt, iss })
     }
     fn counts(&self) -> Result<(i64, i64, i64), IssuerError> {
@@ -701,9 +732,16 @@ fn a_stolen_key_is_answered_online_and_enrolment_works_at_every_moment() {
     enrol(&w, &svc, &rec, "b");
     // The stolen key is revoked: the staged key takes over at once. Publish.
     let e = admin_cli(&db, &["revoke-key", "00ff"]);
-    assert!(e.code == 2 && e.stderr.contains("no signing key"), "{}", e.stderr);
+    assert!(
+        e.code == 2 && e.stderr.contains("no signing key"),
+        "{}",
+        e.stderr
+    );
     json_of(admin_cli(&db, &["--json", "revoke-key", &old]));
-    let p = json_of(admin_cli(&db, &["--json", "publish", "--out", &w.p("bundle")]));
+    let p = json_of(admin_cli(
+        &db,
+        &["--json", "publish", "--out", &w.p("bundle")],
+    ));
     assert_eq!(p["trust_list_version"], 2, "{p}");
     let keys = json_of(admin_cli(&db, &["--json", "keys"]));
     assert_eq!(keys["keys"][0]["state"], "revoked", "{keys}");
@@ -714,7 +752,10 @@ fn a_stolen_key_is_answered_online_and_enrolment_works_at_every_moment() {
     w.gate(&["sync", &bundle, "--expect-root", &fp]).ok();
     let (code, v) = w.check(&w.present("a"));
     assert_eq!(code, 1, "{v}");
-    assert!(v["reasons"].to_string().contains("issuer_key_revoked"), "{v}");
+    assert!(
+        v["reasons"].to_string().contains("issuer_key_revoked"),
+        "{v}"
+    );
     let (code, v) = w.check(&w.present("c"));
     assert_eq!((code, v["kid"].as_str()), (0, Some(new.as_str())), "{v}");
 
@@ -746,8 +787,7 @@ fn a_stolen_key_is_answered_online_and_enrolment_works_at_every_moment() {
     assert_eq!(w.check(&w.present("a")).0, 0);
 
     // A lost phone: every card of the citizen, found by ID, revoked; refresh refused.
-    let id = serde_json::from_str::<serde_json::Value>(sample::RECORDS[0]).unwrap()
-        ["citizen_id"]
+    let id = serde_json::from_str::<serde_json::Value>(sample::RECORDS[0]).unwrap()["citizen_id"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -757,7 +797,10 @@ fn a_stolen_key_is_answered_online_and_enrolment_works_at_every_moment() {
     w.gate(&["sync", &bundle]).ok();
     let (code, v) = w.check(&w.present("a"));
     assert_eq!(code, 1, "{v}");
-    assert!(v["reasons"].to_string().contains("credential_revoked"), "{v}");
+    assert!(
+        v["reasons"].to_string().contains("credential_revoked"),
+        "{v}"
+    );
     let new_fp = json_of(admin_cli(&db, &["--json", "keys"]))["root_fingerprint"]
         .as_str()
         .unwrap()
@@ -778,7 +821,14 @@ fn a_stolen_key_is_answered_online_and_enrolment_works_at_every_moment() {
         .iter()
         .map(|a| a["action"].as_str().unwrap())
         .collect();
-    for a in ["rotate", "revoke-key", "activate", "rotate-root", "refresh", "revoke"] {
+    for a in [
+        "rotate",
+        "revoke-key",
+        "activate",
+        "rotate-root",
+        "refresh",
+        "revoke",
+    ] {
         assert!(actions.contains(&a), "{a} not in {actions:?}");
     }
 
@@ -786,7 +836,8 @@ fn a_stolen_key_is_answered_online_and_enrolment_works_at_every_moment() {
     let mut c = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
     let n: i64 = c
         .query_one(
-            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'tuaton-issuer'",
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE application_name = 'tuaton-issuer' AND datname = current_database()",
             &[],
         )
         .unwrap()
@@ -820,8 +871,13 @@ fn a_database_restored_from_a_dump_reuses_no_index_or_version() {
     // ... the service goes on: another card, another publish ...
     let lost = enrol(&w, &svc, &rec, "b");
     admin_cli(&db, &["publish", "--out", &w.p("bundle")]).ok();
-    w.gate(&["sync", &format!("{}/bundle/", svc.url), "--expect-root", &fp])
-        .ok();
+    w.gate(&[
+        "sync",
+        &format!("{}/bundle/", svc.url),
+        "--expect-root",
+        &fp,
+    ])
+    .ok();
     drop(svc);
     // ... the database is lost and restored from the dump into a new one ...
     let restored = TestDb::new();
@@ -838,7 +894,10 @@ fn a_database_restored_from_a_dump_reuses_no_index_or_version() {
     let svc = Service::start(&restored.url, &[], &[]);
     let again = enrol(&w, &svc, &rec, "c");
     assert_ne!(again, lost);
-    let p = json_of(admin_cli(&restored, &["--json", "publish", "--out", &w.p("bundle")]));
+    let p = json_of(admin_cli(
+        &restored,
+        &["--json", "publish", "--out", &w.p("bundle")],
+    ));
     // The gate, which saw the lost tail's publish, takes the new bundle: newer version.
     w.gate(&["sync", &format!("{}/bundle/", svc.url)]).ok();
     assert!(p["trust_list_version"].as_u64().unwrap() > 2, "{p}");

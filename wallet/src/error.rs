@@ -106,7 +106,7 @@ impl tuaton_cli::Hint for WalletError {
             WalletError::PinMismatch => "enter the same PIN twice",
             WalletError::WrongPin { .. } => "try again; after 5 wrong PINs the wallet locks and you must re-enroll",
             WalletError::Backoff(_) => "wait, then try again",
-            WalletError::Locked => "run `tuaton-wallet reset`, then re-enroll at a registration office (your old card will be revoked)",
+            WalletError::Locked => "run `tuaton-wallet reset`, then re-enroll at a registration office (ask the officer to revoke your old card)",
             WalletError::NotInitialised(_) => "run `tuaton-wallet init` first, or pass the right --home",
             WalletError::AlreadyInitialised(_) => "use `change-pin`, or `reset` to start over",
             WalletError::NoCredential => "enroll: `tuaton-wallet request`, then `tuaton-wallet import FILE` with what the issuer gives you",

@@ -346,7 +346,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
                 }
             }
             Wallet::reset(&home)?;
-            out("The wallet is erased. To get your card back: run `tuaton-wallet init`, then `tuaton-wallet request`, and take the request to a registration office with your ID card. The office revokes your old credential and issues a new one.")?;
+            out("The wallet is erased. To get your card back: run `tuaton-wallet init`, then `tuaton-wallet request`, and take the request to a registration office with your ID card. Ask the officer to revoke your old card (the office finds it by your ID) and to issue a new one.")?;
             return Ok(());
         }
         _ => {}

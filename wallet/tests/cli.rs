@@ -29,6 +29,7 @@ fn help_lists_every_command() {
             "request",
             "import",
             "enroll",
+            "refresh",
             "show",
             "present",
             "engage",
