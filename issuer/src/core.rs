@@ -38,6 +38,10 @@ pub const PROBES_PER_LIST: usize = 256;
 pub const LISTS_PER_ISSUE: u32 = 8;
 /// How far a refresh proof's time may be from the service's clock.
 pub const REFRESH_SKEW_SECS: i64 = 300;
+/// Lists closed after the newest one a restored copy knows: the lost tail would have had
+/// to open more than this many new lists (16 million cards at the default size) for an
+/// index to be handed out twice.
+pub const RESTORE_LIST_MARGIN: u32 = 16;
 /// The store key's associated data.
 const STORE_KEY_AAD: &[u8] = b"tuaton issuer store key";
 
@@ -298,7 +302,7 @@ impl<S: Store> Issuer<S> {
             name: opts.name.clone(),
             status_size: opts.status_list_size,
             sealed_store_key: sealed,
-            citizen_key,
+            citizen_key: Some(citizen_key),
             created_at: now,
         };
         if !tx.create(&meta).await? {
@@ -366,6 +370,16 @@ impl<S: Store> Issuer<S> {
             }
             KeySource::Token(cfg) => Keys::Token(Token::open(&cfg)?),
         });
+        if meta.citizen_key.is_none() {
+            // A database made before citizen binding: its key is made once, here.
+            let k = match self.keys()? {
+                Keys::Sealed(_) => Secret::Sealed(self.seal(&random::<32>(), b"citizen key")?),
+                Keys::Token(_) => self.new_keys("citizen", 1)?.1,
+            };
+            let mut tx = self.store.begin().await?;
+            tx.set_citizen_key(&k).await?;
+            tx.commit().await?;
+        }
         Ok(())
     }
 
@@ -553,16 +567,22 @@ impl<S: Store> Issuer<S> {
             Some(k) => k,
             None => {
                 let k = match (&meta.citizen_key, self.keys()?) {
-                    (Secret::Sealed(rec), _) => self
+                    (None, _) => {
+                        return Err(IssuerError::Usage(
+                            "the issuer's keys are not unlocked (the citizen key is made then)"
+                                .into(),
+                        ))
+                    }
+                    (Some(Secret::Sealed(rec)), _) => self
                         .unseal(rec, b"citizen key")?
                         .key32()
                         .ok_or_else(|| damaged("the citizen key"))?,
-                    (Secret::Token(labels), Keys::Token(t)) => {
+                    (Some(Secret::Token(labels)), Keys::Token(t)) => {
                         let k = t.key(labels.first().ok_or_else(|| damaged("a key label"))?)?;
                         let sig = k.sign_message(b"tuaton citizen hash key v1").map_err(core_err)?;
                         Zeroizing::new(Sha256::digest(sig).into())
                     }
-                    (Secret::Token(_), Keys::Sealed(_)) => {
+                    (Some(Secret::Token(_)), Keys::Sealed(_)) => {
                         return Err(IssuerError::Usage(
                             "the citizen key is in a PKCS#11 token: give --pkcs11-module and --token-label".into(),
                         ))
@@ -590,6 +610,9 @@ impl<S: Store> Issuer<S> {
         actor: &Actor,
         now: i64,
     ) -> Result<(String, CredentialRow)> {
+        // A publish or revoke-key that retires this key waits for this issuance, and this
+        // issuance for it: a card is never signed by a key retired under it.
+        tx.share_keys().await?;
         let meta = tx
             .meta()
             .await?
@@ -852,7 +875,8 @@ impl<S: Store> Issuer<S> {
             .meta()
             .await?
             .ok_or_else(|| IssuerError::NotInitialised(self.store.place()))?;
-        tx.close_lists(meta.status_size).await?;
+        tx.close_lists(meta.status_size, RESTORE_LIST_MARGIN)
+            .await?;
         let floor = u64::try_from(now).unwrap_or(0);
         tx.raise_version(floor).await?;
         tx.audit(&audit(
@@ -999,7 +1023,7 @@ impl<S: Store> Issuer<S> {
             .ok()
             .and_then(|p| p.try_into().ok())
             .ok_or_else(|| IssuerError::BadRequest("proof must be 64 bytes, base64url".into()))?;
-        if (req.at - now).abs() > REFRESH_SKEW_SECS {
+        if req.at.abs_diff(now) > REFRESH_SKEW_SECS as u64 {
             return Err(IssuerError::BadRequest(
                 "the proof's time is more than 5 minutes from the service's clock".into(),
             ));
@@ -1016,6 +1040,7 @@ impl<S: Store> Issuer<S> {
         )
         .map_err(core_err)?;
         let mut tx = self.store.begin().await?;
+        tx.share_keys().await?;
         let meta = tx.meta().await?.ok_or_else(|| damaged("the issuer row"))?;
         let row = tx
             .credential(&p.credential_id)
@@ -1024,6 +1049,12 @@ impl<S: Store> Issuer<S> {
             .ok_or_else(|| IssuerError::UnknownCredential(hex::encode(p.credential_id)))?;
         if tx.revocation(&row.id).await?.is_some() {
             return Err(IssuerError::Revoked(hex::encode(row.id)));
+        }
+        if row.claims == [0; 32] {
+            // Issued before the issuer kept claim digests: nothing to compare against.
+            return Err(IssuerError::BadRequest(
+                "this card was issued before online renewal existed; renew it at a registration office".into(),
+            ));
         }
         // The card must be one this issuer signed (any key of its own, even a revoked
         // one: that is the point of a refresh), with exactly the claims it issued.

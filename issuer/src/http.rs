@@ -170,6 +170,16 @@ async fn refresh(
     json_ok(run.await)
 }
 
+/// The audit's actor for an admin request: the admin credential's name and the officer
+/// the body names (visible text, at most 64 characters, as on offers).
+fn admin_actor(office: Office, officer: String) -> Result<Actor> {
+    crate::pg::check_name("officer", &officer)?;
+    Ok(Actor {
+        office: office.name,
+        officer,
+    })
+}
+
 async fn admin(app: &Arc<App>, headers: &HeaderMap) -> Result<Office> {
     let office = app.issuer.authenticate(&bearer(headers)?).await?;
     if !office.admin {
@@ -197,16 +207,13 @@ async fn admin_revoke(
     let run = async move {
         let office = admin(&app, &headers).await?;
         let r: RevokeBody = body(b)?;
-        let actor = Actor {
-            office: office.name,
-            officer: r.officer,
-        };
+        let actor = admin_actor(office, r.officer)?;
         detached(async move {
             match (r.credential_id, r.citizen_id) {
                 (Some(c), None) => Ok(vec![app.issuer.revoke(&c, &actor, (app.now)()).await?]),
                 (None, Some(id)) => app.issuer.revoke_citizen(&id, &actor, (app.now)()).await,
                 _ => Err(IssuerError::BadRequest(
-                    "give credential_id or citizen_id, not both".into(),
+                    "give exactly one of credential_id and citizen_id".into(),
                 )),
             }
         })
@@ -234,10 +241,7 @@ async fn admin_rotate(
     let run = async move {
         let office = admin(&app, &headers).await?;
         let r: AdminBody = body(b)?;
-        let actor = Actor {
-            office: office.name,
-            officer: r.officer,
-        };
+        let actor = admin_actor(office, r.officer)?;
         let k = detached(async move { app.issuer.rotate(&actor, (app.now)()).await }).await?;
         Ok(serde_json::json!({"kid": hex::encode(&k.kid), "state": k.status.name()}))
     };
@@ -255,10 +259,7 @@ async fn admin_revoke_key(
         let kid = r
             .kid
             .ok_or_else(|| IssuerError::BadRequest("kid is missing".into()))?;
-        let actor = Actor {
-            office: office.name,
-            officer: r.officer,
-        };
+        let actor = admin_actor(office, r.officer)?;
         let ks =
             detached(async move { app.issuer.revoke_key(&kid, &actor, (app.now)()).await }).await?;
         Ok(
@@ -277,10 +278,7 @@ async fn admin_publish(
         let office = admin(&app, &headers).await?;
         let r: AdminBody = body(b)?;
         let days = r.valid_days.unwrap_or(7);
-        let actor = Actor {
-            office: office.name,
-            officer: r.officer,
-        };
+        let actor = admin_actor(office, r.officer)?;
         let built =
             detached(async move { app.issuer.publish(&actor, (app.now)(), days).await }).await?;
         Ok(built.report)

@@ -23,7 +23,8 @@ pub mod token;
 pub use backup::MAX_BACKUP_BYTES;
 pub use core::{
     Actor, InitOptions, IssuedRecord, Issuer, KeyReport, KeySource, FILL_DENOMINATOR,
-    FILL_NUMERATOR, LISTS_PER_ISSUE, PROBES_PER_LIST, REFRESH_SKEW_SECS, ROOT_LIFETIME_SECS,
+    FILL_NUMERATOR, LISTS_PER_ISSUE, PROBES_PER_LIST, REFRESH_SKEW_SECS, RESTORE_LIST_MARGIN,
+    ROOT_LIFETIME_SECS,
 };
 pub(crate) use error::core;
 pub use error::{IssuerError, Result};

@@ -520,7 +520,7 @@ async fn common<S: Store>(cli: &Cli, iss: &Issuer<S>, now: i64) -> anyhow::Resul
             say(
                 cli,
                 serde_json::json!({"trust_list_version_at_least": v, "status_lists": "closed"}),
-                &format!("Every status list is closed and the next trust list will be version {} or later. Revoke again any card revoked after the copy was made, then publish.", v + 1),
+                &format!("Every status list is closed and the next trust list will be version {} or later.\nBefore publishing: revoke again any key and any card revoked after the copy was made (the next publish would otherwise undo it at the gates).", v + 1),
             )
         }
         Cmd::Audit { limit } => {

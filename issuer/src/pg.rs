@@ -268,10 +268,10 @@ impl Txn for PgTx {
             name: r.get(1),
             status_size: r.get::<_, i64>(2) as u64,
             sealed_store_key: r.get(3),
-            citizen_key: secret_of(
-                &r.get::<_, Option<String>>(4)
-                    .ok_or_else(|| damaged("the citizen key"))?,
-            )?,
+            citizen_key: r
+                .get::<_, Option<String>>(4)
+                .map(|s| secret_of(&s))
+                .transpose()?,
             created_at: r.get(5),
         }))
     }
@@ -286,12 +286,26 @@ impl Txn for PgTx {
                     &m.name,
                     &(m.status_size as i64),
                     &m.sealed_store_key,
-                    &secret_json(&m.citizen_key),
+                    &m.citizen_key.as_ref().map(secret_json),
                     &m.created_at,
                 ],
             )
             .await?;
         Ok(n == 1)
+    }
+
+    async fn set_citizen_key(&mut self, k: &Secret) -> Result<()> {
+        self.exec(
+            "UPDATE issuer SET citizen_key = $1 WHERE citizen_key IS NULL",
+            &[&secret_json(k)],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn share_keys(&mut self) -> Result<()> {
+        self.exec("SELECT 1 FROM issuer FOR SHARE", &[]).await?;
+        Ok(())
     }
 
     async fn lock_keys(&mut self) -> Result<()> {
@@ -532,7 +546,15 @@ impl Txn for PgTx {
         Ok(r.get::<_, i64>(0) as u64)
     }
 
-    async fn close_lists(&mut self, size: u64) -> Result<()> {
+    async fn close_lists(&mut self, size: u64, margin: u32) -> Result<()> {
+        self.exec(
+            "INSERT INTO status_lists (list, fill)
+             SELECT g, 0 FROM generate_series(
+                 (SELECT max(list) + 1 FROM status_lists),
+                 (SELECT max(list) FROM status_lists) + $1) AS g",
+            &[&(margin as i32)],
+        )
+        .await?;
         self.exec("UPDATE status_lists SET fill = $1", &[&(size as i64)])
             .await?;
         Ok(())
@@ -907,7 +929,7 @@ pub fn token_hash(token: &str) -> [u8; 32] {
 }
 
 /// Names shown in the audit and on screens: visible text, not too long.
-fn check_name(what: &str, name: &str) -> Result<()> {
+pub(crate) fn check_name(what: &str, name: &str) -> Result<()> {
     if name.trim().is_empty() || name.chars().count() > MAX_OFFICER {
         return Err(IssuerError::BadRequest(format!(
             "{what} must be 1 to {MAX_OFFICER} characters"

@@ -30,6 +30,12 @@ pub trait Txn {
     async fn meta(&mut self) -> Result<Option<Meta>>;
     /// Creates the issuer row; `false` if one exists.
     async fn create(&mut self, meta: &Meta) -> Result<bool>;
+    /// Stores the citizen-hash key of an issuer made before citizen binding (only if it has
+    /// none).
+    async fn set_citizen_key(&mut self, k: &Secret) -> Result<()>;
+    /// Makes issuance wait while a key change commits, and a key change wait for the
+    /// issuances in flight (a shared row lock; sled has one writer).
+    async fn share_keys(&mut self) -> Result<()>;
     /// Makes concurrent key or root changes take turns (a row lock; sled has one writer).
     async fn lock_keys(&mut self) -> Result<()>;
     /// Every signing key, by sequence number.
@@ -63,10 +69,10 @@ pub trait Txn {
     async fn revoked(&mut self) -> Result<Vec<(u32, u64)>>;
     /// Reserves the next trust-list version (never handed out twice).
     async fn next_version(&mut self) -> Result<u64>;
-    /// Counts every existing status list as full (`size` entries), so the next issuance
-    /// opens a new list (after a restore, indices of the lost tail are never handed out
-    /// again).
-    async fn close_lists(&mut self, size: u64) -> Result<()>;
+    /// Counts every existing status list, and `margin` new ones after them, as full
+    /// (`size` entries), so the next issuance opens a list the lost tail of a restored copy
+    /// cannot have used.
+    async fn close_lists(&mut self, size: u64, margin: u32) -> Result<()>;
     /// Raises the trust-list version to at least `min` (after a restore, the next publish
     /// is newer than anything published before the loss).
     async fn raise_version(&mut self, min: u64) -> Result<()>;
@@ -92,8 +98,9 @@ pub struct Meta {
     pub sealed_store_key: Option<Vec<u8>>,
     /// The key of the citizen hash: sealed under the store key, or derived from a key of
     /// its own in the token (Ed25519 signatures are deterministic, so the same key gives the
-    /// same hash key, and only the token can).
-    pub citizen_key: Secret,
+    /// same hash key, and only the token can). `None` in a database made before citizen
+    /// binding: the first unlock makes one.
+    pub citizen_key: Option<Secret>,
     /// When the issuer was made.
     pub created_at: i64,
 }

@@ -328,6 +328,24 @@ impl Txn for SledTx {
         Ok(true)
     }
 
+    async fn set_citizen_key(&mut self, k: &Secret) -> Result<()> {
+        if let Some(mut m) = self.meta().await? {
+            if m.citizen_key.is_none() {
+                m.citizen_key = Some(k.clone());
+                self.put(
+                    META,
+                    b"issuer",
+                    serde_json::to_vec(&m).expect("serialisable"),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    async fn share_keys(&mut self) -> Result<()> {
+        Ok(())
+    }
+
     async fn lock_keys(&mut self) -> Result<()> {
         // The transaction already holds the store's one writer lock.
         Ok(())
@@ -518,9 +536,11 @@ impl Txn for SledTx {
         Ok(next)
     }
 
-    async fn close_lists(&mut self, size: u64) -> Result<()> {
-        for k in self.scan(FILL, b"")?.into_keys() {
-            self.put(FILL, &k, size.to_be_bytes().to_vec());
+    async fn close_lists(&mut self, size: u64, margin: u32) -> Result<()> {
+        let lists = self.lists().await?;
+        let next = lists.last().map_or(0, |l| l + 1);
+        for l in lists.into_iter().chain(next..next.saturating_add(margin)) {
+            self.put(FILL, &l.to_be_bytes(), size.to_be_bytes().to_vec());
         }
         Ok(())
     }

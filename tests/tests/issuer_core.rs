@@ -293,7 +293,7 @@ fn compromise_and_refresh<S: Store>(iss: &Issuer<S>, w: &impl Publish) {
             .iter()
             .map(|r| r.credential_id.clone())
             .collect::<Vec<_>>(),
-        [idb.clone()]
+        std::slice::from_ref(&idb)
     );
     let req = |p: &str, k: &SigningKey, at: i64| {
         let gate = CredentialPackage::parse(p.as_bytes())
