@@ -1,9 +1,12 @@
 //! The credential offer a registration officer's screen shows and the citizen's wallet
-//! scans (`TTO1:`), and what the wallet sends back to redeem it. The shape is OpenID for
+//! scans (`TTO2:`), and what the wallet sends back to redeem it. The shape is OpenID for
 //! Verifiable Credential Issuance's pre-authorised code flow with a transaction code:
 //!
 //! - the offer carries the service address, a one-time pre-authorised code, its expiry,
-//!   the issuer's root fingerprint and how many digits the transaction code has;
+//!   the issuer's root fingerprint and how many digits the transaction code has, signed by
+//!   the issuer's active signing key: a wallet sends the transaction code and its proof only
+//!   to a service the issuer vouches for, so a relayed or re-wrapped offer (another service
+//!   address around the same code) is refused before the code is asked for;
 //! - the officer reads the transaction code out loud; it is never in the offer, so a photo
 //!   of the screen alone redeems nothing;
 //! - the wallet proves possession of its PIN-protected holder key with a signature bound
@@ -19,7 +22,9 @@ use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
 
 /// Prefix of an offer's text.
-pub const PREFIX: &str = "TTO1:";
+pub const PREFIX: &str = "TTO2:";
+/// Prefix of the first, unsigned offers: refused by name (they could be relayed).
+pub const PREFIX_V1: &str = "TTO1:";
 /// The longest offer text read (a real one is about 170 characters).
 pub const MAX_TEXT: usize = 1024;
 /// The longest service address an offer may carry.
@@ -28,7 +33,7 @@ pub const MAX_SERVICE: usize = 256;
 pub const CODE_LEN: usize = 16;
 /// Digits of the transaction code.
 pub const TX_CODE_DIGITS: u8 = 6;
-const CHECK_TAG: &[u8] = b"tuaton offer v1";
+const SIGN_TAG: &[u8] = b"tuaton offer v2";
 const CODE_TAG: &[u8] = b"tuaton offer code v1";
 const TX_TAG: &[u8] = b"tuaton offer transaction code v1";
 const PROOF_TAG: &[u8] = b"tuaton offer proof v1";
@@ -47,6 +52,12 @@ pub struct Offer {
     pub root: [u8; 32],
     /// Digits of the transaction code the officer reads out.
     pub tx_code_digits: u8,
+    /// The issuer's number in the trust list.
+    pub issuer: u32,
+    /// The kid of the signing key that signed the offer.
+    pub kid: Vec<u8>,
+    /// Ed25519 over [`Offer::signed_bytes`].
+    pub signature: [u8; 64],
 }
 
 fn body(o: &Offer) -> Vec<Value> {
@@ -56,23 +67,49 @@ fn body(o: &Offer) -> Vec<Value> {
         cbor::i(o.expires),
         Value::Bytes(o.root.to_vec()),
         Value::Integer(o.tx_code_digits.into()),
+        Value::Integer(o.issuer.into()),
+        Value::Bytes(o.kid.clone()),
     ]
 }
 
-fn check_bytes(body: &[Value]) -> [u8; 4] {
-    let mut h = Sha256::new();
-    h.update(CHECK_TAG);
-    h.update(cbor::encode(&Value::Array(body.to_vec())));
-    h.finalize()[..4].try_into().expect("4 bytes")
-}
-
 impl Offer {
-    /// The offer as text for a QR code: `TTO1:` + base45(CBOR array of the five fields and
-    /// a 4-byte check).
+    /// What the issuer signs: `"tuaton offer v2" || cbor([service, code, expires, root,
+    /// tx-digits, issuer, kid])`.
+    pub fn signed_bytes(&self) -> Vec<u8> {
+        let mut m = SIGN_TAG.to_vec();
+        m.extend(cbor::encode(&Value::Array(body(self))));
+        m
+    }
+
+    /// Signs the offer with the issuer's active key (its `issuer` and `kid` already set).
+    pub fn sign(mut self, key: &dyn crate::signer::KeySigner) -> Result<Offer> {
+        self.signature = crate::signer::sign_checked(key, &self.signed_bytes())?;
+        Ok(self)
+    }
+
+    /// Checks the signature against the issuer's keys in a verified trust list: the key
+    /// must be listed for this issuer, not revoked, and signing now. Only then is the
+    /// service address the issuer's word.
+    pub fn verify(&self, keys: &crate::trust::TrustStore, now: i64) -> Result<()> {
+        let sig = Signature::from_bytes(&self.signature);
+        let ok = keys.keys_for(self.issuer, &self.kid).any(|k| {
+            !matches!(k.state, crate::trust::KeyState::Revoked { .. })
+                && k.window_contains(now)
+                && k.public.verify_strict(&self.signed_bytes(), &sig).is_ok()
+        });
+        if !ok {
+            return Err(Error::Signature(
+                "the offer is not signed by the issuer its trust bundle names".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The offer as text for a QR code: `TTO2:` + base45(CBOR array of the seven fields and
+    /// the 64-byte signature).
     pub fn to_text(&self) -> String {
         let mut items = body(self);
-        let check = check_bytes(&items);
-        items.push(Value::Bytes(check.to_vec()));
+        items.push(Value::Bytes(self.signature.to_vec()));
         format!(
             "{PREFIX}{}",
             base45::encode(cbor::encode(&Value::Array(items)))
@@ -89,22 +126,20 @@ impl Offer {
                 "the offer is longer than {MAX_TEXT} characters"
             )));
         }
+        if text.starts_with(PREFIX_V1) {
+            return Err(Error::Payload(
+                "an unsigned credential offer of an earlier kind; ask the officer to make it again with an up-to-date service".into(),
+            ));
+        }
         let b45 = text.strip_prefix(PREFIX).ok_or_else(|| {
-            Error::Payload("not a credential offer (it should start with TTO1:)".into())
+            Error::Payload("not a credential offer (it should start with TTO2:)".into())
         })?;
         let raw = base45::decode(b45)
             .map_err(|_| Error::Payload("the credential offer is not base45".into()))?;
-        let mut items = cbor::array(cbor::decode(&raw)?, "credential offer")?;
-        if items.len() != 6 {
-            return Err(err("credential offer: expected 6 items"));
-        }
-        let check = cbor::fixed::<4>(items.pop().expect("6 items"), "offer check")?;
-        if check != check_bytes(&items) {
-            return Err(Error::Payload(
-                "the credential offer is damaged (its check does not match); scan it again".into(),
-            ));
-        }
-        let [service, code, expires, root, digits]: [Value; 5] = items.try_into().expect("5 items");
+        let items = cbor::array(cbor::decode(&raw)?, "credential offer")?;
+        let [service, code, expires, root, digits, issuer, kid, sig]: [Value; 8] = items
+            .try_into()
+            .map_err(|_| err("credential offer: expected 8 items"))?;
         let service = cbor::text(service, "offer service")?;
         check_service(&service)?;
         let digits = cbor::uint(&digits, "offer transaction code digits")?;
@@ -114,12 +149,20 @@ impl Offer {
                 "must be between 4 and 10".to_string(),
             ));
         }
+        let kid = cbor::bytes(kid, "offer kid")?;
+        if kid.is_empty() || kid.len() > 32 {
+            return Err(err("credential offer: kid must be 1 to 32 bytes"));
+        }
         Ok(Offer {
             service,
             code: cbor::fixed(code, "offer code")?,
             expires: cbor::int(&expires, "offer expiry")?,
             root: cbor::fixed(root, "offer root fingerprint")?,
             tx_code_digits: digits as u8,
+            issuer: u32::try_from(cbor::uint(&issuer, "offer issuer")?)
+                .map_err(|_| err("credential offer: issuer out of range"))?,
+            kid,
+            signature: cbor::fixed(sig, "offer signature")?,
         })
     }
 }
@@ -226,7 +269,7 @@ pub struct OfferRequest {
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OfferResponse {
-    /// The offer text (`TTO1:...`) to show as a QR code.
+    /// The offer text (`TTO2:...`) to show as a QR code.
     pub offer: String,
     /// The transaction code the officer reads out to the citizen.
     pub tx_code: String,
@@ -282,31 +325,72 @@ impl ErrorResponse {
 mod tests {
     use super::*;
 
+    fn issuer_key() -> SigningKey {
+        SigningKey::from_bytes(&[5; 32])
+    }
+
     fn offer() -> Offer {
+        let k = issuer_key();
         Offer {
             service: "https://issue.example.go.th".into(),
             code: [7; CODE_LEN],
             expires: 1_800_000_000,
             root: [9; 32],
             tx_code_digits: 6,
+            issuer: 1,
+            kid: crate::trust::kid_of(&k.verifying_key()),
+            signature: [0; 64],
+        }
+        .sign(&k)
+        .unwrap()
+    }
+
+    fn keys() -> crate::trust::TrustStore {
+        let k = issuer_key();
+        crate::trust::TrustStore {
+            issuers: vec![crate::trust::TrustedIssuer {
+                id: 1,
+                name: "DOPA".into(),
+            }],
+            keys: vec![crate::trust::IssuerKey {
+                issuer: 1,
+                kid: crate::trust::kid_of(&k.verifying_key()),
+                public: k.verifying_key(),
+                not_before: 0,
+                not_after: None,
+                state: crate::trust::KeyState::Active,
+            }],
+            expires: None,
         }
     }
 
     #[test]
-    fn offer_round_trips_and_a_changed_character_is_caught() {
+    fn offer_round_trips_and_a_changed_service_is_refused() {
         let t = offer().to_text();
         assert!(t.starts_with(PREFIX));
-        assert_eq!(Offer::parse(&format!("  {t}\n")).unwrap(), offer());
-        let mut chars: Vec<char> = t.chars().collect();
-        let i = chars.len() / 2;
-        chars[i] = if chars[i] == '0' { '1' } else { '0' };
-        let e = Offer::parse(&chars.into_iter().collect::<String>()).unwrap_err();
-        assert!(
-            e.to_string().contains("damaged") || matches!(e, Error::Cbor(_) | Error::Payload(_)),
-            "{e}"
-        );
+        let back = Offer::parse(&format!("  {t}\n")).unwrap();
+        assert_eq!(back, offer());
+        back.verify(&keys(), 1_790_000_000).unwrap();
+        // A relay re-wraps the same code with its own service address.
+        let mut relayed = back.clone();
+        relayed.service = "https://issue.example.go.th.evil.example".into();
+        let relayed = Offer::parse(&relayed.to_text()).unwrap();
+        assert!(matches!(
+            relayed.verify(&keys(), 1_790_000_000),
+            Err(Error::Signature(_))
+        ));
+        // Signed by a key the trust list does not name.
+        let forged = Offer {
+            signature: [0; 64],
+            ..back.clone()
+        }
+        .sign(&SigningKey::from_bytes(&[6; 32]))
+        .unwrap();
+        assert!(forged.verify(&keys(), 1_790_000_000).is_err());
         assert!(Offer::parse("TTE1:ABC").is_err());
-        assert!(Offer::parse(&"TTO1:".repeat(400)).is_err());
+        assert!(Offer::parse(&"TTO2:".repeat(400)).is_err());
+        let e = Offer::parse("TTO1:ABC").unwrap_err();
+        assert!(e.to_string().contains("unsigned"), "{e}");
     }
 
     #[test]

@@ -50,6 +50,15 @@ impl KdfParams {
         p: 1,
     };
 
+    /// The most any sealed blob may ask for (four times [`KdfParams::RELEASE`]'s memory, at
+    /// most 10 passes and 8 lanes): a blob is refused above it before any work, so a
+    /// swapped file cannot make opening it run for weeks or take all memory.
+    pub const MAX: KdfParams = KdfParams {
+        m_kib: 256 * 1024,
+        t: 10,
+        p: 8,
+    };
+
     /// Cheap parameters for tests only. Stores record their parameters, so a store made
     /// with these can never be mistaken for a production one.
     pub const fn insecure_for_tests() -> KdfParams {
@@ -142,12 +151,25 @@ impl Sealed {
             .try_into()
             .map_err(|_| err("sealed: expected 6 items"))?;
         let n = |v: &Value, w| cbor::uint(v, w).and_then(|x| u32::try_from(x).map_err(|_| err(w)));
+        let params = KdfParams {
+            m_kib: n(&m, "m")?,
+            t: n(&t, "t")?,
+            p: n(&p, "p")?,
+        };
+        let max = KdfParams::MAX;
+        if params.m_kib > max.m_kib
+            || params.t > max.t
+            || params.p > max.p
+            || params.t == 0
+            || params.p == 0
+        {
+            return Err(err(format!(
+                "sealed: key derivation cost (m={} KiB, t={}, p={}) is outside the allowed (at most m={}, t={}, p={})",
+                params.m_kib, params.t, params.p, max.m_kib, max.t, max.p
+            )));
+        }
         Ok(Sealed {
-            params: KdfParams {
-                m_kib: n(&m, "m")?,
-                t: n(&t, "t")?,
-                p: n(&p, "p")?,
-            },
+            params,
             salt: cbor::fixed::<16>(salt, "salt")?,
             nonce: cbor::fixed::<12>(nonce, "nonce")?,
             ciphertext: cbor::bytes(ct, "ciphertext")?,
@@ -183,6 +205,16 @@ mod tests {
         ));
         let back = Sealed::from_bytes(&s.to_bytes()).unwrap();
         assert_eq!(back, s);
+        // A header asking for weeks of work is refused before any.
+        let mut greedy = s.clone();
+        greedy.params.t = 1 << 20;
+        assert!(Sealed::from_bytes(&greedy.to_bytes()).is_err());
+        greedy.params = KdfParams {
+            m_kib: 1 << 30,
+            t: 1,
+            p: 1,
+        };
+        assert!(Sealed::from_bytes(&greedy.to_bytes()).is_err());
         assert!(!s.to_bytes().windows(10).any(|w| w == b"holder key"));
     }
 }

@@ -3,8 +3,11 @@
 //! one blob under the issuer passphrase (Argon2id, then ChaCha20-Poly1305); `restore`
 //! rebuilds a store from it whole or not at all, and checks it opens with the passphrase.
 //!
-//! File: `TUATON-ISSUER-BACKUP-1\n` then the sealed blob (`common::seal::Sealed`). Blob:
-//! for each tree, `lp(name) || u64be(count) || count x (lp(key) || lp(value))`, with
+//! File: `TUATON-ISSUER-BACKUP-2\n`, then SHA-256 of the sealed blob (32 bytes), then the
+//! sealed blob (`common::seal::Sealed`, whose KDF cost is bounded by `KdfParams::MAX`
+//! before any work). The digest tells damage (a flipped bit: "damaged") from a wrong
+//! passphrase (the digest holds, the seal does not open). Blob: for each tree,
+//! `lp(name) || u64be(count) || count x (lp(key) || lp(value))`, with
 //! `lp(x) = u32be(len(x)) || x`.
 
 use crate::sled_store::SledStore;
@@ -13,7 +16,9 @@ use std::path::Path;
 use tuaton_common::seal::{KdfParams, Sealed};
 use zeroize::Zeroizing;
 
-const MAGIC: &[u8] = b"TUATON-ISSUER-BACKUP-1\n";
+const MAGIC: &[u8] = b"TUATON-ISSUER-BACKUP-2\n";
+/// Backups of the first store layout (before one issuer core): refused by name.
+const MAGIC_V1: &[u8] = b"TUATON-ISSUER-BACKUP-1\n";
 const AAD: &[u8] = b"tuaton issuer backup v1";
 /// Largest backup `restore` reads (an issuer store with millions of credentials is far
 /// smaller).
@@ -62,8 +67,10 @@ impl Issuer<SledStore> {
             AAD,
         )
         .map_err(crate::core)?;
+        let sealed = sealed.to_bytes();
         let mut file = MAGIC.to_vec();
-        file.extend(sealed.to_bytes());
+        file.extend_from_slice(&<sha2::Sha256 as sha2::Digest>::digest(&sealed));
+        file.extend(sealed);
         use std::io::Write;
         let io = |source| IssuerError::Io {
             path: out.into(),
@@ -105,10 +112,21 @@ impl Issuer<SledStore> {
         if file.len() as u64 > MAX_BACKUP_BYTES {
             return Err(bad("too large"));
         }
+        if file.starts_with(MAGIC_V1) {
+            return Err(bad(
+                "a backup of the earlier store layout; restore it with the tuaton-issuer that wrote it",
+            ));
+        }
         let body = file
             .strip_prefix(MAGIC)
             .ok_or_else(|| bad("no backup header"))?;
-        let sealed = Sealed::from_bytes(body).map_err(|_| bad("damaged"))?;
+        let (digest, body) = body.split_at_checked(32).ok_or_else(|| bad("truncated"))?;
+        if <sha2::Sha256 as sha2::Digest>::digest(body)[..] != *digest {
+            return Err(bad("damaged: its contents do not match their digest"));
+        }
+        // The KDF cost is bounded as it is parsed (KdfParams::MAX): a swapped header cannot
+        // make this run for weeks.
+        let sealed = Sealed::from_bytes(body).map_err(|e| bad(&format!("damaged ({e})")))?;
         let blob = sealed.open(passphrase, AAD).map_err(|e| match e {
             tuaton_common::Error::WrongSecret => IssuerError::WrongPassphrase,
             _ => bad("damaged"),

@@ -927,6 +927,16 @@ impl<S: Store> Issuer<S> {
         Ok(out)
     }
 
+    /// The issuer's number and the active key, which signs offers (the key the newest
+    /// published bundle names, since rotation is staged).
+    pub(crate) async fn active_signer(&self) -> Result<(u32, Vec<u8>, Arc<dyn KeySigner>)> {
+        let mut tx = self.store.begin().await?;
+        let meta = tx.meta().await?.ok_or_else(|| damaged("the issuer row"))?;
+        let key = active_key(&tx.keys().await?)?;
+        let signer = self.signer(&key)?;
+        Ok((meta.issuer_id, key.kid, signer))
+    }
+
     /// The newest audit rows.
     pub async fn audit_log(&self, limit: u32) -> Result<Vec<AuditRow>> {
         self.store.begin().await?.audit_rows(limit).await

@@ -195,10 +195,14 @@ enum OfficeCmd {
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
     },
-    /// Revoke an office's credential: its next request is refused.
+    /// Revoke an office's credential: its next request is refused and its open offers
+    /// close.
     Revoke {
         /// The office's name.
         name: String,
+        /// The office was compromised: also revoke every card it issued from this time on.
+        #[arg(long, value_name = "RFC3339", value_parser = tuaton_cli::parse_at)]
+        revoke_issued_since: Option<i64>,
     },
 }
 

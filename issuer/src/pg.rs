@@ -694,8 +694,9 @@ impl Issuer<PgStore> {
     }
 
     /// Revokes an office's credential: its next request is refused, and its open offers
-    /// close.
-    pub async fn revoke_office(&self, name: &str, now: i64) -> Result<()> {
+    /// close. With `since` (a compromised office), every card it issued from then on is
+    /// revoked too; their count is returned.
+    pub async fn revoke_office(&self, name: &str, now: i64, since: Option<i64>) -> Result<u64> {
         let tx = self.store().begin().await?;
         let n = tx
             .exec(
@@ -714,7 +715,29 @@ impl Issuer<PgStore> {
             &[&name],
         )
         .await?;
-        tx.commit().await
+        let mut revoked = 0;
+        if let Some(t) = since {
+            // The actor is "office/officer": an exact prefix, no pattern characters.
+            revoked = tx
+                .exec(
+                    "INSERT INTO revocations (credential_id, revoked_at, actor, reason)
+                     SELECT credential_id, $2, 'office revoked', 'cause' FROM credentials
+                     WHERE left(actor, length($1) + 1) = $1 || '/' AND issued_at >= $3
+                     ON CONFLICT DO NOTHING",
+                    &[&name, &now, &t],
+                )
+                .await?;
+        }
+        let mut tx = tx;
+        tx.audit(&audit(
+            now,
+            &Actor::cli(),
+            "office-revoke",
+            &format!("{name}: {revoked} cards revoked"),
+        ))
+        .await?;
+        tx.commit().await?;
+        Ok(revoked)
     }
 
     /// The office a bearer credential belongs to.
@@ -754,6 +777,21 @@ impl Issuer<PgStore> {
         let code = rand::random::<[u8; offer::CODE_LEN]>();
         let tx_code = format!("{:06}", OsRng.gen_range(0..1_000_000u32));
         let expires = now + OFFER_TTL_SECS;
+        // Signed by the issuer: a wallet sends its code only to the service named here.
+        let (issuer, kid, signer) = self.active_signer().await?;
+        let offer_text = Offer {
+            service: service.to_owned(),
+            code,
+            expires,
+            root,
+            tx_code_digits: offer::TX_CODE_DIGITS,
+            issuer,
+            kid,
+            signature: [0; 64],
+        }
+        .sign(signer.as_ref())
+        .map_err(core)?
+        .to_text();
         let mut tx = self.store().begin().await?;
         tx.exec(
             "INSERT INTO offers (code_hash, tx_hash, office_id, officer, record, portrait, created_at, expires)
@@ -784,14 +822,7 @@ impl Issuer<PgStore> {
         tx.audit(&audit(now, &actor, "offer", "")).await?;
         tx.commit().await?;
         Ok(OfferResponse {
-            offer: Offer {
-                service: service.to_owned(),
-                code,
-                expires,
-                root,
-                tx_code_digits: offer::TX_CODE_DIGITS,
-            }
-            .to_text(),
+            offer: offer_text,
             tx_code,
             expires: tuaton_common::model::format_rfc3339(expires),
         })

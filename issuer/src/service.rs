@@ -111,12 +111,19 @@ pub(super) async fn run(cli: &Cli, url: &str, now: i64) -> anyhow::Result<()> {
                     ),
                 )
             }
-            OfficeCmd::Revoke { name } => {
-                iss.revoke_office(name, now).await?;
+            OfficeCmd::Revoke {
+                name,
+                revoke_issued_since,
+            } => {
+                let n = iss.revoke_office(name, now, *revoke_issued_since).await?;
+                let cards = match revoke_issued_since {
+                    Some(_) => format!(" {n} card(s) it issued since then are revoked: publish to tell the gates."),
+                    None => String::new(),
+                };
                 super::say(
                     cli,
-                    serde_json::json!({"office": name, "revoked": true}),
-                    &format!("Office \"{name}\" can no longer make offers; its open offers are closed."),
+                    serde_json::json!({"office": name, "revoked": true, "cards_revoked": n}),
+                    &format!("Office \"{name}\" can no longer make offers; its open offers are closed.{cards}"),
                 )
             }
         },

@@ -370,3 +370,50 @@ fn a_dead_disk_is_not_a_national_re_enrolment() {
     );
     assert!(!std::path::Path::new(&other).join("issuer.sled").exists());
 }
+
+#[test]
+fn a_damaged_or_swapped_backup_is_reported_as_such_at_once() {
+    let w = setup();
+    w.enroll("a", &record(&w, 0));
+    let file = w.p("issuer.backup");
+    w.issuer(&["backup", "--out", &file]).ok();
+    let good = std::fs::read(&file).unwrap();
+    let restore = |bytes: &[u8]| {
+        let f = w.p("changed.backup");
+        std::fs::write(&f, bytes).unwrap();
+        let t = std::time::Instant::now();
+        let r = run(
+            "tuaton-issuer",
+            &["--home", &w.p("elsewhere"), "restore", "--from", &f],
+            "",
+            &[("TUATON_ISSUER_PASSPHRASE", PASSPHRASE)],
+        );
+        (r, t.elapsed())
+    };
+    // One flipped bit deep in the ciphertext: damage, not a wrong passphrase.
+    let mut flipped = good.clone();
+    let n = flipped.len() - 40;
+    flipped[n] ^= 1;
+    let (r, _) = restore(&flipped);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("damaged"), "{}", r.stderr);
+    assert!(!r.stderr.contains("passphrase"), "{}", r.stderr);
+    // A swapped header asking Argon2 for 2^20 passes (weeks): refused before any work.
+    // The sealed blob is CBOR `[m, t, p, ...]` after the 23-byte magic and the digest.
+    let mut greedy = good.clone();
+    let blob = 23 + 32;
+    assert_eq!(greedy[blob], 0x86, "a 6-item CBOR array");
+    // m is 0x1a + u32 (65536 KiB); t follows as a one-byte uint (3).
+    assert_eq!(greedy[blob + 6], 0x03);
+    let mut swapped = greedy[..blob + 6].to_vec();
+    swapped.extend([0x1a, 0x00, 0x10, 0x00, 0x00]);
+    swapped.extend_from_slice(&greedy[blob + 7..]);
+    greedy = swapped;
+    let digest = <sha2::Sha256 as sha2::Digest>::digest(&greedy[blob..]);
+    greedy[23..blob].copy_from_slice(&digest);
+    let (r, took) = restore(&greedy);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("key derivation cost"), "{}", r.stderr);
+    assert!(took < std::time::Duration::from_secs(20), "{took:?}");
+    assert!(!w.path("elsewhere/issuer.sled").exists());
+}

@@ -71,6 +71,21 @@ pub enum WalletError {
     /// The officer's credential offer does not parse (a misread, an altered character).
     #[error("the credential offer: {0}")]
     BadOffer(tuaton_common::Error),
+    /// The offer is not signed by the issuer its trust bundle names: a relayed or
+    /// re-wrapped offer, or a fake officer's screen.
+    #[error(
+        "this offer is not vouched for by the issuer ({0}): the screen that showed it may be fake"
+    )]
+    FakeOffer(String),
+    /// The card offered or imported is from another issuer than the card this wallet
+    /// holds (refused unless the citizen replaces the card on purpose).
+    #[error("this wallet holds a card from \"{held}\"; this one is from {offered}")]
+    OtherIssuer {
+        /// The issuer of the card held.
+        held: String,
+        /// The issuer of the card offered.
+        offered: String,
+    },
     /// The issuance service (or its bundle) could not be reached or answered nonsense.
     #[error("could not reach the issuance service at {url}: {reason}")]
     Unreachable {
@@ -121,6 +136,12 @@ impl tuaton_cli::Hint for WalletError {
                 "check the network and ask the officer whether the service is up; nothing was added to your wallet"
             }
             WalletError::BadOffer(_) => "scan the officer's QR code again, or ask for a new offer",
+            WalletError::FakeOffer(_) => {
+                "do not type the transaction code; tell the officer at the counter and ask for a new offer"
+            }
+            WalletError::OtherIssuer { .. } => {
+                "keep your card; to replace it on purpose, run the command again with --replace-card"
+            }
             WalletError::Service { code, .. } if code == "wrong_tx_code" => {
                 "type the digits the officer reads out; the offer closes after 5 wrong codes"
             }

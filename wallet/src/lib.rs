@@ -16,4 +16,4 @@ pub mod transport;
 
 pub use error::{Result, WalletError};
 pub use pin::{backoff_secs, Pin, MAX_ATTEMPTS};
-pub use store::{Card, Unlocked, Wallet, WalletOptions};
+pub use store::{Card, HeldIssuer, Unlocked, Wallet, WalletOptions};

@@ -67,11 +67,15 @@ enum Cmd {
         /// Trust whatever root the bundle starts with (lab setups only).
         #[arg(long, requires = "bundle")]
         trust_on_first_use: bool,
+        /// Replace the card this wallet holds with one from another issuer (asks you to
+        /// confirm, naming both).
+        #[arg(long)]
+        replace_card: bool,
     },
     /// Receive your card from a registration officer's offer: scan the QR on the
     /// officer's screen, type the code the officer reads out, confirm with your PIN.
     Enroll {
-        /// The offer text (TTO1:...).
+        /// The offer text (TTO2:...).
         #[arg(required_unless_present = "image", conflicts_with = "image")]
         offer: Option<String>,
         /// A picture (PNG or JPEG) of the officer's screen instead of the text.
@@ -81,6 +85,10 @@ enum Cmd {
         /// naming another root is refused.
         #[arg(long, value_name = "FINGERPRINT")]
         expect_root: Option<String>,
+        /// Replace the card this wallet holds with one from another issuer (asks you to
+        /// confirm, naming both).
+        #[arg(long)]
+        replace_card: bool,
     },
     /// Renew the card online from the service that issued it (after the issuer rotated
     /// or revoked a signing key): the same card, signed again by the issuer's current key.
@@ -197,6 +205,7 @@ fn enroll(
     text: Option<&str>,
     image: Option<&std::path::Path>,
     expect_root: Option<&str>,
+    replace: bool,
     now: i64,
 ) -> anyhow::Result<()> {
     use tuaton_common::offer::Offer;
@@ -225,19 +234,28 @@ fn enroll(
             ),
         });
     }
+    let state = tuaton_wallet::offer::fetch_bundle(&offer, now)?;
+    // The issuer vouches for the service address, or nothing is sent to it (and the
+    // address is not shown as if it were the issuer's).
+    offer
+        .verify(&state.to_store(), now)
+        .map_err(|e| WalletError::FakeOffer(e.to_string()))?;
     eprintln!(
-        "Offer from {}",
+        "Offer from {}, signed by the issuer",
         tuaton_common::text::for_display(&offer.service)
     );
-    let state = tuaton_wallet::offer::fetch_bundle(&offer, now)?;
     let pin = p.ask("PIN")?;
     let u = w.unlock(&pin, chrono::Utc::now().timestamp())?;
+    // A card held from another issuer is never replaced silently: refused, or confirmed by
+    // name, before the transaction code is asked for.
+    let offered = tuaton_wallet::HeldIssuer::of(&state, offer.issuer)?;
+    confirm_issuer(&u, &state, &offered, replace, p)?;
     // The same prompter: with --pin-stdin it holds standard input, line by line.
     let typed = p.ask("Transaction code (the officer reads it out)")?;
     let tx = tuaton_common::offer::normalise_tx_code(&typed, offer.tx_code_digits)
         .map_err(WalletError::Core)?;
     let package = tuaton_wallet::offer::redeem(&offer, &tx, &u.holder_key()?)?;
-    let card = u.import(&package, Some(&state), now)?;
+    let card = u.import_replacing(&package, Some(&state), now, replace)?;
     let c = card.gate.claims()?;
     let name = english_name(&c);
     if cli.json {
@@ -252,6 +270,41 @@ fn enroll(
             name.trim(),
             card.credential_id
         ))?;
+    }
+    Ok(())
+}
+
+/// With a card held from another issuer than `offered`: refused, unless `replace` and the
+/// citizen types REPLACE at a prompt naming both issuers.
+fn confirm_issuer(
+    u: &tuaton_wallet::Unlocked<'_>,
+    state: &tuaton_common::trust::TrustState,
+    offered: &tuaton_wallet::HeldIssuer,
+    replace: bool,
+    p: &mut Prompter,
+) -> anyhow::Result<()> {
+    let Some(held) = u.held_issuer()? else {
+        return Ok(());
+    };
+    if state.chain_has(&held.root_bytes()?) {
+        return Ok(());
+    }
+    let other = WalletError::OtherIssuer {
+        held: held.name.clone(),
+        offered: format!("\"{}\"", offered.name),
+    };
+    if !replace {
+        anyhow::bail!(other);
+    }
+    let typed = p.ask(&format!(
+        "This wallet holds a card from \"{}\" (root {}). Replace it with a card from \"{}\" (root {})? Type REPLACE to confirm",
+        tuaton_common::text::for_display(&held.name),
+        &held.root[..16],
+        tuaton_common::text::for_display(&offered.name),
+        &offered.root[..16]
+    ))?;
+    if typed.trim() != "REPLACE" {
+        anyhow::bail!(other);
     }
     Ok(())
 }
@@ -290,7 +343,7 @@ fn refresh(
             "the renewed card's claims differ from this card's; it was not stored".into()
         ));
     }
-    let card = u.import(&package, Some(&state), now)?;
+    let card = u.import_replacing(&package, Some(&state), now, false)?;
     let kid = hex::encode(card.gate.full_member()?.kid);
     if cli.json {
         out(&serde_json::json!({"credential_id": card.credential_id, "kid": kid}).to_string())?;
@@ -356,6 +409,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         offer,
         image,
         expect_root,
+        replace_card,
     } = &cli.cmd
     {
         return enroll(
@@ -365,6 +419,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             offer.as_deref(),
             image.as_deref(),
             expect_root.as_deref(),
+            *replace_card,
             now,
         );
     }
@@ -402,6 +457,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             bundle,
             expect_root,
             trust_on_first_use,
+            replace_card,
         } => {
             let pkg = std::fs::read(file).map_err(|source| WalletError::Io {
                 path: file.clone(),
@@ -411,7 +467,21 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
                 .as_deref()
                 .map(|b| load_bundle(b, expect_root.as_deref(), *trust_on_first_use, now))
                 .transpose()?;
-            let card = u.import(&pkg, state.as_ref(), now)?;
+            if let (Some(st), true) = (&state, *replace_card) {
+                let id = tuaton_common::package::CredentialPackage::parse(&pkg)
+                    .and_then(|p| p.gate_form())
+                    .and_then(|g| g.full_member())
+                    .map(|m| m.payload.issuer)
+                    .map_err(|e| WalletError::BadPackage(e.to_string()))?;
+                confirm_issuer(
+                    &u,
+                    st,
+                    &tuaton_wallet::HeldIssuer::of(st, id)?,
+                    true,
+                    &mut p,
+                )?;
+            }
+            let card = u.import_replacing(&pkg, state.as_ref(), now, *replace_card)?;
             let c = card.gate.claims()?;
             if state.is_none() {
                 eprintln!("warning: no --bundle given, so the issuer's signature was not checked against trusted keys");

@@ -237,6 +237,46 @@ impl Card {
     }
 }
 
+/// The issuer of the card a wallet holds: the fingerprint of the first root of its trust
+/// chain (stable across root rotations) and its display name.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeldIssuer {
+    /// SHA-256 fingerprint of root version 1 of its chain, hex.
+    pub root: String,
+    /// Its name in the trust list.
+    pub name: String,
+}
+
+impl HeldIssuer {
+    /// The issuer `id` of a verified trust state.
+    pub fn of(state: &TrustState, id: u32) -> Result<HeldIssuer> {
+        let chain = state.chain_bytes();
+        let first = chain
+            .first()
+            .ok_or(WalletError::StoreDamaged("a trust state without a root"))?;
+        let root = tuaton_common::trust::SignedRoot::from_bytes_self_signed(first)?;
+        let name = state
+            .trust_list
+            .list
+            .issuers
+            .iter()
+            .find(|i| i.id == id)
+            .map(|i| i.name.clone())
+            .unwrap_or_else(|| format!("issuer {id}"));
+        Ok(HeldIssuer {
+            root: root.root.fingerprint(),
+            name,
+        })
+    }
+
+    /// The root fingerprint as bytes.
+    pub fn root_bytes(&self) -> Result<[u8; 32]> {
+        tuaton_common::trust::parse_fingerprint(&self.root)
+            .map_err(|_| WalletError::StoreDamaged("the remembered issuer root does not decode"))
+    }
+}
+
 impl Unlocked<'_> {
     fn encrypt(&self, name: &str, plain: &[u8]) -> Vec<u8> {
         let nonce = rnd::<12>();
@@ -283,9 +323,35 @@ impl Unlocked<'_> {
         Ok(enroll::request(&self.holder_key()?, now))
     }
 
-    /// Checks a credential package and stores it (replacing any previous card in one
-    /// write). With `bundle`, the issuer signature is checked against that trust bundle.
+    /// The issuer of the card this wallet holds (remembered when a card was imported with
+    /// its trust bundle).
+    pub fn held_issuer(&self) -> Result<Option<HeldIssuer>> {
+        self.decrypt("issuer")?
+            .map(|s| {
+                serde_json::from_slice(s.expose())
+                    .map_err(|_| WalletError::StoreDamaged("the remembered issuer does not decode"))
+            })
+            .transpose()
+    }
+
+    /// Checks a credential package and stores it, refusing a card of another issuer than
+    /// the one held (see [`Unlocked::import_replacing`]).
     pub fn import(&self, package: &[u8], bundle: Option<&TrustState>, now: i64) -> Result<Card> {
+        self.import_replacing(package, bundle, now, false)
+    }
+
+    /// Checks a credential package and stores it (replacing any previous card in one
+    /// write). With `bundle`, the issuer signature is checked against that trust bundle
+    /// and the issuer (its first root) is remembered with the card. A card whose bundle
+    /// does not chain to the remembered root, or a card without a bundle while one is
+    /// remembered, is refused unless `replace` (the citizen confirmed replacing the card).
+    pub fn import_replacing(
+        &self,
+        package: &[u8],
+        bundle: Option<&TrustState>,
+        now: i64,
+        replace: bool,
+    ) -> Result<Card> {
         let bad = |m: String| WalletError::BadPackage(m);
         let pkg = CredentialPackage::parse(package).map_err(|e| bad(e.to_string()))?;
         let gate = pkg.gate_form().map_err(|e| bad(e.to_string()))?;
@@ -331,11 +397,38 @@ impl Unlocked<'_> {
                 return Err(bad("the flight member's signature does not verify".into()));
             }
         }
+        let offered = bundle
+            .map(|s| HeldIssuer::of(s, full.payload.issuer))
+            .transpose()?;
+        if let (Some(held), false) = (self.held_issuer()?, replace) {
+            let root = held.root_bytes()?;
+            let same = bundle.is_some_and(|s| s.chain_has(&root));
+            if !same {
+                return Err(WalletError::OtherIssuer {
+                    held: held.name,
+                    offered: match &offered {
+                        Some(o) => format!("\"{}\"", o.name),
+                        None => "an issuer this wallet cannot check (no trust bundle)".into(),
+                    },
+                });
+            }
+        }
         let cid = pkg.credential_id.clone();
         // Kept as the package itself: the one type the issuer wrote.
         let entry = self.encrypt("credential", pkg.to_json_pretty().as_bytes());
-        // One atomic insert: a crash leaves the old card or the new one, never half.
-        self.w.db.open_tree(VAULT)?.insert("credential", entry)?;
+        // One atomic batch: a crash leaves the old card and its issuer or the new ones,
+        // never half.
+        let mut batch = sled::Batch::default();
+        batch.insert("credential", entry);
+        match &offered {
+            Some(o) => batch.insert(
+                "issuer",
+                self.encrypt("issuer", &serde_json::to_vec(o).expect("serialisable")),
+            ),
+            None if replace => batch.remove("issuer"),
+            None => {}
+        }
+        self.w.db.open_tree(VAULT)?.apply_batch(batch)?;
         self.w.db.flush()?;
         Ok(Card {
             gate,
