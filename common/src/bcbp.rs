@@ -76,6 +76,9 @@ pub struct BoardingPass {
     pub electronic_ticket: bool,
     /// BCBP version from the conditional section (`>` + digit), when present.
     pub version: Option<u8>,
+    /// Date of issue of the pass (item 22: the year's last digit, the day of the year),
+    /// when the conditional section carries it: it tells which year a leg's day is in.
+    pub issued: Option<(u8, u16)>,
     /// Legs, 1 to 4.
     pub legs: Vec<Leg>,
 }
@@ -147,12 +150,13 @@ impl BoardingPass {
         };
         let mut legs = Vec::with_capacity(legs_n);
         let mut version = None;
+        let mut issued = None;
         for i in 0..legs_n {
             let leg = Self::leg(&mut c)?;
             // The variable field: conditional items, then the airline's own data.
             let var = c.take(leg.variable_size, "conditional items")?;
             if i == 0 {
-                version = Self::first_leg_conditional(var)?;
+                (version, issued) = Self::first_leg_conditional(var)?;
             } else {
                 Self::repeated_conditional(var)?;
             }
@@ -176,6 +180,7 @@ impl BoardingPass {
             name,
             electronic_ticket,
             version,
+            issued,
             legs,
         })
     }
@@ -259,10 +264,10 @@ impl BoardingPass {
     /// The first leg's conditional section: `>`, the version digit, the size of the unique
     /// items, those items, then the repeated items' size and items; the rest is the
     /// airline's. Sizes must fit inside the leg's variable field.
-    fn first_leg_conditional(var: &str) -> Result<Option<u8>, BcbpError> {
+    fn first_leg_conditional(var: &str) -> Result<(Option<u8>, Option<(u8, u16)>), BcbpError> {
         if !var.starts_with('>') {
             // No conditional items: the whole field is the airline's.
-            return Ok(None);
+            return Ok((None, None));
         }
         let mut c = Cursor { s: var, at: 1 };
         let v = c.take(1, "version number")?;
@@ -270,9 +275,16 @@ impl BoardingPass {
             .parse::<u8>()
             .map_err(|_| BcbpError::Field("version number"))?;
         let unique = c.hex2("size of unique conditional items")?;
-        c.take(unique, "unique conditional items")?;
+        let items = c.take(unique, "unique conditional items")?;
         Self::repeated_conditional(&var[c.at..])?;
-        Ok(Some(version))
+        // Items 15, 12 and 14 (one character each), then item 22, the date of issue:
+        // "YDDD". Blank or absent is common; anything but four digits is ignored.
+        let issued = items
+            .get(3..7)
+            .filter(|d| d.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|d| Some((d[..1].parse().ok()?, d[1..].parse().ok()?)))
+            .filter(|(_, day)| (1..=366).contains(day));
+        Ok((Some(version), issued))
     }
 
     /// A leg's repeated conditional items: their size (2 hex digits) and the items; what
@@ -295,9 +307,12 @@ impl BoardingPass {
         }
     }
 
-    /// Whether the name field is full (20 characters), so it may have been truncated.
+    /// Whether the name field is full (20 characters) and ends in a letter, so it may
+    /// have been truncated. A field filled out with padding (dots, spaces, dashes) is
+    /// not a cut-off name: `JAIDEE/S...........` holds the initial S and nothing more, and
+    /// must not pass as the start of any name that begins with S.
     pub fn name_is_full(&self) -> bool {
-        self.name.len() == 20
+        self.name.len() == 20 && self.name.ends_with(|c: char| c.is_ascii_alphabetic())
     }
 }
 
@@ -433,6 +448,44 @@ pub fn is_today(julian: u16, now: i64) -> bool {
         || thai_day_of_year(now - PAST_MIDNIGHT_MARGIN) == Some(julian)
 }
 
+/// [`is_today`], and when the pass carries its date of issue (`issued`: the year's last
+/// digit and the day), the leg's year too: the leg is the first day `julian` on or after
+/// the issue, and the issue is the latest such date not after today. A pass from last
+/// year (or ten years ago) dated this day of the year is not today's.
+pub fn is_today_issued(julian: u16, issued: Option<(u8, u16)>, now: i64) -> bool {
+    if !is_today(julian, now) {
+        return false;
+    }
+    let Some((digit, issue_day)) = issued else {
+        return true;
+    };
+    // The day that counts as today: yesterday's while inside the margin.
+    let day = [now, now - PAST_MIDNIGHT_MARGIN]
+        .into_iter()
+        .filter_map(crate::model::thai_date)
+        .find(|d| u16::try_from(d.ordinal()).ok() == Some(julian));
+    let Some(day) = day else {
+        return false;
+    };
+    let today = crate::model::thai_date(now).unwrap_or(day);
+    let ymd = |y: i32, doy: u16| chrono::NaiveDate::from_yo_opt(y, u32::from(doy));
+    // The latest issue date with this year digit that is not after today.
+    let issue = (0..10)
+        .map(|back| today.year() - back)
+        .filter(|y| y.rem_euclid(10) == i32::from(digit))
+        .filter_map(|y| ymd(y, issue_day))
+        .find(|d| *d <= today);
+    let Some(issue) = issue else {
+        return false;
+    };
+    let leg_year = if julian >= issue_day {
+        issue.year()
+    } else {
+        issue.year() + 1
+    };
+    ymd(leg_year, julian) == Some(day)
+}
+
 /// Pairs `text` (a scanned pass) with the authentic claims of an ID verdict (`None` when
 /// the ID showed none) at `now`, at a gate in `airport` (IATA code) when given.
 pub fn cross_check(
@@ -463,16 +516,20 @@ pub fn cross_check(
     let leg = pass
         .legs
         .iter()
-        .position(|l| from_here(l) && is_today(l.julian_date, now))
+        .position(|l| from_here(l) && is_today_issued(l.julian_date, pass.issued, now))
         .or_else(|| pass.legs.iter().position(from_here))
-        .or_else(|| pass.legs.iter().position(|l| is_today(l.julian_date, now)))
+        .or_else(|| {
+            pass.legs
+                .iter()
+                .position(|l| is_today_issued(l.julian_date, pass.issued, now))
+        })
         .unwrap_or(0);
     let l = &pass.legs[leg];
     let mut problems = Vec::new();
     if name == NameMatch::Mismatch {
         problems.push(PassProblem::NameMismatch);
     }
-    if !is_today(l.julian_date, now) {
+    if !is_today_issued(l.julian_date, pass.issued, now) {
         problems.push(PassProblem::NotToday);
     }
     if !from_here(l) {

@@ -187,6 +187,8 @@ pub struct Verdict {
     /// The boarding pass shown with the ID and how it compares, when there was one
     /// (see [`Verdict::pair`]). A pass that does not go with the card rejects the verdict.
     pub boarding_pass: Option<crate::bcbp::PassCheck>,
+    /// The gate requires a boarding pass with every ID ([`Policy::require_boarding_pass`]).
+    pub pass_required: bool,
 }
 
 impl Verdict {
@@ -201,6 +203,7 @@ impl Verdict {
             checked_at: now,
             policy: Requirement::default(),
             boarding_pass: None,
+            pass_required: false,
         }
     }
     fn reject(mut self, r: Reason) -> Self {
@@ -210,8 +213,22 @@ impl Verdict {
     /// Whether the presentation is accepted (and, when a boarding pass was paired with
     /// it, the pass goes with the card).
     pub fn is_valid(&self) -> bool {
-        self.reasons.is_empty() && self.boarding_pass.as_ref().is_none_or(|b| b.matches())
+        self.reasons.is_empty()
+            && self.boarding_pass.as_ref().is_none_or(|b| b.matches())
+            && !self.pass_missing()
     }
+
+    /// The gate requires a boarding pass and none is paired (yet): rejected with
+    /// `boarding_pass_required` until one is.
+    pub fn pass_missing(&self) -> bool {
+        self.pass_required && self.boarding_pass.is_none()
+    }
+
+    /// Plain words, English then Thai, for a missing required boarding pass.
+    pub const PASS_REQUIRED_WORDS: (&'static str, &'static str) = (
+        "Boarding pass required: scan it",
+        "ต้องมีบัตรโดยสาร: สแกนบัตรโดยสาร",
+    );
 
     /// Pairs the boarding pass `text` with this verdict: its name is compared with the
     /// card's authentic English name (none when the ID showed no claims), its date with
@@ -232,7 +249,13 @@ impl Verdict {
             .boarding_pass
             .iter()
             .flat_map(|b| b.problems.iter().map(|p| p.code()));
-        self.reasons.iter().map(|r| r.code()).chain(pass).collect()
+        let missing = self.pass_missing().then_some("boarding_pass_required");
+        self.reasons
+            .iter()
+            .map(|r| r.code())
+            .chain(pass)
+            .chain(missing)
+            .collect()
     }
     /// The CLI's `check --json` object.
     pub fn to_json(&self) -> serde_json::Value {
@@ -388,6 +411,9 @@ pub struct Policy {
     pub refuse_stale_after: Option<i64>,
     /// What must be disclosed.
     pub require: Requirement,
+    /// An ID alone is not enough: a boarding pass must be paired with it (a flight gate
+    /// that admits passengers, not a check-in desk).
+    pub require_boarding_pass: bool,
 }
 
 /// The default freshness window: a QR dated more than this many seconds ago is stale. A
@@ -407,6 +433,7 @@ impl Default for Policy {
             max_skew: DEFAULT_MAX_SKEW,
             refuse_stale_after: None,
             require: Requirement::default(),
+            require_boarding_pass: false,
         }
     }
 }
@@ -477,6 +504,7 @@ pub fn verify_qr(text: &str, ctx: &mut Context<'_>) -> Verdict {
 fn base(ctx: &Context<'_>) -> Verdict {
     let mut v = Verdict::new(ctx.now);
     v.policy = ctx.policy.require;
+    v.pass_required = ctx.policy.require_boarding_pass;
     if let Some(e) = ctx.trust.expires.filter(|e| ctx.now >= *e) {
         v.warnings.push(Warning::TrustStale);
         if ctx

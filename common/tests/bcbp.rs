@@ -280,6 +280,17 @@ fn names_match_as_airlines_write_them() {
     let very = card("Anan", "Chaiyaphumphithakwong");
     assert_eq!(m("CHAIYAPHUMPHITHAKWON", &very), NameMatch::Truncated);
     assert_eq!(m("SRISUWANNAWONG/KAN", &kanchanaporn), NameMatch::Mismatch);
+    // Attack: a full field padded out is not a truncated name. "JAIDEE/S" and dots would
+    // otherwise pass for every Jaidee whose given name starts with S, "J" and dots for
+    // anyone whose surname starts with J.
+    for name in [
+        "JAIDEE/S............",
+        "J...................",
+        "JAIDEE/S------------",
+    ] {
+        assert_eq!(name.len(), 20);
+        assert_eq!(m(name, &somchai), NameMatch::Mismatch, "{name}");
+    }
     // Never on the Thai name alone: no English names, no match.
     assert_eq!(
         m("JAIDEE/SOMCHAI MR", &DisclosedClaims::default()),
@@ -352,5 +363,63 @@ fn the_gate_airport_picks_the_leg_and_must_be_its_departure() {
     assert_eq!(
         bad.to_json()["reasons"],
         serde_json::json!(["boarding_pass_malformed"])
+    );
+}
+
+/// A pass carrying its date of issue (conditional item 22, "YDDD") is judged in the right
+/// year: the same day of the year, issued last year, is not today's flight.
+#[test]
+fn attack_last_years_pass_for_the_same_day_is_not_today() {
+    use chrono::Datelike;
+    let now = 1_796_000_000; // 2026-11-30 (Thai time)
+    let today = tuaton_common::model::thai_date(now).unwrap();
+    let doy = today.ordinal() as u16;
+    let with_issue = |year: i32, issue_day: u16| {
+        // ">5", unique items of 7: "0", "W", "W", then the date of issue; no repeated items.
+        let var = format!(">507{}{}{issue_day:03}00", "0WW", year.rem_euclid(10));
+        pass(
+            "JAIDEE/SOMCHAI MR",
+            &[leg(
+                "ABC123", "BKK", "CNX", "TG", "0102", doy, "032A", "0045", &var,
+            )],
+        )
+    };
+    let c = card("Somchai", "Jaidee");
+    let judge = |text: &str| tuaton_common::bcbp::cross_check(text, Some(&c), now, None);
+    // Issued this year, a week ago: today's flight.
+    let p = with_issue(today.year(), doy - 7);
+    assert_eq!(
+        BoardingPass::parse(&p).unwrap().issued,
+        Some(((today.year() % 10) as u8, doy - 7))
+    );
+    assert!(judge(&p).matches(), "{p}");
+    // Issued last year: its day-of-year is a year ago.
+    let p = with_issue(today.year() - 1, doy - 7);
+    assert_eq!(judge(&p).problems, [PassProblem::NotToday], "{p}");
+    // Issued late last year for a flight early this year still counts (the leg is the
+    // first such day after the issue).
+    let early = tuaton_common::model::thai_date(1_769_900_000).unwrap(); // 2026-02-01
+    let p2 = pass(
+        "JAIDEE/SOMCHAI MR",
+        &[leg(
+            "ABC123",
+            "BKK",
+            "CNX",
+            "TG",
+            "0102",
+            early.ordinal() as u16,
+            "032A",
+            "0045",
+            &format!(
+                ">507{}{}{:03}00",
+                "0WW",
+                (early.year() - 1).rem_euclid(10),
+                350
+            ),
+        )],
+    );
+    assert!(
+        tuaton_common::bcbp::cross_check(&p2, Some(&c), 1_769_900_000, None).matches(),
+        "{p2}"
     );
 }

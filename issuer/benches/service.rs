@@ -99,6 +99,9 @@ fn serve(iss: Arc<PgIssuer>) -> String {
         issuer: iss,
         public_url: url.clone(),
         now,
+        // The load comes from one address: no per-client limit here.
+        redeem_limit: None,
+        limiter: Default::default(),
     });
     std::thread::spawn(move || {
         tokio::runtime::Builder::new_multi_thread()

@@ -95,6 +95,9 @@ pub struct InitOptions {
     pub status_list_size: u64,
     /// KDF cost for the passphrase.
     pub kdf: KdfParams,
+    /// Valid cards one citizen may hold (0: no limit); a re-enrolment beyond it revokes
+    /// the oldest card.
+    pub cards_per_citizen: u32,
 }
 
 impl InitOptions {
@@ -141,6 +144,8 @@ impl InitOptions {
             // about whom it belongs to (herd privacy), small enough to sync daily.
             status_list_size: 1 << 20,
             kdf: KdfParams::RELEASE,
+            // One phone, one card: re-enrolling (a new phone) revokes the old card.
+            cards_per_citizen: 1,
         }
     }
 }
@@ -304,6 +309,7 @@ impl<S: Store> Issuer<S> {
             sealed_store_key: sealed,
             citizen_key: Some(citizen_key),
             created_at: now,
+            cards_per_citizen: opts.cards_per_citizen,
         };
         if !tx.create(&meta).await? {
             return Err(IssuerError::AlreadyInitialised(iss.store.place()));
@@ -649,6 +655,28 @@ impl<S: Store> Issuer<S> {
             now,
         )?;
         tx.bump_fill(row.list).await?;
+        if meta.cards_per_citizen > 0 {
+            // The citizen's other valid cards, oldest first: beyond the policy, the oldest
+            // are superseded in this same commit.
+            let mut others: Vec<CredentialRow> = tx
+                .credentials_of(&citizen)
+                .await?
+                .into_iter()
+                .filter(|c| c.id != row.id)
+                .collect();
+            others.sort_by_key(|c| (c.issued_at, c.id));
+            let excess = (others.len() + 1).saturating_sub(meta.cards_per_citizen as usize);
+            for old in others.iter().take(excess) {
+                tx.revoke(old, now, Reason::Superseded).await?;
+                tx.audit(&audit(
+                    now,
+                    actor,
+                    "supersede",
+                    &format!("{} by {}", hex::encode(old.id), hex::encode(row.id)),
+                ))
+                .await?;
+            }
+        }
         tx.audit(&audit(
             now,
             actor,

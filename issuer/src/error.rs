@@ -78,6 +78,9 @@ pub enum IssuerError {
     /// An office credential asked for an admin operation.
     #[error("this operation needs an admin credential")]
     NotAdmin,
+    /// A client sent more redemptions or refreshes than its rate allows.
+    #[error("too many requests from this address; wait a moment")]
+    RateLimited,
     /// A request to the service was malformed (a field missing or of the wrong shape).
     #[error("bad request: {0}")]
     BadRequest(String),
@@ -160,6 +163,7 @@ impl tuaton_cli::Hint for IssuerError {
                 "use a credential made with `tuaton-issuer office add --admin`"
             }
             IssuerError::BadRequest(_) => "send the fields docs/FORMAT.md lists for this endpoint",
+            IssuerError::RateLimited => "wait a few seconds and try again",
             IssuerError::Service { .. } => "correct what the service names and try again",
             IssuerError::Unreachable { .. } => {
                 "check --service and the network; nothing was issued if no offer was printed"

@@ -33,6 +33,19 @@ pub struct App {
     pub public_url: String,
     /// The clock (fixed in tests with `--at`).
     pub now: fn() -> i64,
+    /// Redemptions and refreshes per client address (`None`: no limit).
+    pub redeem_limit: Option<RateLimit>,
+    /// Their buckets.
+    pub limiter: Limiter,
+}
+
+impl App {
+    fn admit(&self, peer: Option<&axum::extract::ConnectInfo<std::net::SocketAddr>>) -> Result<()> {
+        match (self.redeem_limit, peer) {
+            (Some(l), Some(p)) if !self.limiter.allow(p.0.ip(), l) => Err(IssuerError::RateLimited),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// The router.
@@ -69,6 +82,7 @@ fn status_of(e: &IssuerError) -> (StatusCode, &'static str) {
         E::UnknownKid(_) => (StatusCode::NOT_FOUND, "unknown_kid"),
         E::Revoked(_) => (StatusCode::FORBIDDEN, "credential_revoked"),
         E::NoActiveKey => (StatusCode::SERVICE_UNAVAILABLE, "no_active_key"),
+        E::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
         E::Database(_) => (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable"),
         E::Token(_) => (StatusCode::SERVICE_UNAVAILABLE, "key_token_unavailable"),
         _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
@@ -148,11 +162,15 @@ async fn offers(
     json_ok(run.await)
 }
 
+type Peer = Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>;
+
 async fn credential(
     State(app): State<Arc<App>>,
+    peer: Peer,
     b: std::result::Result<Bytes, BytesRejection>,
 ) -> Response {
     let run = async move {
+        app.admit(peer.as_ref().map(|p| &p.0))?;
         let req: RedeemRequest = body(b)?;
         detached(async move { app.issuer.redeem(&app.public_url, &req, (app.now)()).await }).await
     };
@@ -161,9 +179,11 @@ async fn credential(
 
 async fn refresh(
     State(app): State<Arc<App>>,
+    peer: Peer,
     b: std::result::Result<Bytes, BytesRejection>,
 ) -> Response {
     let run = async move {
+        app.admit(peer.as_ref().map(|p| &p.0))?;
         let req: RefreshRequest = body(b)?;
         detached(async move { app.issuer.refresh(&app.public_url, &req, (app.now)()).await }).await
     };
@@ -297,9 +317,68 @@ async fn bundle(State(app): State<Arc<App>>, UrlPath(path): UrlPath<String>) -> 
     }
 }
 
+/// How long a client has to send a request's headers (a slowloris client holds a
+/// connection by sending them a byte at a time).
+pub const HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long a whole request may take, body and answer included.
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+/// Connections served at once; more wait in the listen backlog. Each idle one costs a
+/// task and a file descriptor, and the header timeout frees a stalled one.
+pub const MAX_CONNECTIONS: usize = 8192;
+
+/// Redemptions and refreshes allowed per client address: a burst, then a steady rate.
+#[derive(Clone, Copy, Debug)]
+pub struct RateLimit {
+    /// Requests a client may make at once.
+    pub burst: u32,
+    /// Requests per second after that.
+    pub per_sec: u32,
+}
+
+impl RateLimit {
+    /// A wallet redeems once; a busy office's NAT a few per minute. Generous, but a
+    /// client hammering the code-guessing endpoints is slowed to this.
+    pub const DEFAULT: RateLimit = RateLimit {
+        burst: 30,
+        per_sec: 10,
+    };
+}
+
+/// Token buckets per client address, for the redemption endpoints. Bounded: past 100,000
+/// addresses the table starts over (an attacker with that many addresses is not slowed by
+/// a table anyway).
+#[derive(Default)]
+pub struct Limiter {
+    buckets:
+        std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, (f64, std::time::Instant)>>,
+}
+
+impl Limiter {
+    fn allow(&self, ip: std::net::IpAddr, limit: RateLimit) -> bool {
+        let now = std::time::Instant::now();
+        let mut b = self.buckets.lock().expect("not poisoned");
+        if b.len() > 100_000 {
+            b.clear();
+        }
+        let (tokens, last) = b.entry(ip).or_insert((f64::from(limit.burst), now));
+        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * f64::from(limit.per_sec))
+            .min(f64::from(limit.burst));
+        *last = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
 /// Serves on `listener` until SIGINT or SIGTERM, then finishes the requests in flight and
-/// returns (the caller's runtime then closes the pool's connections).
+/// returns (the caller's runtime then closes the pool's connections). Each connection has
+/// [`HEADER_TIMEOUT`] to send its headers and each request [`REQUEST_TIMEOUT`]; at most
+/// [`MAX_CONNECTIONS`] are served at once.
 pub async fn serve(app: Arc<App>, listener: std::net::TcpListener) -> Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
     let io = |source| IssuerError::Io {
         path: "the listening socket".into(),
         source,
@@ -308,15 +387,65 @@ pub async fn serve(app: Arc<App>, listener: std::net::TcpListener) -> Result<()>
     let mut term =
         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(io)?;
     let l = tokio::net::TcpListener::from_std(listener).map_err(io)?;
-    axum::serve(l, router(app))
-        .with_graceful_shutdown(async move {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-        })
-        .await
-        .map_err(io)
+    let router = router(app).layer(axum::middleware::from_fn(request_timeout));
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
+        .keep_alive(true);
+    loop {
+        let slot = tokio::select! {
+            s = slots.clone().acquire_owned() => s.expect("never closed"),
+            _ = tokio::signal::ctrl_c() => break,
+            _ = term.recv() => break,
+        };
+        let (stream, peer) = tokio::select! {
+            a = l.accept() => match a {
+                Ok(a) => a,
+                // Out of descriptors or a connection reset before accept: go on.
+                Err(_) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                    continue;
+                }
+            },
+            _ = tokio::signal::ctrl_c() => break,
+            _ = term.recv() => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let router = router.clone();
+        let svc =
+            hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+                req.extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                let mut r = router.clone();
+                async move {
+                    use tower::Service as _;
+                    r.call(req.map(axum::body::Body::new)).await
+                }
+            });
+        let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), svc));
+        tokio::spawn(async move {
+            let _ = conn.await;
+            drop(slot);
+        });
+    }
+    // No new connections; those open finish their request in flight (up to 30 s).
+    tokio::select! {
+        _ = graceful.shutdown() => {}
+        _ = tokio::time::sleep(REQUEST_TIMEOUT) => {}
+    }
+    Ok(())
+}
+
+async fn request_timeout(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req)).await {
+        Ok(r) => r,
+        Err(_) => error_response(IssuerError::BadRequest(format!(
+            "the request took longer than {} s (a body sent too slowly?)",
+            REQUEST_TIMEOUT.as_secs()
+        ))),
+    }
 }
 
 /// A blocking JSON POST to the service, the answer bounded to [`MAX_ANSWER`]; an error

@@ -76,6 +76,10 @@ enum Cmd {
         /// Entries per status list (8 to 134217728).
         #[arg(long, default_value_t = 1 << 20, value_parser = clap::value_parser!(u64).range(8..=1 << 27))]
         status_list_size: u64,
+        /// Valid cards one citizen may hold; a new card beyond it revokes the oldest (a
+        /// re-enrolment on a new phone voids the old phone's card). 0: no limit.
+        #[arg(long, default_value_t = 1)]
+        cards_per_citizen: u32,
     },
     /// Issue a credential package for a citizen record and a wallet's enrollment request.
     Issue {
@@ -146,6 +150,11 @@ enum Cmd {
         /// Most database connections this instance opens (they open on demand).
         #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1000))]
         max_connections: u32,
+        /// Redemptions and refreshes per second from one client address (bursts of three
+        /// times that); 0 for no limit (behind a proxy that limits, or that hides
+        /// addresses).
+        #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u32).range(0..=100_000))]
+        redeem_rate: u32,
     },
     /// Manage office credentials for the issuance service (needs --database).
     Office {
@@ -333,6 +342,7 @@ fn init_options(cli: &Cli) -> InitOptions {
         threshold,
         issuer_id,
         status_list_size,
+        cards_per_citizen,
     } = &cli.cmd
     else {
         unreachable!("init only")
@@ -342,6 +352,7 @@ fn init_options(cli: &Cli) -> InitOptions {
     o.threshold = *threshold;
     o.issuer_id = *issuer_id;
     o.status_list_size = *status_list_size;
+    o.cards_per_citizen = *cards_per_citizen;
     o
 }
 

@@ -31,6 +31,7 @@ use crate::{check_portrait, core, Issuer, IssuerError, Result};
 const MIGRATIONS: &[(i32, &str)] = &[
     (1, include_str!("../migrations/0001_issuer.sql")),
     (2, include_str!("../migrations/0002_one_core.sql")),
+    (3, include_str!("../migrations/0003_cards_per_citizen.sql")),
 ];
 /// Advisory lock key of the migrations ("tuaton" in ASCII, as a number).
 const MIGRATION_LOCK: i64 = 0x7475_6174_6f6e;
@@ -256,7 +257,8 @@ impl Txn for PgTx {
     async fn meta(&mut self) -> Result<Option<Meta>> {
         let Some(r) = self
             .one(
-                "SELECT issuer_id, name, status_size, sealed_store_key, citizen_key, created_at FROM issuer",
+                "SELECT issuer_id, name, status_size, sealed_store_key, citizen_key, created_at, cards_per_citizen
+                 FROM issuer",
                 &[],
             )
             .await?
@@ -273,14 +275,15 @@ impl Txn for PgTx {
                 .map(|s| secret_of(&s))
                 .transpose()?,
             created_at: r.get(5),
+            cards_per_citizen: r.get::<_, i32>(6) as u32,
         }))
     }
 
     async fn create(&mut self, m: &Meta) -> Result<bool> {
         let n = self
             .exec(
-                "INSERT INTO issuer (issuer_id, name, status_size, sealed_store_key, citizen_key, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+                "INSERT INTO issuer (issuer_id, name, status_size, sealed_store_key, citizen_key, created_at, cards_per_citizen)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
                 &[
                     &(m.issuer_id as i32),
                     &m.name,
@@ -288,6 +291,7 @@ impl Txn for PgTx {
                     &m.sealed_store_key,
                     &m.citizen_key.as_ref().map(secret_json),
                     &m.created_at,
+                    &(m.cards_per_citizen.min(i32::MAX as u32) as i32),
                 ],
             )
             .await?;

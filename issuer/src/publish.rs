@@ -3,7 +3,8 @@
 
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::os::fd::OwnedFd;
+use std::path::Path;
 use tuaton_common::signer::KeySigner;
 use tuaton_common::status::{self, Bitset};
 use tuaton_common::trust::SignedRoot;
@@ -133,30 +134,130 @@ pub(crate) fn build_bundle(i: &BundleInput<'_>) -> Result<BuiltBundle> {
     })
 }
 
-/// Writes a generation to `out` in order (each file atomically, the index last), then
-/// collects generations no kept index names.
-pub fn write_bundle(out: &Path, built: &BuiltBundle) -> Result<()> {
-    for d in ["root", "status", "contexts", "trust-list", "index"] {
-        std::fs::create_dir_all(out.join(d)).map_err(|source| IssuerError::Io {
-            path: out.join(d),
-            source,
-        })?;
+/// The directories of a bundle, one level below `out`.
+const SUBDIRS: [&str; 5] = ["root", "status", "contexts", "trust-list", "index"];
+
+fn errno(path: &Path) -> impl Fn(rustix::io::Errno) -> IssuerError + '_ {
+    move |e| IssuerError::Io {
+        path: path.into(),
+        source: std::io::Error::from(e),
     }
+}
+
+/// Opens `name` below `dir` as a directory, making it if absent, never through a symbolic
+/// link (`O_NOFOLLOW`): a link planted there is refused, not written through.
+fn subdir(dir: &OwnedFd, name: &str, shown: &Path) -> Result<OwnedFd> {
+    use rustix::fs::{mkdirat, openat, Mode, OFlags};
+    match mkdirat(dir, name, Mode::from_raw_mode(0o755)) {
+        Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+        Err(e) => return Err(errno(shown)(e)),
+    }
+    openat(
+        dir,
+        name,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| match e {
+        rustix::io::Errno::LOOP | rustix::io::Errno::NOTDIR => IssuerError::Io {
+            path: shown.into(),
+            source: std::io::Error::other(
+                "is a symbolic link or not a directory; publish writes only into real directories below --out",
+            ),
+        },
+        e => errno(shown)(e),
+    })
+}
+
+/// Writes a generation to `out` in order (each file atomically, the index last), then
+/// collects generations no kept index names. `out` itself is the directory the operator
+/// named; below it every open is relative to a directory descriptor and never follows a
+/// symbolic link, and only regular files of bundle generations are ever removed.
+pub fn write_bundle(out: &Path, built: &BuiltBundle) -> Result<()> {
+    use rustix::fs::{fchmod, fsync, openat, Mode, OFlags, CWD};
+    std::fs::create_dir_all(out).map_err(|source| IssuerError::Io {
+        path: out.into(),
+        source,
+    })?;
+    let root = openat(
+        CWD,
+        out,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(errno(out))?;
     // The bundle is public: readable by the web server whatever this process's umask.
-    for d in ["", "root", "status", "contexts", "trust-list", "index"].map(|d| out.join(d)) {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).map_err(|source| {
-            IssuerError::Io {
-                path: d.clone(),
-                source,
-            }
-        })?;
+    fchmod(&root, Mode::from_raw_mode(0o755)).map_err(errno(out))?;
+    let mut dirs = std::collections::HashMap::new();
+    for d in SUBDIRS {
+        let shown = out.join(d);
+        let fd = subdir(&root, d, &shown)?;
+        fchmod(&fd, Mode::from_raw_mode(0o755)).map_err(errno(&shown))?;
+        dirs.insert(d, fd);
     }
     for (rel, bytes) in &built.files {
-        write_atomic(&out.join(rel), bytes)?;
+        let (dir, name) = match rel.split_once('/') {
+            Some((d, n)) => (
+                dirs.get(d).ok_or_else(|| IssuerError::Io {
+                    path: out.join(rel),
+                    source: std::io::Error::other("not a bundle directory"),
+                })?,
+                n,
+            ),
+            None => (&root, rel.as_str()),
+        };
+        write_at(dir, name, bytes, &out.join(rel))?;
     }
-    tuaton_store::sync_dir(out)?;
-    collect_old_generations(out, KEEP_GENERATIONS)
+    for (d, fd) in &dirs {
+        fsync(fd).map_err(errno(&out.join(d)))?;
+    }
+    fsync(&root).map_err(errno(out))?;
+    collect_old_generations(out, &dirs, KEEP_GENERATIONS)
+}
+
+/// Writes a public bundle file atomically below `dir`: a temporary file with an
+/// unpredictable name, created exclusively and without following links, synced, made
+/// world-readable (a web server serves it), then renamed over `name` (a rename replaces a
+/// link itself, never what it points to).
+fn write_at(dir: &OwnedFd, name: &str, bytes: &[u8], shown: &Path) -> Result<()> {
+    use rustix::fs::{fchmod, openat, renameat, unlinkat, AtFlags, Mode, OFlags};
+    use std::io::Write;
+    let tmp = format!(".tuaton-{}.tmp", hex::encode(rand::random::<[u8; 8]>()));
+    let fd = openat(
+        dir,
+        tmp.as_str(),
+        OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::from_raw_mode(0o644),
+    )
+    .map_err(errno(shown))?;
+    let mut f = std::fs::File::from(fd);
+    let written = f
+        .write_all(bytes)
+        .and_then(|()| fchmod(&f, Mode::from_raw_mode(0o644)).map_err(Into::into))
+        .and_then(|()| f.sync_all())
+        .map_err(|source| IssuerError::Io {
+            path: shown.into(),
+            source,
+        })
+        .and_then(|()| renameat(dir, tmp.as_str(), dir, name).map_err(errno(shown)));
+    if written.is_err() {
+        let _ = unlinkat(dir, tmp.as_str(), AtFlags::empty());
+    }
+    written
+}
+
+/// The regular files directly in `dir` (links and anything else are left alone).
+fn regular_files(dir: &OwnedFd, shown: &Path) -> Result<Vec<String>> {
+    let mut out = vec![];
+    for e in rustix::fs::Dir::read_from(dir).map_err(errno(shown))? {
+        let e = e.map_err(errno(shown))?;
+        if e.file_type() == rustix::fs::FileType::RegularFile {
+            if let Ok(n) = e.file_name().to_str() {
+                out.push(n.to_owned());
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// What `publish` wrote.
@@ -181,64 +282,57 @@ pub struct PublishReport {
 pub const KEEP_GENERATIONS: usize = 3;
 
 /// Removes trust lists, status lists and indexes that none of the newest `keep`
-/// generations' indexes name (files of other layouts are left alone).
-fn collect_old_generations(out: &Path, keep: usize) -> Result<()> {
-    let io = |path: PathBuf| move |source| IssuerError::Io { path, source };
-    let dir = out.join("index");
-    let mut versions: Vec<u64> = std::fs::read_dir(&dir)
-        .map_err(io(dir.clone()))?
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.strip_suffix(".json")?.parse().ok())
+/// generations' indexes name: only regular files, only in the bundle's own directories
+/// (opened without following links), never anything of another layout.
+fn collect_old_generations(
+    out: &Path,
+    dirs: &std::collections::HashMap<&str, OwnedFd>,
+    keep: usize,
+) -> Result<()> {
+    use rustix::fs::{openat, unlinkat, AtFlags, Mode, OFlags};
+    let index_dir = &dirs["index"];
+    let shown = out.join("index");
+    let mut versions: Vec<u64> = regular_files(index_dir, &shown)?
+        .iter()
+        .filter_map(|n| n.strip_suffix(".json")?.parse().ok())
         .collect();
     versions.sort_unstable();
     let (old, kept) = versions.split_at(versions.len().saturating_sub(keep));
     let mut live = std::collections::HashSet::new();
     for v in kept {
-        let p = dir.join(format!("{v}.json"));
-        let bytes = std::fs::read(&p).map_err(io(p.clone()))?;
+        let name = format!("{v}.json");
+        let fd = openat(
+            index_dir,
+            name.as_str(),
+            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(errno(&shown))?;
+        let mut bytes = vec![];
+        std::io::Read::read_to_end(
+            &mut std::io::Read::take(std::fs::File::from(fd), 1 << 20),
+            &mut bytes,
+        )
+        .map_err(|source| IssuerError::Io {
+            path: shown.join(&name),
+            source,
+        })?;
         if let Ok(i) = tuaton_common::bundle::Index::parse(&bytes) {
             live.insert(i.trust_list);
             live.extend(i.status);
         }
     }
     for sub in ["trust-list", "status"] {
-        let d = out.join(sub);
-        for e in std::fs::read_dir(&d).map_err(io(d.clone()))?.flatten() {
-            let name = format!("{sub}/{}", e.file_name().to_string_lossy());
-            if !live.contains(&name) && !name.contains("/.") {
-                std::fs::remove_file(e.path()).map_err(io(e.path()))?;
+        let shown = out.join(sub);
+        for name in regular_files(&dirs[sub], &shown)? {
+            if !live.contains(&format!("{sub}/{name}")) && !name.starts_with('.') {
+                unlinkat(&dirs[sub], name.as_str(), AtFlags::empty()).map_err(errno(&shown))?;
             }
         }
     }
     for v in old {
-        let p = dir.join(format!("{v}.json"));
-        std::fs::remove_file(&p).map_err(io(p.clone()))?;
+        unlinkat(index_dir, format!("{v}.json").as_str(), AtFlags::empty())
+            .map_err(errno(&shown))?;
     }
-    Ok(())
-}
-
-/// Writes a public bundle file atomically: a temporary file with an unpredictable name,
-/// created exclusively (`O_EXCL`, so a planted symlink or file is never followed or
-/// reused), synced, made world-readable (a web server serves it), then renamed over the
-/// target.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::PermissionsExt;
-    let io = |source| IssuerError::Io {
-        path: path.into(),
-        source,
-    };
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".tuaton-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(io)?;
-    tmp.write_all(bytes).map_err(io)?;
-    tmp.as_file()
-        .set_permissions(std::fs::Permissions::from_mode(0o644))
-        .map_err(io)?;
-    tmp.as_file().sync_all().map_err(io)?;
-    tmp.persist(path).map_err(|e| io(e.error))?;
     Ok(())
 }

@@ -103,6 +103,14 @@ pub struct Meta {
     pub citizen_key: Option<Secret>,
     /// When the issuer was made.
     pub created_at: i64,
+    /// Valid cards one citizen may hold; a new one beyond it revokes the oldest as
+    /// superseded (0: no limit).
+    #[serde(default = "one")]
+    pub cards_per_citizen: u32,
+}
+
+fn one() -> u32 {
+    1
 }
 
 /// A signing key's life: staged (made, not yet in any published bundle, signs nothing),
@@ -204,8 +212,9 @@ pub struct RootRow {
     pub secret: Secret,
 }
 
-/// Why a credential was revoked. Only `Cause` (loss, theft, a wrong card) stops a refresh;
-/// `Superseded` is the card a re-enrolment replaced.
+/// Why a credential was revoked: `Cause` (loss, theft, a wrong card) or `Superseded` (a
+/// re-enrolment replaced it). Neither is ever renewed; the reason is for the audit and
+/// for people.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Reason {

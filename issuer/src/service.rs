@@ -128,8 +128,11 @@ pub(super) async fn run(cli: &Cli, url: &str, now: i64) -> anyhow::Result<()> {
             }
         },
         Cmd::Serve {
-            listen, public_url, ..
-        } => serve(cli, iss, listen, public_url.as_deref()).await,
+            listen,
+            public_url,
+            redeem_rate,
+            ..
+        } => serve(cli, iss, listen, public_url.as_deref(), *redeem_rate).await,
         Cmd::Publish {
             out: dir,
             valid_days,
@@ -154,12 +157,22 @@ async fn serve(
     iss: Issuer<PgStore>,
     listen: &std::net::SocketAddr,
     public_url: Option<&str>,
+    redeem_rate: u32,
 ) -> anyhow::Result<()> {
     let public_url = public_url
         .map(str::to_owned)
         .unwrap_or_else(|| format!("http://{listen}"));
     tuaton_common::offer::check_service(&public_url)
         .map_err(|e| IssuerError::Usage(format!("--public-url {e}")))?;
+    // Every connection costs a descriptor: take all the system allows this process.
+    let lim = rustix::process::getrlimit(rustix::process::Resource::Nofile);
+    let _ = rustix::process::setrlimit(
+        rustix::process::Resource::Nofile,
+        rustix::process::Rlimit {
+            current: lim.maximum,
+            maximum: lim.maximum,
+        },
+    );
     let listener = std::net::TcpListener::bind(listen).map_err(|source| IssuerError::Io {
         path: listen.to_string().into(),
         source,
@@ -189,6 +202,14 @@ async fn serve(
         issuer: Arc::new(iss),
         public_url,
         now: clock,
+        redeem_limit: match redeem_rate {
+            0 => None,
+            r => Some(tuaton_issuer::http::RateLimit {
+                burst: 3 * r,
+                per_sec: r,
+            }),
+        },
+        limiter: Default::default(),
     });
     // Returns once SIGTERM or Ctrl-C came and the requests in flight have finished; the
     // runtime (and the pool's connections) close after, outside any async context.

@@ -132,3 +132,38 @@ fn the_audit_log_records_the_pairing_without_the_name_unless_asked() {
         "{log}"
     );
 }
+
+#[test]
+fn a_flight_gate_that_requires_a_pass_rejects_an_id_alone() {
+    let w = World::enrolled();
+    w.sync(None).ok();
+    let qr = w.present("wallet");
+    let r = w.gate(&["check", "--json", "--require-boarding-pass", &qr]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let v: Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert_eq!(v["verdict"], "rejected");
+    assert_eq!(v["reasons"], serde_json::json!(["boarding_pass_required"]));
+    assert_eq!(
+        v["claims"]["family_name_en"], "Jaidee",
+        "whose card it is still shows"
+    );
+    let r = w.gate(&["check", "--require-boarding-pass", &w.present("wallet")]);
+    assert!(r.stdout.contains("Boarding pass required"), "{}", r.stdout);
+    // With its pass it is valid.
+    let today = thai_day_of_year_now();
+    let (code, v) = checked(
+        &w,
+        &["--require-boarding-pass"],
+        &boarding_pass("JAIDEE/SOMCHAI MR", today),
+    );
+    assert_eq!(code, 0, "{v}");
+    // Attack: a full name field padded with dots is not a truncation of this holder.
+    let (code, v) = checked(&w, &[], &boarding_pass("JAIDEE/S............", today));
+    assert_eq!(code, 1, "{v}");
+    assert!(
+        v["reasons"]
+            .to_string()
+            .contains("boarding_pass_name_mismatch"),
+        "{v}"
+    );
+}

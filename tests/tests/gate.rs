@@ -315,3 +315,38 @@ fn the_gate_without_a_terminal_exits_2_with_two_lines() {
         assert_eq!(r.stderr.lines().count(), 2, "{}", r.stderr);
     }
 }
+
+/// The background sync (`gate --sync-every`) of a hostile source whose index lists forty
+/// status files the trust list does not pin (paths that do not exist: reading any of them
+/// would fail the sync, and a 64 MiB one would be held in memory): only what the verified
+/// trust list pins is read, and the sync succeeds.
+#[test]
+fn attack_a_background_sync_reads_only_what_the_trust_list_pins() {
+    let w = World::enrolled();
+    w.sync(None).ok();
+    let idx_path = w.path("bundle/index.json");
+    let mut idx: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&idx_path).unwrap()).unwrap();
+    for i in 0..40 {
+        idx["status"]
+            .as_array_mut()
+            .unwrap()
+            .push(format!("status/evil-{i}.json").into());
+    }
+    std::fs::write(&idx_path, serde_json::to_vec(&idx).unwrap()).unwrap();
+    let gate = tuaton_verifier::Gate::open(&w.path("gate")).unwrap();
+    let now = chrono::Utc::now().timestamp();
+    let src = tuaton_verifier::DirSource(w.path("bundle"));
+    let f =
+        tuaton_verifier::live::Prefetched::fetch(&src, gate.trust_state().unwrap(), now).unwrap();
+    let paths: Vec<&str> = f.paths().collect();
+    assert!(paths.iter().all(|p| !p.contains("evil")), "{paths:?}");
+    assert!(paths.iter().any(|p| p.starts_with("status/")), "{paths:?}");
+    gate.sync(&f, now, tuaton_verifier::SyncOptions::default())
+        .unwrap();
+    // A gate with no trust yet is refused here: first contact is a foreground sync with
+    // a pinned root.
+    let fresh = World::new();
+    let g = tuaton_verifier::Gate::open(&fresh.path("gate")).unwrap();
+    assert!(tuaton_verifier::live::Prefetched::fetch(&src, g.trust_state().unwrap(), now).is_err());
+}

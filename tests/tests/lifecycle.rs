@@ -417,3 +417,54 @@ fn a_damaged_or_swapped_backup_is_reported_as_such_at_once() {
     assert!(took < std::time::Duration::from_secs(20), "{took:?}");
     assert!(!w.path("elsewhere/issuer.sled").exists());
 }
+
+#[test]
+fn attack_publish_never_writes_or_deletes_through_a_planted_link() {
+    let w = setup();
+    w.enroll("a", &record(&w, 0));
+    // Something precious beside the bundle: a directory of office credentials.
+    let precious = w.path("precious");
+    std::fs::create_dir_all(&precious).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&precious, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::fs::write(precious.join("office.json"), b"keep me").unwrap();
+    std::fs::write(precious.join("1-0.aaaa.json"), b"keep me too").unwrap();
+    // The bundle's status directory is swapped for a link to it ...
+    let status = w.path("bundle/status");
+    std::fs::remove_dir_all(&status).unwrap();
+    std::os::unix::fs::symlink(&precious, &status).unwrap();
+    // ... and index.json for a link to a file the publisher may write.
+    let victim = w.path("victim.txt");
+    std::fs::write(&victim, b"unchanged").unwrap();
+    std::fs::remove_file(w.path("bundle/index.json")).unwrap();
+    std::os::unix::fs::symlink(&victim, w.path("bundle/index.json")).unwrap();
+    let r = w.issuer(&["publish", "--out", &w.p("bundle")]);
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    assert!(r.stderr.contains("symbolic link"), "{}", r.stderr);
+    assert_eq!(r.stderr.lines().count(), 2, "{}", r.stderr);
+    // Nothing in the linked directory was written, changed or deleted.
+    let mut names: Vec<_> = std::fs::read_dir(&precious)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["1-0.aaaa.json", "office.json"]);
+    assert_eq!(
+        std::fs::read(precious.join("office.json")).unwrap(),
+        b"keep me"
+    );
+    assert_eq!(
+        std::fs::metadata(&precious).unwrap().permissions().mode() & 0o777,
+        0o700,
+        "its mode was not changed either"
+    );
+    // With the directory link gone, a publish replaces the index link itself, never the
+    // file it pointed to.
+    std::fs::remove_file(&status).unwrap();
+    w.publish();
+    assert_eq!(std::fs::read(&victim).unwrap(), b"unchanged");
+    assert!(!std::fs::symlink_metadata(w.path("bundle/index.json"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
+}

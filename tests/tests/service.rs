@@ -19,6 +19,17 @@ const NOW: i64 = 1_795_000_000;
 
 /// An issuer in `db` through the real binary: init, an office, an admin, a first publish.
 fn issuer_in(w: &World, db: &TestDb, keys: &[&str], env: &[(&str, &str)]) -> String {
+    issuer_with(w, db, keys, env, &[])
+}
+
+/// [`issuer_in`] with more `init` options.
+fn issuer_with(
+    w: &World,
+    db: &TestDb,
+    keys: &[&str],
+    env: &[(&str, &str)],
+    init: &[&str],
+) -> String {
     let mut env = env.to_vec();
     env.push(("TUATON_ISSUER_PASSPHRASE", PASSPHRASE));
     let iss = |args: &[&str]| {
@@ -27,7 +38,9 @@ fn issuer_in(w: &World, db: &TestDb, keys: &[&str], env: &[(&str, &str)]) -> Str
         a.extend_from_slice(args);
         run("tuaton-issuer", &a, "", &env)
     };
-    let init = iss(&["init", "--name", "DOPA Bangkok"]).ok();
+    let mut args = vec!["init", "--name", "DOPA Bangkok"];
+    args.extend_from_slice(init);
+    let init = iss(&args).ok();
     let fp = init
         .lines()
         .find_map(|l| l.strip_prefix("Root fingerprint "))
@@ -718,7 +731,8 @@ fn enrol(w: &World, svc: &Service, rec: &str, wallet: &str) -> String {
 fn a_stolen_key_is_answered_online_and_enrolment_works_at_every_moment() {
     let w = World::new();
     let db = TestDb::new();
-    let fp = issuer_in(&w, &db, &[], &[]);
+    // Three cards of one citizen stay valid together here (no limit per citizen).
+    let fp = issuer_with(&w, &db, &[], &[], &["--cards-per-citizen", "0"]);
     let svc = Service::start_serving(&db.url, &[], &["--max-connections", "3"], &[]);
     let rec = sample_record(&w);
     let bundle = format!("{}/bundle/", svc.url);
@@ -1066,4 +1080,131 @@ fn a_compromised_office_is_cut_off_with_what_it_issued() {
         ],
     )
     .ok();
+}
+
+#[test]
+fn attack_two_thousand_half_open_connections_leave_the_service_answering() {
+    use std::io::{Read, Write};
+    // This process needs 2,000 sockets too.
+    let lim = rustix::process::getrlimit(rustix::process::Resource::Nofile);
+    rustix::process::setrlimit(
+        rustix::process::Resource::Nofile,
+        rustix::process::Rlimit {
+            current: lim.maximum,
+            maximum: lim.maximum,
+        },
+    )
+    .ok();
+    let w = World::new();
+    let db = TestDb::new();
+    issuer_in(&w, &db, &[], &[]);
+    let svc = Service::start(&db.url, &[], &[]);
+    let addr = svc.url.trim_start_matches("http://").to_owned();
+    // A slowloris client: 2,000 requests whose headers never end.
+    let held: Vec<std::net::TcpStream> = (0..2000)
+        .map(|_| {
+            let mut s = std::net::TcpStream::connect(&addr).unwrap();
+            s.write_all(b"POST /v1/credential HTTP/1.1\r\nHost: x\r\nContent-Le")
+                .unwrap();
+            s
+        })
+        .collect();
+    let t = std::time::Instant::now();
+    let mut s = std::net::TcpStream::connect(&addr).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    let took = t.elapsed();
+    eprintln!("/healthz with 2000 half-open connections: {took:?}");
+    assert!(
+        answer.starts_with("HTTP/1.1 200") && answer.ends_with("ok"),
+        "{answer}"
+    );
+    assert!(took < std::time::Duration::from_secs(1), "{took:?}");
+    // The stalled connections are closed once their header time is up.
+    std::thread::sleep(tuaton_issuer::http::HEADER_TIMEOUT + std::time::Duration::from_secs(2));
+    let mut first = &held[0];
+    first
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let mut buf = [0u8; 256];
+    match first.read(&mut buf) {
+        // Closed, or told why first.
+        Ok(0) => {}
+        Ok(n) => assert!(
+            String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 408"),
+            "{}",
+            String::from_utf8_lossy(&buf[..n])
+        ),
+        Err(e) => panic!("a stalled connection is still open after the header timeout: {e}"),
+    }
+}
+
+#[test]
+fn redemptions_from_one_address_are_rate_limited() {
+    let w = World::new();
+    let db = TestDb::new();
+    issuer_in(&w, &db, &[], &[]);
+    let svc = Service::start_serving(&db.url, &[], &["--redeem-rate", "2"], &[]);
+    let req = serde_json::json!({"pre_authorized_code": "AAAA", "tx_code": "000000", "holder_key": "AAAA", "proof": "AAAA"});
+    let codes: Vec<String> = (0..12)
+        .map(|_| {
+            match tuaton_issuer::http::post_json::<serde_json::Value>(
+                &svc.url,
+                "/v1/credential",
+                None,
+                &req,
+            ) {
+                Err(IssuerError::Service { code, .. }) => code,
+                other => panic!("{other:?}"),
+            }
+        })
+        .collect();
+    // A burst of 6 (three times the rate) answered, then slowed.
+    assert_eq!(
+        codes.iter().filter(|c| *c == "bad_request").count(),
+        6,
+        "{codes:?}"
+    );
+    assert!(codes[6..].iter().all(|c| c == "rate_limited"), "{codes:?}");
+}
+
+#[test]
+fn re_enrolment_on_a_new_phone_revokes_the_old_phones_card() {
+    let w = World::new();
+    let db = TestDb::new();
+    let fp = issuer_in(&w, &db, &[], &[]);
+    let svc = Service::start(&db.url, &[], &[]);
+    let rec = sample_record(&w);
+    let old = enrol(&w, &svc, &rec, "old-phone");
+    let new = enrol(&w, &svc, &rec, "new-phone");
+    admin_cli(&db, &["publish", "--out", &w.p("bundle")]).ok();
+    w.gate(&[
+        "sync",
+        &format!("{}/bundle/", svc.url),
+        "--expect-root",
+        &fp,
+    ])
+    .ok();
+    let (code, v) = w.check(&w.present("old-phone"));
+    assert_eq!(code, 1, "{v}");
+    assert!(
+        v["reasons"].to_string().contains("credential_revoked"),
+        "{v}"
+    );
+    assert_eq!(w.check(&w.present("new-phone")).0, 0);
+    let audit = json_of(admin_cli(&db, &["--json", "audit"]));
+    assert!(
+        audit
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["action"] == "supersede"
+                && a["detail"].as_str().unwrap().starts_with(&old)
+                && a["detail"].as_str().unwrap().ends_with(&new)),
+        "{audit}"
+    );
 }

@@ -8,6 +8,7 @@ use crate::{BundleSource, DirSource, Gate, GateError, HttpSource, Loaded, Source
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
+use tuaton_common::trust::TrustState;
 use tuaton_common::verify::{self, Policy, Verdict};
 
 /// What the background sync last did, for the status bar.
@@ -17,29 +18,57 @@ pub struct SyncStatus {
     pub last: String,
 }
 
-/// A bundle read whole into memory (within the same per-file limits), so a slow source
-/// never holds the store while a scan waits.
-struct Prefetched(std::collections::HashMap<String, Vec<u8>>);
+/// Most bytes one background sync reads, all files together: a source that lists or pins
+/// many large files cannot make the gate hold more than this.
+pub const MAX_SYNC_BYTES: u64 = 256 * 1024 * 1024;
+
+/// A bundle read into memory before the store is touched, so a slow source never holds
+/// the store while a scan waits. Only what a verified trust list pins is read: the index,
+/// roots and trust list first (small, bounded), verified from the trust this gate already
+/// holds; then each status file that trust list pins, checked against its pin as it
+/// arrives, all within [`MAX_SYNC_BYTES`]. Paths the index lists beyond that are never
+/// read.
+pub struct Prefetched(std::collections::HashMap<String, Vec<u8>>);
 
 impl Prefetched {
-    fn fetch(src: &BundleSource) -> Result<Prefetched, GateError> {
+    /// Reads what `trusted`'s successor pins from `src` (see the type).
+    pub fn fetch(
+        src: &BundleSource,
+        trusted: Option<TrustState>,
+        now: i64,
+    ) -> Result<Prefetched, GateError> {
         use tuaton_common::bundle;
-        // The same walk (and limits) as a sync; then the status files the index lists.
         let raw = bundle::fetch(src, |error| GateError::Bundle {
             location: src.location(),
             error,
         })?;
+        // Verified before any status file is read: an unprovisioned gate syncs in the
+        // foreground (`sync --expect-root`), never from here.
+        let state = trusted
+            .ok_or(GateError::NotProvisioned)?
+            .update(&raw.roots, &raw.trust_list, now)
+            .map_err(GateError::Trust)?;
         let mut files = std::collections::HashMap::new();
-        for st in &raw.index.status {
-            files.insert(st.clone(), src.read(st, bundle::MAX_STATUS_BYTES)?);
+        let mut budget = MAX_SYNC_BYTES;
+        // Never more files than the trust list pins, whatever the index says.
+        for pin in &state.trust_list.list.status {
+            let path = bundle::status_path(&pin.file);
+            let file = src.read(&path, bundle::MAX_STATUS_BYTES.min(budget))?;
+            tuaton_common::trust::check_status_pin(pin, &file).map_err(GateError::Trust)?;
+            budget -= file.len() as u64;
+            files.insert(path, file);
         }
-        for (r, b) in raw.index.roots.iter().zip(raw.roots) {
+        // The index the gate's sync reads again names only what was fetched.
+        let mut index = raw.index;
+        index.status = files.keys().cloned().collect();
+        index.status.sort();
+        for (r, b) in index.roots.iter().zip(raw.roots) {
             files.insert(r.clone(), b);
         }
-        files.insert(raw.index.trust_list.clone(), raw.trust_list);
+        files.insert(index.trust_list.clone(), raw.trust_list);
         files.insert(
             bundle::INDEX.into(),
-            serde_json::to_vec(&raw.index).expect("index serialises"),
+            serde_json::to_vec(&index).expect("index serialises"),
         );
         Ok(Prefetched(files))
     }
@@ -126,7 +155,11 @@ impl LiveGate {
                     } else {
                         Box::new(DirSource(PathBuf::from(&source)))
                     };
-                let fetched = Prefetched::fetch(src.as_ref())?;
+                let trusted = {
+                    let _guard = store.lock().unwrap_or_else(|e| e.into_inner());
+                    Gate::open(&home)?.trust_state()?
+                };
+                let fetched = Prefetched::fetch(src.as_ref(), trusted, now)?;
                 let _guard = store.lock().unwrap_or_else(|e| e.into_inner());
                 Gate::open(&home)?.sync(&fetched, now, SyncOptions::default())
             })();
@@ -217,5 +250,12 @@ impl Checker for LiveGate {
             label: self.sync.lock().map(|s| s.last.clone()).unwrap_or_default(),
             policy: self.policy.require.code().into(),
         }
+    }
+}
+
+impl Prefetched {
+    /// The bundle-relative paths read.
+    pub fn paths(&self) -> impl Iterator<Item = &str> {
+        self.0.keys().map(String::as_str)
     }
 }

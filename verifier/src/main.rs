@@ -49,6 +49,10 @@ struct Cli {
     #[arg(long, global = true, value_name = "SECONDS", default_value_t = tuaton_common::verify::DEFAULT_MAX_AGE,
           value_parser = clap::value_parser!(i64).range(10..=600))]
     max_age: i64,
+    /// An ID alone is REJECTED (`boarding_pass_required`) until a boarding pass is paired
+    /// with it: for a gate that admits passengers to a flight.
+    #[arg(long, global = true)]
+    require_boarding_pass: bool,
     /// The airport this gate is at (IATA code, e.g. BKK): a boarding pass shown with an
     /// ID must depart from it.
     #[arg(long, global = true, value_name = "IATA", value_parser = parse_airport)]
@@ -153,6 +157,7 @@ fn open_gate(cli: &Cli, home: &std::path::Path, create: bool) -> Result<Gate, Ga
     let mut g = Gate::open(home)?;
     g.policy.refuse_stale_after = cli.refuse_stale_after.map(|d| i64::from(d) * 86_400);
     g.policy.require = cli.require;
+    g.policy.require_boarding_pass = cli.require_boarding_pass;
     g.policy.max_age = cli.max_age;
     g.airport = cli.airport.clone();
     Ok(g)

@@ -167,6 +167,10 @@ pub fn verdict_text(v: &Verdict) -> String {
             let (en, th) = r.describe();
             s.push_str(&format!("  reason: {} ({en} / {th})\n", r.code()));
         }
+        if v.pass_missing() {
+            let (en, th) = Verdict::PASS_REQUIRED_WORDS;
+            s.push_str(&format!("  reason: boarding_pass_required ({en} / {th})\n"));
+        }
     }
     for w in &v.warnings {
         let (en, th) = w.describe();

@@ -61,6 +61,11 @@ impl Gate {
         })
     }
 
+    /// The trust this gate holds (`None` before its first sync).
+    pub fn trust_state(&self) -> Result<Option<TrustState>> {
+        self.load_state()
+    }
+
     pub(crate) fn load_state(&self) -> Result<Option<TrustState>> {
         let b = self.db.open_tree(BUNDLE)?;
         let (Some(chain), Some(tl)) = (b.get("chain")?, b.get("trust-list")?) else {

@@ -494,11 +494,15 @@ impl App {
         } else {
             lines.push(Line::from("REJECTED / ไม่ผ่าน"));
             let pass_problems = v.boarding_pass.iter().flat_map(|b| b.problems.iter());
+            let missing = v
+                .pass_missing()
+                .then_some(tuaton_common::verify::Verdict::PASS_REQUIRED_WORDS);
             let words = v
                 .reasons
                 .iter()
                 .map(|r| r.describe())
-                .chain(pass_problems.map(|p| p.describe()));
+                .chain(pass_problems.map(|p| p.describe()))
+                .chain(missing);
             for (en, th) in words.take(3) {
                 lines.extend(both(en, th));
             }
