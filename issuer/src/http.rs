@@ -322,6 +322,10 @@ async fn bundle(State(app): State<Arc<App>>, UrlPath(path): UrlPath<String>) -> 
 pub const HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// How long a whole request may take, body and answer included.
 pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+/// How long one connection may stay open, idle keep-alive included: a client holding
+/// connections open without sending anything is cut off then (it reconnects if it still
+/// has something to ask).
+pub const CONNECTION_LIFETIME: std::time::Duration = std::time::Duration::from_secs(60);
 /// Connections served at once; more wait in the listen backlog. Each idle one costs a
 /// task and a file descriptor, and the header timeout frees a stalled one.
 pub const MAX_CONNECTIONS: usize = 8192;
@@ -375,8 +379,9 @@ impl Limiter {
 
 /// Serves on `listener` until SIGINT or SIGTERM, then finishes the requests in flight and
 /// returns (the caller's runtime then closes the pool's connections). Each connection has
-/// [`HEADER_TIMEOUT`] to send its headers and each request [`REQUEST_TIMEOUT`]; at most
-/// [`MAX_CONNECTIONS`] are served at once.
+/// [`HEADER_TIMEOUT`] to send its headers, each request [`REQUEST_TIMEOUT`], and the
+/// connection [`CONNECTION_LIFETIME`] in all; at most [`MAX_CONNECTIONS`] are served at
+/// once.
 pub async fn serve(app: Arc<App>, listener: std::net::TcpListener) -> Result<()> {
     use hyper_util::rt::{TokioIo, TokioTimer};
     let io = |source| IssuerError::Io {
@@ -426,7 +431,9 @@ pub async fn serve(app: Arc<App>, listener: std::net::TcpListener) -> Result<()>
             });
         let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), svc));
         tokio::spawn(async move {
-            let _ = conn.await;
+            // A request in flight at the end of the lifetime is cut too; a wallet's
+            // redemption still commits whole or not at all (its work is detached).
+            let _ = tokio::time::timeout(CONNECTION_LIFETIME, conn).await;
             drop(slot);
         });
     }
