@@ -76,12 +76,16 @@ pub struct BoardingPass {
     pub electronic_ticket: bool,
     /// BCBP version from the conditional section (`>` + digit), when present.
     pub version: Option<u8>,
-    /// Date of issue of the pass (item 22: the year's last digit, the day of the year),
-    /// when the conditional section carries it: it tells which year a leg's day is in.
-    pub issued: Option<(u8, u16)>,
+    /// Date of issue of the pass (item 22), when the conditional section carries it: it
+    /// tells which year a leg's day is in.
+    pub issued: Option<IssueDate>,
     /// Legs, 1 to 4.
     pub legs: Vec<Leg>,
 }
+
+/// A boarding pass's date of issue as BCBP writes it: the year's last digit and the day
+/// of the year.
+pub type IssueDate = (u8, u16);
 
 struct Cursor<'a> {
     s: &'a str,
@@ -264,7 +268,7 @@ impl BoardingPass {
     /// The first leg's conditional section: `>`, the version digit, the size of the unique
     /// items, those items, then the repeated items' size and items; the rest is the
     /// airline's. Sizes must fit inside the leg's variable field.
-    fn first_leg_conditional(var: &str) -> Result<(Option<u8>, Option<(u8, u16)>), BcbpError> {
+    fn first_leg_conditional(var: &str) -> Result<(Option<u8>, Option<IssueDate>), BcbpError> {
         if !var.starts_with('>') {
             // No conditional items: the whole field is the airline's.
             return Ok((None, None));
@@ -452,7 +456,7 @@ pub fn is_today(julian: u16, now: i64) -> bool {
 /// digit and the day), the leg's year too: the leg is the first day `julian` on or after
 /// the issue, and the issue is the latest such date not after today. A pass from last
 /// year (or ten years ago) dated this day of the year is not today's.
-pub fn is_today_issued(julian: u16, issued: Option<(u8, u16)>, now: i64) -> bool {
+pub fn is_today_issued(julian: u16, issued: Option<IssueDate>, now: i64) -> bool {
     if !is_today(julian, now) {
         return false;
     }

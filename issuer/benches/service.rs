@@ -118,7 +118,11 @@ fn serve(iss: Arc<PgIssuer>) -> String {
 fn offer_request() -> OfferRequest {
     OfferRequest {
         officer: "Malee".into(),
-        record: serde_json::from_str(sample::RECORDS[0]).unwrap(),
+        record: {
+            let mut r: serde_json::Value = serde_json::from_str(sample::RECORDS[0]).unwrap();
+            r["citizen_id"] = random_citizen().into();
+            r
+        },
         portrait: base64::engine::general_purpose::STANDARD.encode(sample::PORTRAIT_A),
     }
 }
@@ -222,6 +226,26 @@ fn opts(size: u64) -> InitOptions {
     o.kdf = KdfParams::insecure_for_tests();
     o.status_list_size = size;
     o
+}
+
+/// A random valid citizen ID (13 digits, the last a check digit): every issuance of the
+/// bench is another citizen's, as at real offices, so the one-card-per-citizen lookup
+/// runs and supersedes nothing.
+fn random_citizen() -> String {
+    let first12: Vec<u32> = std::iter::once(1 + rand::random::<u32>() % 8)
+        .chain((0..11).map(|_| rand::random::<u32>() % 10))
+        .collect();
+    let sum: u32 = first12
+        .iter()
+        .enumerate()
+        .map(|(i, d)| d * (13 - i as u32))
+        .sum();
+    let check = (11 - sum % 11) % 10;
+    first12
+        .iter()
+        .chain(std::iter::once(&check))
+        .map(|d| char::from_digit(*d, 10).unwrap())
+        .collect()
 }
 
 fn softhsm() -> Option<(tempfile::TempDir, TokenConfig)> {

@@ -710,6 +710,25 @@ fn admin_cli(db: &TestDb, args: &[&str]) -> tuaton_tests::Run {
     )
 }
 
+/// The admin publishes; the gate syncs from the service's `/bundle/` (pinning `fp` when
+/// given) and checks wallet `name`'s presentation: (exit code, verdict).
+fn publish_sync_check(
+    w: &World,
+    db: &TestDb,
+    svc: &Service,
+    fp: Option<&str>,
+    name: &str,
+) -> (i32, serde_json::Value) {
+    admin_cli(db, &["publish", "--out", &w.p("bundle")]).ok();
+    let bundle = format!("{}/bundle/", svc.url);
+    let mut args = vec!["sync", bundle.as_str()];
+    if let Some(fp) = fp {
+        args.extend(["--expect-root", fp]);
+    }
+    w.gate(&args).ok();
+    w.check(&w.present(name))
+}
+
 fn json_of(r: tuaton_tests::Run) -> serde_json::Value {
     serde_json::from_str(r.ok().trim()).expect("JSON output")
 }
@@ -1054,15 +1073,7 @@ fn a_compromised_office_is_cut_off_with_what_it_issued() {
     assert_eq!(e.code, 2);
     assert!(e.stderr.contains("closed"), "{}", e.stderr);
     // ... and the card it issued is void at the gate after a publish.
-    admin_cli(&db, &["publish", "--out", &w.p("bundle")]).ok();
-    w.gate(&[
-        "sync",
-        &format!("{}/bundle/", svc.url),
-        "--expect-root",
-        &fp,
-    ])
-    .ok();
-    let (code, v) = w.check(&w.present("a"));
+    let (code, v) = publish_sync_check(&w, &db, &svc, Some(&fp), "a");
     assert_eq!(code, 1, "{v}");
     assert!(
         v["reasons"].to_string().contains("credential_revoked"),
@@ -1181,15 +1192,7 @@ fn re_enrolment_on_a_new_phone_revokes_the_old_phones_card() {
     let rec = sample_record(&w);
     let old = enrol(&w, &svc, &rec, "old-phone");
     let new = enrol(&w, &svc, &rec, "new-phone");
-    admin_cli(&db, &["publish", "--out", &w.p("bundle")]).ok();
-    w.gate(&[
-        "sync",
-        &format!("{}/bundle/", svc.url),
-        "--expect-root",
-        &fp,
-    ])
-    .ok();
-    let (code, v) = w.check(&w.present("old-phone"));
+    let (code, v) = publish_sync_check(&w, &db, &svc, Some(&fp), "old-phone");
     assert_eq!(code, 1, "{v}");
     assert!(
         v["reasons"].to_string().contains("credential_revoked"),

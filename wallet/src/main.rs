@@ -198,17 +198,23 @@ fn english_name(c: &tuaton_common::gate::DisclosedClaims) -> String {
 /// `enroll`: everything that can be checked is checked before the offer is spent (the
 /// offer parses, the service's bundle verifies from the offer's root, the PIN unlocks);
 /// then the offer is redeemed and the package imported against that bundle.
-fn enroll(
-    cli: &Cli,
-    w: &Wallet,
-    p: &mut Prompter,
-    text: Option<&str>,
-    image: Option<&std::path::Path>,
-    expect_root: Option<&str>,
-    replace: bool,
-    now: i64,
-) -> anyhow::Result<()> {
+fn enroll(cli: &Cli, w: &Wallet, p: &mut Prompter, now: i64) -> anyhow::Result<()> {
     use tuaton_common::offer::Offer;
+    let Cmd::Enroll {
+        offer: text,
+        image,
+        expect_root,
+        replace_card: replace,
+    } = &cli.cmd
+    else {
+        unreachable!("enroll only")
+    };
+    let (text, image, expect_root, replace) = (
+        text.as_deref(),
+        image.as_deref(),
+        expect_root.as_deref(),
+        *replace,
+    );
     let text = match (text, image) {
         (Some(t), _) => t.to_owned(),
         (None, Some(i)) => tuaton_wallet::offer::read_offer_image(i)?,
@@ -405,23 +411,8 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         _ => {}
     }
     let w = Wallet::open(&home)?;
-    if let Cmd::Enroll {
-        offer,
-        image,
-        expect_root,
-        replace_card,
-    } = &cli.cmd
-    {
-        return enroll(
-            cli,
-            &w,
-            &mut p,
-            offer.as_deref(),
-            image.as_deref(),
-            expect_root.as_deref(),
-            *replace_card,
-            now,
-        );
+    if let Cmd::Enroll { .. } = &cli.cmd {
+        return enroll(cli, &w, &mut p, now);
     }
     if let Cmd::Engage { transport, text } = &cli.cmd {
         return engage(&w, &mut p, transport, *text, now);
