@@ -311,12 +311,20 @@ impl BoardingPass {
         }
     }
 
-    /// Whether the name field is full (20 characters) and ends in a letter, so it may
-    /// have been truncated. A field filled out with padding (dots, spaces, dashes) is
-    /// not a cut-off name: `JAIDEE/S...........` holds the initial S and nothing more, and
-    /// must not pass as the start of any name that begins with S.
+    /// Whether the name field is full (20 characters), not padded out, so it may have been
+    /// truncated. A field filled out with padding (two or more dots, spaces or dashes at
+    /// the end) is not a cut-off name: `JAIDEE/S...........` holds the initial S and
+    /// nothing more, and must not pass as the start of any name that begins with S.
     pub fn name_is_full(&self) -> bool {
-        self.name.len() == 20 && self.name.ends_with(|c: char| c.is_ascii_alphabetic())
+        // A name may be cut right after a hyphen or a dot; two or more of them at the
+        // end are padding.
+        let tail = self
+            .name
+            .chars()
+            .rev()
+            .take_while(|c| !c.is_ascii_alphabetic())
+            .count();
+        self.name.len() == 20 && tail < 2
     }
 }
 
@@ -482,12 +490,14 @@ pub fn is_today_issued(julian: u16, issued: Option<IssueDate>, now: i64) -> bool
     let Some(issue) = issue else {
         return false;
     };
-    let leg_year = if julian >= issue_day {
-        issue.year()
-    } else {
-        issue.year() + 1
-    };
-    ymd(leg_year, julian) == Some(day)
+    // The leg is the first day `julian` on or after the issue; a pass may also be issued
+    // (or reissued) just after midnight for a leg dated the day before, or across New
+    // Year, so a leg one day before its issue counts too.
+    let leg = [issue.year() - 1, issue.year(), issue.year() + 1]
+        .into_iter()
+        .filter_map(|y| ymd(y, julian))
+        .find(|d| *d >= issue - chrono::Days::new(1));
+    leg == Some(day)
 }
 
 /// Pairs `text` (a scanned pass) with the authentic claims of an ID verdict (`None` when

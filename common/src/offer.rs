@@ -88,12 +88,14 @@ impl Offer {
     }
 
     /// Checks the signature against the issuer's keys in a verified trust list: the key
-    /// must be listed for this issuer, not revoked, and signing now. Only then is the
+    /// must be listed for this issuer, active, and signing now. Only then is the
     /// service address the issuer's word.
     pub fn verify(&self, keys: &crate::trust::TrustStore, now: i64) -> Result<()> {
         let sig = Signature::from_bytes(&self.signature);
+        // Only the active key signs offers (rotation is staged: it is the key the newest
+        // bundle names); a retired or revoked key's signature is not the issuer's word.
         let ok = keys.keys_for(self.issuer, &self.kid).any(|k| {
-            !matches!(k.state, crate::trust::KeyState::Revoked { .. })
+            k.state == crate::trust::KeyState::Active
                 && k.window_contains(now)
                 && k.public.verify_strict(&self.signed_bytes(), &sig).is_ok()
         });

@@ -422,4 +422,32 @@ fn attack_last_years_pass_for_the_same_day_is_not_today() {
         tuaton_common::bcbp::cross_check(&p2, Some(&c), 1_769_900_000, None).matches(),
         "{p2}"
     );
+    // Issued just after midnight on 1 January for a leg dated 31 December, checked before
+    // 06:00: yesterday's flight, delayed past midnight, still today's.
+    let new_year = 1_767_204_000; // 2026-01-01 01:00 Thai time
+    let p3 = pass(
+        "JAIDEE/SOMCHAI MR",
+        &[leg(
+            "ABC123",
+            "BKK",
+            "CNX",
+            "TG",
+            "0102",
+            365,
+            "032A",
+            "0045",
+            ">5070WW600100",
+        )],
+    );
+    assert!(
+        tuaton_common::bcbp::cross_check(&p3, Some(&c), new_year, None).matches(),
+        "{p3}"
+    );
+    // A name cut right after a hyphen is a truncation, not padding.
+    let m = tuaton_common::bcbp::match_name(
+        &BoardingPass::parse(&somchai("SAENGCHANA-WONGSUWA-")).unwrap(),
+        Some("Saengchana-Wongsuwan"),
+        Some("Kanokwan"),
+    );
+    assert_eq!(m, NameMatch::Truncated);
 }

@@ -102,6 +102,7 @@ fn serve(iss: Arc<PgIssuer>) -> String {
         // The load comes from one address: no per-client limit here.
         redeem_limit: None,
         limiter: Default::default(),
+        trusted_proxy: None,
     });
     std::thread::spawn(move || {
         tokio::runtime::Builder::new_multi_thread()

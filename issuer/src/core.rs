@@ -657,7 +657,9 @@ impl<S: Store> Issuer<S> {
         tx.bump_fill(row.list).await?;
         if meta.cards_per_citizen > 0 {
             // The citizen's other valid cards, oldest first: beyond the policy, the oldest
-            // are superseded in this same commit.
+            // are superseded in this same commit (two redemptions for one citizen take
+            // turns here, so both cannot stay).
+            tx.lock_citizen(&citizen).await?;
             let mut others: Vec<CredentialRow> = tx
                 .credentials_of(&citizen)
                 .await?

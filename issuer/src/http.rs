@@ -35,14 +35,42 @@ pub struct App {
     pub now: fn() -> i64,
     /// Redemptions and refreshes per client address (`None`: no limit).
     pub redeem_limit: Option<RateLimit>,
+    /// The reverse proxy in front, whose `X-Forwarded-For` names the client (`None`: the
+    /// peer is the client).
+    pub trusted_proxy: Option<std::net::IpAddr>,
     /// Their buckets.
     pub limiter: Limiter,
 }
 
 impl App {
-    fn admit(&self, peer: Option<&axum::extract::ConnectInfo<std::net::SocketAddr>>) -> Result<()> {
-        match (self.redeem_limit, peer) {
-            (Some(l), Some(p)) if !self.limiter.allow(p.0.ip(), l) => Err(IssuerError::RateLimited),
+    /// The client's address: the peer's, or behind the trusted proxy the last address it
+    /// appended to `X-Forwarded-For` (earlier entries are the client's own word).
+    fn client(
+        &self,
+        peer: Option<&axum::extract::ConnectInfo<std::net::SocketAddr>>,
+        headers: &HeaderMap,
+    ) -> Option<std::net::IpAddr> {
+        let ip = peer?.0.ip();
+        if Some(ip) != self.trusted_proxy {
+            return Some(ip);
+        }
+        headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .next_back()
+            .and_then(|a| a.trim().parse().ok())
+            .or(Some(ip))
+    }
+
+    fn admit(
+        &self,
+        peer: Option<&axum::extract::ConnectInfo<std::net::SocketAddr>>,
+        headers: &HeaderMap,
+    ) -> Result<()> {
+        match (self.redeem_limit, self.client(peer, headers)) {
+            (Some(l), Some(ip)) if !self.limiter.allow(ip, l) => Err(IssuerError::RateLimited),
             _ => Ok(()),
         }
     }
@@ -167,10 +195,11 @@ type Peer = Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAd
 async fn credential(
     State(app): State<Arc<App>>,
     peer: Peer,
+    headers: HeaderMap,
     b: std::result::Result<Bytes, BytesRejection>,
 ) -> Response {
     let run = async move {
-        app.admit(peer.as_ref().map(|p| &p.0))?;
+        app.admit(peer.as_ref().map(|p| &p.0), &headers)?;
         let req: RedeemRequest = body(b)?;
         detached(async move { app.issuer.redeem(&app.public_url, &req, (app.now)()).await }).await
     };
@@ -180,10 +209,11 @@ async fn credential(
 async fn refresh(
     State(app): State<Arc<App>>,
     peer: Peer,
+    headers: HeaderMap,
     b: std::result::Result<Bytes, BytesRejection>,
 ) -> Response {
     let run = async move {
-        app.admit(peer.as_ref().map(|p| &p.0))?;
+        app.admit(peer.as_ref().map(|p| &p.0), &headers)?;
         let req: RefreshRequest = body(b)?;
         detached(async move { app.issuer.refresh(&app.public_url, &req, (app.now)()).await }).await
     };
@@ -359,10 +389,18 @@ pub struct Limiter {
 
 impl Limiter {
     fn allow(&self, ip: std::net::IpAddr, limit: RateLimit) -> bool {
+        // One IPv6 client holds a whole /64: its addresses share one bucket.
+        let ip = match ip {
+            std::net::IpAddr::V6(v6) => std::net::IpAddr::V6(std::net::Ipv6Addr::from(
+                u128::from(v6) & !((1u128 << 64) - 1),
+            )),
+            v4 => v4,
+        };
         let now = std::time::Instant::now();
         let mut b = self.buckets.lock().expect("not poisoned");
         if b.len() > 100_000 {
-            b.clear();
+            // Forget clients quiet for a minute (their buckets are full again anyway).
+            b.retain(|_, (_, last)| now.duration_since(*last).as_secs() < 60);
         }
         let (tokens, last) = b.entry(ip).or_insert((f64::from(limit.burst), now));
         *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * f64::from(limit.per_sec))

@@ -155,6 +155,10 @@ enum Cmd {
         /// addresses).
         #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u32).range(0..=100_000))]
         redeem_rate: u32,
+        /// The reverse proxy in front (TLS): requests from it are limited by the client
+        /// address it appends to X-Forwarded-For.
+        #[arg(long, value_name = "IP")]
+        trusted_proxy: Option<std::net::IpAddr>,
     },
     /// Manage office credentials for the issuance service (needs --database).
     Office {

@@ -473,6 +473,15 @@ impl Txn for PgTx {
         .transpose()
     }
 
+    async fn lock_citizen(&mut self, citizen: &[u8; 32]) -> Result<()> {
+        // A transaction-scoped advisory lock on the hash's first 8 bytes (two citizens
+        // sharing them only wait for each other).
+        let key = i64::from_be_bytes(citizen[..8].try_into().expect("8 bytes"));
+        self.exec("SELECT pg_advisory_xact_lock($1)", &[&key])
+            .await?;
+        Ok(())
+    }
+
     async fn credentials_of(&mut self, citizen: &[u8; 32]) -> Result<Vec<CredentialRow>> {
         self.all(
             &format!(

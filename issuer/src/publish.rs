@@ -146,12 +146,13 @@ fn errno(path: &Path) -> impl Fn(rustix::io::Errno) -> IssuerError + '_ {
 
 /// Opens `name` below `dir` as a directory, making it if absent, never through a symbolic
 /// link (`O_NOFOLLOW`): a link planted there is refused, not written through.
-fn subdir(dir: &OwnedFd, name: &str, shown: &Path) -> Result<OwnedFd> {
+fn subdir(dir: &OwnedFd, name: &str, shown: &Path) -> Result<(OwnedFd, bool)> {
     use rustix::fs::{mkdirat, openat, Mode, OFlags};
-    match mkdirat(dir, name, Mode::from_raw_mode(0o755)) {
-        Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+    let created = match mkdirat(dir, name, Mode::from_raw_mode(0o755)) {
+        Ok(()) => true,
+        Err(rustix::io::Errno::EXIST) => false,
         Err(e) => return Err(errno(shown)(e)),
-    }
+    };
     openat(
         dir,
         name,
@@ -167,6 +168,7 @@ fn subdir(dir: &OwnedFd, name: &str, shown: &Path) -> Result<OwnedFd> {
         },
         e => errno(shown)(e),
     })
+    .map(|fd| (fd, created))
 }
 
 /// Writes a generation to `out` in order (each file atomically, the index last), then
@@ -175,6 +177,7 @@ fn subdir(dir: &OwnedFd, name: &str, shown: &Path) -> Result<OwnedFd> {
 /// symbolic link, and only regular files of bundle generations are ever removed.
 pub fn write_bundle(out: &Path, built: &BuiltBundle) -> Result<()> {
     use rustix::fs::{fchmod, fsync, openat, Mode, OFlags, CWD};
+    let created = !out.exists();
     std::fs::create_dir_all(out).map_err(|source| IssuerError::Io {
         path: out.into(),
         source,
@@ -187,12 +190,18 @@ pub fn write_bundle(out: &Path, built: &BuiltBundle) -> Result<()> {
     )
     .map_err(errno(out))?;
     // The bundle is public: readable by the web server whatever this process's umask.
-    fchmod(&root, Mode::from_raw_mode(0o755)).map_err(errno(out))?;
+    // Only directories this publish made are given that mode; an existing one keeps the
+    // mode its owner chose.
+    if created {
+        fchmod(&root, Mode::from_raw_mode(0o755)).map_err(errno(out))?;
+    }
     let mut dirs = std::collections::HashMap::new();
     for d in SUBDIRS {
         let shown = out.join(d);
-        let fd = subdir(&root, d, &shown)?;
-        fchmod(&fd, Mode::from_raw_mode(0o755)).map_err(errno(&shown))?;
+        let (fd, made) = subdir(&root, d, &shown)?;
+        if made {
+            fchmod(&fd, Mode::from_raw_mode(0o755)).map_err(errno(&shown))?;
+        }
         dirs.insert(d, fd);
     }
     for (rel, bytes) in &built.files {
@@ -212,7 +221,12 @@ pub fn write_bundle(out: &Path, built: &BuiltBundle) -> Result<()> {
         fsync(fd).map_err(errno(&out.join(d)))?;
     }
     fsync(&root).map_err(errno(out))?;
-    collect_old_generations(out, &dirs, KEEP_GENERATIONS)
+    collect_old_generations(
+        out,
+        &dirs,
+        KEEP_GENERATIONS,
+        built.report.trust_list_version,
+    )
 }
 
 /// Writes a public bundle file atomically below `dir`: a temporary file with an
@@ -288,6 +302,7 @@ fn collect_old_generations(
     out: &Path,
     dirs: &std::collections::HashMap<&str, OwnedFd>,
     keep: usize,
+    current: u64,
 ) -> Result<()> {
     use rustix::fs::{openat, unlinkat, AtFlags, Mode, OFlags};
     let index_dir = &dirs["index"];
@@ -296,10 +311,14 @@ fn collect_old_generations(
         .iter()
         .filter_map(|n| n.strip_suffix(".json")?.parse().ok())
         .collect();
+    // The generation just written is always kept, whatever else the directory holds
+    // (higher versions left by another issuer publishing here, say).
+    versions.retain(|v| *v != current);
     versions.sort_unstable();
-    let (old, kept) = versions.split_at(versions.len().saturating_sub(keep));
+    let (old, kept) = versions.split_at(versions.len().saturating_sub(keep.saturating_sub(1)));
+    let kept: Vec<u64> = kept.iter().copied().chain([current]).collect();
     let mut live = std::collections::HashSet::new();
-    for v in kept {
+    for v in &kept {
         let name = format!("{v}.json");
         let fd = openat(
             index_dir,

@@ -55,6 +55,9 @@ pub trait Txn {
     async fn bump_fill(&mut self, list: u32) -> Result<()>;
     /// A credential by id.
     async fn credential(&mut self, id: &[u8; 8]) -> Result<Option<CredentialRow>>;
+    /// Makes issuances for one citizen take turns (so a policy of one card per citizen
+    /// holds under concurrent redemptions); sled has one writer.
+    async fn lock_citizen(&mut self, citizen: &[u8; 32]) -> Result<()>;
     /// Credentials whose citizen hash is this one, not revoked.
     async fn credentials_of(&mut self, citizen: &[u8; 32]) -> Result<Vec<CredentialRow>>;
     /// Replaces a credential's signing facts (a refresh re-signs the same card).

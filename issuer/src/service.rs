@@ -131,8 +131,18 @@ pub(super) async fn run(cli: &Cli, url: &str, now: i64) -> anyhow::Result<()> {
             listen,
             public_url,
             redeem_rate,
+            trusted_proxy,
             ..
-        } => serve(cli, iss, listen, public_url.as_deref(), *redeem_rate).await,
+        } => {
+            serve(
+                cli,
+                iss,
+                listen,
+                public_url.as_deref(),
+                (*redeem_rate, *trusted_proxy),
+            )
+            .await
+        }
         Cmd::Publish {
             out: dir,
             valid_days,
@@ -157,7 +167,7 @@ async fn serve(
     iss: Issuer<PgStore>,
     listen: &std::net::SocketAddr,
     public_url: Option<&str>,
-    redeem_rate: u32,
+    (redeem_rate, trusted_proxy): (u32, Option<std::net::IpAddr>),
 ) -> anyhow::Result<()> {
     let public_url = public_url
         .map(str::to_owned)
@@ -210,6 +220,7 @@ async fn serve(
             }),
         },
         limiter: Default::default(),
+        trusted_proxy,
     });
     // Returns once SIGTERM or Ctrl-C came and the requests in flight have finished; the
     // runtime (and the pool's connections) close after, outside any async context.

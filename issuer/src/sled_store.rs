@@ -459,6 +459,10 @@ impl Txn for SledTx {
             .transpose()
     }
 
+    async fn lock_citizen(&mut self, _citizen: &[u8; 32]) -> Result<()> {
+        Ok(())
+    }
+
     async fn credentials_of(&mut self, citizen: &[u8; 32]) -> Result<Vec<CredentialRow>> {
         let mut out = vec![];
         for k in self.scan(CITIZENS, citizen)?.keys() {

@@ -97,6 +97,17 @@ fn offer_text(w: &World, svc: &Service, record: &str) -> (String, String) {
     (offer, tx)
 }
 
+/// The issuer's root fingerprint, as a citizen gets it out of band (the issuer publishes
+/// it); in these tests, read from the genuine offer.
+fn root_of(offer: &str) -> String {
+    Offer::parse(offer)
+        .unwrap()
+        .root
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 fn sample_record(w: &World) -> String {
     let v: serde_json::Value = serde_json::from_str(sample::RECORDS[0]).unwrap();
     w.record("somchai", &v, sample::PORTRAIT_A)
@@ -117,7 +128,11 @@ fn offer_to_card_at_the_gate(keys: &[&str], env: &[(&str, &str)]) {
     assert!(offer.starts_with("TTO2:"), "{offer}");
     w.new_wallet("wallet");
     let enrolled = w
-        .wallet("wallet", &["enroll", &offer], &format!("{PIN}\n{tx}\n"))
+        .wallet(
+            "wallet",
+            &["enroll", "--expect-root", &root_of(&offer), &offer],
+            &format!("{PIN}\n{tx}\n"),
+        )
         .ok();
     assert!(
         enrolled.contains("Enrolled: the ID card of Somchai Jaidee"),
@@ -132,12 +147,20 @@ fn offer_to_card_at_the_gate(keys: &[&str], env: &[(&str, &str)]) {
 
     // The same wallet again (its connection dropped after the commit): the same card.
     let again = w
-        .wallet("wallet", &["enroll", &offer], &format!("{PIN}\n{tx}\n"))
+        .wallet(
+            "wallet",
+            &["enroll", "--expect-root", &root_of(&offer), &offer],
+            &format!("{PIN}\n{tx}\n"),
+        )
         .ok();
     assert!(again.contains(&cid), "{again}");
     // Anyone else: refused, nothing issued.
     w.new_wallet("thief");
-    let r = w.wallet("thief", &["enroll", &offer], &format!("{PIN}\n{tx}\n"));
+    let r = w.wallet(
+        "thief",
+        &["enroll", "--expect-root", &root_of(&offer), &offer],
+        &format!("{PIN}\n{tx}\n"),
+    );
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("already been used"), "{}", r.stderr);
     assert!(w.wallet("thief", &["show"], &format!("{PIN}\n")).code != 0);
@@ -328,7 +351,12 @@ fn wrong_office_credential_bad_record_and_tampered_offer_issue_nothing() {
     w.new_wallet("wallet");
     let r = w.wallet(
         "wallet",
-        &["enroll", &chars.into_iter().collect::<String>()],
+        &[
+            "enroll",
+            "--expect-root",
+            &root_of(&offer),
+            &chars.into_iter().collect::<String>(),
+        ],
         &format!("{PIN}\n{tx}\n"),
     );
     assert_eq!(r.code, 2);
@@ -424,8 +452,12 @@ fn a_client_that_hangs_up_mid_request_leaves_nothing_behind() {
     let rec = sample_record(&w);
     let (offer, tx) = offer_text(&w, &svc, &rec);
     w.new_wallet("wallet");
-    w.wallet("wallet", &["enroll", &offer], &format!("{PIN}\n{tx}\n"))
-        .ok();
+    w.wallet(
+        "wallet",
+        &["enroll", "--expect-root", &root_of(&offer), &offer],
+        &format!("{PIN}\n{tx}\n"),
+    )
+    .ok();
     let (creds, redeemed, _) = PgIssuer::connect(&db.url).unwrap().counts().unwrap();
     assert_eq!((creds, redeemed), (1, 1));
 }
@@ -738,7 +770,13 @@ fn enrol(w: &World, svc: &Service, rec: &str, wallet: &str) -> String {
     w.new_wallet(wallet);
     let r = w.wallet(
         wallet,
-        &["--json", "enroll", &offer],
+        &[
+            "--json",
+            "enroll",
+            "--expect-root",
+            &root_of(&offer),
+            &offer,
+        ],
         &format!("{PIN}\n{tx}\n"),
     );
     assert_eq!(r.code, 0, "enrolment of {wallet} failed: {}", r.stderr);
@@ -822,6 +860,12 @@ fn a_stolen_key_is_answered_online_and_enrolment_works_at_every_moment() {
     admin_cli(&db, &["publish", "--out", &w.p("bundle")]).ok();
     w.gate(&["sync", &bundle]).ok();
     assert_eq!(w.check(&w.present("a")).0, 0);
+    // The wallet that holds a card enrols again after the root rotation: it trusts the
+    // root remembered with its card, and the new offer's root is in that chain.
+    let (offer, tx) = offer_text(&w, &svc, &rec);
+    let r = w.wallet("a", &["enroll", &offer], &format!("{PIN}\n{tx}\n"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(w.check(&w.present("a")).0, 0);
 
     // A lost phone: every card of the citizen, found by ID, revoked; refresh refused.
     let id = serde_json::from_str::<serde_json::Value>(sample::RECORDS[0]).unwrap()["citizen_id"]
@@ -829,7 +873,7 @@ fn a_stolen_key_is_answered_online_and_enrolment_works_at_every_moment() {
         .unwrap()
         .to_owned();
     let r = json_of(admin_cli(&db, &["--json", "revoke", "--citizen", &id]));
-    assert_eq!(r["revoked"].as_array().unwrap().len(), 3, "{r}");
+    assert_eq!(r["revoked"].as_array().unwrap().len(), 4, "{r}");
     admin_cli(&db, &["publish", "--out", &w.p("bundle")]).ok();
     w.gate(&["sync", &bundle]).ok();
     let (code, v) = w.check(&w.present("a"));
@@ -970,7 +1014,12 @@ fn attack_a_relayed_offer_is_refused_before_the_code_is_asked() {
     w.new_wallet("victim");
     let r = w.wallet(
         "victim",
-        &["enroll", &relayed.to_text()],
+        &[
+            "enroll",
+            "--expect-root",
+            &root_of(&offer),
+            &relayed.to_text(),
+        ],
         &format!("{PIN}\n{tx}\n"),
     );
     assert_eq!(r.code, 2, "{}", r.stdout);
@@ -981,9 +1030,20 @@ fn attack_a_relayed_offer_is_refused_before_the_code_is_asked() {
         r.stderr
     );
     assert_eq!(r.stderr.lines().count(), 2, "{}", r.stderr);
+    // A wallet that trusts no issuer yet takes no offer's word for its root: a relay
+    // could sign offers with a root of its own.
+    w.new_wallet("fresh");
+    let r = w.wallet("fresh", &["enroll", &offer], &format!("{PIN}\n{tx}\n"));
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    assert!(r.stderr.contains("trusts no issuer yet"), "{}", r.stderr);
+    assert!(r.stderr.contains("--expect-root"), "{}", r.stderr);
     // The offer is untouched: the citizen can still take the card from the real screen.
     let got = w
-        .wallet("victim", &["enroll", &offer], &format!("{PIN}\n{tx}\n"))
+        .wallet(
+            "victim",
+            &["enroll", "--expect-root", &root_of(&offer), &offer],
+            &format!("{PIN}\n{tx}\n"),
+        )
         .ok();
     assert!(got.contains("Enrolled"), "{got}");
 }
@@ -997,8 +1057,12 @@ fn attack_an_offer_from_another_issuer_never_silently_replaces_a_card() {
     let rec = sample_record(&w);
     let (offer, tx) = offer_text(&w, &svc, &rec);
     w.new_wallet("wallet");
-    w.wallet("wallet", &["enroll", &offer], &format!("{PIN}\n{tx}\n"))
-        .ok();
+    w.wallet(
+        "wallet",
+        &["enroll", "--expect-root", &root_of(&offer), &offer],
+        &format!("{PIN}\n{tx}\n"),
+    )
+    .ok();
     let before = w
         .wallet("wallet", &["--json", "show"], &format!("{PIN}\n"))
         .ok();
@@ -1008,7 +1072,11 @@ fn attack_an_offer_from_another_issuer_never_silently_replaces_a_card() {
     let evil = Service::start(&other_db.url, &[], &[]);
     let rec2 = sample_record(&w2);
     let (offer2, tx2) = offer_text(&w2, &evil, &rec2);
-    let r = w.wallet("wallet", &["enroll", &offer2], &format!("{PIN}\n{tx2}\n"));
+    let r = w.wallet(
+        "wallet",
+        &["enroll", "--expect-root", &root_of(&offer2), &offer2],
+        &format!("{PIN}\n{tx2}\n"),
+    );
     assert_eq!(r.code, 2, "{}", r.stdout);
     assert!(
         r.stderr.contains("this wallet holds a card from"),
@@ -1032,13 +1100,25 @@ fn attack_an_offer_from_another_issuer_never_silently_replaces_a_card() {
     // Replacing on purpose needs the option and a typed confirmation naming both.
     let r = w.wallet(
         "wallet",
-        &["enroll", "--replace-card", &offer2],
+        &[
+            "enroll",
+            "--replace-card",
+            "--expect-root",
+            &root_of(&offer2),
+            &offer2,
+        ],
         &format!("{PIN}\nyes\n{tx2}\n"),
     );
     assert_eq!(r.code, 2, "{}", r.stdout);
     let r = w.wallet(
         "wallet",
-        &["enroll", "--replace-card", &offer2],
+        &[
+            "enroll",
+            "--replace-card",
+            "--expect-root",
+            &root_of(&offer2),
+            &offer2,
+        ],
         &format!("{PIN}\nREPLACE\n{tx2}\n"),
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -1069,7 +1149,11 @@ fn a_compromised_office_is_cut_off_with_what_it_issued() {
     assert_eq!(r["cards_revoked"], 1, "{r}");
     // Its open offer no longer redeems ...
     w.new_wallet("b");
-    let e = w.wallet("b", &["enroll", &pending], &format!("{PIN}\n{tx}\n"));
+    let e = w.wallet(
+        "b",
+        &["enroll", "--expect-root", &root_of(&pending), &pending],
+        &format!("{PIN}\n{tx}\n"),
+    );
     assert_eq!(e.code, 2);
     assert!(e.stderr.contains("closed"), "{}", e.stderr);
     // ... and the card it issued is void at the gate after a publish.

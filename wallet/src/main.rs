@@ -97,10 +97,10 @@ enum Cmd {
         /// The issuance service's address (as in the officer's offer).
         #[arg(long, value_name = "URL")]
         service: String,
-        /// The issuer's root fingerprint (64 hex digits): the renewed card must verify
-        /// against a trust bundle from this root.
+        /// The issuer's root fingerprint (64 hex digits) [default: the root remembered
+        /// with the card]: the renewed card must verify against a trust bundle from it.
         #[arg(long, value_name = "FINGERPRINT")]
-        expect_root: String,
+        expect_root: Option<String>,
     },
     /// Show the card.
     Show,
@@ -195,9 +195,11 @@ fn english_name(c: &tuaton_common::gate::DisclosedClaims) -> String {
         .to_owned()
 }
 
-/// `enroll`: everything that can be checked is checked before the offer is spent (the
-/// offer parses, the service's bundle verifies from the offer's root, the PIN unlocks);
-/// then the offer is redeemed and the package imported against that bundle.
+/// `enroll`: everything that can be checked is checked before the transaction code is
+/// asked for (the offer parses, the PIN unlocks, the service's bundle verifies from the
+/// root this wallet trusts, the offer's root is in that chain and the issuer signed the
+/// offer, a card of another issuer is not replaced unconfirmed); then the offer is redeemed
+/// and the package imported against that bundle.
 fn enroll(cli: &Cli, w: &Wallet, p: &mut Prompter, now: i64) -> anyhow::Result<()> {
     use tuaton_common::offer::Offer;
     let Cmd::Enroll {
@@ -221,15 +223,15 @@ fn enroll(cli: &Cli, w: &Wallet, p: &mut Prompter, now: i64) -> anyhow::Result<(
         (None, None) => unreachable!("clap requires one"),
     };
     let offer = Offer::parse(&text).map_err(WalletError::BadOffer)?;
-    if let Some(fp) = expect_root {
-        let want = tuaton_common::trust::parse_fingerprint(fp).map_err(WalletError::Core)?;
-        if want != offer.root {
-            anyhow::bail!(WalletError::BadOffer(tuaton_common::Error::field(
-                "root",
-                "is not the issuer root this wallet expects: this offer is not from the issuer"
-                    .to_string(),
-            )));
-        }
+    let expect = expect_root
+        .map(tuaton_common::trust::parse_fingerprint)
+        .transpose()
+        .map_err(WalletError::Core)?;
+    if replace && expect.is_none() {
+        anyhow::bail!(WalletError::Usage(
+            "--replace-card needs --expect-root: the root fingerprint of the issuer of the new card"
+                .into()
+        ));
     }
     if offer.expires <= now {
         anyhow::bail!(WalletError::Service {
@@ -240,21 +242,51 @@ fn enroll(cli: &Cli, w: &Wallet, p: &mut Prompter, now: i64) -> anyhow::Result<(
             ),
         });
     }
-    let state = tuaton_wallet::offer::fetch_bundle(&offer, now)?;
+    let pin = p.ask("PIN")?;
+    let u = w.unlock(&pin, chrono::Utc::now().timestamp())?;
+    // The root this wallet trusts: the one remembered with its card, else the one the
+    // citizen gave. Never the offer's own word: a fake screen can name any root.
+    let held = u.held_issuer()?;
+    let anchor = match (&held, expect) {
+        (Some(h), _) if !replace => h.root_bytes()?,
+        (_, Some(fp)) => fp,
+        (_, None) => anyhow::bail!(WalletError::Usage(
+            "this wallet trusts no issuer yet: give --expect-root FINGERPRINT (the issuer's root fingerprint, published by the issuer and shown at the office)".into()
+        )),
+    };
+    let state = match tuaton_wallet::offer::fetch_service_bundle(&offer.service, anchor, now) {
+        Ok(s) => s,
+        Err(WalletError::Trust(e)) => anyhow::bail!(match &held {
+            Some(h) if !replace => WalletError::OtherIssuer {
+                held: h.name.clone(),
+                offered: format!("an issuer whose trust bundle does not chain to it ({e})"),
+            },
+            _ => WalletError::BadOffer(tuaton_common::Error::field(
+                "root",
+                format!("is not from the issuer this wallet expects: {e}"),
+            )),
+        }),
+        Err(e) => anyhow::bail!(e),
+    };
+    if !state.chain_has(&offer.root) {
+        anyhow::bail!(WalletError::FakeOffer(
+            "it names a root outside the issuer's chain".into()
+        ));
+    }
     // The issuer vouches for the service address, or nothing is sent to it (and the
     // address is not shown as if it were the issuer's).
     offer
         .verify(&state.to_store(), now)
         .map_err(|e| WalletError::FakeOffer(e.to_string()))?;
+    let offered = tuaton_wallet::HeldIssuer::of(&state, offer.issuer)?;
     eprintln!(
-        "Offer from {}, signed by the issuer",
-        tuaton_common::text::for_display(&offer.service)
+        "Offer from {}, signed by \"{}\" (root {})",
+        tuaton_common::text::for_display(&offer.service),
+        tuaton_common::text::for_display(&offered.name),
+        &offered.root[..16]
     );
-    let pin = p.ask("PIN")?;
-    let u = w.unlock(&pin, chrono::Utc::now().timestamp())?;
     // A card held from another issuer is never replaced silently: refused, or confirmed by
     // name, before the transaction code is asked for.
-    let offered = tuaton_wallet::HeldIssuer::of(&state, offer.issuer)?;
     confirm_issuer(&u, &state, &offered, replace, p)?;
     // The same prompter: with --pin-stdin it holds standard input, line by line.
     let typed = p.ask("Transaction code (the officer reads it out)")?;
@@ -322,15 +354,25 @@ fn refresh(
     w: &Wallet,
     p: &mut Prompter,
     service: &str,
-    expect_root: &str,
+    expect_root: Option<&str>,
     now: i64,
 ) -> anyhow::Result<()> {
     tuaton_common::offer::check_service(service)
         .map_err(|e| WalletError::Usage(format!("--service {e}")))?;
-    let root = tuaton_common::trust::parse_fingerprint(expect_root).map_err(WalletError::Core)?;
-    let state = tuaton_wallet::offer::fetch_service_bundle(service, root, now)?;
+    let expect = expect_root
+        .map(tuaton_common::trust::parse_fingerprint)
+        .transpose()
+        .map_err(WalletError::Core)?;
     let pin = p.ask("PIN")?;
     let u = w.unlock(&pin, chrono::Utc::now().timestamp())?;
+    let root = match (u.held_issuer()?, expect) {
+        (Some(h), _) => h.root_bytes()?,
+        (None, Some(fp)) => fp,
+        (None, None) => anyhow::bail!(WalletError::Usage(
+            "this card's issuer is not remembered: give --expect-root FINGERPRINT".into()
+        )),
+    };
+    let state = tuaton_wallet::offer::fetch_service_bundle(service, root, now)?;
     let old = u.card()?;
     let package = tuaton_wallet::offer::refresh(service, &old.gate, &u.holder_key()?, now)?;
     // The age claims follow from the signing day (a citizen may have turned 20 since);
@@ -422,7 +464,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         expect_root,
     } = &cli.cmd
     {
-        return refresh(cli, &w, &mut p, service, expect_root, now);
+        return refresh(cli, &w, &mut p, service, expect_root.as_deref(), now);
     }
     let pin = p.ask("PIN")?;
     let u = w.unlock(&pin, chrono::Utc::now().timestamp())?;
@@ -458,6 +500,11 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
                 .as_deref()
                 .map(|b| load_bundle(b, expect_root.as_deref(), *trust_on_first_use, now))
                 .transpose()?;
+            if *replace_card && state.is_none() {
+                anyhow::bail!(WalletError::Usage(
+                    "--replace-card needs --bundle: the new card's issuer must be checked and named".into()
+                ));
+            }
             if let (Some(st), true) = (&state, *replace_card) {
                 let id = tuaton_common::package::CredentialPackage::parse(&pkg)
                     .and_then(|p| p.gate_form())
