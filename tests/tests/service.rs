@@ -1295,3 +1295,43 @@ fn re_enrolment_on_a_new_phone_revokes_the_old_phones_card() {
         "{audit}"
     );
 }
+
+#[test]
+fn behind_a_trusted_proxy_each_client_has_its_own_rate() {
+    use std::io::{Read, Write};
+    let w = World::new();
+    let db = TestDb::new();
+    issuer_in(&w, &db, &[], &[]);
+    let svc = Service::start_serving(
+        &db.url,
+        &[],
+        &["--redeem-rate", "1", "--trusted-proxy", "127.0.0.1"],
+        &[],
+    );
+    let addr = svc.url.trim_start_matches("http://").to_owned();
+    // What the proxy forwards: the client's own header (which it may forge) and, last,
+    // the address the proxy saw.
+    let post = |client: &str| -> String {
+        let body = r#"{"pre_authorized_code":"AAAA","tx_code":"000000","holder_key":"AAAA","proof":"AAAA"}"#;
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        write!(
+            s,
+            "POST /v1/credential HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nX-Forwarded-For: 203.0.113.9, {client}\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut answer = String::new();
+        s.read_to_string(&mut answer).unwrap();
+        answer
+    };
+    // A burst of three for one client, then slowed ...
+    let first: Vec<String> = (0..4).map(|_| post("198.51.100.1")).collect();
+    assert!(
+        first[..3].iter().all(|a| a.contains("bad_request")),
+        "{first:?}"
+    );
+    assert!(first[3].contains("rate_limited"), "{}", first[3]);
+    // ... while another client behind the same proxy is not.
+    let other = post("198.51.100.2");
+    assert!(other.contains("bad_request"), "{other}");
+}
