@@ -66,7 +66,7 @@ impl Issuer<SledStore> {
             rand::random(),
             AAD,
         )
-        .map_err(crate::core)?;
+        .map_err(crate::core_error)?;
         let sealed = sealed.to_bytes();
         let mut file = MAGIC.to_vec();
         file.extend_from_slice(&<sha2::Sha256 as sha2::Digest>::digest(&sealed));

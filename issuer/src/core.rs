@@ -20,7 +20,7 @@ use crate::issue::{checked_claims, sign_package, Signing};
 use crate::publish::{build_bundle, BuiltBundle, BundleInput};
 use crate::seam::*;
 use crate::token::{Token, TokenConfig};
-use crate::{core as core_err, IssuerError, Result};
+use crate::{core_error, IssuerError, Result};
 
 /// How long a root is valid: gates refuse an expired root, so `rotate-root` must run
 /// within this (the one place it is written).
@@ -283,7 +283,7 @@ impl<S: Store> Issuer<S> {
                     random(),
                     STORE_KEY_AAD,
                 )
-                .map_err(core_err)?;
+                .map_err(core_error)?;
                 (Some(sealed.to_bytes()), Keys::Sealed(store_key))
             }
             KeySource::Token(cfg) => (None, Keys::Token(Token::open(&cfg)?)),
@@ -322,7 +322,7 @@ impl<S: Store> Issuer<S> {
             keys: signers.iter().map(|k| k.public_key().to_bytes()).collect(),
         };
         let refs: Vec<&dyn KeySigner> = signers.iter().map(|k| k.as_ref()).collect();
-        let signed = SignedRoot::sign_with(root, &refs).map_err(core_err)?;
+        let signed = SignedRoot::sign_with(root, &refs).map_err(core_error)?;
         tx.put_root(&RootRow {
             version: 1,
             signed: signed.signed.to_bytes(),
@@ -369,9 +369,9 @@ impl<S: Store> Issuer<S> {
                     )
                 })?;
                 let key = Sealed::from_bytes(&sealed)
-                    .map_err(core_err)?
+                    .map_err(core_error)?
                     .open(&p, STORE_KEY_AAD)
-                    .map_err(core_err)?;
+                    .map_err(core_error)?;
                 Keys::Sealed(key.key32().ok_or(IssuerError::WrongPassphrase)?)
             }
             KeySource::Token(cfg) => Keys::Token(Token::open(&cfg)?),
@@ -585,7 +585,7 @@ impl<S: Store> Issuer<S> {
                         .ok_or_else(|| damaged("the citizen key"))?,
                     (Some(Secret::Token(labels)), Keys::Token(t)) => {
                         let k = t.key(labels.first().ok_or_else(|| damaged("a key label"))?)?;
-                        let sig = k.sign_message(b"tuaton citizen hash key v1").map_err(core_err)?;
+                        let sig = k.sign_message(b"tuaton citizen hash key v1").map_err(core_error)?;
                         Zeroizing::new(Sha256::digest(sig).into())
                     }
                     (Some(Secret::Token(_)), Keys::Sealed(_)) => {
@@ -731,7 +731,7 @@ impl<S: Store> Issuer<S> {
         now: i64,
     ) -> Result<(String, IssuedRecord)> {
         let claims = checked_claims(record_json, portrait, now)?;
-        let req = tuaton_common::enroll::parse(request).map_err(core_err)?;
+        let req = tuaton_common::enroll::parse(request).map_err(core_error)?;
         let mut tx = self.store.begin().await?;
         let (package, row) = self
             .issue_in(&mut tx, &claims, &req.holder_key, actor, now)
@@ -767,7 +767,7 @@ impl<S: Store> Issuer<S> {
         actor: &Actor,
         now: i64,
     ) -> Result<Vec<IssuedRecord>> {
-        let id: tuaton_common::model::CitizenId = citizen_id.trim().parse().map_err(core_err)?;
+        let id: tuaton_common::model::CitizenId = citizen_id.trim().parse().map_err(core_error)?;
         let h = self.citizen_hash(id.as_u64()).await?;
         let mut tx = self.store.begin().await?;
         let cards = tx.credentials_of(&h).await?;
@@ -848,7 +848,7 @@ impl<S: Store> Issuer<S> {
         tx.lock_keys().await?;
         let roots = tx.roots().await?;
         let cur_row = roots.last().ok_or_else(|| damaged("the root chain"))?;
-        let cur = SignedRoot::from_bytes_self_signed(&cur_row.signed).map_err(core_err)?;
+        let cur = SignedRoot::from_bytes_self_signed(&cur_row.signed).map_err(core_error)?;
         let old = self.root_signers(cur_row)?;
         if old.len() < usize::from(cur.root.threshold) {
             return Err(IssuerError::Usage(format!(
@@ -872,10 +872,10 @@ impl<S: Store> Issuer<S> {
             .map(|k| k.as_ref())
             .collect();
         signers.extend(new.iter().map(|k| k.as_ref()));
-        let signed = SignedRoot::sign_with(root.clone(), &signers).map_err(core_err)?;
+        let signed = SignedRoot::sign_with(root.clone(), &signers).map_err(core_error)?;
         // The chain must hold: the new root verifies as the successor of the current one.
         cur.verify_successor(&signed.signed.to_bytes())
-            .map_err(core_err)?;
+            .map_err(core_error)?;
         tx.put_root(&RootRow {
             version,
             signed: signed.signed.to_bytes(),
@@ -926,7 +926,7 @@ impl<S: Store> Issuer<S> {
         let roots = tx.roots().await?;
         let r = roots.last().ok_or_else(|| damaged("the root chain"))?;
         Ok(SignedRoot::from_bytes_self_signed(&r.signed)
-            .map_err(core_err)?
+            .map_err(core_error)?
             .root)
     }
 
@@ -1005,7 +1005,7 @@ impl<S: Store> Issuer<S> {
         let status_signer = self.signer(&status_key)?;
         let roots = tx.roots().await?;
         let cur = roots.last().ok_or_else(|| damaged("the root chain"))?;
-        let root = SignedRoot::from_bytes_self_signed(&cur.signed).map_err(core_err)?;
+        let root = SignedRoot::from_bytes_self_signed(&cur.signed).map_err(core_error)?;
         let root_keys = self.root_signers(cur)?;
         let mut listed = vec![];
         for k in &keys {
@@ -1068,8 +1068,8 @@ impl<S: Store> Issuer<S> {
                 "the proof's time is more than 5 minutes from the service's clock".into(),
             ));
         }
-        let cred = GateCredential::from_bytes(&bytes).map_err(core_err)?;
-        let full = cred.full_member().map_err(core_err)?;
+        let cred = GateCredential::from_bytes(&bytes).map_err(core_error)?;
+        let full = cred.full_member().map_err(core_error)?;
         let p = &full.payload;
         let holder = tuaton_common::offer::check_refresh_proof(
             service,
@@ -1078,7 +1078,7 @@ impl<S: Store> Issuer<S> {
             req.at,
             &proof,
         )
-        .map_err(core_err)?;
+        .map_err(core_error)?;
         let mut tx = self.store.begin().await?;
         tx.share_keys().await?;
         let meta = tx.meta().await?.ok_or_else(|| damaged("the issuer row"))?;
@@ -1106,7 +1106,7 @@ impl<S: Store> Issuer<S> {
             .ok_or_else(|| IssuerError::UnknownCredential(hex::encode(row.id)))?;
         let public =
             VerifyingKey::from_bytes(&signed_by.public).map_err(|_| damaged("a public key"))?;
-        let claims = cred.verified_card(&public).map_err(core_err)?;
+        let claims = cred.verified_card(&public).map_err(core_error)?;
         if tuaton_common::gate::claims_digest(&claims) != row.claims {
             return Err(IssuerError::BadRequest(
                 "the card's claims are not those this issuer issued".into(),

@@ -219,7 +219,8 @@ impl From<sled::Error> for IssuerError {
 /// Shorthand.
 pub type Result<T, E = IssuerError> = std::result::Result<T, E>;
 
-pub(crate) fn core(e: tuaton_common::Error) -> IssuerError {
+/// An error of `tuaton_common` as the issuer's (a wrong secret is a wrong passphrase).
+pub(crate) fn core_error(e: tuaton_common::Error) -> IssuerError {
     match e {
         tuaton_common::Error::WrongSecret => IssuerError::WrongPassphrase,
         e => IssuerError::Core(e),

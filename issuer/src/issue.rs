@@ -9,7 +9,7 @@ use tuaton_common::model::{CardClaims, CitizenRecord};
 use tuaton_common::signer::KeySigner;
 use tuaton_common::{enroll, w3c};
 
-use crate::{core, IssuerError, Result};
+use crate::{core_error, IssuerError, Result};
 
 /// The key that signs a credential, with what the trust list calls it.
 pub(crate) struct Signing<'a> {
@@ -23,17 +23,17 @@ pub(crate) struct Signing<'a> {
 
 /// A citizen record and portrait checked as of `now`: the claims to sign, portrait in.
 pub(crate) fn checked_claims(record_json: &[u8], portrait: &[u8], now: i64) -> Result<CardClaims> {
-    let record = CitizenRecord::from_json(record_json).map_err(core)?;
-    record.check_at(now).map_err(core)?;
+    let record = CitizenRecord::from_json(record_json).map_err(core_error)?;
+    record.check_at(now).map_err(core_error)?;
     let mut claims = record.claims;
     if portrait.len() < 4 || portrait[..3] != [0xFF, 0xD8, 0xFF] {
-        return Err(core(tuaton_common::Error::InvalidField {
+        return Err(core_error(tuaton_common::Error::InvalidField {
             field: "portrait",
             reason: "is not a JPEG file".into(),
         }));
     }
     if portrait.len() as u64 > MAX_PORTRAIT_BYTES {
-        return Err(core(tuaton_common::Error::InvalidField {
+        return Err(core_error(tuaton_common::Error::InvalidField {
             field: "portrait",
             reason: "is larger than 64 KiB".into(),
         }));
@@ -65,12 +65,12 @@ pub(crate) fn sign_package(
         },
         &mut OsRng,
     )
-    .map_err(core)?;
+    .map_err(core_error)?;
     let public = by.key.public_key();
     let unsigned = w3c::unsigned(claims, by.issuer, &public, holder, &cid, status, now);
-    let w3c_json = w3c::sign(unsigned, by.key, now).map_err(core)?;
+    let w3c_json = w3c::sign(unsigned, by.key, now).map_err(core_error)?;
     let package = tuaton_common::package::CredentialPackage::new(&gate, by.issuer, &w3c_json)
-        .map_err(core)?;
+        .map_err(core_error)?;
     Ok(package.to_json_pretty())
 }
 
@@ -85,7 +85,7 @@ pub const PORTRAIT_PIXELS: std::ops::RangeInclusive<u32> = 32..=1024;
 /// portrait is read, so a record that is not one says so, naming the field.
 pub fn read_record(path: &Path) -> Result<(Vec<u8>, Vec<u8>)> {
     let rec = read_small(path, MAX_RECORD_BYTES)?;
-    let record = CitizenRecord::from_json(&rec).map_err(core)?;
+    let record = CitizenRecord::from_json(&rec).map_err(core_error)?;
     let portrait = path
         .parent()
         .unwrap_or(Path::new("."))
@@ -105,7 +105,7 @@ pub fn read_request(arg: &str) -> Result<String> {
     }
     let bytes = read_small(Path::new(arg), MAX_RECORD_BYTES)?;
     String::from_utf8(bytes).map_err(|_| {
-        core(tuaton_common::Error::field(
+        core_error(tuaton_common::Error::field(
             "request",
             "is not text (an enrollment request starts with TTE1:)",
         ))

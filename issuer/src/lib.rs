@@ -26,7 +26,7 @@ pub use core::{
     FILL_NUMERATOR, LISTS_PER_ISSUE, PROBES_PER_LIST, REFRESH_SKEW_SECS, RESTORE_LIST_MARGIN,
     ROOT_LIFETIME_SECS,
 };
-pub(crate) use error::core;
+pub(crate) use error::core_error;
 pub use error::{IssuerError, Result};
 pub use issue::{
     check_portrait, read_portrait, read_record, read_request, MAX_PORTRAIT_BYTES, MAX_RECORD_BYTES,

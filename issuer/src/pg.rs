@@ -24,7 +24,7 @@ use crate::core::{audit, Actor};
 use crate::issue::checked_claims;
 use crate::publish::BuiltBundle;
 use crate::seam::*;
-use crate::{check_portrait, core, Issuer, IssuerError, Result};
+use crate::{check_portrait, core_error, Issuer, IssuerError, Result};
 
 /// Schema migrations, applied in order, each once, under an advisory lock so instances
 /// starting together do not race.
@@ -803,7 +803,7 @@ impl Issuer<PgStore> {
             signature: [0; 64],
         }
         .sign(signer.as_ref())
-        .map_err(core)?
+        .map_err(core_error)?
         .to_text();
         let mut tx = self.store().begin().await?;
         tx.exec(
@@ -871,7 +871,7 @@ impl Issuer<PgStore> {
             .try_into()
             .expect("32");
         let proof: [u8; 64] = field("proof", &req.proof, 64)?.try_into().expect("64");
-        let holder_key = offer::check_proof(service, &code, &holder, &proof).map_err(core)?;
+        let holder_key = offer::check_proof(service, &code, &holder, &proof).map_err(core_error)?;
         let mut tx = self.store().begin().await?;
         let row = tx
             .one(

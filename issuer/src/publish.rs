@@ -11,7 +11,7 @@ use tuaton_common::trust::SignedRoot;
 use tuaton_common::trust::{ListedIssuer, SignedTrustList, StatusPin, TrustList};
 use tuaton_common::w3c;
 
-use crate::{core, IssuerError, Result};
+use crate::{core_error, IssuerError, Result};
 
 /// Everything a bundle is made from, read from whichever store holds the issuer.
 pub(crate) struct BundleInput<'a> {
@@ -68,7 +68,7 @@ pub(crate) fn build_bundle(i: &BundleInput<'_>) -> Result<BuiltBundle> {
     let mut pins = vec![];
     for (list, bits) in &lists {
         let json = status::sign_list(bits, i.issuer, *list, i.status_signer, i.now, i.expires)
-            .map_err(core)?;
+            .map_err(core_error)?;
         let sha: [u8; 32] = Sha256::digest(json.as_bytes()).into();
         let file = format!("{}-{list}.{}.json", i.issuer, hex::encode(&sha[..16]));
         files.push((tuaton_common::bundle::status_path(&file), json.into_bytes()));
@@ -100,7 +100,7 @@ pub(crate) fn build_bundle(i: &BundleInput<'_>) -> Result<BuiltBundle> {
         }],
         status: pins,
     };
-    let signed = SignedTrustList::sign_with(list, &i.root_signers).map_err(core)?;
+    let signed = SignedTrustList::sign_with(list, &i.root_signers).map_err(core_error)?;
     let tl_name = format!("trust-list/{}.cbor", i.version);
     files.push((tl_name.clone(), signed.signed.to_bytes()));
     let index = tuaton_common::bundle::Index {
