@@ -252,10 +252,7 @@ impl<S: Store> Issuer<S> {
             signers: Mutex::new(HashMap::new()),
             citizen_key: Mutex::new(None),
         };
-        let mut tx = iss.store.begin().await?;
-        if tx.meta().await?.is_none() {
-            return Err(IssuerError::NotInitialised(iss.store.place()));
-        }
+        iss.meta().await?;
         Ok(iss)
     }
 
@@ -288,7 +285,7 @@ impl<S: Store> Issuer<S> {
             }
             KeySource::Token(cfg) => (None, Keys::Token(Token::open(&cfg)?)),
         };
-        let mut iss = Issuer {
+        let iss = Issuer {
             store,
             keys: Some(keys),
             signers: Mutex::new(HashMap::new()),
@@ -334,12 +331,7 @@ impl<S: Store> Issuer<S> {
         tx.audit(&audit(now, &Actor::cli(), "init", &hex::encode(&key.kid)))
             .await?;
         tx.commit().await?;
-        iss.keys_mut_reset();
         Ok(iss)
-    }
-
-    fn keys_mut_reset(&mut self) {
-        self.signers.lock().expect("not poisoned").clear();
     }
 
     /// Its unlocked keys, the store let go.
@@ -402,6 +394,11 @@ impl<S: Store> Issuer<S> {
 
     async fn meta(&self) -> Result<Meta> {
         let mut tx = self.store.begin().await?;
+        self.meta_in(&mut tx).await
+    }
+
+    /// The issuer row read in `tx`; a store without one was never initialised.
+    async fn meta_in(&self, tx: &mut S::Tx) -> Result<Meta> {
         tx.meta()
             .await?
             .ok_or_else(|| IssuerError::NotInitialised(self.store.place()))
@@ -619,10 +616,7 @@ impl<S: Store> Issuer<S> {
         // A publish or revoke-key that retires this key waits for this issuance, and this
         // issuance for it: a card is never signed by a key retired under it.
         tx.share_keys().await?;
-        let meta = tx
-            .meta()
-            .await?
-            .ok_or_else(|| IssuerError::NotInitialised(self.store.place()))?;
+        let meta = self.meta_in(tx).await?;
         let key = active_key(&tx.keys().await?)?;
         let signer = self.signer(&key)?;
         let citizen = self.citizen_hash_with(&meta, claims.citizen_id.as_u64())?;
@@ -901,10 +895,7 @@ impl<S: Store> Issuer<S> {
     pub async fn resume_after_restore(&self, actor: &Actor, now: i64) -> Result<u64> {
         let mut tx = self.store.begin().await?;
         tx.lock_keys().await?;
-        let meta = tx
-            .meta()
-            .await?
-            .ok_or_else(|| IssuerError::NotInitialised(self.store.place()))?;
+        let meta = self.meta_in(&mut tx).await?;
         tx.close_lists(meta.status_size, RESTORE_LIST_MARGIN)
             .await?;
         let floor = u64::try_from(now).unwrap_or(0);
@@ -945,11 +936,7 @@ impl<S: Store> Issuer<S> {
     /// Every signing key as the trust list names it (staged keys are not listed).
     pub async fn listed_keys(&self) -> Result<Vec<IssuerKey>> {
         let mut tx = self.store.begin().await?;
-        let issuer = tx
-            .meta()
-            .await?
-            .ok_or_else(|| damaged("the issuer row"))?
-            .issuer_id;
+        let issuer = self.meta_in(&mut tx).await?.issuer_id;
         let mut out = vec![];
         for k in tx.keys().await? {
             out.extend(to_issuer_key(issuer, &k)?);
@@ -961,7 +948,7 @@ impl<S: Store> Issuer<S> {
     /// published bundle names, since rotation is staged).
     pub(crate) async fn active_signer(&self) -> Result<(u32, Vec<u8>, Arc<dyn KeySigner>)> {
         let mut tx = self.store.begin().await?;
-        let meta = tx.meta().await?.ok_or_else(|| damaged("the issuer row"))?;
+        let meta = self.meta_in(&mut tx).await?;
         let key = active_key(&tx.keys().await?)?;
         let signer = self.signer(&key)?;
         Ok((meta.issuer_id, key.kid, signer))
@@ -987,7 +974,7 @@ impl<S: Store> Issuer<S> {
         }
         tx.lock_keys().await?;
         let version = tx.next_version().await?;
-        let meta = tx.meta().await?.ok_or_else(|| damaged("the issuer row"))?;
+        let meta = self.meta_in(tx).await?;
         let mut keys = tx.keys().await?;
         if let Some(j) = keys.iter().position(|k| k.status == KeyStatus::Staged) {
             for k in keys.iter_mut().filter(|k| k.status == KeyStatus::Active) {
@@ -1081,7 +1068,7 @@ impl<S: Store> Issuer<S> {
         .map_err(core_error)?;
         let mut tx = self.store.begin().await?;
         tx.share_keys().await?;
-        let meta = tx.meta().await?.ok_or_else(|| damaged("the issuer row"))?;
+        let meta = self.meta_in(&mut tx).await?;
         let row = tx
             .credential(&p.credential_id)
             .await?

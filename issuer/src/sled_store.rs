@@ -467,8 +467,10 @@ impl Txn for SledTx {
         let mut out = vec![];
         for k in self.scan(CITIZENS, citizen)?.keys() {
             let id: [u8; 8] = k[32..].try_into().map_err(|_| damaged("a citizen index"))?;
-            if self.revocation(&id).await?.is_none() {
-                out.extend(self.credential(&id).await?);
+            if let Some(c) = self.credential(&id).await? {
+                if self.get(REVOKED, &idx_key(c.list, c.index))?.is_none() {
+                    out.push(c);
+                }
             }
         }
         Ok(out)

@@ -67,23 +67,36 @@ fn issuer_with(
     fp
 }
 
+/// `tuaton-issuer offer --service ... --office-credential FILE --record RECORD [extra]`:
+/// the officer's client, as an office runs it.
+fn officer_offer(
+    w: &World,
+    svc: &Service,
+    credential: &str,
+    record: &str,
+    extra: &[&str],
+) -> tuaton_tests::Run {
+    let cred = w.p(credential);
+    let mut args = vec![
+        "offer",
+        "--service",
+        &svc.url,
+        "--office-credential",
+        &cred,
+        "--record",
+        record,
+    ];
+    args.extend_from_slice(extra);
+    run("tuaton-issuer", &args, "", &[])
+}
+
 fn offer_text(w: &World, svc: &Service, record: &str) -> (String, String) {
-    let out = run(
-        "tuaton-issuer",
-        &[
-            "offer",
-            "--text",
-            "--service",
-            &svc.url,
-            "--office-credential",
-            &w.p("office.json"),
-            "--record",
-            record,
-            "--officer",
-            "Officer Malee",
-        ],
-        "",
-        &[],
+    let out = officer_offer(
+        w,
+        svc,
+        "office.json",
+        record,
+        &["--text", "--officer", "Officer Malee"],
     )
     .ok();
     let mut lines = out.lines();
@@ -219,22 +232,7 @@ fn offer_to_card_at_the_gate(keys: &[&str], env: &[(&str, &str)]) {
         serde_json::from_str(run("tuaton-issuer", &args, "", &renv).ok().trim()).unwrap();
     assert_eq!(r["root_version"], 2, "{r}");
     // The officer's client speaks JSON too.
-    let out = run(
-        "tuaton-issuer",
-        &[
-            "--json",
-            "offer",
-            "--service",
-            &svc.url,
-            "--office-credential",
-            &w.p("office.json"),
-            "--record",
-            &rec,
-        ],
-        "",
-        &[],
-    )
-    .ok();
+    let out = officer_offer(&w, &svc, "office.json", &rec, &["--json"]).ok();
     let o: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     assert!(o["offer"].as_str().unwrap().starts_with("TTO2:"), "{o}");
     assert_eq!(o["tx_code"].as_str().unwrap().len(), 6, "{o}");
@@ -302,20 +300,7 @@ fn wrong_office_credential_bad_record_and_tampered_offer_issue_nothing() {
         r#"{"format":"tuaton-office-credential/1","office":"Bang Rak District","admin":false,"token":"tto-AAAA"}"#,
     )
     .unwrap();
-    let r = run(
-        "tuaton-issuer",
-        &[
-            "offer",
-            "--service",
-            &svc.url,
-            "--office-credential",
-            &w.p("forged.json"),
-            "--record",
-            &rec,
-        ],
-        "",
-        &[],
-    );
+    let r = officer_offer(&w, &svc, "forged.json", &rec, &[]);
     assert_eq!(r.code, 2);
     assert!(
         r.stderr.contains("office credential is not accepted"),
@@ -327,20 +312,7 @@ fn wrong_office_credential_bad_record_and_tampered_offer_issue_nothing() {
     let mut v: serde_json::Value = serde_json::from_str(sample::RECORDS[0]).unwrap();
     v["birth_date"] = "2090-01-01".into();
     let bad = w.record("bad", &v, sample::PORTRAIT_A);
-    let r = run(
-        "tuaton-issuer",
-        &[
-            "offer",
-            "--service",
-            &svc.url,
-            "--office-credential",
-            &w.p("office.json"),
-            "--record",
-            &bad,
-        ],
-        "",
-        &[],
-    );
+    let r = officer_offer(&w, &svc, "office.json", &bad, &[]);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("birth_date"), "{}", r.stderr);
     // A tampered offer: refused before anything is sent.
@@ -470,20 +442,7 @@ fn a_database_that_goes_away_is_a_clear_error() {
     let svc = Service::start(&db.url, &[], &[]);
     let rec = sample_record(&w);
     db.drop_now();
-    let r = run(
-        "tuaton-issuer",
-        &[
-            "offer",
-            "--service",
-            &svc.url,
-            "--office-credential",
-            &w.p("office.json"),
-            "--record",
-            &rec,
-        ],
-        "",
-        &[],
-    );
+    let r = officer_offer(&w, &svc, "office.json", &rec, &[]);
     assert_eq!(r.code, 2, "{}", r.stdout);
     assert!(r.stderr.contains("database_unavailable"), "{}", r.stderr);
     assert!(r.stderr.contains("nothing was issued"), "{}", r.stderr);

@@ -77,16 +77,10 @@ impl Source for ServiceBundle {
     }
 }
 
-/// Fetches the service's trust bundle and verifies it from the root the offer names: a
-/// service that is not the issuer's cannot produce a bundle that starts there.
+/// Fetches the service's trust bundle and verifies it from the root the offer names (for
+/// callers that pin nothing else; `enroll` pins the root the wallet trusts).
 pub fn fetch_bundle(offer: &Offer, now: i64) -> Result<TrustState> {
-    let src = ServiceBundle {
-        base: offer.service.trim_end_matches('/').to_owned(),
-        client: client()?,
-    };
-    let raw = bundle::fetch(&src, WalletError::Trust)?;
-    TrustState::first(&raw.roots, &raw.trust_list, Anchor::Pinned(offer.root), now)
-        .map_err(WalletError::Trust)
+    fetch_service_bundle(&offer.service, offer.root, now)
 }
 
 /// Redeems the offer with the transaction code and the holder key's proof; returns the
