@@ -401,12 +401,165 @@ pub fn boarding_pass(name: &str, day: u16) -> String {
     format!("M1{name:<20}EABC123 BKKCNXTG 0102 {day:03}Y032A0045 100")
 }
 
-/// The PostgreSQL server the issuance service's tests use: `TUATON_TEST_DATABASE` (a URL
-/// whose role may create databases; `.ci/run` sets it up), by default the local server's
-/// `tuaton` role. Tests need it: there is no silent skip.
+/// The PostgreSQL server the issuance service's tests use: `TUATON_TEST_DATABASE` if it is
+/// set (a URL whose role may create databases), otherwise a throwaway server this test
+/// process starts once from the installed PostgreSQL ([`throwaway_postgres`]). Tests need
+/// one or the other: there is no silent skip.
 pub fn test_database_server() -> String {
-    std::env::var("TUATON_TEST_DATABASE")
-        .unwrap_or_else(|_| "postgres://tuaton:tuaton@127.0.0.1/postgres".into())
+    if let Ok(url) = std::env::var("TUATON_TEST_DATABASE") {
+        return url;
+    }
+    static SERVER: std::sync::OnceLock<Throwaway> = std::sync::OnceLock::new();
+    SERVER.get_or_init(throwaway_postgres).url.clone()
+}
+
+/// A PostgreSQL server in a temporary directory. Nothing ever drops it: the server goes
+/// away with this process, whatever ends it (see [`throwaway_postgres`]).
+struct Throwaway {
+    url: String,
+    /// The keeper's standard input: its write end closes only when this process ends.
+    _lifeline: std::process::ChildStdin,
+    _keeper: std::process::Child,
+}
+
+/// Starts a cluster of its own: `initdb` (superuser `tuaton`, password `tuaton`,
+/// SCRAM over TCP only) in a fresh temporary directory, then `postgres` on a free loopback
+/// port, under a small shell keeper. The keeper waits for end of file on a pipe from
+/// this process; the kernel closes that pipe when the process exits by any path (a
+/// panic, a kill -9), and the keeper then stops the server and deletes the directory.
+/// As root, both run as the `postgres` user that Debian's package creates (the server
+/// refuses to run as root).
+fn throwaway_postgres() -> Throwaway {
+    let bindir = postgres_bindir();
+    let dir = tempfile::Builder::new()
+        .prefix("tuaton-pg-")
+        .tempdir()
+        .expect("a temporary directory")
+        .keep();
+    let owner = if rustix::process::getuid().is_root() {
+        let (uid, gid) = system_user("postgres").unwrap_or_else(|| {
+            panic!("the tests run as root and need the `postgres` user: apt-get install postgresql")
+        });
+        std::os::unix::fs::chown(&dir, Some(uid), Some(gid)).expect("chown the server's directory");
+        Some((uid, gid))
+    } else {
+        None
+    };
+    let as_owner = |c: &mut Command| {
+        if let Some((uid, gid)) = owner {
+            use std::os::unix::process::CommandExt;
+            c.uid(uid).gid(gid);
+        }
+    };
+    let pwfile = dir.join("password");
+    std::fs::write(&pwfile, "tuaton\n").expect("write the password file");
+    if let Some((uid, gid)) = owner {
+        std::os::unix::fs::chown(&pwfile, Some(uid), Some(gid)).expect("chown the password file");
+    }
+    let mut init = Command::new(bindir.join("initdb"));
+    init.arg("-D")
+        .arg(dir.join("data"))
+        .args([
+            "-U",
+            "tuaton",
+            "-A",
+            "scram-sha-256",
+            "-E",
+            "UTF8",
+            "--locale=C",
+        ])
+        .args(["--no-sync", "--no-instructions"])
+        .arg(format!("--pwfile={}", pwfile.display()))
+        .current_dir(&dir);
+    as_owner(&mut init);
+    let out = init.output().expect("initdb runs");
+    assert!(
+        out.status.success(),
+        "initdb failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    // $1 the server, $2 its directory, $3 the port. No Unix socket (-k ''): TCP only.
+    const KEEPER: &str = r#"
+"$1" -D "$2/data" -p "$3" -h 127.0.0.1 -k '' -c fsync=off -c max_connections=300 \
+    -c full_page_writes=off >"$2/log" 2>&1 &
+pid=$!
+cat >/dev/null
+kill -INT "$pid"; wait "$pid"; rm -rf "$2"
+"#;
+    let mut keeper = Command::new("sh");
+    keeper
+        .args(["-c", KEEPER, "sh"])
+        .arg(bindir.join("postgres"))
+        .arg(&dir)
+        .arg(port.to_string())
+        .current_dir(&dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    as_owner(&mut keeper);
+    let mut keeper = keeper.spawn().expect("start the PostgreSQL keeper");
+    let lifeline = keeper.stdin.take().expect("the keeper's stdin");
+    let url = format!("postgres://tuaton:tuaton@127.0.0.1:{port}/postgres");
+    let start = std::time::Instant::now();
+    loop {
+        if postgres::Client::connect(&url, postgres::NoTls).is_ok() {
+            break;
+        }
+        if start.elapsed() > std::time::Duration::from_secs(60) {
+            panic!(
+                "the throwaway PostgreSQL server did not start: {}",
+                std::fs::read_to_string(dir.join("log")).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    Throwaway {
+        url,
+        _lifeline: lifeline,
+        _keeper: keeper,
+    }
+}
+
+/// The directory of the newest installed PostgreSQL server (`initdb` and `postgres`):
+/// Debian keeps them in /usr/lib/postgresql/VERSION/bin, off the PATH.
+fn postgres_bindir() -> PathBuf {
+    let mut found: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let v: u32 = e.file_name().to_str()?.parse().ok()?;
+            let bin = e.path().join("bin");
+            bin.join("initdb").exists().then_some((v, bin))
+        })
+        .collect();
+    found.sort();
+    if let Some((_, bin)) = found.pop() {
+        return bin;
+    }
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .find(|d| d.join("initdb").exists() && d.join("postgres").exists())
+        .unwrap_or_else(|| {
+            panic!(
+                "no PostgreSQL server installed (initdb, postgres): apt-get install postgresql, \
+                 or set TUATON_TEST_DATABASE to a server whose role may create databases"
+            )
+        })
+}
+
+/// A system user's uid and gid, from /etc/passwd.
+fn system_user(name: &str) -> Option<(u32, u32)> {
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() > 3 && f[0] == name).then(|| Some((f[2].parse().ok()?, f[3].parse().ok()?)))?
+    })
 }
 
 /// A fresh database for one test, dropped (with its connections) at the end.
@@ -422,14 +575,13 @@ impl TestDb {
     pub fn new() -> TestDb {
         let admin = test_database_server();
         let name = format!("tuaton_test_{:016x}", rand_u64());
-        let mut c = postgres::Client::connect(&admin, postgres::NoTls).unwrap_or_else(|e| {
-            panic!("the issuance tests need PostgreSQL at {admin} (see .ci/run): {e}")
-        });
+        let mut c = postgres::Client::connect(&admin, postgres::NoTls)
+            .unwrap_or_else(|e| panic!("the issuance tests need PostgreSQL at {admin}: {e}"));
         c.batch_execute(&format!("CREATE DATABASE {name}"))
             .expect("create the test database");
         let url = match admin.rsplit_once('/') {
             Some((base, _)) => format!("{base}/{name}"),
-            None => panic!("TUATON_TEST_DATABASE must end in /DBNAME"),
+            None => panic!("the test database URL must end in /DBNAME"),
         };
         TestDb { url, name, admin }
     }
