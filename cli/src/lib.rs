@@ -5,6 +5,10 @@
 //! anything the user typed escaped, so it stays one line), one line saying what to do.
 //! Library errors supply the second line through [`Hint`].
 
+pub mod net;
+pub mod picture;
+pub mod qr;
+
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -55,6 +59,38 @@ pub enum CliError {
     /// Standard input is not UTF-8 where text was expected.
     #[error("standard input is not UTF-8 text")]
     NotText,
+    /// A server could not be reached, or did not answer as HTTP.
+    #[error("{url} could not be reached: {reason}")]
+    Unreachable {
+        /// What was asked for.
+        url: String,
+        /// The whole cause.
+        reason: String,
+    },
+    /// A server took longer than the command's deadline.
+    #[error("{url} did not answer in time (the whole exchange may take {secs} s)")]
+    TimedOut {
+        /// What was asked for.
+        url: String,
+        /// The deadline.
+        secs: u64,
+    },
+    /// A server's answer is larger than what is read of it.
+    #[error("{url} answered with more than {max} bytes")]
+    TooLarge {
+        /// What was asked for.
+        url: String,
+        /// The cap.
+        max: u64,
+    },
+    /// A picture could not be read or decoded.
+    #[error("the picture {path} cannot be read: {reason}")]
+    Picture {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
 }
 
 impl Hint for CliError {
@@ -68,6 +104,13 @@ impl Hint for CliError {
             }
             CliError::Prompt { .. } => "run it again in a terminal",
             CliError::NotText => "give the payload text as a scanner reads it",
+            CliError::Unreachable { .. } | CliError::TimedOut { .. } => {
+                "check the address and the network, then try again"
+            }
+            CliError::TooLarge { .. } => "check the address: it does not serve what was asked for",
+            CliError::Picture { .. } => {
+                "give a PNG or JPEG picture of the code (a screenshot or a photo)"
+            }
         }
     }
 }
@@ -91,6 +134,18 @@ pub fn parse_at(s: &str) -> Result<i64, String> {
         format!(
             "`{}` is not an RFC 3339 time like 2026-11-27T09:30:00+07:00",
             s.escape_debug()
+        )
+    })
+}
+
+/// clap value parser of `--expect-root`: a root fingerprint, 64 hex digits (spaces,
+/// colons and hyphens between them allowed, as people copy them). Checked by clap, so a
+/// bad one is reported before any prompt.
+pub fn parse_fingerprint(s: &str) -> Result<[u8; 32], String> {
+    tuaton_common::trust::parse_fingerprint(s).map_err(|_| {
+        format!(
+            "`{}` is not a root fingerprint: give the 64 hex digits `tuaton-issuer keys` prints",
+            one_line(s)
         )
     })
 }

@@ -57,7 +57,8 @@ pub struct Leg {
     pub julian_date: u16,
     /// Compartment (cabin) code.
     pub compartment: char,
-    /// Seat, trimmed of leading zeros ("1A", "32K"), or as printed when not a seat number.
+    /// Seat as printed, trailing spaces trimmed ("032A", "001A"): the IATA field, what
+    /// `check --json` reports. [`Leg::seat_shown`] is the form for people.
     pub seat: String,
     /// Check-in sequence number, trimmed of leading zeros.
     pub sequence: String,
@@ -65,6 +66,19 @@ pub struct Leg {
     pub status: char,
     /// Size of the leg's conditional and airline fields (skipped, apart from the header).
     pub variable_size: usize,
+}
+
+impl Leg {
+    /// The seat as a person reads it: leading zeros of the row dropped ("32A" for
+    /// "032A"), or as printed when it is not a row number and a letter.
+    pub fn seat_shown(&self) -> String {
+        let b = self.seat.as_bytes();
+        if b.len() >= 3 && b[..3].iter().all(u8::is_ascii_digit) {
+            format!("{}{}", trim_zeros(&self.seat[..3]), self.seat[3..].trim())
+        } else {
+            self.seat.trim().to_owned()
+        }
+    }
 }
 
 /// A parsed boarding pass.
@@ -233,11 +247,7 @@ impl BoardingPass {
         {
             return Err(BcbpError::Field("seat number"));
         }
-        let seat = if seat_f.as_bytes()[..3].iter().all(u8::is_ascii_digit) {
-            format!("{}{}", trim_zeros(&seat_f[..3]), seat_f[3..].trim())
-        } else {
-            seat_f.trim().to_owned()
-        };
+        let seat = seat_f.trim_end().to_owned();
         let seq_f = c.take(5, "check-in sequence number")?;
         if !seq_f
             .bytes()

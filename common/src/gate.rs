@@ -623,6 +623,10 @@ impl GateCredential {
                 _ => return Err(err(format!("gate credential: unknown key {k}"))),
             }
         }
+        // FORMAT.md: `3 => { + group => ... }`, at least one disclosure.
+        if disclosures.is_empty() {
+            return Err(err("gate credential: no disclosures"));
+        }
         let c = GateCredential {
             full: full.ok_or_else(|| err("gate credential: full member missing"))?,
             flight: flight.ok_or_else(|| err("gate credential: flight member missing"))?,

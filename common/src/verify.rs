@@ -557,6 +557,17 @@ pub fn verify_cbor(bytes: &[u8], ctx: &mut Context<'_>) -> Verdict {
         return v.reject(Reason::Malformed);
     }
 
+    // Inline flight claims that do not decode are a structural error (FORMAT.md section
+    // 5, step 1), judged before any key is looked up.
+    if let Some(f) = &pl.inline_flight {
+        if DisclosedClaims::default()
+            .add_values(crate::gate::Group::Flight, f.clone())
+            .is_err()
+        {
+            return v.reject(Reason::Malformed);
+        }
+    }
+
     // Issuer signature: every trusted key with this kid is tried.
     let candidates: Vec<&IssuerKey> = ctx.trust.keys_for(pl.issuer, &is.kid).collect();
     if candidates.is_empty() {

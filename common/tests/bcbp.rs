@@ -85,7 +85,12 @@ fn a_single_leg_pass_reads_every_mandatory_item() {
             l.sequence.as_str(),
             l.status
         ),
-        ('Y', "32A", "45", '1')
+        ('Y', "032A", "45", '1')
+    );
+    assert_eq!(
+        l.seat_shown(),
+        "32A",
+        "the screen drops the row's leading zero"
     );
 }
 

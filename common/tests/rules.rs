@@ -423,3 +423,41 @@ fn attack_presentation_disclosing_nothing_is_green() {
     });
     assert!(v.is_valid(), "{:?}", v.reasons);
 }
+
+#[test]
+fn damaged_inline_flight_claims_are_malformed_before_any_signature() {
+    // FORMAT.md section 5, step 1: inline flight claims (payload key 10) that do not
+    // decode are `malformed`, judged before the key lookup and the issuer signature.
+    use ciborium::Value;
+    let b = presentation::present(&credential(0), &holder_key(), Profile::Flight, NOW).unwrap();
+    let mut p: Value = ciborium::from_reader(b.as_slice()).unwrap();
+    let Value::Array(items) = &mut p else {
+        panic!("a presentation is an array")
+    };
+    let Value::Array(cose) = &mut items[0] else {
+        panic!("COSE_Sign1 is an array")
+    };
+    let Value::Bytes(payload) = &cose[2] else {
+        panic!("the payload is a bstr")
+    };
+    let mut pl: Value = ciborium::from_reader(payload.as_slice()).unwrap();
+    let Value::Map(entries) = &mut pl else {
+        panic!("the payload is a map")
+    };
+    let (_, flight) = entries
+        .iter_mut()
+        .find(|(k, _)| *k == Value::Integer(10.into()))
+        .expect("the flight member carries its claims inline");
+    let Value::Array(claims) = flight else {
+        panic!("inline claims are an array")
+    };
+    claims[0] = Value::Bool(true); // not a citizen id
+    let mut bytes = vec![];
+    ciborium::into_writer(&pl, &mut bytes).unwrap();
+    cose[2] = Value::Bytes(bytes);
+    let mut t = vec![];
+    ciborium::into_writer(&p, &mut t).unwrap();
+    let v = verify_bytes(&t, None);
+    assert_eq!(codes(&v), ["malformed"]);
+    assert!(v.claims.is_none());
+}

@@ -76,13 +76,26 @@ impl Issuer<SledStore> {
             path: out.into(),
             source,
         };
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(out)
+        // Written beside the target and linked into place only when whole: a full disk or
+        // a kill leaves no partial backup under the name (which would block the retry),
+        // and an existing file is never overwritten.
+        let dir = match out.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        if out.exists() {
+            return Err(io(std::io::Error::from(std::io::ErrorKind::AlreadyExists)));
+        }
+        let mut f = tempfile::Builder::new()
+            .prefix(".tuaton-backup-")
+            .tempfile_in(dir)
             .map_err(io)?;
         f.write_all(&file).map_err(io)?;
-        f.sync_all().map_err(io)?;
+        f.as_file().sync_all().map_err(io)?;
+        f.persist_noclobber(out).map_err(|e| io(e.error))?;
+        if let Ok(d) = std::fs::File::open(dir) {
+            d.sync_all().map_err(io)?;
+        }
         Ok(entries)
     }
 
@@ -91,7 +104,9 @@ impl Issuer<SledStore> {
     pub fn restore(home: &Path, from: &Path, passphrase: &[u8]) -> Result<Self> {
         use std::io::Read;
         if SledStore::path(home).exists() {
-            return Err(IssuerError::AlreadyInitialised(home.into()));
+            return Err(IssuerError::AlreadyInitialised(crate::seam::Place::Home(
+                home.into(),
+            )));
         }
         let io = |source| IssuerError::Io {
             path: from.into(),

@@ -207,6 +207,25 @@ pub struct Issuer<S: Store> {
     citizen_key: Mutex<Option<Zeroizing<[u8; 32]>>>,
 }
 
+/// How often an issuance that lost a race for a status place starts again.
+pub const BUSY_RETRIES: usize = 4;
+
+/// Runs a whole transaction again (up to [`BUSY_RETRIES`] times) when concurrent
+/// issuances took the place it chose: it rolled back, so nothing is written twice.
+pub(crate) async fn retry_busy<T, F, Fut>(mut attempt: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let mut tries = 0;
+    loop {
+        match attempt().await {
+            Err(IssuerError::Busy(_)) if tries + 1 < BUSY_RETRIES => tries += 1,
+            r => return r,
+        }
+    }
+}
+
 fn damaged(what: &str) -> IssuerError {
     IssuerError::StoreDamaged(format!("{what} does not decode"))
 }
@@ -648,7 +667,12 @@ impl<S: Store> Issuer<S> {
             },
             now,
         )?;
-        tx.bump_fill(row.list).await?;
+        let cap = meta.status_size * FILL_NUMERATOR / FILL_DENOMINATOR;
+        if !tx.bump_fill(row.list, cap).await? {
+            // Concurrent issuances filled the list to its 90 % mark after this one chose
+            // it: never past the mark (the herd each status bit hides in).
+            return Err(IssuerError::Busy("the status list filled up meanwhile"));
+        }
         if meta.cards_per_citizen > 0 {
             // The citizen's other valid cards, oldest first: beyond the policy, the oldest
             // are superseded in this same commit (two redemptions for one citizen take
@@ -709,9 +733,7 @@ impl<S: Store> Issuer<S> {
             }
             list = tx.open_list(list + 1, cap).await?;
         }
-        Err(IssuerError::StoreDamaged(format!(
-            "no free status index in {LISTS_PER_ISSUE} lists (a list's fill count disagrees with its indices)"
-        )))
+        Err(IssuerError::Busy("no free status index in the lists tried"))
     }
 
     /// Issues a credential package for a record (JSON and portrait bytes) and an
@@ -726,12 +748,15 @@ impl<S: Store> Issuer<S> {
     ) -> Result<(String, IssuedRecord)> {
         let claims = checked_claims(record_json, portrait, now)?;
         let req = tuaton_common::enroll::parse(request).map_err(core_error)?;
-        let mut tx = self.store.begin().await?;
-        let (package, row) = self
-            .issue_in(&mut tx, &claims, &req.holder_key, actor, now)
-            .await?;
-        tx.commit().await?;
-        Ok((package, IssuedRecord::from(&row)))
+        retry_busy(|| async {
+            let mut tx = self.store.begin().await?;
+            let (package, row) = self
+                .issue_in(&mut tx, &claims, &req.holder_key, actor, now)
+                .await?;
+            tx.commit().await?;
+            Ok((package, IssuedRecord::from(&row)))
+        })
+        .await
     }
 
     /// Revokes one credential for cause (its bit is set at the next publish).

@@ -22,10 +22,10 @@ pub enum IssuerError {
     },
     /// `init` on a home that already has an issuer.
     #[error("an issuer already exists in {0}")]
-    AlreadyInitialised(PathBuf),
+    AlreadyInitialised(crate::seam::Place),
     /// Any command before `init`.
     #[error("no issuer in {0}")]
-    NotInitialised(PathBuf),
+    NotInitialised(crate::seam::Place),
     /// The passphrase did not open the keys.
     #[error("wrong passphrase")]
     WrongPassphrase,
@@ -60,6 +60,14 @@ pub enum IssuerError {
     /// The offer was already redeemed by another wallet.
     #[error("this credential offer has already been used")]
     OfferUsed,
+    /// This wallet redeemed the offer, but the card can no longer be sent again: it is
+    /// kept for re-delivery only until the offer expires.
+    #[error("this wallet already redeemed this offer, and its card can no longer be sent again: the offer has expired")]
+    RedeliveryOver,
+    /// Concurrent issuances took the status place this one chose, every time it tried;
+    /// nothing was issued.
+    #[error("the issuer is busy: {0}; nothing was issued")]
+    Busy(&'static str),
     /// The offer's time ran out before it was redeemed.
     #[error("this credential offer has expired")]
     OfferExpired,
@@ -126,11 +134,17 @@ impl tuaton_cli::Hint for IssuerError {
             IssuerError::NotBackup { .. } => "give the file `tuaton-issuer backup --out` wrote",
             IssuerError::Store(e) => tuaton_store::StoreError::hint(e),
             IssuerError::Io { .. } => "check the path exists and is readable/writable",
-            IssuerError::AlreadyInitialised(_) => {
+            IssuerError::AlreadyInitialised(crate::seam::Place::Home(_)) => {
                 "use another --home, or keep using the existing issuer"
             }
-            IssuerError::NotInitialised(_) => {
+            IssuerError::AlreadyInitialised(crate::seam::Place::Database) => {
+                "give --database another (empty) database, or keep using the existing issuer"
+            }
+            IssuerError::NotInitialised(crate::seam::Place::Home(_)) => {
                 "run `tuaton-issuer init --name NAME` first, or pass the right --home"
+            }
+            IssuerError::NotInitialised(crate::seam::Place::Database) => {
+                "run `tuaton-issuer --database URL init --name NAME` first, or check --database names the right database"
             }
             IssuerError::WrongPassphrase => {
                 "enter the passphrase given at init (or set TUATON_ISSUER_PASSPHRASE)"
@@ -154,6 +168,10 @@ impl tuaton_cli::Hint for IssuerError {
             IssuerError::UnknownOffer => "scan the offer again, or ask the officer for a new one",
             IssuerError::OfferUsed | IssuerError::OfferExpired | IssuerError::OfferClosed => {
                 "ask the officer for a new offer; nothing was issued from this one"
+            }
+            IssuerError::Busy(_) => "try again in a moment",
+            IssuerError::RedeliveryOver => {
+                "ask the officer for a new offer: the card from this one is replaced when you enrol again"
             }
             IssuerError::WrongTxCode { .. } => "type the digits the officer reads out",
             IssuerError::BadOfficeCredential => {

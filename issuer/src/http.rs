@@ -104,6 +104,7 @@ fn status_of(e: &IssuerError) -> (StatusCode, &'static str) {
         E::UnknownOffer => (StatusCode::NOT_FOUND, "unknown_offer"),
         E::OfferUsed => (StatusCode::CONFLICT, "offer_used"),
         E::OfferExpired => (StatusCode::GONE, "offer_expired"),
+        E::RedeliveryOver => (StatusCode::GONE, "offer_redelivery_over"),
         E::OfferClosed => (StatusCode::GONE, "offer_closed"),
         E::WrongTxCode { .. } => (StatusCode::FORBIDDEN, "wrong_tx_code"),
         E::UnknownCredential(_) => (StatusCode::NOT_FOUND, "unknown_credential"),
@@ -111,6 +112,7 @@ fn status_of(e: &IssuerError) -> (StatusCode, &'static str) {
         E::Revoked(_) => (StatusCode::FORBIDDEN, "credential_revoked"),
         E::NoActiveKey => (StatusCode::SERVICE_UNAVAILABLE, "no_active_key"),
         E::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+        E::Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
         E::Database(_) => (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable"),
         E::Token(_) => (StatusCode::SERVICE_UNAVAILABLE, "key_token_unavailable"),
         _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
@@ -493,76 +495,55 @@ async fn request_timeout(req: axum::extract::Request, next: axum::middleware::Ne
     }
 }
 
-/// A blocking JSON POST to the service, the answer bounded to [`MAX_ANSWER`]; an error
-/// answer becomes [`IssuerError::Service`] with the service's own code and message.
+/// A blocking JSON POST to the service through the programs' one bounded client
+/// ([`tuaton_cli::net`]), the answer bounded to [`MAX_ANSWER`]; an error answer becomes
+/// [`IssuerError::Service`] with the service's own code and message.
 pub fn post_json<T: DeserializeOwned>(
     base: &str,
     path: &str,
     bearer: Option<&str>,
     body: &impl serde::Serialize,
 ) -> Result<T> {
-    use std::io::Read;
     let url = format!("{}{path}", base.trim_end_matches('/'));
     let unreachable = |reason: String| IssuerError::Unreachable {
         url: base.into(),
         reason,
     };
-    // One client per process: building one loads the TLS roots, which costs more than a
-    // request on a quiet network.
-    static CLIENT: std::sync::OnceLock<reqwest::blocking::Client> = std::sync::OnceLock::new();
-    let client = match CLIENT.get() {
-        Some(c) => c,
-        None => {
-            let c = reqwest::blocking::Client::builder()
-                .timeout(std::time::Duration::from_secs(30))
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .map_err(|e| unreachable(e.to_string()))?;
-            CLIENT.get_or_init(|| c)
+    // One client per service and process, each exchange with its own deadline.
+    static CLIENT: std::sync::Mutex<Option<(String, tuaton_cli::net::Http)>> =
+        std::sync::Mutex::new(None);
+    let http = {
+        let mut c = CLIENT.lock().unwrap_or_else(|e| e.into_inner());
+        match &*c {
+            Some((b, h)) if b == base => Ok(h.renewed(CLIENT_DEADLINE)),
+            _ => tuaton_cli::net::Http::new(base, CLIENT_DEADLINE).inspect(|h| {
+                *c = Some((base.to_owned(), h.renewed(CLIENT_DEADLINE)));
+            }),
         }
     };
-    let mut req = client
-        .post(&url)
-        .header(header::CONTENT_TYPE.as_str(), "application/json")
-        .body(serde_json::to_vec(body).expect("JSON"));
-    if let Some(t) = bearer {
-        req = req.bearer_auth(t);
-    }
-    let resp = req.send().map_err(|e| unreachable(without_url(&e)))?;
-    let status = resp.status().as_u16();
-    let mut bytes = Vec::new();
-    resp.take(MAX_ANSWER + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| unreachable(e.to_string()))?;
-    if bytes.len() as u64 > MAX_ANSWER {
-        return Err(unreachable(format!(
-            "the answer is larger than {MAX_ANSWER} bytes"
-        )));
-    }
-    if !(200..300).contains(&status) {
-        let e: ErrorResponse = serde_json::from_slice(&bytes).map_err(|_| {
+    let a = http
+        .and_then(|h| h.post_json(&url, bearer, body, MAX_ANSWER))
+        .map_err(|e| match e {
+            tuaton_cli::CliError::Unreachable { reason, .. } => unreachable(reason),
+            other => unreachable(other.to_string()),
+        })?;
+    if !a.is_success() {
+        let e: ErrorResponse = serde_json::from_slice(&a.body).map_err(|_| {
             unreachable(format!(
-                "it answered HTTP {status}, not a tuaton issuance service"
+                "it answered HTTP {}, not a tuaton issuance service",
+                a.status
             ))
         })?;
         let (code, message) = e.shown();
         return Err(IssuerError::Service {
-            status,
+            status: a.status,
             code,
             message,
         });
     }
-    serde_json::from_slice(&bytes)
+    serde_json::from_slice(&a.body)
         .map_err(|e| unreachable(format!("its answer does not parse ({e})")))
 }
 
-fn without_url(e: &reqwest::Error) -> String {
-    let mut s = e.to_string();
-    if let Some(u) = e.url() {
-        s = s.replace(&format!(" for url ({u})"), "");
-    }
-    if let Some(src) = std::error::Error::source(e) {
-        s = format!("{s}: {src}");
-    }
-    s
-}
+/// How long the officer's client waits for one exchange with the service.
+pub const CLIENT_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);

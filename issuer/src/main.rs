@@ -181,8 +181,14 @@ enum Cmd {
         #[arg(long, value_name = "NAME")]
         officer: Option<String>,
         /// Print the offer text alone on the first line (no QR).
-        #[arg(long)]
+        #[arg(long, conflicts_with_all = ["png", "svg"])]
         text: bool,
+        /// Also write the offer QR as a PNG picture (for a second screen or a printer).
+        #[arg(long, value_name = "FILE", conflicts_with = "svg")]
+        png: Option<PathBuf>,
+        /// Also write the offer QR as an SVG picture.
+        #[arg(long, value_name = "FILE")]
+        svg: Option<PathBuf>,
     },
     /// Write the trust bundle as static files.
     Publish {
@@ -248,15 +254,25 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         record,
         officer,
         text,
+        png,
+        svg,
     } = &cli.cmd
     {
+        let picture = match (png, svg) {
+            (Some(f), _) => Some(tuaton_cli::qr::Target::Png(f.clone())),
+            (_, Some(f)) => Some(tuaton_cli::qr::Target::Svg(f.clone())),
+            _ => None,
+        };
         return service::offer(
             cli,
             service,
             office_credential,
             record,
             officer.as_deref(),
-            *text,
+            service::OfferShown {
+                text_only: *text,
+                picture,
+            },
         );
     }
     // Store work is async (PostgreSQL); one thread drives a command, `serve` takes a

@@ -68,6 +68,9 @@ pub struct PgTx {
     done: bool,
 }
 
+/// How often an issuance looks for a status list with room before it gives way.
+const OPEN_LIST_ROUNDS: usize = 8;
+
 fn damaged(what: &str) -> IssuerError {
     IssuerError::StoreDamaged(format!("the database holds {what} that does not decode"))
 }
@@ -167,8 +170,8 @@ impl Store for PgStore {
         })
     }
 
-    fn place(&self) -> std::path::PathBuf {
-        "the database".into()
+    fn place(&self) -> crate::seam::Place {
+        crate::seam::Place::Database
     }
 }
 
@@ -412,8 +415,9 @@ impl Txn for PgTx {
     }
 
     async fn open_list(&mut self, from: u32, cap: u64) -> Result<u32> {
-        // Bounded: each round either finds a list or makes the next one.
-        for _ in 0..2 {
+        // Bounded: each round either finds a list or makes the next one, which concurrent
+        // issuances may fill before this one looks again.
+        for _ in 0..OPEN_LIST_ROUNDS {
             if let Some(r) = self
                 .one(
                     "SELECT list FROM status_lists WHERE list >= $1 AND fill < $2 ORDER BY list LIMIT 1",
@@ -430,7 +434,9 @@ impl Txn for PgTx {
             )
             .await?;
         }
-        Err(damaged("the status lists"))
+        Err(IssuerError::Busy(
+            "every status list it made was filled by others first",
+        ))
     }
 
     async fn claim(&mut self, c: &CredentialRow) -> Result<bool> {
@@ -454,13 +460,15 @@ impl Txn for PgTx {
         Ok(n == 1)
     }
 
-    async fn bump_fill(&mut self, list: u32) -> Result<()> {
-        self.exec(
-            "UPDATE status_lists SET fill = fill + 1 WHERE list = $1",
-            &[&(list as i32)],
-        )
-        .await?;
-        Ok(())
+    async fn bump_fill(&mut self, list: u32, cap: u64) -> Result<bool> {
+        // Read committed: waits for a concurrent issuance's count, then sees it.
+        let n = self
+            .exec(
+                "UPDATE status_lists SET fill = fill + 1 WHERE list = $1 AND fill < $2",
+                &[&(list as i32), &(cap as i64)],
+            )
+            .await?;
+        Ok(n == 1)
     }
 
     async fn credential(&mut self, id: &[u8; 8]) -> Result<Option<CredentialRow>> {
@@ -844,8 +852,18 @@ impl Issuer<PgStore> {
     /// Redeems an offer: checks the proof, the code and the transaction code, then issues
     /// through the core in the same transaction that marks the offer used. The same holder
     /// asking again gets the same credential (its connection may have dropped after the
-    /// commit); any other is refused.
+    /// commit); any other is refused. An attempt that lost its status place to concurrent
+    /// redemptions rolled back whole and runs again.
     pub async fn redeem(
+        &self,
+        service: &str,
+        req: &RedeemRequest,
+        now: i64,
+    ) -> Result<RedeemResponse> {
+        crate::core::retry_busy(|| self.redeem_once(service, req, now)).await
+    }
+
+    async fn redeem_once(
         &self,
         service: &str,
         req: &RedeemRequest,
@@ -891,7 +909,10 @@ impl Issuer<PgStore> {
                     package: serde_json::from_slice(&p).map_err(|_| damaged("a package"))?,
                     credential_id: hex::encode(row.get::<_, Vec<u8>>(8)),
                 }),
-                _ => Err(IssuerError::OfferUsed),
+                // The same wallet, after the package was purged at the offer's expiry (its
+                // first answer was lost): not "used by someone else".
+                (true, None) => Err(IssuerError::RedeliveryOver),
+                (false, _) => Err(IssuerError::OfferUsed),
             };
         }
         // A revoked office's offers are void, even those made before it was revoked.

@@ -19,8 +19,26 @@ pub trait Store: Send + Sync + 'static {
     type Tx: Txn + Send;
     /// Starts a transaction.
     fn begin(&self) -> impl std::future::Future<Output = Result<Self::Tx>> + Send;
-    /// Where this issuer lives, for messages ("the database", a home directory).
-    fn place(&self) -> std::path::PathBuf;
+    /// Where this issuer lives, for messages and hints.
+    fn place(&self) -> Place;
+}
+
+/// Where an issuer lives: what a message names and what its hint tells the user to fix.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Place {
+    /// A sled store in this home directory (`--home`).
+    Home(std::path::PathBuf),
+    /// The PostgreSQL database `--database` names.
+    Database,
+}
+
+impl std::fmt::Display for Place {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Place::Home(p) => write!(f, "{}", p.display()),
+            Place::Database => f.write_str("the database"),
+        }
+    }
 }
 
 /// The operations of one transaction. Reads see the transaction's own writes.
@@ -51,8 +69,9 @@ pub trait Txn {
     async fn open_list(&mut self, from: u32, cap: u64) -> Result<u32>;
     /// Records a credential if neither its id nor its (list, index) is taken.
     async fn claim(&mut self, c: &CredentialRow) -> Result<bool>;
-    /// Counts one more credential in a list (last, so a row lock is held only briefly).
-    async fn bump_fill(&mut self, list: u32) -> Result<()>;
+    /// Counts one more credential in a list if it holds fewer than `cap` (last, so a row
+    /// lock is held only briefly); false when concurrent issuances filled it meanwhile.
+    async fn bump_fill(&mut self, list: u32, cap: u64) -> Result<bool>;
     /// A credential by id.
     async fn credential(&mut self, id: &[u8; 8]) -> Result<Option<CredentialRow>>;
     /// Makes issuances for one citizen take turns (so a policy of one card per citizen

@@ -236,7 +236,7 @@ pub(super) fn offer(
     credential: &Path,
     record: &Path,
     officer: Option<&str>,
-    text_only: bool,
+    shown: OfferShown,
 ) -> anyhow::Result<()> {
     tuaton_common::offer::check_service(service)
         .map_err(|e| IssuerError::Usage(format!("--service {e}")))?;
@@ -282,25 +282,37 @@ pub(super) fn offer(
             "",
         );
     }
-    if text_only {
+    if shown.text_only {
         out(&r.offer)?;
         out(&format!("Transaction code: {tx}  (expires {})", r.expires))?;
         return Ok(());
     }
-    let code = qrcode::QrCode::with_error_correction_level(r.offer.as_bytes(), qrcode::EcLevel::M)
+    let code = tuaton_cli::qr::qr(&r.offer)
         .map_err(|e| IssuerError::Usage(format!("the offer does not fit a QR code ({e})")))?;
-    let qr = code
-        .render::<qrcode::render::unicode::Dense1x2>()
-        .quiet_zone(true)
-        .build();
+    if let Some(t) = &shown.picture {
+        let (tuaton_cli::qr::Target::Png(f) | tuaton_cli::qr::Target::Svg(f)) = t;
+        tuaton_cli::qr::write(&code, t).map_err(|source| IssuerError::Io {
+            path: f.clone(),
+            source,
+        })?;
+        eprintln!("Offer QR written to {}", f.display());
+    }
     out(&format!(
-        "{qr}\n{}\n\nAsk the citizen to scan this with tuaton-wallet (or: tuaton-wallet enroll TEXT),\nthen read out the transaction code:  {} {}\nThe offer works once and expires at {}.",
+        "{}\n{}\n\nAsk the citizen to scan this with tuaton-wallet (or: tuaton-wallet enroll TEXT),\nthen read out the transaction code:  {} {}\nThe offer works once and expires at {}.",
+        tuaton_cli::qr::terminal(&code),
         r.offer,
         &tx[..3],
         &tx[3..],
         r.expires
     ))?;
     Ok(())
+}
+
+/// How the officer's client shows an offer: the text alone (`--text`), or the QR on the
+/// terminal and, with `--png`/`--svg`, in a picture file too.
+pub(super) struct OfferShown {
+    pub(super) text_only: bool,
+    pub(super) picture: Option<tuaton_cli::qr::Target>,
 }
 
 /// Who is issuing, for the audit: `--officer`, else `$USER`.

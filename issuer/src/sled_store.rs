@@ -89,7 +89,9 @@ impl SledStore {
     /// Opens the store in `home`.
     pub fn open(home: &Path) -> Result<SledStore> {
         if !Self::path(home).exists() {
-            return Err(IssuerError::NotInitialised(home.into()));
+            return Err(IssuerError::NotInitialised(crate::seam::Place::Home(
+                home.into(),
+            )));
         }
         let db = tuaton_store::open(&Self::path(home), tuaton_store::LOCK_WAIT)?;
         let s = Self::wrap(home, db)?;
@@ -101,7 +103,7 @@ impl SledStore {
                 "{} was made by an earlier tuaton-issuer (store format 1); this one reads format {FORMAT}",
                 Self::path(home).display()
             ))),
-            None => Err(IssuerError::NotInitialised(home.into())),
+            None => Err(IssuerError::NotInitialised(crate::seam::Place::Home(home.into()))),
             Some(_) => Err(IssuerError::StoreDamaged(format!(
                 "{} is not an issuer store of format {FORMAT} (made by another version of tuaton-issuer?)",
                 Self::path(home).display()
@@ -126,7 +128,9 @@ impl crate::Issuer<SledStore> {
         now: i64,
     ) -> Result<Self> {
         if SledStore::path(home).exists() {
-            return Err(IssuerError::AlreadyInitialised(home.into()));
+            return Err(IssuerError::AlreadyInitialised(crate::seam::Place::Home(
+                home.into(),
+            )));
         }
         let mut keys = None;
         let db = tuaton_store::create(&SledStore::path(home), |db| -> Result<()> {
@@ -181,8 +185,8 @@ impl Store for SledStore {
         })
     }
 
-    fn place(&self) -> PathBuf {
-        self.home.clone()
+    fn place(&self) -> crate::seam::Place {
+        crate::seam::Place::Home(self.home.clone())
     }
 }
 
@@ -436,10 +440,13 @@ impl Txn for SledTx {
         Ok(true)
     }
 
-    async fn bump_fill(&mut self, list: u32) -> Result<()> {
+    async fn bump_fill(&mut self, list: u32, cap: u64) -> Result<bool> {
         let n = self.fill(list)?.unwrap_or(0);
+        if n >= cap {
+            return Ok(false);
+        }
         self.put(FILL, &list.to_be_bytes(), (n + 1).to_be_bytes().to_vec());
-        Ok(())
+        Ok(true)
     }
 
     async fn credential(&mut self, id: &[u8; 8]) -> Result<Option<CredentialRow>> {

@@ -389,3 +389,42 @@ fn publish_killed_or_out_of_disk_leaves_a_whole_bundle() {
         assert_eq!(r.code, 0, "{s}#{n} {f}: {}", r.stderr);
     });
 }
+
+#[test]
+fn a_backup_cut_short_leaves_no_file_and_the_retry_works() {
+    strace_available();
+    let (w, _) = golden_world();
+    // A whole backup's size (the sealing is random, its length is not).
+    let reference = w.p("reference.bak");
+    w.issuer(&["backup", "--out", &reference]).ok();
+    let whole = std::fs::metadata(w.path("reference.bak")).unwrap().len();
+    std::fs::remove_file(w.path("reference.bak")).unwrap();
+    let mut cases = 0;
+    for s in ["write", "fsync", "renameat2", "link"] {
+        for n in 1..=3 {
+            for f in FAULTS {
+                let d = tempfile::tempdir().unwrap();
+                let dir = d.path().join("w");
+                copy_dir(w.dir.path(), &dir);
+                let args = ["--home", "issuer", "backup", "--out", "issuer.bak"];
+                let code = faulted(&dir, "tuaton-issuer", &args, "", s, n, f);
+                let bak = dir.join("issuer.bak");
+                match std::fs::metadata(&bak) {
+                    // Under its name only whole.
+                    Ok(m) => {
+                        assert_eq!(m.len(), whole, "{s}#{n} {f}: exit {code}, a partial backup")
+                    }
+                    Err(_) => {
+                        assert_ne!(code, 0, "{s}#{n} {f}: success without a backup");
+                        // Nothing blocks the retry.
+                        let r = in_dir(&dir, "tuaton-issuer", &args, "");
+                        assert_eq!(r.code, 0, "{s}#{n} {f}: the retry failed: {}", r.stderr);
+                        assert_eq!(std::fs::metadata(&bak).unwrap().len(), whole);
+                    }
+                }
+                cases += 1;
+            }
+        }
+    }
+    eprintln!("issuer backup: {cases} faults injected, all survived");
+}

@@ -39,7 +39,7 @@ fn the_schemas_refuse_what_must_not_be_shown() {
     let t = vectors("trust-v1.json");
     let good = t["cases"][0]["verdict"].clone();
     assert!(!refused("check", &good));
-    let edits: [Edit; 6] = [
+    let edits: [Edit; 9] = [
         ("valid with a reason", |v| {
             v["reasons"] = json!(["replayed"])
         }),
@@ -57,12 +57,29 @@ fn the_schemas_refuse_what_must_not_be_shown() {
         ("a local time", |v| {
             v["checked_at"] = json!("2025-06-01 07:00:00+07:00")
         }),
+        ("an impossible date", |v| {
+            v["checked_at"] = json!("2025-13-45T25:61:00Z")
+        }),
+        ("a boarding pass reason without the pass", |v| {
+            v["verdict"] = json!("rejected");
+            v["reasons"] = json!(["boarding_pass_name_mismatch"]);
+        }),
+        ("a pass required beside a pass", |v| {
+            v["verdict"] = json!("rejected");
+            v["reasons"] = json!(["boarding_pass_required"]);
+            v["boarding_pass"] = pass(&[]);
+        }),
     ];
     for (what, edit) in edits {
         let mut v = good.clone();
         edit(&mut v);
         assert!(refused("check", &v), "{what} was accepted");
     }
+    let mut v = good.clone();
+    v["verdict"] = json!("rejected");
+    v["reasons"] = json!(["boarding_pass_name_mismatch"]);
+    v["boarding_pass"] = pass(&["boarding_pass_name_mismatch"]);
+    assert!(!refused("check", &v), "a pass with its reason was refused");
     let index: Value =
         serde_json::from_str(t["bundle"]["index.json"]["text"].as_str().unwrap()).unwrap();
     for bad in [
@@ -79,4 +96,23 @@ fn the_schemas_refuse_what_must_not_be_shown() {
     let mut v = index.clone();
     v["extra"] = json!(1);
     assert!(refused("index", &v), "an unknown member was accepted");
+    let mut v = index.clone();
+    v["roots"] = json!(["root/1.cbor", "root/2.cbor", "root/1.cbor"]);
+    assert!(refused("index", &v), "a repeated root was accepted");
+    let mut v = index.clone();
+    let s = v["status"][0].clone();
+    v["status"] = json!([s, s]);
+    assert!(refused("index", &v), "a repeated status list was accepted");
+}
+
+/// A `boarding_pass` object as `check --json` writes it, with these reasons.
+fn pass(reasons: &[&str]) -> Value {
+    let name_match = if reasons.is_empty() {
+        "exact"
+    } else {
+        "mismatch"
+    };
+    json!({"match": reasons.is_empty(), "name_match": name_match, "name": "JAIDEE/SOMCHAI MR",
+        "carrier": "TG", "flight": "102", "julian_date": 152, "from": "BKK", "to": "CNX",
+        "seat": "032A", "sequence": "0045", "legs": 1, "reasons": reasons})
 }

@@ -104,6 +104,26 @@ impl tuaton_cli::Hint for GateError {
     }
 }
 
+/// The shared HTTP client's and picture decoder's errors, in the gate's words.
+impl From<tuaton_cli::CliError> for GateError {
+    fn from(e: tuaton_cli::CliError) -> Self {
+        use tuaton_cli::CliError as C;
+        match e {
+            C::TooLarge { url, max } => GateError::TooLarge { what: url, max },
+            C::Unreachable { url, reason } => GateError::Http { url, reason },
+            C::TimedOut { ref url, .. } => GateError::Http {
+                url: url.clone(),
+                reason: e.to_string(),
+            },
+            C::Picture { path, reason } => GateError::Io {
+                path,
+                source: std::io::Error::other(reason),
+            },
+            other => GateError::Usage(other.to_string()),
+        }
+    }
+}
+
 impl From<sled::Error> for GateError {
     fn from(e: sled::Error) -> Self {
         GateError::Store(tuaton_store::StoreError::from_sled(

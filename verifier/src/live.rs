@@ -151,7 +151,10 @@ impl LiveGate {
                 // Fetch and verify need no lock; only the write does, and that is short.
                 let src: Box<BundleSource> =
                     if source.starts_with("http://") || source.starts_with("https://") {
-                        Box::new(HttpSource::new(&source, crate::HTTP_SYNC_DEADLINE)?)
+                        Box::new(
+                            HttpSource::new(&source, crate::HTTP_SYNC_DEADLINE)
+                                .map_err(GateError::from)?,
+                        )
                     } else {
                         Box::new(DirSource(PathBuf::from(&source)))
                     };

@@ -69,8 +69,8 @@ enum Cmd {
         source: String,
         /// The issuer's root fingerprint (64 hex digits, from `tuaton-issuer keys`), obtained
         /// out of band. Required on the first sync unless --trust-on-first-use.
-        #[arg(long, value_name = "FINGERPRINT")]
-        expect_root: Option<String>,
+        #[arg(long, value_name = "FINGERPRINT", value_parser = tuaton_cli::parse_fingerprint)]
+        expect_root: Option<[u8; 32]>,
         /// Trust whatever root the first bundle starts with (lab setups only: whoever
         /// serves that bundle decides which cards this gate accepts).
         #[arg(long)]
@@ -200,16 +200,7 @@ fn run(cli: &Cli) -> anyhow::Result<Outcome> {
             trust_on_first_use,
         } => {
             let opts = SyncOptions {
-                expect_root: expect_root
-                    .as_deref()
-                    .map(tuaton_common::trust::parse_fingerprint)
-                    .transpose()
-                    .map_err(|_| {
-                        GateError::Usage(
-                            "--expect-root takes the 64 hex digits `tuaton-issuer keys` prints"
-                                .into(),
-                        )
-                    })?,
+                expect_root: *expect_root,
                 trust_on_first_use: *trust_on_first_use,
             };
             let gate = open_gate(cli, &home, true)?;

@@ -212,7 +212,7 @@ pub fn verdict_text(v: &Verdict) -> String {
                 l.from,
                 l.to,
                 l.julian_date,
-                l.seat,
+                l.seat_shown(),
                 l.sequence,
                 tuaton_common::text::for_display(&pass.name),
                 b.to_json()["name_match"].as_str().unwrap_or("-"),

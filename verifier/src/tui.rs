@@ -429,7 +429,11 @@ impl App {
                     vec![
                         Line::from(format!(
                             "BOARDING PASS READ: {} {} {}→{} seat {}",
-                            l.carrier, l.flight, l.from, l.to, l.seat
+                            l.carrier,
+                            l.flight,
+                            l.from,
+                            l.to,
+                            l.seat_shown()
                         )),
                         Line::from("Now scan the ID  /  สแกนบัตรประชาชน"),
                     ],
@@ -483,7 +487,11 @@ impl App {
             match v.boarding_pass.as_ref().and_then(|b| b.judged_leg()) {
                 Some(l) => lines.push(Line::from(format!(
                     "Boarding pass matches · {} {} {}→{} · seat {}",
-                    l.carrier, l.flight, l.from, l.to, l.seat
+                    l.carrier,
+                    l.flight,
+                    l.from,
+                    l.to,
+                    l.seat_shown()
                 ))),
                 None if self.status.policy == "flight" => {
                     lines.push(Line::from("No boarding pass  /  ไม่มีบัตรโดยสาร"))
@@ -601,7 +609,9 @@ impl App {
                 )));
                 l.push(Line::from(format!(
                     "Seat {} · seq {} · day {}",
-                    leg.seat, leg.sequence, leg.julian_date
+                    leg.seat_shown(),
+                    leg.sequence,
+                    leg.julian_date
                 )));
                 l.push(Line::from(format!("Pass name {}", safe(&p.name))));
             }

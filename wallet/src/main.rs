@@ -62,14 +62,14 @@ enum Cmd {
         bundle: Option<PathBuf>,
         /// The issuer's root fingerprint (64 hex digits), obtained out of band; required
         /// with --bundle unless --trust-on-first-use.
-        #[arg(long, value_name = "FINGERPRINT", requires = "bundle")]
-        expect_root: Option<String>,
+        #[arg(long, value_name = "FINGERPRINT", requires = "bundle", value_parser = tuaton_cli::parse_fingerprint)]
+        expect_root: Option<[u8; 32]>,
         /// Trust whatever root the bundle starts with (lab setups only).
-        #[arg(long, requires = "bundle")]
+        #[arg(long, requires = "bundle", conflicts_with = "expect_root")]
         trust_on_first_use: bool,
         /// Replace the card this wallet holds with one from another issuer (asks you to
-        /// confirm, naming both).
-        #[arg(long)]
+        /// confirm, naming both; needs --bundle, so the new issuer is checked and named).
+        #[arg(long, requires = "bundle")]
         replace_card: bool,
     },
     /// Receive your card from a registration officer's offer: scan the QR on the
@@ -83,11 +83,11 @@ enum Cmd {
         image: Option<PathBuf>,
         /// The issuer's root fingerprint, when this wallet already knows it: an offer
         /// naming another root is refused.
-        #[arg(long, value_name = "FINGERPRINT")]
-        expect_root: Option<String>,
+        #[arg(long, value_name = "FINGERPRINT", value_parser = tuaton_cli::parse_fingerprint)]
+        expect_root: Option<[u8; 32]>,
         /// Replace the card this wallet holds with one from another issuer (asks you to
-        /// confirm, naming both).
-        #[arg(long)]
+        /// confirm, naming both; needs --expect-root, the new issuer's root).
+        #[arg(long, requires = "expect_root")]
         replace_card: bool,
     },
     /// Renew the card online from the service that issued it (after the issuer rotated
@@ -99,8 +99,8 @@ enum Cmd {
         service: String,
         /// The issuer's root fingerprint (64 hex digits) [default: the root remembered
         /// with the card]: the renewed card must verify against a trust bundle from it.
-        #[arg(long, value_name = "FINGERPRINT")]
-        expect_root: Option<String>,
+        #[arg(long, value_name = "FINGERPRINT", value_parser = tuaton_cli::parse_fingerprint)]
+        expect_root: Option<[u8; 32]>,
     },
     /// Show the card.
     Show,
@@ -169,16 +169,12 @@ fn new_pin(p: &mut Prompter, len: usize, birth: Option<PartialDate>) -> anyhow::
 /// The bundle in `dir`, pinned by `--expect-root` or taken on first use.
 fn load_bundle(
     dir: &std::path::Path,
-    expect_root: Option<&str>,
+    expect_root: Option<[u8; 32]>,
     tofu: bool,
     now: i64,
 ) -> anyhow::Result<TrustState> {
     let anchor = match (expect_root, tofu) {
-        (Some(fp), _) => Anchor::Pinned(
-            tuaton_common::trust::parse_fingerprint(fp).map_err(|_| {
-                WalletError::Usage("--expect-root takes the 64 hex digits the issuer publishes".into())
-            })?,
-        ),
+        (Some(fp), _) => Anchor::Pinned(fp),
         (None, true) => Anchor::TrustOnFirstUse,
         (None, false) => anyhow::bail!(WalletError::Usage(
             "--bundle needs --expect-root FINGERPRINT (the issuer's root fingerprint) or --trust-on-first-use".into()
@@ -211,28 +207,14 @@ fn enroll(cli: &Cli, w: &Wallet, p: &mut Prompter, now: i64) -> anyhow::Result<(
     else {
         unreachable!("enroll only")
     };
-    let (text, image, expect_root, replace) = (
-        text.as_deref(),
-        image.as_deref(),
-        expect_root.as_deref(),
-        *replace,
-    );
+    let (text, image, expect, replace) =
+        (text.as_deref(), image.as_deref(), *expect_root, *replace);
     let text = match (text, image) {
         (Some(t), _) => t.to_owned(),
         (None, Some(i)) => tuaton_wallet::offer::read_offer_image(i)?,
         (None, None) => unreachable!("clap requires one"),
     };
     let offer = Offer::parse(&text).map_err(WalletError::BadOffer)?;
-    let expect = expect_root
-        .map(tuaton_common::trust::parse_fingerprint)
-        .transpose()
-        .map_err(WalletError::Core)?;
-    if replace && expect.is_none() {
-        anyhow::bail!(WalletError::Usage(
-            "--replace-card needs --expect-root: the root fingerprint of the issuer of the new card"
-                .into()
-        ));
-    }
     if offer.expires <= now {
         anyhow::bail!(WalletError::Service {
             code: "offer_expired".into(),
@@ -354,15 +336,11 @@ fn refresh(
     w: &Wallet,
     p: &mut Prompter,
     service: &str,
-    expect_root: Option<&str>,
+    expect: Option<[u8; 32]>,
     now: i64,
 ) -> anyhow::Result<()> {
     tuaton_common::offer::check_service(service)
         .map_err(|e| WalletError::Usage(format!("--service {e}")))?;
-    let expect = expect_root
-        .map(tuaton_common::trust::parse_fingerprint)
-        .transpose()
-        .map_err(WalletError::Core)?;
     let pin = p.ask("PIN")?;
     let u = w.unlock(&pin, chrono::Utc::now().timestamp())?;
     let root = match (u.held_issuer()?, expect) {
@@ -464,8 +442,29 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         expect_root,
     } = &cli.cmd
     {
-        return refresh(cli, &w, &mut p, service, expect_root.as_deref(), now);
+        return refresh(cli, &w, &mut p, service, *expect_root, now);
     }
+    // What an import checks without the wallet (the file, the bundle) is checked before
+    // the PIN is asked for: a mistake is reported first, not after a prompt.
+    let import = match &cli.cmd {
+        Cmd::Import {
+            file,
+            bundle,
+            expect_root,
+            trust_on_first_use,
+            ..
+        } => Some((
+            std::fs::read(file).map_err(|source| WalletError::Io {
+                path: file.clone(),
+                source,
+            })?,
+            bundle
+                .as_deref()
+                .map(|b| load_bundle(b, *expect_root, *trust_on_first_use, now))
+                .transpose()?,
+        )),
+        _ => None,
+    };
     let pin = p.ask("PIN")?;
     let u = w.unlock(&pin, chrono::Utc::now().timestamp())?;
     match &cli.cmd {
@@ -485,26 +484,8 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
                 eprintln!("{}", render::qr_terminal(&render::qr(&r)?));
             }
         }
-        Cmd::Import {
-            file,
-            bundle,
-            expect_root,
-            trust_on_first_use,
-            replace_card,
-        } => {
-            let pkg = std::fs::read(file).map_err(|source| WalletError::Io {
-                path: file.clone(),
-                source,
-            })?;
-            let state = bundle
-                .as_deref()
-                .map(|b| load_bundle(b, expect_root.as_deref(), *trust_on_first_use, now))
-                .transpose()?;
-            if *replace_card && state.is_none() {
-                anyhow::bail!(WalletError::Usage(
-                    "--replace-card needs --bundle: the new card's issuer must be checked and named".into()
-                ));
-            }
+        Cmd::Import { replace_card, .. } => {
+            let (pkg, state) = import.expect("read above for an import");
             if let (Some(st), true) = (&state, *replace_card) {
                 let id = tuaton_common::package::CredentialPackage::parse(&pkg)
                     .and_then(|p| p.gate_form())
@@ -602,12 +583,12 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
                 let code = render::qr(&payload)?;
                 // An image file, or the terminal.
                 let image = match (png, svg) {
-                    (Some(f), _) => Some((f, render::qr_png(&code))),
-                    (_, Some(f)) => Some((f, render::qr_svg(&code).into_bytes())),
+                    (Some(f), _) => Some((f, tuaton_cli::qr::Target::Png(f.clone()))),
+                    (_, Some(f)) => Some((f, tuaton_cli::qr::Target::Svg(f.clone()))),
                     _ => None,
                 };
-                if let Some((f, bytes)) = image {
-                    std::fs::write(f, bytes).map_err(|source| WalletError::Io {
+                if let Some((f, target)) = image {
+                    tuaton_cli::qr::write(&code, &target).map_err(|source| WalletError::Io {
                         path: f.clone(),
                         source,
                     })?;

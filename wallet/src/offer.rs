@@ -7,73 +7,33 @@ use crate::{Result, WalletError};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use base64::Engine as _;
 use ed25519_dalek::SigningKey;
-use std::io::Read;
 use std::path::Path;
 use std::time::Duration;
-use tuaton_common::bundle::{self, Source};
+use tuaton_common::bundle;
 use tuaton_common::offer::{ErrorResponse, Offer, RedeemRequest, RedeemResponse};
 use tuaton_common::trust::{Anchor, TrustState};
 
 /// Largest answer read from the service (a package with its portrait is ~100 KiB).
 pub const MAX_ANSWER: u64 = 1024 * 1024;
-/// Largest picture of an offer read.
-pub const MAX_IMAGE_BYTES: u64 = 20 * 1024 * 1024;
+/// How long one exchange with the service may take (fetching its whole bundle is one).
+pub const DEADLINE: Duration = Duration::from_secs(60);
 
-fn client() -> Result<reqwest::blocking::Client> {
-    reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(30))
-        // An offer names one service; nothing it answers may send the wallet elsewhere.
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|e| unreachable("the network", e.to_string()))
-}
-
-fn unreachable(what: &str, reason: String) -> WalletError {
-    WalletError::Unreachable {
-        url: what.into(),
-        reason,
-    }
-}
-
-fn bounded(resp: reqwest::blocking::Response, max: u64, what: &str) -> Result<Vec<u8>> {
-    let mut bytes = Vec::new();
-    resp.take(max + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| unreachable(what, e.to_string()))?;
-    if bytes.len() as u64 > max {
-        return Err(unreachable(
-            what,
-            format!("the answer is larger than {max} bytes"),
-        ));
-    }
-    Ok(bytes)
-}
-
-/// The service's bundle, at `SERVICE/bundle/`.
-struct ServiceBundle {
-    base: String,
-    client: reqwest::blocking::Client,
-}
-
-impl Source for ServiceBundle {
-    type Error = WalletError;
-    fn read(&self, rel: &str, max: u64) -> Result<Vec<u8>> {
-        let url = format!("{}/bundle/{rel}", self.base);
-        let resp = self
-            .client
-            .get(&url)
-            .send()
-            .map_err(|e| unreachable(&url, e.to_string()))?;
-        if !resp.status().is_success() {
-            return Err(unreachable(
-                &url,
-                format!("HTTP {}", resp.status().as_u16()),
-            ));
+/// The shared client's errors in the wallet's words (the hint says nothing was added).
+impl From<tuaton_cli::CliError> for WalletError {
+    fn from(e: tuaton_cli::CliError) -> Self {
+        use tuaton_cli::CliError as C;
+        match e {
+            C::Unreachable { url, reason } => WalletError::Unreachable { url, reason },
+            C::TimedOut { ref url, .. } | C::TooLarge { ref url, .. } => WalletError::Unreachable {
+                url: url.clone(),
+                reason: e.to_string(),
+            },
+            C::Picture { path, reason } => WalletError::Io {
+                path: path.into(),
+                source: std::io::Error::other(reason),
+            },
+            other => WalletError::Usage(other.to_string()),
         }
-        bounded(resp, max, &url)
-    }
-    fn location(&self) -> String {
-        format!("{}/bundle/", self.base)
     }
 }
 
@@ -95,60 +55,26 @@ pub fn redeem(offer: &Offer, tx_code: &str, holder: &SigningKey) -> Result<Vec<u
     post(&offer.service, "/v1/credential", &req)
 }
 
-/// The offer text in a picture of the officer's screen (PNG or JPEG): bounded in bytes and
-/// pixels before decoding.
+/// The offer text in a picture of the officer's screen (PNG or JPEG), through the
+/// programs' one bounded decoder.
 pub fn read_offer_image(path: &Path) -> Result<String> {
-    let io = |source| WalletError::Io {
-        path: path.into(),
-        source,
-    };
-    let bytes = tuaton_cli::read_bounded(path, MAX_IMAGE_BYTES)
-        .map_err(io)?
+    use tuaton_cli::picture::{scan, Symbology};
+    scan(path, &[Symbology::Qr])?
+        .into_iter()
+        .find(|t| t.starts_with(tuaton_common::offer::PREFIX))
         .ok_or_else(|| {
-            io(std::io::Error::other(format!(
-                "larger than {MAX_IMAGE_BYTES} bytes"
-            )))
-        })?;
-    let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes))
-        .with_guessed_format()
-        .map_err(io)?;
-    let mut limits = image::Limits::default();
-    limits.max_image_width = Some(8192);
-    limits.max_image_height = Some(8192);
-    limits.max_alloc = Some(512 << 20);
-    reader.limits(limits);
-    let img = reader
-        .decode()
-        .map_err(|e| io(std::io::Error::other(e.to_string())))?;
-    let img = if img.width().max(img.height()) > 1280 {
-        img.thumbnail(1280, 1280)
-    } else {
-        img
-    };
-    let mut prepared = rqrr::PreparedImage::prepare(img.to_luma8());
-    for grid in prepared.detect_grids() {
-        let mut out = Vec::new();
-        if grid.decode_to(&mut out).is_ok() {
-            if let Ok(t) = String::from_utf8(out) {
-                if t.starts_with(tuaton_common::offer::PREFIX) {
-                    return Ok(t);
-                }
-            }
-        }
-    }
-    Err(WalletError::Usage(format!(
-        "no credential offer QR code found in {}",
-        path.display()
-    )))
+            WalletError::Usage(format!(
+                "no credential offer QR code found in {}",
+                path.display()
+            ))
+        })
 }
 
 /// Fetches the trust bundle a service publishes at `SERVICE/bundle/` and verifies it from
 /// the root `root` (the fingerprint the citizen pins).
 pub fn fetch_service_bundle(service: &str, root: [u8; 32], now: i64) -> Result<TrustState> {
-    let src = ServiceBundle {
-        base: service.trim_end_matches('/').to_owned(),
-        client: client()?,
-    };
+    let base = format!("{}/bundle", service.trim_end_matches('/'));
+    let src = tuaton_cli::net::HttpSource::<WalletError>::new(&base, DEADLINE)?;
     let raw = bundle::fetch(&src, WalletError::Trust)?;
     TrustState::first(&raw.roots, &raw.trust_list, Anchor::Pinned(root), now)
         .map_err(WalletError::Trust)
@@ -175,25 +101,23 @@ pub fn refresh(
 
 fn post(service: &str, path: &str, req: &impl serde::Serialize) -> Result<Vec<u8>> {
     let url = format!("{}{path}", service.trim_end_matches('/'));
-    let resp = client()?
-        .post(&url)
-        .header("content-type", "application/json")
-        .body(serde_json::to_vec(req).expect("JSON"))
-        .send()
-        .map_err(|e| unreachable(service, e.to_string()))?;
-    let status = resp.status().as_u16();
-    let bytes = bounded(resp, MAX_ANSWER, service)?;
-    if !(200..300).contains(&status) {
-        let e: ErrorResponse = serde_json::from_slice(&bytes).map_err(|_| {
-            unreachable(
-                service,
-                format!("it answered HTTP {status} and is not a tuaton issuance service"),
-            )
+    let a =
+        tuaton_cli::net::Http::new(service, DEADLINE)?.post_json(&url, None, req, MAX_ANSWER)?;
+    let unreachable = |reason: String| WalletError::Unreachable {
+        url: service.into(),
+        reason,
+    };
+    if !a.is_success() {
+        let e: ErrorResponse = serde_json::from_slice(&a.body).map_err(|_| {
+            unreachable(format!(
+                "it answered HTTP {} and is not a tuaton issuance service",
+                a.status
+            ))
         })?;
         let (code, message) = e.shown();
         return Err(WalletError::Service { code, message });
     }
-    let r: RedeemResponse = serde_json::from_slice(&bytes)
-        .map_err(|e| unreachable(service, format!("its answer does not parse ({e})")))?;
+    let r: RedeemResponse = serde_json::from_slice(&a.body)
+        .map_err(|e| unreachable(format!("its answer does not parse ({e})")))?;
     Ok(serde_json::to_vec(&r.package).expect("JSON"))
 }

@@ -1,48 +1,12 @@
 //! Output for people: the QR code (terminal, PNG, SVG) and the card with its portrait in
 //! half-block characters.
 
-use qrcode::render::{svg, unicode};
-use qrcode::{EcLevel, QrCode};
 use tuaton_common::gate::DisclosedClaims;
 use tuaton_common::model::Expiry;
 
-/// The QR code of `text` at ECC M.
-pub fn qr(text: &str) -> Result<QrCode, qrcode::types::QrError> {
-    QrCode::with_error_correction_level(text.as_bytes(), EcLevel::M)
-}
-
-/// QR version number.
-pub fn qr_version(code: &QrCode) -> i16 {
-    match code.version() {
-        qrcode::Version::Normal(n) | qrcode::Version::Micro(n) => n,
-    }
-}
-
-/// The QR code drawn with half blocks for a terminal (dark modules on a light quiet zone).
-pub fn qr_terminal(code: &QrCode) -> String {
-    code.render::<unicode::Dense1x2>()
-        .dark_color(unicode::Dense1x2::Light)
-        .light_color(unicode::Dense1x2::Dark)
-        .build()
-}
-
-/// PNG bytes, 4 pixels a module with a quiet zone.
-pub fn qr_png(code: &QrCode) -> Vec<u8> {
-    let img = code
-        .render::<image::Luma<u8>>()
-        .module_dimensions(4, 4)
-        .build();
-    let mut out = std::io::Cursor::new(Vec::new());
-    image::DynamicImage::ImageLuma8(img)
-        .write_to(&mut out, image::ImageFormat::Png)
-        .expect("in-memory PNG");
-    out.into_inner()
-}
-
-/// SVG text.
-pub fn qr_svg(code: &QrCode) -> String {
-    code.render::<svg::Color>().min_dimensions(300, 300).build()
-}
+pub use tuaton_cli::qr::{
+    png as qr_png, qr, svg as qr_svg, terminal as qr_terminal, version as qr_version,
+};
 
 /// The portrait as ANSI true-colour half blocks, `cols` wide.
 pub fn portrait_ansi(jpeg: &[u8], cols: u32) -> Option<String> {

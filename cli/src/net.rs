@@ -1,0 +1,239 @@
+//! The one HTTP client of the three programs: the gate's bundle sync, the wallet's
+//! enrolment and refresh, and the officer's client all go through it. Every request of a
+//! client shares one deadline (a server that trickles bytes cannot hold a command for
+//! ever); bodies are read through a cap, never buffered whole first; redirects are
+//! followed only within the origin the client was made for; and an error keeps its whole
+//! cause (the DNS failure, the refused connection, the TLS alert), without the URL twice.
+
+use crate::CliError;
+use std::io::Read;
+use std::time::{Duration, Instant};
+
+/// How long connecting to a server may take, within a client's deadline.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Redirects followed (within the origin) before the request fails.
+pub const MAX_REDIRECTS: usize = 5;
+
+/// A blocking HTTP(S) client bound to one origin and one deadline.
+pub struct Http {
+    client: reqwest::blocking::Client,
+    deadline: Instant,
+    budget: Duration,
+}
+
+/// The answer to a request: the status and the body, at most the cap the caller gave.
+#[derive(Debug)]
+pub struct Answer {
+    /// HTTP status code.
+    pub status: u16,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    /// Whether the status is 2xx.
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+}
+
+impl Http {
+    /// A client for the origin of `base` (scheme, host and port), whose requests must all
+    /// finish within `budget` from now.
+    pub fn new(base: &str, budget: Duration) -> Result<Http, CliError> {
+        let origin =
+            tuaton_common::bundle::url_origin(base).ok_or_else(|| CliError::Unreachable {
+                url: base.to_owned(),
+                reason: "not an http:// or https:// address with a host".into(),
+            })?;
+        let policy = reqwest::redirect::Policy::custom(move |attempt| {
+            if attempt.previous().len() >= MAX_REDIRECTS {
+                attempt.error("too many redirects")
+            } else if tuaton_common::bundle::url_origin(attempt.url().as_str()).as_deref()
+                != Some(origin.as_str())
+            {
+                // A mirror or a service must not send the client elsewhere (another host,
+                // or http from https).
+                attempt.error("a redirect to another origin was refused")
+            } else {
+                attempt.follow()
+            }
+        });
+        let client = reqwest::blocking::Client::builder()
+            .redirect(policy)
+            .connect_timeout(CONNECT_TIMEOUT)
+            .build()
+            .map_err(|e| CliError::Unreachable {
+                url: base.to_owned(),
+                reason: cause(&e),
+            })?;
+        Ok(Http {
+            client,
+            deadline: Instant::now() + budget,
+            budget,
+        })
+    }
+
+    /// The same client (its connections and TLS roots kept: building a client costs more
+    /// than a request on a quiet network) with a fresh deadline of `budget` from now.
+    pub fn renewed(&self, budget: Duration) -> Http {
+        Http {
+            client: self.client.clone(),
+            deadline: Instant::now() + budget,
+            budget,
+        }
+    }
+
+    /// GETs `url`; a status other than 2xx is an error. The body is at most `max` bytes.
+    pub fn get(&self, url: &str, max: u64) -> Result<Vec<u8>, CliError> {
+        let a = self.send(self.client.get(url), url, max)?;
+        if !a.is_success() {
+            return Err(CliError::Unreachable {
+                url: url.to_owned(),
+                reason: format!("it answered HTTP {}", a.status),
+            });
+        }
+        Ok(a.body)
+    }
+
+    /// POSTs `body` as JSON to `url` (with a bearer token if given); any status is an
+    /// answer for the caller to read. The answer is at most `max` bytes.
+    pub fn post_json(
+        &self,
+        url: &str,
+        bearer: Option<&str>,
+        body: &impl serde::Serialize,
+        max: u64,
+    ) -> Result<Answer, CliError> {
+        let body = serde_json::to_vec(body).map_err(|e| CliError::Unreachable {
+            url: url.to_owned(),
+            reason: format!("the request does not encode ({e})"),
+        })?;
+        let mut req = self
+            .client
+            .post(url)
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(t) = bearer {
+            req = req.bearer_auth(t);
+        }
+        self.send(req, url, max)
+    }
+
+    fn send(
+        &self,
+        req: reqwest::blocking::RequestBuilder,
+        url: &str,
+        max: u64,
+    ) -> Result<Answer, CliError> {
+        let timed_out = || CliError::TimedOut {
+            url: url.to_owned(),
+            secs: self.budget.as_secs(),
+        };
+        let left = self
+            .deadline
+            .checked_duration_since(Instant::now())
+            .filter(|d| !d.is_zero())
+            .ok_or_else(timed_out)?;
+        let resp = req.timeout(left).send().map_err(|e| {
+            if e.is_timeout() {
+                timed_out()
+            } else {
+                CliError::Unreachable {
+                    url: url.to_owned(),
+                    reason: cause(&e),
+                }
+            }
+        })?;
+        let status = resp.status().as_u16();
+        let too_large = || CliError::TooLarge {
+            url: url.to_owned(),
+            max,
+        };
+        if resp.content_length().is_some_and(|n| n > max) {
+            return Err(too_large());
+        }
+        let mut body = Vec::new();
+        resp.take(max.saturating_add(1))
+            .read_to_end(&mut body)
+            .map_err(|e| {
+                if Instant::now() >= self.deadline || e.kind() == std::io::ErrorKind::TimedOut {
+                    timed_out()
+                } else {
+                    CliError::Unreachable {
+                        url: url.to_owned(),
+                        reason: chain(&e),
+                    }
+                }
+            })?;
+        if body.len() as u64 > max {
+            return Err(too_large());
+        }
+        Ok(Answer { status, body })
+    }
+}
+
+/// A request error's whole cause, outermost first, without the URL the message already
+/// names: "error sending request: client error (Connect): dns error: failed to lookup
+/// address information: Name or service not known".
+pub fn cause(e: &reqwest::Error) -> String {
+    let mut s = e.to_string();
+    if let Some(u) = e.url() {
+        s = s.replace(&format!(" for url ({u})"), "");
+    }
+    let mut src = std::error::Error::source(e);
+    while let Some(c) = src {
+        let t = c.to_string();
+        if !s.contains(&t) {
+            s = format!("{s}: {t}");
+        }
+        src = c.source();
+    }
+    s
+}
+
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(c) = src {
+        let t = c.to_string();
+        if !s.contains(&t) {
+            s = format!("{s}: {t}");
+        }
+        src = c.source();
+    }
+    s
+}
+
+/// A trust bundle served over HTTP(S) at `base` (a gate's mirror or CDN, or a service's
+/// `/bundle/`), read through one [`Http`] client: every file shares its deadline and cap.
+/// `E` is the caller's error, into which the client's errors convert.
+pub struct HttpSource<E> {
+    base: String,
+    http: Http,
+    _error: std::marker::PhantomData<fn() -> E>,
+}
+
+impl<E> HttpSource<E> {
+    /// A source for `base` whose reads must all finish within `budget`.
+    pub fn new(base: &str, budget: Duration) -> Result<HttpSource<E>, CliError> {
+        Ok(HttpSource {
+            base: base.trim_end_matches('/').to_owned(),
+            http: Http::new(base, budget)?,
+            _error: std::marker::PhantomData,
+        })
+    }
+}
+
+impl<E> tuaton_common::bundle::Source for HttpSource<E>
+where
+    E: From<CliError>,
+{
+    type Error = E;
+    fn location(&self) -> String {
+        self.base.clone()
+    }
+    fn read(&self, rel: &str, max: u64) -> Result<Vec<u8>, E> {
+        Ok(self.http.get(&format!("{}/{rel}", self.base), max)?)
+    }
+}
