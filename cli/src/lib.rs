@@ -5,9 +5,12 @@
 //! anything the user typed escaped, so it stays one line), one line saying what to do.
 //! Library errors supply the second line through [`Hint`].
 
+#[cfg(feature = "ble")]
+pub mod ble;
 pub mod net;
 pub mod picture;
 pub mod qr;
+pub mod socket;
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -67,6 +70,14 @@ pub enum CliError {
         /// The whole cause.
         reason: String,
     },
+    /// A server answered a GET with a status other than 2xx.
+    #[error("{url} answered HTTP {status}")]
+    HttpStatus {
+        /// What was asked for.
+        url: String,
+        /// The status.
+        status: u16,
+    },
     /// A server took longer than the command's deadline.
     #[error("{url} did not answer in time (the whole exchange may take {secs} s)")]
     TimedOut {
@@ -104,9 +115,9 @@ impl Hint for CliError {
             }
             CliError::Prompt { .. } => "run it again in a terminal",
             CliError::NotText => "give the payload text as a scanner reads it",
-            CliError::Unreachable { .. } | CliError::TimedOut { .. } => {
-                "check the address and the network, then try again"
-            }
+            CliError::Unreachable { .. }
+            | CliError::TimedOut { .. }
+            | CliError::HttpStatus { .. } => "check the address and the network, then try again",
             CliError::TooLarge { .. } => "check the address: it does not serve what was asked for",
             CliError::Picture { .. } => {
                 "give a PNG or JPEG picture of the code (a screenshot or a photo)"

@@ -88,9 +88,9 @@ impl Http {
     pub fn get(&self, url: &str, max: u64) -> Result<Vec<u8>, CliError> {
         let a = self.send(self.client.get(url), url, max)?;
         if !a.is_success() {
-            return Err(CliError::Unreachable {
+            return Err(CliError::HttpStatus {
                 url: url.to_owned(),
-                reason: format!("it answered HTTP {}", a.status),
+                status: a.status,
             });
         }
         Ok(a.body)

@@ -189,6 +189,10 @@ pub struct Verdict {
     pub boarding_pass: Option<crate::bcbp::PassCheck>,
     /// The gate requires a boarding pass with every ID ([`Policy::require_boarding_pass`]).
     pub pass_required: bool,
+    /// Which presentation this was: the SHA-256 of what the holder signed, once the holder
+    /// proof verified (the replay cache's key). A re-encoded QR of the same presentation
+    /// has the same one. Not part of `check --json`.
+    pub presentation: Option<[u8; 32]>,
 }
 
 impl Verdict {
@@ -204,6 +208,7 @@ impl Verdict {
             policy: Requirement::default(),
             boarding_pass: None,
             pass_required: false,
+            presentation: None,
         }
     }
     fn reject(mut self, r: Reason) -> Self {
@@ -674,6 +679,7 @@ pub fn verify_cbor(bytes: &[u8], ctx: &mut Context<'_>) -> Verdict {
         // Keyed by what was signed, not by the signature bytes, so no re-encoding of a
         // signature can make one presentation count as two.
         let key: [u8; 32] = Sha256::digest(&msg).into();
+        v.presentation = Some(key);
         // Remembered until it would be stale anyway; the holder-chosen time is clamped so a
         // far-future date can neither overflow nor pin an entry in the cache for ever.
         let t = p

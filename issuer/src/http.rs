@@ -3,21 +3,31 @@
 //! read; store work runs in a task of its own, so a client that hangs up never cuts a
 //! redemption in half (it commits whole or not at all, and the same wallet asking again
 //! gets the same credential).
+//!
+//! Handlers are written as axum's own: what every request needs is an extractor (the
+//! office's or admin's credential, the rate limit, the JSON body), and an error is an
+//! `ApiError`, which is its own response.
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path as UrlPath, State};
+use axum::extract::{
+    ConnectInfo, DefaultBodyLimit, FromRequest, FromRequestParts, Path as UrlPath, Request, State,
+};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::Router;
+use axum::{Json, Router};
 use serde::de::DeserializeOwned;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
-use tuaton_common::offer::{ErrorResponse, OfferRequest, RedeemRequest, RefreshRequest};
+use tuaton_common::offer::{
+    ErrorResponse, OfferRequest, OfferResponse, RedeemRequest, RedeemResponse, RefreshRequest,
+};
 
 use crate::pg::{Office, PgStore};
-use crate::{Actor, Issuer, IssuerError, Result};
+use crate::{Actor, IssuedRecord, Issuer, IssuerError, PublishReport, Result};
 
 /// Largest request body: a record and a 64 KiB portrait in base64, with room to spare.
 pub const MAX_BODY: usize = 256 * 1024;
@@ -47,7 +57,7 @@ impl App {
     /// appended to `X-Forwarded-For` (earlier entries are the client's own word).
     fn client(
         &self,
-        peer: Option<&axum::extract::ConnectInfo<std::net::SocketAddr>>,
+        peer: Option<&ConnectInfo<SocketAddr>>,
         headers: &HeaderMap,
     ) -> Option<std::net::IpAddr> {
         let ip = peer?.0.ip();
@@ -64,11 +74,7 @@ impl App {
             .or(Some(ip))
     }
 
-    fn admit(
-        &self,
-        peer: Option<&axum::extract::ConnectInfo<std::net::SocketAddr>>,
-        headers: &HeaderMap,
-    ) -> Result<()> {
+    fn admit(&self, peer: Option<&ConnectInfo<SocketAddr>>, headers: &HeaderMap) -> Result<()> {
         match (self.redeem_limit, self.client(peer, headers)) {
             (Some(l), Some(ip)) if !self.limiter.allow(ip, l) => Err(IssuerError::RateLimited),
             _ => Ok(()),
@@ -92,52 +98,143 @@ pub fn router(app: Arc<App>) -> Router {
         .with_state(app)
 }
 
-/// The HTTP status and stable code of each error a client can cause or meet.
-fn status_of(e: &IssuerError) -> (StatusCode, &'static str) {
-    use IssuerError as E;
-    match e {
-        E::Core(tuaton_common::Error::Signature(_)) => (StatusCode::BAD_REQUEST, "bad_proof"),
-        E::Core(_) => (StatusCode::UNPROCESSABLE_ENTITY, "bad_record"),
-        E::BadRequest(_) | E::Usage(_) => (StatusCode::BAD_REQUEST, "bad_request"),
-        E::BadOfficeCredential => (StatusCode::UNAUTHORIZED, "bad_office_credential"),
-        E::NotAdmin => (StatusCode::FORBIDDEN, "not_admin"),
-        E::UnknownOffer => (StatusCode::NOT_FOUND, "unknown_offer"),
-        E::OfferUsed => (StatusCode::CONFLICT, "offer_used"),
-        E::OfferExpired => (StatusCode::GONE, "offer_expired"),
-        E::RedeliveryOver => (StatusCode::GONE, "offer_redelivery_over"),
-        E::OfferClosed => (StatusCode::GONE, "offer_closed"),
-        E::WrongTxCode { .. } => (StatusCode::FORBIDDEN, "wrong_tx_code"),
-        E::UnknownCredential(_) => (StatusCode::NOT_FOUND, "unknown_credential"),
-        E::UnknownKid(_) => (StatusCode::NOT_FOUND, "unknown_kid"),
-        E::Revoked(_) => (StatusCode::FORBIDDEN, "credential_revoked"),
-        E::NoActiveKey => (StatusCode::SERVICE_UNAVAILABLE, "no_active_key"),
-        E::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
-        E::Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
-        E::Database(_) => (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable"),
-        E::Token(_) => (StatusCode::SERVICE_UNAVAILABLE, "key_token_unavailable"),
-        _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+// ---- Errors ----
+
+/// An error as the service answers it: the status and stable code [`status_of`] gives,
+/// in an [`ErrorResponse`]. Handlers and extractors return it, and `?` makes one of any
+/// [`IssuerError`].
+#[derive(Debug)]
+struct ApiError(IssuerError);
+
+impl From<IssuerError> for ApiError {
+    fn from(e: IssuerError) -> Self {
+        ApiError(e)
     }
 }
 
-fn error_response(e: IssuerError) -> Response {
-    let (status, code) = status_of(&e);
-    // Operators see the detail; clients see what they can act on.
-    let message = match &e {
-        IssuerError::Database(_) | IssuerError::Token(_) | IssuerError::StoreDamaged(_) => {
-            eprintln!("tuaton-issuer serve: {e}");
-            format!("the service cannot issue right now ({code}); nothing was issued, try again")
-        }
-        _ => e.to_string(),
-    };
-    (
-        status,
-        axum::Json(ErrorResponse {
-            error: code.into(),
-            message,
-        }),
-    )
-        .into_response()
+/// What the client is told of an error beside its status and code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Detail {
+    /// The error's own message: it is about the request, or says what the client can do.
+    Shown,
+    /// Only a message naming the code; the error itself goes to the operator's log (it is
+    /// about the service's own state: a path, the database's or the token's words).
+    Logged,
 }
+
+type Status = (StatusCode, &'static str, Detail);
+
+/// The service's own failure, of no more use to the client than its code.
+const INTERNAL: Status = (
+    StatusCode::INTERNAL_SERVER_ERROR,
+    "internal",
+    Detail::Logged,
+);
+
+/// The HTTP status, stable code and detail of every error. No catch-all: a new
+/// [`IssuerError`] variant does not compile until it is given its answer here.
+fn status_of(e: &IssuerError) -> Status {
+    use Detail::{Logged, Shown};
+    use IssuerError as E;
+    use StatusCode as S;
+    match e {
+        E::Core(c) => core_status(c),
+        E::BadRequest(_) | E::Usage(_) => (S::BAD_REQUEST, "bad_request", Shown),
+        E::BadOfficeCredential => (S::UNAUTHORIZED, "bad_office_credential", Shown),
+        E::NotAdmin => (S::FORBIDDEN, "not_admin", Shown),
+        E::UnknownOffer => (S::NOT_FOUND, "unknown_offer", Shown),
+        E::OfferUsed => (S::CONFLICT, "offer_used", Shown),
+        E::OfferExpired => (S::GONE, "offer_expired", Shown),
+        E::RedeliveryOver => (S::GONE, "offer_redelivery_over", Shown),
+        E::OfferClosed => (S::GONE, "offer_closed", Shown),
+        E::WrongTxCode { .. } => (S::FORBIDDEN, "wrong_tx_code", Shown),
+        E::UnknownCredential(_) => (S::NOT_FOUND, "unknown_credential", Shown),
+        E::UnknownKid(_) => (S::NOT_FOUND, "unknown_kid", Shown),
+        E::Revoked(_) => (S::FORBIDDEN, "credential_revoked", Shown),
+        E::RateLimited => (S::TOO_MANY_REQUESTS, "rate_limited", Shown),
+        // Concurrent issuances, not a failure: the message says nothing was issued.
+        E::Busy(_) => (S::SERVICE_UNAVAILABLE, "busy", Shown),
+        E::NoActiveKey => (S::SERVICE_UNAVAILABLE, "no_active_key", Logged),
+        E::Database(_) => (S::SERVICE_UNAVAILABLE, "database_unavailable", Logged),
+        E::Token(_) => (S::SERVICE_UNAVAILABLE, "key_token_unavailable", Logged),
+        // The service's own storage and set-up.
+        E::Store(_)
+        | E::StoreDamaged(_)
+        | E::Io { .. }
+        | E::AlreadyInitialised(_)
+        | E::NotInitialised(_)
+        | E::WrongPassphrase => INTERNAL,
+        // The officer's client and the backup's: never the service's answer.
+        E::Service { .. } | E::Unreachable { .. } | E::NotBackup { .. } => INTERNAL,
+    }
+}
+
+/// A core error: the request's (a holder proof or card that does not verify, a record
+/// refused, a card that does not decode) or the service's own (its key, its trust data).
+fn core_status(e: &tuaton_common::Error) -> Status {
+    use tuaton_common::Error as C;
+    use Detail::{Logged, Shown};
+    use StatusCode as S;
+    match e {
+        C::Signature(_) => (S::BAD_REQUEST, "bad_proof", Shown),
+        C::InvalidField { .. } | C::Json(_) => (S::UNPROCESSABLE_ENTITY, "bad_record", Shown),
+        // A card sent for renewal that does not decode.
+        C::Cbor(_) | C::Payload(_) | C::UnsupportedVersion => {
+            (S::BAD_REQUEST, "bad_request", Shown)
+        }
+        C::Signer(_) => (S::SERVICE_UNAVAILABLE, "key_token_unavailable", Logged),
+        C::W3c(_)
+        | C::Trust(_)
+        | C::Threshold { .. }
+        | C::Rollback { .. }
+        | C::ChainGap { .. }
+        | C::WrongRoot { .. }
+        | C::StatusMismatch(_)
+        | C::StatusMissing(_)
+        | C::StatusProof(..)
+        | C::ForeignSignature(_)
+        | C::BadFingerprint
+        | C::UnpinnedRoot { .. }
+        | C::RootMismatch { .. }
+        | C::RootExpired { .. }
+        | C::Session(_)
+        | C::WrongSecret => INTERNAL,
+        // `tuaton_common::Error` is `#[non_exhaustive]`, so this crate must have an arm for
+        // variants added there later: the service's fault until they are placed above.
+        _ => INTERNAL,
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let ApiError(e) = self;
+        let (status, code, detail) = status_of(&e);
+        // Operators see the detail; clients see what they can act on.
+        let message = match detail {
+            Detail::Shown => e.to_string(),
+            Detail::Logged => {
+                eprintln!("tuaton-issuer serve: {e}");
+                format!(
+                    "the service cannot issue right now ({code}); nothing was issued, try again"
+                )
+            }
+        };
+        (
+            status,
+            Json(ErrorResponse {
+                error: code.into(),
+                message,
+            }),
+        )
+            .into_response()
+    }
+}
+
+// ---- Extractors ----
+//
+// Parts extractors run first, in argument order; `Body`, last, is the one that reads the
+// body. So a handler's checks run as its arguments read: credential or rate limit, then
+// the body.
 
 fn body<T: DeserializeOwned>(b: std::result::Result<Bytes, BytesRejection>) -> Result<T> {
     let b = b.map_err(|e| {
@@ -157,6 +254,75 @@ fn bearer(h: &HeaderMap) -> Result<String> {
         .ok_or(IssuerError::BadOfficeCredential)
 }
 
+/// The JSON body, bounded by the router's [`DefaultBodyLimit`]; one that cannot be read
+/// or does not parse is a `bad_request`.
+struct Body<T>(T);
+
+impl<T: DeserializeOwned> FromRequest<Arc<App>> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, app: &Arc<App>) -> Result<Self, Self::Rejection> {
+        let b = Bytes::from_request(req, app).await;
+        Ok(Body(body(b)?))
+    }
+}
+
+/// The office whose bearer credential the request carries.
+struct OfficeAuth(Office);
+
+impl FromRequestParts<Arc<App>> for OfficeAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        app: &Arc<App>,
+    ) -> Result<Self, Self::Rejection> {
+        let token = bearer(&parts.headers)?;
+        Ok(OfficeAuth(app.issuer.authenticate(&token).await?))
+    }
+}
+
+/// An office whose credential is an admin's.
+struct AdminAuth(Office);
+
+impl FromRequestParts<Arc<App>> for AdminAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        app: &Arc<App>,
+    ) -> Result<Self, Self::Rejection> {
+        let OfficeAuth(office) = OfficeAuth::from_request_parts(parts, app).await?;
+        if !office.admin {
+            return Err(IssuerError::NotAdmin.into());
+        }
+        Ok(AdminAuth(office))
+    }
+}
+
+/// A client within its redemption rate ([`App::redeem_limit`], per client address).
+struct Admitted;
+
+impl FromRequestParts<Arc<App>> for Admitted {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        app: &Arc<App>,
+    ) -> Result<Self, Self::Rejection> {
+        app.admit(
+            parts.extensions.get::<ConnectInfo<SocketAddr>>(),
+            &parts.headers,
+        )?;
+        Ok(Admitted)
+    }
+}
+
+// ---- Handlers ----
+
+/// A handler's answer: JSON, or the error's.
+type Answer<T> = Result<Json<T>, ApiError>;
+
 /// Runs store work in a task of its own: if the client goes away the work still finishes.
 async fn detached<T: Send + 'static>(
     f: impl Future<Output = Result<T>> + Send + 'static,
@@ -166,60 +332,38 @@ async fn detached<T: Send + 'static>(
         .unwrap_or_else(|e| Err(IssuerError::StoreDamaged(format!("a request failed: {e}"))))
 }
 
-fn json_ok<T: serde::Serialize>(r: Result<T>) -> Response {
-    match r {
-        Ok(v) => axum::Json(v).into_response(),
-        Err(e) => error_response(e),
-    }
-}
-
 async fn offers(
     State(app): State<Arc<App>>,
-    headers: HeaderMap,
-    b: std::result::Result<Bytes, BytesRejection>,
-) -> Response {
-    let run = async move {
-        let token = bearer(&headers)?;
-        let req: OfferRequest = body(b)?;
-        detached(async move {
-            let office = app.issuer.authenticate(&token).await?;
-            app.issuer
-                .create_offer(&office, &app.public_url, &req, (app.now)())
-                .await
-        })
-        .await
-    };
-    json_ok(run.await)
+    OfficeAuth(office): OfficeAuth,
+    Body(req): Body<OfferRequest>,
+) -> Answer<OfferResponse> {
+    let o = detached(async move {
+        app.issuer
+            .create_offer(&office, &app.public_url, &req, (app.now)())
+            .await
+    })
+    .await?;
+    Ok(Json(o))
 }
-
-type Peer = Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>;
 
 async fn credential(
     State(app): State<Arc<App>>,
-    peer: Peer,
-    headers: HeaderMap,
-    b: std::result::Result<Bytes, BytesRejection>,
-) -> Response {
-    let run = async move {
-        app.admit(peer.as_ref().map(|p| &p.0), &headers)?;
-        let req: RedeemRequest = body(b)?;
-        detached(async move { app.issuer.redeem(&app.public_url, &req, (app.now)()).await }).await
-    };
-    json_ok(run.await)
+    _admitted: Admitted,
+    Body(req): Body<RedeemRequest>,
+) -> Answer<RedeemResponse> {
+    let r = detached(async move { app.issuer.redeem(&app.public_url, &req, (app.now)()).await })
+        .await?;
+    Ok(Json(r))
 }
 
 async fn refresh(
     State(app): State<Arc<App>>,
-    peer: Peer,
-    headers: HeaderMap,
-    b: std::result::Result<Bytes, BytesRejection>,
-) -> Response {
-    let run = async move {
-        app.admit(peer.as_ref().map(|p| &p.0), &headers)?;
-        let req: RefreshRequest = body(b)?;
-        detached(async move { app.issuer.refresh(&app.public_url, &req, (app.now)()).await }).await
-    };
-    json_ok(run.await)
+    _admitted: Admitted,
+    Body(req): Body<RefreshRequest>,
+) -> Answer<RedeemResponse> {
+    let r = detached(async move { app.issuer.refresh(&app.public_url, &req, (app.now)()).await })
+        .await?;
+    Ok(Json(r))
 }
 
 /// The audit's actor for an admin request: the admin credential's name and the officer
@@ -230,14 +374,6 @@ fn admin_actor(office: Office, officer: String) -> Result<Actor> {
         office: office.name,
         officer,
     })
-}
-
-async fn admin(app: &Arc<App>, headers: &HeaderMap) -> Result<Office> {
-    let office = app.issuer.authenticate(&bearer(headers)?).await?;
-    if !office.admin {
-        return Err(IssuerError::NotAdmin);
-    }
-    Ok(office)
 }
 
 /// `POST /v1/admin/revoke` body: one credential, or every card of one citizen.
@@ -253,25 +389,21 @@ struct RevokeBody {
 
 async fn admin_revoke(
     State(app): State<Arc<App>>,
-    headers: HeaderMap,
-    b: std::result::Result<Bytes, BytesRejection>,
-) -> Response {
-    let run = async move {
-        let office = admin(&app, &headers).await?;
-        let r: RevokeBody = body(b)?;
-        let actor = admin_actor(office, r.officer)?;
-        detached(async move {
-            match (r.credential_id, r.citizen_id) {
-                (Some(c), None) => Ok(vec![app.issuer.revoke(&c, &actor, (app.now)()).await?]),
-                (None, Some(id)) => app.issuer.revoke_citizen(&id, &actor, (app.now)()).await,
-                _ => Err(IssuerError::BadRequest(
-                    "give exactly one of credential_id and citizen_id".into(),
-                )),
-            }
-        })
-        .await
-    };
-    json_ok(run.await)
+    AdminAuth(office): AdminAuth,
+    Body(r): Body<RevokeBody>,
+) -> Answer<Vec<IssuedRecord>> {
+    let actor = admin_actor(office, r.officer)?;
+    let revoked = detached(async move {
+        match (r.credential_id, r.citizen_id) {
+            (Some(c), None) => Ok(vec![app.issuer.revoke(&c, &actor, (app.now)()).await?]),
+            (None, Some(id)) => app.issuer.revoke_citizen(&id, &actor, (app.now)()).await,
+            _ => Err(IssuerError::BadRequest(
+                "give exactly one of credential_id and citizen_id".into(),
+            )),
+        }
+    })
+    .await?;
+    Ok(Json(revoked))
 }
 
 /// `POST /v1/admin/rotate`, `/revoke-key` and `/publish` body.
@@ -287,66 +419,55 @@ struct AdminBody {
 
 async fn admin_rotate(
     State(app): State<Arc<App>>,
-    headers: HeaderMap,
-    b: std::result::Result<Bytes, BytesRejection>,
-) -> Response {
-    let run = async move {
-        let office = admin(&app, &headers).await?;
-        let r: AdminBody = body(b)?;
-        let actor = admin_actor(office, r.officer)?;
-        let k = detached(async move { app.issuer.rotate(&actor, (app.now)()).await }).await?;
-        Ok(serde_json::json!({"kid": hex::encode(&k.kid), "state": k.status.name()}))
-    };
-    json_ok(run.await)
+    AdminAuth(office): AdminAuth,
+    Body(r): Body<AdminBody>,
+) -> Answer<serde_json::Value> {
+    let actor = admin_actor(office, r.officer)?;
+    let k = detached(async move { app.issuer.rotate(&actor, (app.now)()).await }).await?;
+    Ok(Json(
+        serde_json::json!({"kid": hex::encode(&k.kid), "state": k.status.name()}),
+    ))
 }
 
 async fn admin_revoke_key(
     State(app): State<Arc<App>>,
-    headers: HeaderMap,
-    b: std::result::Result<Bytes, BytesRejection>,
-) -> Response {
-    let run = async move {
-        let office = admin(&app, &headers).await?;
-        let r: AdminBody = body(b)?;
-        let kid = r
-            .kid
-            .ok_or_else(|| IssuerError::BadRequest("kid is missing".into()))?;
-        let actor = admin_actor(office, r.officer)?;
-        let ks =
-            detached(async move { app.issuer.revoke_key(&kid, &actor, (app.now)()).await }).await?;
-        Ok(
-            serde_json::json!({"revoked": ks.iter().map(|k| hex::encode(&k.kid)).collect::<Vec<_>>()}),
-        )
-    };
-    json_ok(run.await)
+    AdminAuth(office): AdminAuth,
+    Body(r): Body<AdminBody>,
+) -> Answer<serde_json::Value> {
+    let kid = r
+        .kid
+        .ok_or_else(|| IssuerError::BadRequest("kid is missing".into()))?;
+    let actor = admin_actor(office, r.officer)?;
+    let ks =
+        detached(async move { app.issuer.revoke_key(&kid, &actor, (app.now)()).await }).await?;
+    Ok(Json(
+        serde_json::json!({"revoked": ks.iter().map(|k| hex::encode(&k.kid)).collect::<Vec<_>>()}),
+    ))
 }
 
 async fn admin_publish(
     State(app): State<Arc<App>>,
-    headers: HeaderMap,
-    b: std::result::Result<Bytes, BytesRejection>,
-) -> Response {
-    let run = async move {
-        let office = admin(&app, &headers).await?;
-        let r: AdminBody = body(b)?;
-        let days = r.valid_days.unwrap_or(7);
-        let actor = admin_actor(office, r.officer)?;
-        let built =
-            detached(async move { app.issuer.publish(&actor, (app.now)(), days).await }).await?;
-        Ok(built.report)
-    };
-    json_ok(run.await)
+    AdminAuth(office): AdminAuth,
+    Body(r): Body<AdminBody>,
+) -> Answer<PublishReport> {
+    let days = r.valid_days.unwrap_or(7);
+    let actor = admin_actor(office, r.officer)?;
+    let built =
+        detached(async move { app.issuer.publish(&actor, (app.now)(), days).await }).await?;
+    Ok(Json(built.report))
 }
 
-async fn bundle(State(app): State<Arc<App>>, UrlPath(path): UrlPath<String>) -> Response {
+async fn bundle(
+    State(app): State<Arc<App>>,
+    UrlPath(path): UrlPath<String>,
+) -> Result<Response, ApiError> {
     if !tuaton_common::bundle::safe_rel(&path) {
-        return StatusCode::NOT_FOUND.into_response();
+        return Ok(StatusCode::NOT_FOUND.into_response());
     }
-    match app.issuer.bundle_file(&path).await {
-        Ok(Some(b)) => b.into_response(),
-        Ok(None) => StatusCode::NOT_FOUND.into_response(),
-        Err(e) => error_response(e),
-    }
+    Ok(match app.issuer.bundle_file(&path).await? {
+        Some(b) => b.into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    })
 }
 
 /// How long a client has to send a request's headers (a slowloris client holds a
@@ -488,10 +609,11 @@ pub async fn serve(app: Arc<App>, listener: std::net::TcpListener) -> Result<()>
 async fn request_timeout(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req)).await {
         Ok(r) => r,
-        Err(_) => error_response(IssuerError::BadRequest(format!(
+        Err(_) => ApiError(IssuerError::BadRequest(format!(
             "the request took longer than {} s (a body sent too slowly?)",
             REQUEST_TIMEOUT.as_secs()
-        ))),
+        )))
+        .into_response(),
     }
 }
 

@@ -4,11 +4,12 @@
 #![forbid(unsafe_code)]
 
 use clap::{Parser, Subcommand};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use tuaton_cli::{out, Outcome, Prompter};
 use tuaton_common::model::format_rfc3339;
 use tuaton_issuer::seam::Store;
+use tuaton_issuer::sled_store::SledStore;
 use tuaton_issuer::{Actor, InitOptions, Issuer, IssuerError};
 
 #[derive(Parser)]
@@ -248,7 +249,19 @@ fn read_passphrase(cli: &Cli, confirm: bool) -> anyhow::Result<Vec<u8>> {
 fn run(cli: &Cli) -> anyhow::Result<()> {
     let home = home(cli);
     let now = tuaton_cli::now_or(cli.at);
-    if let Cmd::Offer {
+    if let Cmd::Offer { .. } = &cli.cmd {
+        return offer(cli);
+    }
+    let rt = runtime(&cli.cmd)?;
+    if let Some(url) = &cli.database {
+        return rt.block_on(service::run(cli, url, now));
+    }
+    run_sled(cli, &rt, &home, now)
+}
+
+/// `offer`: the officer's client, which talks to the service and keeps no store.
+fn offer(cli: &Cli) -> anyhow::Result<()> {
+    let Cmd::Offer {
         service,
         office_credential,
         record,
@@ -257,27 +270,32 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         png,
         svg,
     } = &cli.cmd
-    {
-        let picture = match (png, svg) {
-            (Some(f), _) => Some(tuaton_cli::qr::Target::Png(f.clone())),
-            (_, Some(f)) => Some(tuaton_cli::qr::Target::Svg(f.clone())),
-            _ => None,
-        };
-        return service::offer(
-            cli,
-            service,
-            office_credential,
-            record,
-            officer.as_deref(),
-            service::OfferShown {
-                text_only: *text,
-                picture,
-            },
-        );
-    }
+    else {
+        unreachable!("offer only")
+    };
+    let picture = match (png, svg) {
+        (Some(f), _) => Some(tuaton_cli::qr::Target::Png(f.clone())),
+        (_, Some(f)) => Some(tuaton_cli::qr::Target::Svg(f.clone())),
+        _ => None,
+    };
+    service::offer(
+        cli,
+        service,
+        office_credential,
+        record,
+        officer.as_deref(),
+        service::OfferShown {
+            text_only: *text,
+            picture,
+        },
+    )
+}
+
+/// The async runtime that drives a command's store work.
+fn runtime(cmd: &Cmd) -> anyhow::Result<tokio::runtime::Runtime> {
     // Store work is async (PostgreSQL); one thread drives a command, `serve` takes a
     // worker per core.
-    let rt = match cli.cmd {
+    let rt = match cmd {
         Cmd::Serve { .. } => tokio::runtime::Builder::new_multi_thread(),
         _ => tokio::runtime::Builder::new_current_thread(),
     }
@@ -287,9 +305,11 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         path: "the async runtime".into(),
         source,
     })?;
-    if let Some(url) = &cli.database {
-        return rt.block_on(service::run(cli, url, now));
-    }
+    Ok(rt)
+}
+
+/// Every command on the sled store in `--home` (without `--database`).
+fn run_sled(cli: &Cli, rt: &tokio::runtime::Runtime, home: &Path, now: i64) -> anyhow::Result<()> {
     match &cli.cmd {
         Cmd::Serve { .. } | Cmd::Office { .. } => anyhow::bail!(IssuerError::Usage(
             "the issuance service keeps its store in PostgreSQL: give --database postgres://..."
@@ -297,53 +317,22 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         )),
         Cmd::Init { .. } => {
             let iss = Issuer::init_sled(
-                &home,
+                home,
                 &init_options(cli),
                 service::key_source(cli, true)?,
                 now,
             )?;
             return rt.block_on(after_init(cli, &iss, &home.display().to_string()));
         }
-        Cmd::Restore { from } => {
-            let pass = read_passphrase(cli, false)?;
-            let iss = Issuer::restore(&home, from, &pass)?;
-            rt.block_on(iss.resume_after_restore(&Actor::cli(), now))?;
-            let root = rt.block_on(iss.root())?;
-            let (name, _) = rt.block_on(iss.identity())?;
-            return say(
-                cli,
-                serde_json::json!({"home": home, "name": name, "root_version": root.version, "root_fingerprint": root.fingerprint()}),
-                &format!(
-                    "Issuer \"{name}\" restored in {} (root version {}, fingerprint {}).",
-                    home.display(),
-                    root.version,
-                    root.fingerprint()
-                ),
-            );
-        }
+        Cmd::Restore { from } => return restore(cli, rt, home, from, now),
         _ => {}
     }
-    let mut iss = Issuer::open_sled(&home)?;
+    let mut iss = Issuer::open_sled(home)?;
     if needs_keys(&cli.cmd) {
         rt.block_on(iss.unlock(service::key_source(cli, false)?))?;
     }
     match &cli.cmd {
-        Cmd::Backup { out: file } => {
-            // The backup is sealed under the passphrase that opens the keys: checked first.
-            let pass = read_passphrase(cli, false)?;
-            rt.block_on(iss.unlock(tuaton_issuer::KeySource::Passphrase(
-                zeroize::Zeroizing::new(pass.clone()),
-            )))?;
-            let n = iss.backup(file, &pass)?;
-            say(
-                cli,
-                serde_json::json!({"file": file, "records": n}),
-                &format!(
-                    "Backup of {n} records written to {} (sealed under the issuer passphrase). Keep it offline, away from this disk.",
-                    file.display()
-                ),
-            )
-        }
+        Cmd::Backup { out: file } => backup(cli, rt, &mut iss, file),
         Cmd::Publish {
             out: dir,
             valid_days,
@@ -353,6 +342,55 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         }
         _ => rt.block_on(common(cli, &iss, now)),
     }
+}
+
+/// `restore`: rebuilds the issuer in `home` from the backup `from`, then resumes it past
+/// anything the lost tail handed out.
+fn restore(
+    cli: &Cli,
+    rt: &tokio::runtime::Runtime,
+    home: &Path,
+    from: &Path,
+    now: i64,
+) -> anyhow::Result<()> {
+    let pass = read_passphrase(cli, false)?;
+    let iss = Issuer::restore(home, from, &pass)?;
+    rt.block_on(iss.resume_after_restore(&Actor::cli(), now))?;
+    let root = rt.block_on(iss.root())?;
+    let (name, _) = rt.block_on(iss.identity())?;
+    say(
+        cli,
+        serde_json::json!({"home": home, "name": name, "root_version": root.version, "root_fingerprint": root.fingerprint()}),
+        &format!(
+            "Issuer \"{name}\" restored in {} (root version {}, fingerprint {}).",
+            home.display(),
+            root.version,
+            root.fingerprint()
+        ),
+    )
+}
+
+/// `backup`: the whole sled issuer, keys included, sealed into the new file `file`.
+fn backup(
+    cli: &Cli,
+    rt: &tokio::runtime::Runtime,
+    iss: &mut Issuer<SledStore>,
+    file: &Path,
+) -> anyhow::Result<()> {
+    // The backup is sealed under the passphrase that opens the keys: checked first.
+    let pass = read_passphrase(cli, false)?;
+    rt.block_on(iss.unlock(tuaton_issuer::KeySource::Passphrase(
+        zeroize::Zeroizing::new(pass.clone()),
+    )))?;
+    let n = iss.backup(file, &pass)?;
+    say(
+        cli,
+        serde_json::json!({"file": file, "records": n}),
+        &format!(
+            "Backup of {n} records written to {} (sealed under the issuer passphrase). Keep it offline, away from this disk.",
+            file.display()
+        ),
+    )
 }
 
 fn init_options(cli: &Cli) -> InitOptions {
@@ -434,148 +472,27 @@ async fn common<S: Store>(cli: &Cli, iss: &Issuer<S>, now: i64) -> anyhow::Resul
             record,
             request,
             out: out_file,
-        } => {
-            let (rec, portrait) = tuaton_issuer::read_record(record)?;
-            let request_text = tuaton_issuer::read_request(request)?;
-            let (package, issued) = iss.issue(&rec, &portrait, &request_text, &me, now).await?;
-            match out_file {
-                Some(f) => {
-                    // The package holds the citizen's data: owner-only, even if it existed.
-                    let io = |source| IssuerError::Io {
-                        path: f.clone(),
-                        source,
-                    };
-                    std::fs::write(f, package.as_bytes()).map_err(io)?;
-                    std::fs::set_permissions(
-                        f,
-                        std::os::unix::fs::PermissionsExt::from_mode(0o600),
-                    )
-                    .map_err(io)?;
-                    say(
-                        cli,
-                        serde_json::to_value(&issued)?,
-                        &format!(
-                            "Issued credential {} (status list {} index {}, key {}) to {}",
-                            issued.credential_id,
-                            issued.list,
-                            issued.index,
-                            issued.kid,
-                            f.display()
-                        ),
-                    )
-                }
-                None => Ok(out(&package)?),
-            }
-        }
-        Cmd::Rotate => {
-            let k = iss.rotate(&me, now).await?;
-            say(
-                cli,
-                serde_json::json!({"kid": hex::encode(&k.kid), "state": k.status.name(), "not_before": format_rfc3339(k.not_before)}),
-                &format!(
-                    "Signing key {} is staged. Publish to name it in the trust list: it signs from that publish on, and the current key retires then.",
-                    hex::encode(&k.kid)
-                ),
-            )
-        }
-        Cmd::RevokeKey { kid } => {
-            let ks = iss.revoke_key(kid, &me, now).await?;
-            say(
-                cli,
-                serde_json::json!({"revoked": ks.iter().map(|k| hex::encode(&k.kid)).collect::<Vec<_>>()}),
-                &format!("Key {} revoked: nothing it signed will verify once gates have the next bundle. Publish now.", kid.trim()),
-            )
-        }
+        } => issue(cli, iss, record, request, out_file.as_deref(), &me, now).await,
+        Cmd::Rotate => rotate(cli, iss, &me, now).await,
+        Cmd::RevokeKey { kid } => revoke_key(cli, iss, kid, &me, now).await,
         Cmd::Revoke {
             credential_id,
             citizen,
         } => {
-            let rs = match (credential_id, citizen) {
-                (Some(c), None) => vec![iss.revoke(c, &me, now).await?],
-                (None, Some(id)) => iss.revoke_citizen(id, &me, now).await?,
-                _ => unreachable!("clap: one of the two"),
-            };
-            let text = if rs.is_empty() {
-                "No card of this citizen is valid: nothing to revoke.".to_owned()
-            } else {
-                rs.iter()
-                    .map(|r| {
-                        format!(
-                            "Credential {} revoked (status list {} index {}).",
-                            r.credential_id, r.list, r.index
-                        )
-                    })
-                    .chain(["Publish to tell the gates.".to_owned()])
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            };
-            let json = match citizen {
-                Some(_) => serde_json::json!({"revoked": rs}),
-                None => serde_json::to_value(&rs[0])?,
-            };
-            say(cli, json, &text)
-        }
-        Cmd::RotateRoot => {
-            let r = iss.rotate_root(&me, now).await?;
-            say(
+            revoke(
                 cli,
-                serde_json::json!({"root_version": r.version, "threshold": r.threshold, "keys": r.keys.len(), "root_fingerprint": r.fingerprint()}),
-                &format!("Root version {} made, signed by the previous root's keys and its own. Publish to tell the gates.", r.version),
+                iss,
+                credential_id.as_deref(),
+                citizen.as_deref(),
+                &me,
+                now,
             )
+            .await
         }
-        Cmd::Keys => {
-            let keys = iss.keys_report().await?;
-            let root = iss.root().await?;
-            if cli.json {
-                return Ok(out(&serde_json::to_string_pretty(&serde_json::json!({
-                    "root_fingerprint": root.fingerprint(),
-                    "root_version": root.version,
-                    "root_threshold": root.threshold,
-                    "root_keys": root.keys.len(),
-                    "keys": keys,
-                }))?)?);
-            }
-            let mut s = format!(
-                "Root version {} ({} of {} keys sign)\nRoot fingerprint {}\n  (give it to every gate: `tuaton-verifier sync SOURCE --expect-root FINGERPRINT`)\n\nKID       STATE    SIGNING WINDOW\n",
-                root.version, root.threshold, root.keys.len(), root.fingerprint()
-            );
-            for k in &keys {
-                s.push_str(&format!(
-                    "{}  {:<8} {} .. {}\n",
-                    k.kid,
-                    k.state,
-                    k.not_before,
-                    k.not_after.clone().unwrap_or_else(|| "now".into())
-                ));
-            }
-            Ok(out(s.trim_end())?)
-        }
-        Cmd::Resume => {
-            let v = iss.resume_after_restore(&me, now).await?;
-            say(
-                cli,
-                serde_json::json!({"trust_list_version_at_least": v, "status_lists": "closed"}),
-                &format!("Every status list is closed and the next trust list will be version {} or later.\nBefore publishing: revoke again any key and any card revoked after the copy was made (the next publish would otherwise undo it at the gates).", v + 1),
-            )
-        }
-        Cmd::Audit { limit } => {
-            let rows = iss.audit_log(*limit).await?;
-            if cli.json {
-                return Ok(out(&serde_json::to_string(&rows)?)?);
-            }
-            let mut s = String::new();
-            for r in rows.iter().rev() {
-                s.push_str(&format!(
-                    "{}  {}/{}  {}  {}\n",
-                    format_rfc3339(r.at),
-                    tuaton_cli::one_line(&r.office),
-                    tuaton_cli::one_line(&r.officer),
-                    r.action,
-                    tuaton_cli::one_line(&r.detail)
-                ));
-            }
-            Ok(out(s.trim_end())?)
-        }
+        Cmd::RotateRoot => rotate_root(cli, iss, &me, now).await,
+        Cmd::Keys => keys(cli, iss).await,
+        Cmd::Resume => resume(cli, iss, &me, now).await,
+        Cmd::Audit { limit } => audit(cli, iss, *limit).await,
         Cmd::Init { .. }
         | Cmd::Restore { .. }
         | Cmd::Backup { .. }
@@ -584,6 +501,186 @@ async fn common<S: Store>(cli: &Cli, iss: &Issuer<S>, now: i64) -> anyhow::Resul
         | Cmd::Office { .. }
         | Cmd::Offer { .. } => unreachable!("store-specific, handled by the caller"),
     }
+}
+
+/// `issue`: the credential package for `record` and the wallet's `request`, on standard
+/// output or in `out_file`.
+async fn issue<S: Store>(
+    cli: &Cli,
+    iss: &Issuer<S>,
+    record: &Path,
+    request: &str,
+    out_file: Option<&Path>,
+    me: &Actor,
+    now: i64,
+) -> anyhow::Result<()> {
+    let (rec, portrait) = tuaton_issuer::read_record(record)?;
+    let request_text = tuaton_issuer::read_request(request)?;
+    let (package, issued) = iss.issue(&rec, &portrait, &request_text, me, now).await?;
+    match out_file {
+        Some(f) => {
+            // The package holds the citizen's data: owner-only, even if it existed.
+            let io = |source| IssuerError::Io {
+                path: f.to_path_buf(),
+                source,
+            };
+            std::fs::write(f, package.as_bytes()).map_err(io)?;
+            std::fs::set_permissions(f, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+                .map_err(io)?;
+            say(
+                cli,
+                serde_json::to_value(&issued)?,
+                &format!(
+                    "Issued credential {} (status list {} index {}, key {}) to {}",
+                    issued.credential_id,
+                    issued.list,
+                    issued.index,
+                    issued.kid,
+                    f.display()
+                ),
+            )
+        }
+        None => Ok(out(&package)?),
+    }
+}
+
+/// `rotate`: stages a new signing key, which the next publish makes the one that signs.
+async fn rotate<S: Store>(cli: &Cli, iss: &Issuer<S>, me: &Actor, now: i64) -> anyhow::Result<()> {
+    let k = iss.rotate(me, now).await?;
+    say(
+        cli,
+        serde_json::json!({"kid": hex::encode(&k.kid), "state": k.status.name(), "not_before": format_rfc3339(k.not_before)}),
+        &format!(
+            "Signing key {} is staged. Publish to name it in the trust list: it signs from that publish on, and the current key retires then.",
+            hex::encode(&k.kid)
+        ),
+    )
+}
+
+/// `revoke-key`: revokes the signing key `kid` (compromised).
+async fn revoke_key<S: Store>(
+    cli: &Cli,
+    iss: &Issuer<S>,
+    kid: &str,
+    me: &Actor,
+    now: i64,
+) -> anyhow::Result<()> {
+    let ks = iss.revoke_key(kid, me, now).await?;
+    say(
+        cli,
+        serde_json::json!({"revoked": ks.iter().map(|k| hex::encode(&k.kid)).collect::<Vec<_>>()}),
+        &format!("Key {} revoked: nothing it signed will verify once gates have the next bundle. Publish now.", kid.trim()),
+    )
+}
+
+/// `revoke`: revokes one credential, or every card of one citizen.
+async fn revoke<S: Store>(
+    cli: &Cli,
+    iss: &Issuer<S>,
+    credential_id: Option<&str>,
+    citizen: Option<&str>,
+    me: &Actor,
+    now: i64,
+) -> anyhow::Result<()> {
+    let rs = match (credential_id, citizen) {
+        (Some(c), None) => vec![iss.revoke(c, me, now).await?],
+        (None, Some(id)) => iss.revoke_citizen(id, me, now).await?,
+        _ => unreachable!("clap: one of the two"),
+    };
+    let text = if rs.is_empty() {
+        "No card of this citizen is valid: nothing to revoke.".to_owned()
+    } else {
+        rs.iter()
+            .map(|r| {
+                format!(
+                    "Credential {} revoked (status list {} index {}).",
+                    r.credential_id, r.list, r.index
+                )
+            })
+            .chain(["Publish to tell the gates.".to_owned()])
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let json = match citizen {
+        Some(_) => serde_json::json!({"revoked": rs}),
+        None => serde_json::to_value(&rs[0])?,
+    };
+    say(cli, json, &text)
+}
+
+/// `rotate-root`: makes root N+1, signed by root N and by itself.
+async fn rotate_root<S: Store>(
+    cli: &Cli,
+    iss: &Issuer<S>,
+    me: &Actor,
+    now: i64,
+) -> anyhow::Result<()> {
+    let r = iss.rotate_root(me, now).await?;
+    say(
+        cli,
+        serde_json::json!({"root_version": r.version, "threshold": r.threshold, "keys": r.keys.len(), "root_fingerprint": r.fingerprint()}),
+        &format!("Root version {} made, signed by the previous root's keys and its own. Publish to tell the gates.", r.version),
+    )
+}
+
+/// `keys`: the root and every signing key with its state and window.
+async fn keys<S: Store>(cli: &Cli, iss: &Issuer<S>) -> anyhow::Result<()> {
+    let keys = iss.keys_report().await?;
+    let root = iss.root().await?;
+    if cli.json {
+        return Ok(out(&serde_json::to_string_pretty(&serde_json::json!({
+            "root_fingerprint": root.fingerprint(),
+            "root_version": root.version,
+            "root_threshold": root.threshold,
+            "root_keys": root.keys.len(),
+            "keys": keys,
+        }))?)?);
+    }
+    let mut s = format!(
+        "Root version {} ({} of {} keys sign)\nRoot fingerprint {}\n  (give it to every gate: `tuaton-verifier sync SOURCE --expect-root FINGERPRINT`)\n\nKID       STATE    SIGNING WINDOW\n",
+        root.version, root.threshold, root.keys.len(), root.fingerprint()
+    );
+    for k in &keys {
+        s.push_str(&format!(
+            "{}  {:<8} {} .. {}\n",
+            k.kid,
+            k.state,
+            k.not_before,
+            k.not_after.clone().unwrap_or_else(|| "now".into())
+        ));
+    }
+    Ok(out(s.trim_end())?)
+}
+
+/// `resume`: closes every status list and moves the trust-list version past anything
+/// published before a restore.
+async fn resume<S: Store>(cli: &Cli, iss: &Issuer<S>, me: &Actor, now: i64) -> anyhow::Result<()> {
+    let v = iss.resume_after_restore(me, now).await?;
+    say(
+        cli,
+        serde_json::json!({"trust_list_version_at_least": v, "status_lists": "closed"}),
+        &format!("Every status list is closed and the next trust list will be version {} or later.\nBefore publishing: revoke again any key and any card revoked after the copy was made (the next publish would otherwise undo it at the gates).", v + 1),
+    )
+}
+
+/// `audit`: the newest `limit` audit entries, oldest first.
+async fn audit<S: Store>(cli: &Cli, iss: &Issuer<S>, limit: u32) -> anyhow::Result<()> {
+    let rows = iss.audit_log(limit).await?;
+    if cli.json {
+        return Ok(out(&serde_json::to_string(&rows)?)?);
+    }
+    let mut s = String::new();
+    for r in rows.iter().rev() {
+        s.push_str(&format!(
+            "{}  {}/{}  {}  {}\n",
+            format_rfc3339(r.at),
+            tuaton_cli::one_line(&r.office),
+            tuaton_cli::one_line(&r.officer),
+            r.action,
+            tuaton_cli::one_line(&r.detail)
+        ));
+    }
+    Ok(out(s.trim_end())?)
 }
 
 mod service;

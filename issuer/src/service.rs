@@ -73,59 +73,11 @@ pub(super) async fn run(cli: &Cli, url: &str, now: i64) -> anyhow::Result<()> {
                 name,
                 admin,
                 out: file,
-            } => {
-                // The file is made first (exclusively), so a credential is never created
-                // that nobody holds.
-                let io = |source| IssuerError::Io {
-                    path: file.clone(),
-                    source,
-                };
-                let mut f = std::fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .open(file)
-                    .map_err(io)?;
-                let token = match iss.add_office(name, *admin, now).await {
-                    Ok(t) => t,
-                    Err(e) => {
-                        let _ = std::fs::remove_file(file);
-                        return Err(e.into());
-                    }
-                };
-                let cred = OfficeCredential {
-                    format: CREDENTIAL_FORMAT.into(),
-                    office: name.clone(),
-                    admin: *admin,
-                    token,
-                };
-                std::io::Write::write_all(&mut f, serde_json::to_string_pretty(&cred)?.as_bytes())
-                    .and_then(|()| f.sync_all())
-                    .map_err(io)?;
-                super::say(
-                    cli,
-                    serde_json::json!({"office": name, "admin": admin, "file": file}),
-                    &format!(
-                        "{} credential for \"{name}\" written to {} (owner-only). Give it to that office's machine only; `tuaton-issuer office revoke` withdraws it.",
-                        if *admin { "Admin" } else { "Office" },
-                        file.display()
-                    ),
-                )
-            }
+            } => office_add(cli, &iss, name, *admin, file, now).await,
             OfficeCmd::Revoke {
                 name,
                 revoke_issued_since,
-            } => {
-                let n = iss.revoke_office(name, now, *revoke_issued_since).await?;
-                let cards = match revoke_issued_since {
-                    Some(_) => format!(" {n} card(s) it issued since then are revoked: publish to tell the gates."),
-                    None => String::new(),
-                };
-                super::say(
-                    cli,
-                    serde_json::json!({"office": name, "revoked": true, "cards_revoked": n}),
-                    &format!("Office \"{name}\" can no longer make offers; its open offers are closed.{cards}"),
-                )
-            }
+            } => office_revoke(cli, &iss, name, *revoke_issued_since, now).await,
         },
         Cmd::Serve {
             listen,
@@ -146,20 +98,100 @@ pub(super) async fn run(cli: &Cli, url: &str, now: i64) -> anyhow::Result<()> {
         Cmd::Publish {
             out: dir,
             valid_days,
-        } => {
-            let built = iss.publish(&Actor::cli(), now, *valid_days).await?;
-            tuaton_issuer::write_bundle(dir, &built)?;
-            super::published(
-                cli,
-                &built.report,
-                &format!("{} and to the service's /bundle/", dir.display()),
-            )
-        }
+        } => publish(cli, &iss, dir, *valid_days, now).await,
         Cmd::Backup { .. } | Cmd::Restore { .. } => anyhow::bail!(IssuerError::Usage(
             "with --database, back up and restore with pg_dump and pg_restore (docs/ISSUANCE.md, \"Backup and restore\")".into()
         )),
         _ => super::common(cli, &iss, now).await,
     }
+}
+
+/// `office add`: a new office (or admin) credential, written to the new file `file`.
+async fn office_add(
+    cli: &Cli,
+    iss: &Issuer<PgStore>,
+    name: &str,
+    admin: bool,
+    file: &Path,
+    now: i64,
+) -> anyhow::Result<()> {
+    // The file is made first (exclusively), so a credential is never created that nobody
+    // holds.
+    let io = |source| IssuerError::Io {
+        path: file.to_path_buf(),
+        source,
+    };
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(file)
+        .map_err(io)?;
+    let token = match iss.add_office(name, admin, now).await {
+        Ok(t) => t,
+        Err(e) => {
+            let _ = std::fs::remove_file(file);
+            return Err(e.into());
+        }
+    };
+    let cred = OfficeCredential {
+        format: CREDENTIAL_FORMAT.into(),
+        office: name.to_owned(),
+        admin,
+        token,
+    };
+    std::io::Write::write_all(&mut f, serde_json::to_string_pretty(&cred)?.as_bytes())
+        .and_then(|()| f.sync_all())
+        .map_err(io)?;
+    super::say(
+        cli,
+        serde_json::json!({"office": name, "admin": admin, "file": file}),
+        &format!(
+            "{} credential for \"{name}\" written to {} (owner-only). Give it to that office's machine only; `tuaton-issuer office revoke` withdraws it.",
+            if admin { "Admin" } else { "Office" },
+            file.display()
+        ),
+    )
+}
+
+/// `office revoke`: the office's credential stops working; with `revoke_issued_since`,
+/// the cards it issued from then on are revoked too.
+async fn office_revoke(
+    cli: &Cli,
+    iss: &Issuer<PgStore>,
+    name: &str,
+    revoke_issued_since: Option<i64>,
+    now: i64,
+) -> anyhow::Result<()> {
+    let n = iss.revoke_office(name, now, revoke_issued_since).await?;
+    let cards = match revoke_issued_since {
+        Some(_) => {
+            format!(" {n} card(s) it issued since then are revoked: publish to tell the gates.")
+        }
+        None => String::new(),
+    };
+    super::say(
+        cli,
+        serde_json::json!({"office": name, "revoked": true, "cards_revoked": n}),
+        &format!("Office \"{name}\" can no longer make offers; its open offers are closed.{cards}"),
+    )
+}
+
+/// `publish` with `--database`: a new bundle, served by the service at /bundle/ and
+/// written to `dir` too.
+async fn publish(
+    cli: &Cli,
+    iss: &Issuer<PgStore>,
+    dir: &Path,
+    valid_days: u32,
+    now: i64,
+) -> anyhow::Result<()> {
+    let built = iss.publish(&Actor::cli(), now, valid_days).await?;
+    tuaton_issuer::write_bundle(dir, &built)?;
+    super::published(
+        cli,
+        &built.report,
+        &format!("{} and to the service's /bundle/", dir.display()),
+    )
 }
 
 async fn serve(

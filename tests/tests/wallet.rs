@@ -421,3 +421,44 @@ fn two_wallet_commands_at_once_say_plainly_that_the_wallet_is_busy() {
         "it waited a moment first"
     );
 }
+
+#[test]
+fn attack_a_card_signed_by_a_revoked_key_is_not_imported() {
+    // The wallet judges a card with the gate's own engine: a card signed by a key the
+    // issuer has since revoked (a stolen key) verifies, but every gate refuses it
+    // (`issuer_key_revoked`); the wallet must not store it as good.
+    let w = World::new();
+    w.issuer(&["init", "--name", "DOPA Bangkok"]).ok();
+    let v: serde_json::Value = serde_json::from_str(tuaton_common::sample::RECORDS[0]).unwrap();
+    let rec = w.record("somchai", &v, tuaton_common::sample::PORTRAIT_A);
+    let req = w.new_wallet("wallet");
+    let pkg = w.p("card.json");
+    w.issuer(&["issue", "--record", &rec, "--request", &req, "--out", &pkg])
+        .ok();
+    let keys: serde_json::Value =
+        serde_json::from_str(&w.issuer(&["keys", "--json"]).ok()).unwrap();
+    let stolen = keys["keys"][0]["kid"].as_str().unwrap().to_owned();
+    w.issuer(&["rotate"]).ok();
+    w.issuer(&["revoke-key", &stolen]).ok();
+    w.publish();
+    let fp = w.fingerprint();
+    let r = w.wallet(
+        "wallet",
+        &[
+            "import",
+            &pkg,
+            "--bundle",
+            &w.p("bundle"),
+            "--expect-root",
+            &fp,
+        ],
+        &format!("{PIN}\n"),
+    );
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    assert!(r.stderr.contains("a gate would refuse it"), "{}", r.stderr);
+    assert!(r.stderr.contains("issuer_key_revoked"), "{}", r.stderr);
+    assert_eq!(r.stderr.lines().count(), 2, "{}", r.stderr);
+    // Nothing was stored.
+    let s = w.wallet("wallet", &["show"], &format!("{PIN}\n"));
+    assert_ne!(s.code, 0, "{}", s.stdout);
+}

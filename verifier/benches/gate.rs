@@ -11,7 +11,8 @@ use std::path::Path;
 use std::time::Instant;
 use tuaton_common::status::{self, Bitset};
 use tuaton_verifier::demo::Scenario;
-use tuaton_verifier::tui::{App, Checker};
+use tuaton_verifier::station::{Checked, Checker};
+use tuaton_verifier::tui::App;
 
 const ENTRIES: u64 = 66_000_000;
 
@@ -61,9 +62,77 @@ fn child_main(mode: &str, file: &str) {
             let l = g.load().unwrap();
             std::hint::black_box(l.status.len());
         }
+        "shift" => return shift(Path::new(file)),
         _ => unreachable!(),
     }
     println!("{} {}", t.elapsed().as_secs_f64(), vm_hwm_kib());
+}
+
+fn vm_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Scans at which a shift reports its resident memory.
+const SHIFT_MARKS: [usize; 5] = [500, 1000, 2000, 5000, 10_000];
+
+/// A long shift on the gate as staff run it: the TUI's checker over the synced home (the
+/// store opened per scan, replay cache, audit record and flush), the station, and an
+/// 80x24 redraw per scan, 10,000 fresh presentations. Prints the resident memory (VmRSS)
+/// at each of [`SHIFT_MARKS`] on one line.
+fn shift(home: &Path) {
+    let t0 = 1_795_000_000;
+    let mut live = tuaton_verifier::live::LiveGate::new(
+        home.to_path_buf(),
+        tuaton_common::verify::Policy::default(),
+        Some(t0),
+        false,
+    )
+    .unwrap();
+    let holder = SigningKey::from_bytes(&[8; 32]);
+    // A good index of the list, from the parent (which knows the bits).
+    let index: u64 = std::env::var("TUATON_BENCH_INDEX")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    let issuer_key = key();
+    let mut issue =
+        tuaton_common::sample::Issue::new(0, &issuer_key, holder.verifying_key(), 1_790_000_000);
+    issue.kid = vec![1, 2, 3, 4];
+    issue.credential_id = [1; 8];
+    issue.status.index = index;
+    let cred = issue.gate(&mut rand::rngs::OsRng).unwrap();
+    let mut app = App::new(live.status(), false);
+    let mut term = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    let mut out = vec![];
+    for n in 1..=SHIFT_MARKS[SHIFT_MARKS.len() - 1] {
+        let b = tuaton_common::presentation::present_salted(
+            &cred,
+            &holder,
+            tuaton_common::presentation::Profile::Flight.groups(),
+            t0,
+            rand::random(),
+        )
+        .unwrap();
+        app.submit(
+            &mut live,
+            &tuaton_common::presentation::to_qr_text(&b),
+            None,
+        );
+        term.draw(|f| f.render_widget(&app, f.area())).unwrap();
+        if SHIFT_MARKS.contains(&n) {
+            out.push(vm_rss_kib().to_string());
+        }
+    }
+    let v = &app.station.shown.as_ref().unwrap().verdict;
+    assert!(v.is_valid(), "{:?}", v.reasons);
+    println!("{}", out.join(" "));
 }
 
 fn main() {
@@ -158,10 +227,29 @@ fn main() {
     }
     let enter_real = t.elapsed().as_secs_f64() / texts.len() as f64;
     assert!(
-        app.shown.as_ref().unwrap().verdict.is_valid(),
+        app.station.shown.as_ref().unwrap().verdict.is_valid(),
         "{:?}",
-        app.shown.as_ref().unwrap().verdict.reasons
+        app.station.shown.as_ref().unwrap().verdict.reasons
     );
+    // The store is the child's now (one process holds a sled store at a time).
+    drop((app, real));
+    drop((loaded, gate));
+
+    // A long shift, in a child of its own.
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--child", "shift", home.to_str().unwrap()])
+        .env("TUATON_BENCH_INDEX", index.to_string())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rss: Vec<u64> = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .filter_map(|x| x.parse().ok())
+        .collect();
 
     println!(
         "status list: {} entries, {} revoked ({:.2}%)",
@@ -213,6 +301,20 @@ fn main() {
         "| Enter to verdict drawn, real gate (sled replay + audit + flush, 66M list) | {:.3} ms |",
         enter_real * 1e3
     );
+    for (n, kib) in SHIFT_MARKS.iter().zip(&rss) {
+        println!(
+            "| a shift on the TUI's checker: resident memory after {n} scans | {:.1} MiB |",
+            *kib as f64 / 1024.0
+        );
+    }
+    if let (Some(a), Some(b)) = (rss.first(), rss.last()) {
+        println!(
+            "| growth from {} to {} scans | {:+.1} MiB |",
+            SHIFT_MARKS[0],
+            SHIFT_MARKS[SHIFT_MARKS.len() - 1],
+            (*b as f64 - *a as f64) / 1024.0
+        );
+    }
 }
 
 /// The gate as the TUI drives it, on its sled store.
@@ -227,15 +329,18 @@ impl Checker for RealGate<'_> {
         &mut self,
         text: &str,
         _cancel: &std::sync::Arc<std::sync::atomic::AtomicBool>,
-    ) -> tuaton_common::verify::Verdict {
+    ) -> Checked {
         self.now += 1;
-        self.gate.check(self.loaded, text, self.now, false).unwrap()
+        Checked::Verdict(
+            self.gate.check(self.loaded, text, self.now, false).unwrap(),
+            None,
+        )
     }
     fn now(&self) -> i64 {
         self.now
     }
-    fn status(&self) -> tuaton_verifier::tui::StatusInfo {
-        tuaton_verifier::tui::StatusInfo {
+    fn status(&self) -> tuaton_verifier::station::StatusInfo {
+        tuaton_verifier::station::StatusInfo {
             version: 1,
             ..Default::default()
         }

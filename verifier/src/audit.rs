@@ -81,7 +81,11 @@ impl Gate {
         Ok(())
     }
 
-    pub(crate) fn audit(&self, v: &Verdict) -> Result<()> {
+    pub(crate) fn audit(
+        &self,
+        v: &Verdict,
+        session: Option<&crate::check::SessionFailure>,
+    ) -> Result<()> {
         let personal = self.personal_data()?;
         let cred = self.credential_hash(v)?;
         // The one verdict-to-JSON mapping (`check --json`'s), less what an audit record
@@ -97,6 +101,14 @@ impl Gate {
             let time = o.remove("checked_at").unwrap_or_default();
             o.insert("time".into(), time);
             o.insert("credential_hash".into(), cred.into());
+            // Why a session gave no answer: its code, and the system's words (never
+            // personal data: addresses and protocol errors only).
+            if let Some(f) = session {
+                o.insert("session_failure".into(), f.code().into());
+                if let Some(d) = f.detail() {
+                    o.insert("session_detail".into(), d.into());
+                }
+            }
         }
         self.append_audit(&rec)
     }

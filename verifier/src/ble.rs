@@ -1,19 +1,15 @@
 //! BLE transport for the gate: a GATT central client through BlueZ that finds the wallet
 //! advertising the engagement's service UUID and uses ISO 18013-5's peripheral-server
 //! characteristic roles (state, client-to-server, server-to-client). Built with the `ble`
-//! feature; tested on hardware only (see README, "Bluetooth LE on two machines").
+//! feature; tested on hardware only (see README, "Bluetooth LE on two machines"). Only
+//! finding and connecting is here: chunks go in and out through [`GattLink`], the link the
+//! wallet uses too.
 
 use crate::{GateError, Result};
-use bluer::gatt::remote::Characteristic;
-use bluer::gatt::{CharacteristicReader, CharacteristicWriter};
 use bluer::{AdapterEvent, Uuid};
 use futures::StreamExt;
 use std::time::Duration;
-use tuaton_common::link::Link;
-
-const STATE: Uuid = Uuid::from_u128(tuaton_common::session::gatt::STATE);
-const CLIENT_TO_SERVER: Uuid = Uuid::from_u128(tuaton_common::session::gatt::CLIENT_TO_SERVER);
-const SERVER_TO_CLIENT: Uuid = Uuid::from_u128(tuaton_common::session::gatt::SERVER_TO_CLIENT);
+use tuaton_cli::ble::{GattLink, Role, CLIENT_TO_SERVER, SERVER_TO_CLIENT, STATE};
 
 fn ble(e: impl std::fmt::Display) -> GateError {
     GateError::Transport {
@@ -22,33 +18,26 @@ fn ble(e: impl std::fmt::Display) -> GateError {
     }
 }
 
-/// The gate's GATT link to one wallet.
-pub struct BleLink {
-    rt: tokio::runtime::Runtime,
-    writer: CharacteristicWriter,
-    reader: CharacteristicReader,
-    state: Characteristic,
-}
-
 /// Scans for the wallet advertising `service` (up to `wait`), connects, subscribes to
 /// server-to-client notifications and writes "start" to the state characteristic.
-pub fn connect(service: [u8; 16], wait: Duration) -> Result<BleLink> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(ble)?;
+pub fn connect(service: [u8; 16], wait: Duration) -> Result<GattLink> {
     let uuid = Uuid::from_bytes(service);
-    let (writer, reader, state) = rt.block_on(async {
-        let session = bluer::Session::new().await.map_err(ble)?;
-        let adapter = session.default_adapter().await.map_err(ble)?;
-        adapter.set_powered(true).await.map_err(ble)?;
+    tuaton_cli::ble::open(ble, |adapter| async move {
         let found = tokio::time::timeout(wait, async {
             let events = adapter.discover_devices().await.map_err(ble)?;
             futures::pin_mut!(events);
             while let Some(ev) = events.next().await {
-                let AdapterEvent::DeviceAdded(addr) = ev else { continue };
+                let AdapterEvent::DeviceAdded(addr) = ev else {
+                    continue;
+                };
                 let device = adapter.device(addr).map_err(ble)?;
-                if device.uuids().await.map_err(ble)?.unwrap_or_default().contains(&uuid) {
+                if device
+                    .uuids()
+                    .await
+                    .map_err(ble)?
+                    .unwrap_or_default()
+                    .contains(&uuid)
+                {
                     return Ok(device);
                 }
             }
@@ -77,50 +66,6 @@ pub fn connect(service: [u8; 16], wait: Duration) -> Result<BleLink> {
         let reader = s2c.notify_io().await.map_err(ble)?;
         let writer = c2s.write_io().await.map_err(ble)?;
         state.write(&[0x01]).await.map_err(ble)?;
-        Ok::<_, GateError>((writer, reader, state))
-    })?;
-    Ok(BleLink {
-        rt,
-        writer,
-        reader,
-        state,
+        Ok::<_, GateError>((reader, writer, Role::Client(state)))
     })
-}
-
-impl Drop for BleLink {
-    fn drop(&mut self) {
-        // 0x02: end of session.
-        let _ = self.rt.block_on(self.state.write(&[0x02]));
-    }
-}
-
-impl Link for BleLink {
-    fn send(&mut self, chunk: &[u8]) -> tuaton_common::Result<()> {
-        self.rt.block_on(self.writer.send(chunk)).map_err(|e| {
-            tuaton_common::Error::Session(tuaton_common::error::SessionError::Link(format!(
-                "BLE send: {e}"
-            )))
-        })
-    }
-    fn recv(&mut self) -> tuaton_common::Result<Vec<u8>> {
-        self.rt
-            .block_on(async {
-                tokio::time::timeout(
-                    Duration::from_secs(tuaton_common::session::BLE_CHUNK_WAIT_SECS),
-                    self.reader.recv(),
-                )
-                .await
-            })
-            .map_err(|_| {
-                tuaton_common::Error::Session(tuaton_common::error::SessionError::Timeout)
-            })?
-            .map_err(|e| {
-                tuaton_common::Error::Session(tuaton_common::error::SessionError::Link(format!(
-                    "BLE receive: {e}"
-                )))
-            })
-    }
-    fn mtu(&self) -> usize {
-        self.writer.mtu().min(self.reader.mtu()) + 3
-    }
 }

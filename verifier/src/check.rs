@@ -7,6 +7,70 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use tuaton_common::verify::{self, Context, Verdict};
 
+/// Why a session with a phone gave no answer to verify. The verdict then says
+/// `session_failed`; this is what the screen and the audit log say about it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SessionFailure {
+    /// The citizen declined the request on the phone.
+    Declined,
+    /// Esc at the gate.
+    Cancelled,
+    /// The phone stopped answering within a phase's deadline.
+    TimedOut,
+    /// The connection could not be made, or broke (the system's words).
+    Link(String),
+    /// A message did not prove, decrypt or parse: tampered, from another session, or
+    /// not a tuaton wallet.
+    Protocol(String),
+}
+
+impl SessionFailure {
+    fn of(e: &tuaton_common::Error) -> SessionFailure {
+        use tuaton_common::error::SessionError as S;
+        match e {
+            tuaton_common::Error::Session(S::Cancelled) => SessionFailure::Cancelled,
+            tuaton_common::Error::Session(S::Timeout) => SessionFailure::TimedOut,
+            tuaton_common::Error::Session(S::Closed) => SessionFailure::Link(e.to_string()),
+            tuaton_common::Error::Session(S::Link(why)) => SessionFailure::Link(why.clone()),
+            e => SessionFailure::Protocol(e.to_string()),
+        }
+    }
+
+    /// A stable code for the audit log.
+    pub fn code(&self) -> &'static str {
+        match self {
+            SessionFailure::Declined => "declined",
+            SessionFailure::Cancelled => "cancelled",
+            SessionFailure::TimedOut => "timed_out",
+            SessionFailure::Link(_) => "link",
+            SessionFailure::Protocol(_) => "protocol",
+        }
+    }
+
+    /// What staff read, in English and Thai.
+    pub fn describe(&self) -> (&'static str, &'static str) {
+        match self {
+            SessionFailure::Declined => {
+                ("The citizen declined on the phone", "ผู้ถือบัตรปฏิเสธบนโทรศัพท์")
+            }
+            SessionFailure::Cancelled => ("Cancelled at the gate", "ยกเลิกที่จุดตรวจ"),
+            SessionFailure::TimedOut => ("The phone stopped answering", "โทรศัพท์ไม่ตอบสนอง"),
+            SessionFailure::Link(_) => ("No connection to the phone", "เชื่อมต่อโทรศัพท์ไม่ได้"),
+            SessionFailure::Protocol(_) => {
+                ("The phone's answer is not genuine", "คำตอบจากโทรศัพท์ไม่ถูกต้อง")
+            }
+        }
+    }
+
+    /// The detail, when there is one (the system's words, or what failed to check).
+    pub fn detail(&self) -> Option<&str> {
+        match self {
+            SessionFailure::Link(d) | SessionFailure::Protocol(d) => Some(d),
+            _ => None,
+        }
+    }
+}
+
 impl Gate {
     /// Verifies one presentation (QR text) as of `now`, records it in the replay cache and
     /// the audit log, and returns the verdict. `clock_is_real` is false when `now` comes
@@ -19,7 +83,7 @@ impl Gate {
         clock_is_real: bool,
     ) -> Result<Verdict> {
         let v = self.with_context(loaded, now, None, |ctx| verify::verify_qr(text, ctx))?;
-        self.record(&v, now, clock_is_real)?;
+        self.record(&v, now, clock_is_real, None)?;
         Ok(v)
     }
 
@@ -41,8 +105,14 @@ impl Gate {
     }
 
     /// Audits a verdict, moves the trusted time forward (real clocks only) and flushes.
-    pub(crate) fn record(&self, v: &Verdict, now: i64, clock_is_real: bool) -> Result<()> {
-        self.audit(v)?;
+    pub(crate) fn record(
+        &self,
+        v: &Verdict,
+        now: i64,
+        clock_is_real: bool,
+        session: Option<&SessionFailure>,
+    ) -> Result<()> {
+        self.audit(v, session)?;
         if clock_is_real && !v.warnings.contains(&verify::Warning::ClockRollback) {
             self.raise_trusted_time(now)?;
         }
@@ -65,7 +135,7 @@ impl Gate {
         clock_is_real: bool,
         allow_remote: bool,
         cancel: &Arc<AtomicBool>,
-    ) -> Result<Verdict> {
+    ) -> Result<(Verdict, Option<SessionFailure>)> {
         use tuaton_common::session::{
             self as s, Engagement, GateAwaitingResponse, Request, Response, Transport, MAX_MESSAGE,
         };
@@ -78,8 +148,8 @@ impl Gate {
                 };
                 let v =
                     self.with_context(loaded, now, None, |ctx| verify::rejected(ctx, reason))?;
-                self.record(&v, now, clock_is_real)?;
-                return Ok(v);
+                self.record(&v, now, clock_is_real, None)?;
+                return Ok((v, None));
             }
         };
         // What the policy needs, and the portrait for staff to compare with the face.
@@ -131,18 +201,24 @@ impl Gate {
                 let m = tuaton_common::link::recv_message(link.as_mut(), MAX_MESSAGE)?;
                 Ok((session.on_response(&m)?, proof_nonce))
             });
-        let v = match answer {
-            Ok((Response::Presentation(p), proof_nonce)) => {
+        let (v, failure) = match answer {
+            Ok((Response::Presentation(p), proof_nonce)) => (
                 self.with_context(loaded, now, Some(&proof_nonce), |ctx| {
                     verify::verify_session_answer(&p, &requested, ctx)
-                })?
-            }
-            Ok((Response::Declined, _)) | Err(_) => {
-                self.with_context(loaded, now, None, |ctx| verify::session_failed(ctx))?
-            }
+                })?,
+                None,
+            ),
+            Ok((Response::Declined, _)) => (
+                self.with_context(loaded, now, None, |ctx| verify::session_failed(ctx))?,
+                Some(SessionFailure::Declined),
+            ),
+            Err(e) => (
+                self.with_context(loaded, now, None, |ctx| verify::session_failed(ctx))?,
+                Some(SessionFailure::of(&e)),
+            ),
         };
-        self.record(&v, now, clock_is_real)?;
-        Ok(v)
+        self.record(&v, now, clock_is_real, failure.as_ref())?;
+        Ok((v, failure))
     }
 
     /// Pairs the boarding pass `pass` with the ID verdict `v` as of `now` (this gate's

@@ -4,7 +4,7 @@
 //! earlier: inside the freshness window, past the "already checked" one, so it shows as
 //! an alarm.
 
-use crate::tui::{Checker, StatusInfo};
+use crate::station::{Checked, Checker, Scan, Station, StatusInfo};
 use ed25519_dalek::SigningKey;
 use rand::rngs::StdRng;
 use rand::{RngCore, SeedableRng};
@@ -225,6 +225,13 @@ impl Scenario {
         }
     }
 
+    /// The engine's verdict on `text` at the scenario's clock.
+    pub fn verify(&mut self, text: &str) -> Verdict {
+        let mut ctx = Context::new(self.now, &self.trust, &self.status, &mut self.replay)
+            .with_highest_trusted_time(Some(self.published));
+        verify::verify_qr(text, &mut ctx)
+    }
+
     fn present(&self, i: usize, groups: &[Group], t: i64) -> String {
         let b = presentation::present_groups(&self.creds[i], &self.holder, groups, t, None)
             .expect("demo credential");
@@ -233,10 +240,8 @@ impl Scenario {
 }
 
 impl Checker for Scenario {
-    fn check(&mut self, text: &str, _cancel: &Arc<AtomicBool>) -> Verdict {
-        let mut ctx = Context::new(self.now, &self.trust, &self.status, &mut self.replay)
-            .with_highest_trusted_time(Some(self.published));
-        verify::verify_qr(text, &mut ctx)
+    fn check(&mut self, text: &str, _cancel: &Arc<AtomicBool>) -> Checked {
+        Checked::Verdict(self.verify(text), None)
     }
     fn now(&self) -> i64 {
         self.now
@@ -257,7 +262,7 @@ impl Checker for Scenario {
         let text = (s.make)(self, self.now);
         if s.label.starts_with("7/12") {
             // The earlier check at another lane that this scan replays.
-            let _ = self.check(&text, &Arc::new(AtomicBool::new(false)));
+            let _ = self.verify(&text);
         }
         if self.step.is_multiple_of(STEPS.len()) {
             self.first_text = Some(text.clone());
@@ -267,23 +272,33 @@ impl Checker for Scenario {
     }
 }
 
-/// Runs the whole scenario without a terminal: (label, verdict) per step.
-pub fn run_plain(now: i64) -> Vec<(String, Verdict)> {
+/// What one step of the demo gave, without a terminal.
+#[derive(Clone, Debug)]
+pub enum PlainRow {
+    /// A verdict (an ID alone, or paired with the boarding pass scanned before it or
+    /// just after it).
+    Verdict(Box<Verdict>),
+    /// A boarding pass read first: it waits for the ID.
+    PassWaiting(tuaton_common::bcbp::PassCheck),
+}
+
+/// Runs the whole scenario without a terminal, through the same [`Station`] as the
+/// screen (pairing in either order): (label, what the step gave) per step.
+pub fn run_plain(now: i64) -> Vec<(String, PlainRow)> {
     let mut s = Scenario::new(now);
-    let mut pass: Option<String> = None;
+    let mut station = Station::default();
     let mut out = Vec::new();
     for _ in 0..STEPS.len() {
         let (text, label) = s.next_demo().expect("demo has steps");
-        // A boarding pass waits for the ID after it, as at the gate.
-        if tuaton_common::bcbp::looks_like_pass(&text) {
-            pass = Some(text);
-            continue;
-        }
-        let mut v = s.check(&text, &Arc::new(AtomicBool::new(false)));
-        if let Some(p) = pass.take() {
-            s.pair(&mut v, &p);
-        }
-        out.push((label, v));
+        station.scan(&mut s, &text, Some(label.clone()));
+        let row = match (Scan::of(&text), &station.pending_pass, &station.shown) {
+            (Some(Scan::BoardingPass(_)), Some(p), _) if p.text == text => {
+                PlainRow::PassWaiting(p.preview.clone())
+            }
+            (_, _, Some(shown)) => PlainRow::Verdict(Box::new(shown.verdict.clone())),
+            _ => continue,
+        };
+        out.push((label, row));
     }
     out
 }

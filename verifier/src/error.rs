@@ -111,6 +111,10 @@ impl From<tuaton_cli::CliError> for GateError {
         match e {
             C::TooLarge { url, max } => GateError::TooLarge { what: url, max },
             C::Unreachable { url, reason } => GateError::Http { url, reason },
+            C::HttpStatus { url, status } => GateError::Http {
+                url,
+                reason: format!("it answered HTTP {status}"),
+            },
             C::TimedOut { ref url, .. } => GateError::Http {
                 url: url.clone(),
                 reason: e.to_string(),

@@ -4,8 +4,9 @@
 //!
 //! Rooms: [`error`](GateError) what can go wrong; `source` where bundles come from;
 //! `store` the gate store; `sync` taking a bundle; `check` verifying a scan or a phone
-//! session; `audit` the log; `image` pictures of QR codes and boarding passes;
-//! `report` what `status` shows.
+//! session; [`station`] the rules between scans (what a scan is, pairing, "already
+//! checked"), apart from any screen; `tui` the screen, by pane; `audit` the log; `image`
+//! pictures of QR codes and boarding passes; `report` what `status` shows.
 
 mod audit;
 #[cfg(feature = "ble")]
@@ -17,11 +18,13 @@ mod image;
 pub mod live;
 mod report;
 mod source;
+pub mod station;
 mod store;
 mod sync;
 pub mod transport;
 pub mod tui;
 
+pub use check::SessionFailure;
 pub use error::{GateError, Result};
 pub use image::{decode_image, decode_qr_image, Scanned, DETECT_MAX_SIDE, MAX_IMAGE_BYTES};
 pub use report::{verdict_text, StatusReport};

@@ -3,7 +3,8 @@
 //! timer, an operator) can use it between scans; a scan after a sync uses the new bundle.
 //! It can also sync on its own, in the background, every few minutes.
 
-use crate::tui::{Checker, StatusInfo};
+use crate::check::SessionFailure;
+use crate::station::{Checked, Checker, Scan, StatusInfo};
 use crate::{BundleSource, DirSource, Gate, GateError, HttpSource, Loaded, Source, SyncOptions};
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
@@ -195,11 +196,11 @@ impl Checker for LiveGate {
         let _ = Gate::open(&self.home).and_then(|g| g.audit_pairing(v));
     }
 
-    fn check(&mut self, text: &str, cancel: &Arc<AtomicBool>) -> Verdict {
+    fn check(&mut self, text: &str, cancel: &Arc<AtomicBool>) -> Checked {
         let now = self.now_();
         let store = self.store.clone();
         let _guard = store.lock().unwrap_or_else(|e| e.into_inner());
-        let result = (|| -> Result<Verdict, GateError> {
+        let result = (|| -> Result<(Verdict, Option<SessionFailure>), GateError> {
             let mut gate = Gate::open(&self.home)?;
             gate.policy = self.policy;
             // A sync from another shell (or the background one) since the last scan:
@@ -209,33 +210,43 @@ impl Checker for LiveGate {
                 self.loaded = gate.load()?;
                 self.loaded_at = stamp;
             }
-            let v = if tuaton_common::session::Engagement::is_engagement(text) {
-                gate.check_engagement(
+            let v = match Scan::of(text) {
+                Some(Scan::Engagement(t)) => gate.check_engagement(
                     &self.loaded,
-                    text,
+                    t,
                     now,
                     self.at.is_none(),
                     self.allow_remote,
                     cancel,
-                )?
-            } else {
-                gate.check(&self.loaded, text, now, self.at.is_none())?
+                )?,
+                _ => (
+                    gate.check(&self.loaded, text, now, self.at.is_none())?,
+                    None,
+                ),
             };
             self.highest = gate.highest_trusted_time()?;
             Ok(v)
         })();
-        // A failure (store in use too long, unreachable phone) must never look valid.
-        result.unwrap_or_else(|_| {
-            verify::session_failed(
-                &verify::Context::new(
-                    now,
-                    &self.loaded.trust,
-                    &self.loaded.status,
-                    &mut verify::MemoryReplay::default(),
-                )
-                .with_policy(self.policy),
-            )
-        })
+        match result {
+            Ok((v, failure)) => Checked::Verdict(v, failure),
+            // An engagement this gate may not follow (a remote address, no radio in this
+            // build) is the phone's failed session, never a valid one.
+            Err(GateError::Transport { what, reason }) => Checked::Verdict(
+                verify::session_failed(
+                    &verify::Context::new(
+                        now,
+                        &self.loaded.trust,
+                        &self.loaded.status,
+                        &mut verify::MemoryReplay::default(),
+                    )
+                    .with_policy(self.policy),
+                ),
+                Some(SessionFailure::Link(format!("{what}: {reason}"))),
+            ),
+            // The gate itself failed (its store in use too long, unreadable): the screen
+            // says so; it never looks like a verdict, valid or not.
+            Err(e) => Checked::Fault(e.to_string()),
+        }
     }
 
     fn now(&self) -> i64 {

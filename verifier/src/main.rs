@@ -12,7 +12,9 @@ use tuaton_cli::{out, Outcome};
 use tuaton_common::model::format_rfc3339;
 use tuaton_common::verify::{Requirement, Verdict};
 use tuaton_verifier::live::LiveGate;
+use tuaton_verifier::station::Scan;
 use tuaton_verifier::tui;
+use tuaton_verifier::SessionFailure;
 use tuaton_verifier::{
     decode_image, demo, DirSource, Gate, GateError, HttpSource, Loaded, StatusReport, SyncOptions,
 };
@@ -131,7 +133,8 @@ fn home(cli: &Cli) -> PathBuf {
     tuaton_cli::home(cli.home.as_deref(), "verifier")
 }
 
-/// Checks QR text, or runs the session an engagement QR asks for.
+/// Checks QR text, or runs the session an engagement QR asks for: the verdict and, for a
+/// session that gave no answer, why.
 fn check_text(
     gate: &Gate,
     loaded: &Loaded,
@@ -140,12 +143,42 @@ fn check_text(
     real: bool,
     allow_remote: bool,
     cancel: &Arc<AtomicBool>,
-) -> Result<Verdict, GateError> {
-    if tuaton_common::session::Engagement::is_engagement(text) {
-        gate.check_engagement(loaded, text, now, real, allow_remote, cancel)
-    } else {
-        gate.check(loaded, text, now, real)
+) -> Result<(Verdict, Option<SessionFailure>), GateError> {
+    match Scan::of(text) {
+        Some(Scan::Engagement(t)) => {
+            gate.check_engagement(loaded, t, now, real, allow_remote, cancel)
+        }
+        _ => Ok((gate.check(loaded, text, now, real)?, None)),
     }
+}
+
+/// `demo --plain`: each step of the scenario on a line (or, with `--json`, one JSON
+/// array): the verdict with every reason (a boarding pass's included), or a boarding pass
+/// read and waiting for its ID.
+fn demo_plain(json: bool, now: i64) -> anyhow::Result<()> {
+    let rows = demo::run_plain(now);
+    if json {
+        let a: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|(label, row)| match row {
+                demo::PlainRow::Verdict(v) => serde_json::json!({"label": label, "verdict": v.to_json()}),
+                demo::PlainRow::PassWaiting(p) => {
+                    serde_json::json!({"label": label, "boarding_pass": p.to_json(), "waiting_for_id": true})
+                }
+            })
+            .collect();
+        out(&serde_json::Value::Array(a).to_string())?;
+        return Ok(());
+    }
+    for (label, row) in rows {
+        let what = match row {
+            demo::PlainRow::Verdict(v) if v.is_valid() => "VALID".to_owned(),
+            demo::PlainRow::Verdict(v) => format!("REJECTED {}", v.reason_codes().join(",")),
+            demo::PlainRow::PassWaiting(_) => "BOARDING PASS READ, waiting for the ID".to_owned(),
+        };
+        out(&format!("{label:<64} {what}"))?;
+    }
+    Ok(())
 }
 
 /// Opens the gate store; commands that only read it (`check`, `status`, `audit`) never
@@ -173,22 +206,8 @@ fn run(cli: &Cli) -> anyhow::Result<Outcome> {
     };
     match cli.cmd.as_ref().unwrap_or(&no_cmd) {
         Cmd::Demo { plain } => {
-            if *plain || !std::io::stdout().is_terminal() {
-                for (label, v) in demo::run_plain(now) {
-                    let verdict = if v.is_valid() {
-                        "VALID".to_owned()
-                    } else {
-                        format!(
-                            "REJECTED {}",
-                            v.reasons
-                                .iter()
-                                .map(|r| r.code())
-                                .collect::<Vec<_>>()
-                                .join(",")
-                        )
-                    };
-                    out(&format!("{label:<64} {verdict}"))?;
-                }
+            if *plain || cli.json || !std::io::stdout().is_terminal() {
+                demo_plain(cli.json, now)?;
             } else {
                 tui::run(&mut demo::Scenario::new(now), true)?;
             }
@@ -259,7 +278,7 @@ fn run(cli: &Cli) -> anyhow::Result<Outcome> {
             };
             let gate = open_gate(cli, &home, false)?;
             let loaded = gate.load()?;
-            let v = check_text(
+            let (mut v, failure) = check_text(
                 &gate,
                 &loaded,
                 &text,
@@ -268,7 +287,6 @@ fn run(cli: &Cli) -> anyhow::Result<Outcome> {
                 cli.allow_remote_socket,
                 &Arc::new(AtomicBool::new(false)),
             )?;
-            let mut v = v;
             if let Some(bp) = boarding_pass.as_ref().or(pass_in_image.as_ref()) {
                 gate.pair(&mut v, bp, now)?;
             }
@@ -276,6 +294,16 @@ fn run(cli: &Cli) -> anyhow::Result<Outcome> {
                 out(&v.to_json().to_string())?;
             } else {
                 out(&tuaton_verifier::verdict_text(&v))?;
+                if let Some(f) = failure {
+                    let detail = f
+                        .detail()
+                        .map(|d| format!(" ({})", tuaton_cli::one_line(d)));
+                    out(&format!(
+                        "session: {}{}",
+                        f.describe().0,
+                        detail.unwrap_or_default()
+                    ))?;
+                }
             }
             Ok(if v.is_valid() {
                 Outcome::Done

@@ -54,20 +54,6 @@ pub fn connect(
         what: format!("connecting to the phone at {a}"),
         reason: e.kind().to_string(),
     })?;
-    stream.set_nodelay(true).ok();
-    stream
-        .set_write_timeout(Some(Duration::from_secs(
-            tuaton_common::session::WRITE_WAIT_SECS,
-        )))
-        .ok();
-    let start = Instant::now();
-    let limit = deadline.saturating_duration_since(start);
-    Ok(StreamLink::new(
-        stream,
-        |s, wait| s.set_read_timeout(Some(wait.max(Duration::from_millis(1)))),
-        Box::new(move || start.elapsed()),
-        limit,
-        Some(limit),
-    )
-    .cancel_with(cancel))
+    let limit = deadline.saturating_duration_since(Instant::now());
+    Ok(tuaton_cli::socket::socket_link(stream, limit, Some(limit)).cancel_with(cancel))
 }

@@ -4,7 +4,8 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::style::Color;
 use ratatui::Terminal;
 use tuaton_verifier::demo::Scenario;
-use tuaton_verifier::tui::{Action, App, Checker};
+use tuaton_verifier::station::Checker;
+use tuaton_verifier::tui::{Action, App};
 
 const NOW: i64 = 1_795_000_000; // 2026-11-18
 
@@ -165,10 +166,57 @@ fn attack_same_qr_twice_within_ten_seconds_never_shows_green() {
     );
     assert!(!lines.iter().any(|l| l.contains("VALID / ถูกต้อง")));
     assert_eq!(
-        app.history.len(),
+        app.station.history.len(),
         1,
         "a repeat is not a second check in the history"
     );
+}
+
+#[test]
+fn attack_the_same_presentation_re_encoded_is_already_checked_not_a_red_alarm() {
+    // The same presentation CBOR sent raw instead of deflated is another QR text (the
+    // docs say so; the replay cache keys on what the holder signed). Scanned within 10 s
+    // of the first, staff see ALREADY CHECKED in blue, not REPLAYED in red.
+    let mut s = Scenario::with_seed(NOW, 7);
+    let mut app = App::new(s.status(), false);
+    let (text, _) = s.next_demo().unwrap();
+    let cbor = tuaton_common::presentation::from_qr_text(&text).unwrap();
+    let raw = format!("TT1:{}", base45::encode(&cbor));
+    assert_ne!(raw, text, "a second encoding of one presentation");
+    app.submit(&mut s, &text, None);
+    assert!(app.station.shown.as_ref().unwrap().verdict.is_valid());
+    app.submit(&mut s, &raw, None);
+    let (lines, buf) = draw(&app);
+    assert_eq!(banner_bg(&buf), Color::Blue);
+    assert!(lines[1].contains("ALREADY CHECKED"), "{}", lines[1]);
+    assert_eq!(app.station.history.len(), 1);
+}
+
+#[test]
+fn a_gate_that_cannot_read_its_store_says_so_and_shows_no_verdict() {
+    use std::sync::{atomic::AtomicBool, Arc};
+    use tuaton_verifier::station::{Checked, StatusInfo};
+    struct Broken;
+    impl Checker for Broken {
+        fn check(&mut self, _: &str, _: &Arc<AtomicBool>) -> Checked {
+            Checked::Fault("the gate store is in use by another program".into())
+        }
+        fn now(&self) -> i64 {
+            NOW
+        }
+        fn status(&self) -> StatusInfo {
+            StatusInfo::default()
+        }
+    }
+    let mut app = App::new(StatusInfo::default(), false);
+    app.submit(&mut Broken, "TT1:ANYTHING", None);
+    let (lines, buf) = draw(&app);
+    assert_eq!(banner_bg(&buf), Color::Magenta);
+    let all = lines.join("\n");
+    assert!(all.contains("GATE ERROR: NOTHING WAS CHECKED"), "{all}");
+    assert!(all.contains("in use by another program"), "{all}");
+    assert!(!all.contains("VALID") && !all.contains("REJECTED"), "{all}");
+    assert!(app.station.history.is_empty(), "nothing was checked");
 }
 
 #[test]
@@ -177,7 +225,7 @@ fn attack_scanner_text_holding_q_quits_the_gate() {
     app.on_key(KeyEvent::new(KeyCode::Char('T'), KeyModifiers::NONE));
     assert_eq!(app.input, "T");
     app.on_key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
-    assert!(app.input.is_empty() && app.shown.is_none());
+    assert!(app.input.is_empty() && app.station.shown.is_none());
     assert!(!app.quit);
     // Every printable character a scanner can type is scan input, never a command.
     for c in (' '..='~').chain("ตัวตนกขq".chars()) {
@@ -222,12 +270,11 @@ fn a_session_in_progress_says_so() {
 
 #[test]
 fn warnings_are_drawn_in_the_verdict_area_in_thai_and_english() {
-    use std::sync::{atomic::AtomicBool, Arc};
     use tuaton_common::verify::Warning;
     let mut s = Scenario::with_seed(NOW, 7);
     let mut app = App::new(s.status(), true);
     let (text, _) = s.next_demo().unwrap();
-    let mut v = s.check(&text, &Arc::new(AtomicBool::new(false)));
+    let mut v = s.verify(&text);
     v.warnings = vec![
         Warning::StatusStale,
         Warning::TrustStale,
@@ -253,11 +300,10 @@ fn warnings_are_drawn_in_the_verdict_area_in_thai_and_english() {
 
 #[test]
 fn attack_bidi_override_in_the_issuer_name_cannot_restyle_the_screen() {
-    use std::sync::{atomic::AtomicBool, Arc};
     let mut s = Scenario::with_seed(NOW, 7);
     let mut app = App::new(s.status(), true);
     let (text, _) = s.next_demo().unwrap();
-    let mut v = s.check(&text, &Arc::new(AtomicBool::new(false)));
+    let mut v = s.verify(&text);
     v.issuer = Some("\u{202e}DETCEJER\u{1b}[41m".into());
     let now = s.now();
     app.show(&mut s, &text, None, now, v);
@@ -326,13 +372,13 @@ fn id_then_pass_pairs_in_that_order_too_and_a_late_pass_does_not() {
     let (paired, buf) = draw(&app);
     assert_eq!(banner_bg(&buf), Color::Red);
     assert!(paired.join("\n").contains("Pass: JAIDEE/SOMSAK MR"));
-    assert!(app.history[0]
-        .summary
-        .contains("boarding_pass_name_mismatch"));
+    assert!(app.station.history[0]
+        .reasons
+        .contains(&"boarding_pass_name_mismatch"));
     // The same pass read twice changes nothing; a pass scanned long after the ID waits
     // for the next ID instead of pairing with an old verdict.
     app.submit(&mut s, &boarding_pass("JAIDEE/SOMSAK MR", now), None);
-    assert!(app.shown.is_some());
+    assert!(app.station.shown.is_some());
     let mut s2 = Scenario::with_seed(NOW, 7);
     let mut app2 = App::new(s2.status(), true);
     let (id, _) = s2.next_demo().unwrap();
@@ -342,22 +388,40 @@ fn id_then_pass_pairs_in_that_order_too_and_a_late_pass_does_not() {
     }
     let late = s2.now();
     app2.submit(&mut s2, &boarding_pass("JAIDEE/SOMCHAI MR", late), None);
-    assert!(app2.shown.is_none() && app2.pending_pass.is_some());
+    assert!(app2.station.shown.is_none() && app2.station.pending_pass.is_some());
 }
 
 #[test]
-fn demo_plain_pairs_each_pass_with_the_next_id() {
+fn demo_plain_shows_every_step_passes_included() {
+    use tuaton_verifier::demo::PlainRow;
     let v = tuaton_verifier::demo::run_plain(NOW);
-    assert_eq!(v.len(), 10);
-    let (label, matched) = &v[8];
-    assert!(label.starts_with("10/12") && matched.is_valid(), "{label}");
+    assert_eq!(v.len(), 12, "one row a step: the passes are not skipped");
+    let verdict = |i: usize| match &v[i].1 {
+        PlainRow::Verdict(x) => (**x).clone(),
+        PlainRow::PassWaiting(_) => panic!("step {i} is a verdict"),
+    };
+    assert!(
+        matches!(v[8].1, PlainRow::PassWaiting(_)) && v[8].0.starts_with("9/12"),
+        "{}",
+        v[8].0
+    );
+    let matched = verdict(9);
+    assert!(
+        v[9].0.starts_with("10/12") && matched.is_valid(),
+        "{}",
+        v[9].0
+    );
     assert!(matched.boarding_pass.as_ref().unwrap().matches());
-    let (label, other) = &v[9];
-    assert!(label.starts_with("12/12") && !other.is_valid(), "{label}");
+    let other = verdict(11);
+    assert!(
+        v[11].0.starts_with("12/12") && !other.is_valid(),
+        "{}",
+        v[11].0
+    );
     assert_eq!(
         other.reason_codes(),
         ["boarding_pass_name_mismatch"],
-        "the ID itself is fine"
+        "the ID itself is fine; the pass's reason is named"
     );
 }
 
@@ -423,12 +487,17 @@ fn at_60x20_the_id_stays_on_one_line_and_each_reason_is_whole_in_both_languages(
 #[test]
 fn several_long_reasons_wrap_between_codes_and_none_is_cut() {
     let mut app = after(0);
-    app.history.insert(
+    app.station.history.insert(
         0,
         tuaton_verifier::tui::HistoryItem {
             at: NOW,
             valid: false,
-            summary: "NO issuer_key_not_valid_at_issuance,credential_revoked,bad_holder_proof: Mr. Somchai Jaidee".into(),
+            reasons: vec![
+                "issuer_key_not_valid_at_issuance",
+                "credential_revoked",
+                "bad_holder_proof",
+            ],
+            who: Some("Mr. Somchai Jaidee".into()),
         },
     );
     let (lines, _) = draw(&app);

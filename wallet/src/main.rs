@@ -4,10 +4,11 @@
 
 use clap::{Parser, Subcommand};
 use std::io::{BufRead, IsTerminal};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use tuaton_cli::{out, Outcome, Prompter};
 use tuaton_common::model::PartialDate;
+use tuaton_common::offer::Offer;
 use tuaton_common::presentation::Profile;
 use tuaton_common::trust::{Anchor, TrustState};
 use tuaton_wallet::{render, Pin, Wallet, WalletError, WalletOptions};
@@ -197,7 +198,6 @@ fn english_name(c: &tuaton_common::gate::DisclosedClaims) -> String {
 /// offer, a card of another issuer is not replaced unconfirmed); then the offer is redeemed
 /// and the package imported against that bundle.
 fn enroll(cli: &Cli, w: &Wallet, p: &mut Prompter, now: i64) -> anyhow::Result<()> {
-    use tuaton_common::offer::Offer;
     let Cmd::Enroll {
         offer: text,
         image,
@@ -209,6 +209,47 @@ fn enroll(cli: &Cli, w: &Wallet, p: &mut Prompter, now: i64) -> anyhow::Result<(
     };
     let (text, image, expect, replace) =
         (text.as_deref(), image.as_deref(), *expect_root, *replace);
+    let offer = read_offer(text, image, now)?;
+    let pin = p.ask("PIN")?;
+    let u = w.unlock(&pin, chrono::Utc::now().timestamp())?;
+    let state = offer_bundle(&u, &offer, expect, replace, now)?;
+    let offered = tuaton_wallet::HeldIssuer::of(&state, offer.issuer)?;
+    eprintln!(
+        "Offer from {}, signed by \"{}\" (root {})",
+        tuaton_common::text::for_display(&offer.service),
+        tuaton_common::text::for_display(&offered.name),
+        &offered.root[..16]
+    );
+    // A card held from another issuer is never replaced silently: refused, or confirmed by
+    // name, before the transaction code is asked for.
+    confirm_issuer(&u, &state, &offered, replace, p)?;
+    // The same prompter: with --pin-stdin it holds standard input, line by line.
+    let typed = p.ask("Transaction code (the officer reads it out)")?;
+    let tx = tuaton_common::offer::normalise_tx_code(&typed, offer.tx_code_digits)
+        .map_err(WalletError::Core)?;
+    let package = tuaton_wallet::offer::redeem(&offer, &tx, &u.holder_key()?)?;
+    let card = u.import_replacing(&package, Some(&state), now, replace)?;
+    let c = card.gate.claims()?;
+    let name = english_name(&c);
+    if cli.json {
+        out(
+            &serde_json::json!({"credential_id": card.credential_id, "name": name.trim()})
+                .to_string(),
+        )?;
+    } else {
+        out(&render::card_text(&c, card.is_valid_at(now)?))?;
+        out(&format!(
+            "Enrolled: the ID card of {} (credential {}) is in your wallet.",
+            name.trim(),
+            card.credential_id
+        ))?;
+    }
+    Ok(())
+}
+
+/// The offer of `enroll`, from its text or from a picture of the officer's screen;
+/// refused once expired.
+fn read_offer(text: Option<&str>, image: Option<&Path>, now: i64) -> anyhow::Result<Offer> {
     let text = match (text, image) {
         (Some(t), _) => t.to_owned(),
         (None, Some(i)) => tuaton_wallet::offer::read_offer_image(i)?,
@@ -224,8 +265,18 @@ fn enroll(cli: &Cli, w: &Wallet, p: &mut Prompter, now: i64) -> anyhow::Result<(
             ),
         });
     }
-    let pin = p.ask("PIN")?;
-    let u = w.unlock(&pin, chrono::Utc::now().timestamp())?;
+    Ok(offer)
+}
+
+/// The offering service's trust bundle, verified from the root this wallet trusts; the
+/// offer must name a root in its chain and be signed by the issuer.
+fn offer_bundle(
+    u: &tuaton_wallet::Unlocked<'_>,
+    offer: &Offer,
+    expect: Option<[u8; 32]>,
+    replace: bool,
+    now: i64,
+) -> anyhow::Result<TrustState> {
     // The root this wallet trusts: the one remembered with its card, else the one the
     // citizen gave. Never the offer's own word: a fake screen can name any root.
     let held = u.held_issuer()?;
@@ -260,38 +311,7 @@ fn enroll(cli: &Cli, w: &Wallet, p: &mut Prompter, now: i64) -> anyhow::Result<(
     offer
         .verify(&state.to_store(), now)
         .map_err(|e| WalletError::FakeOffer(e.to_string()))?;
-    let offered = tuaton_wallet::HeldIssuer::of(&state, offer.issuer)?;
-    eprintln!(
-        "Offer from {}, signed by \"{}\" (root {})",
-        tuaton_common::text::for_display(&offer.service),
-        tuaton_common::text::for_display(&offered.name),
-        &offered.root[..16]
-    );
-    // A card held from another issuer is never replaced silently: refused, or confirmed by
-    // name, before the transaction code is asked for.
-    confirm_issuer(&u, &state, &offered, replace, p)?;
-    // The same prompter: with --pin-stdin it holds standard input, line by line.
-    let typed = p.ask("Transaction code (the officer reads it out)")?;
-    let tx = tuaton_common::offer::normalise_tx_code(&typed, offer.tx_code_digits)
-        .map_err(WalletError::Core)?;
-    let package = tuaton_wallet::offer::redeem(&offer, &tx, &u.holder_key()?)?;
-    let card = u.import_replacing(&package, Some(&state), now, replace)?;
-    let c = card.gate.claims()?;
-    let name = english_name(&c);
-    if cli.json {
-        out(
-            &serde_json::json!({"credential_id": card.credential_id, "name": name.trim()})
-                .to_string(),
-        )?;
-    } else {
-        out(&render::card_text(&c, card.is_valid_at(now)?))?;
-        out(&format!(
-            "Enrolled: the ID card of {} (credential {}) is in your wallet.",
-            name.trim(),
-            card.credential_id
-        ))?;
-    }
-    Ok(())
+    Ok(state)
 }
 
 /// With a card held from another issuer than `offered`: refused, unless `replace` and the
@@ -390,81 +410,23 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         Cmd::Init {
             pin_length,
             birth_date,
-        } => {
-            if Wallet::exists(&home) {
-                anyhow::bail!(WalletError::AlreadyInitialised(home));
-            }
-            let birth = birth_date
-                .as_deref()
-                .map(|b| PartialDate::parse("birth_date", b))
-                .transpose()
-                .map_err(WalletError::Core)?;
-            let pin = new_pin(&mut p, usize::from(*pin_length), birth)?;
-            let opts = WalletOptions {
-                pin_len: usize::from(*pin_length),
-                ..WalletOptions::default()
-            };
-            Wallet::init(&home, &pin, opts)?;
-            out(&format!("Wallet created in {}. Next: `tuaton-wallet request` and give the request to the registration office.", home.display()))?;
-            return Ok(());
-        }
-        Cmd::Reset { yes } => {
-            if !Wallet::exists(&home) {
-                anyhow::bail!(WalletError::NotInitialised(home));
-            }
-            if !yes {
-                eprint!(
-                    "This erases your ID card and keys from {}. Type RESET to continue: ",
-                    home.display()
-                );
-                let mut l = String::new();
-                std::io::stdin().lock().read_line(&mut l)?;
-                if l.trim() != "RESET" {
-                    out("Nothing was erased.")?;
-                    return Ok(());
-                }
-            }
-            Wallet::reset(&home)?;
-            out("The wallet is erased. To get your card back: run `tuaton-wallet init`, then `tuaton-wallet request`, and take the request to a registration office with your ID card. Ask the officer to revoke your old card (the office finds it by your ID) and to issue a new one.")?;
-            return Ok(());
-        }
+        } => return init(&home, &mut p, *pin_length, birth_date.as_deref()),
+        Cmd::Reset { yes } => return reset(&home, *yes),
         _ => {}
     }
     let w = Wallet::open(&home)?;
-    if let Cmd::Enroll { .. } = &cli.cmd {
-        return enroll(cli, &w, &mut p, now);
-    }
-    if let Cmd::Engage { transport, text } = &cli.cmd {
-        return engage(&w, &mut p, transport, *text, now);
-    }
-    if let Cmd::Refresh {
-        service,
-        expect_root,
-    } = &cli.cmd
-    {
-        return refresh(cli, &w, &mut p, service, *expect_root, now);
+    match &cli.cmd {
+        Cmd::Enroll { .. } => return enroll(cli, &w, &mut p, now),
+        Cmd::Engage { transport, text } => return engage(&w, &mut p, transport, *text, now),
+        Cmd::Refresh {
+            service,
+            expect_root,
+        } => return refresh(cli, &w, &mut p, service, *expect_root, now),
+        _ => {}
     }
     // What an import checks without the wallet (the file, the bundle) is checked before
     // the PIN is asked for: a mistake is reported first, not after a prompt.
-    let import = match &cli.cmd {
-        Cmd::Import {
-            file,
-            bundle,
-            expect_root,
-            trust_on_first_use,
-            ..
-        } => Some((
-            std::fs::read(file).map_err(|source| WalletError::Io {
-                path: file.clone(),
-                source,
-            })?,
-            bundle
-                .as_deref()
-                .map(|b| load_bundle(b, *expect_root, *trust_on_first_use, now))
-                .transpose()?,
-        )),
-        _ => None,
-    };
+    let import_read = read_import(&cli.cmd, now)?;
     let pin = p.ask("PIN")?;
     let u = w.unlock(&pin, chrono::Utc::now().timestamp())?;
     match &cli.cmd {
@@ -475,79 +437,12 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         | Cmd::Refresh { .. } => {
             unreachable!("handled above")
         }
-        Cmd::Request { qr } => {
-            let r = u.request(now)?;
-            out(&r)?;
-            if *qr {
-                // The drawing is for the officer's scanner, on the terminal; standard output
-                // keeps only the request text, so `request --qr > request.txt` stays usable.
-                eprintln!("{}", render::qr_terminal(&render::qr(&r)?));
-            }
+        Cmd::Request { qr } => request(&u, *qr, now)?,
+        Cmd::Import { .. } => {
+            let read = import_read.expect("read above for an import");
+            import(cli, &w, &u, &mut p, &pin, read, now)?;
         }
-        Cmd::Import { replace_card, .. } => {
-            let (pkg, state) = import.expect("read above for an import");
-            if let (Some(st), true) = (&state, *replace_card) {
-                let id = tuaton_common::package::CredentialPackage::parse(&pkg)
-                    .and_then(|p| p.gate_form())
-                    .and_then(|g| g.full_member())
-                    .map(|m| m.payload.issuer)
-                    .map_err(|e| WalletError::BadPackage(e.to_string()))?;
-                confirm_issuer(
-                    &u,
-                    st,
-                    &tuaton_wallet::HeldIssuer::of(st, id)?,
-                    true,
-                    &mut p,
-                )?;
-            }
-            let card = u.import_replacing(&pkg, state.as_ref(), now, *replace_card)?;
-            let c = card.gate.claims()?;
-            if state.is_none() {
-                eprintln!("warning: no --bundle given, so the issuer's signature was not checked against trusted keys");
-            }
-            if let Some(b) = c.birth_date {
-                if Pin::parse(&pin, w.pin_len()?, Some(b)).is_err() {
-                    eprintln!("warning: your PIN is easy to guess from your card; change it with `tuaton-wallet change-pin`");
-                }
-            }
-            let name = english_name(&c);
-            if cli.json {
-                out(
-                    &serde_json::json!({"credential_id": card.credential_id, "name": name.trim()})
-                        .to_string(),
-                )?;
-            } else {
-                out(&format!(
-                    "Imported the ID card of {} (credential {}).",
-                    name.trim(),
-                    card.credential_id
-                ))?;
-            }
-        }
-        Cmd::Show => {
-            let card = u.card()?;
-            let c = card.gate.claims()?;
-            let valid = card.is_valid_at(now)?;
-            if cli.json {
-                let mut j = c.to_json();
-                j["valid"] = valid.into();
-                j["credential_id"] = card.credential_id.into();
-                out(&j.to_string())?;
-            } else {
-                if std::io::stdout().is_terminal() {
-                    if let Some(a) = c
-                        .portrait
-                        .as_deref()
-                        .and_then(|p| render::portrait_ansi(p, 16))
-                    {
-                        out(a.trim_end())?;
-                    }
-                } else if c.portrait.is_some() {
-                    out("[portrait: shown on a terminal]")?;
-                }
-                out(&render::card_text(&c, valid))?;
-            }
-        }
+        Cmd::Show => show(cli.json, &u, now)?,
         Cmd::Present {
             profile,
             text,
@@ -555,66 +450,258 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             png,
             svg,
             live,
-        } => {
-            let profile: Profile = profile.parse().map_err(WalletError::Core)?;
-            // Consent comes first: say exactly what leaves the phone.
-            eprintln!(
-                "Sharing with the gate: {}",
-                tuaton_common::gate::consent_text(profile.groups())
-            );
-            if *live {
-                // Each frame is dated by the real clock when drawn (`--at` would make every
-                // frame stale or early at once).
-                loop {
-                    let t = chrono::Utc::now().timestamp();
-                    let code = render::qr(&u.present(profile, t)?)?;
-                    // Clear the screen and home the cursor, then draw the fresh code.
-                    out(&format!("\x1b[2J\x1b[H{}", render::qr_terminal(&code)))?;
-                    eprintln!(
-                        "Live QR, renewed every {LIVE_REFRESH_SECS} s. Show it to the gate scanner; Ctrl-C when done."
-                    );
-                    std::thread::sleep(std::time::Duration::from_secs(LIVE_REFRESH_SECS));
-                }
-            }
-            let payload = u.present(profile, now)?;
-            if *text {
-                out(&payload)?;
-            } else {
-                let code = render::qr(&payload)?;
-                // An image file, or the terminal.
-                let image = match (png, svg) {
-                    (Some(f), _) => Some((f, tuaton_cli::qr::Target::Png(f.clone()))),
-                    (_, Some(f)) => Some((f, tuaton_cli::qr::Target::Svg(f.clone()))),
-                    _ => None,
-                };
-                if let Some((f, target)) = image {
-                    tuaton_cli::qr::write(&code, &target).map_err(|source| WalletError::Io {
-                        path: f.clone(),
-                        source,
-                    })?;
-                    eprintln!(
-                        "QR code (version {}) written to {}",
-                        render::qr_version(&code),
-                        f.display()
-                    );
-                } else {
-                    out(&render::qr_terminal(&code))?;
-                    eprintln!("Valid for about a minute. Show it to the gate scanner (--live keeps it fresh).");
-                }
-            }
-        }
+        } => present(
+            &u,
+            profile,
+            *text,
+            png.as_deref(),
+            svg.as_deref(),
+            *live,
+            now,
+        )?,
         Cmd::Export { .. } => out(&u.card()?.w3c)?,
-        Cmd::ChangePin => {
-            let birth = u
-                .card()
-                .ok()
-                .and_then(|c| c.gate.claims().ok())
-                .and_then(|c| c.birth_date);
-            let new = new_pin(&mut p, w.pin_len()?, birth)?;
-            u.change_pin(&new)?;
-            out("PIN changed.")?;
+        Cmd::ChangePin => change_pin(&w, &u, &mut p)?,
+    }
+    Ok(())
+}
+
+/// `init`: a new wallet in `home`, under a PIN of `pin_length` digits that is not the
+/// birth date.
+fn init(
+    home: &Path,
+    p: &mut Prompter,
+    pin_length: u8,
+    birth_date: Option<&str>,
+) -> anyhow::Result<()> {
+    if Wallet::exists(home) {
+        anyhow::bail!(WalletError::AlreadyInitialised(home.to_path_buf()));
+    }
+    let birth = birth_date
+        .map(|b| PartialDate::parse("birth_date", b))
+        .transpose()
+        .map_err(WalletError::Core)?;
+    let pin = new_pin(p, usize::from(pin_length), birth)?;
+    let opts = WalletOptions {
+        pin_len: usize::from(pin_length),
+        ..WalletOptions::default()
+    };
+    Wallet::init(home, &pin, opts)?;
+    out(&format!("Wallet created in {}. Next, at the registration office: scan the officer's offer with `tuaton-wallet enroll --image FILE` (or the offer text); an office without the service takes `tuaton-wallet request` instead.", home.display()))?;
+    Ok(())
+}
+
+/// `reset`: erases the wallet in `home`, once the citizen typed RESET (unless `yes`).
+fn reset(home: &Path, yes: bool) -> anyhow::Result<()> {
+    if !Wallet::exists(home) {
+        anyhow::bail!(WalletError::NotInitialised(home.to_path_buf()));
+    }
+    if !yes {
+        eprint!(
+            "This erases your ID card and keys from {}. Type RESET to continue: ",
+            home.display()
+        );
+        let mut l = String::new();
+        std::io::stdin().lock().read_line(&mut l)?;
+        if l.trim() != "RESET" {
+            out("Nothing was erased.")?;
+            return Ok(());
         }
     }
+    Wallet::reset(home)?;
+    out("The wallet is erased. To get your card back: run `tuaton-wallet init`, then `tuaton-wallet request`, and take the request to a registration office with your ID card. Ask the officer to revoke your old card (the office finds it by your ID) and to issue a new one.")?;
+    Ok(())
+}
+
+/// `request`: the enrollment request for the issuer, on standard output.
+fn request(u: &tuaton_wallet::Unlocked<'_>, qr: bool, now: i64) -> anyhow::Result<()> {
+    let r = u.request(now)?;
+    out(&r)?;
+    if qr {
+        // The drawing is for the officer's scanner, on the terminal; standard output
+        // keeps only the request text, so `request --qr > request.txt` stays usable.
+        eprintln!("{}", render::qr_terminal(&render::qr(&r)?));
+    }
+    Ok(())
+}
+
+/// What `import` reads before the PIN is asked for: the package file, and the trust
+/// bundle with `--bundle`. `None` for every other command.
+fn read_import(cmd: &Cmd, now: i64) -> anyhow::Result<Option<(Vec<u8>, Option<TrustState>)>> {
+    let Cmd::Import {
+        file,
+        bundle,
+        expect_root,
+        trust_on_first_use,
+        ..
+    } = cmd
+    else {
+        return Ok(None);
+    };
+    let package = std::fs::read(file).map_err(|source| WalletError::Io {
+        path: file.clone(),
+        source,
+    })?;
+    let state = bundle
+        .as_deref()
+        .map(|b| load_bundle(b, *expect_root, *trust_on_first_use, now))
+        .transpose()?;
+    Ok(Some((package, state)))
+}
+
+/// `import`: stores the package (and bundle) `read_import` read; a card from another
+/// issuer is replaced only with --replace-card, confirmed by name.
+fn import(
+    cli: &Cli,
+    w: &Wallet,
+    u: &tuaton_wallet::Unlocked<'_>,
+    p: &mut Prompter,
+    pin: &str,
+    (pkg, state): (Vec<u8>, Option<TrustState>),
+    now: i64,
+) -> anyhow::Result<()> {
+    let Cmd::Import { replace_card, .. } = &cli.cmd else {
+        unreachable!("import only")
+    };
+    if let (Some(st), true) = (&state, *replace_card) {
+        let id = tuaton_common::package::CredentialPackage::parse(&pkg)
+            .and_then(|p| p.gate_form())
+            .and_then(|g| g.full_member())
+            .map(|m| m.payload.issuer)
+            .map_err(|e| WalletError::BadPackage(e.to_string()))?;
+        confirm_issuer(u, st, &tuaton_wallet::HeldIssuer::of(st, id)?, true, p)?;
+    }
+    let card = u.import_replacing(&pkg, state.as_ref(), now, *replace_card)?;
+    let c = card.gate.claims()?;
+    if state.is_none() {
+        eprintln!("warning: no --bundle given, so the issuer's signature was not checked against trusted keys");
+    }
+    if let Some(b) = c.birth_date {
+        if Pin::parse(pin, w.pin_len()?, Some(b)).is_err() {
+            eprintln!("warning: your PIN is easy to guess from your card; change it with `tuaton-wallet change-pin`");
+        }
+    }
+    let name = english_name(&c);
+    if cli.json {
+        out(
+            &serde_json::json!({"credential_id": card.credential_id, "name": name.trim()})
+                .to_string(),
+        )?;
+    } else {
+        out(&format!(
+            "Imported the ID card of {} (credential {}).",
+            name.trim(),
+            card.credential_id
+        ))?;
+    }
+    Ok(())
+}
+
+/// `show`: the card (with JSON, its claims, validity and credential id), and its portrait
+/// when on a terminal.
+fn show(json: bool, u: &tuaton_wallet::Unlocked<'_>, now: i64) -> anyhow::Result<()> {
+    let card = u.card()?;
+    let c = card.gate.claims()?;
+    let valid = card.is_valid_at(now)?;
+    if json {
+        let mut j = c.to_json();
+        j["valid"] = valid.into();
+        j["credential_id"] = card.credential_id.into();
+        out(&j.to_string())?;
+    } else {
+        if std::io::stdout().is_terminal() {
+            if let Some(a) = c
+                .portrait
+                .as_deref()
+                .and_then(|p| render::portrait_ansi(p, 16))
+            {
+                out(a.trim_end())?;
+            }
+        } else if c.portrait.is_some() {
+            out("[portrait: shown on a terminal]")?;
+        }
+        out(&render::card_text(&c, valid))?;
+    }
+    Ok(())
+}
+
+/// `present`: says what leaves the phone, then shows one presentation as text, a QR
+/// image file or a terminal QR (or, with `live`, a terminal QR renewed until Ctrl-C).
+fn present(
+    u: &tuaton_wallet::Unlocked<'_>,
+    profile: &str,
+    text: bool,
+    png: Option<&Path>,
+    svg: Option<&Path>,
+    live: bool,
+    now: i64,
+) -> anyhow::Result<()> {
+    let profile: Profile = profile.parse().map_err(WalletError::Core)?;
+    // Consent comes first: say exactly what leaves the phone.
+    eprintln!(
+        "Sharing with the gate: {}",
+        tuaton_common::gate::consent_text(profile.groups())
+    );
+    if live {
+        return present_live(u, profile);
+    }
+    let payload = u.present(profile, now)?;
+    if text {
+        out(&payload)?;
+    } else {
+        let code = render::qr(&payload)?;
+        // An image file, or the terminal.
+        let image = match (png, svg) {
+            (Some(f), _) => Some((f, tuaton_cli::qr::Target::Png(f.to_path_buf()))),
+            (_, Some(f)) => Some((f, tuaton_cli::qr::Target::Svg(f.to_path_buf()))),
+            _ => None,
+        };
+        if let Some((f, target)) = image {
+            tuaton_cli::qr::write(&code, &target).map_err(|source| WalletError::Io {
+                path: f.to_path_buf(),
+                source,
+            })?;
+            eprintln!(
+                "QR code (version {}) written to {}",
+                render::qr_version(&code),
+                f.display()
+            );
+        } else {
+            out(&render::qr_terminal(&code))?;
+            eprintln!(
+                "Valid for about a minute. Show it to the gate scanner (--live keeps it fresh)."
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `present --live`: a fresh terminal QR every `LIVE_REFRESH_SECS`, until Ctrl-C (or an
+/// error).
+fn present_live(u: &tuaton_wallet::Unlocked<'_>, profile: Profile) -> anyhow::Result<()> {
+    // Each frame is dated by the real clock when drawn (`--at` would make every
+    // frame stale or early at once).
+    loop {
+        let t = chrono::Utc::now().timestamp();
+        let code = render::qr(&u.present(profile, t)?)?;
+        // Clear the screen and home the cursor, then draw the fresh code.
+        out(&format!("\x1b[2J\x1b[H{}", render::qr_terminal(&code)))?;
+        eprintln!(
+            "Live QR, renewed every {LIVE_REFRESH_SECS} s. Show it to the gate scanner; Ctrl-C when done."
+        );
+        std::thread::sleep(std::time::Duration::from_secs(LIVE_REFRESH_SECS));
+    }
+}
+
+/// `change-pin`: a new PIN, checked against the birth date on the card when it has one.
+fn change_pin(w: &Wallet, u: &tuaton_wallet::Unlocked<'_>, p: &mut Prompter) -> anyhow::Result<()> {
+    let birth = u
+        .card()
+        .ok()
+        .and_then(|c| c.gate.claims().ok())
+        .and_then(|c| c.birth_date);
+    let new = new_pin(p, w.pin_len()?, birth)?;
+    u.change_pin(&new)?;
+    out("PIN changed.")?;
     Ok(())
 }
 

@@ -24,6 +24,15 @@ impl From<tuaton_cli::CliError> for WalletError {
         use tuaton_cli::CliError as C;
         match e {
             C::Unreachable { url, reason } => WalletError::Unreachable { url, reason },
+            // The wallet GETs only a service's trust bundle.
+            C::HttpStatus { url, status: 404 } => WalletError::Unreachable {
+                url,
+                reason: "the service has published no trust bundle there (HTTP 404): the office must run `tuaton-issuer publish` first".into(),
+            },
+            C::HttpStatus { url, status } => WalletError::Unreachable {
+                url,
+                reason: format!("it answered HTTP {status}"),
+            },
             C::TimedOut { ref url, .. } | C::TooLarge { ref url, .. } => WalletError::Unreachable {
                 url: url.clone(),
                 reason: e.to_string(),

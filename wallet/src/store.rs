@@ -373,29 +373,7 @@ impl Unlocked<'_> {
         tuaton_common::package::forms_agree(&gate.claims()?, &checked.claims, &pkg.w3c)
             .map_err(|e| bad(e.to_string()))?;
         if let Some(state) = bundle {
-            let store = state.trust_list.list.to_store();
-            let tbs = full.to_be_signed();
-            let sig = ed25519_dalek::Signature::from_slice(full.signature())
-                .map_err(|_| bad("bad issuer signature".into()))?;
-            let ok = store.keys_for(full.payload.issuer, &full.kid).any(|k| {
-                k.public.verify_strict(&tbs, &sig).is_ok()
-                    && w3c::did_key(&k.public) == checked.issuer
-            });
-            if !ok {
-                return Err(bad(
-                    "the issuer signature does not verify with any key in the trust bundle".into(),
-                ));
-            }
-            let flight = tuaton_common::gate::IssuerSigned::from_bytes(&gate.flight)?;
-            let fsig = ed25519_dalek::Signature::from_slice(flight.signature())
-                .map_err(|_| bad("bad issuer signature".into()))?;
-            if !store.keys_for(flight.payload.issuer, &flight.kid).any(|k| {
-                k.public
-                    .verify_strict(&flight.to_be_signed(), &fsig)
-                    .is_ok()
-            }) {
-                return Err(bad("the flight member's signature does not verify".into()));
-            }
+            check_as_a_gate(&gate, &holder, state, &checked.issuer, now)?;
         }
         let offered = bundle
             .map(|s| HeldIssuer::of(s, full.payload.issuer))
@@ -615,4 +593,46 @@ mod tests {
             key
         );
     }
+}
+
+/// The card as a gate will judge it, by the gate's own engine ([`verify`]) against the
+/// trust bundle `state`: both members presented with this wallet's holder key (the full
+/// member with every group it covers, the flight member with its inline claims). Any
+/// reason a gate would give refuses the import (an unknown or revoked key, a signature
+/// outside the key's signing window, an expired card...), so the wallet never stores a
+/// card the gates reject. The W3C form must name a key of the same issuer and kid.
+fn check_as_a_gate(
+    gate: &tuaton_common::gate::GateCredential,
+    holder: &ed25519_dalek::SigningKey,
+    state: &TrustState,
+    w3c_issuer: &str,
+    now: i64,
+) -> Result<()> {
+    use tuaton_common::verify::{self, Context, MemoryReplay, NoStatus};
+    let bad = |m: String| WalletError::BadPackage(m);
+    let store = state.to_store();
+    for profile in [Profile::Full, Profile::Flight] {
+        let b =
+            presentation::present(gate, holder, profile, now).map_err(|e| bad(e.to_string()))?;
+        let mut replay = MemoryReplay::default();
+        let mut ctx = Context::new(now, &store, &NoStatus, &mut replay);
+        let v = verify::verify_cbor(&b, &mut ctx);
+        if let Some(r) = v.reasons.first() {
+            return Err(bad(format!(
+                "a gate would refuse it: {} ({})",
+                r.describe().0,
+                v.reason_codes().join(", ")
+            )));
+        }
+    }
+    let full = gate.full_member()?;
+    let named = store
+        .keys_for(full.payload.issuer, &full.kid)
+        .any(|k| w3c::did_key(&k.public) == w3c_issuer);
+    if !named {
+        return Err(bad(
+            "its W3C form names another issuer key than its gate form".into(),
+        ));
+    }
+    Ok(())
 }

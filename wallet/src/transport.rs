@@ -39,19 +39,10 @@ impl SocketServer {
             match self.listener.accept() {
                 Ok((stream, _)) => {
                     stream.set_nonblocking(false).ok();
-                    stream.set_nodelay(true).ok();
-                    stream
-                        .set_write_timeout(Some(Duration::from_secs(
-                            tuaton_common::session::WRITE_WAIT_SECS,
-                        )))
-                        .ok();
-                    let start = Instant::now();
                     // Each phase sets its own wait (`expect_within`); the first is the
                     // gate's request.
-                    return Ok(StreamLink::new(
+                    return Ok(tuaton_cli::socket::socket_link(
                         stream,
-                        |s, wait| s.set_read_timeout(Some(wait.max(Duration::from_millis(1)))),
-                        Box::new(move || start.elapsed()),
                         Duration::from_secs(tuaton_common::session::REQUEST_WAIT_SECS),
                         None,
                     ));
