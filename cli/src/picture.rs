@@ -30,9 +30,18 @@ pub enum Symbology {
     Aztec,
 }
 
+/// How long the search for an Aztec symbol off the picture's centre may take: a pass on a
+/// phone is found in well under this, and a picture of noise costs no more.
+pub const AZTEC_SEARCH: std::time::Duration = std::time::Duration::from_millis(1500);
+
 /// Reads the picture at `path` and returns the text of every barcode of the kinds asked
-/// for, QR codes first. An empty list when the picture holds none.
-pub fn scan(path: &Path, kinds: &[Symbology]) -> Result<Vec<String>, CliError> {
+/// for, QR codes first, then PDF417, then Aztec; it stops before the next kind once
+/// `enough` says the texts found so far suffice. An empty list when the picture holds none.
+pub fn scan(
+    path: &Path,
+    kinds: &[Symbology],
+    enough: &dyn Fn(&[String]) -> bool,
+) -> Result<Vec<String>, CliError> {
     let luma = decode(path)?;
     let mut texts = Vec::new();
     let mut luma = luma;
@@ -54,7 +63,7 @@ pub fn scan(path: &Path, kinds: &[Symbology]) -> Result<Vec<String>, CliError> {
         (Symbology::Pdf417, rxing::BarcodeFormat::PDF_417),
         (Symbology::Aztec, rxing::BarcodeFormat::AZTEC),
     ] {
-        if !kinds.contains(&kind) {
+        if !kinds.contains(&kind) || enough(&texts) {
             continue;
         }
         // One format at a time: rxing's multi-format reader misses symbols beside others.
@@ -91,8 +100,10 @@ fn detect(raw: &[u8], w: u32, h: u32, format: rxing::BarcodeFormat) -> Option<St
     // symbol of at least a sixth of the picture's shorter side is near some window's
     // centre. Windows with no dark pixel (a painted-out QR code, a margin) are skipped.
     let short = w.min(h);
+    let started = std::time::Instant::now();
     for side in [short, short * 2 / 3, short / 2, short / 3] {
-        if side < 64 {
+        // Too small to hold a symbol, or the whole square picture already tried.
+        if side < 64 || (side == w && side == h) {
             continue;
         }
         let step = (side / 4) as usize;
@@ -105,6 +116,9 @@ fn detect(raw: &[u8], w: u32, h: u32, format: rxing::BarcodeFormat) -> Option<St
                 }
                 if !win.iter().any(|&p| p < 128) {
                     continue;
+                }
+                if started.elapsed() > AZTEC_SEARCH {
+                    return None;
                 }
                 if let Some(t) = once(win, side, side) {
                     return Some(t);

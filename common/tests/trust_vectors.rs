@@ -260,6 +260,36 @@ fn qr(c: &GateCredential, p: Profile, time: i64) -> String {
     presentation::to_qr_text(&presentation::present(c, &holder_key(), p, time).unwrap())
 }
 
+/// The flight member `member` with its first inline claim (the citizen ID) replaced by
+/// `true`: the issuer signature no longer verifies, and the claims do not decode.
+fn damaged_inline_claims(member: &[u8]) -> Vec<u8> {
+    use ciborium::Value;
+    let mut cose: Value = ciborium::from_reader(member).unwrap();
+    let Value::Array(items) = &mut cose else {
+        panic!("COSE_Sign1 is an array")
+    };
+    let Value::Bytes(payload) = &items[2] else {
+        panic!("the payload is a bstr")
+    };
+    let mut p: Value = ciborium::from_reader(payload.as_slice()).unwrap();
+    let Value::Map(entries) = &mut p else {
+        panic!("the payload is a map")
+    };
+    for (k, v) in entries.iter_mut() {
+        if *k == Value::Integer(10.into()) {
+            if let Value::Array(claims) = v {
+                claims[0] = Value::Bool(true);
+            }
+        }
+    }
+    let mut b = vec![];
+    ciborium::into_writer(&p, &mut b).unwrap();
+    items[2] = Value::Bytes(b);
+    let mut out = vec![];
+    ciborium::into_writer(&cose, &mut out).unwrap();
+    out
+}
+
 /// A presentation built by hand: `member` with `disclosures` (in the given order, which
 /// may be wrong on purpose), holder-signed by `holder` at `time`.
 fn by_hand(
@@ -581,6 +611,13 @@ fn cases() -> Vec<Case> {
             NOW,
         )
         .require(Requirement::Age)
+        .rejects(&["malformed"]),
+        case(
+            "inline_flight_claims_do_not_decode",
+            "step 1: inline flight claims (10) that do not decode, before any signature",
+            by_hand(&damaged_inline_claims(&ok.flight), &[], NOW, &holder_key()),
+            NOW,
+        )
         .rejects(&["malformed"]),
         case(
             "holder_proof_by_another_key",

@@ -189,8 +189,10 @@ def ed_ok(key, sig, msg):
 
 
 def flight_claims(items):
-    if len(items) != 7:
+    if not isinstance(items, list) or len(items) != 7:
         raise Malformed("flight claims")
+    if type(items[0]) is not int:
+        raise Malformed("citizen id")
     cid, _title, gth, fth, gen, fen, _birth = items
     return dict(citizen_id=f"{cid:013d}", given_name_th=text(gth), family_name_th=text(fth),
                 given_name_en=text(gen), family_name_en=text(fen))
@@ -322,6 +324,9 @@ class Gate:
             d = decode_presentation(qr_body(case["qr"]))
             if d["p"][8] != 1:
                 raise Malformed("type")
+            # Step 1: inline flight claims that do not decode, before any key or signature.
+            if 10 in d["p"]:
+                flight_claims(d["p"][10])
         except Unsupported:
             reasons.append("unsupported_version")
             return out()

@@ -374,9 +374,8 @@ impl<S: Store> Issuer<S> {
         self.keys = Some(match source {
             KeySource::Passphrase(p) => {
                 let sealed = meta.sealed_store_key.ok_or_else(|| {
-                    IssuerError::Usage(
-                        "this issuer's keys are in a PKCS#11 token: give --pkcs11-module and --token-label"
-                            .into(),
+                    IssuerError::KeysElsewhere(
+                        "this issuer's keys are in a PKCS#11 token: give --pkcs11-module and --token-label",
                     )
                 })?;
                 let key = Sealed::from_bytes(&sealed)
@@ -406,9 +405,7 @@ impl<S: Store> Issuer<S> {
     }
 
     fn keys(&self) -> Result<&Keys> {
-        self.keys
-            .as_ref()
-            .ok_or_else(|| IssuerError::Usage("the issuer's keys are not unlocked".into()))
+        self.keys.as_ref().ok_or(IssuerError::KeysLocked)
     }
 
     async fn meta(&self) -> Result<Meta> {
@@ -425,8 +422,8 @@ impl<S: Store> Issuer<S> {
 
     fn seal(&self, secret: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
         let Keys::Sealed(k) = self.keys()? else {
-            return Err(IssuerError::Usage(
-                "the keys are in a PKCS#11 token: nothing is sealed".into(),
+            return Err(IssuerError::KeysElsewhere(
+                "the keys are in a PKCS#11 token: nothing is sealed",
             ));
         };
         let nonce = random::<12>();
@@ -437,8 +434,8 @@ impl<S: Store> Issuer<S> {
 
     fn unseal(&self, rec: &[u8], aad: &[u8]) -> Result<seal::Secret> {
         let Keys::Sealed(k) = self.keys()? else {
-            return Err(IssuerError::Usage(
-                "this key is sealed under the passphrase: unlock without --pkcs11-module".into(),
+            return Err(IssuerError::KeysElsewhere(
+                "this key is sealed under the passphrase: unlock without --pkcs11-module",
             ));
         };
         let nonce: [u8; 12] = rec
@@ -531,9 +528,8 @@ impl<S: Store> Issuer<S> {
             (Secret::Token(labels), Keys::Token(t)) => {
                 t.key(labels.first().ok_or_else(|| damaged("a key label"))?)?
             }
-            (Secret::Token(_), Keys::Sealed(_)) => return Err(IssuerError::Usage(
-                "this signing key is in a PKCS#11 token: give --pkcs11-module and --token-label"
-                    .into(),
+            (Secret::Token(_), Keys::Sealed(_)) => return Err(IssuerError::KeysElsewhere(
+                "this signing key is in a PKCS#11 token: give --pkcs11-module and --token-label",
             )),
         };
         if s.public_key().to_bytes() != k.public {
@@ -568,9 +564,8 @@ impl<S: Store> Issuer<S> {
             (Secret::Token(labels), Keys::Token(t)) => {
                 labels.iter().map(|l| t.key(l)).collect::<Result<_>>()
             }
-            (Secret::Token(_), Keys::Sealed(_)) => Err(IssuerError::Usage(
-                "the root keys are in a PKCS#11 token: give --pkcs11-module and --token-label"
-                    .into(),
+            (Secret::Token(_), Keys::Sealed(_)) => Err(IssuerError::KeysElsewhere(
+                "the root keys are in a PKCS#11 token: give --pkcs11-module and --token-label",
             )),
         }
     }
@@ -590,10 +585,7 @@ impl<S: Store> Issuer<S> {
             None => {
                 let k = match (&meta.citizen_key, self.keys()?) {
                     (None, _) => {
-                        return Err(IssuerError::Usage(
-                            "the issuer's keys are not unlocked (the citizen key is made then)"
-                                .into(),
-                        ))
+                        return Err(IssuerError::KeysLocked)
                     }
                     (Some(Secret::Sealed(rec)), _) => self
                         .unseal(rec, b"citizen key")?
@@ -605,8 +597,8 @@ impl<S: Store> Issuer<S> {
                         Zeroizing::new(Sha256::digest(sig).into())
                     }
                     (Some(Secret::Token(_)), Keys::Sealed(_)) => {
-                        return Err(IssuerError::Usage(
-                            "the citizen key is in a PKCS#11 token: give --pkcs11-module and --token-label".into(),
+                        return Err(IssuerError::KeysElsewhere(
+                            "the citizen key is in a PKCS#11 token: give --pkcs11-module and --token-label",
                         ))
                     }
                 };
@@ -838,10 +830,7 @@ impl<S: Store> Issuer<S> {
         };
         if keys[i].status == KeyStatus::Active {
             let Some(j) = keys.iter().position(|k| k.status == KeyStatus::Staged) else {
-                return Err(IssuerError::Usage(format!(
-                    "{} is the active signing key and no new key is staged; run `tuaton-issuer rotate` first, then revoke-key, then publish",
-                    hex::encode(&kid)
-                )));
+                return Err(IssuerError::NoStagedKey(hex::encode(&kid)));
             };
             keys[j].status = KeyStatus::Active;
             keys[j].not_before = now;
@@ -870,12 +859,11 @@ impl<S: Store> Issuer<S> {
         let cur = SignedRoot::from_bytes_self_signed(&cur_row.signed).map_err(core_error)?;
         let old = self.root_signers(cur_row)?;
         if old.len() < usize::from(cur.root.threshold) {
-            return Err(IssuerError::Usage(format!(
-                "root {} needs {} signatures and only {} of its keys are here",
-                cur.root.version,
-                cur.root.threshold,
-                old.len()
-            )));
+            return Err(IssuerError::NotEnoughRootKeys {
+                version: cur.root.version,
+                need: u32::from(cur.root.threshold),
+                have: old.len() as u32,
+            });
         }
         let version = cur.root.version + 1;
         let (new, secret) = self.new_keys(&format!("root-{version}"), cur.root.keys.len() as u8)?;

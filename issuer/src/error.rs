@@ -68,6 +68,32 @@ pub enum IssuerError {
     /// nothing was issued.
     #[error("the issuer is busy: {0}; nothing was issued")]
     Busy(&'static str),
+    /// The keys are kept elsewhere than the command says: in a PKCS#11 token while no
+    /// token was given, or sealed under the passphrase while one was.
+    #[error("{0}")]
+    KeysElsewhere(&'static str),
+    /// A key operation before the keys were unlocked (a caller's mistake).
+    #[error("the issuer's keys are not unlocked")]
+    KeysLocked,
+    /// `revoke-key` of the active key with no staged key to take over.
+    #[error("{0} is the active signing key and no new key is staged")]
+    NoStagedKey(String),
+    /// Too few of the current root's keys are here to sign the next root.
+    #[error("root {version} needs {need} signatures and only {have} of its keys are here")]
+    NotEnoughRootKeys {
+        /// The current root's version.
+        version: u64,
+        /// Its threshold.
+        need: u32,
+        /// Keys present.
+        have: u32,
+    },
+    /// `office add` with the name of an office that is not revoked.
+    #[error("an office named \"{0}\" exists")]
+    OfficeExists(String),
+    /// `office revoke` of a name no active office has.
+    #[error("no active office named \"{0}\"")]
+    NoSuchOffice(String),
     /// The offer's time ran out before it was redeemed.
     #[error("this credential offer has expired")]
     OfferExpired,
@@ -170,6 +196,18 @@ impl tuaton_cli::Hint for IssuerError {
                 "ask the officer for a new offer; nothing was issued from this one"
             }
             IssuerError::Busy(_) => "try again in a moment",
+            IssuerError::KeysElsewhere(_) => {
+                "give --pkcs11-module and --token-label for keys in a token, neither for sealed keys"
+            }
+            IssuerError::KeysLocked => "unlock the keys first (this is a bug of the caller)",
+            IssuerError::NoStagedKey(_) => {
+                "run `tuaton-issuer rotate` first (the staged key takes over), then revoke-key, then publish"
+            }
+            IssuerError::NotEnoughRootKeys { .. } => {
+                "run it where the root keys are (--root-keys at init made them), or with the token that holds them"
+            }
+            IssuerError::OfficeExists(_) => "revoke it first (`tuaton-issuer office revoke NAME`) or choose another name",
+            IssuerError::NoSuchOffice(_) => "check the name: `office revoke` takes the name given to `office add`",
             IssuerError::RedeliveryOver => {
                 "ask the officer for a new offer: the card from this one is replaced when you enrol again"
             }

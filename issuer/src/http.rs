@@ -140,6 +140,14 @@ fn status_of(e: &IssuerError) -> Status {
     match e {
         E::Core(c) => core_status(c),
         E::BadRequest(_) | E::Usage(_) => (S::BAD_REQUEST, "bad_request", Shown),
+        // An admin's revoke-key of the active key before a rotate.
+        E::NoStagedKey(_) => (S::CONFLICT, "no_staged_key", Shown),
+        // CLI-only operations: never the service's answer.
+        E::OfficeExists(_) | E::NoSuchOffice(_) | E::NotEnoughRootKeys { .. } => INTERNAL,
+        // The service started with keys it cannot reach.
+        E::KeysElsewhere(_) | E::KeysLocked => {
+            (S::SERVICE_UNAVAILABLE, "key_token_unavailable", Logged)
+        }
         E::BadOfficeCredential => (S::UNAUTHORIZED, "bad_office_credential", Shown),
         E::NotAdmin => (S::FORBIDDEN, "not_admin", Shown),
         E::UnknownOffer => (S::NOT_FOUND, "unknown_offer", Shown),

@@ -706,9 +706,7 @@ impl Issuer<PgStore> {
             )
             .await?;
         if n == 0 {
-            return Err(IssuerError::Usage(format!(
-                "an office named \"{name}\" exists; revoke it first or choose another name"
-            )));
+            return Err(IssuerError::OfficeExists(name.to_owned()));
         }
         tx.commit().await?;
         Ok(token)
@@ -726,9 +724,7 @@ impl Issuer<PgStore> {
             )
             .await?;
         if n == 0 {
-            return Err(IssuerError::Usage(format!(
-                "no active office named \"{name}\""
-            )));
+            return Err(IssuerError::NoSuchOffice(name.to_owned()));
         }
         tx.exec(
             "UPDATE offers SET state = 2, record = NULL, portrait = NULL

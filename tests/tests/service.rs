@@ -747,6 +747,19 @@ fn expired_guessed_and_foreign_proof_offers_are_refused() {
         iss.authenticate(&office).unwrap_err(),
         IssuerError::BadOfficeCredential
     ));
+    // Its name may be used again (the office got a new machine); the old credential
+    // stays dead, and a name in use is refused as such.
+    let again = iss.add_office("Bang Rak", false, NOW + 10).unwrap();
+    assert_eq!(iss.authenticate(&again).unwrap().name, "Bang Rak");
+    assert!(iss.authenticate(&office).is_err());
+    assert!(matches!(
+        iss.add_office("Bang Rak", false, NOW + 20).unwrap_err(),
+        IssuerError::OfficeExists(_)
+    ));
+    assert!(matches!(
+        iss.revoke_office("Nowhere", NOW).unwrap_err(),
+        IssuerError::NoSuchOffice(_)
+    ));
 }
 
 // ---- One issuer on PostgreSQL: key compromise, staged rotation, refresh, shutdown. ----

@@ -19,8 +19,11 @@ pub struct Scanned {
 /// Decodes the QR code in the image at `path` (the ID presentation). See
 /// [`decode_image`] for boarding passes too.
 pub fn decode_qr_image(path: &Path) -> Result<String> {
-    decode_image(path)?
-        .presentation
+    use tuaton_cli::picture::{scan, Symbology};
+    // QR codes only: no time spent on the symbologies of boarding passes.
+    scan(path, &[Symbology::Qr], &|_| false)?
+        .into_iter()
+        .find(|t| !tuaton_common::bcbp::looks_like_pass(t))
         .ok_or_else(|| GateError::NoQr(path.display().to_string()))
 }
 
@@ -29,8 +32,13 @@ pub fn decode_qr_image(path: &Path) -> Result<String> {
 /// ([`tuaton_cli::picture`]).
 pub fn decode_image(path: &Path) -> Result<Scanned> {
     use tuaton_cli::picture::{scan, Symbology};
-    let texts = scan(path, &[Symbology::Qr, Symbology::Pdf417, Symbology::Aztec])?;
     let is_pass = |t: &String| tuaton_common::bcbp::looks_like_pass(t);
+    // One pass a picture: once one is read, no other symbology is searched.
+    let texts = scan(
+        path,
+        &[Symbology::Qr, Symbology::Pdf417, Symbology::Aztec],
+        &|found: &[String]| found.iter().any(is_pass),
+    )?;
     let found = Scanned {
         boarding_pass: texts.iter().find(|t| is_pass(t)).cloned(),
         presentation: texts.into_iter().find(|t| !is_pass(t)),

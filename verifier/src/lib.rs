@@ -28,6 +28,8 @@ pub use check::SessionFailure;
 pub use error::{GateError, Result};
 pub use image::{decode_image, decode_qr_image, Scanned, DETECT_MAX_SIDE, MAX_IMAGE_BYTES};
 pub use report::{verdict_text, StatusReport};
-pub use source::{url_origin, BundleSource, DirSource, HttpSource, Source, HTTP_SYNC_DEADLINE};
+pub use source::{
+    bundle_source, url_origin, BundleSource, DirSource, HttpSource, Source, HTTP_SYNC_DEADLINE,
+};
 pub use store::{Gate, Loaded};
 pub use sync::{SyncOptions, SyncReport};

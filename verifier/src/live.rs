@@ -5,7 +5,7 @@
 
 use crate::check::SessionFailure;
 use crate::station::{Checked, Checker, Scan, StatusInfo};
-use crate::{BundleSource, DirSource, Gate, GateError, HttpSource, Loaded, Source, SyncOptions};
+use crate::{BundleSource, Gate, GateError, Loaded, Source, SyncOptions};
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
@@ -150,15 +150,7 @@ impl LiveGate {
             let now = chrono::Utc::now().timestamp();
             let result = (|| -> Result<crate::SyncReport, GateError> {
                 // Fetch and verify need no lock; only the write does, and that is short.
-                let src: Box<BundleSource> =
-                    if source.starts_with("http://") || source.starts_with("https://") {
-                        Box::new(
-                            HttpSource::new(&source, crate::HTTP_SYNC_DEADLINE)
-                                .map_err(GateError::from)?,
-                        )
-                    } else {
-                        Box::new(DirSource(PathBuf::from(&source)))
-                    };
+                let src = crate::bundle_source(&source)?;
                 let trusted = {
                     let _guard = store.lock().unwrap_or_else(|e| e.into_inner());
                     Gate::open(&home)?.trust_state()?

@@ -15,9 +15,7 @@ use tuaton_verifier::live::LiveGate;
 use tuaton_verifier::station::Scan;
 use tuaton_verifier::tui;
 use tuaton_verifier::SessionFailure;
-use tuaton_verifier::{
-    decode_image, demo, DirSource, Gate, GateError, HttpSource, Loaded, StatusReport, SyncOptions,
-};
+use tuaton_verifier::{decode_image, demo, Gate, GateError, Loaded, StatusReport, SyncOptions};
 
 #[derive(Parser)]
 #[command(
@@ -198,8 +196,7 @@ fn open_gate(cli: &Cli, home: &std::path::Path, create: bool) -> Result<Gate, Ga
 
 fn run(cli: &Cli) -> anyhow::Result<Outcome> {
     let home = home(cli);
-    let at = cli.at;
-    let now = tuaton_cli::now_or(at);
+    let now = tuaton_cli::now_or(cli.at);
     let no_cmd = Cmd::Gate {
         source: None,
         sync_every: None,
@@ -222,95 +219,20 @@ fn run(cli: &Cli) -> anyhow::Result<Outcome> {
                 expect_root: *expect_root,
                 trust_on_first_use: *trust_on_first_use,
             };
-            let gate = open_gate(cli, &home, true)?;
-            let r = if source.starts_with("http://") || source.starts_with("https://") {
-                gate.sync(
-                    &HttpSource::new(source, tuaton_verifier::HTTP_SYNC_DEADLINE)?,
-                    now,
-                    opts,
-                )?
-            } else {
-                gate.sync(&DirSource(PathBuf::from(source)), now, opts)?
-            };
-            if cli.json {
-                out(&serde_json::to_string(&r)?)?;
-            } else {
-                out(&format!(
-                    "Synced: root version {} (fingerprint {}), trust list version {}, {} status list(s) with {} revoked; stale after {}.",
-                    r.root_version, r.root_fingerprint, r.trust_list_version, r.status_lists, r.revoked, format_rfc3339(r.expires)
-                ))?;
-            }
-            Ok(Outcome::Done)
+            sync(cli, &home, now, source, opts)
         }
         Cmd::Check {
             payload,
             image,
             boarding_pass,
-        } => {
-            // A picture may hold the ID's QR and the boarding pass's barcode together.
-            let mut pass_in_image = None;
-            let text = match (payload.as_deref(), image) {
-                (Some(_), Some(_)) => anyhow::bail!(GateError::Usage(
-                    "give a payload or --image, not both".into()
-                )),
-                (None, Some(p)) => {
-                    let found = decode_image(p)?;
-                    pass_in_image = found.boarding_pass;
-                    found
-                        .presentation
-                        .ok_or_else(|| GateError::NoQr(p.display().to_string()))?
-                }
-                (Some(t), None) if t != "-" => t.to_owned(),
-                _ => {
-                    let mut b = Vec::new();
-                    std::io::stdin()
-                        .take(1 << 20)
-                        .read_to_end(&mut b)
-                        .map_err(|source| GateError::Io {
-                            path: "standard input".into(),
-                            source,
-                        })?;
-                    // Bytes that are not UTF-8 are a malformed presentation (exit 1, and
-                    // audited), not an error of the gate: no QR text has them.
-                    String::from_utf8(b)
-                        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
-                }
-            };
-            let gate = open_gate(cli, &home, false)?;
-            let loaded = gate.load()?;
-            let (mut v, failure) = check_text(
-                &gate,
-                &loaded,
-                &text,
-                now,
-                at.is_none(),
-                cli.allow_remote_socket,
-                &Arc::new(AtomicBool::new(false)),
-            )?;
-            if let Some(bp) = boarding_pass.as_ref().or(pass_in_image.as_ref()) {
-                gate.pair(&mut v, bp, now)?;
-            }
-            if cli.json {
-                out(&v.to_json().to_string())?;
-            } else {
-                out(&tuaton_verifier::verdict_text(&v))?;
-                if let Some(f) = failure {
-                    let detail = f
-                        .detail()
-                        .map(|d| format!(" ({})", tuaton_cli::one_line(d)));
-                    out(&format!(
-                        "session: {}{}",
-                        f.describe().0,
-                        detail.unwrap_or_default()
-                    ))?;
-                }
-            }
-            Ok(if v.is_valid() {
-                Outcome::Done
-            } else {
-                Outcome::Rejected
-            })
-        }
+        } => check(
+            cli,
+            &home,
+            now,
+            payload.as_deref(),
+            image.as_deref(),
+            boarding_pass.as_deref(),
+        ),
         Cmd::Status => {
             let gate = open_gate(cli, &home, false)?;
             let loaded = gate.load()?;
@@ -327,7 +249,7 @@ fn run(cli: &Cli) -> anyhow::Result<Outcome> {
                 anyhow::bail!(GateError::NoTerminal);
             }
             let policy = open_gate(cli, &home, true)?.policy;
-            let mut live = LiveGate::new(home.clone(), policy, at, cli.allow_remote_socket)?;
+            let mut live = LiveGate::new(home.clone(), policy, cli.at, cli.allow_remote_socket)?;
             live.airport = cli.airport.clone();
             if let (Some(src), Some(m)) = (source, sync_every) {
                 live.sync_every(src.clone(), *m);
@@ -335,27 +257,136 @@ fn run(cli: &Cli) -> anyhow::Result<Outcome> {
             tui::run(&mut live, false)?;
             Ok(Outcome::Done)
         }
-        Cmd::Audit {
-            personal_data: Some(p),
-        } => {
-            let gate = open_gate(cli, &home, true)?;
+        Cmd::Audit { personal_data } => audit(cli, &home, personal_data.as_deref()),
+    }
+}
+
+/// `sync SOURCE`: fetch, verify and store a bundle from a directory or a URL.
+fn sync(
+    cli: &Cli,
+    home: &std::path::Path,
+    now: i64,
+    source: &str,
+    opts: SyncOptions,
+) -> anyhow::Result<Outcome> {
+    let gate = open_gate(cli, home, true)?;
+    let r = gate.sync(tuaton_verifier::bundle_source(source)?.as_ref(), now, opts)?;
+    if cli.json {
+        out(&serde_json::to_string(&r)?)?;
+    } else {
+        out(&format!(
+            "Synced: root version {} (fingerprint {}), trust list version {}, {} status list(s) with {} revoked; stale after {}.",
+            r.root_version, r.root_fingerprint, r.trust_list_version, r.status_lists, r.revoked, format_rfc3339(r.expires)
+        ))?;
+    }
+    Ok(Outcome::Done)
+}
+
+/// What `check` reads: the payload argument, a picture (with perhaps a boarding pass
+/// beside the QR), or standard input.
+fn check_input(
+    payload: Option<&str>,
+    image: Option<&std::path::Path>,
+) -> anyhow::Result<(String, Option<String>)> {
+    Ok(match (payload, image) {
+        (Some(_), Some(_)) => anyhow::bail!(GateError::Usage(
+            "give a payload or --image, not both".into()
+        )),
+        (None, Some(p)) => {
+            let found = decode_image(p)?;
+            let text = found
+                .presentation
+                .ok_or_else(|| GateError::NoQr(p.display().to_string()))?;
+            (text, found.boarding_pass)
+        }
+        (Some(t), None) if t != "-" => (t.to_owned(), None),
+        _ => {
+            let mut b = Vec::new();
+            std::io::stdin()
+                .take(1 << 20)
+                .read_to_end(&mut b)
+                .map_err(|source| GateError::Io {
+                    path: "standard input".into(),
+                    source,
+                })?;
+            // Bytes that are not UTF-8 are a malformed presentation (exit 1, and
+            // audited), not an error of the gate: no QR text has them.
+            let text = String::from_utf8(b)
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+            (text, None)
+        }
+    })
+}
+
+/// `check`: one presentation (or a session), with the boarding pass given or pictured.
+fn check(
+    cli: &Cli,
+    home: &std::path::Path,
+    now: i64,
+    payload: Option<&str>,
+    image: Option<&std::path::Path>,
+    boarding_pass: Option<&str>,
+) -> anyhow::Result<Outcome> {
+    let (text, pass_in_image) = check_input(payload, image)?;
+    let gate = open_gate(cli, home, false)?;
+    let loaded = gate.load()?;
+    let (mut v, failure) = check_text(
+        &gate,
+        &loaded,
+        &text,
+        now,
+        cli.at.is_none(),
+        cli.allow_remote_socket,
+        &Arc::new(AtomicBool::new(false)),
+    )?;
+    if let Some(bp) = boarding_pass.or(pass_in_image.as_deref()) {
+        gate.pair(&mut v, bp, now)?;
+    }
+    if cli.json {
+        out(&v.to_json().to_string())?;
+    } else {
+        out(&tuaton_verifier::verdict_text(&v))?;
+        if let Some(f) = failure {
+            let detail = f
+                .detail()
+                .map(|d| format!(" ({})", tuaton_cli::one_line(d)));
+            out(&format!(
+                "session: {}{}",
+                f.describe().0,
+                detail.unwrap_or_default()
+            ))?;
+        }
+    }
+    Ok(if v.is_valid() {
+        Outcome::Done
+    } else {
+        Outcome::Rejected
+    })
+}
+
+/// `audit`: the log, or (with `--personal-data`) whether records keep names and IDs.
+fn audit(
+    cli: &Cli,
+    home: &std::path::Path,
+    personal_data: Option<&str>,
+) -> anyhow::Result<Outcome> {
+    match personal_data {
+        Some(p) => {
+            let gate = open_gate(cli, home, true)?;
             gate.set_log_personal_data(p == "on")?;
             out(&format!(
                 "Audit records from now on {} personal data.",
                 if p == "on" { "include" } else { "exclude" }
             ))?;
-            Ok(Outcome::Done)
         }
-        Cmd::Audit {
-            personal_data: None,
-        } => {
-            let gate = open_gate(cli, &home, false)?;
+        None => {
+            let gate = open_gate(cli, home, false)?;
             for r in gate.audit_log()? {
                 out(&r.to_string())?;
             }
-            Ok(Outcome::Done)
         }
     }
+    Ok(Outcome::Done)
 }
 
 fn main() -> ExitCode {

@@ -41,3 +41,15 @@ pub const HTTP_SYNC_DEADLINE: std::time::Duration = std::time::Duration::from_se
 pub type HttpSource = tuaton_cli::net::HttpSource<GateError>;
 
 pub use tuaton_common::bundle::url_origin;
+
+/// The source `SOURCE` names: an http(s) URL (its whole sync within
+/// [`HTTP_SYNC_DEADLINE`]) or a directory. The one place that tells them apart.
+pub fn bundle_source(source: &str) -> Result<Box<BundleSource>> {
+    if source.starts_with("http://") || source.starts_with("https://") {
+        Ok(Box::new(
+            HttpSource::new(source, HTTP_SYNC_DEADLINE).map_err(GateError::from)?,
+        ))
+    } else {
+        Ok(Box::new(DirSource(PathBuf::from(source))))
+    }
+}

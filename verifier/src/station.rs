@@ -236,6 +236,9 @@ impl Station {
                     if let Some(h) = self.history.first_mut() {
                         *h = HistoryItem::of(&s.verdict, h.at);
                     }
+                    if let Some(l) = self.last.as_mut().filter(|l| l.at == s.at) {
+                        l.verdict = s.verdict.clone();
+                    }
                     self.pending_pass = None;
                     return;
                 }
@@ -285,18 +288,19 @@ impl Station {
         });
         let (mut verdict, already_checked, session) = match repeat {
             Some(l) => (l.verdict.clone(), Some(l.at), None),
-            None => {
-                self.last = Some(Last {
-                    text: text.to_owned(),
-                    presentation: v.presentation,
-                    at: now,
-                    verdict: v.clone(),
-                });
-                (v, None, session)
-            }
+            None => (v, None, session),
         };
         if let Some(p) = &pass {
             checker.pair(&mut verdict, p);
+        }
+        if already_checked.is_none() {
+            // Remembered as shown (a pass paired), so a repeat names what staff saw.
+            self.last = Some(Last {
+                text: text.to_owned(),
+                presentation: verdict.presentation,
+                at: now,
+                verdict: verdict.clone(),
+            });
         }
         if already_checked.is_none() {
             self.history.insert(0, HistoryItem::of(&verdict, now));

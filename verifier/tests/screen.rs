@@ -220,6 +220,52 @@ fn a_gate_that_cannot_read_its_store_says_so_and_shows_no_verdict() {
 }
 
 #[test]
+fn a_repeat_after_a_pass_paired_names_the_verdict_staff_saw() {
+    // ID (green), then a pass with another name (red), then the same ID again within
+    // 10 s: the blue screen names the red verdict, never "VALID".
+    use tuaton_verifier::demo::boarding_pass;
+    let mut s = Scenario::with_seed(NOW, 7);
+    let mut app = App::new(s.status(), true);
+    let (id, _) = s.next_demo().unwrap();
+    app.submit(&mut s, &id, None);
+    let now = s.now();
+    app.submit(&mut s, &boarding_pass("JAIDEE/SOMSAK MR", now), None);
+    app.submit(&mut s, &id, None);
+    let (lines, buf) = draw(&app);
+    assert_eq!(banner_bg(&buf), Color::Blue);
+    assert!(
+        lines[2].contains("REJECTED (boarding_pass_name_mismatch)"),
+        "{}",
+        lines[2]
+    );
+}
+
+#[test]
+fn a_gate_fault_is_shown_even_with_a_pass_waiting() {
+    use std::sync::{atomic::AtomicBool, Arc};
+    use tuaton_verifier::demo::boarding_pass;
+    use tuaton_verifier::station::{Checked, StatusInfo};
+    struct Broken;
+    impl Checker for Broken {
+        fn check(&mut self, _: &str, _: &Arc<AtomicBool>) -> Checked {
+            Checked::Fault("the gate store is damaged".into())
+        }
+        fn now(&self) -> i64 {
+            NOW
+        }
+        fn status(&self) -> StatusInfo {
+            StatusInfo::default()
+        }
+    }
+    let mut app = App::new(StatusInfo::default(), false);
+    app.submit(&mut Broken, &boarding_pass("JAIDEE/SOMCHAI MR", NOW), None);
+    app.submit(&mut Broken, "TT1:ANYTHING", None);
+    let (lines, buf) = draw(&app);
+    assert_eq!(banner_bg(&buf), Color::Magenta, "{}", lines.join("\n"));
+    assert!(lines.join("\n").contains("Ask for a fresh QR"));
+}
+
+#[test]
 fn attack_scanner_text_holding_q_quits_the_gate() {
     let mut app = after(1);
     app.on_key(KeyEvent::new(KeyCode::Char('T'), KeyModifiers::NONE));

@@ -184,6 +184,15 @@ fn load_bundle(
     Ok(tuaton_wallet::bundle::load(dir, anchor, now)?)
 }
 
+/// A credential package file, bounded as the service's answers are (a package with its
+/// portrait is ~100 KiB): never `/dev/zero` or a huge file read whole.
+fn read_package(file: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    let max = tuaton_wallet::offer::MAX_ANSWER;
+    tuaton_cli::read_bounded(file, max)?.ok_or_else(|| {
+        std::io::Error::other(format!("larger than {max} bytes: not a credential package"))
+    })
+}
+
 /// "Given Family" in Latin script, as the import and enroll messages name the card.
 fn english_name(c: &tuaton_common::gate::DisclosedClaims) -> String {
     let part = |n: &Option<_>| n.as_ref().map(|n: &_| format!("{n}")).unwrap_or_default();
@@ -537,7 +546,7 @@ fn read_import(cmd: &Cmd, now: i64) -> anyhow::Result<Option<(Vec<u8>, Option<Tr
     else {
         return Ok(None);
     };
-    let package = std::fs::read(file).map_err(|source| WalletError::Io {
+    let package = read_package(file).map_err(|source| WalletError::Io {
         path: file.clone(),
         source,
     })?;

@@ -68,7 +68,7 @@ pub fn redeem(offer: &Offer, tx_code: &str, holder: &SigningKey) -> Result<Vec<u
 /// programs' one bounded decoder.
 pub fn read_offer_image(path: &Path) -> Result<String> {
     use tuaton_cli::picture::{scan, Symbology};
-    scan(path, &[Symbology::Qr])?
+    scan(path, &[Symbology::Qr], &|_| false)?
         .into_iter()
         .find(|t| t.starts_with(tuaton_common::offer::PREFIX))
         .ok_or_else(|| {

@@ -617,11 +617,18 @@ fn check_as_a_gate(
         let mut replay = MemoryReplay::default();
         let mut ctx = Context::new(now, &store, &NoStatus, &mut replay);
         let v = verify::verify_cbor(&b, &mut ctx);
-        if let Some(r) = v.reasons.first() {
+        // A card dated from later than the phone's today (a clock off across midnight, a
+        // card issued ahead) becomes good by itself: kept, not refused after the offer
+        // was spent.
+        if let Some(r) = v
+            .reasons
+            .iter()
+            .find(|r| **r != verify::Reason::CredentialNotYetValid)
+        {
             return Err(bad(format!(
                 "a gate would refuse it: {} ({})",
                 r.describe().0,
-                v.reason_codes().join(", ")
+                r.code()
             )));
         }
     }
