@@ -563,9 +563,15 @@ pub fn verify_cbor(bytes: &[u8], ctx: &mut Context<'_>) -> Verdict {
     }
 
     // Inline flight claims that do not decode are a structural error (FORMAT.md section
-    // 5, step 1), judged before any key is looked up.
+    // 5, step 1), judged before any key is looked up. Decoded once: they are shown only
+    // if every later check lets claims be shown.
+    let mut claims = DisclosedClaims {
+        issue_date: Some(pl.valid_from),
+        expiry: Some(pl.valid_until.map_or(Expiry::Lifelong, Expiry::On)),
+        ..Default::default()
+    };
     if let Some(f) = &pl.inline_flight {
-        if DisclosedClaims::default()
+        if claims
             .add_values(crate::gate::Group::Flight, f.clone())
             .is_err()
         {
@@ -625,11 +631,6 @@ pub fn verify_cbor(bytes: &[u8], ctx: &mut Context<'_>) -> Verdict {
     }
 
     // Disclosures: each must be covered by a signed digest and match it.
-    let mut claims = DisclosedClaims {
-        issue_date: Some(pl.valid_from),
-        expiry: Some(pl.valid_until.map_or(Expiry::Lifelong, Expiry::On)),
-        ..Default::default()
-    };
     let mut digests_ok = true;
     for (g, d) in &p.disclosures {
         let ok = pl
@@ -638,14 +639,6 @@ pub fn verify_cbor(bytes: &[u8], ctx: &mut Context<'_>) -> Verdict {
             .is_some_and(|want| gate::digest(d) == *want);
         if !ok || claims.add_group(*g, d).is_err() {
             digests_ok = false;
-        }
-    }
-    if let Some(f) = &pl.inline_flight {
-        if claims
-            .add_values(crate::gate::Group::Flight, f.clone())
-            .is_err()
-        {
-            return v.reject(Reason::Malformed);
         }
     }
     if !digests_ok {

@@ -8,7 +8,7 @@
 //! derived from it.
 //!
 //! Run: `cargo bench -p tuaton-issuer --bench service` (PostgreSQL as for the tests:
-//! `TUATON_TEST_DATABASE`, default postgres://tuaton:tuaton@127.0.0.1/postgres).
+//! `TUATON_TEST_DATABASE` if set, else a throwaway server of its own).
 
 use base64::Engine as _;
 use ed25519_dalek::SigningKey;
@@ -68,8 +68,7 @@ struct Db {
 }
 impl Db {
     fn new(tag: &str) -> Db {
-        let admin = std::env::var("TUATON_TEST_DATABASE")
-            .unwrap_or_else(|_| "postgres://tuaton:tuaton@127.0.0.1/postgres".into());
+        let admin = tuaton_tests::test_database_server();
         let name = format!("tuaton_bench_{tag}_{}", std::process::id());
         let mut c = postgres::Client::connect(&admin, postgres::NoTls).expect("PostgreSQL");
         c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
@@ -103,6 +102,7 @@ fn serve(iss: Arc<PgIssuer>) -> String {
         redeem_limit: None,
         limiter: Default::default(),
         trusted_proxy: None,
+        bundles: Default::default(),
     });
     std::thread::spawn(move || {
         tokio::runtime::Builder::new_multi_thread()

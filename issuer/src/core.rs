@@ -373,11 +373,9 @@ impl<S: Store> Issuer<S> {
         let meta = self.meta().await?;
         self.keys = Some(match source {
             KeySource::Passphrase(p) => {
-                let sealed = meta.sealed_store_key.ok_or_else(|| {
-                    IssuerError::KeysElsewhere(
-                        "this issuer's keys are in a PKCS#11 token: give --pkcs11-module and --token-label",
-                    )
-                })?;
+                let sealed = meta.sealed_store_key.ok_or(IssuerError::KeysElsewhere(
+                    "this issuer's keys are in a PKCS#11 token: give --pkcs11-module and --token-label",
+                ))?;
                 let key = Sealed::from_bytes(&sealed)
                     .map_err(core_error)?
                     .open(&p, STORE_KEY_AAD)

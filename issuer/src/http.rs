@@ -50,6 +50,70 @@ pub struct App {
     pub trusted_proxy: Option<std::net::IpAddr>,
     /// Their buckets.
     pub limiter: Limiter,
+    /// The published bundle, held in memory for `/bundle/`.
+    pub bundles: BundleCache,
+}
+
+/// The published bundle as the service serves it: every file held in memory, reloaded
+/// only when a publish made a new generation. A gate's sync costs the database one
+/// indexed read (the newest generation, when it asks for `index.json`); the other files,
+/// named by their version or content hash, cost none and carry immutable cache headers,
+/// so a CDN or any caching proxy in front serves them for ever.
+#[derive(Default)]
+pub struct BundleCache {
+    held: tokio::sync::RwLock<Held>,
+    reads: std::sync::atomic::AtomicU64,
+}
+
+#[derive(Default)]
+struct Held {
+    generation: i64,
+    files: std::collections::HashMap<String, Bytes>,
+}
+
+/// How long a cache may keep `index.json` before asking again (the other files never
+/// change under their names).
+pub const INDEX_MAX_AGE_SECS: u32 = 60;
+
+impl BundleCache {
+    /// How many times it has read the database (for the fleet bench and operators).
+    pub fn database_reads(&self) -> u64 {
+        self.reads.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The file at `path` of the newest generation, checking first (for `index.json`
+    /// only) that no publish came since the files were loaded.
+    async fn get(&self, issuer: &Issuer<PgStore>, path: &str) -> Result<Option<Bytes>> {
+        let newest = if path == tuaton_common::bundle::INDEX {
+            self.reads
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Some(issuer.bundle_generation().await?)
+        } else {
+            None
+        };
+        {
+            let held = self.held.read().await;
+            let stale = newest.is_some_and(|g| g != held.generation)
+                || (held.files.is_empty() && held.generation == 0);
+            if !stale {
+                return Ok(held.files.get(path).cloned());
+            }
+        }
+        let mut held = self.held.write().await;
+        if newest.is_none_or(|g| g != held.generation) || held.files.is_empty() {
+            self.reads
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let (generation, files) = issuer.bundle_files().await?;
+            *held = Held {
+                generation,
+                files: files
+                    .into_iter()
+                    .map(|(p, b)| (p, Bytes::from(b)))
+                    .collect(),
+            };
+        }
+        Ok(held.files.get(path).cloned())
+    }
 }
 
 impl App {
@@ -468,13 +532,40 @@ async fn admin_publish(
 async fn bundle(
     State(app): State<Arc<App>>,
     UrlPath(path): UrlPath<String>,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     if !tuaton_common::bundle::safe_rel(&path) {
         return Ok(StatusCode::NOT_FOUND.into_response());
     }
-    Ok(match app.issuer.bundle_file(&path).await? {
-        Some(b) => b.into_response(),
-        None => StatusCode::NOT_FOUND.into_response(),
+    let Some(body) = app.bundles.get(&app.issuer, &path).await? else {
+        return Ok(StatusCode::NOT_FOUND.into_response());
+    };
+    if path != tuaton_common::bundle::INDEX {
+        // Named by version or content hash: these bytes never change under this name.
+        return Ok((
+            [(header::CACHE_CONTROL, "public, max-age=31536000, immutable")],
+            body,
+        )
+            .into_response());
+    }
+    // The one file that changes: a short life, and revalidated by its digest.
+    let etag = format!(
+        "\"{}\"",
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&body))
+    );
+    let cache = format!("public, max-age={INDEX_MAX_AGE_SECS}");
+    let unchanged = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
+    Ok(if unchanged {
+        (
+            StatusCode::NOT_MODIFIED,
+            [(header::CACHE_CONTROL, cache), (header::ETAG, etag)],
+        )
+            .into_response()
+    } else {
+        ([(header::CACHE_CONTROL, cache), (header::ETAG, etag)], body).into_response()
     })
 }
 

@@ -652,6 +652,37 @@ impl Issuer<PgStore> {
         Ok(built)
     }
 
+    /// The newest bundle generation published (0 when none): one indexed read, what a
+    /// service checks before it serves `index.json` from its copy.
+    pub async fn bundle_generation(&self) -> Result<i64> {
+        let tx = self.store().begin().await?;
+        Ok(tx
+            .one(
+                "SELECT coalesce(max(generation), 0)::bigint FROM bundle_files",
+                &[],
+            )
+            .await?
+            .map_or(0, |r| r.get(0)))
+    }
+
+    /// Every file a gate may ask for, each path's newest kept copy, with the newest
+    /// generation: what a service holds in memory to serve `/bundle/`.
+    pub async fn bundle_files(&self) -> Result<(i64, Vec<(String, Vec<u8>)>)> {
+        let tx = self.store().begin().await?;
+        let rows = tx
+            .all(
+                "SELECT DISTINCT ON (path) path, body, generation FROM bundle_files
+                 ORDER BY path, generation DESC",
+                &[],
+            )
+            .await?;
+        let generation = rows.iter().map(|r| r.get::<_, i64>(2)).max().unwrap_or(0);
+        Ok((
+            generation,
+            rows.iter().map(|r| (r.get(0), r.get(1))).collect(),
+        ))
+    }
+
     /// A file of the newest bundle generation that has it (content-named files stay while
     /// a kept generation names them).
     pub async fn bundle_file(&self, path: &str) -> Result<Option<Vec<u8>>> {

@@ -253,6 +253,7 @@ async fn serve(
         },
         limiter: Default::default(),
         trusted_proxy,
+        bundles: Default::default(),
     });
     // Returns once SIGTERM or Ctrl-C came and the requests in flight have finished; the
     // runtime (and the pool's connections) close after, outside any async context.

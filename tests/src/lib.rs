@@ -403,7 +403,7 @@ pub fn boarding_pass(name: &str, day: u16) -> String {
 
 /// The PostgreSQL server the issuance service's tests use: `TUATON_TEST_DATABASE` if it is
 /// set (a URL whose role may create databases), otherwise a throwaway server this test
-/// process starts once from the installed PostgreSQL ([`throwaway_postgres`]). Tests need
+/// process starts once from the installed PostgreSQL (see `throwaway_postgres`). Tests need
 /// one or the other: there is no silent skip.
 pub fn test_database_server() -> String {
     if let Ok(url) = std::env::var("TUATON_TEST_DATABASE") {

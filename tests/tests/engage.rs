@@ -101,6 +101,22 @@ fn the_gate_connects_only_to_loopback_unless_told_otherwise() {
         "{}",
         r.stderr
     );
+    // And the audit log says what was refused and why.
+    let log = w.gate(&["audit"]).ok();
+    let last: serde_json::Value = serde_json::from_str(log.lines().last().unwrap()).unwrap();
+    assert_eq!(
+        last["reasons"],
+        serde_json::json!(["session_failed"]),
+        "{last}"
+    );
+    assert_eq!(last["session_failure"], "link", "{last}");
+    assert!(
+        last["session_detail"]
+            .as_str()
+            .unwrap()
+            .contains("not a loopback address"),
+        "{last}"
+    );
     let (_, e) = WalletAwaitingRequest::new(
         [4; 32],
         Transport::Socket {

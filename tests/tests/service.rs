@@ -1369,3 +1369,88 @@ fn behind_a_trusted_proxy_each_client_has_its_own_rate() {
     let other = post("198.51.100.2");
     assert!(other.contains("bad_request"), "{other}");
 }
+
+/// One GET over a fresh connection: (status, headers in lower case, body).
+fn raw_get(addr: &str, path: &str, extra: &str) -> (u16, String, Vec<u8>) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{extra}Connection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut all = vec![];
+    s.read_to_end(&mut all).unwrap();
+    let split = all.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&all[..split]).to_lowercase();
+    let status = head[9..12].parse().unwrap();
+    (status, head, all[split + 4..].to_vec())
+}
+
+fn header_of<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+        .map(str::trim)
+}
+
+#[test]
+fn the_bundle_is_served_from_memory_with_cache_headers_and_follows_a_publish() {
+    let w = World::new();
+    let db = TestDb::new();
+    issuer_in(&w, &db, &[], &[]);
+    admin_cli(&db, &["publish", "--out", &w.p("bundle")]).ok();
+    let svc = Service::start(&db.url, &[], &[]);
+    let addr = svc.url.trim_start_matches("http://").to_owned();
+    let (st, head, index) = raw_get(&addr, "/bundle/index.json", "");
+    assert_eq!(st, 200, "{head}");
+    assert_eq!(
+        header_of(&head, "cache-control"),
+        Some("public, max-age=60")
+    );
+    let etag = header_of(&head, "etag").expect("an etag").to_owned();
+    // Revalidation: nothing sent again while it has not changed.
+    let (st, _, body) = raw_get(
+        &addr,
+        "/bundle/index.json",
+        &format!("If-None-Match: {etag}\r\n"),
+    );
+    assert_eq!((st, body.len()), (304, 0));
+    // A named file never changes under its name.
+    let idx: serde_json::Value = serde_json::from_slice(&index).unwrap();
+    let tl = idx["trust_list"].as_str().unwrap();
+    let (st, head, body) = raw_get(&addr, &format!("/bundle/{tl}"), "");
+    assert_eq!(st, 200);
+    assert!(!body.is_empty());
+    assert_eq!(
+        header_of(&head, "cache-control"),
+        Some("public, max-age=31536000, immutable")
+    );
+    assert_eq!(raw_get(&addr, "/bundle/nothing/here.json", "").0, 404);
+    // A publish from another process (the admin's command line) is served at the next
+    // index.json: a new generation, a new etag, and its files.
+    admin_cli(&db, &["rotate"]).ok();
+    admin_cli(&db, &["publish", "--out", &w.p("bundle2")]).ok();
+    let (st, head, index2) = raw_get(
+        &addr,
+        "/bundle/index.json",
+        &format!("If-None-Match: {etag}\r\n"),
+    );
+    assert_eq!(st, 200, "the old etag no longer matches");
+    assert_ne!(header_of(&head, "etag").unwrap(), etag);
+    let idx2: serde_json::Value = serde_json::from_slice(&index2).unwrap();
+    assert!(idx2["trust_list_version"].as_u64() > idx["trust_list_version"].as_u64());
+    let tl2 = idx2["trust_list"].as_str().unwrap();
+    assert_eq!(raw_get(&addr, &format!("/bundle/{tl2}"), "").0, 200);
+    // And a gate syncs from it.
+    let fp = json_of(admin_cli(&db, &["--json", "keys"]))["root_fingerprint"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    w.gate(&[
+        "sync",
+        &format!("{}/bundle/", svc.url),
+        "--expect-root",
+        &fp,
+    ])
+    .ok();
+}

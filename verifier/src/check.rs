@@ -159,7 +159,9 @@ impl Gate {
             std::time::Instant::now() + std::time::Duration::from_secs(s::GATE_SESSION_SECS);
         let link: Result<Box<dyn tuaton_common::link::Link>> = match &engagement.transport {
             Transport::Socket { addr } => {
-                transport::check_allowed(addr, allow_remote)?;
+                if let Err(e) = transport::check_allowed(addr, allow_remote) {
+                    return self.refuse_link(loaded, now, clock_is_real, e);
+                }
                 transport::connect(addr, allow_remote, session_end, cancel.clone())
                     .map(|l| Box::new(l) as Box<dyn tuaton_common::link::Link>)
             }
@@ -168,10 +170,11 @@ impl Gate {
                 .map(|l| Box::new(l) as Box<dyn tuaton_common::link::Link>),
             #[cfg(not(feature = "ble"))]
             Transport::Ble { .. } => {
-                return Err(crate::GateError::Transport {
+                let e = crate::GateError::Transport {
                     what: "Bluetooth LE".into(),
                     reason: transport::NO_BLE.into(),
-                })
+                };
+                return self.refuse_link(loaded, now, clock_is_real, e);
             }
         };
         // A phone that is gone is a failed presentation, not a gate error.
@@ -219,6 +222,26 @@ impl Gate {
         };
         self.record(&v, now, clock_is_real, failure.as_ref())?;
         Ok((v, failure))
+    }
+
+    /// An engagement this gate will not follow (a remote address without
+    /// `--allow-remote-socket`, Bluetooth LE in a build without it): audited as a failed
+    /// session with its cause, then returned as the error the operator must act on.
+    fn refuse_link(
+        &self,
+        loaded: &Loaded,
+        now: i64,
+        clock_is_real: bool,
+        e: crate::GateError,
+    ) -> Result<(Verdict, Option<SessionFailure>)> {
+        let v = self.with_context(loaded, now, None, |ctx| verify::session_failed(ctx))?;
+        self.record(
+            &v,
+            now,
+            clock_is_real,
+            Some(&SessionFailure::Link(e.to_string())),
+        )?;
+        Err(e)
     }
 
     /// Pairs the boarding pass `pass` with the ID verdict `v` as of `now` (this gate's

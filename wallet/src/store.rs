@@ -499,6 +499,55 @@ impl Unlocked<'_> {
     }
 }
 
+/// The card as a gate will judge it, by the gate's own engine ([`verify`]) against the
+/// trust bundle `state`: both members presented with this wallet's holder key (the full
+/// member with every group it covers, the flight member with its inline claims). Any
+/// reason a gate would give refuses the import (an unknown or revoked key, a signature
+/// outside the key's signing window, an expired card...), so the wallet never stores a
+/// card the gates reject. The W3C form must name a key of the same issuer and kid.
+fn check_as_a_gate(
+    gate: &tuaton_common::gate::GateCredential,
+    holder: &ed25519_dalek::SigningKey,
+    state: &TrustState,
+    w3c_issuer: &str,
+    now: i64,
+) -> Result<()> {
+    use tuaton_common::verify::{self, Context, MemoryReplay, NoStatus};
+    let bad = |m: String| WalletError::BadPackage(m);
+    let store = state.to_store();
+    for profile in [Profile::Full, Profile::Flight] {
+        let b =
+            presentation::present(gate, holder, profile, now).map_err(|e| bad(e.to_string()))?;
+        let mut replay = MemoryReplay::default();
+        let mut ctx = Context::new(now, &store, &NoStatus, &mut replay);
+        let v = verify::verify_cbor(&b, &mut ctx);
+        // A card dated from later than the phone's today (a clock off across midnight, a
+        // card issued ahead) becomes good by itself: kept, not refused after the offer
+        // was spent.
+        if let Some(r) = v
+            .reasons
+            .iter()
+            .find(|r| **r != verify::Reason::CredentialNotYetValid)
+        {
+            return Err(bad(format!(
+                "a gate would refuse it: {} ({})",
+                r.describe().0,
+                r.code()
+            )));
+        }
+    }
+    let full = gate.full_member()?;
+    let named = store
+        .keys_for(full.payload.issuer, &full.kid)
+        .any(|k| w3c::did_key(&k.public) == w3c_issuer);
+    if !named {
+        return Err(bad(
+            "its W3C form names another issuer key than its gate form".into(),
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -593,53 +642,4 @@ mod tests {
             key
         );
     }
-}
-
-/// The card as a gate will judge it, by the gate's own engine ([`verify`]) against the
-/// trust bundle `state`: both members presented with this wallet's holder key (the full
-/// member with every group it covers, the flight member with its inline claims). Any
-/// reason a gate would give refuses the import (an unknown or revoked key, a signature
-/// outside the key's signing window, an expired card...), so the wallet never stores a
-/// card the gates reject. The W3C form must name a key of the same issuer and kid.
-fn check_as_a_gate(
-    gate: &tuaton_common::gate::GateCredential,
-    holder: &ed25519_dalek::SigningKey,
-    state: &TrustState,
-    w3c_issuer: &str,
-    now: i64,
-) -> Result<()> {
-    use tuaton_common::verify::{self, Context, MemoryReplay, NoStatus};
-    let bad = |m: String| WalletError::BadPackage(m);
-    let store = state.to_store();
-    for profile in [Profile::Full, Profile::Flight] {
-        let b =
-            presentation::present(gate, holder, profile, now).map_err(|e| bad(e.to_string()))?;
-        let mut replay = MemoryReplay::default();
-        let mut ctx = Context::new(now, &store, &NoStatus, &mut replay);
-        let v = verify::verify_cbor(&b, &mut ctx);
-        // A card dated from later than the phone's today (a clock off across midnight, a
-        // card issued ahead) becomes good by itself: kept, not refused after the offer
-        // was spent.
-        if let Some(r) = v
-            .reasons
-            .iter()
-            .find(|r| **r != verify::Reason::CredentialNotYetValid)
-        {
-            return Err(bad(format!(
-                "a gate would refuse it: {} ({})",
-                r.describe().0,
-                r.code()
-            )));
-        }
-    }
-    let full = gate.full_member()?;
-    let named = store
-        .keys_for(full.payload.issuer, &full.kid)
-        .any(|k| w3c::did_key(&k.public) == w3c_issuer);
-    if !named {
-        return Err(bad(
-            "its W3C form names another issuer key than its gate form".into(),
-        ));
-    }
-    Ok(())
 }
