@@ -26,7 +26,7 @@ fn now() -> i64 {
 }
 
 fn main() {
-    let admin = tuaton_tests::test_database_server();
+    let admin = tuaton_tests::bench_database_server();
     let name = format!("tuaton_bench_fleet_{}", std::process::id());
     let mut c = postgres::Client::connect(&admin, postgres::NoTls).expect("PostgreSQL");
     c.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();

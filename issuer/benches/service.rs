@@ -68,7 +68,7 @@ struct Db {
 }
 impl Db {
     fn new(tag: &str) -> Db {
-        let admin = tuaton_tests::test_database_server();
+        let admin = tuaton_tests::bench_database_server();
         let name = format!("tuaton_bench_{tag}_{}", std::process::id());
         let mut c = postgres::Client::connect(&admin, postgres::NoTls).expect("PostgreSQL");
         c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))

@@ -410,7 +410,18 @@ pub fn test_database_server() -> String {
         return url;
     }
     static SERVER: std::sync::OnceLock<Throwaway> = std::sync::OnceLock::new();
-    SERVER.get_or_init(throwaway_postgres).url.clone()
+    SERVER.get_or_init(|| throwaway_postgres(false)).url.clone()
+}
+
+/// [`test_database_server`] for benchmarks: the throwaway server, if one is started,
+/// keeps PostgreSQL's durable defaults (fsync on), so a commit costs what it costs in
+/// production.
+pub fn bench_database_server() -> String {
+    if let Ok(url) = std::env::var("TUATON_TEST_DATABASE") {
+        return url;
+    }
+    static SERVER: std::sync::OnceLock<Throwaway> = std::sync::OnceLock::new();
+    SERVER.get_or_init(|| throwaway_postgres(true)).url.clone()
 }
 
 /// A PostgreSQL server in a temporary directory. Nothing ever drops it: the server goes
@@ -428,8 +439,9 @@ struct Throwaway {
 /// this process; the kernel closes that pipe when the process exits by any path (a
 /// panic, a kill -9), and the keeper then stops the server and deletes the directory.
 /// As root, both run as the `postgres` user that Debian's package creates (the server
-/// refuses to run as root).
-fn throwaway_postgres() -> Throwaway {
+/// refuses to run as root). Unless `durable`, commits are not flushed to disk (fsync
+/// off): the tests' servers die with them anyway.
+fn throwaway_postgres(durable: bool) -> Throwaway {
     let bindir = postgres_bindir();
     let dir = tempfile::Builder::new()
         .prefix("tuaton-pg-")
@@ -482,10 +494,11 @@ fn throwaway_postgres() -> Throwaway {
         .and_then(|l| l.local_addr())
         .expect("a free port")
         .port();
-    // $1 the server, $2 its directory, $3 the port. No Unix socket (-k ''): TCP only.
+    // $1 the server, $2 its directory, $3 the port, $4 on or off (fsync). No Unix
+    // socket (-k ''): TCP only.
     const KEEPER: &str = r#"
-"$1" -D "$2/data" -p "$3" -h 127.0.0.1 -k '' -c fsync=off -c max_connections=300 \
-    -c full_page_writes=off >"$2/log" 2>&1 &
+"$1" -D "$2/data" -p "$3" -h 127.0.0.1 -k '' -c fsync="$4" -c max_connections=300 \
+    -c full_page_writes="$4" >"$2/log" 2>&1 &
 pid=$!
 cat >/dev/null
 kill -INT "$pid"; wait "$pid"; rm -rf "$2"
@@ -496,6 +509,7 @@ kill -INT "$pid"; wait "$pid"; rm -rf "$2"
         .arg(bindir.join("postgres"))
         .arg(&dir)
         .arg(port.to_string())
+        .arg(if durable { "on" } else { "off" })
         .current_dir(&dir)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
