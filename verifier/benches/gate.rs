@@ -16,15 +16,21 @@ use tuaton_verifier::tui::App;
 
 const ENTRIES: u64 = 66_000_000;
 
-fn vm_hwm_kib() -> u64 {
+/// A memory figure of this process from /proc/self/status, KiB ("VmHWM" the peak,
+/// "VmRSS" now).
+fn proc_kib(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
+                .find(|l| l.starts_with(field) && l[field.len()..].starts_with(':'))
                 .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
         })
         .unwrap_or(0)
+}
+
+fn vm_hwm_kib() -> u64 {
+    proc_kib("VmHWM")
 }
 
 fn key() -> SigningKey {
@@ -69,14 +75,7 @@ fn child_main(mode: &str, file: &str) {
 }
 
 fn vm_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
+    proc_kib("VmRSS")
 }
 
 /// Scans at which a shift reports its resident memory.

@@ -192,22 +192,29 @@ fn attack_the_same_presentation_re_encoded_is_already_checked_not_a_red_alarm() 
     assert_eq!(app.station.history.len(), 1);
 }
 
+/// A gate whose store fails at every scan.
+struct Broken;
+impl Checker for Broken {
+    fn check(
+        &mut self,
+        _: &str,
+        _: &std::sync::Arc<std::sync::atomic::AtomicBool>,
+    ) -> tuaton_verifier::station::Checked {
+        tuaton_verifier::station::Checked::Fault(
+            "the gate store is in use by another program".into(),
+        )
+    }
+    fn now(&self) -> i64 {
+        NOW
+    }
+    fn status(&self) -> tuaton_verifier::station::StatusInfo {
+        Default::default()
+    }
+}
+
 #[test]
 fn a_gate_that_cannot_read_its_store_says_so_and_shows_no_verdict() {
-    use std::sync::{atomic::AtomicBool, Arc};
-    use tuaton_verifier::station::{Checked, StatusInfo};
-    struct Broken;
-    impl Checker for Broken {
-        fn check(&mut self, _: &str, _: &Arc<AtomicBool>) -> Checked {
-            Checked::Fault("the gate store is in use by another program".into())
-        }
-        fn now(&self) -> i64 {
-            NOW
-        }
-        fn status(&self) -> StatusInfo {
-            StatusInfo::default()
-        }
-    }
+    use tuaton_verifier::station::StatusInfo;
     let mut app = App::new(StatusInfo::default(), false);
     app.submit(&mut Broken, "TT1:ANYTHING", None);
     let (lines, buf) = draw(&app);
@@ -242,21 +249,8 @@ fn a_repeat_after_a_pass_paired_names_the_verdict_staff_saw() {
 
 #[test]
 fn a_gate_fault_is_shown_even_with_a_pass_waiting() {
-    use std::sync::{atomic::AtomicBool, Arc};
     use tuaton_verifier::demo::boarding_pass;
-    use tuaton_verifier::station::{Checked, StatusInfo};
-    struct Broken;
-    impl Checker for Broken {
-        fn check(&mut self, _: &str, _: &Arc<AtomicBool>) -> Checked {
-            Checked::Fault("the gate store is damaged".into())
-        }
-        fn now(&self) -> i64 {
-            NOW
-        }
-        fn status(&self) -> StatusInfo {
-            StatusInfo::default()
-        }
-    }
+    use tuaton_verifier::station::StatusInfo;
     let mut app = App::new(StatusInfo::default(), false);
     app.submit(&mut Broken, &boarding_pass("JAIDEE/SOMCHAI MR", NOW), None);
     app.submit(&mut Broken, "TT1:ANYTHING", None);
