@@ -41,16 +41,22 @@ impl Http {
     /// A client for the origin of `base` (scheme, host and port), whose requests must all
     /// finish within `budget` from now.
     pub fn new(base: &str, budget: Duration) -> Result<Http, CliError> {
-        let origin =
-            tuaton_common::bundle::url_origin(base).ok_or_else(|| CliError::Unreachable {
-                url: base.to_owned(),
-                reason: "not an http:// or https:// address with a host".into(),
-            })?;
+        // The address's rules are tuaton's (http or https, a host, no user name); the
+        // origin compared with a redirect's is the URL parser's, so a host written in
+        // Thai script (an IDN) and its punycode form are one origin.
+        let bad = || CliError::Unreachable {
+            url: base.to_owned(),
+            reason: "not an http:// or https:// address with a host".into(),
+        };
+        tuaton_common::bundle::url_origin(base).ok_or_else(bad)?;
+        let origin = reqwest::Url::parse(base).map_err(|_| bad())?.origin();
         let policy = reqwest::redirect::Policy::custom(move |attempt| {
+            let url = attempt.url();
             if attempt.previous().len() >= MAX_REDIRECTS {
                 attempt.error("too many redirects")
-            } else if tuaton_common::bundle::url_origin(attempt.url().as_str()).as_deref()
-                != Some(origin.as_str())
+            } else if url.origin() != origin
+                || !url.username().is_empty()
+                || url.password().is_some()
             {
                 // A mirror or a service must not send the client elsewhere (another host,
                 // or http from https).
@@ -235,5 +241,77 @@ where
     }
     fn read(&self, rel: &str, max: u64) -> Result<Vec<u8>, E> {
         Ok(self.http.get(&format!("{}/{rel}", self.base), max)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+
+    /// A loopback server answering each request with `answer(path)`; its base URL.
+    fn server(answer: fn(&str, u16) -> String) -> String {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for s in l.incoming().flatten().take(8) {
+                let mut s = s;
+                let mut buf = [0u8; 2048];
+                let n = s.read(&mut buf).unwrap_or(0);
+                let req = String::from_utf8_lossy(&buf[..n]).into_owned();
+                let path = req.split_whitespace().nth(1).unwrap_or("/").to_owned();
+                let _ = s.write_all(answer(&path, port).as_bytes());
+            }
+        });
+        format!("http://127.0.0.1:{port}/")
+    }
+
+    fn redirect(to: &str) -> String {
+        format!("HTTP/1.1 302 Found\r\nLocation: {to}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+    }
+
+    fn ok(body: &str) -> String {
+        format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+    }
+
+    #[test]
+    fn redirects_are_followed_within_the_origin_only() {
+        let base = server(|path, port| match path {
+            "/here" => redirect(&format!("http://127.0.0.1:{port}/there")),
+            "/there" => ok("the file"),
+            // Another host (localhost is not 127.0.0.1 to an origin) and another port.
+            "/away" => redirect(&format!("http://localhost:{port}/there")),
+            _ => redirect("http://127.0.0.1:9/there"),
+        });
+        let http = Http::new(&base, Duration::from_secs(10)).unwrap();
+        assert_eq!(http.get(&format!("{base}here"), 100).unwrap(), b"the file");
+        for p in ["away", "elsewhere"] {
+            let e = http.get(&format!("{base}{p}"), 100).unwrap_err();
+            assert!(e.to_string().contains("another origin"), "{p}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_body_past_its_cap_is_refused_before_it_is_read_whole() {
+        let base = server(|_, _| ok(&"x".repeat(5000)));
+        let http = Http::new(&base, Duration::from_secs(10)).unwrap();
+        assert!(matches!(
+            http.get(&format!("{base}big"), 100),
+            Err(CliError::TooLarge { max: 100, .. })
+        ));
+    }
+
+    #[test]
+    fn a_thai_host_and_its_punycode_are_one_origin() {
+        let a = reqwest::Url::parse("https://ทดสอบ.ไทย/bundle/").unwrap();
+        let b =
+            reqwest::Url::parse(&format!("https://{}/index.json", a.host_str().unwrap())).unwrap();
+        assert!(a.host_str().unwrap().starts_with("xn--"));
+        assert_eq!(a.origin(), b.origin());
+        assert!(Http::new("https://ทดสอบ.ไทย/bundle/", Duration::from_secs(1)).is_ok());
+        assert!(Http::new("https://user@example.org/", Duration::from_secs(1)).is_err());
     }
 }
