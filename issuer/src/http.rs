@@ -58,15 +58,21 @@ pub struct App {
 /// only when a publish made a new generation. A gate's sync costs the database one
 /// indexed read (the newest generation, when it asks for `index.json`); the other files,
 /// named by their version or content hash, cost none and carry immutable cache headers,
-/// so a CDN or any caching proxy in front serves them for ever.
+/// so a CDN or any caching proxy in front serves them for ever. Requests read the held
+/// copy under a lock held only to clone a pointer; one reload runs at a time, off it.
 #[derive(Default)]
 pub struct BundleCache {
-    held: tokio::sync::RwLock<Held>,
+    held: std::sync::RwLock<Arc<Held>>,
+    reload: tokio::sync::Mutex<()>,
     reads: std::sync::atomic::AtomicU64,
+    /// When a file missing from the held copy last made it ask the database for a newer
+    /// generation (another instance behind the same balancer may have served its index).
+    miss_checked: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 #[derive(Default)]
 struct Held {
+    loaded: bool,
     generation: i64,
     files: std::collections::HashMap<String, Bytes>,
 }
@@ -75,44 +81,85 @@ struct Held {
 /// change under their names).
 pub const INDEX_MAX_AGE_SECS: u32 = 60;
 
+/// How often a request for a file the held copy lacks may make the service look for a
+/// newer generation: a flood of requests for missing files costs the database one read a
+/// second.
+const MISS_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
 impl BundleCache {
     /// How many times it has read the database (for the fleet bench and operators).
     pub fn database_reads(&self) -> u64 {
         self.reads.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// The file at `path` of the newest generation, checking first (for `index.json`
-    /// only) that no publish came since the files were loaded.
+    fn count_read(&self) {
+        self.reads
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn current(&self) -> Arc<Held> {
+        self.held.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The held copy, reloaded first unless it is loaded and of generation `at_least` or
+    /// newer (generations only grow). Concurrent callers wait for one reload.
+    async fn at_least(&self, issuer: &Issuer<PgStore>, at_least: i64) -> Result<Arc<Held>> {
+        let cur = self.current();
+        if cur.loaded && cur.generation >= at_least {
+            return Ok(cur);
+        }
+        let _one = self.reload.lock().await;
+        let cur = self.current();
+        if cur.loaded && cur.generation >= at_least {
+            return Ok(cur);
+        }
+        self.count_read();
+        let (generation, files) = issuer.bundle_files().await?;
+        let fresh = Arc::new(Held {
+            loaded: true,
+            generation,
+            files: files
+                .into_iter()
+                .map(|(p, b)| (p, Bytes::from(b)))
+                .collect(),
+        });
+        *self.held.write().unwrap_or_else(|e| e.into_inner()) = fresh.clone();
+        Ok(fresh)
+    }
+
+    /// The file at `path` of the newest generation: for `index.json`, after checking
+    /// that no publish came since the copy was loaded; for another file, from the copy,
+    /// or (missing, at most once a second) after the same check.
     async fn get(&self, issuer: &Issuer<PgStore>, path: &str) -> Result<Option<Bytes>> {
-        let newest = if path == tuaton_common::bundle::INDEX {
-            self.reads
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            Some(issuer.bundle_generation().await?)
-        } else {
-            None
-        };
-        {
-            let held = self.held.read().await;
-            let stale = newest.is_some_and(|g| g != held.generation)
-                || (held.files.is_empty() && held.generation == 0);
-            if !stale {
-                return Ok(held.files.get(path).cloned());
+        if path == tuaton_common::bundle::INDEX {
+            self.count_read();
+            let newest = issuer.bundle_generation().await?;
+            let held = self.at_least(issuer, newest).await?;
+            return Ok(held.files.get(path).cloned());
+        }
+        let held = self.at_least(issuer, 0).await?;
+        if let Some(b) = held.files.get(path) {
+            return Ok(Some(b.clone()));
+        }
+        let due = {
+            let mut last = self.miss_checked.lock().unwrap_or_else(|e| e.into_inner());
+            let due = last.is_none_or(|t| t.elapsed() >= MISS_CHECK_INTERVAL);
+            if due {
+                *last = Some(std::time::Instant::now());
             }
+            due
+        };
+        if !due {
+            return Ok(None);
         }
-        let mut held = self.held.write().await;
-        if newest.is_none_or(|g| g != held.generation) || held.files.is_empty() {
-            self.reads
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let (generation, files) = issuer.bundle_files().await?;
-            *held = Held {
-                generation,
-                files: files
-                    .into_iter()
-                    .map(|(p, b)| (p, Bytes::from(b)))
-                    .collect(),
-            };
-        }
-        Ok(held.files.get(path).cloned())
+        self.count_read();
+        let newest = issuer.bundle_generation().await?;
+        Ok(self
+            .at_least(issuer, newest)
+            .await?
+            .files
+            .get(path)
+            .cloned())
     }
 }
 
@@ -538,15 +585,18 @@ async fn bundle(
         return Ok(StatusCode::NOT_FOUND.into_response());
     }
     let Some(body) = app.bundles.get(&app.issuer, &path).await? else {
-        return Ok(StatusCode::NOT_FOUND.into_response());
+        // Not cached by anyone: the file may appear with the next publish.
+        return Ok((StatusCode::NOT_FOUND, [(header::CACHE_CONTROL, "no-store")]).into_response());
     };
     if path != tuaton_common::bundle::INDEX {
-        // Named by version or content hash: these bytes never change under this name.
-        return Ok((
-            [(header::CACHE_CONTROL, "public, max-age=31536000, immutable")],
-            body,
-        )
-            .into_response());
+        // Named by version or content hash, these bytes never change under their name;
+        // the JSON-LD context is named by format version only, so it lives a day.
+        let cache = if path.starts_with("contexts/") {
+            "public, max-age=86400"
+        } else {
+            "public, max-age=31536000, immutable"
+        };
+        return Ok(([(header::CACHE_CONTROL, cache)], body).into_response());
     }
     // The one file that changes: a short life, and revalidated by its digest.
     let etag = format!(
@@ -554,10 +604,15 @@ async fn bundle(
         hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&body))
     );
     let cache = format!("public, max-age={INDEX_MAX_AGE_SECS}");
-    let unchanged = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
+    // RFC 9110, section 13.1.2: `*`, or any listed tag equal by the weak comparison.
+    let unchanged = headers.get_all(header::IF_NONE_MATCH).iter().any(|v| {
+        v.to_str().is_ok_and(|v| {
+            v.split(',').any(|t| {
+                let t = t.trim();
+                t == "*" || t.strip_prefix("W/").unwrap_or(t) == etag
+            })
+        })
+    });
     Ok(if unchanged {
         (
             StatusCode::NOT_MODIFIED,

@@ -490,15 +490,17 @@ fn throwaway_postgres(durable: bool) -> Throwaway {
         "initdb failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let name = format!("tuaton-test-{:016x}", rand_u64());
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
         .port();
-    // $1 the server, $2 its directory, $3 the port, $4 on or off (fsync). No Unix
-    // socket (-k ''): TCP only.
+    // $1 the server, $2 its directory, $3 the port, $4 on or off (fsync), $5 a name of
+    // its own (so this process never takes another's server on a reused port for its
+    // own). No Unix socket (-k ''): TCP only.
     const KEEPER: &str = r#"
 "$1" -D "$2/data" -p "$3" -h 127.0.0.1 -k '' -c fsync="$4" -c max_connections=300 \
-    -c full_page_writes="$4" >"$2/log" 2>&1 &
+    -c full_page_writes="$4" -c cluster_name="$5" >"$2/log" 2>&1 &
 pid=$!
 cat >/dev/null
 kill -INT "$pid"; wait "$pid"; rm -rf "$2"
@@ -510,18 +512,29 @@ kill -INT "$pid"; wait "$pid"; rm -rf "$2"
         .arg(&dir)
         .arg(port.to_string())
         .arg(if durable { "on" } else { "off" })
+        .arg(&name)
         .current_dir(&dir)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     as_owner(&mut keeper);
+    // A group of its own: Ctrl-C at the terminal stops the tests, not the keeper, which
+    // then stops the server and removes the directory when the tests are gone.
+    std::os::unix::process::CommandExt::process_group(&mut keeper, 0);
     let mut keeper = keeper.spawn().expect("start the PostgreSQL keeper");
     let lifeline = keeper.stdin.take().expect("the keeper's stdin");
     let url = format!("postgres://tuaton:tuaton@127.0.0.1:{port}/postgres");
     let start = std::time::Instant::now();
     loop {
-        if postgres::Client::connect(&url, postgres::NoTls).is_ok() {
-            break;
+        let ours = postgres::Client::connect(&url, postgres::NoTls)
+            .and_then(|mut c| c.query_one("SHOW cluster_name", &[]))
+            .map(|r| r.get::<_, String>(0));
+        match ours {
+            Ok(n) if n == name => break,
+            Ok(other) => panic!(
+                "port {port} answers as PostgreSQL server {other:?}, not the throwaway one just started"
+            ),
+            Err(_) => {}
         }
         if start.elapsed() > std::time::Duration::from_secs(60) {
             panic!(

@@ -1415,6 +1415,15 @@ fn the_bundle_is_served_from_memory_with_cache_headers_and_follows_a_publish() {
         &format!("If-None-Match: {etag}\r\n"),
     );
     assert_eq!((st, body.len()), (304, 0));
+    // Behind a proxy that weakens tags, and for `*`, the same (RFC 9110, 13.1.2).
+    for tag in [format!("W/{etag}"), "*".into()] {
+        let (st, _, _) = raw_get(
+            &addr,
+            "/bundle/index.json",
+            &format!("If-None-Match: {tag}\r\n"),
+        );
+        assert_eq!(st, 304, "{tag}");
+    }
     // A named file never changes under its name.
     let idx: serde_json::Value = serde_json::from_slice(&index).unwrap();
     let tl = idx["trust_list"].as_str().unwrap();
@@ -1426,6 +1435,10 @@ fn the_bundle_is_served_from_memory_with_cache_headers_and_follows_a_publish() {
         Some("public, max-age=31536000, immutable")
     );
     assert_eq!(raw_get(&addr, "/bundle/nothing/here.json", "").0, 404);
+    // A second instance behind the same balancer, which has served the old index.
+    let other = Service::start(&db.url, &[], &[]);
+    let other_addr = other.url.trim_start_matches("http://").to_owned();
+    assert_eq!(raw_get(&other_addr, "/bundle/index.json", "").0, 200);
     // A publish from another process (the admin's command line) is served at the next
     // index.json: a new generation, a new etag, and its files.
     admin_cli(&db, &["rotate"]).ok();
@@ -1441,6 +1454,9 @@ fn the_bundle_is_served_from_memory_with_cache_headers_and_follows_a_publish() {
     assert!(idx2["trust_list_version"].as_u64() > idx["trust_list_version"].as_u64());
     let tl2 = idx2["trust_list"].as_str().unwrap();
     assert_eq!(raw_get(&addr, &format!("/bundle/{tl2}"), "").0, 200);
+    // The other instance is asked for a file of the new index before its own index: it
+    // looks for the newer generation instead of answering 404.
+    assert_eq!(raw_get(&other_addr, &format!("/bundle/{tl2}"), "").0, 200);
     // And a gate syncs from it.
     let fp = json_of(admin_cli(&db, &["--json", "keys"]))["root_fingerprint"]
         .as_str()

@@ -108,7 +108,8 @@ pub struct LiveGate {
     allow_remote: bool,
     /// The bundle as last loaded, with the `synced-at` stamp it was loaded at.
     loaded: Loaded,
-    loaded_at: Option<i64>,
+    /// When, and as which sync, it was loaded.
+    loaded_at: (Option<i64>, u64),
     highest: Option<i64>,
     /// Serialises store access between scans and this process's background sync (one
     /// process may not hold two sled handles on one store).
@@ -126,7 +127,11 @@ impl LiveGate {
     ) -> Result<Self, GateError> {
         let (loaded, loaded_at, highest) = {
             let g = Gate::open(&home)?;
-            (g.load()?, g.synced_at()?, g.highest_trusted_time()?)
+            (
+                g.load()?,
+                (g.synced_at()?, g.sync_count()?),
+                g.highest_trusted_time()?,
+            )
         };
         Ok(LiveGate {
             home,
@@ -197,7 +202,7 @@ impl Checker for LiveGate {
             gate.policy = self.policy;
             // A sync from another shell (or the background one) since the last scan:
             // this scan uses the new bundle.
-            let stamp = gate.synced_at()?;
+            let stamp = (gate.synced_at()?, gate.sync_count()?);
             if stamp != self.loaded_at {
                 self.loaded = gate.load()?;
                 self.loaded_at = stamp;

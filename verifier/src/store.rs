@@ -128,6 +128,17 @@ impl Gate {
         Ok(())
     }
 
+    /// How many syncs this store has taken (what a running gate compares to know it
+    /// must reload; 0 for a store from before it was counted).
+    pub fn sync_count(&self) -> Result<u64> {
+        Ok(self
+            .db
+            .open_tree(BUNDLE)?
+            .get("sync-count")?
+            .and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes))
+            .unwrap_or(0))
+    }
+
     /// When the last sync happened.
     pub fn synced_at(&self) -> Result<Option<i64>> {
         Ok(self
