@@ -42,9 +42,8 @@ pub fn scan(
     kinds: &[Symbology],
     enough: &dyn Fn(&[String]) -> bool,
 ) -> Result<Vec<String>, CliError> {
-    let luma = decode(path)?;
+    let mut luma = decode(path)?;
     let mut texts = Vec::new();
-    let mut luma = luma;
     if kinds.contains(&Symbology::Qr) {
         let mut prepared = rqrr::PreparedImage::prepare(luma.clone());
         for grid in prepared.detect_grids() {

@@ -78,6 +78,21 @@ fn vm_rss_kib() -> u64 {
     proc_kib("VmRSS")
 }
 
+/// The bench's card: sample citizen 0 for `holder`, at status `index` of list 0, signed
+/// by `issuer` under the bundle's kid.
+fn card(
+    issuer: &SigningKey,
+    holder: &SigningKey,
+    index: u64,
+) -> tuaton_common::gate::GateCredential {
+    let mut issue =
+        tuaton_common::sample::Issue::new(0, issuer, holder.verifying_key(), 1_790_000_000);
+    issue.kid = vec![1, 2, 3, 4];
+    issue.credential_id = [1; 8];
+    issue.status.index = index;
+    issue.gate(&mut rand::rngs::OsRng).unwrap()
+}
+
 /// Scans at which a shift reports its resident memory.
 const SHIFT_MARKS: [usize; 5] = [500, 1000, 2000, 5000, 10_000];
 
@@ -100,13 +115,7 @@ fn shift(home: &Path) {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap();
-    let issuer_key = key();
-    let mut issue =
-        tuaton_common::sample::Issue::new(0, &issuer_key, holder.verifying_key(), 1_790_000_000);
-    issue.kid = vec![1, 2, 3, 4];
-    issue.credential_id = [1; 8];
-    issue.status.index = index;
-    let cred = issue.gate(&mut rand::rngs::OsRng).unwrap();
+    let cred = card(&key(), &holder, index);
     let mut app = App::new(live.status(), false);
     let mut term = Terminal::new(TestBackend::new(80, 24)).unwrap();
     let mut out = vec![];
@@ -195,12 +204,7 @@ fn main() {
     let loaded = gate.load().unwrap();
     let holder = SigningKey::from_bytes(&[8; 32]);
     let index = (0..ENTRIES).find(|i| bits.get(*i) == Some(false)).unwrap();
-    let mut issue =
-        tuaton_common::sample::Issue::new(0, &issuer_key, holder.verifying_key(), 1_790_000_000);
-    issue.kid = vec![1, 2, 3, 4];
-    issue.credential_id = [1; 8];
-    issue.status.index = index;
-    let cred = issue.gate(&mut rand::rngs::OsRng).unwrap();
+    let cred = card(&issuer_key, &holder, index);
     let mut real = RealGate {
         gate: &gate,
         loaded: &loaded,
