@@ -7,14 +7,16 @@
 //! flight group's claims inline, no digests). Both bind the same holder key.
 
 use crate::cbor::{self, err, u};
+use crate::cbor::{Head, Reader, Seq};
 use crate::error::{Error, Result};
 use crate::model::{CardClaims, CitizenId, Expiry, LaserCode, Name, PartialDate, Title};
 use crate::thai;
 use chrono::NaiveDate;
 use ciborium::Value;
-use coset::{iana, AsCborValue, CborSerializable, CoseSign1, CoseSign1Builder, HeaderBuilder};
+use coset::{iana, CborSerializable, CoseSign1Builder, HeaderBuilder};
 use rand_core::CryptoRngCore;
 use sha2::{Digest, Sha256};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// `type` value for a Thai national ID card.
@@ -114,12 +116,19 @@ fn enc_text(s: &str) -> Value {
     }
 }
 
-fn dec_text(v: Value, field: &'static str) -> Result<Name> {
-    let s = match v {
-        Value::Bytes(b) => {
+fn dec_text(r: &mut Reader<'_>, field: &'static str) -> Result<Name> {
+    let s = match r.head()? {
+        Head::Bytes(len) => {
+            let b = r.string_after(len, false)?;
             thai::from_tis620(&b).ok_or_else(|| err(format!("{field}: not TIS-620")))?
         }
-        Value::Text(s) => s,
+        Head::Text(len) => {
+            let b = r.string_after(len, true)?;
+            return Name::parse(
+                field,
+                std::str::from_utf8(&b).expect("checked by the reader"),
+            );
+        }
         _ => return Err(err(format!("{field}: expected text"))),
     };
     Name::parse(field, &s)
@@ -154,23 +163,24 @@ fn enc_partial(d: PartialDate) -> Value {
     }
 }
 
-fn dec_partial(v: Value) -> Result<PartialDate> {
-    let s = match v {
-        Value::Integer(_) => {
-            return Ok(PartialDate::Full(from_epoch_days(cbor::int(
-                &v,
-                "birth_date",
-            )?)?))
+fn dec_partial(r: &mut Reader<'_>) -> Result<PartialDate> {
+    let s = match r.peek()? {
+        Head::Uint(_) | Head::Nint(_) | Head::Tag(_) => {
+            return Ok(PartialDate::Full(from_epoch_days(r.int("birth_date")?)?))
         }
-        Value::Array(a) => match a.as_slice() {
-            [y] => format!("{:04}", cbor::int(y, "birth_date year")?),
-            [y, m] => format!(
-                "{:04}-{:02}",
-                cbor::int(y, "birth_date year")?,
-                cbor::uint(m, "birth_date month")?
-            ),
-            _ => return Err(err("birth_date: expected [year] or [year, month]")),
-        },
+        Head::Array(_) => {
+            let mut a = r.array("birth_date")?;
+            a.expect(r, "birth_date")?;
+            let y = r.int("birth_date year")?;
+            let s = if a.next(r)? {
+                format!("{y:04}-{:02}", r.uint("birth_date month")?)
+            } else {
+                return PartialDate::parse("birth_date", &format!("{y:04}"))
+                    .map_err(|e| err(e.to_string()));
+            };
+            a.end(r, "birth_date: expected [year] or [year, month]")?;
+            s
+        }
         _ => return Err(err("birth_date: expected a day count or an array")),
     };
     PartialDate::parse("birth_date", &s).map_err(|e| err(e.to_string()))
@@ -242,64 +252,94 @@ pub struct DisclosedClaims {
 }
 
 impl DisclosedClaims {
-    /// Adds the claims of one disclosure (the bytes whose digest was checked).
+    /// Adds the claims of one disclosure (the bytes whose digest was checked):
+    /// `[salt, claims...]`.
     pub fn add_group(&mut self, g: Group, disclosure: &[u8]) -> Result<()> {
-        let mut a = cbor::array(cbor::decode(disclosure)?, g.name())?;
-        if a.is_empty() {
+        let mut r = Reader::new(disclosure);
+        let mut items = r.array(g.name())?;
+        if !items.next(&mut r)? {
             return Err(err(format!("{}: empty disclosure", g.name())));
         }
-        let salt = cbor::bytes(a.remove(0), "salt")?;
-        if salt.len() < SALT_LEN {
+        if r.bytes("salt")?.len() < SALT_LEN {
             return Err(err(format!("salt shorter than {SALT_LEN} bytes")));
         }
-        self.add_values(g, a)
+        self.add_claims(g, &mut r, items)?;
+        r.finish()
     }
 
-    /// Adds the claims of one group from their CBOR values (no salt).
-    pub fn add_values(&mut self, g: Group, a: Vec<Value>) -> Result<()> {
-        let want = match g {
-            Group::Flight => 7,
-            Group::Details => 3,
-            _ => 1,
+    /// Adds the claims of one group from the CBOR array of its claims (no salt): a flight
+    /// member's inline claims.
+    pub(crate) fn add_inline(&mut self, g: Group, claims: &[u8]) -> Result<()> {
+        let mut r = Reader::new(claims);
+        let items = r.array(g.name())?;
+        self.add_claims(g, &mut r, items)?;
+        r.finish()
+    }
+
+    /// Reads exactly the claims of `g` from the rest of `items`. Claims are set as they
+    /// are read; a caller that gets an error shows none of them.
+    fn add_claims(&mut self, g: Group, r: &mut Reader<'_>, mut items: Seq) -> Result<()> {
+        // A fixed message per group: this runs for every scan, and formatting one would
+        // cost more than reading the claims.
+        let count = match g {
+            Group::Flight => "flight: expected 7 claims",
+            Group::Details => "details: expected 3 claims",
+            Group::Portrait => "portrait: expected 1 claim",
+            Group::AgeOver18 => "age_over_18: expected 1 claim",
+            Group::AgeOver20 => "age_over_20: expected 1 claim",
         };
-        if a.len() != want {
-            return Err(err(format!("{}: expected {want} claims", g.name())));
-        }
-        let mut it = a.into_iter();
-        let mut next = || it.next().expect("length checked");
+        let mut next = |r: &mut Reader<'_>| items.expect(r, count);
         match g {
             Group::Flight => {
-                let id = cbor::uint(&next(), "citizen_id")?;
+                next(r)?;
+                let id = r.uint("citizen_id")?;
                 self.citizen_id = Some(CitizenId::from_u64(id).map_err(|e| err(e.to_string()))?);
-                self.title = Some(match next() {
-                    Value::Array(mut t) if t.len() == 2 => {
-                        let en = t.pop().expect("len 2");
-                        let th = t.pop().expect("len 2");
-                        Title {
-                            th: dec_text(th, "title_th")?,
-                            en: dec_text(en, "title_en")?,
-                        }
-                    }
-                    v => Title::from_code(cbor::uint(&v, "title")?)
-                        .ok_or_else(|| err("unknown title code"))?,
+                next(r)?;
+                self.title = Some(if let Head::Array(_) = r.peek()? {
+                    let mut t = r.array("title")?;
+                    t.expect(r, "title")?;
+                    let th = dec_text(r, "title_th")?;
+                    t.expect(r, "title")?;
+                    let en = dec_text(r, "title_en")?;
+                    t.end(r, "title")?;
+                    Title { th, en }
+                } else {
+                    Title::from_code(r.uint("title")?).ok_or_else(|| err("unknown title code"))?
                 });
-                self.given_name_th = Some(dec_text(next(), "given_name_th")?);
-                self.family_name_th = Some(dec_text(next(), "family_name_th")?);
-                self.given_name_en = Some(dec_text(next(), "given_name_en")?);
-                self.family_name_en = Some(dec_text(next(), "family_name_en")?);
-                self.birth_date = Some(dec_partial(next())?);
+                next(r)?;
+                self.given_name_th = Some(dec_text(r, "given_name_th")?);
+                next(r)?;
+                self.family_name_th = Some(dec_text(r, "family_name_th")?);
+                next(r)?;
+                self.given_name_en = Some(dec_text(r, "given_name_en")?);
+                next(r)?;
+                self.family_name_en = Some(dec_text(r, "family_name_en")?);
+                next(r)?;
+                self.birth_date = Some(dec_partial(r)?);
             }
             Group::Details => {
-                self.address = Some(dec_text(next(), "address")?);
-                let lc = cbor::text(next(), "laser_code")?;
+                next(r)?;
+                self.address = Some(dec_text(r, "address")?);
+                next(r)?;
+                let lc = r.text("laser_code")?;
                 self.laser_code = Some(LaserCode::parse(&lc).map_err(|e| err(e.to_string()))?);
-                self.issuing_office = Some(dec_text(next(), "issuing_office")?);
+                next(r)?;
+                self.issuing_office = Some(dec_text(r, "issuing_office")?);
             }
-            Group::Portrait => self.portrait = Some(cbor::bytes(next(), "portrait")?),
-            Group::AgeOver18 => self.age_over_18 = Some(cbor::boolean(&next(), "age_over_18")?),
-            Group::AgeOver20 => self.age_over_20 = Some(cbor::boolean(&next(), "age_over_20")?),
+            Group::Portrait => {
+                next(r)?;
+                self.portrait = Some(r.bytes("portrait")?.into_owned());
+            }
+            Group::AgeOver18 => {
+                next(r)?;
+                self.age_over_18 = Some(r.boolean("age_over_18")?);
+            }
+            Group::AgeOver20 => {
+                next(r)?;
+                self.age_over_20 = Some(r.boolean("age_over_20")?);
+            }
         }
-        Ok(())
+        items.end(r, count)
     }
 
     /// Claims as a flat JSON object, in the CLI's field names.
@@ -378,10 +418,11 @@ pub struct Payload {
     pub cred_type: u64,
     /// 9: truncated digests of the groups this member discloses selectively.
     pub digests: BTreeMap<Group, [u8; DIGEST_LEN]>,
-    /// 10: the flight group's claims carried in the clear (the `flight` member only).
+    /// 10: the flight group's claims carried in the clear (the `flight` member only), as
+    /// the exact bytes of their CBOR array; they are decoded by the verifier.
     /// A member that always discloses exactly one group gains nothing from a salted
     /// digest of it, and the 40 bytes it would cost decide the QR version.
-    pub inline_flight: Option<Vec<Value>>,
+    pub inline_flight: Option<Vec<u8>>,
 }
 
 impl Payload {
@@ -413,7 +454,10 @@ impl Payload {
             ));
         }
         if let Some(f) = &self.inline_flight {
-            m.push((u(10u8), Value::Array(f.clone())));
+            m.push((
+                u(10u8),
+                cbor::decode(f).expect("the issuer encoded these claims itself"),
+            ));
         }
         Value::Map(m)
     }
@@ -431,44 +475,53 @@ impl Payload {
         let mut typ = None;
         let mut digests = BTreeMap::new();
         let mut inline_flight = None;
-        for (k, v) in cbor::int_map(cbor::decode(b)?, "payload")? {
-            match k {
+        let mut r = Reader::new(b);
+        let mut entries = r.map("payload")?;
+        let mut keys = IncreasingKeys::default();
+        while entries.next(&mut r)? {
+            match keys.next(&mut r, "payload")? {
                 1 => {
                     issuer = Some(
-                        u32::try_from(cbor::uint(&v, "issuer")?)
-                            .map_err(|_| err("issuer too large"))?,
+                        u32::try_from(r.uint("issuer")?).map_err(|_| err("issuer too large"))?,
                     )
                 }
-                2 => cid = Some(cbor::fixed::<8>(v, "credential id")?),
-                3 => iat = Some(cbor::int(&v, "issued at")?),
-                4 => nbf = Some(from_epoch_days(cbor::int(&v, "valid from")?)?),
-                5 => exp = Some(from_epoch_days(cbor::int(&v, "valid until")?)?),
+                2 => cid = Some(r.fixed::<8>("credential id")?),
+                3 => iat = Some(r.int("issued at")?),
+                4 => nbf = Some(from_epoch_days(r.int("valid from")?)?),
+                5 => exp = Some(from_epoch_days(r.int("valid until")?)?),
                 6 => {
-                    let a = cbor::array(v, "status")?;
-                    let [l, i] = a.as_slice() else {
-                        return Err(err("status: expected [list, index]"));
-                    };
-                    status = Some(StatusRef {
-                        list: u32::try_from(cbor::uint(l, "status list")?)
-                            .map_err(|_| err("status list too large"))?,
-                        index: cbor::uint(i, "status index")?,
-                    });
+                    let mut a = r.array("status")?;
+                    let shape = "status: expected [list, index]";
+                    a.expect(&mut r, shape)?;
+                    let list = u32::try_from(r.uint("status list")?)
+                        .map_err(|_| err("status list too large"))?;
+                    a.expect(&mut r, shape)?;
+                    let index = r.uint("status index")?;
+                    a.end(&mut r, shape)?;
+                    status = Some(StatusRef { list, index });
                 }
-                7 => cnf = Some(cbor::fixed::<32>(v, "holder key")?),
-                8 => typ = Some(cbor::uint(&v, "type")?),
+                7 => cnf = Some(r.fixed::<32>("holder key")?),
+                8 => typ = Some(r.uint("type")?),
                 9 => {
-                    let mut d = BTreeMap::new();
-                    for (g, v) in cbor::int_map(v, "digests")? {
-                        let g =
-                            Group::from_key(g).ok_or_else(|| err("unknown disclosure group"))?;
-                        d.insert(g, cbor::fixed::<DIGEST_LEN>(v, "digest")?);
+                    let mut d = r.map("digests")?;
+                    let mut groups = IncreasingKeys::default();
+                    digests.clear();
+                    while d.next(&mut r)? {
+                        let g = Group::from_key(groups.next(&mut r, "digests")?)
+                            .ok_or_else(|| err("unknown disclosure group"))?;
+                        digests.insert(g, r.fixed::<DIGEST_LEN>("digest")?);
                     }
-                    digests = d;
                 }
-                10 => inline_flight = Some(cbor::array(v, "flight claims")?),
-                _ => return Err(err(format!("payload: unknown key {k}"))),
+                10 => {
+                    let Head::Array(_) = r.peek()? else {
+                        return Err(err("flight claims: expected an array"));
+                    };
+                    inline_flight = Some(r.item()?.to_vec());
+                }
+                k => return Err(err(format!("payload: unknown key {k}"))),
             }
         }
+        r.finish()?;
         let need = |what: &str| err(format!("payload: {what} missing"));
         Ok(Payload {
             issuer: issuer.ok_or_else(|| need("issuer"))?,
@@ -494,82 +547,176 @@ impl Payload {
     }
 }
 
-/// A parsed issuer-signed member, keeping the exact signed bytes (never re-encoded).
+/// A parsed issuer-signed member (COSE_Sign1), borrowing the exact signed bytes from
+/// what was decoded (never re-encoded).
 #[derive(Clone, Debug)]
-pub struct IssuerSigned {
-    /// The COSE_Sign1 as parsed by coset; its protected header keeps its original bytes.
-    pub cose: CoseSign1,
+pub struct IssuerSigned<'a> {
+    /// The protected header's bytes, as received.
+    pub protected: Cow<'a, [u8]>,
     /// Key id from the protected header.
-    pub kid: Vec<u8>,
+    pub kid: Cow<'a, [u8]>,
     /// The exact payload bytes that were signed.
-    pub payload_bytes: Vec<u8>,
+    pub payload_bytes: Cow<'a, [u8]>,
     /// The decoded payload.
     pub payload: Payload,
+    /// The issuer's Ed25519 signature.
+    pub signature: [u8; 64],
 }
 
-impl IssuerSigned {
-    /// Parses a COSE_Sign1 CBOR value (untagged, as in the QR) and its payload.
-    pub fn from_value(v: Value) -> Result<Self> {
-        let cose = CoseSign1::from_cbor_value(v).map_err(|e| err(format!("COSE_Sign1: {e}")))?;
-        if cose.protected.header.alg
-            != Some(coset::RegisteredLabelWithPrivate::Assigned(
-                iana::Algorithm::EdDSA,
-            ))
-        {
-            return Err(err("COSE_Sign1: algorithm is not EdDSA"));
-        }
-        if !cose.unprotected.is_empty() || !cose.protected.header.crit.is_empty() {
+impl<'a> IssuerSigned<'a> {
+    /// Parses member bytes: an untagged COSE_Sign1 and its payload, nothing after it.
+    pub fn from_bytes(b: &'a [u8]) -> Result<Self> {
+        let mut r = Reader::new(b);
+        let is = Self::read(&mut r)?;
+        r.finish()?;
+        Ok(is)
+    }
+
+    /// Reads a COSE_Sign1 (RFC 9052 section 4.2) from `r`: `[protected: bstr,
+    /// unprotected: {}, payload: bstr, signature: bstr .size 64]`.
+    pub(crate) fn read(r: &mut Reader<'a>) -> Result<Self> {
+        let shape = "COSE_Sign1: expected 4 items";
+        let mut a = r.array("COSE_Sign1")?;
+        a.expect(r, shape)?;
+        let protected = r.bytes("COSE_Sign1 protected header")?;
+        a.expect(r, shape)?;
+        if r.map("COSE_Sign1 unprotected header")?.next(r)? {
             return Err(err("COSE_Sign1: unexpected header parameters"));
         }
-        let kid = cose.protected.header.key_id.clone();
-        if kid.is_empty() {
-            return Err(err("COSE_Sign1: no kid in the protected header"));
-        }
-        let payload_bytes = cose
-            .payload
-            .clone()
-            .ok_or_else(|| err("COSE_Sign1: detached payload"))?;
-        if cose.signature.len() != 64 {
-            return Err(err("COSE_Sign1: signature is not 64 bytes"));
-        }
+        a.expect(r, shape)?;
+        let payload_bytes = match r.peek()? {
+            Head::Null => return Err(err("COSE_Sign1: detached payload")),
+            _ => r.bytes("COSE_Sign1 payload")?,
+        };
+        a.expect(r, shape)?;
+        let signature = r
+            .fixed::<64>("COSE_Sign1 signature")
+            .map_err(|_| err("COSE_Sign1: signature is not 64 bytes"))?;
+        a.end(r, shape)?;
+        let kid = match protected_kid(&protected) {
+            Some(range) => match &protected {
+                Cow::Borrowed(p) => Cow::Borrowed(&p[range]),
+                Cow::Owned(p) => Cow::Owned(p[range].to_vec()),
+            },
+            None => Cow::Owned(protected_kid_by_coset(&protected)?),
+        };
         let payload = Payload::from_bytes(&payload_bytes)?;
         Ok(IssuerSigned {
-            cose,
+            protected,
             kid,
             payload_bytes,
             payload,
+            signature,
         })
     }
 
-    /// Parses member bytes.
-    pub fn from_bytes(b: &[u8]) -> Result<Self> {
-        Self::from_value(cbor::decode(b)?)
-    }
-
-    /// The bytes Ed25519 signs: COSE Sig_structure with empty external AAD.
+    /// The bytes Ed25519 signs: the COSE Sig_structure `["Signature1", protected, h'',
+    /// payload]` (RFC 9052 section 4.4) with empty external AAD.
     pub fn to_be_signed(&self) -> Vec<u8> {
-        self.cose.tbs_data(b"")
+        let mut out = Vec::with_capacity(self.protected.len() + self.payload_bytes.len() + 24);
+        out.push(0x84);
+        out.push(0x6a);
+        out.extend_from_slice(b"Signature1");
+        push_bstr(&mut out, &self.protected);
+        push_bstr(&mut out, b"");
+        push_bstr(&mut out, &self.payload_bytes);
+        out
     }
 
     /// The signature bytes.
     pub fn signature(&self) -> &[u8] {
-        &self.cose.signature
+        &self.signature
     }
 
     /// The raw protected header bytes.
-    pub fn protected_bytes(&self) -> Vec<u8> {
-        self.cose
-            .protected
-            .original_data
-            .clone()
-            .unwrap_or_else(|| {
-                self.cose
-                    .protected
-                    .clone()
-                    .header
-                    .to_vec()
-                    .unwrap_or_default()
-            })
+    pub fn protected_bytes(&self) -> &[u8] {
+        &self.protected
+    }
+}
+
+/// A byte string in preferred (shortest) encoding, as every COSE encoder writes the
+/// Sig_structure.
+fn push_bstr(out: &mut Vec<u8>, b: &[u8]) {
+    let n = b.len() as u64;
+    match n {
+        0..=23 => out.push(0x40 | n as u8),
+        24..=0xff => out.extend_from_slice(&[0x58, n as u8]),
+        0x100..=0xffff => {
+            out.push(0x59);
+            out.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        0x1_0000..=0xffff_ffff => {
+            out.push(0x5a);
+            out.extend_from_slice(&(n as u32).to_be_bytes());
+        }
+        _ => {
+            out.push(0x5b);
+            out.extend_from_slice(&n.to_be_bytes());
+        }
+    }
+    out.extend_from_slice(b);
+}
+
+/// The kid's place in a protected header of the shape every tuaton issuer writes,
+/// `{1: -8, 4: kid}` (either order, any integer width, a definite non-empty kid), read
+/// in one pass. `None` for any other shape: [`protected_kid_by_coset`] then judges it
+/// by RFC 9052's rules in full.
+fn protected_kid(p: &[u8]) -> Option<std::ops::Range<usize>> {
+    let mut r = Reader::new(p);
+    let mut entries = r.map("protected").ok()?;
+    let (mut alg, mut kid) = (false, None);
+    while entries.next(&mut r).ok()? {
+        match r.uint("label").ok()? {
+            1 if !alg => alg = r.int("alg").ok()? == -8,
+            4 if kid.is_none() => {
+                let Head::Bytes(Some(n @ 1..)) = r.head().ok()? else {
+                    return None;
+                };
+                let start = r.position();
+                r.string_after(Some(n), false).ok()?;
+                kid = Some(start..r.position());
+            }
+            _ => return None,
+        }
+    }
+    r.finish().ok()?;
+    kid.filter(|_| alg)
+}
+
+/// The kid of a protected header outside the common shape, checked with coset: alg
+/// EdDSA, a non-empty kid, no crit; other parameters are allowed (and signed).
+fn protected_kid_by_coset(p: &[u8]) -> Result<Vec<u8>> {
+    let h = coset::ProtectedHeader::from_cbor_bstr(Value::Bytes(p.to_vec()))
+        .map_err(|e| err(format!("COSE_Sign1: {e}")))?
+        .header;
+    if h.alg
+        != Some(coset::RegisteredLabelWithPrivate::Assigned(
+            iana::Algorithm::EdDSA,
+        ))
+    {
+        return Err(err("COSE_Sign1: algorithm is not EdDSA"));
+    }
+    if !h.crit.is_empty() {
+        return Err(err("COSE_Sign1: unexpected header parameters"));
+    }
+    if h.key_id.is_empty() {
+        return Err(err("COSE_Sign1: no kid in the protected header"));
+    }
+    Ok(h.key_id)
+}
+
+/// Map keys that must be unsigned and strictly increasing (so each appears once).
+#[derive(Default)]
+pub(crate) struct IncreasingKeys(Option<u64>);
+
+impl IncreasingKeys {
+    pub(crate) fn next(&mut self, r: &mut Reader<'_>, what: &str) -> Result<u64> {
+        let k = r.uint(what)?;
+        if self.0.is_some_and(|last| last >= k) {
+            return Err(err(format!("{what}: keys out of order or repeated")));
+        }
+        self.0 = Some(k);
+        Ok(k)
     }
 }
 
@@ -650,7 +797,7 @@ impl GateCredential {
     }
 
     /// The decoded full member.
-    pub fn full_member(&self) -> Result<IssuerSigned> {
+    pub fn full_member(&self) -> Result<IssuerSigned<'_>> {
         IssuerSigned::from_bytes(&self.full)
     }
 
@@ -729,7 +876,12 @@ pub fn issue(
     };
     let full = sign_member(&payload, p)?;
     payload.digests.clear();
-    payload.inline_flight = Some(group_values(Group::Flight, claims, age18, age20));
+    payload.inline_flight = Some(cbor::encode(&Value::Array(group_values(
+        Group::Flight,
+        claims,
+        age18,
+        age20,
+    ))));
     let flight = sign_member(&payload, p)?;
     Ok(GateCredential {
         full,
@@ -782,13 +934,9 @@ impl GateCredential {
     /// the issuer re-signing its own card; gates use the verify engine.
     pub fn verified_card(&self, key: &ed25519_dalek::VerifyingKey) -> Result<CardClaims> {
         let full = self.full_member()?;
-        let sig: [u8; 64] = full
-            .signature()
-            .try_into()
-            .map_err(|_| err("COSE_Sign1: signature is not 64 bytes"))?;
         key.verify_strict(
             &full.to_be_signed(),
-            &ed25519_dalek::Signature::from_bytes(&sig),
+            &ed25519_dalek::Signature::from_bytes(&full.signature),
         )
         .map_err(|_| Error::Signature("the card's issuer signature does not verify".into()))?;
         let c = self.claims()?;

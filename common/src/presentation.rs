@@ -1,11 +1,12 @@
 //! Presentations: the disclosures of a profile plus the holder's proof of possession,
 //! and the QR text they travel as (`TT1:` + base45 of the CBOR, deflated when it pays).
 
-use crate::cbor::{self, err, u};
+use crate::cbor::{self, err, u, Reader};
 use crate::error::{Error, Result};
-use crate::gate::{GateCredential, Group, IssuerSigned};
+use crate::gate::{GateCredential, Group, IncreasingKeys, IssuerSigned};
 use ciborium::Value;
 use ed25519_dalek::{Signer, SigningKey};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::io::Write;
 
@@ -62,11 +63,11 @@ impl std::str::FromStr for Profile {
 
 /// A decoded presentation, holding the exact bytes of everything signed.
 #[derive(Clone, Debug)]
-pub struct Presentation {
+pub struct Presentation<'a> {
     /// The issuer-signed member.
-    pub issuer_signed: IssuerSigned,
+    pub issuer_signed: IssuerSigned<'a>,
     /// Disclosed groups and their exact bytes.
-    pub disclosures: BTreeMap<Group, Vec<u8>>,
+    pub disclosures: BTreeMap<Group, Cow<'a, [u8]>>,
     /// When the holder made the proof, Unix seconds.
     pub time: i64,
     /// The holder's Ed25519 signature over [`holder_proof_message`].
@@ -81,9 +82,9 @@ pub struct Presentation {
 /// there is none), the issuer-signed member's protected header, payload and signature,
 /// then each disclosed group's number and bytes in ascending group order; every field
 /// preceded by its length as 4 bytes big-endian.
-pub fn holder_proof_message(
-    issuer_signed: &IssuerSigned,
-    disclosures: &BTreeMap<Group, Vec<u8>>,
+pub fn holder_proof_message<D: AsRef<[u8]>>(
+    issuer_signed: &IssuerSigned<'_>,
+    disclosures: &BTreeMap<Group, D>,
     time: i64,
     nonce: Option<&[u8]>,
 ) -> Vec<u8> {
@@ -91,12 +92,12 @@ pub fn holder_proof_message(
         HOLDER_PROOF_TAG,
         &time.to_be_bytes(),
         nonce.unwrap_or_default(),
-        &issuer_signed.protected_bytes(),
+        issuer_signed.protected_bytes(),
         &issuer_signed.payload_bytes,
         issuer_signed.signature(),
     ]);
     for (g, d) in disclosures {
-        crate::lp::push(&mut m, [&[*g as u8][..], d]);
+        crate::lp::push(&mut m, [&[*g as u8][..], d.as_ref()]);
     }
     m
 }
@@ -186,33 +187,45 @@ pub fn present(
     present_groups(cred, holder, profile.groups(), time, None)
 }
 
-impl Presentation {
-    /// Decodes presentation CBOR: `[COSE_Sign1, {group: bstr}, [time, sig]]`.
-    pub fn from_cbor(b: &[u8]) -> Result<Self> {
-        let a = cbor::array(cbor::decode(b)?, "presentation")?;
-        let [cose, discl, proof]: [Value; 3] = a
-            .try_into()
-            .map_err(|_| err("presentation: expected 3 items"))?;
-        let issuer_signed = IssuerSigned::from_value(cose)?;
+impl<'a> Presentation<'a> {
+    /// Decodes presentation CBOR, `[COSE_Sign1, {group: bstr}, [time, sig, ?salt]]`, in
+    /// one pass, borrowing every signed byte string from `b`.
+    pub fn from_cbor(b: &'a [u8]) -> Result<Self> {
+        let mut r = Reader::new(b);
+        let shape = "presentation: expected 3 items";
+        let mut top = r.array("presentation")?;
+        top.expect(&mut r, shape)?;
+        let issuer_signed = IssuerSigned::read(&mut r)?;
+        top.expect(&mut r, shape)?;
         let mut disclosures = BTreeMap::new();
-        for (g, d) in cbor::int_map(discl, "disclosures")? {
-            let g = Group::from_key(g).ok_or_else(|| err("unknown disclosure group"))?;
-            disclosures.insert(g, cbor::bytes(d, "disclosure")?);
+        let mut entries = r.map("disclosures")?;
+        let mut keys = IncreasingKeys::default();
+        while entries.next(&mut r)? {
+            let g = Group::from_key(keys.next(&mut r, "disclosures")?)
+                .ok_or_else(|| err("unknown disclosure group"))?;
+            disclosures.insert(g, r.bytes("disclosure")?);
         }
-        let mut proof = cbor::array(proof, "holder proof")?.into_iter();
-        let (Some(t), Some(s), salt, None) =
-            (proof.next(), proof.next(), proof.next(), proof.next())
-        else {
-            return Err(err(
-                "holder proof: expected [time, signature] or [time, signature, salt]",
-            ));
+        top.expect(&mut r, shape)?;
+        let proof_shape = "holder proof: expected [time, signature] or [time, signature, salt]";
+        let mut proof = r.array("holder proof")?;
+        proof.expect(&mut r, proof_shape)?;
+        let time = r.int("proof time")?;
+        proof.expect(&mut r, proof_shape)?;
+        let holder_sig = r.fixed::<64>("holder signature")?;
+        let salt = if proof.next(&mut r)? {
+            Some(r.fixed::<16>("salt")?)
+        } else {
+            None
         };
+        proof.end(&mut r, proof_shape)?;
+        top.end(&mut r, shape)?;
+        r.finish()?;
         Ok(Presentation {
             issuer_signed,
             disclosures,
-            time: cbor::int(&t, "proof time")?,
-            holder_sig: cbor::fixed::<64>(s, "holder signature")?,
-            salt: salt.map(|v| cbor::fixed::<16>(v, "salt")).transpose()?,
+            time,
+            holder_sig,
+            salt,
         })
     }
 }

@@ -44,7 +44,7 @@ impl Issuer<SledStore> {
     /// Writes a sealed backup of the whole store to `out` (created new, owner-only).
     pub fn backup(&self, out: &Path, passphrase: &[u8]) -> Result<usize> {
         let db = self.store().db();
-        db.flush()?;
+        tuaton_store::flush(db)?;
         let mut blob = Vec::new();
         let mut entries = 0;
         for name in db.tree_names() {

@@ -1097,7 +1097,7 @@ impl<S: Store> Issuer<S> {
         // The card must be one this issuer signed (any key of its own, even a revoked
         // one: that is the point of a refresh), with exactly the claims it issued.
         let keys = tx.keys().await?;
-        let kid = full.kid.clone();
+        let kid = full.kid.to_vec();
         let signed_by = keys
             .iter()
             .find(|k| k.kid == kid)

@@ -607,7 +607,7 @@ impl Txn for SledTx {
                     IssuerError::StoreDamaged("a store transaction aborted".into())
                 }
             })?;
-        self.db.flush()?;
+        tuaton_store::flush(&self.db)?;
         Ok(())
     }
 }

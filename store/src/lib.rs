@@ -100,6 +100,38 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 /// How long [`open`] waits for another process to let go of a store.
 pub const LOCK_WAIT: Duration = Duration::from_secs(5);
 
+/// How long a flush may take before the store is taken to be stuck. A flush that works
+/// takes milliseconds, even on a busy SD card.
+pub const FLUSH_WAIT: Duration = Duration::from_secs(15);
+
+/// `tree.flush()`, bounded in time. When a write on one of sled 0.34's I/O threads fails
+/// (a full disk), a flush waiting for that write can wait for ever: seen about once in a
+/// hundred runs of an ENOSPC at the second `pwrite64`, under load. The flush runs on a
+/// thread of its own; past [`FLUSH_WAIT`] the caller gets an I/O error to report, and the
+/// process can exit. What was flushed before is on disk, as after a crash, and the store
+/// opens with it.
+pub fn flush(tree: &sled::Tree) -> sled::Result<()> {
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    let t = tree.clone();
+    std::thread::Builder::new()
+        .name("store-flush".into())
+        .spawn(move || {
+            // The receiver may have given up; nothing is left to tell then.
+            let _ = tx.send(t.flush());
+        })
+        .map_err(sled::Error::Io)?;
+    match rx.recv_timeout(FLUSH_WAIT) {
+        Ok(r) => r.map(drop),
+        Err(_) => Err(sled::Error::Io(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!(
+                "the disk did not confirm the write within {} s (full or failing?)",
+                FLUSH_WAIT.as_secs()
+            ),
+        ))),
+    }
+}
+
 /// Removes the partial snapshots an interrupted sled leaves (`snap.*.generating`); the
 /// complete snapshot and the log are untouched.
 pub fn remove_partial_snapshots(dir: &Path) -> Result<usize> {
@@ -163,7 +195,7 @@ pub fn create<E: From<StoreError>>(
             .open()
             .map_err(|e| StoreError::from_sled(&tmp, e))?;
         build(&db)?;
-        db.flush().map_err(|e| StoreError::from_sled(&tmp, e))?;
+        flush(&db).map_err(|e| StoreError::from_sled(&tmp, e))?;
         drop(db);
         sync_dir(&tmp)?;
         Ok(())

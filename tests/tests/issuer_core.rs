@@ -152,14 +152,15 @@ fn issue<S: Store>(iss: &Issuer<S>, i: usize, k: &SigningKey, now: i64) -> (Stri
 
 fn kid_of_package(p: &str) -> Vec<u8> {
     let pkg = CredentialPackage::parse(p.as_bytes()).unwrap();
-    pkg.gate_form().unwrap().full_member().unwrap().kid
+    pkg.gate_form().unwrap().full_member().unwrap().kid.to_vec()
 }
 
 /// The card verifies under the trust state: its kid is listed and the signature holds.
 fn verifies(p: &str, state: &TrustState) -> bool {
     let pkg = CredentialPackage::parse(p.as_bytes()).unwrap();
-    let full = pkg.gate_form().unwrap().full_member().unwrap();
-    let sig = ed25519_dalek::Signature::from_slice(full.signature()).unwrap();
+    let gate = pkg.gate_form().unwrap();
+    let full = gate.full_member().unwrap();
+    let sig = ed25519_dalek::Signature::from_bytes(&full.signature);
     let store = state.trust_list.list.to_store();
     let ok = store
         .keys_for(full.payload.issuer, &full.kid)

@@ -144,11 +144,15 @@ fn show_export_and_present_formats() {
     let mut decoded = Vec::new();
     grids[0].decode_to(&mut decoded).unwrap();
     // The same card and time as the text form; a fresh salt makes the bytes differ.
-    let parse = |t: &str| {
-        use tuaton_common::presentation::{from_qr_text, Presentation};
-        Presentation::from_cbor(&from_qr_text(t).unwrap()).unwrap()
-    };
-    let (a, b) = (parse(&String::from_utf8(decoded).unwrap()), parse(&text));
+    use tuaton_common::presentation::{from_qr_text, Presentation};
+    let (a, b) = (
+        from_qr_text(&String::from_utf8(decoded).unwrap()).unwrap(),
+        from_qr_text(&text).unwrap(),
+    );
+    let (a, b) = (
+        Presentation::from_cbor(&a).unwrap(),
+        Presentation::from_cbor(&b).unwrap(),
+    );
     assert_eq!(a.issuer_signed.payload_bytes, b.issuer_signed.payload_bytes);
     assert_eq!(a.time, b.time);
     assert_ne!(a.salt, b.salt, "two presentations never share their salt");

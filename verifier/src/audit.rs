@@ -13,7 +13,7 @@ impl Gate {
         self.db
             .open_tree(META)?
             .insert("log-personal-data", &[u8::from(on)])?;
-        self.db.flush()?;
+        tuaton_store::flush(&self.db)?;
         Ok(())
     }
 
@@ -48,7 +48,7 @@ impl Gate {
             rec["name_on_pass"] = j["name"].clone();
         }
         self.append_audit(&rec)?;
-        self.db.flush()?;
+        tuaton_store::flush(&self.db)?;
         Ok(())
     }
 

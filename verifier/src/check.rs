@@ -117,7 +117,7 @@ impl Gate {
             self.raise_trusted_time(now)?;
         }
         self.prune_replay(now)?;
-        self.db.flush()?;
+        tuaton_store::flush(&self.db)?;
         Ok(())
     }
 

@@ -98,7 +98,7 @@ impl Gate {
         batch.insert("sync-count", &count.to_be_bytes());
         self.db.open_tree(BUNDLE)?.apply_batch(batch)?;
         self.raise_trusted_time(state.trust_list.list.issued_at)?;
-        self.db.flush()?;
+        tuaton_store::flush(&self.db)?;
         Ok(SyncReport {
             root_version: state.root.root.version,
             root_fingerprint: state.root.root.fingerprint(),

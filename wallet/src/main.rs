@@ -574,8 +574,7 @@ fn import(
     if let (Some(st), true) = (&state, *replace_card) {
         let id = tuaton_common::package::CredentialPackage::parse(&pkg)
             .and_then(|p| p.gate_form())
-            .and_then(|g| g.full_member())
-            .map(|m| m.payload.issuer)
+            .and_then(|g| g.full_member().map(|m| m.payload.issuer))
             .map_err(|e| WalletError::BadPackage(e.to_string()))?;
         confirm_issuer(u, st, &tuaton_wallet::HeldIssuer::of(st, id)?, true, p)?;
     }

@@ -163,13 +163,13 @@ impl Wallet {
             let due = backoff_secs(failures).max(1);
             if next - now > due {
                 meta.insert("next-try", &((now + due) as u64).to_be_bytes())?;
-                self.db.flush()?;
+                tuaton_store::flush(&self.db)?;
                 return Err(WalletError::Backoff(due));
             }
             return Err(WalletError::Backoff(next - now));
         }
         meta.insert("failures", &u64::from(failures + 1).to_be_bytes())?;
-        self.db.flush()?;
+        tuaton_store::flush(&self.db)?;
         let sealed = Sealed::from_bytes(
             &meta
                 .get("sealed-key")?
@@ -183,13 +183,13 @@ impl Wallet {
                 ))?;
                 meta.insert("failures", &0u64.to_be_bytes())?;
                 meta.remove("next-try")?;
-                self.db.flush()?;
+                tuaton_store::flush(&self.db)?;
                 Ok(Unlocked { w: self, store_key })
             }
             Err(tuaton_common::Error::WrongSecret) => {
                 let f = failures + 1;
                 meta.insert("next-try", &((now + backoff_secs(f)) as u64).to_be_bytes())?;
-                self.db.flush()?;
+                tuaton_store::flush(&self.db)?;
                 if f >= MAX_ATTEMPTS {
                     Err(WalletError::Locked)
                 } else {
@@ -407,7 +407,7 @@ impl Unlocked<'_> {
             None => {}
         }
         self.w.db.open_tree(VAULT)?.apply_batch(batch)?;
-        self.w.db.flush()?;
+        tuaton_store::flush(&self.w.db)?;
         Ok(Card {
             gate,
             w3c: w3c_json,
@@ -494,7 +494,7 @@ impl Unlocked<'_> {
             STORE_KEY_AAD,
         )?;
         meta.insert("sealed-key", sealed.to_bytes())?;
-        self.w.db.flush()?;
+        tuaton_store::flush(&self.w.db)?;
         Ok(())
     }
 }

@@ -101,12 +101,10 @@ pub fn policy_for(profile: tuaton_common::presentation::Profile) -> Policy {
 pub fn policy_of(text: &str) -> Policy {
     use tuaton_common::gate::Group;
     use tuaton_common::presentation::{self, Presentation, Profile};
-    let p = presentation::from_qr_text(text)
-        .ok()
-        .and_then(|b| Presentation::from_cbor(&b).ok());
-    match p {
-        Some(p) if p.disclosures.contains_key(&Group::Details) => policy_for(Profile::Full),
-        Some(p) if p.disclosures.keys().eq([Group::AgeOver20].iter()) => policy_for(Profile::Age),
+    let bytes = presentation::from_qr_text(text).unwrap_or_default();
+    match Presentation::from_cbor(&bytes) {
+        Ok(p) if p.disclosures.contains_key(&Group::Details) => policy_for(Profile::Full),
+        Ok(p) if p.disclosures.keys().eq([Group::AgeOver20].iter()) => policy_for(Profile::Age),
         _ => Policy::default(),
     }
 }
