@@ -113,8 +113,10 @@ pub(crate) enum Head {
     Break,
 }
 
-/// Deepest nesting of arrays, maps and tags a skipped item may have (ciborium's limit when
-/// it decoded whole trees, kept so the same inputs are refused).
+/// Deepest nesting of arrays, maps and tags a skipped item may have, counted from the
+/// skipped item: a bound on recursion (ciborium's limit for whole trees was also 256).
+/// Skipping is used only for the inline flight claims, whose reader then refuses any
+/// nesting beyond the title pair.
 const MAX_DEPTH: usize = 256;
 
 /// A single-pass reader over borrowed CBOR: the verify path decodes a presentation with
@@ -254,7 +256,8 @@ impl<'a> Reader<'a> {
     }
 
     /// The content of a string whose head was `len`; segments of an indefinite string
-    /// must be definite strings of the same major type, and are joined.
+    /// must be definite strings of the same major type (RFC 8949 section 3.2.3: an
+    /// indefinite string inside another, which ciborium took, is refused), and are joined.
     pub(crate) fn string_after(&mut self, len: Option<u64>, text: bool) -> Result<Cow<'a, [u8]>> {
         let Some(len) = len else {
             let mut joined = Vec::new();

@@ -426,7 +426,9 @@ pub struct Payload {
 }
 
 impl Payload {
-    fn to_value(&self) -> Value {
+    /// The payload as a CBOR value, for signing. `inline_flight` must hold claims this
+    /// issuer encoded; bytes it cannot decode are an error, never a panic.
+    fn to_value(&self) -> Result<Value> {
         let mut m = vec![
             (u(1u8), u(self.issuer)),
             (u(2u8), Value::Bytes(self.credential_id.to_vec())),
@@ -454,12 +456,9 @@ impl Payload {
             ));
         }
         if let Some(f) = &self.inline_flight {
-            m.push((
-                u(10u8),
-                cbor::decode(f).expect("the issuer encoded these claims itself"),
-            ));
+            m.push((u(10u8), cbor::decode(f)?));
         }
-        Value::Map(m)
+        Ok(Value::Map(m))
     }
 
     /// Decodes payload bytes. Unknown keys are refused: every signed byte must mean
@@ -664,10 +663,12 @@ fn push_bstr(out: &mut Vec<u8>, b: &[u8]) {
 fn protected_kid(p: &[u8]) -> Option<std::ops::Range<usize>> {
     let mut r = Reader::new(p);
     let mut entries = r.map("protected").ok()?;
-    let (mut alg, mut kid) = (false, None);
+    // `alg` is None until label 1 is read, so a second label 1 goes to coset, which
+    // refuses the duplicate (RFC 9052 section 3), whatever the first one said.
+    let (mut alg, mut kid) = (None, None);
     while entries.next(&mut r).ok()? {
         match r.uint("label").ok()? {
-            1 if !alg => alg = r.int("alg").ok()? == -8,
+            1 if alg.is_none() => alg = Some(r.int("alg").ok()? == -8),
             4 if kid.is_none() => {
                 let Head::Bytes(Some(n @ 1..)) = r.head().ok()? else {
                     return None;
@@ -680,7 +681,7 @@ fn protected_kid(p: &[u8]) -> Option<std::ops::Range<usize>> {
         }
     }
     r.finish().ok()?;
-    kid.filter(|_| alg)
+    kid.filter(|_| alg == Some(true))
 }
 
 /// The kid of a protected header outside the common shape, checked with coset: alg
@@ -897,7 +898,7 @@ fn sign_member(payload: &Payload, p: &IssueParams<'_>) -> Result<Vec<u8>> {
         .build();
     let cose = CoseSign1Builder::new()
         .protected(protected)
-        .payload(cbor::encode(&payload.to_value()))
+        .payload(cbor::encode(&payload.to_value()?))
         .try_create_signature(b"", |tbs| {
             crate::signer::sign_checked(p.signing_key, tbs).map(|s| s.to_vec())
         })?

@@ -211,3 +211,57 @@ fn tags_floats_and_unknown_simple_values_are_malformed() {
     // The control: the same writer with the real time verifies.
     assert!(check(Profile::Age, &respell(&p, plain, |o| int(o, time, plain))).is_valid());
 }
+
+/// RFC 9052 section 3: a label appears once in a header map. A header that names `alg`
+/// twice (first ES256, then EdDSA) is refused even under a good issuer signature, as
+/// coset refused it; the same header without the repeat verifies.
+#[test]
+fn a_protected_header_that_repeats_alg_is_malformed_even_when_signed() {
+    use ed25519_dalek::Signer;
+    let good = salted(Profile::Flight);
+    let p = Presentation::from_cbor(&good).unwrap();
+    let plain = Style {
+        indefinite: false,
+        wide: false,
+        split: false,
+        bignum: false,
+    };
+    let with_kid = |head: &[u8]| {
+        let mut h = head.to_vec();
+        h.push(0x40 | KID.len() as u8);
+        h.extend_from_slice(&KID);
+        h
+    };
+    for (protected, valid) in [
+        (with_kid(&[0xa3, 0x01, 0x26, 0x01, 0x27, 0x04]), false),
+        (
+            with_kid(&[0xa2, 0x04])
+                .into_iter()
+                .chain([0x01, 0x27])
+                .collect(),
+            true,
+        ),
+    ] {
+        let mut q = p.clone();
+        q.issuer_signed.protected = protected.into();
+        q.issuer_signed.signature = issuer_key()
+            .sign(&q.issuer_signed.to_be_signed())
+            .to_bytes();
+        let msg = presentation::holder_proof_message(
+            &q.issuer_signed,
+            &q.disclosures,
+            q.time,
+            q.salt.as_ref().map(|s| &s[..]),
+        );
+        q.holder_sig = holder_key().sign(&msg).to_bytes();
+        let v = check(
+            Profile::Flight,
+            &respell(&q, plain, |o| int(o, q.time, plain)),
+        );
+        if valid {
+            assert!(v.is_valid(), "{:?}", codes(&v));
+        } else {
+            assert_eq!(codes(&v), ["malformed"]);
+        }
+    }
+}
