@@ -170,16 +170,16 @@ fn dec_partial(r: &mut Reader<'_>) -> Result<PartialDate> {
         }
         Head::Array(_) => {
             let mut a = r.array("birth_date")?;
-            a.expect(r, "birth_date")?;
+            let shape = "birth_date: expected [year] or [year, month]";
+            a.expect(r, shape)?;
             let y = r.int("birth_date year")?;
-            let s = if a.next(r)? {
-                format!("{y:04}-{:02}", r.uint("birth_date month")?)
+            if a.next(r)? {
+                let m = r.uint("birth_date month")?;
+                a.end(r, shape)?;
+                format!("{y:04}-{m:02}")
             } else {
-                return PartialDate::parse("birth_date", &format!("{y:04}"))
-                    .map_err(|e| err(e.to_string()));
-            };
-            a.end(r, "birth_date: expected [year] or [year, month]")?;
-            s
+                format!("{y:04}")
+            }
         }
         _ => return Err(err("birth_date: expected a day count or an array")),
     };

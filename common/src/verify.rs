@@ -708,9 +708,5 @@ pub fn verify_session_answer(bytes: &[u8], requested: &[Group], ctx: &mut Contex
 
 /// Lower-case hex.
 pub fn hex(b: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    b.iter()
-        .flat_map(|x| [DIGITS[usize::from(x >> 4)], DIGITS[usize::from(x & 15)]])
-        .map(char::from)
-        .collect()
+    ::hex::encode(b)
 }

@@ -19,6 +19,14 @@ struct Style {
     bignum: bool,
 }
 
+/// Preferred encoding: what tuaton's own encoder writes.
+const PLAIN: Style = Style {
+    indefinite: false,
+    wide: false,
+    split: false,
+    bignum: false,
+};
+
 fn head(out: &mut Vec<u8>, major: u8, n: u64, s: Style) {
     if s.wide {
         out.push(major << 5 | 27);
@@ -160,19 +168,13 @@ type Writer = Box<dyn FnOnce(&mut Vec<u8>)>;
 fn tags_floats_and_unknown_simple_values_are_malformed() {
     let good = salted(Profile::Age);
     let p = Presentation::from_cbor(&good).unwrap();
-    let plain = Style {
-        indefinite: false,
-        wide: false,
-        split: false,
-        bignum: false,
-    };
     let time = p.time;
     let cases: Vec<(&str, Writer)> = vec![
         (
             "time under tag 1 (epoch date-time)",
             Box::new(move |o: &mut Vec<u8>| {
                 o.push(0xc1);
-                int(o, time, plain);
+                int(o, time, PLAIN);
             }),
         ),
         (
@@ -201,7 +203,7 @@ fn tags_floats_and_unknown_simple_values_are_malformed() {
         ),
     ];
     for (what, time) in cases {
-        let b = respell(&p, plain, time);
+        let b = respell(&p, PLAIN, time);
         assert_eq!(
             codes(&check(Profile::Age, &b)),
             ["malformed"],
@@ -209,7 +211,7 @@ fn tags_floats_and_unknown_simple_values_are_malformed() {
         );
     }
     // The control: the same writer with the real time verifies.
-    assert!(check(Profile::Age, &respell(&p, plain, |o| int(o, time, plain))).is_valid());
+    assert!(check(Profile::Age, &respell(&p, PLAIN, |o| int(o, time, PLAIN))).is_valid());
 }
 
 /// RFC 9052 section 3: a label appears once in a header map. A header that names `alg`
@@ -220,12 +222,6 @@ fn a_protected_header_that_repeats_alg_is_malformed_even_when_signed() {
     use ed25519_dalek::Signer;
     let good = salted(Profile::Flight);
     let p = Presentation::from_cbor(&good).unwrap();
-    let plain = Style {
-        indefinite: false,
-        wide: false,
-        split: false,
-        bignum: false,
-    };
     let with_kid = |head: &[u8]| {
         let mut h = head.to_vec();
         h.push(0x40 | KID.len() as u8);
@@ -256,7 +252,7 @@ fn a_protected_header_that_repeats_alg_is_malformed_even_when_signed() {
         q.holder_sig = holder_key().sign(&msg).to_bytes();
         let v = check(
             Profile::Flight,
-            &respell(&q, plain, |o| int(o, q.time, plain)),
+            &respell(&q, PLAIN, |o| int(o, q.time, PLAIN)),
         );
         if valid {
             assert!(v.is_valid(), "{:?}", codes(&v));

@@ -239,19 +239,28 @@ fn enroll(cli: &Cli, w: &Wallet, p: &mut Prompter, now: i64) -> anyhow::Result<(
     let package = tuaton_wallet::offer::redeem(&offer, &tx, &u.holder_key()?)?;
     let card = u.import_replacing(&package, Some(&state), now, replace)?;
     let c = card.gate.claims()?;
-    let name = english_name(&c);
-    if cli.json {
-        out(
-            &serde_json::json!({"credential_id": card.credential_id, "name": name.trim()})
-                .to_string(),
-        )?;
-    } else {
-        out(&render::card_text(&c, card.is_valid_at(now)?))?;
-        out(&format!(
-            "Enrolled: the ID card of {} (credential {}) is in your wallet.",
-            name.trim(),
+    card_added(cli.json, &card.credential_id, &c, |name| {
+        Ok(format!(
+            "{}\nEnrolled: the ID card of {name} (credential {}) is in your wallet.",
+            render::card_text(&c, card.is_valid_at(now)?),
             card.credential_id
-        ))?;
+        ))
+    })
+}
+
+/// What `enroll` and `import` print once a card is in the wallet: with `--json` its
+/// credential id and English name, otherwise `text` given that name.
+fn card_added(
+    json: bool,
+    credential_id: &str,
+    c: &tuaton_common::gate::DisclosedClaims,
+    text: impl FnOnce(&str) -> anyhow::Result<String>,
+) -> anyhow::Result<()> {
+    let name = english_name(c);
+    if json {
+        out(&serde_json::json!({"credential_id": credential_id, "name": name}).to_string())?;
+    } else {
+        out(&text(&name)?)?;
     }
     Ok(())
 }
@@ -588,20 +597,12 @@ fn import(
             eprintln!("warning: your PIN is easy to guess from your card; change it with `tuaton-wallet change-pin`");
         }
     }
-    let name = english_name(&c);
-    if cli.json {
-        out(
-            &serde_json::json!({"credential_id": card.credential_id, "name": name.trim()})
-                .to_string(),
-        )?;
-    } else {
-        out(&format!(
-            "Imported the ID card of {} (credential {}).",
-            name.trim(),
+    card_added(cli.json, &card.credential_id, &c, |name| {
+        Ok(format!(
+            "Imported the ID card of {name} (credential {}).",
             card.credential_id
-        ))?;
-    }
-    Ok(())
+        ))
+    })
 }
 
 /// `show`: the card (with JSON, its claims, validity and credential id), and its portrait
