@@ -657,12 +657,6 @@ impl<S: Store> Issuer<S> {
             },
             now,
         )?;
-        let cap = meta.status_size * FILL_NUMERATOR / FILL_DENOMINATOR;
-        if !tx.bump_fill(row.list, cap).await? {
-            // Concurrent issuances filled the list to its 90 % mark after this one chose
-            // it: never past the mark (the herd each status bit hides in).
-            return Err(IssuerError::Busy("the status list filled up meanwhile"));
-        }
         if meta.cards_per_citizen > 0 {
             // The citizen's other valid cards, oldest first: beyond the policy, the oldest
             // are superseded in this same commit (two redemptions for one citizen take
@@ -700,6 +694,9 @@ impl<S: Store> Issuer<S> {
             ),
         ))
         .await?;
+        // Last, so the list's count is locked as briefly as the store can manage.
+        let cap = meta.status_size * FILL_NUMERATOR / FILL_DENOMINATOR;
+        tx.bump_fill(row.list, cap).await?;
         Ok((package, row))
     }
 

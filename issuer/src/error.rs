@@ -239,6 +239,9 @@ impl From<tokio_postgres::Error> for IssuerError {
         // The server's own words when it has them (a constraint, a timeout, a wrong
         // password, a missing database), else the connection's with its cause.
         match e.as_db_error() {
+            Some(db) if db.code().code() == crate::pg::LIST_AT_MARK => {
+                IssuerError::Busy(crate::seam::LIST_FILLED)
+            }
             Some(db) => IssuerError::Database(format!("{} ({})", db.message(), db.code().code())),
             None if e.is_closed() => {
                 IssuerError::Database("the connection to the server was lost".into())

@@ -5,6 +5,14 @@
 //! reading first and writing later. Access is async (tokio-postgres, a deadpool pool whose
 //! connections open on demand); statements are prepared once per connection.
 //!
+//! Round trips are what an issuance waits for and what the server spends its time on, so
+//! a transaction sends as few as it can: BEGIN travels with its first statement that needs
+//! a transaction (one that only reads never opens one; under READ COMMITTED each statement
+//! takes its own snapshot either way), and writes whose outcome nobody reads before the
+//! commit (locks, audit rows, the offer's updates) are queued and sent, in order, with the
+//! next statement or with COMMIT (pipelining, as tokio-postgres does for requests polled
+//! together). A queued write that fails fails that next statement or the commit.
+//!
 //! Besides the issuer core's rows, this store has what only the service does: offices,
 //! offers and the published bundle files served at `/bundle/`.
 
@@ -15,7 +23,8 @@ use rand::{rngs::OsRng, Rng};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
 use std::time::Duration;
-use tokio_postgres::NoTls;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{NoTls, Statement};
 use tuaton_common::offer::{
     self, Offer, OfferRequest, OfferResponse, RedeemRequest, RedeemResponse,
 };
@@ -32,9 +41,14 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (1, include_str!("../migrations/0001_issuer.sql")),
     (2, include_str!("../migrations/0002_one_core.sql")),
     (3, include_str!("../migrations/0003_cards_per_citizen.sql")),
+    (4, include_str!("../migrations/0004_fill_at_commit.sql")),
 ];
 /// Advisory lock key of the migrations ("tuaton" in ASCII, as a number).
 const MIGRATION_LOCK: i64 = 0x7475_6174_6f6e;
+/// Advisory lock key that issuances share and key changes take alone ("tuaton k").
+const KEYS_LOCK: i64 = 0x7475_6174_6f6e_206b;
+/// What `tuaton_bump_fill` raises for a list at its mark (schema 4).
+pub(crate) const LIST_AT_MARK: &str = "TU001";
 /// How long an offer lives: long enough to open the app and scan, short enough that a
 /// photographed screen is useless by the time it is misused.
 pub const OFFER_TTL_SECS: i64 = 10 * 60;
@@ -66,6 +80,39 @@ pub struct PgStore {
 pub struct PgTx {
     c: Option<Object>,
     done: bool,
+    /// Whether BEGIN has gone to the server (then a drop rolls back).
+    begun: bool,
+    /// Writes to send with the next statement or the commit, in order.
+    queued: Vec<(Statement, Vec<Param>)>,
+}
+
+/// A parameter of a queued write, owned until it is sent.
+type Param = Box<dyn ToSql + Sync + Send>;
+
+/// The owned parameters of a queued write.
+macro_rules! owned {
+    ($($e:expr),* $(,)?) => { vec![$(Box::new($e) as Param),*] };
+}
+
+/// BEGIN (when `begin`) and the queued writes, sent in order when first polled: joined
+/// with the statement that follows, they all go before any answer is awaited.
+async fn ahead(
+    c: &Object,
+    begin: bool,
+    queued: &[(Statement, Vec<Param>)],
+) -> std::result::Result<(), tokio_postgres::Error> {
+    let begin = async {
+        match begin {
+            true => c.batch_execute("BEGIN").await,
+            false => Ok(()),
+        }
+    };
+    let writes = futures::future::try_join_all(
+        queued
+            .iter()
+            .map(|(st, p)| c.execute_raw(st, p.iter().map(|b| b.as_ref() as &(dyn ToSql + Sync)))),
+    );
+    futures::future::try_join(begin, writes).await.map(drop)
 }
 
 /// How often an issuance looks for a status list with room before it gives way.
@@ -125,8 +172,8 @@ impl PgStore {
     }
 
     async fn migrate(&self) -> Result<()> {
-        let tx = self.begin().await?;
-        let c = tx.c();
+        let mut tx = self.begin().await?;
+        let c = tx.open().await?;
         c.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
             .await?;
         c.batch_execute(
@@ -162,11 +209,11 @@ impl Store for PgStore {
     type Tx = PgTx;
 
     async fn begin(&self) -> Result<PgTx> {
-        let c = self.conn().await?;
-        c.batch_execute("BEGIN").await?;
         Ok(PgTx {
-            c: Some(c),
+            c: Some(self.conn().await?),
             done: false,
+            begun: false,
+            queued: vec![],
         })
     }
 
@@ -177,7 +224,8 @@ impl Store for PgStore {
 
 impl Drop for PgTx {
     fn drop(&mut self) {
-        if self.done {
+        if self.done || !self.begun {
+            // Nothing open on the server: the connection goes back as it is.
             return;
         }
         if let Some(c) = self.c.take() {
@@ -202,31 +250,86 @@ impl PgTx {
         self.c.as_ref().expect("open until commit")
     }
 
+    async fn statement(&self, sql: &str) -> Result<Statement> {
+        Ok(self.c().prepare_cached(sql).await?)
+    }
+
+    /// What must reach the server before the next statement: BEGIN if that statement
+    /// `needs_tx` (or writes are queued) and it was not sent, then the queued writes.
+    fn take_ahead(&mut self, needs_tx: bool) -> (bool, Vec<(Statement, Vec<Param>)>) {
+        let queued = std::mem::take(&mut self.queued);
+        let begin = !self.begun && (needs_tx || !queued.is_empty());
+        // Marked before sending: should BEGIN never arrive, the drop's ROLLBACK is harmless.
+        self.begun |= begin;
+        (begin, queued)
+    }
+
+    /// The transaction, opened on the server, for statements written out by hand.
+    async fn open(&mut self) -> Result<&Object> {
+        let (begin, queued) = self.take_ahead(true);
+        ahead(self.c(), begin, &queued).await?;
+        Ok(self.c())
+    }
+
+    /// One row or none, inside the transaction (a lock, a write that returns).
     async fn one(
-        &self,
+        &mut self,
         sql: &str,
-        p: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+        p: &[&(dyn ToSql + Sync)],
     ) -> Result<Option<tokio_postgres::Row>> {
-        let st = self.c().prepare_cached(sql).await?;
-        Ok(self.c().query_opt(&st, p).await?)
+        self.query_opt(true, sql, p).await
     }
 
-    async fn all(
-        &self,
+    /// One row or none of a plain read: no BEGIN of its own.
+    async fn read_one(
+        &mut self,
         sql: &str,
-        p: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+        p: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<tokio_postgres::Row>> {
+        self.query_opt(false, sql, p).await
+    }
+
+    async fn query_opt(
+        &mut self,
+        needs_tx: bool,
+        sql: &str,
+        p: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<tokio_postgres::Row>> {
+        let st = self.statement(sql).await?;
+        let (begin, queued) = self.take_ahead(needs_tx);
+        let c = self.c();
+        let (_, row) = futures::try_join!(ahead(c, begin, &queued), c.query_opt(&st, p))?;
+        Ok(row)
+    }
+
+    /// Every row of a plain read: no BEGIN of its own.
+    async fn read_all(
+        &mut self,
+        sql: &str,
+        p: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<tokio_postgres::Row>> {
-        let st = self.c().prepare_cached(sql).await?;
-        Ok(self.c().query(&st, p).await?)
+        let st = self.statement(sql).await?;
+        let (begin, queued) = self.take_ahead(false);
+        let c = self.c();
+        let (_, rows) = futures::try_join!(ahead(c, begin, &queued), c.query(&st, p))?;
+        Ok(rows)
     }
 
-    async fn exec(
-        &self,
-        sql: &str,
-        p: &[&(dyn tokio_postgres::types::ToSql + Sync)],
-    ) -> Result<u64> {
-        let st = self.c().prepare_cached(sql).await?;
-        Ok(self.c().execute(&st, p).await?)
+    /// A write whose row count the caller reads, inside the transaction.
+    async fn exec(&mut self, sql: &str, p: &[&(dyn ToSql + Sync)]) -> Result<u64> {
+        let st = self.statement(sql).await?;
+        let (begin, queued) = self.take_ahead(true);
+        let c = self.c();
+        let (_, n) = futures::try_join!(ahead(c, begin, &queued), c.execute(&st, p))?;
+        Ok(n)
+    }
+
+    /// A write nobody reads the outcome of before the commit: sent with the next
+    /// statement or with COMMIT.
+    async fn queue(&mut self, sql: &str, p: Vec<Param>) -> Result<()> {
+        let st = self.statement(sql).await?;
+        self.queued.push((st, p));
+        Ok(())
     }
 }
 
@@ -259,7 +362,7 @@ const CREDENTIAL_COLUMNS: &str =
 impl Txn for PgTx {
     async fn meta(&mut self) -> Result<Option<Meta>> {
         let Some(r) = self
-            .one(
+            .read_one(
                 "SELECT issuer_id, name, status_size, sealed_store_key, citizen_key, created_at, cards_per_citizen
                  FROM issuer",
                 &[],
@@ -302,26 +405,30 @@ impl Txn for PgTx {
     }
 
     async fn set_citizen_key(&mut self, k: &Secret) -> Result<()> {
-        self.exec(
+        self.queue(
             "UPDATE issuer SET citizen_key = $1 WHERE citizen_key IS NULL",
-            &[&secret_json(k)],
+            owned![secret_json(k)],
         )
-        .await?;
-        Ok(())
+        .await
     }
 
     async fn share_keys(&mut self) -> Result<()> {
-        self.exec("SELECT 1 FROM issuer FOR SHARE", &[]).await?;
-        Ok(())
+        // An advisory lock, not a shared row lock: fifty issuances sharing one row make
+        // PostgreSQL write a new multixact for each one that joins.
+        self.queue("SELECT pg_advisory_xact_lock_shared($1)", owned![KEYS_LOCK])
+            .await
     }
 
     async fn lock_keys(&mut self) -> Result<()> {
-        self.exec("SELECT 1 FROM issuer FOR UPDATE", &[]).await?;
-        Ok(())
+        self.queue("SELECT pg_advisory_xact_lock($1)", owned![KEYS_LOCK])
+            .await?;
+        // The issuer row too: key changes also take turns with an instance of schema 3,
+        // whose issuances share that row.
+        self.queue("SELECT 1 FROM issuer FOR UPDATE", vec![]).await
     }
 
     async fn keys(&mut self) -> Result<Vec<KeyRow>> {
-        self.all(
+        self.read_all(
             "SELECT seq, kid, public_key, not_before, not_after, state, revoked_at, secret, token_label
              FROM signing_keys ORDER BY seq",
             &[],
@@ -356,28 +463,27 @@ impl Txn for PgTx {
             Secret::Sealed(s) => (Some(s.clone()), None),
             Secret::Token(l) => (None, l.first().cloned()),
         };
-        self.exec(
+        self.queue(
             "INSERT INTO signing_keys (seq, kid, public_key, not_before, not_after, state, revoked_at, secret, token_label)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
              ON CONFLICT (seq) DO UPDATE SET not_before = $4, not_after = $5, state = $6, revoked_at = $7",
-            &[
-                &(k.seq as i32),
-                &k.kid,
-                &k.public.as_slice(),
-                &k.not_before,
-                &k.not_after,
-                &k.status.code(),
-                &k.status.revoked_at(),
-                &sealed,
-                &label,
+            owned![
+                k.seq as i32,
+                k.kid.clone(),
+                k.public.to_vec(),
+                k.not_before,
+                k.not_after,
+                k.status.code(),
+                k.status.revoked_at(),
+                sealed,
+                label,
             ],
         )
-        .await?;
-        Ok(())
+        .await
     }
 
     async fn roots(&mut self) -> Result<Vec<RootRow>> {
-        self.all(
+        self.read_all(
             "SELECT version, signed, secrets, token_labels FROM roots ORDER BY version",
             &[],
         )
@@ -406,12 +512,11 @@ impl Txn for PgTx {
             Secret::Sealed(s) => (Some(s.clone()), None),
             Secret::Token(l) => (None, Some(l.clone())),
         };
-        self.exec(
+        self.queue(
             "INSERT INTO roots (version, signed, secrets, token_labels) VALUES ($1, $2, $3, $4)",
-            &[&(r.version as i64), &r.signed, &sealed, &labels],
+            owned![r.version as i64, r.signed.clone(), sealed, labels],
         )
-        .await?;
-        Ok(())
+        .await
     }
 
     async fn open_list(&mut self, from: u32, cap: u64) -> Result<u32> {
@@ -419,7 +524,7 @@ impl Txn for PgTx {
         // issuances may fill before this one looks again.
         for _ in 0..OPEN_LIST_ROUNDS {
             if let Some(r) = self
-                .one(
+                .read_one(
                     "SELECT list FROM status_lists WHERE list >= $1 AND fill < $2 ORDER BY list LIMIT 1",
                     &[&(from as i32), &(cap as i64)],
                 )
@@ -460,19 +565,18 @@ impl Txn for PgTx {
         Ok(n == 1)
     }
 
-    async fn bump_fill(&mut self, list: u32, cap: u64) -> Result<bool> {
-        // Read committed: waits for a concurrent issuance's count, then sees it.
-        let n = self
-            .exec(
-                "UPDATE status_lists SET fill = fill + 1 WHERE list = $1 AND fill < $2",
-                &[&(list as i32), &(cap as i64)],
-            )
-            .await?;
-        Ok(n == 1)
+    async fn bump_fill(&mut self, list: u32, cap: u64) -> Result<()> {
+        // Queued, so it goes with COMMIT and the list's row is locked only that long. Read
+        // committed: it waits for a concurrent issuance's count, then sees it.
+        self.queue(
+            "SELECT tuaton_bump_fill($1, $2)",
+            owned![list as i32, cap as i64],
+        )
+        .await
     }
 
     async fn credential(&mut self, id: &[u8; 8]) -> Result<Option<CredentialRow>> {
-        self.one(
+        self.read_one(
             &format!("SELECT {CREDENTIAL_COLUMNS} FROM credentials WHERE credential_id = $1"),
             &[&id.as_slice()],
         )
@@ -485,13 +589,12 @@ impl Txn for PgTx {
         // A transaction-scoped advisory lock on the hash's first 8 bytes (two citizens
         // sharing them only wait for each other).
         let key = i64::from_be_bytes(citizen[..8].try_into().expect("8 bytes"));
-        self.exec("SELECT pg_advisory_xact_lock($1)", &[&key])
-            .await?;
-        Ok(())
+        self.queue("SELECT pg_advisory_xact_lock($1)", owned![key])
+            .await
     }
 
     async fn credentials_of(&mut self, citizen: &[u8; 32]) -> Result<Vec<CredentialRow>> {
-        self.all(
+        self.read_all(
             &format!(
                 "SELECT {CREDENTIAL_COLUMNS} FROM credentials c WHERE citizen = $1
                  AND NOT EXISTS (SELECT 1 FROM revocations r WHERE r.credential_id = c.credential_id)"
@@ -505,12 +608,11 @@ impl Txn for PgTx {
     }
 
     async fn resign(&mut self, id: &[u8; 8], kid: &[u8], issued_at: i64) -> Result<()> {
-        self.exec(
+        self.queue(
             "UPDATE credentials SET kid = $2, issued_at = $3 WHERE credential_id = $1",
-            &[&id.as_slice(), &kid, &issued_at],
+            owned![id.to_vec(), kid.to_vec(), issued_at],
         )
-        .await?;
-        Ok(())
+        .await
     }
 
     async fn revoke(&mut self, c: &CredentialRow, at: i64, reason: Reason) -> Result<bool> {
@@ -525,7 +627,7 @@ impl Txn for PgTx {
     }
 
     async fn revocation(&mut self, id: &[u8; 8]) -> Result<Option<Reason>> {
-        self.one(
+        self.read_one(
             "SELECT reason FROM revocations WHERE credential_id = $1",
             &[&id.as_slice()],
         )
@@ -536,7 +638,7 @@ impl Txn for PgTx {
 
     async fn lists(&mut self) -> Result<BTreeSet<u32>> {
         Ok(self
-            .all("SELECT list FROM status_lists WHERE fill > 0", &[])
+            .read_all("SELECT list FROM status_lists WHERE fill > 0", &[])
             .await?
             .iter()
             .map(|r| r.get::<_, i32>(0) as u32)
@@ -545,7 +647,7 @@ impl Txn for PgTx {
 
     async fn revoked(&mut self) -> Result<Vec<(u32, u64)>> {
         Ok(self
-            .all(
+            .read_all(
                 "SELECT c.list, c.idx FROM revocations r JOIN credentials c USING (credential_id)",
                 &[],
             )
@@ -568,40 +670,43 @@ impl Txn for PgTx {
     }
 
     async fn close_lists(&mut self, size: u64, margin: u32) -> Result<()> {
-        self.exec(
+        self.queue(
             "INSERT INTO status_lists (list, fill)
              SELECT g, 0 FROM generate_series(
                  (SELECT max(list) + 1 FROM status_lists),
                  (SELECT max(list) FROM status_lists) + $1) AS g",
-            &[&(margin as i32)],
+            owned![margin as i32],
         )
         .await?;
-        self.exec("UPDATE status_lists SET fill = $1", &[&(size as i64)])
-            .await?;
-        Ok(())
+        self.queue("UPDATE status_lists SET fill = $1", owned![size as i64])
+            .await
     }
 
     async fn raise_version(&mut self, min: u64) -> Result<()> {
-        self.exec(
+        self.queue(
             "UPDATE issuer SET trust_list_version = greatest(trust_list_version, $1)",
-            &[&(min as i64)],
+            owned![min as i64],
         )
-        .await?;
-        Ok(())
+        .await
     }
 
     async fn audit(&mut self, a: &AuditRow) -> Result<()> {
-        self.exec(
+        self.queue(
             "INSERT INTO audit (at, office, officer, action, detail) VALUES ($1, $2, $3, $4, $5)",
-            &[&a.at, &a.office, &a.officer, &a.action, &a.detail],
+            owned![
+                a.at,
+                a.office.clone(),
+                a.officer.clone(),
+                a.action.clone(),
+                a.detail.clone()
+            ],
         )
-        .await?;
-        Ok(())
+        .await
     }
 
     async fn audit_rows(&mut self, limit: u32) -> Result<Vec<AuditRow>> {
         Ok(self
-            .all(
+            .read_all(
                 "SELECT at, office, officer, action, detail FROM audit ORDER BY id DESC LIMIT $1",
                 &[&i64::from(limit)],
             )
@@ -618,14 +723,24 @@ impl Txn for PgTx {
     }
 
     async fn commit(mut self) -> Result<()> {
+        let (begin, queued) = self.take_ahead(false);
+        if !self.begun {
+            // Only reads: there is no transaction to commit.
+            self.done = true;
+            return Ok(());
+        }
         let c = self.c.take().expect("open until commit");
-        let r = c.batch_execute("COMMIT").await;
+        // The queued writes, then COMMIT, in one go. COMMIT after a failed write answers
+        // ROLLBACK, not an error: the write's own error is what comes back.
+        let r =
+            futures::future::try_join(ahead(&c, begin, &queued), c.batch_execute("COMMIT")).await;
         self.done = true;
         if r.is_err() {
             // An unknown outcome: this connection is not reused.
             let _ = Object::take(c);
         }
-        Ok(r?)
+        r?;
+        Ok(())
     }
 }
 
@@ -637,15 +752,15 @@ impl Issuer<PgStore> {
         let built = self.publish_in(&mut tx, actor, now, valid_days).await?;
         let version = built.report.trust_list_version as i64;
         for (path, body) in &built.files {
-            tx.exec(
+            tx.queue(
                 "INSERT INTO bundle_files (generation, path, body) VALUES ($1, $2, $3)",
-                &[&version, path, body],
+                owned![version, path.clone(), body.clone()],
             )
             .await?;
         }
-        tx.exec(
+        tx.queue(
             "DELETE FROM bundle_files WHERE generation <= $1",
-            &[&(version - crate::KEEP_GENERATIONS as i64)],
+            owned![version - crate::KEEP_GENERATIONS as i64],
         )
         .await?;
         tx.commit().await?;
@@ -655,9 +770,9 @@ impl Issuer<PgStore> {
     /// The newest bundle generation published (0 when none): one indexed read, what a
     /// service checks before it serves `index.json` from its copy.
     pub async fn bundle_generation(&self) -> Result<i64> {
-        let tx = self.store().begin().await?;
+        let mut tx = self.store().begin().await?;
         Ok(tx
-            .one(
+            .read_one(
                 "SELECT coalesce(max(generation), 0)::bigint FROM bundle_files",
                 &[],
             )
@@ -668,9 +783,9 @@ impl Issuer<PgStore> {
     /// Every file a gate may ask for, each path's newest kept copy, with the newest
     /// generation: what a service holds in memory to serve `/bundle/`.
     pub async fn bundle_files(&self) -> Result<(i64, Vec<(String, Vec<u8>)>)> {
-        let tx = self.store().begin().await?;
+        let mut tx = self.store().begin().await?;
         let rows = tx
-            .all(
+            .read_all(
                 "SELECT DISTINCT ON (path) path, body, generation FROM bundle_files
                  ORDER BY path, generation DESC",
                 &[],
@@ -686,9 +801,9 @@ impl Issuer<PgStore> {
     /// A file of the newest bundle generation that has it (content-named files stay while
     /// a kept generation names them).
     pub async fn bundle_file(&self, path: &str) -> Result<Option<Vec<u8>>> {
-        let tx = self.store().begin().await?;
+        let mut tx = self.store().begin().await?;
         Ok(tx
-            .one(
+            .read_one(
                 "SELECT body FROM bundle_files WHERE path = $1 ORDER BY generation DESC LIMIT 1",
                 &[&path],
             )
@@ -703,9 +818,9 @@ impl Issuer<PgStore> {
 
     /// Counts for tests and operators: (credentials, offers redeemed, audit rows).
     pub async fn counts(&self) -> Result<(i64, i64, i64)> {
-        let tx = self.store().begin().await?;
+        let mut tx = self.store().begin().await?;
         let r = tx
-            .one(
+            .read_one(
                 "SELECT (SELECT count(*) FROM credentials),
                         (SELECT count(*) FROM offers WHERE state = 1),
                         (SELECT count(*) FROM audit WHERE action = 'issue')",
@@ -721,7 +836,7 @@ impl Issuer<PgStore> {
     pub async fn add_office(&self, name: &str, admin: bool, now: i64) -> Result<String> {
         check_name("the office name", name)?;
         let token = format!("tto-{}", B64URL.encode(rand::random::<[u8; 32]>()));
-        let tx = self.store().begin().await?;
+        let mut tx = self.store().begin().await?;
         // A revoked office's row keeps its history under a retired name.
         tx.exec(
             "UPDATE offices SET name = name || ' (revoked ' || id || ')'
@@ -747,7 +862,7 @@ impl Issuer<PgStore> {
     /// close. With `since` (a compromised office), every card it issued from then on is
     /// revoked too; their count is returned.
     pub async fn revoke_office(&self, name: &str, now: i64, since: Option<i64>) -> Result<u64> {
-        let tx = self.store().begin().await?;
+        let mut tx = self.store().begin().await?;
         let n = tx
             .exec(
                 "UPDATE offices SET revoked_at = $2 WHERE name = $1 AND revoked_at IS NULL",
@@ -790,7 +905,7 @@ impl Issuer<PgStore> {
 
     /// The office a bearer credential belongs to.
     pub async fn authenticate(&self, token: &str) -> Result<Office> {
-        let tx = self.store().begin().await?;
+        let mut tx = self.store().begin().await?;
         let r = tx
             .one(
                 "SELECT id, name, admin FROM offices WHERE token_hash = $1 AND revoked_at IS NULL",
@@ -841,26 +956,26 @@ impl Issuer<PgStore> {
         .map_err(core_error)?
         .to_text();
         let mut tx = self.store().begin().await?;
-        tx.exec(
+        tx.queue(
             "INSERT INTO offers (code_hash, tx_hash, office_id, officer, record, portrait, created_at, expires)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            &[
-                &offer::code_hash(&code).as_slice(),
-                &offer::tx_code_hash(&code, &tx_code).as_slice(),
-                &office.id,
-                &req.officer,
-                &record,
-                &portrait,
-                &now,
-                &expires,
+            owned![
+                offer::code_hash(&code).to_vec(),
+                offer::tx_code_hash(&code, &tx_code).to_vec(),
+                office.id,
+                req.officer.clone(),
+                record,
+                portrait,
+                now,
+                expires,
             ],
         )
         .await?;
         // Personal data of offers nobody redeemed goes as soon as they expire.
-        tx.exec(
+        tx.queue(
             "UPDATE offers SET record = NULL, portrait = NULL, package = NULL
              WHERE expires < $1 AND (record IS NOT NULL OR package IS NOT NULL)",
-            &[&now],
+            owned![now],
         )
         .await?;
         let actor = Actor {
@@ -953,13 +1068,13 @@ impl Issuer<PgStore> {
         if tx_hash != offer::tx_code_hash(&code, &req.tx_code) {
             let tries = row.get::<_, i32>(5) + 1;
             let close = tries >= MAX_TX_TRIES;
-            tx.exec(
+            tx.queue(
                 "UPDATE offers SET wrong_tries = $2,
                         state = CASE WHEN $3 THEN 2 ELSE 0 END,
                         record = CASE WHEN $3 THEN NULL ELSE record END,
                         portrait = CASE WHEN $3 THEN NULL ELSE portrait END
                  WHERE code_hash = $1",
-                &[&offer::code_hash(&code).as_slice(), &tries, &close],
+                owned![offer::code_hash(&code).to_vec(), tries, close],
             )
             .await?;
             tx.commit().await?;
@@ -985,15 +1100,15 @@ impl Issuer<PgStore> {
         let (package, cred) = self
             .issue_in(&mut tx, &claims, &holder_key, &actor, now)
             .await?;
-        tx.exec(
+        tx.queue(
             "UPDATE offers SET state = 1, holder_key = $2, credential_id = $3, package = $4,
                     record = NULL, portrait = NULL
              WHERE code_hash = $1",
-            &[
-                &offer::code_hash(&code).as_slice(),
-                &holder.as_slice(),
-                &cred.id.as_slice(),
-                &package.as_bytes(),
+            owned![
+                offer::code_hash(&code).to_vec(),
+                holder.to_vec(),
+                cred.id.to_vec(),
+                package.as_bytes().to_vec(),
             ],
         )
         .await?;
@@ -1007,8 +1122,8 @@ impl Issuer<PgStore> {
 
 /// Checks that two connections see a schema and a server (readiness).
 pub async fn ping(s: &PgStore) -> Result<()> {
-    let tx = s.begin().await?;
-    tx.one("SELECT 1", &[]).await?;
+    let mut tx = s.begin().await?;
+    tx.read_one("SELECT 1", &[]).await?;
     Ok(())
 }
 

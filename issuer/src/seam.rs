@@ -12,6 +12,10 @@ use std::collections::BTreeSet;
 
 use crate::Result;
 
+/// Why an issuance gave way when concurrent issuances filled its status list to the mark
+/// after it chose the list ([`IssuerError::Busy`](crate::IssuerError::Busy): tried again).
+pub const LIST_FILLED: &str = "the status list filled up meanwhile";
+
 /// A store of one issuer.
 pub trait Store: Send + Sync + 'static {
     /// One transaction: nothing it wrote is visible to anyone until [`Txn::commit`]; dropped
@@ -69,9 +73,11 @@ pub trait Txn {
     async fn open_list(&mut self, from: u32, cap: u64) -> Result<u32>;
     /// Records a credential if neither its id nor its (list, index) is taken.
     async fn claim(&mut self, c: &CredentialRow) -> Result<bool>;
-    /// Counts one more credential in a list if it holds fewer than `cap` (last, so a row
-    /// lock is held only briefly); false when concurrent issuances filled it meanwhile.
-    async fn bump_fill(&mut self, list: u32, cap: u64) -> Result<bool>;
+    /// Counts one more credential in a list if it holds fewer than `cap`; a list that
+    /// concurrent issuances filled meanwhile is [`LIST_FILLED`], which a store may report
+    /// only at the commit (PostgreSQL sends the count with COMMIT, so a row lock is held
+    /// only that long). Never past the mark: the herd each status bit hides in.
+    async fn bump_fill(&mut self, list: u32, cap: u64) -> Result<()>;
     /// A credential by id.
     async fn credential(&mut self, id: &[u8; 8]) -> Result<Option<CredentialRow>>;
     /// Makes issuances for one citizen take turns (so a policy of one card per citizen

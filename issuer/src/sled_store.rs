@@ -440,13 +440,13 @@ impl Txn for SledTx {
         Ok(true)
     }
 
-    async fn bump_fill(&mut self, list: u32, cap: u64) -> Result<bool> {
+    async fn bump_fill(&mut self, list: u32, cap: u64) -> Result<()> {
         let n = self.fill(list)?.unwrap_or(0);
         if n >= cap {
-            return Ok(false);
+            return Err(IssuerError::Busy(LIST_FILLED));
         }
         self.put(FILL, &list.to_be_bytes(), (n + 1).to_be_bytes().to_vec());
-        Ok(true)
+        Ok(())
     }
 
     async fn credential(&mut self, id: &[u8; 8]) -> Result<Option<CredentialRow>> {
