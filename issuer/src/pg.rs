@@ -41,7 +41,10 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (1, include_str!("../migrations/0001_issuer.sql")),
     (2, include_str!("../migrations/0002_one_core.sql")),
     (3, include_str!("../migrations/0003_cards_per_citizen.sql")),
-    (4, include_str!("../migrations/0004_fill_at_commit.sql")),
+    (
+        4,
+        include_str!("../migrations/0004_issuance_contention.sql"),
+    ),
 ];
 /// Advisory lock key of the migrations ("tuaton" in ASCII, as a number).
 const MIGRATION_LOCK: i64 = 0x7475_6174_6f6e;

@@ -10,6 +10,7 @@ use cryptoki::session::{Session, UserType};
 use cryptoki::slot::Slot;
 use cryptoki::types::AuthPin;
 use ed25519_dalek::VerifyingKey;
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use tuaton_common::signer::KeySigner;
@@ -19,12 +20,38 @@ use crate::{IssuerError, Result};
 /// DER of the Ed25519 curve OID 1.3.101.112, the CKA_EC_PARAMS of an Ed25519 key.
 const ED25519_PARAMS: [u8; 5] = [0x06, 0x03, 0x2B, 0x65, 0x70];
 
+/// A session kept for reuse, with the private-key handles it has looked up: a search of
+/// the token's objects for every signature cost more than the signature.
+struct Pooled {
+    session: Session,
+    handles: HashMap<String, ObjectHandle>,
+}
+
+impl Pooled {
+    fn new(session: Session) -> Pooled {
+        Pooled {
+            session,
+            handles: HashMap::new(),
+        }
+    }
+
+    /// The private key labelled `label`, looked up once per session.
+    fn private_key(&mut self, label: &str) -> Result<ObjectHandle> {
+        if let Some(h) = self.handles.get(label) {
+            return Ok(*h);
+        }
+        let h = find_one(&self.session, ObjectClass::PRIVATE_KEY, label)?;
+        self.handles.insert(label.to_owned(), h);
+        Ok(h)
+    }
+}
+
 /// An open, logged-in token.
 pub struct Token {
     ctx: Pkcs11,
     slot: Slot,
     /// Sessions are not shareable between threads: a few are kept and reused.
-    idle: Mutex<Vec<Session>>,
+    idle: Mutex<Vec<Pooled>>,
     label: String,
 }
 
@@ -80,24 +107,29 @@ impl Token {
         Ok(Arc::new(Token {
             ctx,
             slot,
-            idle: Mutex::new(vec![session]),
+            idle: Mutex::new(vec![Pooled::new(session)]),
             label: cfg.label.clone(),
         }))
     }
 
-    fn with_session<T>(&self, f: impl FnOnce(&Session) -> Result<T>) -> Result<T> {
-        let s = self.idle.lock().expect("not poisoned").pop();
-        let s = match s {
-            Some(s) => s,
+    fn with_pooled<T>(&self, f: impl FnOnce(&mut Pooled) -> Result<T>) -> Result<T> {
+        let p = self.idle.lock().expect("not poisoned").pop();
+        let mut p = match p {
+            Some(p) => p,
             // Login is per application: a new session of a logged-in token is logged in.
-            None => self
-                .ctx
-                .open_rw_session(self.slot)
-                .map_err(tok("opening a session"))?,
+            None => Pooled::new(
+                self.ctx
+                    .open_rw_session(self.slot)
+                    .map_err(tok("opening a session"))?,
+            ),
         };
-        let r = f(&s);
-        self.idle.lock().expect("not poisoned").push(s);
+        let r = f(&mut p);
+        self.idle.lock().expect("not poisoned").push(p);
         r
+    }
+
+    fn with_session<T>(&self, f: impl FnOnce(&Session) -> Result<T>) -> Result<T> {
+        self.with_pooled(|p| f(&p.session))
     }
 
     /// Makes a new Ed25519 key pair in the token, private half sensitive and never
@@ -205,14 +237,23 @@ impl KeySigner for TokenKey {
     fn sign_message(&self, message: &[u8]) -> tuaton_common::Result<[u8; 64]> {
         let sig = self
             .token
-            .with_session(|s| {
-                // Looked up per signature: handles are per session.
-                let k = find_one(s, ObjectClass::PRIVATE_KEY, &self.label)?;
-                s.sign(
-                    &Mechanism::Eddsa(EddsaParams::new(EddsaSignatureScheme::Pure)),
-                    k,
-                    message,
-                )
+            .with_pooled(|p| {
+                let mechanism = Mechanism::Eddsa(EddsaParams::new(EddsaSignatureScheme::Pure));
+                let k = p.private_key(&self.label)?;
+                match p.session.sign(&mechanism, k, message) {
+                    // A key destroyed and made again under its label has a new handle:
+                    // look it up once more.
+                    Err(cryptoki::error::Error::Pkcs11(
+                        cryptoki::error::RvError::ObjectHandleInvalid
+                        | cryptoki::error::RvError::KeyHandleInvalid,
+                        _,
+                    )) => {
+                        p.handles.remove(&self.label);
+                        let k = p.private_key(&self.label)?;
+                        p.session.sign(&mechanism, k, message)
+                    }
+                    r => r,
+                }
                 .map_err(tok("signing"))
             })
             .map_err(|e| tuaton_common::Error::Signer(e.to_string()))?;
