@@ -63,6 +63,7 @@ fn main() {
         limiter: Default::default(),
         trusted_proxy: None,
         bundles: Default::default(),
+        metrics: Default::default(),
     });
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}/bundle/", l.local_addr().unwrap());

@@ -103,6 +103,7 @@ fn serve(iss: Arc<PgIssuer>) -> String {
         limiter: Default::default(),
         trusted_proxy: None,
         bundles: Default::default(),
+        metrics: Default::default(),
     });
     std::thread::spawn(move || {
         tokio::runtime::Builder::new_multi_thread()

@@ -397,6 +397,14 @@ impl<S: Store> Issuer<S> {
         Ok(())
     }
 
+    /// Whether the key token answers (always, for sealed keys): readiness.
+    pub fn token_ready(&self) -> Result<()> {
+        match self.keys()? {
+            Keys::Token(t) => t.ping(),
+            Keys::Sealed(_) => Ok(()),
+        }
+    }
+
     /// Whether the keys were unlocked with a token.
     pub fn in_token(&self) -> bool {
         matches!(self.keys, Some(Keys::Token(_)))

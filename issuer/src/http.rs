@@ -52,6 +52,8 @@ pub struct App {
     pub limiter: Limiter,
     /// The published bundle, held in memory for `/bundle/`.
     pub bundles: BundleCache,
+    /// What `/metrics` reports.
+    pub metrics: crate::metrics::Metrics,
 }
 
 /// The published bundle as the service serves it: every file held in memory, reloaded
@@ -205,8 +207,106 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/admin/publish", post(admin_publish))
         .route("/bundle/{*path}", get(bundle))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::from_fn_with_state(app.clone(), track))
         .with_state(app)
+}
+
+/// The stable code of an error answer, left on the response for [`track`].
+#[derive(Clone, Copy)]
+struct ErrorCode(&'static str);
+
+/// A request id: the client's `X-Request-Id` when it is 1 to 64 visible ASCII characters
+/// (a proxy's, so one id follows a request through both logs), else 16 random hex digits.
+fn request_id(headers: &HeaderMap) -> String {
+    headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| (1..=64).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_graphic()))
+        .map(str::to_owned)
+        .unwrap_or_else(|| hex::encode(rand::random::<[u8; 8]>()))
+}
+
+/// Every request: an id (answered in `X-Request-Id`, and on every log line of the request
+/// through its span), one log line when answered, and the counts of `/metrics`.
+async fn track(
+    State(app): State<Arc<App>>,
+    matched: Option<axum::extract::MatchedPath>,
+    req: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    use tracing::Instrument as _;
+    let id = request_id(req.headers());
+    let method = req.method().clone();
+    let route = matched.as_ref().map(|m| m.as_str().to_owned());
+    let span = tracing::info_span!(
+        "request",
+        id = %id,
+        method = %method,
+        route = route.as_deref().unwrap_or("unmatched")
+    );
+    let started = std::time::Instant::now();
+    let mut res = next.run(req).instrument(span.clone()).await;
+    let took = started.elapsed();
+    let code = res.extensions().get::<ErrorCode>().map(|c| c.0);
+    let status = res.status().as_u16();
+    app.metrics
+        .request(route.as_deref(), &method, status, code, took);
+    span.in_scope(|| {
+        tracing::info!(
+            status,
+            ms = took.as_secs_f64() * 1e3,
+            error = code.unwrap_or(""),
+            "answered"
+        )
+    });
+    if let Ok(v) = header::HeaderValue::from_str(&id) {
+        res.headers_mut().insert("x-request-id", v);
+    }
+    res
+}
+
+/// Readiness: the database answers with the issuer's schema, and the key token (if the
+/// keys are in one) answers. 503 with the reason otherwise, so a balancer stops sending
+/// officers here while either is down (`/healthz` only says the process runs).
+async fn readyz(State(app): State<Arc<App>>) -> Response {
+    let db = crate::pg::ping(app.issuer.store()).await;
+    let token = app.issuer.token_ready();
+    match db.and(token) {
+        Ok(()) => (StatusCode::OK, "ready\n").into_response(),
+        Err(e) => {
+            tracing::warn!("not ready: {e}");
+            let mut res = (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(header::CACHE_CONTROL, "no-store")],
+                Json(ErrorResponse {
+                    error: "not_ready".into(),
+                    message: e.to_string(),
+                }),
+            )
+                .into_response();
+            res.extensions_mut().insert(ErrorCode("not_ready"));
+            res
+        }
+    }
+}
+
+/// Prometheus' scrape (text format 0.0.4).
+async fn metrics(State(app): State<Arc<App>>) -> Response {
+    let pool = app.issuer.store().pool_use();
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            ),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        app.metrics.render(pool),
+    )
+        .into_response()
 }
 
 // ---- Errors ----
@@ -332,20 +432,22 @@ impl IntoResponse for ApiError {
         let message = match detail {
             Detail::Shown => e.to_string(),
             Detail::Logged => {
-                eprintln!("tuaton-issuer serve: {e}");
+                tracing::error!(code, "{e}");
                 format!(
                     "the service cannot issue right now ({code}); nothing was issued, try again"
                 )
             }
         };
-        (
+        let mut res = (
             status,
             Json(ErrorResponse {
                 error: code.into(),
                 message,
             }),
         )
-            .into_response()
+            .into_response();
+        res.extensions_mut().insert(ErrorCode(code));
+        res
     }
 }
 

@@ -52,6 +52,7 @@ pub(crate) fn sign_package(
     status: StatusRef,
     now: i64,
 ) -> Result<String> {
+    let started = std::time::Instant::now();
     let gate = gate::issue(
         claims,
         &IssueParams {
@@ -71,6 +72,7 @@ pub(crate) fn sign_package(
     let w3c_json = w3c::sign(unsigned, by.key, now).map_err(core_error)?;
     let package = tuaton_common::package::CredentialPackage::new(&gate, by.issuer, &w3c_json)
         .map_err(core_error)?;
+    crate::metrics::observe_signing(started.elapsed());
     Ok(package.to_json_pretty())
 }
 

@@ -14,6 +14,7 @@ mod core;
 mod error;
 pub mod http;
 mod issue;
+pub mod metrics;
 pub mod pg;
 mod publish;
 pub mod seam;

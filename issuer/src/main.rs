@@ -139,7 +139,8 @@ enum Cmd {
         #[arg(long, value_name = "FILE")]
         from: PathBuf,
     },
-    /// Run the issuance service for registration offices (needs --database).
+    /// Run the issuance service for registration offices (needs --database). Besides the
+    /// API: /healthz, /readyz (database and key token) and /metrics (Prometheus).
     Serve {
         /// Address to listen on.
         #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8440")]
@@ -160,6 +161,10 @@ enum Cmd {
         /// address it appends to X-Forwarded-For.
         #[arg(long, value_name = "IP")]
         trusted_proxy: Option<std::net::IpAddr>,
+        /// How each request's log line is written to standard error: `text` (key=value
+        /// fields) or `json` (one object per line, for a log collector).
+        #[arg(long, value_name = "FORMAT", default_value = "text")]
+        log_format: LogFormat,
     },
     /// Manage office credentials for the issuance service (needs --database).
     Office {
@@ -200,6 +205,15 @@ enum Cmd {
         #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=366))]
         valid_days: u32,
     },
+}
+
+/// How `serve` writes its request log.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum LogFormat {
+    /// One line per event, fields as key=value.
+    Text,
+    /// One JSON object per event.
+    Json,
 }
 
 #[derive(Subcommand)]

@@ -84,8 +84,18 @@ pub(super) async fn run(cli: &Cli, url: &str, now: i64) -> anyhow::Result<()> {
             public_url,
             redeem_rate,
             trusted_proxy,
+            log_format,
             ..
         } => {
+            // Request lines, with the request's id on each, to standard error.
+            let log = tracing_subscriber::fmt()
+                .with_writer(std::io::stderr)
+                .with_target(false)
+                .with_ansi(false);
+            let _ = match log_format {
+                super::LogFormat::Text => log.try_init(),
+                super::LogFormat::Json => log.json().with_current_span(true).try_init(),
+            };
             serve(
                 cli,
                 iss,
@@ -254,6 +264,7 @@ async fn serve(
         limiter: Default::default(),
         trusted_proxy,
         bundles: Default::default(),
+        metrics: Default::default(),
     });
     // Returns once SIGTERM or Ctrl-C came and the requests in flight have finished; the
     // runtime (and the pool's connections) close after, outside any async context.

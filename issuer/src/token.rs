@@ -176,6 +176,16 @@ impl Token {
         }))
     }
 
+    /// Whether the token still answers (readiness): its session information, read in a
+    /// session of the pool.
+    pub fn ping(&self) -> Result<()> {
+        self.with_session(|s| {
+            s.get_session_info()
+                .map(drop)
+                .map_err(tok("reading a session"))
+        })
+    }
+
     /// The token's label.
     pub fn label(&self) -> &str {
         &self.label

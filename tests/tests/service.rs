@@ -440,6 +440,8 @@ fn a_database_that_goes_away_is_a_clear_error() {
     let db = TestDb::new();
     issuer_in(&w, &db, &[], &[]);
     let svc = Service::start(&db.url, &[], &[]);
+    let addr = svc.url.trim_start_matches("http://").to_owned();
+    assert_eq!(raw_get(&addr, "/readyz", "").0, 200);
     let rec = sample_record(&w);
     db.drop_now();
     let r = officer_offer(&w, &svc, "office.json", &rec, &[]);
@@ -447,6 +449,116 @@ fn a_database_that_goes_away_is_a_clear_error() {
     assert!(r.stderr.contains("database_unavailable"), "{}", r.stderr);
     assert!(r.stderr.contains("nothing was issued"), "{}", r.stderr);
     assert_eq!(r.stderr.lines().count(), 2, "{}", r.stderr);
+    // A balancer stops sending officers here; the process itself is alive.
+    let (status, _, body) = raw_get(&addr, "/readyz", "");
+    assert_eq!(status, 503, "{}", String::from_utf8_lossy(&body));
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["error"], "not_ready", "{v}");
+    assert_eq!(raw_get(&addr, "/healthz", "").0, 200);
+}
+
+#[test]
+fn operators_see_readiness_metrics_and_each_request_by_its_id() {
+    let w = World::new();
+    let db = TestDb::new();
+    issuer_in(&w, &db, &[], &[]);
+    let svc = Service::start_serving(&db.url, &[], &["--log-format", "json"], &[]);
+    let addr = svc.url.trim_start_matches("http://").to_owned();
+    let metric = |name: &str| -> Option<String> {
+        let (status, head, body) = raw_get(&addr, "/metrics", "");
+        assert_eq!(status, 200);
+        assert!(header_of(&head, "content-type")
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4"));
+        let text = String::from_utf8(body).unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .map(str::to_owned)
+    };
+    assert_eq!(metric("tuaton_offers_total").as_deref(), Some("0"));
+
+    // One card issued through the service, and one offer asked for with a credential
+    // that is no office's.
+    let rec = sample_record(&w);
+    let (offer, tx) = offer_text(&w, &svc, &rec);
+    w.new_wallet("wallet");
+    w.wallet(
+        "wallet",
+        &["enroll", "--expect-root", &root_of(&offer), &offer],
+        &format!("{PIN}\n{tx}\n"),
+    )
+    .ok();
+    let r = tuaton_issuer::http::post_json::<serde_json::Value>(
+        &svc.url,
+        "/v1/offers",
+        Some("tto-not-an-office"),
+        &serde_json::json!({}),
+    );
+    assert!(r.is_err());
+
+    assert_eq!(metric("tuaton_offers_total").as_deref(), Some("1"));
+    assert_eq!(metric("tuaton_redemptions_total").as_deref(), Some("1"));
+    assert_eq!(
+        metric("tuaton_failures_total{code=\"bad_office_credential\"}").as_deref(),
+        Some("1")
+    );
+    // Both offer requests, the refused one too, in the route's latency histogram.
+    assert_eq!(
+        metric("tuaton_http_request_duration_seconds_count{route=\"/v1/offers\"}").as_deref(),
+        Some("2")
+    );
+    assert_eq!(
+        metric("tuaton_http_requests_total{route=\"/v1/offers\",method=\"POST\",status=\"401\"}")
+            .as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        metric(
+            "tuaton_http_requests_total{route=\"/v1/credential\",method=\"POST\",status=\"200\"}"
+        )
+        .as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        metric("tuaton_signing_duration_seconds_count").as_deref(),
+        Some("1")
+    );
+    assert!(metric("tuaton_db_pool_connections").is_some());
+    assert_eq!(
+        metric("tuaton_db_pool_max_connections").as_deref(),
+        Some("16")
+    );
+
+    // Ready; a proxy's request id is kept, a malformed one replaced.
+    let (status, head, _) = raw_get(&addr, "/readyz", "X-Request-Id: gate-7f3a\r\n");
+    assert_eq!(status, 200);
+    assert_eq!(header_of(&head, "x-request-id"), Some("gate-7f3a"));
+    let (_, head, _) = raw_get(&addr, "/healthz", "X-Request-Id: two words\r\n");
+    let id = header_of(&head, "x-request-id").unwrap();
+    assert!(
+        id.len() == 16 && id.bytes().all(|c| c.is_ascii_hexdigit()),
+        "{id}"
+    );
+
+    // One JSON object per line; the answer's line carries the request's id and route.
+    let (_, log) = svc.terminate();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let answered = lines
+        .iter()
+        .find(|v| v["span"]["id"] == "gate-7f3a")
+        .unwrap_or_else(|| panic!("no line of request gate-7f3a in:\n{log}"));
+    assert_eq!(answered["span"]["route"], "/readyz", "{answered}");
+    assert_eq!(answered["fields"]["status"], 200, "{answered}");
+    assert!(
+        lines
+            .iter()
+            .any(|v| v["span"]["route"] == "/v1/credential" && v["fields"]["status"] == 200),
+        "{log}"
+    );
 }
 
 // ---- The store's rules, through the library, with many threads at once. ----
