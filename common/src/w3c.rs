@@ -212,7 +212,7 @@ where
 /// Signs `unsigned` with the issuer key (eddsa-rdfc-2022), proof created at `created`.
 ///
 /// A credential of exactly the shape [`unsigned`] writes is canonicalised by
-/// [`canonical_claims`], without a JSON-LD processor: processing the VC 2.0 context again
+/// `canonical_claims`, without a JSON-LD processor: processing the VC 2.0 context again
 /// for every card was most of an issuance's signing time. Any other shape goes through
 /// ssi. Both paths give the same bytes (tested over many cards, every text field with
 /// quotes, backslashes, Thai and other scripts), and ssi verifies either.
@@ -636,7 +636,8 @@ mod tests {
             status,
             1_700_000_000,
         );
-        let variants: Vec<Box<dyn Fn(&mut Value)>> = vec![
+        type Change = Box<dyn Fn(&mut Value)>;
+        let variants: Vec<Change> = vec![
             Box::new(|v| v["credentialSubject"]["nickname"] = json!("x")),
             Box::new(|v| v["extra"] = json!("x")),
             Box::new(|v| v["@context"] = json!([VC2_CONTEXT])),
