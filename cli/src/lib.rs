@@ -245,6 +245,7 @@ pub fn finish<E: Hint>(r: anyhow::Result<Outcome>, home: &Path) -> ExitCode {
             let (what, hint) = describe::<E>(&e, home);
             // Never panics on a broken or full stderr (the error still sets the exit code).
             let _ = writeln!(std::io::stderr(), "error: {what}\nhint: {hint}");
+            tuaton_store::error_reported();
             ExitCode::from(EXIT_ERROR)
         }
     }

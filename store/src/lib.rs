@@ -237,12 +237,23 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
         .map_err(|io| StoreError::from_io(dir, io))
 }
 
+/// Set once a command has printed its own two-line error (see [`error_reported`]).
+static ERROR_REPORTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Says the command printed its error: a sled panic on an I/O error after that (its log's
+/// `fsync` as the store closes, on the same full disk) ends the process with exit code 2
+/// and prints nothing more.
+pub fn error_reported() {
+    ERROR_REPORTED.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
 /// sled 0.34 unwraps some I/O results (its log's final `fsync` on close, for one), so a
 /// full or failing disk can surface as a panic after the command's own error handling.
 /// This hook turns a panic that carries an OS error into the usual two-line error and
 /// exit code 2; the store is then as a kill at that moment would leave it, which the fault
 /// tests show it survives. Other panics keep the default report.
 pub fn exit_cleanly_on_io_panic(home: &Path) {
+    // Called once per process, before any store opens.
     let home = home.display().to_string();
     let default = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
@@ -254,6 +265,11 @@ pub fn exit_cleanly_on_io_panic(home: &Path) {
             .unwrap_or("");
         if !msg.contains("os error") && !msg.contains("Os {") {
             return default(info);
+        }
+        if ERROR_REPORTED.load(std::sync::atomic::Ordering::SeqCst) {
+            // The command already said what failed (the same full disk); a second error
+            // about it would break the two-line rule. Same exit code.
+            std::process::exit(2);
         }
         use std::io::Write;
         let full = msg.contains("code: 28") || msg.contains("os error 28");

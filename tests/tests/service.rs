@@ -479,15 +479,7 @@ fn operators_see_readiness_metrics_and_each_request_by_its_id() {
 
     // One card issued through the service, and one offer asked for with a credential
     // that is no office's.
-    let rec = sample_record(&w);
-    let (offer, tx) = offer_text(&w, &svc, &rec);
-    w.new_wallet("wallet");
-    w.wallet(
-        "wallet",
-        &["enroll", "--expect-root", &root_of(&offer), &offer],
-        &format!("{PIN}\n{tx}\n"),
-    )
-    .ok();
+    enrol(&w, &svc, &sample_record(&w), "wallet");
     let r = tuaton_issuer::http::post_json::<serde_json::Value>(
         &svc.url,
         "/v1/offers",
