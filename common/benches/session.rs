@@ -78,7 +78,7 @@ fn main() {
                 issuer: 1,
                 signing_key: &ik,
                 kid: &[1, 2, 3, 4],
-                holder_key: hk.verifying_key().to_bytes(),
+                holder_key: hk.verifying_key().to_bytes().into(),
                 credential_id: [1; 8],
                 status: StatusRef { list: 0, index: 7 },
                 issued_at: 1_795_000_000,

@@ -75,7 +75,7 @@ fn main() {
             issuer: 1,
             signing_key: &ik,
             kid: &kid,
-            holder_key: hk.verifying_key().to_bytes(),
+            holder_key: hk.verifying_key().to_bytes().into(),
             credential_id: [i as u8; 8],
             status,
             issued_at: ISSUED,

@@ -412,8 +412,8 @@ pub struct Payload {
     pub valid_until: Option<NaiveDate>,
     /// 6: the revocation status bit.
     pub status: StatusRef,
-    /// 7: the holder's Ed25519 public key (cnf).
-    pub holder_key: [u8; 32],
+    /// 7: the holder's public key (cnf): Ed25519 (32 bytes) or P-256 (33, compressed).
+    pub holder_key: crate::holder::HolderKey,
     /// 8: credential type.
     pub cred_type: u64,
     /// 9: truncated digests of the groups this member discloses selectively.
@@ -442,7 +442,7 @@ impl Payload {
             u(6u8),
             Value::Array(vec![u(self.status.list), u(self.status.index)]),
         ));
-        m.push((u(7u8), Value::Bytes(self.holder_key.to_vec())));
+        m.push((u(7u8), Value::Bytes(self.holder_key.as_bytes().to_vec())));
         m.push((u(8u8), u(self.cred_type)));
         if !self.digests.is_empty() {
             m.push((
@@ -499,7 +499,12 @@ impl Payload {
                     a.end(&mut r, shape)?;
                     status = Some(StatusRef { list, index });
                 }
-                7 => cnf = Some(r.fixed::<32>("holder key")?),
+                7 => {
+                    let b = r.bytes("holder key")?;
+                    cnf = Some(crate::holder::HolderKey::from_bytes(&b).ok_or_else(|| {
+                        err("holder key: expected 32 bytes (Ed25519) or 33 (P-256)")
+                    })?);
+                }
                 8 => typ = Some(r.uint("type")?),
                 9 => {
                     let mut d = r.map("digests")?;
@@ -829,8 +834,8 @@ pub struct IssueParams<'a> {
     pub signing_key: &'a dyn crate::signer::KeySigner,
     /// Key id, as listed in the trust list.
     pub kid: &'a [u8],
-    /// The holder's Ed25519 public key, from the enrollment request.
-    pub holder_key: [u8; 32],
+    /// The holder's public key, from the enrollment request.
+    pub holder_key: crate::holder::HolderKey,
     /// Credential id (unique per issuer).
     pub credential_id: [u8; 8],
     /// Status bit.

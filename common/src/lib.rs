@@ -13,6 +13,7 @@ pub mod enroll;
 pub mod error;
 pub mod framing;
 pub mod gate;
+pub mod holder;
 pub mod json;
 pub mod link;
 pub mod lp;

@@ -4,8 +4,8 @@
 use crate::cbor::{self, err, u, Reader};
 use crate::error::{Error, Result};
 use crate::gate::{GateCredential, Group, IncreasingKeys, IssuerSigned};
+use crate::holder::HolderSigner;
 use ciborium::Value;
-use ed25519_dalek::{Signer, SigningKey};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -105,7 +105,7 @@ pub fn holder_proof_message<D: AsRef<[u8]>>(
 /// Builds the presentation CBOR for `groups`, using the smallest member that covers them.
 pub fn present_groups(
     cred: &GateCredential,
-    holder: &SigningKey,
+    holder: &(impl HolderSigner + ?Sized),
     groups: &[Group],
     time: i64,
     nonce: Option<&[u8]>,
@@ -117,7 +117,7 @@ pub fn present_groups(
 /// from the caller) in the nonce's place, so no two presentations are the same bytes.
 pub fn present_salted(
     cred: &GateCredential,
-    holder: &SigningKey,
+    holder: &(impl HolderSigner + ?Sized),
     groups: &[Group],
     time: i64,
     salt: [u8; 16],
@@ -127,7 +127,7 @@ pub fn present_salted(
 
 fn build(
     cred: &GateCredential,
-    holder: &SigningKey,
+    holder: &(impl HolderSigner + ?Sized),
     groups: &[Group],
     time: i64,
     nonce: Option<&[u8]>,
@@ -139,7 +139,7 @@ fn build(
         &cred.full
     };
     let issuer_signed = IssuerSigned::from_bytes(member)?;
-    if issuer_signed.payload.holder_key != holder.verifying_key().to_bytes() {
+    if issuer_signed.payload.holder_key != holder.holder_key() {
         return Err(Error::Signature(
             "the credential is bound to another holder key".into(),
         ));
@@ -159,7 +159,7 @@ fn build(
         disclosures.insert(*g, d.clone());
     }
     let msg = holder_proof_message(&issuer_signed, &disclosures, time, nonce);
-    let sig = holder.sign(&msg).to_bytes();
+    let sig = holder.sign_holder(&msg);
     // The issuer's COSE_Sign1 goes in exactly as issued, never re-encoded.
     let mut out = vec![0x83];
     out.extend_from_slice(member);
@@ -180,7 +180,7 @@ fn build(
 /// Builds the presentation CBOR of a profile.
 pub fn present(
     cred: &GateCredential,
-    holder: &SigningKey,
+    holder: &(impl HolderSigner + ?Sized),
     profile: Profile,
     time: i64,
 ) -> Result<Vec<u8>> {

@@ -105,7 +105,7 @@ impl<'a> Issue<'a> {
                 issuer: self.issuer,
                 signing_key: self.signer,
                 kid: &self.kid,
-                holder_key: self.holder.to_bytes(),
+                holder_key: self.holder.into(),
                 credential_id: self.credential_id,
                 status: self.status,
                 issued_at: self.issued_at,

@@ -261,3 +261,66 @@ fn a_protected_header_that_repeats_alg_is_malformed_even_when_signed() {
         }
     }
 }
+
+/// `q` with its payload's holder key (key 7, `bstr .size 32` in the sample) replaced by
+/// `key`, signed again by the issuer and its proof by `holder`: what a rogue issuer could
+/// make, so the decoder, not a signature, must refuse it.
+fn with_holder_key(
+    q: &Presentation<'_>,
+    key: &[u8],
+    holder: &dyn tuaton_common::holder::HolderSigner,
+) -> Vec<u8> {
+    use ed25519_dalek::Signer;
+    let mut q = q.clone();
+    let payload = q.issuer_signed.payload_bytes.to_vec();
+    let old = holder_key().verifying_key().to_bytes();
+    let at = payload
+        .windows(35)
+        .position(|w| w[..3] == [0x07, 0x58, 0x20] && w[3..] == old)
+        .expect("key 7 as a 32-byte string");
+    let mut new = payload[..at].to_vec();
+    new.extend([0x07, 0x58, key.len() as u8]);
+    new.extend_from_slice(key);
+    new.extend_from_slice(&payload[at + 35..]);
+    q.issuer_signed.payload_bytes = new.into();
+    q.issuer_signed.signature = issuer_key()
+        .sign(&q.issuer_signed.to_be_signed())
+        .to_bytes();
+    let msg = presentation::holder_proof_message(
+        &q.issuer_signed,
+        &q.disclosures,
+        q.time,
+        q.salt.as_ref().map(|s| &s[..]),
+    );
+    q.holder_sig = holder.sign_holder(&msg);
+    respell(&q, PLAIN, |o| int(o, q.time, PLAIN))
+}
+
+#[test]
+fn a_holder_key_of_neither_length_is_malformed_even_when_signed() {
+    use tuaton_common::holder::HolderSigner;
+    let good = salted(Profile::Flight);
+    let p = Presentation::from_cbor(&good).unwrap();
+    let phone = p256::ecdsa::SigningKey::from_slice(&[0x42; 32]).unwrap();
+    let point = phone.holder_key();
+    // The same card bound to a P-256 key by the issuer verifies: the check is real.
+    let v = check(
+        Profile::Flight,
+        &with_holder_key(&p, point.as_bytes(), &phone),
+    );
+    assert!(v.is_valid(), "{:?}", codes(&v));
+    for len in [0, 31, 34, 65] {
+        let v = check(Profile::Flight, &with_holder_key(&p, &vec![2; len], &phone));
+        assert_eq!(codes(&v), ["malformed"], "{len} bytes");
+    }
+    // 33 bytes that are no P-256 point (x = 2^256 - 1 is not below the field prime; a 04
+    // tag is no compressed point): the proof proves nothing.
+    let mut off = [0xffu8; 33];
+    off[0] = 0x02;
+    let mut tag4 = *<&[u8; 33]>::try_from(point.as_bytes()).unwrap();
+    tag4[0] = 0x04;
+    for key in [off, tag4] {
+        let v = check(Profile::Flight, &with_holder_key(&p, &key, &phone));
+        assert_eq!(codes(&v), ["bad_holder_proof"], "{key:02x?}");
+    }
+}

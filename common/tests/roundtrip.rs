@@ -94,7 +94,7 @@ proptest! {
         if lifelong { c.expiry = Expiry::Lifelong; }
         let ik = issuer_key();
         let cred = gate::issue(&c, &IssueParams {
-            issuer: 1, signing_key: &ik, kid: &KID, holder_key: holder_key().verifying_key().to_bytes(),
+            issuer: 1, signing_key: &ik, kid: &KID, holder_key: holder_key().verifying_key().to_bytes().into(),
             credential_id: [3; 8], status: StatusRef { list, index: index.into() }, issued_at: ISSUED,
         }, &mut rand::thread_rng()).unwrap();
         // Package bytes round trip exactly.

@@ -242,7 +242,7 @@ fn credential(
             issuer: 1,
             signing_key: signer,
             kid,
-            holder_key: holder_key().verifying_key().to_bytes(),
+            holder_key: holder_key().verifying_key().to_bytes().into(),
             credential_id: (seed + 1).to_be_bytes(),
             status,
             issued_at,

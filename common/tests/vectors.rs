@@ -20,7 +20,7 @@ fn derive() -> Value {
             issuer: 1,
             signing_key: &ik,
             kid: &KID,
-            holder_key: hk.verifying_key().to_bytes(),
+            holder_key: hk.verifying_key().to_bytes().into(),
             credential_id: [0x5A; 8],
             status: StatusRef { list: 0, index: 42 },
             issued_at: ISSUED,

@@ -55,7 +55,7 @@ fn main() {
                 issuer: 1,
                 signing_key: &k,
                 kid: &[1, 2, 3, 4],
-                holder_key: [5; 32],
+                holder_key: [5; 32].into(),
                 credential_id: [1; 8],
                 status: tuaton_common::gate::StatusRef { list: 0, index: 1 },
                 issued_at: now,

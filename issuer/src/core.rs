@@ -1074,10 +1074,16 @@ impl<S: Store> Issuer<S> {
         let cred = GateCredential::from_bytes(&bytes).map_err(core_error)?;
         let full = cred.full_member().map_err(core_error)?;
         let p = &full.payload;
+        // This issuer binds cards to Ed25519 holder keys only (enrolment proves one), so a
+        // card bound to another key is none of its own.
+        let holder_key = p
+            .holder_key
+            .ed25519()
+            .ok_or_else(|| IssuerError::UnknownCredential(hex::encode(p.credential_id)))?;
         let holder = tuaton_common::offer::check_refresh_proof(
             service,
             &p.credential_id,
-            &p.holder_key,
+            &holder_key,
             req.at,
             &proof,
         )
@@ -1088,7 +1094,7 @@ impl<S: Store> Issuer<S> {
         let row = tx
             .credential(&p.credential_id)
             .await?
-            .filter(|r| p.issuer == meta.issuer_id && r.holder == p.holder_key)
+            .filter(|r| p.issuer == meta.issuer_id && r.holder == holder_key)
             .ok_or_else(|| IssuerError::UnknownCredential(hex::encode(p.credential_id)))?;
         if tx.revocation(&row.id).await?.is_some() {
             return Err(IssuerError::Revoked(hex::encode(row.id)));

@@ -59,7 +59,7 @@ pub(crate) fn sign_package(
             issuer: by.issuer,
             signing_key: by.key,
             kid: by.kid,
-            holder_key: holder.to_bytes(),
+            holder_key: holder.to_bytes().into(),
             credential_id: cid,
             status,
             issued_at: now,

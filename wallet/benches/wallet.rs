@@ -30,7 +30,7 @@ fn main() {
             issuer: 1,
             signing_key: &ik,
             kid: &[1, 2, 3, 4],
-            holder_key: holder.verifying_key().to_bytes(),
+            holder_key: holder.verifying_key().to_bytes().into(),
             credential_id: [1; 8],
             status: tuaton_common::gate::StatusRef { list: 0, index: 1 },
             issued_at: 1_795_000_000,
