@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
 use tuaton_common::bundle::{self, Index};
 use tuaton_common::gate::{self, GateCredential, Group, IssueParams, IssuerSigned, StatusRef};
+use tuaton_common::holder::HolderSigner;
 use tuaton_common::model::{Expiry, PartialDate};
 use tuaton_common::presentation::{self, Profile};
 use tuaton_common::status::{self, Bitset, StatusLists};
@@ -416,6 +417,67 @@ fn cases() -> Vec<Case> {
         )
         .rejects(&["unsupported_version"]),
     ];
+    // A card bound to a P-256 key (a phone's secure hardware): ES256 holder proofs.
+    let phone = p256::ecdsa::SigningKey::from_slice(&[0x42; 32]).unwrap();
+    let on_phone = gate::issue(
+        &tuaton_common::sample::citizen(0),
+        &IssueParams {
+            issuer: 1,
+            signing_key: &active_key(),
+            kid: &KID,
+            holder_key: phone.holder_key(),
+            credential_id: 60u64.to_be_bytes(),
+            status: at(60),
+            issued_at: ISSUED,
+        },
+        &mut VectorRng(60_000),
+    )
+    .unwrap();
+    let phone_qr = |p: Profile, signer: &dyn HolderSigner| {
+        let good = presentation::present(&on_phone, &phone, p, NOW).unwrap();
+        let d = presentation::Presentation::from_cbor(&good).unwrap();
+        let msg =
+            presentation::holder_proof_message(&d.issuer_signed, &d.disclosures, d.time, None);
+        // The proof is the last 64 bytes: signed again by `signer`.
+        let mut bytes = good.clone();
+        let at = bytes.len() - 64;
+        bytes[at..].copy_from_slice(&signer.sign_holder(&msg));
+        presentation::to_qr_text(&bytes)
+    };
+    let other_phone = p256::ecdsa::SigningKey::from_slice(&[0x43; 32]).unwrap();
+    v.push(case(
+        "valid_p256_flight",
+        "section 4: a 33-byte holder key is P-256, its proof ES256",
+        phone_qr(Profile::Flight, &phone),
+        NOW,
+    ));
+    v.push(
+        case(
+            "valid_p256_age",
+            "section 4: ES256 over the same message, disclosures included",
+            phone_qr(Profile::Age, &phone),
+            NOW,
+        )
+        .require(Requirement::Age),
+    );
+    v.push(
+        case(
+            "p256_proof_by_another_p256_key",
+            "step 8",
+            phone_qr(Profile::Flight, &other_phone),
+            NOW,
+        )
+        .rejects(&["bad_holder_proof"]),
+    );
+    v.push(
+        case(
+            "p256_card_proof_by_an_ed25519_key",
+            "step 8: the key's length decides the algorithm, never the proof",
+            phone_qr(Profile::Flight, &holder_key()),
+            NOW,
+        )
+        .rejects(&["bad_holder_proof"]),
+    );
     let stranger = credential(
         &stranger_key(),
         &[0xDE, 0xAD, 0xBE, 0xEF],

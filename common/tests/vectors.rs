@@ -6,6 +6,7 @@ use kit::*;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use tuaton_common::gate::{self, Group, IssueParams, IssuerSigned, StatusRef};
+use tuaton_common::holder::HolderSigner;
 use tuaton_common::presentation::{self, Presentation, Profile};
 use tuaton_common::sample;
 use tuaton_common::verify::hex;
@@ -35,6 +36,26 @@ fn derive() -> Value {
     let full = IssuerSigned::from_bytes(&cred.full).unwrap();
     let verdict =
         |text: &str, now: i64| check_with(text, now, &trust(), &Revoked(vec![])).to_json();
+    // The same card bound to a P-256 holder key (ES256 proofs; RFC 6979 makes them
+    // reproducible).
+    let phone = p256::ecdsa::SigningKey::from_slice(&[0x42; 32]).unwrap();
+    let on_phone = gate::issue(
+        &claims,
+        &IssueParams {
+            issuer: 1,
+            signing_key: &ik,
+            kid: &KID,
+            holder_key: phone.holder_key(),
+            credential_id: [0x5B; 8],
+            status: StatusRef { list: 0, index: 43 },
+            issued_at: ISSUED,
+        },
+        &mut VectorRng(0),
+    )
+    .unwrap();
+    let phone_flight = presentation::present(&on_phone, &phone, Profile::Flight, NOW).unwrap();
+    let pp = Presentation::from_cbor(&phone_flight).unwrap();
+    let phone_qr = presentation::to_qr_text(&phone_flight);
     let flight_qr = presentation::to_qr_text(&flight);
     let age_qr = presentation::to_qr_text(&age);
     json!({
@@ -72,6 +93,17 @@ fn derive() -> Value {
                 "holder_proof_message": hex(&presentation::holder_proof_message(&ap.issuer_signed, &ap.disclosures, NOW, None)),
                 "qr": age_qr,
                 "verdict_at_presented_at": verdict(&age_qr, NOW),
+            },
+            "flight_p256": {
+                "holder_secret_key": hex(&phone.to_bytes()),
+                "holder_public_key": hex(phone.holder_key().as_bytes()),
+                "credential_id": "5b5b5b5b5b5b5b5b",
+                "status": {"list": 0, "index": 43},
+                "package": hex(&on_phone.to_bytes()),
+                "cbor": hex(&phone_flight),
+                "holder_proof_message": hex(&presentation::holder_proof_message(&pp.issuer_signed, &pp.disclosures, NOW, None)),
+                "qr": phone_qr,
+                "verdict_at_presented_at": verdict(&phone_qr, NOW),
             },
         },
     })

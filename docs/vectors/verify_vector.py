@@ -7,7 +7,8 @@ alone. It shares no code with tuaton.
 
 - gate-v1.json: decodes and verifies the flight and age presentations (base45, the COSE
   Sig_structure, the digests, the holder proof with the exact signed message, TIS-620
-  names) and rejects a tampered copy.
+  names), the flight presentation of a card bound to a P-256 key (ES256 proof), and
+  rejects a tampered copy.
 - trust-v1.json: syncs the bundle (index, root chain from the pinned fingerprint, the
   strict signature rules, the trust list, the status pin and bitset), then runs every
   case through its own verifier (FORMAT.md section 5) and requires the same verdict,
@@ -34,7 +35,9 @@ import cbor2
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -159,6 +162,9 @@ def decode_presentation(body):
     pl = int_keys_increasing(cbor_exact(payload), "payload")
     if set(pl) - set(range(1, 11)) or any(k not in pl for k in (1, 2, 3, 4, 6, 7, 8)):
         raise Malformed("payload keys")
+    # The holder key: 32 bytes Ed25519, 33 bytes a compressed P-256 point (FORMAT.md 3).
+    if not isinstance(pl[7], bytes) or len(pl[7]) not in (32, 33):
+        raise Malformed("holder key")
     disclosures = int_keys_increasing(disclosures, "disclosures")
     if any(g > 4 for g in disclosures) or not all(isinstance(d, bytes) for d in disclosures.values()):
         raise Malformed("disclosure")
@@ -183,6 +189,20 @@ def holder_message(d, nonce):
 def ed_ok(key, sig, msg):
     try:
         Ed25519PublicKey.from_public_bytes(key).verify(sig, msg)
+        return True
+    except (InvalidSignature, ValueError):
+        return False
+
+
+def holder_ok(key, sig, msg):
+    """The holder proof: Ed25519 for a 32-byte key; for a 33-byte key ES256, the signature
+    being r || s (32 bytes each, big-endian) over the message, hashed with SHA-256."""
+    if len(key) == 32:
+        return ed_ok(key, sig, msg)
+    try:
+        pub = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), key)
+        der = encode_dss_signature(int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big"))
+        pub.verify(der, msg, ec.ECDSA(hashes.SHA256()))
         return True
     except (InvalidSignature, ValueError):
         return False
@@ -377,7 +397,7 @@ class Gate:
             elif now >= until:
                 warnings.append("status_stale")
         msg = holder_message(d, d["salt"] or b"")
-        if not ed_ok(p[7], d["holder_sig"], msg):
+        if not holder_ok(p[7], d["holder_sig"], msg):
             reasons.append("bad_holder_proof")
         else:
             if d["time"] < now - pol["max_age"]:
@@ -546,7 +566,7 @@ def check_session_vector():
 def verify_gate_vector():
     v = json.load(open(os.path.join(HERE, "gate-v1.json")))
     key = bytes.fromhex(v["inputs"]["issuer_public_key"])
-    for name in ["flight", "age"]:
+    for name in ["flight", "age", "flight_p256"]:
         pres = v["presentations"][name]
         d = decode_presentation(qr_body(pres["qr"]))
         tbs = cbor2.dumps(["Signature1", d["protected"], b"", d["payload"]])
@@ -555,7 +575,8 @@ def verify_gate_vector():
             assert hashlib.sha256(disc).digest()[:16] == d["p"][9][g], f"digest of group {g}"
         msg = holder_message(d, d["salt"] or b"")
         assert msg.hex() == pres["holder_proof_message"], "holder proof message"
-        assert ed_ok(d["p"][7], d["holder_sig"], msg), "holder proof"
+        assert holder_ok(d["p"][7], d["holder_sig"], msg), "holder proof"
+        assert len(d["p"][7]) == (33 if name.endswith("p256") else 32), "holder key"
         c = {}
         if 10 in d["p"]:
             c.update(flight_claims(d["p"][10]))
