@@ -1,14 +1,18 @@
 //! Prints, from one run: (a) the floor, two raw Ed25519 verifications, and the same two
 //! signatures as one batch (with and without parsing the holder key); (b) tuaton's whole
 //! verify from QR text to verdict; (c) ssi verifying the W3C form of the same credential;
-//! and the QR size of each profile. Run: `cargo bench -p tuaton-common --bench verify`.
+//! (d) the same card bound to a P-256 holder key (ES256 proof): its floor (one Ed25519 and
+//! one ES256 verification, the point decompressed) and tuaton's whole verify; and the QR
+//! size of each profile with either key. Run: `cargo bench -p tuaton-common --bench verify`.
 
 use ed25519_dalek::{Signer, SigningKey};
+use p256::ecdsa::signature::Verifier as _;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 use tuaton_common::gate::{self, IssueParams, StatusRef};
+use tuaton_common::holder::{HolderKey, HolderSigner};
 use tuaton_common::presentation::{self, Profile};
 use tuaton_common::trust::{IssuerKey, KeyState, TrustStore, TrustedIssuer};
 use tuaton_common::verify::{self, Context, ReplayView, StatusLookup, StatusView};
@@ -64,6 +68,23 @@ fn main() {
             state: KeyState::Active,
         }],
         expires: None,
+    };
+    let phone = p256::ecdsa::SigningKey::from_slice(&[0x42; 32]).unwrap();
+    let issue_to = |i: usize, holder: HolderKey| {
+        let claims = sample::citizen(i);
+        let p = IssueParams {
+            issuer: 1,
+            signing_key: &ik,
+            kid: &kid,
+            holder_key: holder,
+            credential_id: [i as u8; 8],
+            status: StatusRef {
+                list: 0,
+                index: 1_234_567,
+            },
+            issued_at: ISSUED,
+        };
+        gate::issue(&claims, &p, &mut StdRng::seed_from_u64(i as u64)).unwrap()
     };
     let issue = |i: usize| {
         let claims = sample::citizen(i);
@@ -122,6 +143,31 @@ fn main() {
         let v = verify::verify_qr(black_box(&text), &mut ctx);
         assert!(v.is_valid());
     });
+    // (d) P-256: the floor is the issuer's Ed25519 signature and the holder's ES256 one,
+    // the holder's point decompressed from its 33 bytes as a presentation carries it.
+    let (p1, p2) = (ik.sign(&m1), phone.sign_holder(&m2));
+    let p_bytes = phone.holder_key();
+    let dp = time(200, 15, || {
+        black_box(v1.verify_strict(black_box(&m1), &p1).is_ok());
+        black_box(black_box(p_bytes).verify(black_box(&m2), &p2));
+    });
+    // The pure-Rust P-256 (RustCrypto's p256) on the same proof, for comparison.
+    let dr = time(50, 15, || {
+        black_box(v1.verify_strict(black_box(&m1), &p1).is_ok());
+        let k = p256::ecdsa::VerifyingKey::from_sec1_bytes(black_box(p_bytes.as_bytes())).unwrap();
+        let s = p256::ecdsa::Signature::from_slice(&p2).unwrap();
+        black_box(k.verify(black_box(&m2), &s).is_ok());
+    });
+    let p_cred = issue_to(0, phone.holder_key());
+    let p_text = presentation::to_qr_text(
+        &presentation::present(&p_cred, &phone, Profile::Flight, NOW).unwrap(),
+    );
+    let d = time(200, 15, || {
+        let mut replay = Forgetful;
+        let mut ctx = Context::new(NOW, &trust, &Good, &mut replay);
+        let v = verify::verify_qr(black_box(&p_text), &mut ctx);
+        assert!(v.is_valid());
+    });
     // (c) ssi on the W3C form of the same credential.
     let c = time(10, 7, || {
         w3c::verify(black_box(&w3c_json), NOW).unwrap();
@@ -143,20 +189,32 @@ fn main() {
     row("two Ed25519 signatures as one batch", ab);
     row("the same batch, the holder key parsed from 32 bytes", abk);
     row("(b) tuaton verify, QR text -> verdict", b);
+    row(
+        "(d) P-256 floor: Ed25519 verify_strict + ES256 verify (AWS-LC)",
+        dp,
+    );
+    row("    the same with RustCrypto's p256 for the ES256", dr);
+    row("(d) tuaton verify, P-256 holder, QR text -> verdict", d);
     println!(
         "| (c) ssi verify, W3C form (eddsa-rdfc-2022) | {:.1} | {:.1} x (b) | | |",
         us(c),
         us(c) / us(b)
     );
     println!();
-    println!("QR payload per profile (ECC M)");
-    println!("| citizen | profile | CBOR bytes | QR chars | QR version |");
-    println!("|---|---|---:|---:|---:|");
+    println!("QR payload per profile and holder key (ECC M)");
+    println!("| citizen | profile | holder key | CBOR bytes | QR chars | QR version |");
+    println!("|---|---|---|---:|---:|---:|");
     for i in 0..4 {
-        let (cred, _) = issue(i);
         let c = sample::citizen(i);
-        for p in [Profile::Flight, Profile::Age, Profile::Full] {
-            let b = presentation::present(&cred, &hk, p, NOW).unwrap();
+        let cards: [(&str, _, &dyn HolderSigner); 2] = [
+            ("Ed25519", issue(i).0, &hk),
+            ("P-256", issue_to(i, phone.holder_key()), &phone),
+        ];
+        for (p, (kind, cred, holder)) in [Profile::Flight, Profile::Age, Profile::Full]
+            .into_iter()
+            .flat_map(|p| cards.iter().map(move |c| (p, c)))
+        {
+            let b = presentation::present(cred, *holder, p, NOW).unwrap();
             let t = presentation::to_qr_text(&b);
             let q = qrcode::QrCode::with_error_correction_level(t.as_bytes(), qrcode::EcLevel::M)
                 .unwrap();
@@ -165,7 +223,7 @@ fn main() {
                 qrcode::Version::Micro(n) => n,
             };
             println!(
-                "| {} {} | {:?} | {} | {} | {} |",
+                "| {} {} | {:?} | {kind} | {} | {} | {} |",
                 c.given_name_en,
                 c.family_name_en,
                 p,

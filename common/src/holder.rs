@@ -8,7 +8,7 @@
 //! bytes: Ed25519's `R || S`, or ES256's `r || s`, each 32 bytes big-endian (RFC 9053
 //! section 2.1), over the message itself (ECDSA hashes it with SHA-256).
 
-use p256::ecdsa::signature::{Signer as _, Verifier as _};
+use p256::ecdsa::signature::Signer as _;
 
 /// Length of an Ed25519 holder key.
 pub const ED25519_LEN: usize = 32;
@@ -98,15 +98,14 @@ impl HolderKey {
                     k.verify_strict(message, &ed25519_dalek::Signature::from_bytes(signature))
                         .is_ok()
                 }),
-            HolderKey::P256(b) => {
-                let (Ok(k), Ok(s)) = (
-                    p256::ecdsa::VerifyingKey::from_sec1_bytes(b),
-                    p256::ecdsa::Signature::from_slice(signature),
-                ) else {
-                    return false;
-                };
-                k.verify(message, &s).is_ok()
-            }
+            // AWS-LC: the compressed point is decoded and checked to be on the curve, r
+            // and s must be in 1..n-1 (a high s is accepted, as RFC 9053 allows).
+            HolderKey::P256(b) => aws_lc_rs::signature::UnparsedPublicKey::new(
+                &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED,
+                b,
+            )
+            .verify(message, signature)
+            .is_ok(),
         }
     }
 }
@@ -193,6 +192,40 @@ mod tests {
         assert!(!p.holder_key().verify(b"m", &ed.sign_holder(b"m")));
         assert_eq!(HolderKey::from_bytes(&[2; 31]), None);
         assert_eq!(HolderKey::from_bytes(&[2; 65]), None);
+    }
+
+    #[test]
+    fn aws_lc_and_the_pure_rust_p256_agree_on_every_mutated_proof() {
+        use p256::ecdsa::signature::Verifier as _;
+        let mut agreed = 0;
+        for i in 0..64u8 {
+            let k = p256::ecdsa::SigningKey::from_slice(&[i + 1; 32]).unwrap();
+            let msg = vec![i; 40 + i as usize];
+            let sig = k.sign_holder(&msg);
+            for flip in [
+                None,
+                Some(0),
+                Some(31),
+                Some(32),
+                Some(63),
+                Some(i as usize % 64),
+            ] {
+                let mut s = sig;
+                if let Some(b) = flip {
+                    s[b] ^= 1 << (i % 8);
+                }
+                let pure = p256::ecdsa::Signature::from_slice(&s)
+                    .is_ok_and(|s| k.verifying_key().verify(&msg, &s).is_ok());
+                assert_eq!(
+                    k.holder_key().verify(&msg, &s),
+                    pure,
+                    "key {i}, flip {flip:?}"
+                );
+                assert_eq!(pure, flip.is_none());
+                agreed += 1;
+            }
+        }
+        assert_eq!(agreed, 64 * 6);
     }
 
     #[test]
