@@ -110,7 +110,8 @@ fn main() {
             &[i as u8; 8],
             status,
             ISSUED,
-        );
+        )
+        .unwrap();
         (cred, w3c::sign(unsigned, &ik, ISSUED).unwrap())
     };
     let (cred, w3c_json) = issue(0);

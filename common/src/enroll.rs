@@ -3,8 +3,8 @@
 
 use crate::cbor::{self, err};
 use crate::error::{Error, Result};
+use crate::holder::{HolderKey, HolderSigner};
 use ciborium::Value;
-use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 
 /// Prefix of an enrollment request.
 pub const PREFIX: &str = "TTE1:";
@@ -14,12 +14,12 @@ const TAG: &[u8] = b"tuaton enrollment request v1";
 #[derive(Clone, Debug, PartialEq)]
 pub struct EnrollmentRequest {
     /// The holder key the credential will be bound to.
-    pub holder_key: VerifyingKey,
+    pub holder_key: HolderKey,
     /// When the wallet made the request.
     pub time: i64,
 }
 
-fn message(key: &[u8; 32], time: i64) -> Vec<u8> {
+fn message(key: &[u8], time: i64) -> Vec<u8> {
     let mut m = Vec::with_capacity(80);
     m.extend_from_slice(TAG);
     m.extend_from_slice(key);
@@ -28,13 +28,13 @@ fn message(key: &[u8; 32], time: i64) -> Vec<u8> {
 }
 
 /// Makes the request text for `holder` at `time`.
-pub fn request(holder: &SigningKey, time: i64) -> String {
-    let pk = holder.verifying_key().to_bytes();
-    let sig = holder.sign(&message(&pk, time));
+pub fn request(holder: &(impl HolderSigner + ?Sized), time: i64) -> String {
+    let pk = holder.holder_key();
+    let sig = holder.sign_holder(&message(pk.as_bytes(), time));
     let v = Value::Array(vec![
-        Value::Bytes(pk.to_vec()),
+        Value::Bytes(pk.as_bytes().to_vec()),
         cbor::i(time),
-        Value::Bytes(sig.to_bytes().to_vec()),
+        Value::Bytes(sig.to_vec()),
     ]);
     format!("{PREFIX}{}", base45::encode(cbor::encode(&v)))
 }
@@ -49,17 +49,16 @@ pub fn parse(text: &str) -> Result<EnrollmentRequest> {
     let [pk, t, sig]: [Value; 3] = cbor::array(cbor::decode(&raw)?, "enrollment request")?
         .try_into()
         .map_err(|_| err("enrollment request: expected 3 items"))?;
-    let pk = cbor::fixed::<32>(pk, "holder key")?;
+    let key = HolderKey::from_bytes(&cbor::bytes(pk, "holder key")?)
+        .ok_or_else(|| err("holder key: expected 32 bytes (Ed25519) or 33 (P-256)"))?;
     let time = cbor::int(&t, "time")?;
-    let sig = Signature::from_bytes(&cbor::fixed::<64>(sig, "signature")?);
-    let key = VerifyingKey::from_bytes(&pk)
-        .map_err(|_| Error::Signature("holder key is not an Ed25519 key".into()))?;
-    if key.is_weak() {
-        return Err(Error::Signature("holder key is weak".into()));
+    let sig = cbor::fixed::<64>(sig, "signature")?;
+    // A weak Ed25519 key or a point off the curve proves nothing either.
+    if !key.verify(&message(key.as_bytes(), time), &sig) {
+        return Err(Error::Signature(
+            "the enrollment request's proof of possession does not verify".into(),
+        ));
     }
-    key.verify_strict(&message(&pk, time), &sig).map_err(|_| {
-        Error::Signature("the enrollment request's proof of possession does not verify".into())
-    })?;
     Ok(EnrollmentRequest {
         holder_key: key,
         time,
@@ -69,13 +68,14 @@ pub fn parse(text: &str) -> Result<EnrollmentRequest> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ed25519_dalek::SigningKey;
 
     #[test]
     fn request_round_trip_and_tamper() {
         let k = SigningKey::from_bytes(&[5; 32]);
         let t = request(&k, 1_700_000_000);
         let r = parse(&t).unwrap();
-        assert_eq!(r.holder_key, k.verifying_key());
+        assert_eq!(r.holder_key, HolderKey::from(k.verifying_key()));
         let mut b: Vec<char> = t.chars().collect();
         let i = b.len() - 3;
         b[i] = if b[i] == 'A' { 'B' } else { 'A' };

@@ -35,6 +35,15 @@ pub enum KeyType {
 }
 
 impl KeyType {
+    /// `ed25519` or `p256`.
+    pub fn parse(s: &str) -> Option<KeyType> {
+        match s {
+            "ed25519" => Some(KeyType::Ed25519),
+            "p256" => Some(KeyType::P256),
+            _ => None,
+        }
+    }
+
     /// Its COSE algorithm (RFC 9053): -8 EdDSA, -7 ES256.
     pub fn cose_alg(self) -> i64 {
         match self {
@@ -122,6 +131,18 @@ impl From<ed25519_dalek::VerifyingKey> for HolderKey {
     }
 }
 
+impl From<&ed25519_dalek::VerifyingKey> for HolderKey {
+    fn from(k: &ed25519_dalek::VerifyingKey) -> Self {
+        HolderKey::Ed25519(k.to_bytes())
+    }
+}
+
+impl From<&HolderKey> for HolderKey {
+    fn from(k: &HolderKey) -> Self {
+        *k
+    }
+}
+
 impl From<&p256::ecdsa::VerifyingKey> for HolderKey {
     fn from(k: &p256::ecdsa::VerifyingKey) -> Self {
         let point = k.to_encoded_point(true);
@@ -137,6 +158,69 @@ impl From<&p256::ecdsa::VerifyingKey> for HolderKey {
 impl PartialEq<[u8; ED25519_LEN]> for HolderKey {
     fn eq(&self, other: &[u8; ED25519_LEN]) -> bool {
         self.ed25519().as_ref() == Some(other)
+    }
+}
+
+/// A wallet's holder secret, of either kind.
+#[derive(Clone)]
+pub enum HolderSecret {
+    /// An Ed25519 signing key.
+    Ed25519(ed25519_dalek::SigningKey),
+    /// A P-256 signing key.
+    P256(p256::ecdsa::SigningKey),
+}
+
+impl HolderSecret {
+    /// A fresh secret of `kind`.
+    pub fn generate(kind: KeyType, rng: &mut impl rand_core::CryptoRngCore) -> HolderSecret {
+        match kind {
+            KeyType::Ed25519 => HolderSecret::Ed25519(ed25519_dalek::SigningKey::generate(rng)),
+            KeyType::P256 => HolderSecret::P256(p256::ecdsa::SigningKey::random(rng)),
+        }
+    }
+
+    /// The secret of `kind` from its 32 bytes (the Ed25519 seed, or the P-256 scalar
+    /// big-endian); `None` for a P-256 scalar of zero or not below the group order.
+    pub fn from_secret(kind: KeyType, bytes: &[u8; 32]) -> Option<HolderSecret> {
+        match kind {
+            KeyType::Ed25519 => Some(HolderSecret::Ed25519(
+                ed25519_dalek::SigningKey::from_bytes(bytes),
+            )),
+            KeyType::P256 => p256::ecdsa::SigningKey::from_slice(bytes)
+                .ok()
+                .map(HolderSecret::P256),
+        }
+    }
+
+    /// The 32 secret bytes, for sealing.
+    pub fn secret(&self) -> zeroize::Zeroizing<[u8; 32]> {
+        zeroize::Zeroizing::new(match self {
+            HolderSecret::Ed25519(k) => k.to_bytes(),
+            HolderSecret::P256(k) => k.to_bytes().into(),
+        })
+    }
+
+    /// Which kind.
+    pub fn key_type(&self) -> KeyType {
+        match self {
+            HolderSecret::Ed25519(_) => KeyType::Ed25519,
+            HolderSecret::P256(_) => KeyType::P256,
+        }
+    }
+}
+
+impl HolderSigner for HolderSecret {
+    fn holder_key(&self) -> HolderKey {
+        match self {
+            HolderSecret::Ed25519(k) => k.holder_key(),
+            HolderSecret::P256(k) => k.holder_key(),
+        }
+    }
+    fn sign_holder(&self, message: &[u8]) -> [u8; 64] {
+        match self {
+            HolderSecret::Ed25519(k) => k.sign_holder(message),
+            HolderSecret::P256(k) => k.sign_holder(message),
+        }
     }
 }
 

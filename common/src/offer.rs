@@ -17,8 +17,9 @@
 
 use crate::cbor::{self, err};
 use crate::error::{Error, Result};
+use crate::holder::{HolderKey, HolderSigner};
 use ciborium::Value;
-use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use ed25519_dalek::Signature;
 use sha2::{Digest, Sha256};
 
 /// Prefix of an offer's text.
@@ -214,7 +215,7 @@ pub fn normalise_tx_code(typed: &str, digits: u8) -> Result<String> {
     Ok(s)
 }
 
-fn proof_message(service: &str, code: &[u8; CODE_LEN], holder: &[u8; 32]) -> Vec<u8> {
+fn proof_message(service: &str, code: &[u8; CODE_LEN], holder: &[u8]) -> Vec<u8> {
     let mut m = Vec::with_capacity(PROOF_TAG.len() + service.len() + 64);
     m.extend_from_slice(PROOF_TAG);
     m.extend_from_slice(&(service.len() as u32).to_be_bytes());
@@ -225,32 +226,27 @@ fn proof_message(service: &str, code: &[u8; CODE_LEN], holder: &[u8; 32]) -> Vec
 }
 
 /// The wallet's proof of possession of `holder`, bound to this offer's service and code.
-pub fn prove(holder: &SigningKey, offer: &Offer) -> [u8; 64] {
-    let pk = holder.verifying_key().to_bytes();
-    holder
-        .sign(&proof_message(&offer.service, &offer.code, &pk))
-        .to_bytes()
+pub fn prove(holder: &(impl HolderSigner + ?Sized), offer: &Offer) -> [u8; 64] {
+    let pk = holder.holder_key();
+    holder.sign_holder(&proof_message(&offer.service, &offer.code, pk.as_bytes()))
 }
 
 /// Checks a holder's proof for the offer with `code` made by the service at `service`.
 pub fn check_proof(
     service: &str,
     code: &[u8; CODE_LEN],
-    holder: &[u8; 32],
+    holder: &[u8],
     proof: &[u8; 64],
-) -> Result<VerifyingKey> {
-    let key = VerifyingKey::from_bytes(holder)
-        .map_err(|_| Error::Signature("the holder key is not an Ed25519 key".into()))?;
-    if key.is_weak() {
-        return Err(Error::Signature("the holder key is weak".into()));
-    }
-    key.verify_strict(
-        &proof_message(service, code, holder),
-        &Signature::from_bytes(proof),
-    )
-    .map_err(|_| {
-        Error::Signature("the holder's proof of possession does not verify for this offer".into())
+) -> Result<HolderKey> {
+    let key = HolderKey::from_bytes(holder).ok_or_else(|| {
+        Error::Signature("the holder key is neither Ed25519 (32 bytes) nor P-256 (33)".into())
     })?;
+    // A weak Ed25519 key or a point off the curve verifies nothing.
+    if !key.verify(&proof_message(service, code, holder), proof) {
+        return Err(Error::Signature(
+            "the holder's proof of possession does not verify for this offer".into(),
+        ));
+    }
     Ok(key)
 }
 
@@ -326,6 +322,7 @@ impl ErrorResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ed25519_dalek::SigningKey;
 
     fn issuer_key() -> SigningKey {
         SigningKey::from_bytes(&[5; 32])
@@ -438,7 +435,7 @@ pub struct RefreshRequest {
     pub proof: String,
 }
 
-fn refresh_message(service: &str, credential_id: &[u8; 8], holder: &[u8; 32], at: i64) -> Vec<u8> {
+fn refresh_message(service: &str, credential_id: &[u8; 8], holder: &[u8], at: i64) -> Vec<u8> {
     let mut m = b"tuaton refresh v1".to_vec();
     m.extend_from_slice(&(service.len() as u32).to_be_bytes());
     m.extend_from_slice(service.as_bytes());
@@ -450,31 +447,30 @@ fn refresh_message(service: &str, credential_id: &[u8; 8], holder: &[u8; 32], at
 
 /// The holder's proof for a refresh of `credential_id` at the service `service`.
 pub fn prove_refresh(
-    holder: &SigningKey,
+    holder: &(impl HolderSigner + ?Sized),
     service: &str,
     credential_id: &[u8; 8],
     at: i64,
 ) -> [u8; 64] {
-    let pk = holder.verifying_key().to_bytes();
-    holder
-        .sign(&refresh_message(service, credential_id, &pk, at))
-        .to_bytes()
+    let pk = holder.holder_key();
+    holder.sign_holder(&refresh_message(service, credential_id, pk.as_bytes(), at))
 }
 
 /// Checks a refresh proof; the holder key is the card's own.
 pub fn check_refresh_proof(
     service: &str,
     credential_id: &[u8; 8],
-    holder: &[u8; 32],
+    holder: &HolderKey,
     at: i64,
     proof: &[u8; 64],
-) -> Result<VerifyingKey> {
-    let key = VerifyingKey::from_bytes(holder)
-        .map_err(|_| Error::Signature("the holder key is not an Ed25519 key".into()))?;
-    key.verify_strict(
-        &refresh_message(service, credential_id, holder, at),
-        &Signature::from_bytes(proof),
-    )
-    .map_err(|_| Error::Signature("the holder's refresh proof does not verify".into()))?;
-    Ok(key)
+) -> Result<HolderKey> {
+    if !holder.verify(
+        &refresh_message(service, credential_id, holder.as_bytes(), at),
+        proof,
+    ) {
+        return Err(Error::Signature(
+            "the holder's refresh proof does not verify".into(),
+        ));
+    }
+    Ok(*holder)
 }

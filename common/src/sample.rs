@@ -124,7 +124,7 @@ impl<'a> Issue<'a> {
             &self.credential_id,
             self.status,
             self.issued_at,
-        );
+        )?;
         crate::w3c::sign(unsigned, self.signer, self.issued_at)
     }
 }

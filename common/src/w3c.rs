@@ -8,6 +8,7 @@
 
 use crate::error::{Error, Result};
 use crate::gate::{epoch_days, StatusRef, THAI_UTC_OFFSET};
+use crate::holder::HolderKey;
 use crate::model::{CardClaims, CitizenId, Expiry, LaserCode, Name, PartialDate, Title};
 use crate::signer::KeySigner;
 use base64::engine::general_purpose::STANDARD;
@@ -49,6 +50,20 @@ pub fn did_key(key: &VerifyingKey) -> String {
         .to_string()
 }
 
+/// did:key of a holder key: `z6Mk...` for Ed25519, `zDn...` for P-256 (multicodec
+/// p256-pub, the compressed point), as the W3C form's `credentialSubject.id`.
+pub fn holder_did(key: &HolderKey) -> Result<String> {
+    let jwk = match key {
+        HolderKey::Ed25519(b) => JWK::from(
+            VerifyingKey::from_bytes(b).map_err(|_| w3c("the holder key is not an Ed25519 key"))?,
+        ),
+        HolderKey::P256(b) => {
+            ssi::jwk::p256_parse(b).map_err(|_| w3c("the holder key is not a P-256 point"))?
+        }
+    };
+    Ok(DIDKey::generate(&jwk).map_err(w3c)?.to_string())
+}
+
 pub(crate) fn did_key_url(key: &VerifyingKey) -> String {
     DIDKey::generate_url(&JWK::from(*key))
         .expect("Ed25519 keys always encode")
@@ -79,16 +94,16 @@ pub fn unsigned(
     claims: &CardClaims,
     issuer: u32,
     issuer_key: &VerifyingKey,
-    holder_key: &VerifyingKey,
+    holder_key: impl Into<HolderKey>,
     credential_id: &[u8; 8],
     status: StatusRef,
     issued_at: i64,
-) -> Value {
+) -> Result<Value> {
     let day0 = |d| epoch_days(d) * 86_400 - THAI_UTC_OFFSET;
     let issued_on = crate::model::thai_date(issued_at).expect("in range");
     let ages = crate::model::AgeClaims::on(claims.birth_date, issued_on);
     let mut subject = json!({
-        "id": did_key(holder_key),
+        "id": holder_did(&holder_key.into())?,
         "citizenId": claims.citizen_id.to_string(),
         "honorificPrefix": lang(claims.title.th.as_str(), claims.title.en.as_str()),
         "givenName": lang(claims.given_name_th.as_str(), claims.given_name_en.as_str()),
@@ -123,7 +138,7 @@ pub fn unsigned(
     if let Expiry::On(d) = claims.expiry {
         vc["validUntil"] = json!(rfc3339(day0(d) + 86_400 - 1));
     }
-    vc
+    Ok(vc)
 }
 
 type Resolver = ssi::dids::VerificationMethodDIDResolver<DIDKey, AnyMethod>;
@@ -606,7 +621,8 @@ mod tests {
                 &[i as u8; 8],
                 status,
                 at,
-            );
+            )
+            .unwrap();
             assert!(
                 canonical_claims(&u).is_some(),
                 "card {i} takes the direct path"
@@ -635,7 +651,8 @@ mod tests {
             &[3; 8],
             status,
             1_700_000_000,
-        );
+        )
+        .unwrap();
         type Change = Box<dyn Fn(&mut Value)>;
         let variants: Vec<Change> = vec![
             Box::new(|v| v["credentialSubject"]["nickname"] = json!("x")),

@@ -13,7 +13,8 @@ fn signed(citizen: usize) -> String {
         &[citizen as u8; 8],
         StatusRef { list: 0, index: 42 },
         ISSUED,
-    );
+    )
+    .unwrap();
     w3c::sign(u, &issuer_key(), ISSUED).unwrap()
 }
 

@@ -43,7 +43,8 @@ fn main() {
             &[1; 8],
             tuaton_common::gate::StatusRef { list: 0, index: 1 },
             now,
-        );
+        )
+        .unwrap();
         tuaton_common::w3c::sign(u, &k, now).unwrap();
     }
     let w3c = t.elapsed().as_secs_f64() / n as f64;

@@ -359,6 +359,7 @@ fn main() {
         tuaton_wallet::WalletOptions {
             pin_len: 8,
             kdf: KdfParams::insecure_for_tests(),
+            ..Default::default()
         },
     )
     .unwrap();
@@ -396,7 +397,8 @@ fn main() {
             &[i as u8; 8],
             tuaton_common::gate::StatusRef { list: 0, index: i },
             now(),
-        );
+        )
+        .unwrap();
         tuaton_common::w3c::sign(u, &k, now()).unwrap();
     }
     let w3c_ms = t.elapsed().as_secs_f64() * 1e3 / n as f64;

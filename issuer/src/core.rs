@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tuaton_common::gate::{GateCredential, StatusRef};
+use tuaton_common::holder::HolderKey;
 use tuaton_common::model::CardClaims;
 use tuaton_common::seal::{self, KdfParams, Sealed};
 use tuaton_common::signer::KeySigner;
@@ -626,7 +627,7 @@ impl<S: Store> Issuer<S> {
         &self,
         tx: &mut S::Tx,
         claims: &CardClaims,
-        holder: &VerifyingKey,
+        holder: &HolderKey,
         actor: &Actor,
         now: i64,
     ) -> Result<(String, CredentialRow)> {
@@ -644,7 +645,7 @@ impl<S: Store> Issuer<S> {
                 index,
                 issued_at: now,
                 kid: key.kid.clone(),
-                holder: holder.to_bytes(),
+                holder: *holder,
                 claims: tuaton_common::gate::claims_digest(claims),
                 citizen,
                 actor: actor.who(),
@@ -1074,12 +1075,7 @@ impl<S: Store> Issuer<S> {
         let cred = GateCredential::from_bytes(&bytes).map_err(core_error)?;
         let full = cred.full_member().map_err(core_error)?;
         let p = &full.payload;
-        // This issuer binds cards to Ed25519 holder keys only (enrolment proves one), so a
-        // card bound to another key is none of its own.
-        let holder_key = p
-            .holder_key
-            .ed25519()
-            .ok_or_else(|| IssuerError::UnknownCredential(hex::encode(p.credential_id)))?;
+        let holder_key = p.holder_key;
         let holder = tuaton_common::offer::check_refresh_proof(
             service,
             &p.credential_id,

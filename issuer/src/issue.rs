@@ -47,7 +47,7 @@ pub(crate) fn checked_claims(record_json: &[u8], portrait: &[u8], now: i64) -> R
 pub(crate) fn sign_package(
     claims: &CardClaims,
     by: &Signing<'_>,
-    holder: &ed25519_dalek::VerifyingKey,
+    holder: &tuaton_common::holder::HolderKey,
     cid: [u8; 8],
     status: StatusRef,
     now: i64,
@@ -59,7 +59,7 @@ pub(crate) fn sign_package(
             issuer: by.issuer,
             signing_key: by.key,
             kid: by.kid,
-            holder_key: holder.to_bytes().into(),
+            holder_key: *holder,
             credential_id: cid,
             status,
             issued_at: now,
@@ -68,7 +68,8 @@ pub(crate) fn sign_package(
     )
     .map_err(core_error)?;
     let public = by.key.public_key();
-    let unsigned = w3c::unsigned(claims, by.issuer, &public, holder, &cid, status, now);
+    let unsigned =
+        w3c::unsigned(claims, by.issuer, &public, holder, &cid, status, now).map_err(core_error)?;
     let w3c_json = w3c::sign(unsigned, by.key, now).map_err(core_error)?;
     let package = tuaton_common::package::CredentialPackage::new(&gate, by.issuer, &w3c_json)
         .map_err(core_error)?;

@@ -352,7 +352,12 @@ fn credential_of(r: &tokio_postgres::Row) -> Result<CredentialRow> {
         index: r.get::<_, i64>(2) as u64,
         issued_at: r.get(3),
         kid: r.get(4),
-        holder: b32(5)?,
+        // Rows from before schema 2 have no holder: no refresh can match them.
+        holder: match r.get::<_, Option<Vec<u8>>>(5) {
+            None => tuaton_common::holder::HolderKey::Ed25519([0; 32]),
+            Some(b) => tuaton_common::holder::HolderKey::from_bytes(&b)
+                .ok_or_else(|| damaged("a credential's holder key"))?,
+        },
         claims: b32(6)?,
         citizen: b32(7)?,
         actor: r.get::<_, Option<String>>(8).unwrap_or_default(),
@@ -558,7 +563,7 @@ impl Txn for PgTx {
                     &(c.index as i64),
                     &c.issued_at,
                     &c.kid,
-                    &c.holder.as_slice(),
+                    &c.holder.as_bytes(),
                     &c.claims.as_slice(),
                     &c.citizen.as_slice(),
                     &c.actor,
@@ -1030,9 +1035,16 @@ impl Issuer<PgStore> {
         )?
         .try_into()
         .expect("length checked");
-        let holder: [u8; 32] = field("holder_key", &req.holder_key, 32)?
-            .try_into()
-            .expect("32");
+        // Ed25519 (32 bytes) or P-256 (33, compressed).
+        let holder = B64URL
+            .decode(req.holder_key.as_bytes())
+            .ok()
+            .filter(|b| b.len() == 32 || b.len() == 33)
+            .ok_or_else(|| {
+                IssuerError::BadRequest(
+                    "holder_key must be 32 bytes (Ed25519) or 33 (P-256), base64url".into(),
+                )
+            })?;
         let proof: [u8; 64] = field("proof", &req.proof, 64)?.try_into().expect("64");
         let holder_key = offer::check_proof(service, &code, &holder, &proof).map_err(core_error)?;
         let mut tx = self.store().begin().await?;

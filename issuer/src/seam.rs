@@ -285,8 +285,8 @@ pub struct CredentialRow {
     pub issued_at: i64,
     /// The key that (last) signed it.
     pub kid: Vec<u8>,
-    /// The holder's public key.
-    pub holder: [u8; 32],
+    /// The holder's public key (Ed25519 or P-256).
+    pub holder: tuaton_common::holder::HolderKey,
     /// SHA-256 of the card's claims (`gate::claims_digest`): a refresh re-signs exactly
     /// what was issued.
     pub claims: [u8; 32],

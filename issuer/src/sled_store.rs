@@ -291,7 +291,10 @@ fn credential_of(id: &[u8], v: &[u8]) -> Result<CredentialRow> {
         index: c.index,
         issued_at: c.issued_at,
         kid: hex::decode(&c.kid).map_err(|_| damaged("a credential record"))?,
-        holder: hex32(&c.holder, "a credential record")?,
+        holder: hex::decode(&c.holder)
+            .ok()
+            .and_then(|b| tuaton_common::holder::HolderKey::from_bytes(&b))
+            .ok_or_else(|| damaged("a credential record"))?,
         claims: hex32(&c.claims, "a credential record")?,
         citizen: hex32(&c.citizen, "a credential record")?,
         actor: c.actor,
@@ -304,7 +307,7 @@ fn encode_credential(c: &CredentialRow) -> Vec<u8> {
         index: c.index,
         issued_at: c.issued_at,
         kid: hex::encode(&c.kid),
-        holder: hex::encode(c.holder),
+        holder: hex::encode(c.holder.as_bytes()),
         claims: hex::encode(c.claims),
         citizen: hex::encode(c.citizen),
         actor: c.actor.clone(),

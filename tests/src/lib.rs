@@ -209,8 +209,13 @@ impl World {
     }
     /// init + request for wallet `name`; returns the request text.
     pub fn new_wallet(&self, name: &str) -> String {
-        self.wallet(name, &["init"], &format!("{PIN}\n{PIN}\n"))
-            .ok();
+        self.new_wallet_with(name, &[])
+    }
+    /// [`World::new_wallet`] with more `init` arguments (`--key-type p256`).
+    pub fn new_wallet_with(&self, name: &str, init: &[&str]) -> String {
+        let mut args = vec!["init"];
+        args.extend_from_slice(init);
+        self.wallet(name, &args, &format!("{PIN}\n{PIN}\n")).ok();
         self.wallet(name, &["request"], &format!("{PIN}\n"))
             .ok()
             .trim()
@@ -219,7 +224,11 @@ impl World {
     /// Issues to wallet `name` from record `record` and imports it (checked against a
     /// fresh publish). Returns the credential id.
     pub fn enroll(&self, name: &str, record: &str) -> String {
-        let req = self.new_wallet(name);
+        self.enroll_with(name, record, &[])
+    }
+    /// [`World::enroll`] of a wallet made with more `init` arguments.
+    pub fn enroll_with(&self, name: &str, record: &str, init: &[&str]) -> String {
+        let req = self.new_wallet_with(name, init);
         let pkg = self.p(&format!("{name}.pkg.json"));
         self.issuer(&[
             "issue",

@@ -904,8 +904,13 @@ fn json_of(r: tuaton_tests::Run) -> serde_json::Value {
 }
 
 fn enrol(w: &World, svc: &Service, rec: &str, wallet: &str) -> String {
+    enrol_with(w, svc, rec, wallet, &[])
+}
+
+/// [`enrol`] of a wallet made with more `init` arguments (`--key-type p256`).
+fn enrol_with(w: &World, svc: &Service, rec: &str, wallet: &str, init: &[&str]) -> String {
     let (offer, tx) = offer_text(w, svc, rec);
-    w.new_wallet(wallet);
+    w.new_wallet_with(wallet, init);
     let r = w.wallet(
         wallet,
         &[
@@ -1573,4 +1578,72 @@ fn the_bundle_is_served_from_memory_with_cache_headers_and_follows_a_publish() {
         &fp,
     ])
     .ok();
+}
+
+#[test]
+fn a_p256_wallet_enrols_through_the_service_and_renews_online_after_a_key_is_revoked() {
+    let w = World::new();
+    let db = TestDb::new();
+    let fp = issuer_in(&w, &db, &[], &[]);
+    let svc = Service::start(&db.url, &[], &[]);
+    let bundle = format!("{}/bundle/", svc.url);
+    let id = enrol_with(
+        &w,
+        &svc,
+        &sample_record(&w),
+        "phone",
+        &["--key-type", "p256"],
+    );
+    let (code, v) = publish_sync_check(&w, &db, &svc, Some(&fp), "phone");
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["credential_id"], id.as_str());
+
+    // The key that signed it is revoked (stolen); the phone renews online, proving its
+    // P-256 key, and the gate takes the renewed card.
+    let old = json_of(admin_cli(&db, &["--json", "keys"]))["keys"][0]["kid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    json_of(admin_cli(&db, &["--json", "rotate"]));
+    json_of(admin_cli(&db, &["--json", "revoke-key", &old]));
+    let (code, v) = publish_sync_check(&w, &db, &svc, Some(&fp), "phone");
+    assert_eq!(code, 1, "{v}");
+    let r = w.wallet(
+        "phone",
+        &[
+            "--json",
+            "refresh",
+            "--service",
+            &svc.url,
+            "--expect-root",
+            &fp,
+        ],
+        &format!("{PIN}\n"),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    w.gate(&["sync", &bundle, "--expect-root", &fp]).ok();
+    let (code, v) = w.check(&w.present("phone"));
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["credential_id"], id.as_str());
+
+    // A redemption whose proof is by another key than the one it names: refused.
+    let (offer, tx) = offer_text(&w, &svc, &sample_record(&w));
+    let o = Offer::parse(&offer).unwrap();
+    let phone = p256::ecdsa::SigningKey::from_slice(&[0x42; 32]).unwrap();
+    let other = p256::ecdsa::SigningKey::from_slice(&[0x43; 32]).unwrap();
+    let b = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use tuaton_common::holder::HolderSigner;
+    let r = tuaton_issuer::http::post_json::<serde_json::Value>(
+        &svc.url,
+        "/v1/credential",
+        None,
+        &RedeemRequest {
+            pre_authorized_code: b.encode(o.code),
+            tx_code: tx,
+            holder_key: b.encode(phone.holder_key().as_bytes()),
+            proof: b.encode(offer::prove(&other, &o)),
+        },
+    );
+    let e = r.unwrap_err().to_string();
+    assert!(e.contains("proof of possession does not verify"), "{e}");
 }

@@ -46,7 +46,8 @@ fn main() {
         &[1; 8],
         tuaton_common::gate::StatusRef { list: 0, index: 1 },
         1_795_000_000,
-    );
+    )
+    .unwrap();
     let w3c = tuaton_common::w3c::sign(unsigned, &ik, 1_795_000_000).unwrap();
     let pkg = serde_json::json!({"format": "tuaton-credential-package/1", "credential_id": "0101010101010101", "issuer": 1,
         "gate": hex::encode(gate.to_bytes()), "w3c": serde_json::from_str::<serde_json::Value>(&w3c).unwrap()});

@@ -7,6 +7,7 @@ use std::io::{BufRead, IsTerminal};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use tuaton_cli::{out, Outcome, Prompter};
+use tuaton_common::holder::KeyType;
 use tuaton_common::model::PartialDate;
 use tuaton_common::offer::Offer;
 use tuaton_common::presentation::Profile;
@@ -47,6 +48,12 @@ enum Cmd {
         /// Your birth date (YYYY-MM-DD, YYYY-MM or YYYY), so the PIN can't be it.
         #[arg(long)]
         birth_date: Option<String>,
+        /// The holder key's kind: `ed25519` (the default: this wallet keeps its key sealed
+        /// by the PIN in software, and gates check Ed25519 proofs in one batch with the
+        /// issuer's, about 40 % faster) or `p256` (ES256: what a phone wallet uses, so its key
+        /// can live in the Secure Enclave or StrongBox, which hold P-256 keys only).
+        #[arg(long, value_name = "KIND", default_value = "ed25519", value_parser = parse_key_type)]
+        key_type: KeyType,
     },
     /// Print the enrollment request for the issuer.
     Request {
@@ -428,7 +435,8 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         Cmd::Init {
             pin_length,
             birth_date,
-        } => return init(&home, &mut p, *pin_length, birth_date.as_deref()),
+            key_type,
+        } => return init(&home, &mut p, *pin_length, birth_date.as_deref(), *key_type),
         Cmd::Reset { yes } => return reset(&home, *yes),
         _ => {}
     }
@@ -485,11 +493,17 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
 
 /// `init`: a new wallet in `home`, under a PIN of `pin_length` digits that is not the
 /// birth date.
+/// `--key-type`: `ed25519` or `p256`.
+fn parse_key_type(s: &str) -> Result<KeyType, String> {
+    KeyType::parse(s).ok_or_else(|| format!("`{s}` is not a key type; use ed25519 or p256"))
+}
+
 fn init(
     home: &Path,
     p: &mut Prompter,
     pin_length: u8,
     birth_date: Option<&str>,
+    key_type: KeyType,
 ) -> anyhow::Result<()> {
     if Wallet::exists(home) {
         anyhow::bail!(WalletError::AlreadyInitialised(home.to_path_buf()));
@@ -501,6 +515,7 @@ fn init(
     let pin = new_pin(p, usize::from(pin_length), birth)?;
     let opts = WalletOptions {
         pin_len: usize::from(pin_length),
+        key_type,
         ..WalletOptions::default()
     };
     Wallet::init(home, &pin, opts)?;

@@ -6,10 +6,10 @@
 use crate::{Result, WalletError};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use base64::Engine as _;
-use ed25519_dalek::SigningKey;
 use std::path::Path;
 use std::time::Duration;
 use tuaton_common::bundle;
+use tuaton_common::holder::{HolderSecret, HolderSigner};
 use tuaton_common::offer::{ErrorResponse, Offer, RedeemRequest, RedeemResponse};
 use tuaton_common::trust::{Anchor, TrustState};
 
@@ -54,11 +54,11 @@ pub fn fetch_bundle(offer: &Offer, now: i64) -> Result<TrustState> {
 
 /// Redeems the offer with the transaction code and the holder key's proof; returns the
 /// credential package's bytes.
-pub fn redeem(offer: &Offer, tx_code: &str, holder: &SigningKey) -> Result<Vec<u8>> {
+pub fn redeem(offer: &Offer, tx_code: &str, holder: &HolderSecret) -> Result<Vec<u8>> {
     let req = RedeemRequest {
         pre_authorized_code: B64URL.encode(offer.code),
         tx_code: tx_code.to_owned(),
-        holder_key: B64URL.encode(holder.verifying_key().to_bytes()),
+        holder_key: B64URL.encode(holder.holder_key().as_bytes()),
         proof: B64URL.encode(tuaton_common::offer::prove(holder, offer)),
     };
     post(&offer.service, "/v1/credential", &req)
@@ -94,7 +94,7 @@ pub fn fetch_service_bundle(service: &str, root: [u8; 32], now: i64) -> Result<T
 pub fn refresh(
     service: &str,
     gate: &tuaton_common::gate::GateCredential,
-    holder: &SigningKey,
+    holder: &HolderSecret,
     now: i64,
 ) -> Result<Vec<u8>> {
     let id = gate.full_member()?.payload.credential_id;

@@ -1,10 +1,10 @@
 //! The sealed store: creation, unlock with backoff, the vault, import, presentations.
 
 use crate::{backoff_secs, Pin, Result, WalletError, MAX_ATTEMPTS};
-use ed25519_dalek::SigningKey;
 use rand::{rngs::OsRng, RngCore};
 use std::path::{Path, PathBuf};
 use tuaton_common::gate::GateCredential;
+use tuaton_common::holder::{HolderSecret, HolderSigner, KeyType};
 use tuaton_common::package::CredentialPackage;
 use tuaton_common::presentation::{self, Profile};
 use tuaton_common::seal::{self, KdfParams, Sealed, Secret};
@@ -19,6 +19,17 @@ pub struct WalletOptions {
     pub pin_len: usize,
     /// KDF cost.
     pub kdf: KdfParams,
+    /// The holder key's kind.
+    pub key_type: KeyType,
+}
+
+/// The vault entry of the holder secret: wallets made before P-256 keep theirs under
+/// `holder-key`, so that name stays Ed25519's.
+fn holder_entry(kind: KeyType) -> &'static str {
+    match kind {
+        KeyType::Ed25519 => "holder-key",
+        KeyType::P256 => "holder-key-p256",
+    }
 }
 
 impl Default for WalletOptions {
@@ -26,6 +37,7 @@ impl Default for WalletOptions {
         WalletOptions {
             pin_len: 8,
             kdf: KdfParams::RELEASE,
+            key_type: KeyType::Ed25519,
         }
     }
 }
@@ -36,6 +48,7 @@ impl WalletOptions {
         WalletOptions {
             pin_len: 8,
             kdf: KdfParams::insecure_for_tests(),
+            key_type: KeyType::Ed25519,
         }
     }
 }
@@ -100,7 +113,7 @@ impl Wallet {
             rnd(),
             STORE_KEY_AAD,
         )?;
-        let holder = SigningKey::generate(&mut OsRng);
+        let holder = HolderSecret::generate(opts.key_type, &mut OsRng);
         // Built under a temporary name and renamed into place when whole.
         let db = tuaton_store::create(&Self::db_path(home), |db| -> Result<()> {
             let w = Wallet {
@@ -111,8 +124,9 @@ impl Wallet {
                 w: &w,
                 store_key: store_key.clone(),
             };
-            let vault_entry = u.encrypt("holder-key", &holder.to_bytes());
-            w.db.open_tree(VAULT)?.insert("holder-key", vault_entry)?;
+            let name = holder_entry(opts.key_type);
+            let vault_entry = u.encrypt(name, holder.secret().as_ref());
+            w.db.open_tree(VAULT)?.insert(name, vault_entry)?;
             let mut b = sled::Batch::default();
             b.insert("pin-len", &(opts.pin_len as u64).to_be_bytes());
             b.insert("failures", &0u64.to_be_bytes());
@@ -308,14 +322,19 @@ impl Unlocked<'_> {
         )?))
     }
 
-    /// The holder's signing key.
-    pub fn holder_key(&self) -> Result<SigningKey> {
-        let s = self
-            .decrypt("holder-key")?
-            .ok_or_else(|| WalletError::NotInitialised(self.w.home.clone()))?;
-        Ok(SigningKey::from_bytes(&*s.key32().ok_or(
-            WalletError::StoreDamaged("the holder key has the wrong size"),
-        )?))
+    /// The holder's signing key, of whichever kind the wallet was made with.
+    pub fn holder_key(&self) -> Result<HolderSecret> {
+        for kind in [KeyType::Ed25519, KeyType::P256] {
+            if let Some(s) = self.decrypt(holder_entry(kind))? {
+                let bytes = s.key32().ok_or(WalletError::StoreDamaged(
+                    "the holder key has the wrong size",
+                ))?;
+                return HolderSecret::from_secret(kind, &bytes).ok_or(WalletError::StoreDamaged(
+                    "the holder key is not a valid key",
+                ));
+            }
+        }
+        Err(WalletError::NotInitialised(self.w.home.clone()))
     }
 
     /// The enrollment request text.
@@ -357,7 +376,7 @@ impl Unlocked<'_> {
         let gate = pkg.gate_form().map_err(|e| bad(e.to_string()))?;
         let full = gate.full_member()?;
         let holder = self.holder_key()?;
-        if full.payload.holder_key != holder.verifying_key().to_bytes() {
+        if full.payload.holder_key != holder.holder_key() {
             return Err(bad(
                 "it is bound to another wallet's key (was it issued for this wallet's request?)"
                     .into(),
@@ -365,7 +384,7 @@ impl Unlocked<'_> {
         }
         let w3c_json = pkg.w3c_json();
         let checked = w3c::verify(&w3c_json, now).map_err(|e| bad(format!("W3C form: {e}")))?;
-        if checked.holder != w3c::did_key(&holder.verifying_key()) {
+        if checked.holder != w3c::holder_did(&holder.holder_key())? {
             return Err(bad("the W3C form names another holder".into()));
         }
         // Every claim of the two forms, not only the ID and the portrait: a package whose
@@ -507,7 +526,7 @@ impl Unlocked<'_> {
 /// card the gates reject. The W3C form must name a key of the same issuer and kid.
 fn check_as_a_gate(
     gate: &tuaton_common::gate::GateCredential,
-    holder: &ed25519_dalek::SigningKey,
+    holder: &HolderSecret,
     state: &TrustState,
     w3c_issuer: &str,
     now: i64,
@@ -626,7 +645,7 @@ mod tests {
         assert!(w.unlock("00000000", 0).is_err());
         let u = w.unlock("27183945", 10).unwrap();
         assert_eq!(w.failures().unwrap(), 0);
-        let key = u.holder_key().unwrap().to_bytes();
+        let key = u.holder_key().unwrap().secret();
         u.change_pin(&Pin::parse("50718263", 8, None).unwrap())
             .unwrap();
         assert!(matches!(
@@ -638,7 +657,7 @@ mod tests {
                 .unwrap()
                 .holder_key()
                 .unwrap()
-                .to_bytes(),
+                .secret(),
             key
         );
     }
