@@ -106,7 +106,7 @@ fn main() {
             &claims,
             1,
             &ik.verifying_key(),
-            &hk.verifying_key(),
+            hk.verifying_key(),
             &[i as u8; 8],
             status,
             ISSUED,

@@ -120,7 +120,7 @@ impl<'a> Issue<'a> {
             &citizen(self.citizen),
             self.issuer,
             &self.signer.verifying_key(),
-            &self.holder,
+            self.holder,
             &self.credential_id,
             self.status,
             self.issued_at,

@@ -9,7 +9,7 @@ fn signed(citizen: usize) -> String {
         &claims,
         1,
         &issuer_key().verifying_key(),
-        &holder_key().verifying_key(),
+        holder_key().verifying_key(),
         &[citizen as u8; 8],
         StatusRef { list: 0, index: 42 },
         ISSUED,

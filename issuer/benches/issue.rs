@@ -39,7 +39,7 @@ fn main() {
             &claims,
             1,
             &k.verifying_key(),
-            &k.verifying_key(),
+            k.verifying_key(),
             &[1; 8],
             tuaton_common::gate::StatusRef { list: 0, index: 1 },
             now,

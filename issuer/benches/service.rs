@@ -393,7 +393,7 @@ fn main() {
             &claims,
             1,
             &k.verifying_key(),
-            &holder,
+            holder,
             &[i as u8; 8],
             tuaton_common::gate::StatusRef { list: 0, index: i },
             now(),

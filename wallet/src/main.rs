@@ -519,7 +519,11 @@ fn init(
         ..WalletOptions::default()
     };
     Wallet::init(home, &pin, opts)?;
-    out(&format!("Wallet created in {}. Next, at the registration office: scan the officer's offer with `tuaton-wallet enroll --image FILE` (or the offer text); an office without the service takes `tuaton-wallet request` instead.", home.display()))?;
+    let kind = match key_type {
+        KeyType::Ed25519 => "Ed25519",
+        KeyType::P256 => "P-256",
+    };
+    out(&format!("Wallet created in {} (holder key: {kind}). Next, at the registration office: scan the officer's offer with `tuaton-wallet enroll --image FILE` (or the offer text); an office without the service takes `tuaton-wallet request` instead.", home.display()))?;
     Ok(())
 }
 
