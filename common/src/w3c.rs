@@ -332,13 +332,31 @@ fn subject_term(term: &str) -> Option<(String, Option<&'static str>)> {
     Some((format!("{base}{local}"), datatype))
 }
 
-/// An IRI that JSON-LD leaves as written and N-Quads writes without escapes: `did:` and
-/// `urn:` (neither is a term or prefix in the two contexts), no character N-Quads escapes.
+/// An IRI of exactly the forms [`unsigned`] writes, which JSON-LD leaves as written and
+/// N-Quads writes without escapes: `did:key:z` and base58btc, or tuaton's credential and
+/// status URNs (`urn:tuaton:credential:N:HEX16`, `urn:tuaton:status:N:N`, optionally
+/// `#N`). Anything else goes through ssi.
 fn plain_iri(v: &Value) -> Option<&str> {
     let s = v.as_str()?;
-    let ok = (s.starts_with("did:") || s.starts_with("urn:"))
-        && s.chars()
-            .all(|c| c > ' ' && !matches!(c, '<' | '>' | '"' | '{' | '}' | '|' | '^' | '`' | '\\'));
+    let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+    let ok = if let Some(k) = s.strip_prefix("did:key:z") {
+        !k.is_empty()
+            && k.bytes()
+                .all(|b| b.is_ascii_alphanumeric() && !matches!(b, b'0' | b'O' | b'I' | b'l'))
+    } else if let Some(c) = s.strip_prefix("urn:tuaton:credential:") {
+        c.split_once(':').is_some_and(|(n, id)| {
+            digits(n)
+                && id.len() == 16
+                && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        })
+    } else if let Some(l) = s.strip_prefix("urn:tuaton:status:") {
+        let (list, index) = l.split_once('#').map_or((l, None), |(a, b)| (a, Some(b)));
+        list.split_once(':')
+            .is_some_and(|(n, m)| digits(n) && digits(m))
+            && index.is_none_or(digits)
+    } else {
+        false
+    };
     ok.then_some(s)
 }
 
@@ -368,8 +386,9 @@ fn objects(v: &Value, datatype: Option<&str>, out: &mut Vec<String>) -> Option<(
         }),
         Value::Bool(b) if datatype.is_none() => out.push(format!("\"{b}\"^^<{XSD}boolean>")),
         Value::Object(o) if datatype.is_none() && o.len() == 2 => {
+            // The two languages the card is written in; any other tag goes through ssi.
             let tag = o.get("@language")?.as_str()?;
-            if tag.is_empty() || !tag.bytes().all(|b| b.is_ascii_lowercase()) {
+            if tag != "th" && tag != "en" {
                 return None;
             }
             out.push(format!("{}@{tag}", literal(o.get("@value")?.as_str()?)?));
@@ -607,7 +626,18 @@ mod tests {
             }
             c.portrait = vec![i as u8; 1 + i * 37];
             let issuer = SigningKey::from_bytes(&[i as u8; 32]);
-            let holder = SigningKey::from_bytes(&[100 + i as u8; 32]).verifying_key();
+            // Every other card bound to a P-256 key (did:key zDn...).
+            let holder: HolderKey = if i % 2 == 1 {
+                (&p256::ecdsa::SigningKey::from_slice(&[100 + i as u8; 32])
+                    .unwrap()
+                    .verifying_key()
+                    .clone())
+                    .into()
+            } else {
+                SigningKey::from_bytes(&[100 + i as u8; 32])
+                    .verifying_key()
+                    .into()
+            };
             let at = 1_700_000_000 + i as i64 * 86_399;
             let status = StatusRef {
                 list: i as u32 % 3,
@@ -670,6 +700,11 @@ mod tests {
                     .unwrap()
             }),
             Box::new(|v| v["type"] = json!(["VerifiableCredential", "Other"])),
+            Box::new(|v| v["id"] = json!("urn:a#b#c")),
+            Box::new(|v| v["id"] = json!("urn:tuaton:credential:1:00ff")),
+            Box::new(|v| v["issuer"] = json!("did:web:example.org")),
+            Box::new(|v| v["credentialSubject"]["address"]["@language"] = json!("abcdefghijk")),
+            Box::new(|v| v["credentialStatus"]["id"] = json!("urn:tuaton:status:1:0#5#6")),
         ];
         for (n, change) in variants.iter().enumerate() {
             let mut v = base.clone();

@@ -1,4 +1,6 @@
 -- tuaton issuance service, schema 4: what fifty offices issuing at once contend for.
+-- Stop every instance of an older version before the first one of this version starts
+-- (issuances no longer share the issuer row an older key change locks; ISSUANCE.md).
 
 -- An issuance counts its place in a status list with
 -- the statements sent together with its COMMIT, so the list's row is locked only while

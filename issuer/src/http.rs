@@ -218,11 +218,13 @@ pub fn router(app: Arc<App>) -> Router {
 #[derive(Clone, Copy)]
 struct ErrorCode(&'static str);
 
-/// A request id: the client's `X-Request-Id` when it is 1 to 64 visible ASCII characters
-/// (a proxy's, so one id follows a request through both logs), else 16 random hex digits.
-fn request_id(headers: &HeaderMap) -> String {
+/// A request id: the trusted proxy's `X-Request-Id` when it is 1 to 64 visible ASCII
+/// characters (so one id follows a request through both logs), else 16 random hex digits.
+/// Another client's is ignored: it could reuse a request's id to muddle the log.
+fn request_id(headers: &HeaderMap, from_proxy: bool) -> String {
     headers
         .get("x-request-id")
+        .filter(|_| from_proxy)
         .and_then(|v| v.to_str().ok())
         .filter(|v| (1..=64).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_graphic()))
         .map(str::to_owned)
@@ -238,7 +240,13 @@ async fn track(
     next: axum::middleware::Next,
 ) -> Response {
     use tracing::Instrument as _;
-    let id = request_id(req.headers());
+    let from_proxy = app.trusted_proxy.is_some()
+        && req
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip())
+            == app.trusted_proxy;
+    let id = request_id(req.headers(), from_proxy);
     let method = req.method().clone();
     let route = matched.as_ref().map(|m| m.as_str().to_owned());
     let span = tracing::info_span!(
@@ -273,24 +281,25 @@ async fn track(
 /// officers here while either is down (`/healthz` only says the process runs).
 async fn readyz(State(app): State<Arc<App>>) -> Response {
     let db = crate::pg::ping(app.issuer.store()).await;
-    let token = app.issuer.token_ready();
-    match db.and(token) {
-        Ok(()) => (StatusCode::OK, "ready\n").into_response(),
-        Err(e) => {
-            tracing::warn!("not ready: {e}");
-            let mut res = (
-                StatusCode::SERVICE_UNAVAILABLE,
-                [(header::CACHE_CONTROL, "no-store")],
-                Json(ErrorResponse {
-                    error: "not_ready".into(),
-                    message: e.to_string(),
-                }),
-            )
-                .into_response();
-            res.extensions_mut().insert(ErrorCode("not_ready"));
-            res
-        }
-    }
+    let (what, e) = match (db, app.issuer.token_ready()) {
+        (Ok(()), Ok(())) => return (StatusCode::OK, "ready\n").into_response(),
+        (Err(e), _) => ("the database", e),
+        (Ok(()), Err(e)) => ("the key token", e),
+    };
+    // Which part, for the balancer's operator; the server's or token's own words (names,
+    // addresses) only in the service's log.
+    tracing::warn!("not ready: {what}: {e}");
+    let mut res = (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(header::CACHE_CONTROL, "no-store")],
+        Json(ErrorResponse {
+            error: "not_ready".into(),
+            message: format!("{what} does not answer; the detail is in the service's log"),
+        }),
+    )
+        .into_response();
+    res.extensions_mut().insert(ErrorCode("not_ready"));
+    res
 }
 
 /// Prometheus' scrape (text format 0.0.4).

@@ -430,8 +430,10 @@ impl Txn for PgTx {
     async fn lock_keys(&mut self) -> Result<()> {
         self.queue("SELECT pg_advisory_xact_lock($1)", owned![KEYS_LOCK])
             .await?;
-        // The issuer row too: key changes also take turns with an instance of schema 3,
-        // whose issuances share that row.
+        // The issuer row too, so this key change waits for the issuances of an instance
+        // still running schema-3 code (they share that row). The other way round does not
+        // hold: such an instance's key change would not wait for this version's issuances,
+        // hence ISSUANCE.md's upgrade rule (stop older instances first).
         self.queue("SELECT 1 FROM issuer FOR UPDATE", vec![]).await
     }
 
@@ -743,9 +745,13 @@ impl Txn for PgTx {
         let r =
             futures::future::try_join(ahead(&c, begin, &queued), c.batch_execute("COMMIT")).await;
         self.done = true;
-        if r.is_err() {
-            // An unknown outcome: this connection is not reused.
-            let _ = Object::take(c);
+        if let Err(e) = &r {
+            // The server's own error (a list at its mark, a constraint): it answered, the
+            // transaction is over and the connection is sound. Anything else is an unknown
+            // outcome: this connection is not reused.
+            if e.as_db_error().is_none() {
+                let _ = Object::take(c);
+            }
         }
         r?;
         Ok(())

@@ -454,7 +454,19 @@ fn a_database_that_goes_away_is_a_clear_error() {
     assert_eq!(status, 503, "{}", String::from_utf8_lossy(&body));
     let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(v["error"], "not_ready", "{v}");
+    // Which part, not the server's own words (they name databases and addresses).
+    assert_eq!(
+        v["message"],
+        "the database does not answer; the detail is in the service's log"
+    );
     assert_eq!(raw_get(&addr, "/healthz", "").0, 200);
+    // No proxy is trusted here: a client's own request id is replaced.
+    let (_, head, _) = raw_get(&addr, "/healthz", "X-Request-Id: someone-elses-id\r\n");
+    let id = header_of(&head, "x-request-id").unwrap();
+    assert!(
+        id.len() == 16 && id.bytes().all(|c| c.is_ascii_hexdigit()),
+        "{id}"
+    );
 }
 
 #[test]
@@ -462,7 +474,13 @@ fn operators_see_readiness_metrics_and_each_request_by_its_id() {
     let w = World::new();
     let db = TestDb::new();
     issuer_in(&w, &db, &[], &[]);
-    let svc = Service::start_serving(&db.url, &[], &["--log-format", "json"], &[]);
+    // Loopback is the trusted proxy here: its request ids are kept.
+    let svc = Service::start_serving(
+        &db.url,
+        &[],
+        &["--log-format", "json", "--trusted-proxy", "127.0.0.1"],
+        &[],
+    );
     let addr = svc.url.trim_start_matches("http://").to_owned();
     let metric = |name: &str| -> Option<String> {
         let (status, head, body) = raw_get(&addr, "/metrics", "");
