@@ -301,6 +301,37 @@ impl World {
             .trim()
             .to_owned()
     }
+    /// Starts wallet `name`'s `engage` over a loopback socket, `consent` on its standard
+    /// input (the PIN); returns the running wallet and its engagement text.
+    pub fn engage(&self, name: &str, consent: &str) -> (std::process::Child, String) {
+        use std::io::{BufRead, Write};
+        let mut c = Command::new(bin("tuaton-wallet"))
+            .args([
+                "--home",
+                &self.p(name),
+                "--pin-stdin",
+                "engage",
+                "--transport",
+                "socket:127.0.0.1:0",
+                "--text",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn tuaton-wallet engage");
+        c.stdin
+            .take()
+            .expect("stdin")
+            .write_all(consent.as_bytes())
+            .expect("write the consent");
+        let mut line = String::new();
+        std::io::BufReader::new(c.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("the engagement line");
+        assert!(line.starts_with("TTB1:"), "{line}");
+        (c, line.trim().to_owned())
+    }
     /// `check --json` of `payload`: (exit code, verdict JSON).
     pub fn check(&self, payload: &str) -> (i32, serde_json::Value) {
         let r = self.gate(&["check", "--json", payload]);

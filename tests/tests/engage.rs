@@ -1,6 +1,5 @@
 //! Engagement sessions between the real wallet and gate binaries over a loopback socket.
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+use std::io::Write;
 use tuaton_common::sample;
 use tuaton_common::session::{Transport, WalletAwaitingRequest};
 use tuaton_tests::*;
@@ -11,34 +10,9 @@ fn world() -> World {
     w
 }
 
-/// Starts `engage` and returns the child and its engagement text.
+/// Starts `engage` of the enrolled wallet and returns the child and its engagement text.
 fn engage(w: &World, consent: &str) -> (std::process::Child, String) {
-    let mut c = Command::new(bin("tuaton-wallet"))
-        .args([
-            "--home",
-            &w.p("wallet"),
-            "--pin-stdin",
-            "engage",
-            "--transport",
-            "socket:127.0.0.1:0",
-            "--text",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    c.stdin
-        .take()
-        .unwrap()
-        .write_all(consent.as_bytes())
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(c.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert!(line.starts_with("TTB1:"), "{line}");
-    (c, line.trim().to_owned())
+    w.engage("wallet", consent)
 }
 
 #[test]

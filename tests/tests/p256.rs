@@ -2,8 +2,6 @@
 //! holds it) through the real binaries: its enrollment request, the issuer's card, the
 //! import checks, a QR at the gate, a session over a socket with the portrait, and the
 //! W3C form naming its did:key.
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
 use tuaton_common::sample;
 use tuaton_tests::*;
 
@@ -40,31 +38,8 @@ fn a_p256_wallet_enrols_and_its_qr_passes_the_gate() {
 #[test]
 fn a_p256_wallet_answers_a_session_with_the_portrait() {
     let w = p256_world();
-    let mut c = Command::new(bin("tuaton-wallet"))
-        .args([
-            "--home",
-            &w.p("wallet"),
-            "--pin-stdin",
-            "engage",
-            "--transport",
-            "socket:127.0.0.1:0",
-            "--text",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    c.stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{PIN}\n").as_bytes())
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(c.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let (code, v) = w.check(line.trim());
+    let (c, engagement) = w.engage("wallet", &format!("{PIN}\n"));
+    let (code, v) = w.check(&engagement);
     let out = c.wait_with_output().unwrap();
     assert_eq!(
         code,
