@@ -206,6 +206,9 @@ pub struct Issuer<S: Store> {
     /// trip, an unseal a decryption).
     signers: Mutex<HashMap<Vec<u8>, Arc<dyn KeySigner>>>,
     citizen_key: Mutex<Option<Zeroizing<[u8; 32]>>>,
+    /// The newest root as last read and checked, by its signed bytes: every offer names
+    /// it, and checking its signatures again for each one cost more than reading it.
+    checked_root: Mutex<Option<(Vec<u8>, Root)>>,
 }
 
 /// How often an issuance that lost a race for a status place starts again.
@@ -271,6 +274,7 @@ impl<S: Store> Issuer<S> {
             keys: None,
             signers: Mutex::new(HashMap::new()),
             citizen_key: Mutex::new(None),
+            checked_root: Mutex::new(None),
         };
         iss.meta().await?;
         Ok(iss)
@@ -310,6 +314,7 @@ impl<S: Store> Issuer<S> {
             keys: Some(keys),
             signers: Mutex::new(HashMap::new()),
             citizen_key: Mutex::new(None),
+            checked_root: Mutex::new(None),
         };
         let citizen_key = match iss.keys()? {
             Keys::Sealed(_) => Secret::Sealed(iss.seal(&random::<32>(), b"citizen key")?),
@@ -366,6 +371,7 @@ impl<S: Store> Issuer<S> {
             keys,
             signers: Mutex::new(HashMap::new()),
             citizen_key: Mutex::new(None),
+            checked_root: Mutex::new(None),
         }
     }
 
@@ -634,8 +640,9 @@ impl<S: Store> Issuer<S> {
         // A publish or revoke-key that retires this key waits for this issuance, and this
         // issuance for it: a card is never signed by a key retired under it.
         tx.share_keys().await?;
-        let meta = self.meta_in(tx).await?;
-        let key = active_key(&tx.keys().await?)?;
+        let (meta, keys) = tx.meta_and_keys().await?;
+        let meta = meta.ok_or_else(|| IssuerError::NotInitialised(self.store.place()))?;
+        let key = active_key(&keys)?;
         let signer = self.signer(&key)?;
         let citizen = self.citizen_hash_with(&meta, claims.citizen_id.as_u64())?;
         let row = self
@@ -933,9 +940,16 @@ impl<S: Store> Issuer<S> {
         let mut tx = self.store.begin().await?;
         let roots = tx.roots().await?;
         let r = roots.last().ok_or_else(|| damaged("the root chain"))?;
-        Ok(SignedRoot::from_bytes_self_signed(&r.signed)
+        if let Some((bytes, root)) = &*self.checked_root.lock().expect("not poisoned") {
+            if *bytes == r.signed {
+                return Ok(root.clone());
+            }
+        }
+        let root = SignedRoot::from_bytes_self_signed(&r.signed)
             .map_err(core_error)?
-            .root)
+            .root;
+        *self.checked_root.lock().expect("not poisoned") = Some((r.signed.clone(), root.clone()));
+        Ok(root)
     }
 
     /// The issuer's display name and number.
@@ -965,8 +979,9 @@ impl<S: Store> Issuer<S> {
     /// published bundle names, since rotation is staged).
     pub(crate) async fn active_signer(&self) -> Result<(u32, Vec<u8>, Arc<dyn KeySigner>)> {
         let mut tx = self.store.begin().await?;
-        let meta = self.meta_in(&mut tx).await?;
-        let key = active_key(&tx.keys().await?)?;
+        let (meta, keys) = tx.meta_and_keys().await?;
+        let meta = meta.ok_or_else(|| IssuerError::NotInitialised(self.store.place()))?;
+        let key = active_key(&keys)?;
         let signer = self.signer(&key)?;
         Ok((meta.issuer_id, key.kid, signer))
     }

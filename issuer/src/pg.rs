@@ -364,33 +364,74 @@ fn credential_of(r: &tokio_postgres::Row) -> Result<CredentialRow> {
     })
 }
 
+const META_SQL: &str = "SELECT issuer_id, name, status_size, sealed_store_key, citizen_key, created_at, cards_per_citizen FROM issuer";
+const KEYS_SQL: &str = "SELECT seq, kid, public_key, not_before, not_after, state, revoked_at, secret, token_label FROM signing_keys ORDER BY seq";
+
+fn meta_of(r: &tokio_postgres::Row) -> Result<Meta> {
+    Ok(Meta {
+        issuer_id: r.get::<_, i32>(0) as u32,
+        name: r.get(1),
+        status_size: r.get::<_, i64>(2) as u64,
+        sealed_store_key: r.get(3),
+        citizen_key: r
+            .get::<_, Option<String>>(4)
+            .map(|s| secret_of(&s))
+            .transpose()?,
+        created_at: r.get(5),
+        cards_per_citizen: r.get::<_, i32>(6) as u32,
+    })
+}
+
+fn key_of(r: &tokio_postgres::Row) -> Result<KeyRow> {
+    let secret = match (
+        r.get::<_, Option<Vec<u8>>>(7),
+        r.get::<_, Option<String>>(8),
+    ) {
+        (Some(s), None) => Secret::Sealed(s),
+        (None, Some(l)) => Secret::Token(vec![l]),
+        _ => return Err(damaged("a key secret")),
+    };
+    Ok(KeyRow {
+        seq: r.get::<_, i32>(0) as u32,
+        kid: r.get(1),
+        public: r
+            .get::<_, Vec<u8>>(2)
+            .try_into()
+            .map_err(|_| damaged("a public key"))?,
+        not_before: r.get(3),
+        not_after: r.get(4),
+        status: KeyStatus::from_code(r.get(5), r.get(6)).ok_or_else(|| damaged("a key state"))?,
+        secret,
+    })
+}
+
 const CREDENTIAL_COLUMNS: &str =
     "credential_id, list, idx, issued_at, kid, holder, claims, citizen, actor";
 
 impl Txn for PgTx {
     async fn meta(&mut self) -> Result<Option<Meta>> {
-        let Some(r) = self
-            .read_one(
-                "SELECT issuer_id, name, status_size, sealed_store_key, citizen_key, created_at, cards_per_citizen
-                 FROM issuer",
-                &[],
-            )
+        self.read_one(META_SQL, &[])
             .await?
-        else {
-            return Ok(None);
-        };
-        Ok(Some(Meta {
-            issuer_id: r.get::<_, i32>(0) as u32,
-            name: r.get(1),
-            status_size: r.get::<_, i64>(2) as u64,
-            sealed_store_key: r.get(3),
-            citizen_key: r
-                .get::<_, Option<String>>(4)
-                .map(|s| secret_of(&s))
-                .transpose()?,
-            created_at: r.get(5),
-            cards_per_citizen: r.get::<_, i32>(6) as u32,
-        }))
+            .map(|r| meta_of(&r))
+            .transpose()
+    }
+
+    async fn meta_and_keys(&mut self) -> Result<(Option<Meta>, Vec<KeyRow>)> {
+        let (m, k) = (
+            self.statement(META_SQL).await?,
+            self.statement(KEYS_SQL).await?,
+        );
+        let (begin, queued) = self.take_ahead(false);
+        let c = self.c();
+        let (_, meta, keys) = futures::try_join!(
+            ahead(c, begin, &queued),
+            c.query_opt(&m, &[]),
+            c.query(&k, &[])
+        )?;
+        Ok((
+            meta.map(|r| meta_of(&r)).transpose()?,
+            keys.iter().map(key_of).collect::<Result<_>>()?,
+        ))
     }
 
     async fn create(&mut self, m: &Meta) -> Result<bool> {
@@ -438,34 +479,11 @@ impl Txn for PgTx {
     }
 
     async fn keys(&mut self) -> Result<Vec<KeyRow>> {
-        self.read_all(
-            "SELECT seq, kid, public_key, not_before, not_after, state, revoked_at, secret, token_label
-             FROM signing_keys ORDER BY seq",
-            &[],
-        )
-        .await?
-        .iter()
-        .map(|r| {
-            let secret = match (r.get::<_, Option<Vec<u8>>>(7), r.get::<_, Option<String>>(8)) {
-                (Some(s), None) => Secret::Sealed(s),
-                (None, Some(l)) => Secret::Token(vec![l]),
-                _ => return Err(damaged("a key secret")),
-            };
-            Ok(KeyRow {
-                seq: r.get::<_, i32>(0) as u32,
-                kid: r.get(1),
-                public: r
-                    .get::<_, Vec<u8>>(2)
-                    .try_into()
-                    .map_err(|_| damaged("a public key"))?,
-                not_before: r.get(3),
-                not_after: r.get(4),
-                status: KeyStatus::from_code(r.get(5), r.get(6))
-                    .ok_or_else(|| damaged("a key state"))?,
-                secret,
-            })
-        })
-        .collect()
+        self.read_all(KEYS_SQL, &[])
+            .await?
+            .iter()
+            .map(key_of)
+            .collect()
     }
 
     async fn put_key(&mut self, k: &KeyRow) -> Result<()> {

@@ -62,6 +62,12 @@ pub trait Txn {
     async fn lock_keys(&mut self) -> Result<()>;
     /// Every signing key, by sequence number.
     async fn keys(&mut self) -> Result<Vec<KeyRow>>;
+    /// The issuer row and every signing key, read together (PostgreSQL sends both reads
+    /// at once: one round trip, where an issuance and an offer each need both).
+    async fn meta_and_keys(&mut self) -> Result<(Option<Meta>, Vec<KeyRow>)> {
+        let meta = self.meta().await?;
+        Ok((meta, self.keys().await?))
+    }
     /// Inserts or replaces the key with this sequence number.
     async fn put_key(&mut self, k: &KeyRow) -> Result<()>;
     /// Every root version, oldest first.
