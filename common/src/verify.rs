@@ -618,7 +618,13 @@ pub fn verify_cbor(bytes: &[u8], ctx: &mut Context<'_>) -> Verdict {
             ctx.trust
                 .keys_for(pl.issuer, &is.kid)
                 .find(|k| verify_issuer_sig(k, &tbs, &sig)),
-            pl.holder_key.verify(&msg, &p.holder_sig),
+            // The Ed25519 key already parsed for the batch is not parsed again.
+            match holder_ed {
+                Some(h) => h
+                    .verify_strict(&msg, &Signature::from_bytes(&p.holder_sig))
+                    .is_ok(),
+                None => pl.holder_key.verify(&msg, &p.holder_sig),
+            },
         )
     };
     let Some(key) = key else {

@@ -6,7 +6,7 @@ use kit::*;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use tuaton_common::gate::{self, Group, IssueParams, IssuerSigned, StatusRef};
-use tuaton_common::holder::HolderSigner;
+use tuaton_common::holder::{HolderKey, HolderSigner};
 use tuaton_common::presentation::{self, Presentation, Profile};
 use tuaton_common::sample;
 use tuaton_common::verify::hex;
@@ -15,20 +15,24 @@ fn derive() -> Value {
     let ik = issuer_key();
     let hk = holder_key();
     let claims = sample::citizen(0);
-    let cred = gate::issue(
-        &claims,
-        &IssueParams {
-            issuer: 1,
-            signing_key: &ik,
-            kid: &KID,
-            holder_key: hk.verifying_key().to_bytes().into(),
-            credential_id: [0x5A; 8],
-            status: StatusRef { list: 0, index: 42 },
-            issued_at: ISSUED,
-        },
-        &mut VectorRng(0),
-    )
-    .unwrap();
+    // Citizen 0's card bound to `holder`, salts from the vector rule.
+    let issue_to = |holder: HolderKey, id: u8, index: u64| {
+        gate::issue(
+            &claims,
+            &IssueParams {
+                issuer: 1,
+                signing_key: &ik,
+                kid: &KID,
+                holder_key: holder,
+                credential_id: [id; 8],
+                status: StatusRef { list: 0, index },
+                issued_at: ISSUED,
+            },
+            &mut VectorRng(0),
+        )
+        .unwrap()
+    };
+    let cred = issue_to(hk.holder_key(), 0x5A, 42);
     let flight = presentation::present(&cred, &hk, Profile::Flight, NOW).unwrap();
     let age = presentation::present(&cred, &hk, Profile::Age, NOW).unwrap();
     let fp = Presentation::from_cbor(&flight).unwrap();
@@ -39,20 +43,7 @@ fn derive() -> Value {
     // The same card bound to a P-256 holder key (ES256 proofs; RFC 6979 makes them
     // reproducible).
     let phone = p256::ecdsa::SigningKey::from_slice(&[0x42; 32]).unwrap();
-    let on_phone = gate::issue(
-        &claims,
-        &IssueParams {
-            issuer: 1,
-            signing_key: &ik,
-            kid: &KID,
-            holder_key: phone.holder_key(),
-            credential_id: [0x5B; 8],
-            status: StatusRef { list: 0, index: 43 },
-            issued_at: ISSUED,
-        },
-        &mut VectorRng(0),
-    )
-    .unwrap();
+    let on_phone = issue_to(phone.holder_key(), 0x5B, 43);
     let phone_flight = presentation::present(&on_phone, &phone, Profile::Flight, NOW).unwrap();
     let pp = Presentation::from_cbor(&phone_flight).unwrap();
     let phone_qr = presentation::to_qr_text(&phone_flight);

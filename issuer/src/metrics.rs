@@ -79,32 +79,18 @@ pub struct Metrics {
 
 #[derive(Default)]
 struct Counted {
-    requests: BTreeMap<(&'static str, &'static str, u16), u64>,
-    latency: BTreeMap<&'static str, Histogram>,
+    requests: BTreeMap<(String, &'static str, u16), u64>,
+    latency: BTreeMap<String, Histogram>,
     failures: BTreeMap<&'static str, u64>,
     offers: u64,
     redemptions: u64,
     refreshes: u64,
 }
 
-/// The routes counted, as axum matches them; anything else is `unmatched`.
-pub(crate) const ROUTES: [&str; 11] = [
-    "/v1/offers",
-    "/v1/credential",
-    "/v1/refresh",
-    "/v1/admin/revoke",
-    "/v1/admin/rotate",
-    "/v1/admin/revoke-key",
-    "/v1/admin/publish",
-    "/bundle/{*path}",
-    "/healthz",
-    "/readyz",
-    "/metrics",
-];
-
 impl Metrics {
-    /// One answered request: its route template, method, status and latency, and the
-    /// error code when it failed.
+    /// One answered request: its route template (axum's, one of the router's own, so the
+    /// label's values are bounded; `None` for a path no route matched), method, status and
+    /// latency, and the error code when it failed.
     pub(crate) fn request(
         &self,
         route: Option<&str>,
@@ -113,10 +99,7 @@ impl Metrics {
         code: Option<&'static str>,
         took: Duration,
     ) {
-        let route = route
-            .and_then(|r| ROUTES.iter().find(|k| **k == r))
-            .copied()
-            .unwrap_or("unmatched");
+        let route = route.unwrap_or("unmatched");
         let method = match *method {
             axum::http::Method::GET => "GET",
             axum::http::Method::POST => "POST",
@@ -124,8 +107,10 @@ impl Metrics {
             _ => "other",
         };
         let mut c = self.inner.lock().expect("not poisoned");
-        *c.requests.entry((route, method, status)).or_default() += 1;
-        c.latency.entry(route).or_default().observe(took);
+        *c.requests
+            .entry((route.to_owned(), method, status))
+            .or_default() += 1;
+        c.latency.entry(route.to_owned()).or_default().observe(took);
         if let Some(code) = code {
             *c.failures.entry(code).or_default() += 1;
         }
