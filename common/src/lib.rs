@@ -19,6 +19,7 @@ pub mod link;
 pub mod lp;
 pub mod model;
 pub mod offer;
+pub mod oid4vci;
 pub mod package;
 pub mod presentation;
 pub mod sample;

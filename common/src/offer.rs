@@ -26,8 +26,18 @@ use sha2::{Digest, Sha256};
 pub const PREFIX: &str = "TTO2:";
 /// Prefix of the first, unsigned offers: refused by name (they could be relayed).
 pub const PREFIX_V1: &str = "TTO1:";
-/// The longest offer text read (a real one is about 170 characters).
-pub const MAX_TEXT: usize = 1024;
+/// The longest offer text read (a compact one is about 170 characters, a standard one
+/// about 520).
+pub const MAX_TEXT: usize = 2048;
+/// Scheme of a standard credential offer (OpenID4VCI 1.0 section 4.1).
+pub const OID4VCI_SCHEME: &str = "openid-credential-offer://";
+/// The pre-authorised code grant's type (OpenID4VCI 1.0 section 4.1.1).
+pub const PRE_AUTHORIZED_GRANT: &str = "urn:ietf:params:oauth:grant-type:pre-authorized_code";
+/// The extra parameter of a standard offer that carries the issuer's signature
+/// (OpenID4VCI 1.0 section 4.1.1 lets an issuer add parameters; other wallets ignore it).
+pub const SIGNATURE_PARAM: &str = "tuaton_offer_signature";
+/// The credential configurations an offer names (docs/ISSUANCE.md, "OpenID4VCI").
+pub const CONFIGURATION_IDS: [&str; 2] = [crate::oid4vci::CONFIG_CARD, crate::oid4vci::CONFIG_LDP];
 /// The longest service address an offer may carry.
 pub const MAX_SERVICE: usize = 256;
 /// Bytes of the pre-authorised code (128 bits: not guessable within an offer's life).
@@ -119,8 +129,42 @@ impl Offer {
         )
     }
 
-    /// Parses offer text (as scanned or pasted; surrounding white space is ignored). A
-    /// damaged offer (a misread, an edited character) fails its check and says so.
+    /// The offer as a standard OpenID4VCI 1.0 credential offer by value (section 4.1.1):
+    /// `openid-credential-offer://?credential_offer=` and the JSON object, with the issuer's
+    /// signature over the same seven fields in the extra parameter
+    /// `tuaton_offer_signature`: base64url(cbor([expires, root, issuer, kid, sig])).
+    pub fn to_oid4vci(&self) -> String {
+        let vouch = Value::Array(vec![
+            cbor::i(self.expires),
+            Value::Bytes(self.root.to_vec()),
+            Value::Integer(self.issuer.into()),
+            Value::Bytes(self.kid.clone()),
+            Value::Bytes(self.signature.to_vec()),
+        ]);
+        let json = serde_json::json!({
+            "credential_issuer": self.service,
+            "credential_configuration_ids": CONFIGURATION_IDS,
+            "grants": {
+                PRE_AUTHORIZED_GRANT: {
+                    "pre-authorized_code": b64url(&self.code),
+                    "tx_code": {
+                        "input_mode": "numeric",
+                        "length": self.tx_code_digits,
+                        "description": "The code the officer reads out",
+                    },
+                },
+            },
+            SIGNATURE_PARAM: b64url(&cbor::encode(&vouch)),
+        });
+        let query = form_urlencoded::Serializer::new(String::new())
+            .append_pair("credential_offer", &json.to_string())
+            .finish();
+        format!("{OID4VCI_SCHEME}?{query}")
+    }
+
+    /// Parses offer text (as scanned or pasted; surrounding white space is ignored): the
+    /// compact `TTO2:` form or the standard `openid-credential-offer://` one. A damaged
+    /// offer (a misread, an edited character) fails its check and says so.
     pub fn parse(text: &str) -> Result<Offer> {
         // Not `trim()`: a space is a base45 digit and may end the text.
         let text = text.trim_start().trim_end_matches(['\r', '\n']);
@@ -128,6 +172,9 @@ impl Offer {
             return Err(Error::Payload(format!(
                 "the offer is longer than {MAX_TEXT} characters"
             )));
+        }
+        if let Some(rest) = text.strip_prefix(OID4VCI_SCHEME) {
+            return parse_oid4vci(rest.trim_end());
         }
         if text.starts_with(PREFIX_V1) {
             return Err(Error::Payload(
@@ -168,6 +215,126 @@ impl Offer {
             signature: cbor::fixed(sig, "offer signature")?,
         })
     }
+}
+
+fn b64url(b: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+}
+
+fn un_b64url(s: &str, what: &str) -> Result<Vec<u8>> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(s.as_bytes())
+        .map_err(|_| err(&format!("credential offer: {what} is not base64url")))
+}
+
+/// The JSON object of a standard offer, as far as this wallet reads it (unknown
+/// parameters are ignored, as section 4.1.1 asks).
+#[derive(serde::Deserialize)]
+struct StandardOffer {
+    credential_issuer: String,
+    credential_configuration_ids: Vec<String>,
+    grants: std::collections::BTreeMap<String, serde_json::Value>,
+    tuaton_offer_signature: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct PreAuthorizedGrant {
+    #[serde(rename = "pre-authorized_code")]
+    code: String,
+    tx_code: Option<TxCodeSpec>,
+}
+
+#[derive(serde::Deserialize)]
+struct TxCodeSpec {
+    input_mode: Option<String>,
+    length: Option<u64>,
+}
+
+/// A standard credential offer, after the scheme: `[/]?credential_offer=JSON`.
+fn parse_oid4vci(rest: &str) -> Result<Offer> {
+    let query = rest.strip_prefix('/').unwrap_or(rest);
+    let query = query.strip_prefix('?').ok_or_else(|| {
+        err("credential offer: expected ?credential_offer= after openid-credential-offer://")
+    })?;
+    let mut offer_json = None;
+    for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+        match &*k {
+            "credential_offer" if offer_json.is_none() => offer_json = Some(v.into_owned()),
+            "credential_offer" => return Err(err("credential offer: credential_offer twice")),
+            // By reference, the offer would be whatever a server answers when fetched: the
+            // wallet checks the issuer's signature in the offer it scanned instead.
+            "credential_offer_uri" => {
+                return Err(Error::Payload(
+                    "a credential offer by reference (credential_offer_uri); tuaton offers are by value: ask the officer to show the offer again".into(),
+                ))
+            }
+            _ => {}
+        }
+    }
+    let json = offer_json.ok_or_else(|| err("credential offer: no credential_offer"))?;
+    let o: StandardOffer = serde_json::from_str(&json)
+        .map_err(|e| err(&format!("credential offer: the JSON does not parse ({e})")))?;
+    check_service(&o.credential_issuer)?;
+    if !o
+        .credential_configuration_ids
+        .iter()
+        .any(|c| CONFIGURATION_IDS.contains(&c.as_str()))
+    {
+        return Err(err(
+            "credential offer: it offers no ID card (no tuaton credential configuration)",
+        ));
+    }
+    let grant = o.grants.get(PRE_AUTHORIZED_GRANT).ok_or_else(|| {
+        err("credential offer: no pre-authorized code (the officer's offers have one)")
+    })?;
+    let grant: PreAuthorizedGrant = serde_json::from_value(grant.clone())
+        .map_err(|e| err(&format!("credential offer: the pre-authorized grant ({e})")))?;
+    let code: [u8; CODE_LEN] = un_b64url(&grant.code, "the pre-authorized code")?
+        .try_into()
+        .map_err(|_| err("credential offer: the pre-authorized code is not 16 bytes"))?;
+    // The transaction code is what keeps a photo of the screen from redeeming it.
+    let tx = grant.tx_code.ok_or_else(|| {
+        err("credential offer: no transaction code (the officer's offers have one)")
+    })?;
+    if tx.input_mode.as_deref().is_some_and(|m| m != "numeric") {
+        return Err(Error::field("tx_code", "must be numeric".to_string()));
+    }
+    let digits = tx.length.unwrap_or(u64::from(TX_CODE_DIGITS));
+    if !(4..=10).contains(&digits) {
+        return Err(Error::field(
+            "tx_code_digits",
+            "must be between 4 and 10".to_string(),
+        ));
+    }
+    let vouch = o.tuaton_offer_signature.ok_or_else(|| {
+        Error::Signature(
+            "the offer carries no signature of a tuaton issuer, so its service cannot be trusted with the transaction code".into(),
+        )
+    })?;
+    let items = cbor::array(
+        cbor::decode(&un_b64url(&vouch, "the signature")?)?,
+        "offer signature",
+    )?;
+    let [expires, root, issuer, kid, sig]: [Value; 5] = items
+        .try_into()
+        .map_err(|_| err("credential offer: the signature: expected 5 items"))?;
+    let kid = cbor::bytes(kid, "offer kid")?;
+    if kid.is_empty() || kid.len() > 32 {
+        return Err(err("credential offer: kid must be 1 to 32 bytes"));
+    }
+    Ok(Offer {
+        service: o.credential_issuer,
+        code,
+        expires: cbor::int(&expires, "offer expiry")?,
+        root: cbor::fixed(root, "offer root fingerprint")?,
+        tx_code_digits: digits as u8,
+        issuer: u32::try_from(cbor::uint(&issuer, "offer issuer")?)
+            .map_err(|_| err("credential offer: issuer out of range"))?,
+        kid,
+        signature: cbor::fixed(sig, "offer signature")?,
+    })
 }
 
 /// A service address an offer may carry: http(s), a host, no user info, not too long.
@@ -390,6 +557,51 @@ mod tests {
         assert!(Offer::parse(&"TTO2:".repeat(400)).is_err());
         let e = Offer::parse("TTO1:ABC").unwrap_err();
         assert!(e.to_string().contains("unsigned"), "{e}");
+    }
+
+    /// The JSON object of a standard offer, changed by `f`, spelled again.
+    fn rewritten(text: &str, f: impl FnOnce(&mut serde_json::Value)) -> String {
+        let q = text.strip_prefix(OID4VCI_SCHEME).unwrap().trim_start_matches('?');
+        let (_, json) = form_urlencoded::parse(q.as_bytes()).next().unwrap();
+        let mut v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        f(&mut v);
+        let q = form_urlencoded::Serializer::new(String::new())
+            .append_pair("credential_offer", &v.to_string())
+            .finish();
+        format!("{OID4VCI_SCHEME}?{q}")
+    }
+
+    #[test]
+    fn the_standard_spelling_carries_the_same_signed_offer() {
+        let t = offer().to_oid4vci();
+        assert!(t.len() < MAX_TEXT, "{}", t.len());
+        let back = Offer::parse(&t).unwrap();
+        assert_eq!(back, offer());
+        back.verify(&keys(), 1_790_000_000).unwrap();
+        // A relay puts its own address in credential_issuer around the same code.
+        let relayed = rewritten(&t, |v| {
+            v["credential_issuer"] = "https://issue.example.go.th.evil.example".into()
+        });
+        let relayed = Offer::parse(&relayed).unwrap();
+        assert!(relayed.verify(&keys(), 1_790_000_000).is_err());
+        // Without the issuer's signature, the wallet never asks for the code.
+        let bare = rewritten(&t, |v| {
+            v.as_object_mut().unwrap().remove(SIGNATURE_PARAM);
+        });
+        assert!(matches!(Offer::parse(&bare), Err(Error::Signature(_))));
+        let no_tx = rewritten(&t, |v| {
+            v["grants"][PRE_AUTHORIZED_GRANT]
+                .as_object_mut()
+                .unwrap()
+                .remove("tx_code");
+        });
+        assert!(Offer::parse(&no_tx).is_err());
+        let by_reference = format!("{OID4VCI_SCHEME}?credential_offer_uri=https%3A%2F%2Fx");
+        let e = Offer::parse(&by_reference).unwrap_err();
+        assert!(e.to_string().contains("by reference"), "{e}");
+        // Unknown parameters are ignored (OpenID4VCI 1.0 section 4.1.1).
+        let extra = rewritten(&t, |v| v["something_else"] = 1.into());
+        assert_eq!(Offer::parse(&extra).unwrap(), offer());
     }
 
     #[test]
