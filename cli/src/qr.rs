@@ -9,6 +9,12 @@ pub fn qr(text: &str) -> Result<QrCode, qrcode::types::QrError> {
     QrCode::with_error_correction_level(text.as_bytes(), EcLevel::M)
 }
 
+/// The QR code of `text` at error-correction level L (7 %), for text shown on a screen
+/// that must stay small enough for a terminal.
+pub fn qr_low(text: &str) -> Result<QrCode, qrcode::types::QrError> {
+    QrCode::with_error_correction_level(text.as_bytes(), EcLevel::L)
+}
+
 /// QR version number.
 pub fn version(code: &QrCode) -> i16 {
     match code.version() {

@@ -434,8 +434,12 @@ pub struct OfferRequest {
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OfferResponse {
-    /// The offer text (`TTO2:...`) to show as a QR code.
+    /// The standard credential offer (`openid-credential-offer://?credential_offer=...`,
+    /// OpenID4VCI 1.0 section 4.1) to show as a QR code.
     pub offer: String,
+    /// The same signed offer in the compact form (`TTO2:...`), for wallets of the earlier
+    /// release.
+    pub offer_compact: String,
     /// The transaction code the officer reads out to the citizen.
     pub tx_code: String,
     /// Offer expiry, RFC 3339.
@@ -471,7 +475,8 @@ pub struct RedeemResponse {
 pub struct ErrorResponse {
     /// Stable machine-readable code (`offer_used`, `offer_expired`, ...).
     pub error: String,
-    /// What went wrong, in words.
+    /// What went wrong, in words (the standard endpoints' `error_description`).
+    #[serde(default, alias = "error_description")]
     pub message: String,
 }
 

@@ -64,6 +64,7 @@ fn main() {
         trusted_proxy: None,
         bundles: Default::default(),
         metrics: Default::default(),
+        nonce_key: Default::default(),
     });
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}/bundle/", l.local_addr().unwrap());

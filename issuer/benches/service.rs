@@ -104,6 +104,7 @@ fn serve(iss: Arc<PgIssuer>) -> String {
         trusted_proxy: None,
         bundles: Default::default(),
         metrics: Default::default(),
+        nonce_key: Default::default(),
     });
     std::thread::spawn(move || {
         tokio::runtime::Builder::new_multi_thread()

@@ -106,6 +106,18 @@ pub enum IssuerError {
         /// Tries left before the offer closes.
         left: i32,
     },
+    /// An access token of the standard flow that is unknown or has expired.
+    #[error("the access token is unknown or has expired")]
+    AccessTokenInvalid,
+    /// A token request of a grant type other than the pre-authorised code.
+    #[error("only the pre-authorized code grant is supported")]
+    UnsupportedGrantType,
+    /// A credential request for a configuration the issuer does not offer.
+    #[error("no credential configuration {0:?}: this issuer offers tuaton_id_card and tuaton_id_card_ldp")]
+    UnknownConfiguration(String),
+    /// The key proof's `nonce` is not one of the service's `c_nonce` values, or is old.
+    #[error("the key proof's nonce is not a fresh one of this service: fetch one from the nonce endpoint and sign again")]
+    StaleNonce,
     /// The office credential is unknown, revoked or malformed.
     #[error("the office credential is not accepted")]
     BadOfficeCredential,
@@ -220,6 +232,16 @@ impl tuaton_cli::Hint for IssuerError {
             }
             IssuerError::BadRequest(_) => "send the fields docs/FORMAT.md lists for this endpoint",
             IssuerError::RateLimited => "wait a few seconds and try again",
+            IssuerError::AccessTokenInvalid => {
+                "exchange the offer's code at the token endpoint again, or ask the officer for a new offer"
+            }
+            IssuerError::UnsupportedGrantType => {
+                "use grant_type urn:ietf:params:oauth:grant-type:pre-authorized_code"
+            }
+            IssuerError::UnknownConfiguration(_) => {
+                "ask for one of the configurations the issuer metadata lists"
+            }
+            IssuerError::StaleNonce => "fetch a nonce from the nonce endpoint and sign the proof again",
             IssuerError::Service { .. } => "correct what the service names and try again",
             IssuerError::Unreachable { .. } => {
                 "check --service and the network; nothing was issued if no offer was printed"

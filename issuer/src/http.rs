@@ -26,7 +26,14 @@ use tuaton_common::offer::{
     ErrorResponse, OfferRequest, OfferResponse, RedeemRequest, RedeemResponse, RefreshRequest,
 };
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
+use base64::Engine as _;
+use tuaton_common::offer;
+use tuaton_common::oid4vci as spec;
+
 use crate::pg::{Office, PgStore};
+
+mod oid4vci;
 use crate::{Actor, IssuedRecord, Issuer, IssuerError, PublishReport, Result};
 
 /// Largest request body: a record and a 64 KiB portrait in base64, with room to spare.
@@ -54,6 +61,9 @@ pub struct App {
     pub bundles: BundleCache,
     /// What `/metrics` reports.
     pub metrics: crate::metrics::Metrics,
+    /// The key of `c_nonce` values, shared by every instance through the database; read
+    /// at the first nonce.
+    pub nonce_key: tokio::sync::OnceCell<[u8; 32]>,
 }
 
 /// The published bundle as the service serves it: every file held in memory, reloaded
@@ -187,6 +197,13 @@ impl App {
             .or(Some(ip))
     }
 
+    async fn nonce_key(&self) -> Result<[u8; 32]> {
+        self.nonce_key
+            .get_or_try_init(|| self.issuer.shared_secret("c_nonce"))
+            .await
+            .copied()
+    }
+
     fn admit(&self, peer: Option<&ConnectInfo<SocketAddr>>, headers: &HeaderMap) -> Result<()> {
         match (self.redeem_limit, self.client(peer, headers)) {
             (Some(l), Some(ip)) if !self.limiter.allow(ip, l) => Err(IssuerError::RateLimited),
@@ -206,6 +223,22 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/admin/revoke-key", post(admin_revoke_key))
         .route("/v1/admin/publish", post(admin_publish))
         .route("/bundle/{*path}", get(bundle))
+        // OpenID4VCI 1.0. The metadata is also found with the issuer's path after the
+        // well-known part (section 12.2.2, RFC 8414 section 3.1), for a service published
+        // under a path.
+        .route(spec::ISSUER_METADATA_PATH, get(oid4vci::issuer_metadata))
+        .route(
+            &format!("{}/{{*path}}", spec::ISSUER_METADATA_PATH),
+            get(oid4vci::issuer_metadata),
+        )
+        .route(spec::AS_METADATA_PATH, get(oid4vci::as_metadata))
+        .route(
+            &format!("{}/{{*path}}", spec::AS_METADATA_PATH),
+            get(oid4vci::as_metadata),
+        )
+        .route(spec::TOKEN_PATH, post(oid4vci::token))
+        .route(spec::NONCE_PATH, post(oid4vci::nonce))
+        .route(spec::CREDENTIAL_PATH, post(oid4vci::credential))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -380,6 +413,12 @@ fn status_of(e: &IssuerError) -> Status {
         E::UnknownKid(_) => (S::NOT_FOUND, "unknown_kid", Shown),
         E::Revoked(_) => (S::FORBIDDEN, "credential_revoked", Shown),
         E::RateLimited => (S::TOO_MANY_REQUESTS, "rate_limited", Shown),
+        // The standard flow's own: answered by its endpoints with the specification's
+        // codes (http/oid4vci.rs); these are never reached there.
+        E::AccessTokenInvalid => (S::UNAUTHORIZED, "invalid_token", Shown),
+        E::UnsupportedGrantType => (S::BAD_REQUEST, "unsupported_grant_type", Shown),
+        E::UnknownConfiguration(_) => (S::BAD_REQUEST, "unknown_credential_configuration", Shown),
+        E::StaleNonce => (S::BAD_REQUEST, "invalid_nonce", Shown),
         // Concurrent issuances, not a failure: the message says nothing was issued.
         E::Busy(_) => (S::SERVICE_UNAVAILABLE, "busy", Shown),
         E::NoActiveKey => (S::SERVICE_UNAVAILABLE, "no_active_key", Logged),

@@ -117,7 +117,9 @@ impl Metrics {
         if (200..300).contains(&status) {
             match route {
                 "/v1/offers" => c.offers += 1,
-                "/v1/credential" => c.redemptions += 1,
+                // The compact flow's redemption, or the standard flow's credential request
+                // (a re-delivery to the same holder counts again, as on the compact one).
+                "/v1/credential" | tuaton_common::oid4vci::CREDENTIAL_PATH => c.redemptions += 1,
                 "/v1/refresh" => c.refreshes += 1,
                 _ => {}
             }

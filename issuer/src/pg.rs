@@ -25,9 +25,11 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Statement};
+use tuaton_common::holder::HolderKey;
 use tuaton_common::offer::{
     self, Offer, OfferRequest, OfferResponse, RedeemRequest, RedeemResponse,
 };
+use tuaton_common::oid4vci::TokenResponse;
 
 use crate::core::{audit, Actor};
 use crate::issue::checked_claims;
@@ -45,6 +47,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
         4,
         include_str!("../migrations/0004_issuance_contention.sql"),
     ),
+    (5, include_str!("../migrations/0005_oid4vci.sql")),
 ];
 /// Advisory lock key of the migrations ("tuaton" in ASCII, as a number).
 const MIGRATION_LOCK: i64 = 0x7475_6174_6f6e;
@@ -974,7 +977,7 @@ impl Issuer<PgStore> {
         let expires = now + OFFER_TTL_SECS;
         // Signed by the issuer: a wallet sends its code only to the service named here.
         let (issuer, kid, signer) = self.active_signer().await?;
-        let offer_text = Offer {
+        let signed = Offer {
             service: service.to_owned(),
             code,
             expires,
@@ -985,8 +988,7 @@ impl Issuer<PgStore> {
             signature: [0; 64],
         }
         .sign(signer.as_ref())
-        .map_err(core_error)?
-        .to_text();
+        .map_err(core_error)?;
         let mut tx = self.store().begin().await?;
         tx.queue(
             "INSERT INTO offers (code_hash, tx_hash, office_id, officer, record, portrait, created_at, expires)
@@ -1017,7 +1019,8 @@ impl Issuer<PgStore> {
         tx.audit(&audit(now, &actor, "offer", "")).await?;
         tx.commit().await?;
         Ok(OfferResponse {
-            offer: offer_text,
+            offer: signed.to_oid4vci(),
+            offer_compact: signed.to_text(),
             tx_code,
             expires: tuaton_common::model::format_rfc3339(expires),
         })
@@ -1072,80 +1075,170 @@ impl Issuer<PgStore> {
         let proof: [u8; 64] = field("proof", &req.proof, 64)?.try_into().expect("64");
         let holder_key = offer::check_proof(service, &code, &holder, &proof).map_err(core_error)?;
         let mut tx = self.store().begin().await?;
-        let row = tx
-            .one(
-                "SELECT o.tx_hash, o.officer, o.record, o.portrait, o.expires, o.wrong_tries,
-                        o.state, o.holder_key, o.credential_id, o.package, f.name, f.revoked_at
-                 FROM offers o JOIN offices f ON f.id = o.office_id
-                 WHERE o.code_hash = $1 FOR UPDATE OF o",
-                &[&offer::code_hash(&code).as_slice()],
-            )
+        let row = OfferRow::locked(&mut tx, "o.code_hash", &offer::code_hash(&code))
             .await?
             .ok_or(IssuerError::UnknownOffer)?;
-        let state: i16 = row.get(6);
-        if state == 1 {
-            let same = row.get::<_, Option<Vec<u8>>>(7).as_deref() == Some(holder.as_slice());
-            return match (same, row.get::<_, Option<Vec<u8>>>(9)) {
-                (true, Some(p)) => Ok(RedeemResponse {
-                    package: serde_json::from_slice(&p).map_err(|_| damaged("a package"))?,
-                    credential_id: hex::encode(row.get::<_, Vec<u8>>(8)),
-                }),
-                // The same wallet, after the package was purged at the offer's expiry (its
-                // first answer was lost): not "used by someone else".
-                (true, None) => Err(IssuerError::RedeliveryOver),
-                (false, _) => Err(IssuerError::OfferUsed),
-            };
+        if row.state == REDEEMED {
+            return row.redelivered(&holder_key);
         }
-        // A revoked office's offers are void, even those made before it was revoked.
-        if state == 2 || row.get::<_, Option<i64>>(11).is_some() {
-            return Err(IssuerError::OfferClosed);
+        row.open_at(now)?;
+        let tx = self.check_tx_code(tx, &row, &code, &req.tx_code).await?;
+        self.issue_offer(tx, &row, &holder_key, now).await
+    }
+
+    /// The token endpoint of the standard flow (OpenID4VCI 1.0 section 6): the
+    /// pre-authorised code and the transaction code, checked as a compact redemption checks
+    /// them, are exchanged once for an access token. The offer's personal data is kept at
+    /// least as long as the token lives.
+    pub async fn grant_token(
+        &self,
+        pre_authorized_code: &str,
+        tx_code: Option<&str>,
+        now: i64,
+    ) -> Result<TokenResponse> {
+        let code: [u8; offer::CODE_LEN] = B64URL
+            .decode(pre_authorized_code.as_bytes())
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or(IssuerError::UnknownOffer)?;
+        let tx_code = tx_code.ok_or_else(|| {
+            IssuerError::BadRequest(
+                "tx_code is required: the officer reads it out with the offer".into(),
+            )
+        })?;
+        let mut tx = self.store().begin().await?;
+        let row = OfferRow::locked(&mut tx, "o.code_hash", &offer::code_hash(&code))
+            .await?
+            .ok_or(IssuerError::UnknownOffer)?;
+        // A pre-authorised code is exchanged once (RFC 6749 section 4.1.2 asks the same of
+        // an authorization code).
+        if row.state == REDEEMED {
+            return Err(IssuerError::OfferUsed);
         }
-        if row.get::<_, i64>(4) <= now {
-            return Err(IssuerError::OfferExpired);
-        }
-        let tx_hash: Vec<u8> = row.get(0);
-        if tx_hash != offer::tx_code_hash(&code, &req.tx_code) {
-            let tries = row.get::<_, i32>(5) + 1;
-            let close = tries >= MAX_TX_TRIES;
+        row.open_at(now)?;
+        let mut tx = self.check_tx_code(tx, &row, &code, tx_code).await?;
+        if row.state == TOKEN_GRANTED {
+            // Someone else with the code and its transaction code, or the same wallet that
+            // lost its answer: nobody can tell which, so the token already granted is
+            // revoked with the offer (section 4.1.2's advice) and the officer makes another.
             tx.queue(
-                "UPDATE offers SET wrong_tries = $2,
-                        state = CASE WHEN $3 THEN 2 ELSE 0 END,
-                        record = CASE WHEN $3 THEN NULL ELSE record END,
-                        portrait = CASE WHEN $3 THEN NULL ELSE portrait END
+                "UPDATE offers SET state = 2, token_hash = NULL, record = NULL, portrait = NULL
                  WHERE code_hash = $1",
-                owned![offer::code_hash(&code).to_vec(), tries, close],
+                owned![row.code_hash.clone()],
             )
             .await?;
             tx.commit().await?;
-            return Err(if close {
-                IssuerError::OfferClosed
-            } else {
-                IssuerError::WrongTxCode {
-                    left: MAX_TX_TRIES - tries,
-                }
-            });
+            return Err(IssuerError::OfferUsed);
         }
+        let token = rand::random::<[u8; 32]>();
+        let token_expires = now + TOKEN_TTL_SECS;
+        tx.queue(
+            "UPDATE offers SET state = 3, token_hash = $2, token_expires = $3,
+                    expires = GREATEST(expires, $3)
+             WHERE code_hash = $1",
+            owned![row.code_hash.clone(), access_token_hash(&B64URL.encode(token)).to_vec(), token_expires],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(TokenResponse {
+            access_token: B64URL.encode(token),
+            token_type: "Bearer".into(),
+            expires_in: TOKEN_TTL_SECS,
+        })
+    }
+
+    /// The credential endpoint of the standard flow (section 8): the offer the access
+    /// token was granted for is redeemed for the holder key the proof JWT proved. The same
+    /// holder asking again (a lost answer, or the other configuration) gets the same
+    /// credential; another key is refused.
+    pub async fn redeem_token(
+        &self,
+        access_token: &str,
+        holder: &HolderKey,
+        now: i64,
+    ) -> Result<RedeemResponse> {
+        crate::core::retry_busy(|| self.redeem_token_once(access_token, holder, now)).await
+    }
+
+    async fn redeem_token_once(
+        &self,
+        access_token: &str,
+        holder: &HolderKey,
+        now: i64,
+    ) -> Result<RedeemResponse> {
+        let mut tx = self.store().begin().await?;
+        let row = OfferRow::locked(&mut tx, "o.token_hash", &access_token_hash(access_token))
+            .await?
+            .ok_or(IssuerError::AccessTokenInvalid)?;
+        if row.token_expires.is_none_or(|t| t <= now) {
+            return Err(IssuerError::AccessTokenInvalid);
+        }
+        if row.state == REDEEMED {
+            return row.redelivered(holder);
+        }
+        if row.state != TOKEN_GRANTED || row.office_revoked {
+            return Err(IssuerError::OfferClosed);
+        }
+        self.issue_offer(tx, &row, holder, now).await
+    }
+
+    /// Counts a wrong transaction code (committing the count, closing the offer at the
+    /// last try) or lets a right one through, handing its transaction back.
+    async fn check_tx_code(
+        &self,
+        mut tx: PgTx,
+        row: &OfferRow,
+        code: &[u8; offer::CODE_LEN],
+        tx_code: &str,
+    ) -> Result<PgTx> {
+        if row.tx_hash == offer::tx_code_hash(code, tx_code) {
+            return Ok(tx);
+        }
+        let tries = row.wrong_tries + 1;
+        let close = tries >= MAX_TX_TRIES;
+        tx.queue(
+            "UPDATE offers SET wrong_tries = $2,
+                    state = CASE WHEN $3 THEN 2 ELSE 0 END,
+                    record = CASE WHEN $3 THEN NULL ELSE record END,
+                    portrait = CASE WHEN $3 THEN NULL ELSE portrait END
+             WHERE code_hash = $1",
+            owned![row.code_hash.clone(), tries, close],
+        )
+        .await?;
+        tx.commit().await?;
+        Err(if close {
+            IssuerError::OfferClosed
+        } else {
+            IssuerError::WrongTxCode {
+                left: MAX_TX_TRIES - tries,
+            }
+        })
+    }
+
+    /// Issues the offer's card to `holder` through the core, in the transaction that marks
+    /// the offer redeemed.
+    async fn issue_offer(
+        &self,
+        mut tx: PgTx,
+        row: &OfferRow,
+        holder: &HolderKey,
+        now: i64,
+    ) -> Result<RedeemResponse> {
         let actor = Actor {
-            office: row.get(10),
-            officer: row.get(1),
+            office: row.office.clone(),
+            officer: row.officer.clone(),
         };
-        let record: Vec<u8> = row
-            .get::<_, Option<Vec<u8>>>(2)
-            .ok_or_else(|| damaged("an offer"))?;
-        let portrait: Vec<u8> = row
-            .get::<_, Option<Vec<u8>>>(3)
-            .ok_or_else(|| damaged("an offer"))?;
-        let claims = checked_claims(&record, &portrait, now)?;
-        let (package, cred) = self
-            .issue_in(&mut tx, &claims, &holder_key, &actor, now)
-            .await?;
+        let record = row.record.as_deref().ok_or_else(|| damaged("an offer"))?;
+        let portrait = row.portrait.as_deref().ok_or_else(|| damaged("an offer"))?;
+        let claims = checked_claims(record, portrait, now)?;
+        let (package, cred) = self.issue_in(&mut tx, &claims, holder, &actor, now).await?;
         tx.queue(
             "UPDATE offers SET state = 1, holder_key = $2, credential_id = $3, package = $4,
                     record = NULL, portrait = NULL
              WHERE code_hash = $1",
             owned![
-                offer::code_hash(&code).to_vec(),
-                holder.to_vec(),
+                row.code_hash.clone(),
+                holder.as_bytes().to_vec(),
                 cred.id.to_vec(),
                 package.as_bytes().to_vec(),
             ],
@@ -1156,6 +1249,114 @@ impl Issuer<PgStore> {
             package: serde_json::from_str(&package).expect("package JSON"),
             credential_id: hex::encode(cred.id),
         })
+    }
+
+    /// The secret named `name` that every instance of the service shares, made by the
+    /// first that asks.
+    pub async fn shared_secret(&self, name: &str) -> Result<[u8; 32]> {
+        let mut tx = self.store().begin().await?;
+        tx.exec(
+            "INSERT INTO service_secrets (name, secret) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            &[&name, &rand::random::<[u8; 32]>().as_slice()],
+        )
+        .await?;
+        let r = tx
+            .one("SELECT secret FROM service_secrets WHERE name = $1", &[&name])
+            .await?
+            .ok_or_else(|| damaged("a service secret"))?;
+        tx.commit().await?;
+        r.get::<_, Vec<u8>>(0)
+            .try_into()
+            .map_err(|_| damaged("a service secret"))
+    }
+}
+
+/// Offer states (the `offers.state` column).
+const REDEEMED: i16 = 1;
+const TOKEN_GRANTED: i16 = 3;
+/// How long an access token of the standard flow lives.
+pub const TOKEN_TTL_SECS: i64 = 5 * 60;
+
+/// What the database keeps instead of an access token.
+fn access_token_hash(token: &str) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(b"tuaton access token v1");
+    h.update(token.as_bytes());
+    h.finalize().into()
+}
+
+/// An offer as redemption reads it, locked for the transaction.
+struct OfferRow {
+    code_hash: Vec<u8>,
+    tx_hash: Vec<u8>,
+    officer: String,
+    record: Option<Vec<u8>>,
+    portrait: Option<Vec<u8>>,
+    expires: i64,
+    wrong_tries: i32,
+    state: i16,
+    holder_key: Option<Vec<u8>>,
+    credential_id: Option<Vec<u8>>,
+    package: Option<Vec<u8>>,
+    office: String,
+    office_revoked: bool,
+    token_expires: Option<i64>,
+}
+
+impl OfferRow {
+    /// The offer whose `column` (its code's or its access token's hash) is `key`.
+    async fn locked(tx: &mut PgTx, column: &'static str, key: &[u8]) -> Result<Option<OfferRow>> {
+        let sql = format!(
+            "SELECT o.code_hash, o.tx_hash, o.officer, o.record, o.portrait, o.expires,
+                    o.wrong_tries, o.state, o.holder_key, o.credential_id, o.package, f.name,
+                    f.revoked_at IS NOT NULL, o.token_expires
+             FROM offers o JOIN offices f ON f.id = o.office_id
+             WHERE {column} = $1 FOR UPDATE OF o"
+        );
+        Ok(tx.one(&sql, &[&key]).await?.map(|r| OfferRow {
+            code_hash: r.get(0),
+            tx_hash: r.get(1),
+            officer: r.get(2),
+            record: r.get(3),
+            portrait: r.get(4),
+            expires: r.get(5),
+            wrong_tries: r.get(6),
+            state: r.get(7),
+            holder_key: r.get(8),
+            credential_id: r.get(9),
+            package: r.get(10),
+            office: r.get(11),
+            office_revoked: r.get(12),
+            token_expires: r.get(13),
+        }))
+    }
+
+    /// Whether a code can still be tried: not closed, its office not revoked (a revoked
+    /// office's offers are void, even those made before), not expired.
+    fn open_at(&self, now: i64) -> Result<()> {
+        if self.state == 2 || self.office_revoked {
+            return Err(IssuerError::OfferClosed);
+        }
+        if self.expires <= now {
+            return Err(IssuerError::OfferExpired);
+        }
+        Ok(())
+    }
+
+    /// The answer to a redeemed offer: the same holder gets its card again (its first
+    /// answer may have been lost); any other is refused.
+    fn redelivered(&self, holder: &HolderKey) -> Result<RedeemResponse> {
+        let same = self.holder_key.as_deref() == Some(holder.as_bytes());
+        match (same, &self.package) {
+            (true, Some(p)) => Ok(RedeemResponse {
+                package: serde_json::from_slice(p).map_err(|_| damaged("a package"))?,
+                credential_id: hex::encode(self.credential_id.as_deref().unwrap_or_default()),
+            }),
+            // The same wallet, after the package was purged at the offer's expiry (its
+            // first answer was lost): not "used by someone else".
+            (true, None) => Err(IssuerError::RedeliveryOver),
+            (false, _) => Err(IssuerError::OfferUsed),
+        }
     }
 }
 

@@ -265,6 +265,7 @@ async fn serve(
         trusted_proxy,
         bundles: Default::default(),
         metrics: Default::default(),
+        nonce_key: Default::default(),
     });
     // Returns once SIGTERM or Ctrl-C came and the requests in flight have finished; the
     // runtime (and the pool's connections) close after, outside any async context.
@@ -309,10 +310,12 @@ pub(super) fn offer(
     let r: OfferResponse =
         tuaton_issuer::http::post_json(service, "/v1/offers", Some(&cred.token), &req)?;
     // The offer and code come from the network: checked before they reach the screen.
-    tuaton_common::offer::Offer::parse(&r.offer).map_err(|e| IssuerError::Unreachable {
-        url: service.into(),
-        reason: format!("its offer does not parse ({e})"),
-    })?;
+    for text in [&r.offer, &r.offer_compact] {
+        tuaton_common::offer::Offer::parse(text).map_err(|e| IssuerError::Unreachable {
+            url: service.into(),
+            reason: format!("its offer does not parse ({e})"),
+        })?;
+    }
     let tx =
         tuaton_common::offer::normalise_tx_code(&r.tx_code, tuaton_common::offer::TX_CODE_DIGITS)
             .map_err(|e| IssuerError::Unreachable {
@@ -322,7 +325,7 @@ pub(super) fn offer(
     if cli.json {
         return super::say(
             cli,
-            serde_json::json!({"offer": r.offer, "tx_code": tx, "expires": r.expires}),
+            serde_json::json!({"offer": r.offer, "offer_compact": r.offer_compact, "tx_code": tx, "expires": r.expires}),
             "",
         );
     }
@@ -331,7 +334,9 @@ pub(super) fn offer(
         out(&format!("Transaction code: {tx}  (expires {})", r.expires))?;
         return Ok(());
     }
-    let code = tuaton_cli::qr::qr(&r.offer)
+    // The standard offer: any OpenID4VCI wallet reads it (level L: it is on a screen, not
+    // worn paper, and the terminal has room for fewer modules).
+    let code = tuaton_cli::qr::qr_low(&r.offer)
         .map_err(|e| IssuerError::Usage(format!("the offer does not fit a QR code ({e})")))?;
     if let Some(t) = &shown.picture {
         let (tuaton_cli::qr::Target::Png(f) | tuaton_cli::qr::Target::Svg(f)) = t;
@@ -342,7 +347,7 @@ pub(super) fn offer(
         eprintln!("Offer QR written to {}", f.display());
     }
     out(&format!(
-        "{}\n{}\n\nAsk the citizen to scan this with tuaton-wallet (or: tuaton-wallet enroll TEXT),\nthen read out the transaction code:  {} {}\nThe offer works once and expires at {}.",
+        "{}\n{}\n\nAsk the citizen to scan this with their wallet (or: tuaton-wallet enroll TEXT),\nthen read out the transaction code:  {} {}\nThe offer works once and expires at {}.",
         tuaton_cli::qr::terminal(&code),
         r.offer,
         &tx[..3],

@@ -138,7 +138,7 @@ fn offer_to_card_at_the_gate(keys: &[&str], env: &[(&str, &str)]) {
     let svc = Service::start(&db.url, keys, &senv);
     let rec = sample_record(&w);
     let (offer, tx) = offer_text(&w, &svc, &rec);
-    assert!(offer.starts_with("TTO2:"), "{offer}");
+    assert!(offer.starts_with(offer::OID4VCI_SCHEME), "{offer}");
     w.new_wallet("wallet");
     let enrolled = w
         .wallet(
@@ -158,16 +158,15 @@ fn offer_to_card_at_the_gate(keys: &[&str], env: &[(&str, &str)]) {
         .expect("credential id")
         .to_owned();
 
-    // The same wallet again (its connection dropped after the commit): the same card.
-    let again = w
-        .wallet(
-            "wallet",
-            &["enroll", "--expect-root", &root_of(&offer), &offer],
-            &format!("{PIN}\n{tx}\n"),
-        )
-        .ok();
-    assert!(again.contains(&cid), "{again}");
-    // Anyone else: refused, nothing issued.
+    // The pre-authorised code is exchanged once: the same wallet again, or anyone else,
+    // is refused, and nothing is issued (the wallet keeps its card).
+    let again = w.wallet(
+        "wallet",
+        &["enroll", "--expect-root", &root_of(&offer), &offer],
+        &format!("{PIN}\n{tx}\n"),
+    );
+    assert_eq!(again.code, 2, "{}", again.stderr);
+    assert!(again.stderr.contains("already been used"), "{}", again.stderr);
     w.new_wallet("thief");
     let r = w.wallet(
         "thief",
@@ -177,6 +176,8 @@ fn offer_to_card_at_the_gate(keys: &[&str], env: &[(&str, &str)]) {
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("already been used"), "{}", r.stderr);
     assert!(w.wallet("thief", &["show"], &format!("{PIN}\n")).code != 0);
+    let shown = w.wallet("wallet", &["show"], &format!("{PIN}\n")).ok();
+    assert!(shown.contains("Somchai Jaidee"), "{shown}");
 
     // A gate syncs from the service's /bundle/ and accepts the card.
     w.gate(&[
@@ -234,7 +235,14 @@ fn offer_to_card_at_the_gate(keys: &[&str], env: &[(&str, &str)]) {
     // The officer's client speaks JSON too.
     let out = officer_offer(&w, &svc, "office.json", &rec, &["--json"]).ok();
     let o: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
-    assert!(o["offer"].as_str().unwrap().starts_with("TTO2:"), "{o}");
+    assert!(
+        o["offer"]
+            .as_str()
+            .unwrap()
+            .starts_with("openid-credential-offer://?credential_offer="),
+        "{o}"
+    );
+    assert!(o["offer_compact"].as_str().unwrap().starts_with("TTO2:"), "{o}");
     assert_eq!(o["tx_code"].as_str().unwrap().len(), 6, "{o}");
 }
 
@@ -524,7 +532,7 @@ fn operators_see_readiness_metrics_and_each_request_by_its_id() {
     );
     assert_eq!(
         metric(
-            "tuaton_http_requests_total{route=\"/v1/credential\",method=\"POST\",status=\"200\"}"
+            "tuaton_http_requests_total{route=\"/oid4vci/credential\",method=\"POST\",status=\"200\"}"
         )
         .as_deref(),
         Some("1")
@@ -566,7 +574,7 @@ fn operators_see_readiness_metrics_and_each_request_by_its_id() {
     assert!(
         lines
             .iter()
-            .any(|v| v["span"]["route"] == "/v1/credential" && v["fields"]["status"] == 200),
+            .any(|v| v["span"]["route"] == "/oid4vci/credential" && v["fields"]["status"] == 200),
         "{log}"
     );
 }
@@ -1173,24 +1181,22 @@ fn attack_a_relayed_offer_is_refused_before_the_code_is_asked() {
     let mut relayed = Offer::parse(&offer).unwrap();
     relayed.service = svc.url.replace("127.0.0.1", "localhost");
     w.new_wallet("victim");
-    let r = w.wallet(
-        "victim",
-        &[
-            "enroll",
-            "--expect-root",
-            &root_of(&offer),
-            &relayed.to_text(),
-        ],
-        &format!("{PIN}\n{tx}\n"),
-    );
-    assert_eq!(r.code, 2, "{}", r.stdout);
-    assert!(r.stderr.contains("may be fake"), "{}", r.stderr);
-    assert!(
-        r.stderr.contains("do not type the transaction code"),
-        "{}",
-        r.stderr
-    );
-    assert_eq!(r.stderr.lines().count(), 2, "{}", r.stderr);
+    // In either spelling: the standard offer, or the compact one.
+    for text in [relayed.to_oid4vci(), relayed.to_text()] {
+        let r = w.wallet(
+            "victim",
+            &["enroll", "--expect-root", &root_of(&offer), &text],
+            &format!("{PIN}\n{tx}\n"),
+        );
+        assert_eq!(r.code, 2, "{}", r.stdout);
+        assert!(r.stderr.contains("may be fake"), "{}", r.stderr);
+        assert!(
+            r.stderr.contains("do not type the transaction code"),
+            "{}",
+            r.stderr
+        );
+        assert_eq!(r.stderr.lines().count(), 2, "{}", r.stderr);
+    }
     // A wallet that trusts no issuer yet takes no offer's word for its root: a relay
     // could sign offers with a root of its own.
     w.new_wallet("fresh");

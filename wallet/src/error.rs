@@ -142,7 +142,7 @@ impl tuaton_cli::Hint for WalletError {
             WalletError::OtherIssuer { .. } => {
                 "keep your card; to replace it on purpose, run the command again with --replace-card"
             }
-            WalletError::Service { code, .. } if code == "wrong_tx_code" => {
+            WalletError::Service { code, .. } if code == "wrong_tx_code" || code == "invalid_grant" => {
                 "type the digits the officer reads out; the offer closes after 5 wrong codes"
             }
             WalletError::Service { .. } => {

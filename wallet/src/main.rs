@@ -243,7 +243,13 @@ fn enroll(cli: &Cli, w: &Wallet, p: &mut Prompter, now: i64) -> anyhow::Result<(
     let typed = p.ask("Transaction code (the officer reads it out)")?;
     let tx = tuaton_common::offer::normalise_tx_code(&typed, offer.tx_code_digits)
         .map_err(WalletError::Core)?;
-    let package = tuaton_wallet::offer::redeem(&offer, &tx, &u.holder_key()?)?;
+    // The proof's iat is the service's clock's business: the real time, not --at.
+    let package = tuaton_wallet::offer::redeem(
+        &offer,
+        &tx,
+        &u.holder_key()?,
+        chrono::Utc::now().timestamp(),
+    )?;
     let card = u.import_replacing(&package, Some(&state), now, replace)?;
     let c = card.gate.claims()?;
     card_added(cli.json, &card.credential_id, &c, |name| {

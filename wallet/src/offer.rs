@@ -9,8 +9,12 @@ use base64::Engine as _;
 use std::path::Path;
 use std::time::Duration;
 use tuaton_common::bundle;
-use tuaton_common::holder::{HolderSecret, HolderSigner};
-use tuaton_common::offer::{ErrorResponse, Offer, RedeemRequest, RedeemResponse};
+use tuaton_common::holder::HolderSecret;
+use tuaton_common::offer::{ErrorResponse, Offer, RedeemResponse};
+use tuaton_common::oid4vci::{
+    self as spec, AsMetadata, CredentialRequest, CredentialResponse, IssuerMetadata,
+    NonceResponse, Proofs, TokenResponse,
+};
 use tuaton_common::trust::{Anchor, TrustState};
 
 /// Largest answer read from the service (a package with its portrait is ~100 KiB).
@@ -52,16 +56,170 @@ pub fn fetch_bundle(offer: &Offer, now: i64) -> Result<TrustState> {
     fetch_service_bundle(&offer.service, offer.root, now)
 }
 
-/// Redeems the offer with the transaction code and the holder key's proof; returns the
-/// credential package's bytes.
-pub fn redeem(offer: &Offer, tx_code: &str, holder: &HolderSecret) -> Result<Vec<u8>> {
-    let req = RedeemRequest {
-        pre_authorized_code: B64URL.encode(offer.code),
-        tx_code: tx_code.to_owned(),
-        holder_key: B64URL.encode(holder.holder_key().as_bytes()),
-        proof: B64URL.encode(tuaton_common::offer::prove(holder, offer)),
+/// Redeems the offer through the standard flow, OpenID4VCI 1.0 with the pre-authorised
+/// code (docs/ISSUANCE.md, "OpenID4VCI"), and returns the credential package's bytes:
+/// the issuer's metadata and its authorization server's, the token for the code and the
+/// transaction code, a nonce, then the credential for a key proof JWT over that nonce.
+/// Every endpoint must be on the origin of the service the issuer signed in the offer:
+/// metadata cannot send the code, the token or the proof anywhere else.
+pub fn redeem(offer: &Offer, tx_code: &str, holder: &HolderSecret, now: i64) -> Result<Vec<u8>> {
+    let http = tuaton_cli::net::Http::new(&offer.service, DEADLINE)?;
+    let origin = bundle::url_origin(&offer.service);
+    let on_service = |what: &str, url: &str| -> Result<()> {
+        if bundle::url_origin(url).is_none() || bundle::url_origin(url) != origin {
+            return Err(unreachable(
+                &offer.service,
+                format!("its metadata puts the {what} elsewhere ({})", shown(url)),
+            ));
+        }
+        Ok(())
     };
-    post(&offer.service, "/v1/credential", &req)
+    let md: IssuerMetadata =
+        get_json(&http, &offer.service, &well_known(&offer.service, spec::ISSUER_METADATA_PATH))?;
+    if md.credential_issuer != offer.service {
+        return Err(unreachable(
+            &offer.service,
+            format!(
+                "its metadata names another credential issuer ({})",
+                shown(&md.credential_issuer)
+            ),
+        ));
+    }
+    // No authorization server named: the credential issuer is its own (section 12.2.4).
+    let as_id = match md.authorization_servers.as_deref() {
+        None => offer.service.clone(),
+        Some([one]) => one.clone(),
+        Some(_) => {
+            return Err(unreachable(
+                &offer.service,
+                "its metadata names several authorization servers and the offer none".into(),
+            ))
+        }
+    };
+    on_service("authorization server", &as_id)?;
+    let asm: AsMetadata = get_json(&http, &offer.service, &well_known(&as_id, spec::AS_METADATA_PATH))?;
+    if asm.issuer != as_id {
+        return Err(unreachable(
+            &offer.service,
+            "its authorization server metadata names another issuer".into(),
+        ));
+    }
+    on_service("token endpoint", &asm.token_endpoint)?;
+    on_service("credential endpoint", &md.credential_endpoint)?;
+    let nonce_endpoint = md.nonce_endpoint.as_deref().ok_or_else(|| {
+        unreachable(&offer.service, "its metadata names no nonce endpoint".into())
+    })?;
+    on_service("nonce endpoint", nonce_endpoint)?;
+    // Token request (section 6.1).
+    let code = B64URL.encode(offer.code);
+    let a = http.post_form(
+        &asm.token_endpoint,
+        &[
+            ("grant_type", tuaton_common::offer::PRE_AUTHORIZED_GRANT),
+            ("pre-authorized_code", &code),
+            ("tx_code", tx_code),
+        ],
+        SMALL_ANSWER,
+    )?;
+    let token: TokenResponse = answer(&offer.service, a)?;
+    if !token.token_type.eq_ignore_ascii_case("bearer") {
+        return Err(unreachable(
+            &offer.service,
+            "its access token is not a bearer token".into(),
+        ));
+    }
+    // A nonce that went stale between the two requests is fetched once more (section 8.3.1.2).
+    let mut tried = 0;
+    loop {
+        tried += 1;
+        let a = http.post_form(nonce_endpoint, &[], SMALL_ANSWER)?;
+        let nonce: NonceResponse = answer(&offer.service, a)?;
+        let jwt = spec::proof_jwt(holder, &md.credential_issuer, &nonce.c_nonce, now)
+            .map_err(WalletError::Core)?;
+        let req = CredentialRequest {
+            credential_configuration_id: Some(spec::CONFIG_CARD.into()),
+            credential_identifier: None,
+            proofs: Some(Proofs {
+                jwt: Some(vec![jwt]),
+            }),
+        };
+        let a = http.post_json(&md.credential_endpoint, Some(&token.access_token), &req, MAX_ANSWER)?;
+        match answer::<CredentialResponse>(&offer.service, a) {
+            Err(WalletError::Service { code, .. }) if code == "invalid_nonce" && tried < 2 => {}
+            Err(e) => return Err(e),
+            Ok(r) => {
+                let [c] = <[_; 1]>::try_from(r.credentials).map_err(|_| {
+                    unreachable(&offer.service, "it answered other than one credential".into())
+                })?;
+                return Ok(serde_json::to_vec(&c.credential).expect("JSON"));
+            }
+        }
+    }
+}
+
+/// Largest answer read for metadata, a token or a nonce.
+const SMALL_ANSWER: u64 = 64 * 1024;
+
+/// Text from the network, cut and escaped for a message.
+fn shown(s: &str) -> String {
+    tuaton_common::text::for_display(&s.chars().take(120).collect::<String>()).into_owned()
+}
+
+fn unreachable(service: &str, reason: String) -> WalletError {
+    WalletError::Unreachable {
+        url: service.into(),
+        reason,
+    }
+}
+
+/// Where a well-known document of the identifier `id` is: the suffix goes between the
+/// host and the path (OpenID4VCI 1.0 section 12.2.2, RFC 8414 section 3.1).
+fn well_known(id: &str, suffix: &str) -> String {
+    let (scheme, rest) = id.split_once("://").unwrap_or(("https", id));
+    let (authority, path) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    format!("{scheme}://{authority}{suffix}{}", path.trim_end_matches('/'))
+}
+
+fn get_json<T: serde::de::DeserializeOwned>(
+    http: &tuaton_cli::net::Http,
+    service: &str,
+    url: &str,
+) -> Result<T> {
+    let body = http.get(url, SMALL_ANSWER).map_err(|e| match e {
+        tuaton_cli::CliError::HttpStatus { status, .. } => unreachable(
+            service,
+            format!("it has no OpenID4VCI metadata at {} (HTTP {status})", shown(url)),
+        ),
+        e => e.into(),
+    })?;
+    serde_json::from_slice(&body)
+        .map_err(|e| unreachable(service, format!("its metadata at {} does not parse ({e})", shown(url))))
+}
+
+/// A JSON answer, or the service's error (the standard endpoints' `error` and
+/// `error_description`, or the service's own `error` and `message`).
+fn answer<T: serde::de::DeserializeOwned>(
+    service: &str,
+    a: tuaton_cli::net::Answer,
+) -> Result<T> {
+    if !a.is_success() {
+        let e: ErrorResponse = serde_json::from_slice(&a.body).map_err(|_| {
+            unreachable(
+                service,
+                format!(
+                    "it answered HTTP {} and is not an OpenID4VCI issuance service",
+                    a.status
+                ),
+            )
+        })?;
+        let (code, message) = e.shown();
+        return Err(WalletError::Service { code, message });
+    }
+    serde_json::from_slice(&a.body)
+        .map_err(|e| unreachable(service, format!("its answer does not parse ({e})")))
 }
 
 /// The offer text in a picture of the officer's screen (PNG or JPEG), through the
@@ -70,7 +228,10 @@ pub fn read_offer_image(path: &Path) -> Result<String> {
     use tuaton_cli::picture::{scan, Symbology};
     scan(path, &[Symbology::Qr], &|_| false)?
         .into_iter()
-        .find(|t| t.starts_with(tuaton_common::offer::PREFIX))
+        .find(|t| {
+            t.starts_with(tuaton_common::offer::PREFIX)
+                || t.starts_with(tuaton_common::offer::OID4VCI_SCHEME)
+        })
         .ok_or_else(|| {
             WalletError::Usage(format!(
                 "no credential offer QR code found in {}",
@@ -112,21 +273,6 @@ fn post(service: &str, path: &str, req: &impl serde::Serialize) -> Result<Vec<u8
     let url = format!("{}{path}", service.trim_end_matches('/'));
     let a =
         tuaton_cli::net::Http::new(service, DEADLINE)?.post_json(&url, None, req, MAX_ANSWER)?;
-    let unreachable = |reason: String| WalletError::Unreachable {
-        url: service.into(),
-        reason,
-    };
-    if !a.is_success() {
-        let e: ErrorResponse = serde_json::from_slice(&a.body).map_err(|_| {
-            unreachable(format!(
-                "it answered HTTP {} and is not a tuaton issuance service",
-                a.status
-            ))
-        })?;
-        let (code, message) = e.shown();
-        return Err(WalletError::Service { code, message });
-    }
-    let r: RedeemResponse = serde_json::from_slice(&a.body)
-        .map_err(|e| unreachable(format!("its answer does not parse ({e})")))?;
+    let r: RedeemResponse = answer(service, a)?;
     Ok(serde_json::to_vec(&r.package).expect("JSON"))
 }
