@@ -128,7 +128,12 @@ impl Http {
 
     /// POSTs `pairs` form-encoded (`application/x-www-form-urlencoded`, as an OAuth token
     /// request is) to `url`; any status is an answer. The answer is at most `max` bytes.
-    pub fn post_form(&self, url: &str, pairs: &[(&str, &str)], max: u64) -> Result<Answer, CliError> {
+    pub fn post_form(
+        &self,
+        url: &str,
+        pairs: &[(&str, &str)],
+        max: u64,
+    ) -> Result<Answer, CliError> {
         let body = form_urlencoded::Serializer::new(String::new())
             .extend_pairs(pairs)
             .finish();

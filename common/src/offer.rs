@@ -566,7 +566,10 @@ mod tests {
 
     /// The JSON object of a standard offer, changed by `f`, spelled again.
     fn rewritten(text: &str, f: impl FnOnce(&mut serde_json::Value)) -> String {
-        let q = text.strip_prefix(OID4VCI_SCHEME).unwrap().trim_start_matches('?');
+        let q = text
+            .strip_prefix(OID4VCI_SCHEME)
+            .unwrap()
+            .trim_start_matches('?');
         let (_, json) = form_urlencoded::parse(q.as_bytes()).next().unwrap();
         let mut v: serde_json::Value = serde_json::from_str(&json).unwrap();
         f(&mut v);

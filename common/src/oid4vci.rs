@@ -150,7 +150,8 @@ pub fn check_proof_jwt(jwt: &str, aud: &str, now: i64) -> Result<CheckedProof> {
         return Err(bad(format!("longer than {MAX_PROOF_JWT} characters")));
     }
     let mut parts = jwt.split('.');
-    let (Some(h), Some(c), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(h), Some(c), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(bad("not a compact JWS (three parts)".into()));
     };
@@ -181,10 +182,7 @@ pub fn check_proof_jwt(jwt: &str, aud: &str, now: i64) -> Result<CheckedProof> {
                 .into(),
         ));
     }
-    let holder = key_of_jwk(
-        header.get("jwk").ok_or_else(|| bad("no jwk".into()))?,
-        alg,
-    )?;
+    let holder = key_of_jwk(header.get("jwk").ok_or_else(|| bad("no jwk".into()))?, alg)?;
     let sig: [u8; 64] = B64URL
         .decode(s)
         .ok()
@@ -381,7 +379,8 @@ mod tests {
             assert!(check_proof_jwt(&jwt, "https://evil.example", 1100).is_err());
             assert!(check_proof_jwt(&jwt, AUD, 1000 + PROOF_SKEW_SECS + 1).is_err());
             let parts: Vec<&str> = jwt.split('.').collect();
-            let forged = B64URL.encode(json!({"aud": AUD, "iat": 1000, "nonce": "n-2"}).to_string());
+            let forged =
+                B64URL.encode(json!({"aud": AUD, "iat": 1000, "nonce": "n-2"}).to_string());
             let forged = format!("{}.{forged}.{}", parts[0], parts[2]);
             assert!(check_proof_jwt(&forged, AUD, 1100).is_err());
         }
@@ -401,10 +400,18 @@ mod tests {
         let h = &holders()[0];
         let jwk = jwk_of(&h.holder_key()).unwrap();
         let claims = json!({"aud": AUD, "iat": 1000, "nonce": "n"});
-        let none = jwt_with(json!({"typ": PROOF_TYP, "alg": "none", "jwk": jwk}), claims.clone(), b"");
+        let none = jwt_with(
+            json!({"typ": PROOF_TYP, "alg": "none", "jwk": jwk}),
+            claims.clone(),
+            b"",
+        );
         let e = check_proof_jwt(&none, AUD, 1000).unwrap_err();
         assert!(e.to_string().contains("not supported"), "{e}");
-        let hs = jwt_with(json!({"typ": PROOF_TYP, "alg": "HS256", "jwk": jwk}), claims.clone(), &[0; 32]);
+        let hs = jwt_with(
+            json!({"typ": PROOF_TYP, "alg": "HS256", "jwk": jwk}),
+            claims.clone(),
+            &[0; 32],
+        );
         assert!(check_proof_jwt(&hs, AUD, 1000).is_err());
         // EdDSA named over a P-256 key: refused, never verified with the wrong curve.
         let p = &holders()[1];

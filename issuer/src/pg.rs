@@ -1136,7 +1136,11 @@ impl Issuer<PgStore> {
             "UPDATE offers SET state = 3, token_hash = $2, token_expires = $3,
                     expires = GREATEST(expires, $3)
              WHERE code_hash = $1",
-            owned![row.code_hash.clone(), access_token_hash(&B64URL.encode(token)).to_vec(), token_expires],
+            owned![
+                row.code_hash.clone(),
+                access_token_hash(&B64URL.encode(token)).to_vec(),
+                token_expires
+            ],
         )
         .await?;
         tx.commit().await?;
@@ -1261,7 +1265,10 @@ impl Issuer<PgStore> {
         )
         .await?;
         let r = tx
-            .one("SELECT secret FROM service_secrets WHERE name = $1", &[&name])
+            .one(
+                "SELECT secret FROM service_secrets WHERE name = $1",
+                &[&name],
+            )
             .await?
             .ok_or_else(|| damaged("a service secret"))?;
         tx.commit().await?;

@@ -12,8 +12,8 @@ use tuaton_common::bundle;
 use tuaton_common::holder::HolderSecret;
 use tuaton_common::offer::{ErrorResponse, Offer, RedeemResponse};
 use tuaton_common::oid4vci::{
-    self as spec, AsMetadata, CredentialRequest, CredentialResponse, IssuerMetadata,
-    NonceResponse, Proofs, TokenResponse,
+    self as spec, AsMetadata, CredentialRequest, CredentialResponse, IssuerMetadata, NonceResponse,
+    Proofs, TokenResponse,
 };
 use tuaton_common::trust::{Anchor, TrustState};
 
@@ -74,8 +74,11 @@ pub fn redeem(offer: &Offer, tx_code: &str, holder: &HolderSecret, now: i64) -> 
         }
         Ok(())
     };
-    let md: IssuerMetadata =
-        get_json(&http, &offer.service, &well_known(&offer.service, spec::ISSUER_METADATA_PATH))?;
+    let md: IssuerMetadata = get_json(
+        &http,
+        &offer.service,
+        &well_known(&offer.service, spec::ISSUER_METADATA_PATH),
+    )?;
     if md.credential_issuer != offer.service {
         return Err(unreachable(
             &offer.service,
@@ -97,7 +100,11 @@ pub fn redeem(offer: &Offer, tx_code: &str, holder: &HolderSecret, now: i64) -> 
         }
     };
     on_service("authorization server", &as_id)?;
-    let asm: AsMetadata = get_json(&http, &offer.service, &well_known(&as_id, spec::AS_METADATA_PATH))?;
+    let asm: AsMetadata = get_json(
+        &http,
+        &offer.service,
+        &well_known(&as_id, spec::AS_METADATA_PATH),
+    )?;
     if asm.issuer != as_id {
         return Err(unreachable(
             &offer.service,
@@ -107,7 +114,10 @@ pub fn redeem(offer: &Offer, tx_code: &str, holder: &HolderSecret, now: i64) -> 
     on_service("token endpoint", &asm.token_endpoint)?;
     on_service("credential endpoint", &md.credential_endpoint)?;
     let nonce_endpoint = md.nonce_endpoint.as_deref().ok_or_else(|| {
-        unreachable(&offer.service, "its metadata names no nonce endpoint".into())
+        unreachable(
+            &offer.service,
+            "its metadata names no nonce endpoint".into(),
+        )
     })?;
     on_service("nonce endpoint", nonce_endpoint)?;
     // Token request (section 6.1).
@@ -143,13 +153,21 @@ pub fn redeem(offer: &Offer, tx_code: &str, holder: &HolderSecret, now: i64) -> 
                 jwt: Some(vec![jwt]),
             }),
         };
-        let a = http.post_json(&md.credential_endpoint, Some(&token.access_token), &req, MAX_ANSWER)?;
+        let a = http.post_json(
+            &md.credential_endpoint,
+            Some(&token.access_token),
+            &req,
+            MAX_ANSWER,
+        )?;
         match answer::<CredentialResponse>(&offer.service, a) {
             Err(WalletError::Service { code, .. }) if code == "invalid_nonce" && tried < 2 => {}
             Err(e) => return Err(e),
             Ok(r) => {
                 let [c] = <[_; 1]>::try_from(r.credentials).map_err(|_| {
-                    unreachable(&offer.service, "it answered other than one credential".into())
+                    unreachable(
+                        &offer.service,
+                        "it answered other than one credential".into(),
+                    )
                 })?;
                 return Ok(serde_json::to_vec(&c.credential).expect("JSON"));
             }
@@ -180,7 +198,10 @@ fn well_known(id: &str, suffix: &str) -> String {
         Some(i) => rest.split_at(i),
         None => (rest, ""),
     };
-    format!("{scheme}://{authority}{suffix}{}", path.trim_end_matches('/'))
+    format!(
+        "{scheme}://{authority}{suffix}{}",
+        path.trim_end_matches('/')
+    )
 }
 
 fn get_json<T: serde::de::DeserializeOwned>(
@@ -191,20 +212,24 @@ fn get_json<T: serde::de::DeserializeOwned>(
     let body = http.get(url, SMALL_ANSWER).map_err(|e| match e {
         tuaton_cli::CliError::HttpStatus { status, .. } => unreachable(
             service,
-            format!("it has no OpenID4VCI metadata at {} (HTTP {status})", shown(url)),
+            format!(
+                "it has no OpenID4VCI metadata at {} (HTTP {status})",
+                shown(url)
+            ),
         ),
         e => e.into(),
     })?;
-    serde_json::from_slice(&body)
-        .map_err(|e| unreachable(service, format!("its metadata at {} does not parse ({e})", shown(url))))
+    serde_json::from_slice(&body).map_err(|e| {
+        unreachable(
+            service,
+            format!("its metadata at {} does not parse ({e})", shown(url)),
+        )
+    })
 }
 
 /// A JSON answer, or the service's error (the standard endpoints' `error` and
 /// `error_description`, or the service's own `error` and `message`).
-fn answer<T: serde::de::DeserializeOwned>(
-    service: &str,
-    a: tuaton_cli::net::Answer,
-) -> Result<T> {
+fn answer<T: serde::de::DeserializeOwned>(service: &str, a: tuaton_cli::net::Answer) -> Result<T> {
     if !a.is_success() {
         let e: ErrorResponse = serde_json::from_slice(&a.body).map_err(|_| {
             unreachable(

@@ -51,10 +51,9 @@ fn spec_code(e: &IssuerError, at: Endpoint) -> Option<(StatusCode, &'static str)
         (Credential, E::UnknownConfiguration(_)) => (bad, "unknown_credential_configuration"),
         (Credential, E::StaleNonce) => (bad, "invalid_nonce"),
         (Credential, E::Core(tuaton_common::Error::Signature(_))) => (bad, "invalid_proof"),
-        (
-            Credential,
-            E::OfferUsed | E::OfferClosed | E::RedeliveryOver | E::OfferExpired,
-        ) => (bad, "credential_request_denied"),
+        (Credential, E::OfferUsed | E::OfferClosed | E::RedeliveryOver | E::OfferExpired) => {
+            (bad, "credential_request_denied")
+        }
         _ => return None,
     })
 }
@@ -236,23 +235,19 @@ pub(super) async fn credential(
             ));
         }
         let jwts = req.proofs.and_then(|p| p.jwt).unwrap_or_default();
-        let [jwt] = <[String; 1]>::try_from(jwts).map_err(|_| {
-            IssuerError::BadRequest("proofs must hold exactly one jwt".into())
-        })?;
+        let [jwt] = <[String; 1]>::try_from(jwts)
+            .map_err(|_| IssuerError::BadRequest("proofs must hold exactly one jwt".into()))?;
         let now = (app.now)();
         let CheckedProof { holder, nonce } =
             spec::check_proof_jwt(&jwt, &app.public_url, now).map_err(IssuerError::Core)?;
         if !fresh_nonce(&app.nonce_key().await?, &nonce, now) {
             return Err(IssuerError::StaleNonce);
         }
-        let r = detached(async move { app.issuer.redeem_token(&token, &holder, now).await })
-            .await?;
+        let r =
+            detached(async move { app.issuer.redeem_token(&token, &holder, now).await }).await?;
         let credential = if config == spec::CONFIG_LDP {
             // The W3C form alone, as the package carries it.
-            r.package
-                .get("w3c")
-                .cloned()
-                .ok_or_else(damaged_package)?
+            r.package.get("w3c").cloned().ok_or_else(damaged_package)?
         } else {
             r.package
         };
@@ -283,7 +278,10 @@ mod tests {
         assert!(!fresh_nonce(&[8; 32], &n, 1000));
         let mut b = B64URL.decode(&n).unwrap();
         b[0..8].copy_from_slice(&2000i64.to_be_bytes());
-        assert!(!fresh_nonce(&key, &B64URL.encode(&b), 2000), "a changed time");
+        assert!(
+            !fresh_nonce(&key, &B64URL.encode(&b), 2000),
+            "a changed time"
+        );
         assert!(!fresh_nonce(&key, "", 1000));
     }
 }
