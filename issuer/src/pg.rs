@@ -1081,6 +1081,10 @@ impl Issuer<PgStore> {
         if row.state == REDEEMED {
             return row.redelivered(&holder_key);
         }
+        // Its code was exchanged for a token: the token's holder redeems it, nobody here.
+        if row.state == TOKEN_GRANTED {
+            return Err(IssuerError::OfferUsed);
+        }
         row.open_at(now)?;
         let tx = self.check_tx_code(tx, &row, &code, &req.tx_code).await?;
         self.issue_offer(tx, &row, &holder_key, now).await

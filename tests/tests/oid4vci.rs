@@ -223,6 +223,27 @@ fn attack_every_bad_standard_request_is_refused_with_the_spec_code_and_issues_no
     assert_eq!(status, 200, "{tok_a}");
     assert_eq!(tok_a["token_type"], "Bearer");
     let token_a = tok_a["access_token"].as_str().unwrap().to_owned();
+    // Once its code is exchanged, the offer is not redeemed on the compact path either.
+    let racer = HolderSecret::generate(KeyType::Ed25519, &mut rand::rngs::OsRng);
+    let o = tuaton_common::offer::Offer::parse(&offer_a).unwrap();
+    let compact = tuaton_common::offer::RedeemRequest {
+        pre_authorized_code: code_a.clone(),
+        tx_code: tx_a.clone(),
+        holder_key: B64URL.encode(racer.holder_key().as_bytes()),
+        proof: B64URL.encode(tuaton_common::offer::prove(&racer, &o)),
+    };
+    let (status, _, e) = request(
+        &svc,
+        "POST",
+        "/v1/credential",
+        &[("Content-Type", "application/json")],
+        &serde_json::to_string(&compact).unwrap(),
+    );
+    assert_eq!(
+        (status, e["error"].as_str()),
+        (409, Some("offer_used")),
+        "{e}"
+    );
 
     // The credential endpoint (section 8.3.1.2), with offer A's token.
     let holder = HolderSecret::generate(KeyType::Ed25519, &mut rand::rngs::OsRng);
