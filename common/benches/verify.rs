@@ -105,7 +105,7 @@ fn main() {
         let unsigned = w3c::unsigned(
             &claims,
             1,
-            &ik.verifying_key(),
+            &w3c::default_issuer_did(1),
             hk.verifying_key(),
             &[i as u8; 8],
             status,

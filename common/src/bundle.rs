@@ -9,6 +9,9 @@ use crate::trust::MAX_ROOTS;
 
 /// The index's file name at the bundle's top.
 pub const INDEX: &str = "index.json";
+/// The issuer's DID document in a bundle (for W3C verifiers; tuaton's own read the trust
+/// list): not named by the index, replaced by every publish.
+pub const DID_DOCUMENT: &str = "did.json";
 /// The `format` value of this layout.
 pub const FORMAT: &str = "tuaton-trust-bundle/1";
 /// Largest index a reader accepts (a few hundred bytes in practice).

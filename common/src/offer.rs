@@ -159,7 +159,9 @@ impl Offer {
         let query = form_urlencoded::Serializer::new(String::new())
             .append_pair("credential_offer", &json.to_string())
             .finish();
-        format!("{OID4VCI_SCHEME}?{query}")
+        // Spaces as %20, not form encoding's `+` (a literal `+` is %2B here): a wallet
+        // that decodes the URI as a URI, not as a form, reads the same text.
+        format!("{OID4VCI_SCHEME}?{}", query.replace('+', "%20"))
     }
 
     /// Parses offer text (as scanned or pasted; surrounding white space is ignored): the

@@ -95,6 +95,23 @@ pub fn key_of_jwk(jwk: &Value, alg: &str) -> Result<HolderKey> {
     }
 }
 
+/// The holder key a `kid` names: a did:key URL (`did:key:z...#z...`, the same key twice)
+/// of an Ed25519 key for `EdDSA` or a P-256 key for `ES256`.
+pub fn key_of_kid(kid: &str, alg: &str) -> Result<HolderKey> {
+    let bad = || Error::Signature("the proof's kid is not a did:key URL of a holder key".into());
+    let (did, fragment) = kid.split_once('#').ok_or_else(bad)?;
+    if did.strip_prefix("did:key:") != Some(fragment) {
+        return Err(bad());
+    }
+    let key = crate::w3c::holder_key_of_did(did).ok_or_else(bad)?;
+    match (alg, key) {
+        ("EdDSA", HolderKey::Ed25519(_)) | ("ES256", HolderKey::P256(_)) => Ok(key),
+        _ => Err(Error::Signature(format!(
+            "the proof's kid is not a key for {alg}"
+        ))),
+    }
+}
+
 /// A key proof JWT (appendix F.1) by `holder`: header `typ` `openid4vci-proof+jwt`, `alg`
 /// `EdDSA` or `ES256`, the public key as `jwk`; claims `aud` (the credential issuer
 /// identifier), `iat` and `nonce` (the `c_nonce`). No `iss`: the access token came from a
@@ -163,7 +180,16 @@ pub fn check_proof_jwt(jwt: &str, aud: &str, now: i64) -> Result<CheckedProof> {
     };
     let header = part(h, "header")?;
     let claims = part(c, "claims")?;
-    if header.get("typ").and_then(Value::as_str) != Some(PROOF_TYP) {
+    // Media types compare without case, and `application/` may be left out (RFC 7515
+    // section 4.1.9).
+    let typ = header
+        .get("typ")
+        .and_then(Value::as_str)
+        .map(str::to_ascii_lowercase);
+    let typ = typ
+        .as_deref()
+        .map(|t| t.strip_prefix("application/").unwrap_or(t));
+    if typ != Some(PROOF_TYP) {
         return Err(bad(format!("typ must be {PROOF_TYP}")));
     }
     let alg = header.get("alg").and_then(Value::as_str).unwrap_or("");
@@ -173,16 +199,20 @@ pub fn check_proof_jwt(jwt: &str, aud: &str, now: i64) -> Result<CheckedProof> {
             alg.chars().take(16).collect::<String>()
         )));
     }
-    if ["kid", "x5c", "trust_chain", "crit"]
+    if ["x5c", "trust_chain", "crit"]
         .iter()
         .any(|k| header.get(k).is_some())
     {
         return Err(bad(
-            "the key must be given as jwk alone (kid, x5c, trust_chain and crit are not read)"
+            "the key must be given as jwk or a did:key kid (x5c, trust_chain and crit are not read)"
                 .into(),
         ));
     }
-    let holder = key_of_jwk(header.get("jwk").ok_or_else(|| bad("no jwk".into()))?, alg)?;
+    let holder = match (header.get("jwk"), header.get("kid")) {
+        (Some(jwk), None) => key_of_jwk(jwk, alg)?,
+        (None, Some(kid)) => key_of_kid(kid.as_str().unwrap_or_default(), alg)?,
+        _ => return Err(bad("exactly one of jwk and kid must name the key".into())),
+    };
     let sig: [u8; 64] = B64URL
         .decode(s)
         .ok()
@@ -204,7 +234,7 @@ pub fn check_proof_jwt(jwt: &str, aud: &str, now: i64) -> Result<CheckedProof> {
         .get("iat")
         .and_then(Value::as_i64)
         .ok_or_else(|| bad("no iat".into()))?;
-    if (iat - now).abs() > PROOF_SKEW_SECS {
+    if now.abs_diff(iat) > PROOF_SKEW_SECS as u64 {
         return Err(bad(format!(
             "iat is more than {PROOF_SKEW_SECS} s from the issuer's clock"
         )));
@@ -224,8 +254,9 @@ pub struct TokenResponse {
     pub access_token: String,
     /// `Bearer`.
     pub token_type: String,
-    /// Seconds the token lives.
-    pub expires_in: i64,
+    /// Seconds the token lives (RFC 6749 only recommends it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_in: Option<i64>,
 }
 
 /// The nonce endpoint's answer (section 7.2).
@@ -316,7 +347,7 @@ pub fn issuer_metadata(issuer_id: &str, display_name: &str) -> Value {
         "credential_configurations_supported": {
             CONFIG_CARD: {
                 "format": FORMAT_CARD,
-                "cryptographic_binding_methods_supported": ["jwk"],
+                "cryptographic_binding_methods_supported": ["jwk", "did:key"],
                 "credential_signing_alg_values_supported": ["EdDSA"],
                 "proof_types_supported": proof_types,
                 "credential_metadata": {"display": display},
@@ -330,7 +361,7 @@ pub fn issuer_metadata(issuer_id: &str, display_name: &str) -> Value {
                     ],
                     "type": ["VerifiableCredential", "ThaiNationalIdCard"],
                 },
-                "cryptographic_binding_methods_supported": ["did:key"],
+                "cryptographic_binding_methods_supported": ["did:key", "jwk"],
                 "credential_signing_alg_values_supported": ["eddsa-rdfc-2022"],
                 "proof_types_supported": proof_types,
                 "credential_metadata": {"display": display},
@@ -442,6 +473,43 @@ mod tests {
         );
         let e = check_proof_jwt(&no_nonce, AUD, 1000).unwrap_err();
         assert!(e.to_string().contains("nonce"), "{e}");
+    }
+
+    #[test]
+    fn a_did_key_kid_names_the_key_as_a_jwk_does() {
+        for h in holders() {
+            let key = h.holder_key();
+            let did = crate::w3c::holder_did(&key).unwrap();
+            assert_eq!(crate::w3c::holder_key_of_did(&did), Some(key));
+            let kid = format!("{did}#{}", did.trim_start_matches("did:key:"));
+            let alg = jws_alg(key.key_type());
+            let sign = |header: Value| {
+                let input = format!(
+                    "{}.{}",
+                    B64URL.encode(header.to_string()),
+                    B64URL.encode(json!({"aud": AUD, "iat": 1000, "nonce": "n"}).to_string())
+                );
+                format!("{input}.{}", B64URL.encode(h.sign_holder(input.as_bytes())))
+            };
+            let jwt = sign(json!({"typ": PROOF_TYP, "alg": alg, "kid": kid}));
+            assert_eq!(check_proof_jwt(&jwt, AUD, 1000).unwrap().holder, key);
+            // Both at once, or a kid whose fragment names another key: refused.
+            let both = sign(
+                json!({"typ": PROOF_TYP, "alg": alg, "kid": kid, "jwk": jwk_of(&key).unwrap()}),
+            );
+            assert!(check_proof_jwt(&both, AUD, 1000).is_err());
+            let odd =
+                sign(json!({"typ": PROOF_TYP, "alg": alg, "kid": format!("{did}#z6Mkother")}));
+            assert!(check_proof_jwt(&odd, AUD, 1000).is_err());
+            // `typ` in another case, with its `application/` prefix: the same media type.
+            let typ =
+                sign(json!({"typ": "application/OpenID4VCI-Proof+JWT", "alg": alg, "kid": kid}));
+            assert!(check_proof_jwt(&typ, AUD, 1000).is_ok());
+        }
+        // An iat at the end of the range does not wrap around the skew check.
+        let h = &holders()[0];
+        let jwt = proof_jwt(h, AUD, "n", i64::MIN).unwrap();
+        assert!(check_proof_jwt(&jwt, AUD, 1000).is_err());
     }
 
     #[test]

@@ -119,7 +119,7 @@ impl<'a> Issue<'a> {
         let unsigned = crate::w3c::unsigned(
             &citizen(self.citizen),
             self.issuer,
-            &self.signer.verifying_key(),
+            &crate::w3c::default_issuer_did(self.issuer),
             self.holder,
             &self.credential_id,
             self.status,

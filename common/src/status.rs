@@ -10,7 +10,7 @@ use base64::Engine as _;
 use ed25519_dalek::VerifyingKey;
 use ssi::claims::data_integrity::{AnySuite, DataIntegrity};
 use ssi::claims::VerificationParameters;
-use ssi::dids::{DIDKey, DIDResolver};
+use ssi::dids::DIDResolver;
 use ssi::status::bitstring_status_list::{
     BitstringStatusList, BitstringStatusListCredential, EncodedList, StatusPurpose, TimeToLive,
 };
@@ -80,10 +80,13 @@ fn rfc3339(t: i64) -> Result<ssi::xsd::DateTimeStamp> {
         .map_err(|e| Error::W3c(format!("{e}")))
 }
 
-/// Makes and signs the status list credential of list `list` of issuer `issuer`.
+/// Makes and signs the status list credential of list `list` of issuer `issuer`, whose
+/// DID is `issuer_did` (the same issuer as the credentials that point here: a W3C
+/// verifier checks they match).
 pub fn sign_list(
     bits: &Bitset,
     issuer: u32,
+    issuer_did: &str,
     list: u32,
     key: &dyn crate::signer::KeySigner,
     valid_from: i64,
@@ -109,9 +112,9 @@ pub fn sign_list(
     cred.valid_until = Some(rfc3339(valid_until)?);
     cred.other_properties.insert(
         "issuer".into(),
-        serde_json::Value::String(w3c::did_key(&key.public_key())),
+        serde_json::Value::String(issuer_did.to_owned()),
     );
-    let signed = w3c::sign_di(cred, key, valid_from)?;
+    let signed = w3c::sign_di(cred, key, issuer_did, valid_from)?;
     serde_json::to_string(&signed).map_err(Into::into)
 }
 
@@ -143,20 +146,33 @@ pub fn verify_list(
     let vc: DataIntegrity<BitstringStatusListCredential, AnySuite> =
         ssi::claims::data_integrity::from_json_str(&json).map_err(|e| bad(e.to_string()))?;
     drop(json);
-    // The proof must come from an issuer key the trust list names.
-    let allowed: Vec<String> = keys.iter().map(w3c::did_key_url).collect();
+    // The proof must come from an issuer key the trust list names, as a method of the
+    // list's own issuer (its did:web, or the key's did:key for lists made before it).
+    let issuer = vc
+        .claims
+        .other_properties
+        .get("issuer")
+        .and_then(|i| i.as_str())
+        .unwrap_or_default()
+        .to_owned();
+    let mut methods = vec![];
     for p in vc.proofs.iter() {
         let vm = p.verification_method.id().to_string();
-        if !allowed.contains(&vm) {
+        let ok = w3c::method_key(&vm).is_some_and(|(did, key)| {
+            keys.contains(&key) && (did == issuer || (did.starts_with("did:key:") && issuer == did))
+        });
+        if !ok {
             return Err(bad(format!(
                 "signed by {vm}, which is not a key of this issuer"
             )));
         }
+        methods.push(vm);
     }
     if vc.proofs.is_empty() {
         return Err(bad("no proof".into()));
     }
-    let resolver = DIDKey.into_vm_resolver::<AnyMethod>();
+    let resolver = w3c::IssuerDids::for_methods(methods.iter().map(String::as_str))
+        .into_vm_resolver::<AnyMethod>();
     // Checked as of its own issuance: a list past validUntil still counts (with a
     // status_stale warning) rather than leaving the gate with no revocation data.
     let valid_from = vc

@@ -1,6 +1,15 @@
-//! The W3C form: a VC 2.0 JSON-LD credential with the card's claims, issuer and holder as
-//! did:key, secured with a Data Integrity proof (eddsa-rdfc-2022), signed and verified
-//! with ssi. The tuaton context ships inside the binary: nothing is ever fetched.
+//! The W3C form: a VC 2.0 JSON-LD credential with the card's claims, the issuer as its
+//! stable `did:web` and the holder as `did:key`, secured with a Data Integrity proof
+//! (eddsa-rdfc-2022), signed and verified with ssi. The tuaton context ships inside the
+//! binary: nothing is ever fetched.
+//!
+//! The issuer's DID stays the same across key rotations; each signing key is a
+//! verification method of it, `DID#z6Mk...` (the key's multibase, as did:key names its
+//! own), listed in the DID document the trust bundle carries (`did.json`, docs/TRUST.md).
+//! Because the fragment is the key, a verifier reads the key from the proof itself and
+//! then checks it is one of the issuer's keys in the trust list: resolution needs no
+//! network. Credentials signed before the DID existed name the key's `did:key`; both
+//! verify.
 //!
 //! Claim mapping (both directions tested): schema.org names for names, birth date,
 //! address and image; language-tagged values (`th`, `en`) where the card has both
@@ -64,10 +73,183 @@ pub fn holder_did(key: &HolderKey) -> Result<String> {
     Ok(DIDKey::generate(&jwk).map_err(w3c)?.to_string())
 }
 
+/// The holder key a did:key names (the inverse of [`holder_did`]): multicodec
+/// ed25519-pub (`0xed 0x01`) and 32 bytes, or p256-pub (`0x80 0x24`) and a compressed
+/// point of 33.
+pub fn holder_key_of_did(did: &str) -> Option<HolderKey> {
+    let raw = bs58::decode(did.strip_prefix("did:key:z")?)
+        .into_vec()
+        .ok()?;
+    match raw.split_at_checked(2)? {
+        ([0xed, 0x01], k) => k.try_into().ok().map(HolderKey::Ed25519),
+        ([0x80, 0x24], k) => k.try_into().ok().map(HolderKey::P256),
+        _ => None,
+    }
+}
+
 pub(crate) fn did_key_url(key: &VerifyingKey) -> String {
     DIDKey::generate_url(&JWK::from(*key))
         .expect("Ed25519 keys always encode")
         .to_string()
+}
+
+/// The longest issuer DID accepted.
+pub const MAX_DID: usize = 128;
+
+/// The DID of an issuer made without `--did`: a did:web under `.invalid` (RFC 2606: no
+/// one can own it), resolved offline from the trust bundle's DID document only. An issuer
+/// that wants online verifiers to resolve it too gives a did:web of its own domain.
+pub fn default_issuer_did(issuer: u32) -> String {
+    format!("did:web:issuer-{issuer}.tuaton.invalid")
+}
+
+/// Whether `did` is a did:web tuaton issues under: `did:web:` then a lower-case domain
+/// (letters, digits, `-`, `.`), an optional port as `%3A` and digits, and optional path
+/// segments after `:` (letters, digits, `-`, `_`, `.`), at most [`MAX_DID`] characters
+/// (did:web section 3.1). Such a DID is written unescaped in IRIs and N-Quads.
+pub fn is_issuer_did(did: &str) -> bool {
+    let Some(rest) = did.strip_prefix("did:web:") else {
+        return false;
+    };
+    let mut parts = rest.split(':');
+    let host = parts.next().unwrap_or_default();
+    let (domain, port) = match host.split_once("%3A") {
+        Some((d, p)) => (d, Some(p)),
+        None => (host, None),
+    };
+    let label = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.bytes()
+                .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'-'))
+    };
+    did.len() <= MAX_DID
+        && domain.split('.').all(label)
+        && domain.contains('.')
+        && port
+            .is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()))
+        && parts.all(|seg| {
+            !seg.is_empty()
+                && seg
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        })
+}
+
+/// The verification method of an issuer key under the issuer's DID: `DID#z6Mk...`.
+pub fn issuer_method(did: &str, key: &VerifyingKey) -> String {
+    let mb = did_key(key);
+    format!("{did}#{}", mb.trim_start_matches("did:key:"))
+}
+
+/// The Ed25519 key a multibase `z6Mk...` names (multicodec ed25519-pub, base58btc).
+fn multibase_key(mb: &str) -> Option<VerifyingKey> {
+    let raw = bs58::decode(mb.strip_prefix('z')?).into_vec().ok()?;
+    let key: [u8; 32] = raw.strip_prefix(&[0xed, 0x01])?.try_into().ok()?;
+    VerifyingKey::from_bytes(&key).ok()
+}
+
+/// The DID and the key of an issuer's verification method: `did:web:...#z6Mk...` (the
+/// key its fragment names) or a did:key URL (`did:key:z6Mk...#z6Mk...`, the same key
+/// twice).
+pub fn method_key(vm: &str) -> Option<(&str, VerifyingKey)> {
+    let (did, fragment) = vm.split_once('#')?;
+    let key = multibase_key(fragment)?;
+    let ok = if let Some(k) = did.strip_prefix("did:key:") {
+        k == fragment
+    } else {
+        is_issuer_did(did)
+    };
+    ok.then_some((did, key))
+}
+
+/// The DID document of an issuer: every key in `keys` as a `Multikey` verification method
+/// allowed to assert (vc-data-integrity, controller documents). The trust bundle carries
+/// it for verifiers that resolve the issuer the W3C way.
+pub fn did_document(did: &str, keys: &[VerifyingKey]) -> Value {
+    let methods: Vec<Value> = keys
+        .iter()
+        .map(|k| {
+            let id = issuer_method(did, k);
+            let mb = id.rsplit('#').next().unwrap_or_default().to_owned();
+            json!({"id": id, "type": "Multikey", "controller": did, "publicKeyMultibase": mb})
+        })
+        .collect();
+    let ids: Vec<Value> = methods.iter().map(|m| m["id"].clone()).collect();
+    json!({
+        "@context": ["https://www.w3.org/ns/did/v1", "https://w3id.org/security/multikey/v1"],
+        "id": did,
+        "verificationMethod": methods,
+        "assertionMethod": ids,
+    })
+}
+
+/// ssi's resolver for a proof: did:key as ssi resolves it, and an issuer's did:web to a
+/// document listing the keys the proof's own methods name. Which key is trusted is the
+/// caller's check, against the trust list (the document proves nothing by itself).
+pub(crate) struct IssuerDids {
+    docs: HashMap<String, Vec<u8>>,
+}
+
+impl IssuerDids {
+    /// A resolver for proofs whose methods are `methods`.
+    pub(crate) fn for_methods<'a>(methods: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut keys: HashMap<&str, Vec<VerifyingKey>> = HashMap::new();
+        for vm in methods {
+            if let Some((did, key)) = method_key(vm) {
+                if did.starts_with("did:web:") {
+                    keys.entry(did).or_default().push(key);
+                }
+            }
+        }
+        IssuerDids {
+            docs: keys
+                .into_iter()
+                .map(|(did, ks)| {
+                    (
+                        did.to_owned(),
+                        did_document(did, &ks).to_string().into_bytes(),
+                    )
+                })
+                .collect(),
+        }
+    }
+}
+
+impl DIDResolver for IssuerDids {
+    async fn resolve_representation<'a>(
+        &'a self,
+        did: &'a ssi::dids::DID,
+        options: ssi::dids::resolution::Options,
+    ) -> std::result::Result<ssi::dids::resolution::Output<Vec<u8>>, ssi::dids::resolution::Error>
+    {
+        if did.method_name() == "key" {
+            return DIDKey.resolve_representation(did, options).await;
+        }
+        match self.docs.get(did.as_str()) {
+            Some(doc) => Ok(ssi::dids::resolution::Output::from_content(
+                doc.clone(),
+                Some("application/did+json".into()),
+            )),
+            None => Err(ssi::dids::resolution::Error::NotFound),
+        }
+    }
+}
+
+/// The verification method `key` signs with for a document whose issuer is `issuer`: the
+/// did:web's method, or (an issuer named by its did:key) the did:key URL.
+pub(crate) fn method_for(issuer: &str, key: &VerifyingKey) -> Result<String> {
+    if issuer.starts_with("did:key:") {
+        Ok(did_key_url(key))
+    } else if is_issuer_did(issuer) {
+        Ok(issuer_method(issuer, key))
+    } else {
+        Err(w3c(format!(
+            "the issuer {issuer:?} is not a did:web tuaton issues under"
+        )))
+    }
 }
 
 fn rfc3339(t: i64) -> String {
@@ -93,7 +275,7 @@ pub fn credential_urn(issuer: u32, id: &[u8; 8]) -> String {
 pub fn unsigned(
     claims: &CardClaims,
     issuer: u32,
-    issuer_key: &VerifyingKey,
+    issuer_did: &str,
     holder_key: impl Into<HolderKey>,
     credential_id: &[u8; 8],
     status: StatusRef,
@@ -102,7 +284,7 @@ pub fn unsigned(
     let day0 = |d| epoch_days(d) * 86_400 - THAI_UTC_OFFSET;
     let issued_on = crate::model::thai_date(issued_at).expect("in range");
     let ages = crate::model::AgeClaims::on(claims.birth_date, issued_on);
-    let mut subject = json!({
+    let subject = json!({
         "id": holder_did(&holder_key.into())?,
         "citizenId": claims.citizen_id.to_string(),
         "honorificPrefix": lang(claims.title.th.as_str(), claims.title.en.as_str()),
@@ -118,13 +300,12 @@ pub fn unsigned(
         "ageOver20": ages.over_20,
         "image": format!("data:image/jpeg;base64,{}", STANDARD.encode(&claims.portrait)),
     });
-    let _ = &mut subject;
     let list = status_list_id(issuer, status.list);
     let mut vc = json!({
         "@context": [VC2_CONTEXT, CONTEXT_URL],
         "id": credential_urn(issuer, credential_id),
         "type": ["VerifiableCredential", "ThaiNationalIdCard"],
-        "issuer": did_key(issuer_key),
+        "issuer": issuer_did,
         "validFrom": rfc3339(day0(claims.issue_date)),
         "credentialSubject": subject,
         "credentialStatus": {
@@ -141,7 +322,7 @@ pub fn unsigned(
     Ok(vc)
 }
 
-type Resolver = ssi::dids::VerificationMethodDIDResolver<DIDKey, AnyMethod>;
+type Resolver = ssi::dids::VerificationMethodDIDResolver<IssuerDids, AnyMethod>;
 type Signer<'k> = ssi::verification_methods::LocalSigner<External<'k>>;
 
 /// ssi's signer over a [`KeySigner`]: ssi canonicalises and hashes, then hands the bytes to
@@ -181,12 +362,13 @@ where
     }
 }
 
-/// Secures `doc` with a Data Integrity proof (eddsa-rdfc-2022) by `key`, created at
-/// `created` (ssi would stamp its own clock; `common` takes the time as input). Shared by
-/// credentials and status lists.
+/// Secures `doc`, issued by `issuer` (a DID), with a Data Integrity proof
+/// (eddsa-rdfc-2022) by `key`, created at `created` (ssi would stamp its own clock;
+/// `common` takes the time as input). Shared by credentials and status lists.
 pub(crate) fn sign_di<'k, T>(
     doc: T,
     key: &'k dyn KeySigner,
+    issuer: &str,
     created: i64,
 ) -> Result<DataIntegrity<T, AnySuite>>
 where
@@ -197,9 +379,10 @@ where
         &'a Signer<'k>,
     >,
 {
-    let resolver = DIDKey.into_vm_resolver::<AnyMethod>();
+    let vm = method_for(issuer, &key.public_key())?;
+    let resolver = IssuerDids::for_methods([vm.as_str()]).into_vm_resolver::<AnyMethod>();
     let signer = ssi::verification_methods::LocalSigner(External(key));
-    let vm = ssi::json_ld::iref::IriBuf::new(did_key_url(&key.public_key())).map_err(w3c)?;
+    let vm = ssi::json_ld::iref::IriBuf::new(vm).map_err(w3c)?;
     let mut opts = ProofOptions::from_method(vm.into());
     let created =
         crate::model::try_format_rfc3339(created).ok_or_else(|| w3c("time out of range"))?;
@@ -233,12 +416,16 @@ where
 /// quotes, backslashes, Thai and other scripts), and ssi verifies either.
 pub fn sign(unsigned: Value, issuer_key: &dyn KeySigner, created: i64) -> Result<String> {
     let claims = canonical_claims(&unsigned);
+    let issuer = unsigned["issuer"]
+        .as_str()
+        .ok_or_else(|| w3c("the credential has no issuer"))?
+        .to_owned();
+    let vm = method_for(&issuer, &issuer_key.public_key())?;
     let cred: JsonCredential = serde_json::from_value(unsigned)?;
     match claims {
-        Some(lines) => sign_canonical(&cred, &lines, issuer_key, created),
-        None => {
-            serde_json::to_string_pretty(&sign_di(cred, issuer_key, created)?).map_err(Into::into)
-        }
+        Some(lines) => sign_canonical(&cred, &lines, issuer_key, &vm, created),
+        None => serde_json::to_string_pretty(&sign_di(cred, issuer_key, &issuer, created)?)
+            .map_err(Into::into),
     }
 }
 
@@ -270,12 +457,12 @@ fn sign_canonical(
     cred: &JsonCredential,
     claims: &[String],
     key: &dyn KeySigner,
+    vm: &str,
     created: i64,
 ) -> Result<String> {
     use sha2::{Digest, Sha256};
     let created =
         crate::model::try_format_rfc3339(created).ok_or_else(|| w3c("time out of range"))?;
-    let vm = did_key_url(&key.public_key());
     // The proof configuration has no id: its node is the one blank node, so its canonical
     // label is always _:c14n0. Lines in code point order.
     let config = [
@@ -301,7 +488,7 @@ fn sign_canonical(
             type_: "DataIntegrityProof",
             cryptosuite: "eddsa-rdfc-2022",
             created: &created,
-            verification_method: &vm,
+            verification_method: vm,
             proof_purpose: "assertionMethod",
             proof_value: format!("z{}", bs58::encode(signature).into_string()),
         },
@@ -333,13 +520,16 @@ fn subject_term(term: &str) -> Option<(String, Option<&'static str>)> {
 }
 
 /// An IRI of exactly the forms [`unsigned`] writes, which JSON-LD leaves as written and
-/// N-Quads writes without escapes: `did:key:z` and base58btc, or tuaton's credential and
+/// N-Quads writes without escapes: `did:key:z` and base58btc, an issuer's did:web
+/// ([`is_issuer_did`]), or tuaton's credential and
 /// status URNs (`urn:tuaton:credential:N:HEX16`, `urn:tuaton:status:N:N`, optionally
 /// `#N`). Anything else goes through ssi.
 fn plain_iri(v: &Value) -> Option<&str> {
     let s = v.as_str()?;
     let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
-    let ok = if let Some(k) = s.strip_prefix("did:key:z") {
+    let ok = if s.starts_with("did:web:") {
+        is_issuer_did(s)
+    } else if let Some(k) = s.strip_prefix("did:key:z") {
         !k.is_empty()
             && k.bytes()
                 .all(|b| b.is_ascii_alphanumeric() && !matches!(b, b'0' | b'O' | b'I' | b'l'))
@@ -492,6 +682,9 @@ fn canonical_claims(v: &Value) -> Option<Vec<String>> {
 pub struct Checked {
     /// The issuer's DID.
     pub issuer: String,
+    /// The key whose proof verified (the caller checks it is one of the issuer's); `None`
+    /// from [`from_json`], which checks no proof.
+    pub signer: Option<VerifyingKey>,
     /// The holder's DID.
     pub holder: String,
     /// The claims.
@@ -503,7 +696,26 @@ pub struct Checked {
 pub fn verify(json: &str, now: i64) -> Result<Checked> {
     let vc: DataIntegrity<JsonCredential, AnySuite> =
         ssi::claims::data_integrity::from_json_str(json).map_err(w3c)?;
-    let resolver = DIDKey.into_vm_resolver::<AnyMethod>();
+    // One proof, by a method of the credential's own issuer: its DID, or the key's did:key.
+    let [proof] = vc.proofs.as_slice() else {
+        return Err(w3c("the credential must carry exactly one proof"));
+    };
+    let vm = proof.verification_method.id().to_string();
+    let v: Value = serde_json::from_str(json)?;
+    let issuer = v["issuer"].as_str().unwrap_or_default();
+    let signer = match method_key(&vm) {
+        Some((did, key))
+            if did == issuer || (issuer.starts_with("did:key:") && did_key(&key) == issuer) =>
+        {
+            key
+        }
+        _ => {
+            return Err(w3c(format!(
+                "its proof's method {vm} is not a key of its issuer {issuer}"
+            )))
+        }
+    };
+    let resolver = IssuerDids::for_methods([vm.as_str()]).into_vm_resolver::<AnyMethod>();
     let at = chrono::DateTime::from_timestamp(now, 0).ok_or_else(|| w3c("time out of range"))?;
     let params = VerificationParameters::from_resolver(&resolver)
         .with_json_ld_loader(context_loader())
@@ -511,8 +723,9 @@ pub fn verify(json: &str, now: i64) -> Result<Checked> {
     pollster::block_on(vc.verify(&params))
         .map_err(w3c)?
         .map_err(|e| w3c(format!("invalid: {e}")))?;
-    let v: Value = serde_json::from_str(json)?;
-    from_json(&v)
+    let mut checked = from_json(&v)?;
+    checked.signer = Some(signer);
+    Ok(checked)
 }
 
 /// Maps a W3C credential's subject back to the card model (the inverse of [`unsigned`]).
@@ -568,6 +781,7 @@ pub fn from_json(v: &Value) -> Result<Checked> {
     Ok(Checked {
         issuer: str_of("issuer", &v["issuer"])?,
         holder: str_of("credentialSubject.id", &s["id"])?,
+        signer: None,
         claims,
     })
 }
@@ -579,8 +793,9 @@ mod tests {
 
     /// ssi's own signing of the same credential: the reference for the direct path.
     fn by_ssi(unsigned: Value, key: &SigningKey, created: i64) -> String {
+        let issuer = unsigned["issuer"].as_str().unwrap().to_owned();
         let cred: JsonCredential = serde_json::from_value(unsigned).unwrap();
-        serde_json::to_string_pretty(&sign_di(cred, key, created).unwrap()).unwrap()
+        serde_json::to_string_pretty(&sign_di(cred, key, &issuer, created).unwrap()).unwrap()
     }
 
     /// Text fields that stress the N-Quads writer: quotes, backslashes, other scripts, a
@@ -643,16 +858,14 @@ mod tests {
                 list: i as u32 % 3,
                 index: (i as u64) << 20,
             };
-            let u = unsigned(
-                &c,
-                1 + i as u32,
-                &issuer.verifying_key(),
-                holder,
-                &[i as u8; 8],
-                status,
-                at,
-            )
-            .unwrap();
+            // The default DID, one with a port and a path, and an issuer named by its
+            // did:key (credentials made before issuers had a DID).
+            let did = match i % 3 {
+                0 => default_issuer_did(1 + i as u32),
+                1 => "did:web:issue.dopa.go.th%3A8443:offices:bang-rak".to_owned(),
+                _ => did_key(&issuer.verifying_key()),
+            };
+            let u = unsigned(&c, 1 + i as u32, &did, holder, &[i as u8; 8], status, at).unwrap();
             assert!(
                 canonical_claims(&u).is_some(),
                 "card {i} takes the direct path"
@@ -662,6 +875,8 @@ mod tests {
             // Checked on the day after the card's issue, inside its validity.
             let back = verify(&direct, epoch_days(c.issue_date) * 86_400 + 86_400).unwrap();
             assert_eq!(back.claims, c);
+            assert_eq!(back.issuer, did);
+            assert_eq!(back.signer, Some(issuer.verifying_key()));
             checked += 1;
         }
         assert_eq!(checked, 40);
@@ -670,13 +885,12 @@ mod tests {
     #[test]
     fn any_other_shape_goes_through_ssi() {
         let c = crate::sample::citizen(0);
-        let issuer = SigningKey::from_bytes(&[1; 32]);
         let holder = SigningKey::from_bytes(&[2; 32]).verifying_key();
         let status = StatusRef { list: 0, index: 3 };
         let base = unsigned(
             &c,
             1,
-            &issuer.verifying_key(),
+            &default_issuer_did(1),
             holder,
             &[3; 8],
             status,
@@ -702,7 +916,8 @@ mod tests {
             Box::new(|v| v["type"] = json!(["VerifiableCredential", "Other"])),
             Box::new(|v| v["id"] = json!("urn:a#b#c")),
             Box::new(|v| v["id"] = json!("urn:tuaton:credential:1:00ff")),
-            Box::new(|v| v["issuer"] = json!("did:web:example.org")),
+            Box::new(|v| v["issuer"] = json!("did:web:Example.org")),
+            Box::new(|v| v["issuer"] = json!("https://example.org/issuer")),
             Box::new(|v| v["credentialSubject"]["address"]["@language"] = json!("abcdefghijk")),
             Box::new(|v| v["credentialStatus"]["id"] = json!("urn:tuaton:status:1:0#5#6")),
         ];

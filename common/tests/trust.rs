@@ -246,7 +246,16 @@ fn status_list_round_trips_through_ssi() {
         assert!(bits.set(i));
     }
     assert!(!bits.set(131_072));
-    let json = status::sign_list(&bits, 1, 0, &issuer_key(), NOW, NOW + 86_400).unwrap();
+    let json = status::sign_list(
+        &bits,
+        1,
+        &tuaton_common::w3c::default_issuer_did(1),
+        0,
+        &issuer_key(),
+        NOW,
+        NOW + 86_400,
+    )
+    .unwrap();
     assert!(json.contains("BitstringStatusListCredential"));
     let checked =
         status::verify_list(json.clone(), &[issuer_key().verifying_key()], 131_072, NOW).unwrap();
@@ -275,6 +284,7 @@ fn an_absurd_list_size_is_refused_before_allocating() {
     let json = status::sign_list(
         &Bitset::new(131_072),
         1,
+        &tuaton_common::w3c::default_issuer_did(1),
         0,
         &issuer_key(),
         NOW,
@@ -291,11 +301,29 @@ fn an_absurd_list_size_is_refused_before_allocating() {
 #[test]
 fn status_list_signed_by_another_key_or_altered_is_refused() {
     let bits = Bitset::new(131_072);
-    let json = status::sign_list(&bits, 1, 0, &key(55), NOW, NOW + 86_400).unwrap();
+    let json = status::sign_list(
+        &bits,
+        1,
+        &tuaton_common::w3c::default_issuer_did(1),
+        0,
+        &key(55),
+        NOW,
+        NOW + 86_400,
+    )
+    .unwrap();
     let e = status::verify_list(json.clone(), &[issuer_key().verifying_key()], 131_072, NOW)
         .unwrap_err();
     assert!(e.to_string().contains("not a key of this issuer"), "{e}");
-    let json = status::sign_list(&bits, 1, 0, &issuer_key(), NOW, NOW + 86_400).unwrap();
+    let json = status::sign_list(
+        &bits,
+        1,
+        &tuaton_common::w3c::default_issuer_did(1),
+        0,
+        &issuer_key(),
+        NOW,
+        NOW + 86_400,
+    )
+    .unwrap();
     let tampered = json.replace("\"revocation\"", "\"suspension\"");
     assert!(status::verify_list(tampered, &[issuer_key().verifying_key()], 131_072, NOW).is_err());
 }

@@ -102,8 +102,16 @@ fn make_bundle() -> Bundle {
     for i in [0, 7, 131_071] {
         bits.set(i);
     }
-    let status_json =
-        status::sign_list(&bits, 1, 0, &active_key(), TL_ISSUED, STATUS_UNTIL).unwrap();
+    let status_json = status::sign_list(
+        &bits,
+        1,
+        &tuaton_common::w3c::default_issuer_did(1),
+        0,
+        &active_key(),
+        TL_ISSUED,
+        STATUS_UNTIL,
+    )
+    .unwrap();
     let sha: [u8; 32] = Sha256::digest(status_json.as_bytes()).into();
     let status_file = format!("1-0.{}.json", hex(&sha[..16]));
     let ik = |k: &SigningKey, kid: &[u8], nb, na, state| IssuerKey {

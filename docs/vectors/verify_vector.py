@@ -298,9 +298,14 @@ class Gate:
             body = get("status/" + file)
             assert hashlib.sha256(body).digest() == sha, "status pin"
             vc = json.loads(body)
-            allowed = [did_key(pub) for (i, _), ks in self.keys.items() if i == issuer
-                       for pub, _, _, st in ks if st != 2]
-            assert vc["proof"]["verificationMethod"].split("#")[0] in allowed
+            # TRUST.md: the method is the list's own issuer's (its did:web, or for lists
+            # made before issuers had one the key's did:key) and its fragment is the
+            # multibase of a key of that issuer that is not revoked.
+            allowed = [did_key(pub)[len("did:key:"):] for (i, _), ks in self.keys.items()
+                       if i == issuer for pub, _, _, st in ks if st != 2]
+            did, frag = vc["proof"]["verificationMethod"].split("#", 1)
+            assert frag in allowed, "status list signed by a key of this issuer"
+            assert did == vc["issuer"] and (did.startswith("did:web:") or did == "did:key:" + frag)
             enc = vc["credentialSubject"]["encodedList"]
             assert enc[0] == "u", "multibase base64url"
             bits = gzip.decompress(base64.urlsafe_b64decode(enc[1:] + "=" * (-len(enc[1:]) % 4)))

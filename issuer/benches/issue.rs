@@ -38,7 +38,7 @@ fn main() {
         let u = tuaton_common::w3c::unsigned(
             &claims,
             1,
-            &k.verifying_key(),
+            &tuaton_common::w3c::default_issuer_did(1),
             k.verifying_key(),
             &[1; 8],
             tuaton_common::gate::StatusRef { list: 0, index: 1 },

@@ -411,7 +411,8 @@ fn main() {
     }
     println!(
         "{:<58} {:>11.2}x",
-        "  ratio OpenID4VCI / compact", medians[0] / medians[1]
+        "  ratio OpenID4VCI / compact",
+        medians[0] / medians[1]
     );
 
     // Where an issuance's time goes: the W3C form's signature against the whole redeem.
@@ -424,7 +425,7 @@ fn main() {
         let u = tuaton_common::w3c::unsigned(
             &claims,
             1,
-            &k.verifying_key(),
+            &tuaton_common::w3c::default_issuer_did(1),
             holder,
             &[i as u8; 8],
             tuaton_common::gate::StatusRef { list: 0, index: i },

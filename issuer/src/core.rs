@@ -99,6 +99,8 @@ pub struct InitOptions {
     /// Valid cards one citizen may hold (0: no limit); a re-enrolment beyond it revokes
     /// the oldest card.
     pub cards_per_citizen: u32,
+    /// The issuer's DID in the W3C form (`None`: the default of its number).
+    pub did: Option<String>,
 }
 
 impl InitOptions {
@@ -126,6 +128,14 @@ impl InitOptions {
                 "--status-list-size must be 8 to 134217728".into(),
             ));
         }
+        if let Some(did) = &self.did {
+            if !tuaton_common::w3c::is_issuer_did(did) {
+                return Err(IssuerError::Usage(format!(
+                    "--did must be a did:web of a lower-case domain (did:web:issue.example.go.th, optionally %3APORT and :path segments), at most {} characters",
+                    tuaton_common::w3c::MAX_DID
+                )));
+            }
+        }
         if passphrase.is_some_and(|p| p.len() < 8) {
             return Err(IssuerError::Usage(
                 "the passphrase must have at least 8 characters".into(),
@@ -147,6 +157,7 @@ impl InitOptions {
             kdf: KdfParams::RELEASE,
             // One phone, one card: re-enrolling (a new phone) revokes the old card.
             cards_per_citizen: 1,
+            did: None,
         }
     }
 }
@@ -332,6 +343,7 @@ impl<S: Store> Issuer<S> {
             citizen_key: Some(citizen_key),
             created_at: now,
             cards_per_citizen: opts.cards_per_citizen,
+            did: opts.did.clone(),
         };
         if !tx.create(&meta).await? {
             return Err(IssuerError::AlreadyInitialised(iss.store.place()));
@@ -662,6 +674,7 @@ impl<S: Store> Issuer<S> {
             claims,
             &Signing {
                 issuer: meta.issuer_id,
+                did: &meta.did(),
                 key: signer.as_ref(),
                 kid: &key.kid,
             },
@@ -958,6 +971,11 @@ impl<S: Store> Issuer<S> {
         Ok((m.name, m.issuer_id))
     }
 
+    /// The issuer's DID in the W3C form.
+    pub async fn did(&self) -> Result<String> {
+        Ok(self.meta().await?.did())
+    }
+
     /// Every signing key, staged ones included.
     pub async fn keys_report(&self) -> Result<Vec<KeyReport>> {
         let mut tx = self.store.begin().await?;
@@ -1043,6 +1061,7 @@ impl<S: Store> Issuer<S> {
                 .collect(),
             status_signer: status_signer.as_ref(),
             issuer: meta.issuer_id,
+            did: meta.did(),
             name: meta.name,
             keys: listed,
             size: meta.status_size,
@@ -1138,6 +1157,7 @@ impl<S: Store> Issuer<S> {
             &claims,
             &Signing {
                 issuer: meta.issuer_id,
+                did: &meta.did(),
                 key: signer.as_ref(),
                 kid: &key.kid,
             },

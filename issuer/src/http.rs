@@ -239,6 +239,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route(spec::TOKEN_PATH, post(oid4vci::token))
         .route(spec::NONCE_PATH, post(oid4vci::nonce))
         .route(spec::CREDENTIAL_PATH, post(oid4vci::credential))
+        // The issuer's DID document, where did:web resolves a DID of this service's host.
+        .route("/.well-known/did.json", get(did_document))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -517,7 +519,12 @@ fn body<T: DeserializeOwned>(b: std::result::Result<Bytes, BytesRejection>) -> R
 fn bearer(h: &HeaderMap) -> Result<String> {
     h.get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        // The scheme's name is case-insensitive (RFC 9110 section 11.1).
+        .and_then(|v| {
+            v.get(..7)
+                .filter(|s| s.eq_ignore_ascii_case("bearer "))
+                .map(|_| &v[7..])
+        })
         .map(|t| t.trim().to_owned())
         .filter(|t| !t.is_empty() && t.len() <= 200)
         .ok_or(IssuerError::BadOfficeCredential)
@@ -724,6 +731,27 @@ async fn admin_publish(
     let built =
         detached(async move { app.issuer.publish(&actor, (app.now)(), days).await }).await?;
     Ok(Json(built.report))
+}
+
+/// `GET /.well-known/did.json`: the DID document of the newest publish.
+async fn did_document(State(app): State<Arc<App>>) -> Result<Response, ApiError> {
+    Ok(
+        match app
+            .bundles
+            .get(&app.issuer, tuaton_common::bundle::DID_DOCUMENT)
+            .await?
+        {
+            Some(b) => (
+                [
+                    (header::CONTENT_TYPE, "application/did+json"),
+                    (header::CACHE_CONTROL, "public, max-age=60"),
+                ],
+                b,
+            )
+                .into_response(),
+            None => StatusCode::NOT_FOUND.into_response(),
+        },
+    )
 }
 
 async fn bundle(

@@ -15,6 +15,8 @@ use crate::{core_error, IssuerError, Result};
 pub(crate) struct Signing<'a> {
     /// Issuer number.
     pub(crate) issuer: u32,
+    /// The issuer's DID (the W3C form's issuer).
+    pub(crate) did: &'a str,
     /// The signing key (in memory, or in a token).
     pub(crate) key: &'a dyn KeySigner,
     /// Its kid.
@@ -67,9 +69,8 @@ pub(crate) fn sign_package(
         &mut OsRng,
     )
     .map_err(core_error)?;
-    let public = by.key.public_key();
     let unsigned =
-        w3c::unsigned(claims, by.issuer, &public, holder, &cid, status, now).map_err(core_error)?;
+        w3c::unsigned(claims, by.issuer, by.did, holder, &cid, status, now).map_err(core_error)?;
     let w3c_json = w3c::sign(unsigned, by.key, now).map_err(core_error)?;
     let package = tuaton_common::package::CredentialPackage::new(&gate, by.issuer, &w3c_json)
         .map_err(core_error)?;

@@ -81,6 +81,12 @@ enum Cmd {
         /// re-enrolment on a new phone voids the old phone's card). 0: no limit.
         #[arg(long, default_value_t = 1)]
         cards_per_citizen: u32,
+        /// The issuer's DID in the W3C form, the same across key rotations: a did:web of
+        /// a domain the issuer controls (did:web:issue.dopa.go.th), where online verifiers
+        /// can resolve it; the bundle's did.json resolves it offline. Default:
+        /// did:web:issuer-N.tuaton.invalid, resolved from the bundle only.
+        #[arg(long)]
+        did: Option<String>,
     },
     /// Issue a credential package for a citizen record and a wallet's enrollment request.
     Issue {
@@ -415,6 +421,7 @@ fn init_options(cli: &Cli) -> InitOptions {
         issuer_id,
         status_list_size,
         cards_per_citizen,
+        did,
     } = &cli.cmd
     else {
         unreachable!("init only")
@@ -425,6 +432,7 @@ fn init_options(cli: &Cli) -> InitOptions {
     o.issuer_id = *issuer_id;
     o.status_list_size = *status_list_size;
     o.cards_per_citizen = *cards_per_citizen;
+    o.did = did.clone();
     o
 }
 
@@ -455,11 +463,12 @@ async fn after_init<S: Store>(cli: &Cli, iss: &Issuer<S>, place: &str) -> anyhow
     let keys = iss.keys_report().await?;
     let root = iss.root().await?;
     let (name, id) = iss.identity().await?;
+    let did = iss.did().await?;
     say(
         cli,
-        serde_json::json!({"home": place, "issuer": id, "name": name, "kid": keys[0].kid, "root_fingerprint": root.fingerprint()}),
+        serde_json::json!({"home": place, "issuer": id, "name": name, "did": did, "kid": keys[0].kid, "root_fingerprint": root.fingerprint()}),
         &format!(
-            "Issuer \"{name}\" created in {place} (keys {}).\nRoot fingerprint {}\nSigning key {} is active. Next: `tuaton-issuer issue` (or `office add` and `serve`), then `tuaton-issuer publish`.",
+            "Issuer \"{name}\" created in {place} (keys {}).\nRoot fingerprint {}\nW3C issuer {did}\nSigning key {} is active. Next: `tuaton-issuer issue` (or `office add` and `serve`), then `tuaton-issuer publish`.",
             if iss.in_token() { "in the PKCS#11 token" } else { "sealed under the passphrase" },
             root.fingerprint(),
             keys[0].kid

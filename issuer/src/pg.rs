@@ -48,6 +48,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
         include_str!("../migrations/0004_issuance_contention.sql"),
     ),
     (5, include_str!("../migrations/0005_oid4vci.sql")),
+    (6, include_str!("../migrations/0006_issuer_did.sql")),
 ];
 /// Advisory lock key of the migrations ("tuaton" in ASCII, as a number).
 const MIGRATION_LOCK: i64 = 0x7475_6174_6f6e;
@@ -367,7 +368,7 @@ fn credential_of(r: &tokio_postgres::Row) -> Result<CredentialRow> {
     })
 }
 
-const META_SQL: &str = "SELECT issuer_id, name, status_size, sealed_store_key, citizen_key, created_at, cards_per_citizen FROM issuer";
+const META_SQL: &str = "SELECT issuer_id, name, status_size, sealed_store_key, citizen_key, created_at, cards_per_citizen, did FROM issuer";
 const KEYS_SQL: &str = "SELECT seq, kid, public_key, not_before, not_after, state, revoked_at, secret, token_label FROM signing_keys ORDER BY seq";
 
 fn meta_of(r: &tokio_postgres::Row) -> Result<Meta> {
@@ -382,6 +383,7 @@ fn meta_of(r: &tokio_postgres::Row) -> Result<Meta> {
             .transpose()?,
         created_at: r.get(5),
         cards_per_citizen: r.get::<_, i32>(6) as u32,
+        did: r.get(7),
     })
 }
 
@@ -440,8 +442,8 @@ impl Txn for PgTx {
     async fn create(&mut self, m: &Meta) -> Result<bool> {
         let n = self
             .exec(
-                "INSERT INTO issuer (issuer_id, name, status_size, sealed_store_key, citizen_key, created_at, cards_per_citizen)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+                "INSERT INTO issuer (issuer_id, name, status_size, sealed_store_key, citizen_key, created_at, cards_per_citizen, did)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
                 &[
                     &(m.issuer_id as i32),
                     &m.name,
@@ -450,6 +452,7 @@ impl Txn for PgTx {
                     &m.citizen_key.as_ref().map(secret_json),
                     &m.created_at,
                     &(m.cards_per_citizen.min(i32::MAX as u32) as i32),
+                    &m.did,
                 ],
             )
             .await?;
@@ -908,8 +911,8 @@ impl Issuer<PgStore> {
             return Err(IssuerError::NoSuchOffice(name.to_owned()));
         }
         tx.exec(
-            "UPDATE offers SET state = 2, record = NULL, portrait = NULL
-             WHERE state = 0 AND office_id = (SELECT id FROM offices WHERE name = $1)",
+            "UPDATE offers SET state = 2, record = NULL, portrait = NULL, token_hash = NULL
+             WHERE state IN (0, 3) AND office_id = (SELECT id FROM offices WHERE name = $1)",
             &[&name],
         )
         .await?;
@@ -1151,7 +1154,7 @@ impl Issuer<PgStore> {
         Ok(TokenResponse {
             access_token: B64URL.encode(token),
             token_type: "Bearer".into(),
-            expires_in: TOKEN_TTL_SECS,
+            expires_in: Some(TOKEN_TTL_SECS),
         })
     }
 
@@ -1166,6 +1169,20 @@ impl Issuer<PgStore> {
         now: i64,
     ) -> Result<RedeemResponse> {
         crate::core::retry_busy(|| self.redeem_token_once(access_token, holder, now)).await
+    }
+
+    /// Whether an access token is one this service granted and still lives: the
+    /// credential endpoint asks before it checks a proof (no lock, no work for a caller
+    /// without a token).
+    pub async fn token_lives(&self, access_token: &str, now: i64) -> Result<()> {
+        let mut tx = self.store().begin().await?;
+        tx.read_one(
+            "SELECT 1 FROM offers WHERE token_hash = $1 AND token_expires > $2",
+            &[&access_token_hash(access_token).as_slice(), &now],
+        )
+        .await?
+        .map(drop)
+        .ok_or(IssuerError::AccessTokenInvalid)
     }
 
     async fn redeem_token_once(
@@ -1206,7 +1223,8 @@ impl Issuer<PgStore> {
         let close = tries >= MAX_TX_TRIES;
         tx.queue(
             "UPDATE offers SET wrong_tries = $2,
-                    state = CASE WHEN $3 THEN 2 ELSE 0 END,
+                    state = CASE WHEN $3 THEN 2 ELSE state END,
+                    token_hash = CASE WHEN $3 THEN NULL ELSE token_hash END,
                     record = CASE WHEN $3 THEN NULL ELSE record END,
                     portrait = CASE WHEN $3 THEN NULL ELSE portrait END
              WHERE code_hash = $1",

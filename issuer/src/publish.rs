@@ -24,6 +24,8 @@ pub(crate) struct BundleInput<'a> {
     /// The active signing key (it signs the status lists).
     pub(crate) status_signer: &'a dyn KeySigner,
     pub(crate) issuer: u32,
+    /// The issuer's DID: the status lists' issuer, and the DID document's subject.
+    pub(crate) did: String,
     pub(crate) name: String,
     pub(crate) keys: Vec<tuaton_common::trust::IssuerKey>,
     /// Entries per status list.
@@ -67,8 +69,16 @@ pub(crate) fn build_bundle(i: &BundleInput<'_>) -> Result<BuiltBundle> {
     // moment, or after a crash at any point, sees the old generation or the new one.
     let mut pins = vec![];
     for (list, bits) in &lists {
-        let json = status::sign_list(bits, i.issuer, *list, i.status_signer, i.now, i.expires)
-            .map_err(core_error)?;
+        let json = status::sign_list(
+            bits,
+            i.issuer,
+            &i.did,
+            *list,
+            i.status_signer,
+            i.now,
+            i.expires,
+        )
+        .map_err(core_error)?;
         let sha: [u8; 32] = Sha256::digest(json.as_bytes()).into();
         let file = format!("{}-{list}.{}.json", i.issuer, hex::encode(&sha[..16]));
         files.push((tuaton_common::bundle::status_path(&file), json.into_bytes()));
@@ -80,6 +90,19 @@ pub(crate) fn build_bundle(i: &BundleInput<'_>) -> Result<BuiltBundle> {
             file,
         });
     }
+    // The issuer's DID document, for verifiers that resolve the W3C form's issuer (its
+    // did:web) from the bundle: every key not revoked, as the trust list names them. It
+    // says nothing the trust list does not; a tuaton gate reads the trust list.
+    let live: Vec<_> = i
+        .keys
+        .iter()
+        .filter(|k| !matches!(k.state, tuaton_common::trust::KeyState::Revoked { .. }))
+        .map(|k| k.public)
+        .collect();
+    files.push((
+        tuaton_common::bundle::DID_DOCUMENT.into(),
+        serde_json::to_vec_pretty(&w3c::did_document(&i.did, &live)).expect("JSON"),
+    ));
     files.push((
         "contexts/tuaton-v1.jsonld".into(),
         w3c::CONTEXT_DOCUMENT.as_bytes().to_vec(),

@@ -141,6 +141,19 @@ pub struct Meta {
     /// superseded (0: no limit).
     #[serde(default = "one")]
     pub cards_per_citizen: u32,
+    /// The issuer's DID in the W3C form (`None`: made before there was one; it then has
+    /// [`tuaton_common::w3c::default_issuer_did`]).
+    #[serde(default)]
+    pub did: Option<String>,
+}
+
+impl Meta {
+    /// The issuer's DID: the one given at init, or the default of its number.
+    pub fn did(&self) -> String {
+        self.did
+            .clone()
+            .unwrap_or_else(|| tuaton_common::w3c::default_issuer_did(self.issuer_id))
+    }
 }
 
 fn one() -> u32 {

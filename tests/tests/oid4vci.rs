@@ -223,6 +223,14 @@ fn attack_every_bad_standard_request_is_refused_with_the_spec_code_and_issues_no
     assert_eq!(status, 200, "{tok_a}");
     assert_eq!(tok_a["token_type"], "Bearer");
     let token_a = tok_a["access_token"].as_str().unwrap().to_owned();
+    // A wrong transaction code now (someone with a photo of the screen) counts a try but
+    // leaves the token granted: every request below with it still gets past the token.
+    let (status, e) = token_request(&svc, &code_a, Some(wrong));
+    assert_eq!(
+        (status, e["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{e}"
+    );
     // Once its code is exchanged, the offer is not redeemed on the compact path either.
     let racer = HolderSecret::generate(KeyType::Ed25519, &mut rand::rngs::OsRng);
     let o = tuaton_common::offer::Offer::parse(&offer_a).unwrap();

@@ -162,7 +162,16 @@ fn main() {
         }
     }
     let t = Instant::now();
-    let json = status::sign_list(&bits, 1, 0, &key(), 1_790_000_000, 1_800_000_000).unwrap();
+    let json = status::sign_list(
+        &bits,
+        1,
+        &tuaton_common::w3c::default_issuer_did(1),
+        0,
+        &key(),
+        1_790_000_000,
+        1_800_000_000,
+    )
+    .unwrap();
     let publish = t.elapsed().as_secs_f64();
     let file = dir.path().join("1-0.json");
     std::fs::write(&file, &json).unwrap();

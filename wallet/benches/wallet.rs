@@ -41,7 +41,7 @@ fn main() {
     let unsigned = tuaton_common::w3c::unsigned(
         &claims,
         1,
-        &ik.verifying_key(),
+        &tuaton_common::w3c::default_issuer_did(1),
         tuaton_common::holder::HolderSigner::holder_key(&holder),
         &[1; 8],
         tuaton_common::gate::StatusRef { list: 0, index: 1 },

@@ -392,7 +392,7 @@ impl Unlocked<'_> {
         tuaton_common::package::forms_agree(&gate.claims()?, &checked.claims, &pkg.w3c)
             .map_err(|e| bad(e.to_string()))?;
         if let Some(state) = bundle {
-            check_as_a_gate(&gate, &holder, state, &checked.issuer, now)?;
+            check_as_a_gate(&gate, &holder, state, checked.signer, now)?;
         }
         let offered = bundle
             .map(|s| HeldIssuer::of(s, full.payload.issuer))
@@ -523,12 +523,13 @@ impl Unlocked<'_> {
 /// member with every group it covers, the flight member with its inline claims). Any
 /// reason a gate would give refuses the import (an unknown or revoked key, a signature
 /// outside the key's signing window, an expired card...), so the wallet never stores a
-/// card the gates reject. The W3C form must name a key of the same issuer and kid.
+/// card the gates reject. The W3C form must be signed by the key of the same issuer and
+/// kid.
 fn check_as_a_gate(
     gate: &tuaton_common::gate::GateCredential,
     holder: &HolderSecret,
     state: &TrustState,
-    w3c_issuer: &str,
+    w3c_signer: Option<ed25519_dalek::VerifyingKey>,
     now: i64,
 ) -> Result<()> {
     use tuaton_common::verify::{self, Context, MemoryReplay, NoStatus};
@@ -558,7 +559,7 @@ fn check_as_a_gate(
     let full = gate.full_member()?;
     let named = store
         .keys_for(full.payload.issuer, &full.kid)
-        .any(|k| w3c::did_key(&k.public) == w3c_issuer);
+        .any(|k| Some(k.public) == w3c_signer);
     if !named {
         return Err(bad(
             "its W3C form names another issuer key than its gate form".into(),

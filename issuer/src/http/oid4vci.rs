@@ -131,7 +131,10 @@ pub(super) async fn token(
         let form_type = headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+            .is_some_and(|v| {
+                v.to_ascii_lowercase()
+                    .starts_with("application/x-www-form-urlencoded")
+            });
         if !form_type {
             return Err(IssuerError::BadRequest(
                 "the token request must be application/x-www-form-urlencoded".into(),
@@ -149,6 +152,12 @@ pub(super) async fn token(
             .ok_or_else(|| IssuerError::BadRequest("pre-authorized_code is missing".into()))?
             .clone();
         let tx_code = p.get("tx_code").cloned();
+        // The offer names its configurations; nothing narrows them here.
+        if p.contains_key("authorization_details") {
+            return Err(IssuerError::BadRequest(
+                "authorization_details is not used with this issuer's offers: ask for the configurations the offer names at the credential endpoint".into(),
+            ));
+        }
         detached(async move {
             app.issuer
                 .grant_token(&code, tx_code.as_deref(), (app.now)())
@@ -158,7 +167,14 @@ pub(super) async fn token(
     };
     let t = run.await.map_err(|e| OauthError(e, at))?;
     // RFC 6749 section 5.1: no cache keeps a token.
-    Ok(([(header::CACHE_CONTROL, "no-store")], Json(t)).into_response())
+    Ok((
+        [
+            (header::CACHE_CONTROL, "no-store"),
+            (header::PRAGMA, "no-cache"),
+        ],
+        Json(t),
+    )
+        .into_response())
 }
 
 /// A fresh `c_nonce`: when it was made, 16 random bytes, and the first 16 bytes of an
@@ -220,6 +236,9 @@ pub(super) async fn credential(
     admitted?;
     let run = async {
         let token = bearer(&headers).map_err(|_| IssuerError::AccessTokenInvalid)?;
+        // The token first: a caller without one makes the service check no signature,
+        // and learns nothing from the proof's or the nonce's answer.
+        app.issuer.token_lives(&token, (app.now)()).await?;
         let req: CredentialRequest = body(b)?;
         if req.credential_identifier.is_some() {
             return Err(IssuerError::BadRequest(
