@@ -31,22 +31,51 @@ fn python() -> &'static str {
 
 #[test]
 fn a_wallet_that_follows_only_the_specification_enrols_with_either_key() {
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../docs/vectors/oid4vci_wallet.py"
+    );
+    enrols_with_either_key(|| {
+        let mut c = Command::new(python());
+        c.arg(script);
+        c
+    });
+}
+
+/// The same with @openid4vc/openid4vci (Animo's oid4vc-ts), a client library someone
+/// else wrote, driven by docs/vectors/oid4vci/client.mjs. Needs Node.js 18 or later and
+/// the library, fetched once: `cd docs/vectors/oid4vci && npm ci`, then
+/// `cargo test -p tuaton-tests --test oid4vci -- --ignored`.
+#[test]
+#[ignore = "needs Node.js and `npm ci` in docs/vectors/oid4vci (see the comment)"]
+fn an_openid4vci_client_library_enrols_with_either_key() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/vectors/oid4vci");
+    assert!(
+        std::path::Path::new(dir).join("node_modules").is_dir(),
+        "run `npm ci` in {dir} first"
+    );
+    enrols_with_either_key(|| {
+        let mut c = Command::new("node");
+        c.current_dir(dir).arg("client.mjs");
+        c
+    });
+}
+
+/// A standard wallet (`wallet()` OFFER TX (EdDSA|ES256) CONFIG...) enrols with each key
+/// type and takes both configurations: the same card, bound to the key it proved.
+fn enrols_with_either_key(wallet: impl Fn() -> Command) {
     let w = World::new();
     let db = TestDb::new();
     issuer_in(&w, &db, &[], &[]);
     let svc = Service::start(&db.url, &[], &[]);
     let rec = sample_record(&w);
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../docs/vectors/oid4vci_wallet.py"
-    );
     for alg in ["EdDSA", "ES256"] {
         let (offer, tx) = offer_text(&w, &svc, &rec);
-        let out = Command::new(python())
-            .args([script, &offer, &tx, alg, CONFIG_CARD, CONFIG_LDP])
+        let out = wallet()
+            .args([offer.as_str(), &tx, alg, CONFIG_CARD, CONFIG_LDP])
             .env("NO_PROXY", "127.0.0.1")
             .output()
-            .expect("python3 runs");
+            .expect("the wallet runs");
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(
             out.status.success(),
