@@ -244,6 +244,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        // The officer console (its pages carry their own security headers).
+        .merge(crate::console::router())
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(axum::middleware::from_fn_with_state(app.clone(), track))
         .with_state(app)
@@ -421,6 +423,11 @@ fn status_of(e: &IssuerError) -> Status {
         E::UnsupportedGrantType => (S::BAD_REQUEST, "unsupported_grant_type", Shown),
         E::UnknownConfiguration(_) => (S::BAD_REQUEST, "unknown_credential_configuration", Shown),
         E::StaleNonce => (S::BAD_REQUEST, "invalid_nonce", Shown),
+        // The console answers these with its own pages.
+        E::WrongPassword => (S::UNAUTHORIZED, "wrong_password", Shown),
+        E::OfficerLocked { .. } => (S::FORBIDDEN, "officer_locked", Shown),
+        // CLI-only.
+        E::NoSuchOfficer(_) | E::OfficerExists(_) => INTERNAL,
         // Concurrent issuances, not a failure: the message says nothing was issued.
         E::Busy(_) => (S::SERVICE_UNAVAILABLE, "busy", Shown),
         E::NoActiveKey => (S::SERVICE_UNAVAILABLE, "no_active_key", Logged),

@@ -10,6 +10,7 @@
 //! a PKCS#11 token); [`http`] (the axum service and its client).
 
 mod backup;
+pub mod console;
 mod core;
 mod error;
 pub mod http;

@@ -177,6 +177,12 @@ enum Cmd {
         #[command(subcommand)]
         cmd: OfficeCmd,
     },
+    /// Manage officers who sign in to the console in a browser (`serve`'s /console; needs
+    /// --database).
+    Officer {
+        #[command(subcommand)]
+        cmd: OfficerCmd,
+    },
     /// Officer's client: send a citizen record to the service, show the offer QR and the
     /// transaction code to read out.
     Offer {
@@ -243,6 +249,24 @@ enum OfficeCmd {
         /// The office was compromised: also revoke every card it issued from this time on.
         #[arg(long, value_name = "RFC3339", value_parser = tuaton_cli::parse_at)]
         revoke_issued_since: Option<i64>,
+    },
+}
+
+#[derive(Subcommand)]
+enum OfficerCmd {
+    /// Create an officer's console account. The password is asked twice (or read from
+    /// TUATON_OFFICER_PASSWORD); at least 10 characters.
+    Add {
+        /// The officer's name, to sign in with and as the audit records it.
+        name: String,
+        /// The office they work for (made by `office add`).
+        #[arg(long)]
+        office: String,
+    },
+    /// Revoke an officer's account: they can no longer sign in, and their sessions end.
+    Revoke {
+        /// The officer's name.
+        name: String,
     },
 }
 
@@ -331,10 +355,12 @@ fn runtime(cmd: &Cmd) -> anyhow::Result<tokio::runtime::Runtime> {
 /// Every command on the sled store in `--home` (without `--database`).
 fn run_sled(cli: &Cli, rt: &tokio::runtime::Runtime, home: &Path, now: i64) -> anyhow::Result<()> {
     match &cli.cmd {
-        Cmd::Serve { .. } | Cmd::Office { .. } => anyhow::bail!(IssuerError::Usage(
+        Cmd::Serve { .. } | Cmd::Office { .. } | Cmd::Officer { .. } => {
+            anyhow::bail!(IssuerError::Usage(
             "the issuance service keeps its store in PostgreSQL: give --database postgres://..."
                 .into()
-        )),
+        ))
+        }
         Cmd::Init { .. } => {
             let iss = Issuer::init_sled(
                 home,
@@ -522,6 +548,7 @@ async fn common<S: Store>(cli: &Cli, iss: &Issuer<S>, now: i64) -> anyhow::Resul
         | Cmd::Publish { .. }
         | Cmd::Serve { .. }
         | Cmd::Office { .. }
+        | Cmd::Officer { .. }
         | Cmd::Offer { .. } => unreachable!("store-specific, handled by the caller"),
     }
 }

@@ -49,6 +49,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
     ),
     (5, include_str!("../migrations/0005_oid4vci.sql")),
     (6, include_str!("../migrations/0006_issuer_did.sql")),
+    (7, include_str!("../migrations/0007_console.sql")),
 ];
 /// Advisory lock key of the migrations ("tuaton" in ASCII, as a number).
 const MIGRATION_LOCK: i64 = 0x7475_6174_6f6e;
@@ -94,12 +95,13 @@ pub struct PgTx {
 }
 
 /// A parameter of a queued write, owned until it is sent.
-type Param = Box<dyn ToSql + Sync + Send>;
+pub(crate) type Param = Box<dyn ToSql + Sync + Send>;
 
 /// The owned parameters of a queued write.
 macro_rules! owned {
-    ($($e:expr),* $(,)?) => { vec![$(Box::new($e) as Param),*] };
+    ($($e:expr),* $(,)?) => { vec![$(Box::new($e) as $crate::pg::Param),*] };
 }
+pub(crate) use owned;
 
 /// BEGIN (when `begin`) and the queued writes, sent in order when first polled: joined
 /// with the statement that follows, they all go before any answer is awaited.
@@ -279,7 +281,7 @@ impl PgTx {
     }
 
     /// One row or none, inside the transaction (a lock, a write that returns).
-    async fn one(
+    pub(crate) async fn one(
         &mut self,
         sql: &str,
         p: &[&(dyn ToSql + Sync)],
@@ -288,7 +290,7 @@ impl PgTx {
     }
 
     /// One row or none of a plain read: no BEGIN of its own.
-    async fn read_one(
+    pub(crate) async fn read_one(
         &mut self,
         sql: &str,
         p: &[&(dyn ToSql + Sync)],
@@ -310,7 +312,7 @@ impl PgTx {
     }
 
     /// Every row of a plain read: no BEGIN of its own.
-    async fn read_all(
+    pub(crate) async fn read_all(
         &mut self,
         sql: &str,
         p: &[&(dyn ToSql + Sync)],
@@ -323,7 +325,7 @@ impl PgTx {
     }
 
     /// A write whose row count the caller reads, inside the transaction.
-    async fn exec(&mut self, sql: &str, p: &[&(dyn ToSql + Sync)]) -> Result<u64> {
+    pub(crate) async fn exec(&mut self, sql: &str, p: &[&(dyn ToSql + Sync)]) -> Result<u64> {
         let st = self.statement(sql).await?;
         let (begin, queued) = self.take_ahead(true);
         let c = self.c();
@@ -333,7 +335,7 @@ impl PgTx {
 
     /// A write nobody reads the outcome of before the commit: sent with the next
     /// statement or with COMMIT.
-    async fn queue(&mut self, sql: &str, p: Vec<Param>) -> Result<()> {
+    pub(crate) async fn queue(&mut self, sql: &str, p: Vec<Param>) -> Result<()> {
         let st = self.statement(sql).await?;
         self.queued.push((st, p));
         Ok(())
@@ -967,6 +969,19 @@ impl Issuer<PgStore> {
         req: &OfferRequest,
         now: i64,
     ) -> Result<OfferResponse> {
+        self.create_offer_as(office, None, service, req, now).await
+    }
+
+    /// [`Issuer::create_offer`] by a signed-in officer of the console (`officer_id`), whose
+    /// page then follows the offer's state.
+    pub async fn create_offer_as(
+        &self,
+        office: &Office,
+        officer_id: Option<i64>,
+        service: &str,
+        req: &OfferRequest,
+        now: i64,
+    ) -> Result<OfferResponse> {
         check_name("officer", &req.officer)?;
         let record = serde_json::to_vec(&req.record).expect("JSON value");
         let portrait = base64::engine::general_purpose::STANDARD
@@ -994,8 +1009,8 @@ impl Issuer<PgStore> {
         .map_err(core_error)?;
         let mut tx = self.store().begin().await?;
         tx.queue(
-            "INSERT INTO offers (code_hash, tx_hash, office_id, officer, record, portrait, created_at, expires)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO offers (code_hash, tx_hash, office_id, officer, record, portrait, created_at, expires, officer_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             owned![
                 offer::code_hash(&code).to_vec(),
                 offer::tx_code_hash(&code, &tx_code).to_vec(),
@@ -1005,6 +1020,7 @@ impl Issuer<PgStore> {
                 portrait,
                 now,
                 expires,
+                officer_id,
             ],
         )
         .await?;

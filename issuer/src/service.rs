@@ -10,7 +10,7 @@ use tuaton_issuer::token::TokenConfig;
 use tuaton_issuer::{Actor, Issuer, IssuerError, KeySource};
 use zeroize::Zeroizing;
 
-use super::{Cli, Cmd, OfficeCmd};
+use super::{Cli, Cmd, OfficeCmd, OfficerCmd};
 
 /// The office credential file: which office, and its bearer secret.
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -78,6 +78,37 @@ pub(super) async fn run(cli: &Cli, url: &str, now: i64) -> anyhow::Result<()> {
                 name,
                 revoke_issued_since,
             } => office_revoke(cli, &iss, name, *revoke_issued_since, now).await,
+        },
+        Cmd::Officer { cmd } => match cmd {
+            OfficerCmd::Add { name, office } => {
+                let password = match std::env::var("TUATON_OFFICER_PASSWORD") {
+                    Ok(p) => p,
+                    Err(_) => {
+                        let mut p = Prompter::new("password", cli.passphrase_stdin);
+                        let first = p.ask("The officer's password (10 characters or more)")?;
+                        if p.ask("The same password again")? != first {
+                            anyhow::bail!(IssuerError::Usage(
+                                "the two passwords differ; nothing was created".into()
+                            ));
+                        }
+                        first
+                    }
+                };
+                iss.add_officer(name, office, &password, now).await?;
+                super::say(
+                    cli,
+                    serde_json::json!({"officer": name, "office": office}),
+                    &format!("Officer \"{name}\" of \"{office}\" can sign in to the console at /console."),
+                )
+            }
+            OfficerCmd::Revoke { name } => {
+                iss.revoke_officer(name, now).await?;
+                super::say(
+                    cli,
+                    serde_json::json!({"revoked": name}),
+                    &format!("Officer \"{name}\" can no longer sign in; their sessions ended."),
+                )
+            }
         },
         Cmd::Serve {
             listen,

@@ -1,0 +1,299 @@
+//! The console's pages, rendered on the server. Every value from outside (a record field,
+//! a name, an error) goes through [`esc`]; nothing is written into a script or a style,
+//! and the page carries no inline script (the policy forbids it).
+
+use std::fmt::Write as _;
+
+/// Text made safe for HTML content and attribute values.
+pub fn esc(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => o.push_str("&amp;"),
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '"' => o.push_str("&quot;"),
+            '\'' => o.push_str("&#39;"),
+            c => o.push(c),
+        }
+    }
+    o
+}
+
+/// A whole page: `title` (already bilingual), the signed-in officer if any, the body.
+pub fn layout(title: &str, who: Option<(&str, &str, &str)>, body: &str) -> String {
+    let bar = match who {
+        Some((officer, office, csrf)) => format!(
+            r#"<nav><span>{} · {}</span>
+<a href="/console">ออกบัตรใหม่ / New offer</a> <a href="/console/today">วันนี้ / Today</a>
+<form method="post" action="/console/logout"><input type="hidden" name="csrf" value="{}"><button>ออกจากระบบ / Sign out</button></form></nav>"#,
+            esc(officer),
+            esc(office),
+            esc(csrf)
+        ),
+        None => String::new(),
+    };
+    format!(
+        r#"<!doctype html>
+<html lang="th"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{t} · tuaton</title>
+<link rel="stylesheet" href="/console/static/console.css">
+<script src="/console/static/console.js" defer></script>
+</head><body>
+<header><h1>tuaton</h1>{bar}</header>
+<main>
+{body}
+</main></body></html>"#,
+        t = esc(title)
+    )
+}
+
+/// The sign-in form, with a message if the last try failed.
+pub fn login(message: Option<&str>, name: &str) -> String {
+    let msg = message
+        .map(|m| format!(r#"<p class="error" role="alert">{}</p>"#, esc(m)))
+        .unwrap_or_default();
+    layout(
+        "เข้าสู่ระบบ / Sign in",
+        None,
+        &format!(
+            r#"<h2>เข้าสู่ระบบ / Sign in</h2>{msg}
+<form method="post" action="/console/login" class="narrow">
+<label for="name">ชื่อผู้ใช้ / Officer</label><input id="name" name="name" value="{}" autocomplete="username" required autofocus>
+<label for="password">รหัสผ่าน / Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>
+<button type="submit" id="sign-in">เข้าสู่ระบบ / Sign in</button>
+</form>"#,
+            esc(name)
+        ),
+    )
+}
+
+/// The record form's fields: (name, Thai label, English label, input type, hint).
+pub const FIELDS: [(&str, &str, &str, &str, &str); 13] = [
+    (
+        "citizen_id",
+        "เลขประจำตัวประชาชน",
+        "ID number",
+        "text",
+        "13 digits",
+    ),
+    (
+        "title_th",
+        "คำนำหน้า (ไทย)",
+        "Title (Thai)",
+        "text",
+        "นาย, นาง, นางสาว",
+    ),
+    ("given_name_th", "ชื่อ (ไทย)", "Given name (Thai)", "text", ""),
+    (
+        "family_name_th",
+        "นามสกุล (ไทย)",
+        "Family name (Thai)",
+        "text",
+        "",
+    ),
+    (
+        "title_en",
+        "คำนำหน้า (อังกฤษ)",
+        "Title (English)",
+        "text",
+        "Mr., Mrs., Miss",
+    ),
+    (
+        "given_name_en",
+        "ชื่อ (อังกฤษ)",
+        "Given name (English)",
+        "text",
+        "",
+    ),
+    (
+        "family_name_en",
+        "นามสกุล (อังกฤษ)",
+        "Family name (English)",
+        "text",
+        "",
+    ),
+    (
+        "birth_date",
+        "วันเกิด",
+        "Date of birth",
+        "text",
+        "YYYY-MM-DD, YYYY-MM or YYYY",
+    ),
+    ("address", "ที่อยู่", "Address", "text", ""),
+    (
+        "issue_date",
+        "วันออกบัตร",
+        "Date of issue",
+        "text",
+        "YYYY-MM-DD",
+    ),
+    (
+        "expiry_date",
+        "วันบัตรหมดอายุ",
+        "Date of expiry",
+        "text",
+        "YYYY-MM-DD or lifelong",
+    ),
+    (
+        "laser_code",
+        "รหัสหลังบัตร",
+        "Laser code",
+        "text",
+        "XX0-0000000-00",
+    ),
+    (
+        "issuing_office",
+        "สำนักทะเบียนที่ออกบัตร",
+        "Issuing office",
+        "text",
+        "",
+    ),
+];
+
+/// The record form, with the values typed and an error beside the field it names (or
+/// above the form).
+pub fn record_form(
+    who: (&str, &str, &str),
+    values: &std::collections::BTreeMap<String, String>,
+    error: Option<(&str, &str)>,
+) -> String {
+    let mut f = String::new();
+    let (bad_field, message) = error.unwrap_or(("", ""));
+    if !message.is_empty()
+        && !FIELDS.iter().any(|(n, ..)| *n == bad_field)
+        && bad_field != "portrait"
+    {
+        let _ = write!(f, r#"<p class="error" role="alert">{}</p>"#, esc(message));
+    }
+    let _ = write!(
+        f,
+        r#"<h2>ข้อมูลบัตร / Card record</h2>
+<form method="post" action="/console/offers" enctype="multipart/form-data" class="record">
+<input type="hidden" name="csrf" value="{}">"#,
+        esc(who.2)
+    );
+    for (name, th, en, kind, hint) in FIELDS {
+        let v = values.get(name).map(String::as_str).unwrap_or("");
+        let err = if name == bad_field {
+            format!(
+                r#"<span class="error" id="{name}-error" role="alert">{}</span>"#,
+                esc(message)
+            )
+        } else {
+            String::new()
+        };
+        let _ = write!(
+            f,
+            r#"<div class="field"><label for="{name}">{th} / {en}</label>
+<input id="{name}" name="{name}" type="{kind}" value="{}" placeholder="{}" required>{err}</div>"#,
+            esc(v),
+            esc(hint)
+        );
+    }
+    let perr = if bad_field == "portrait" {
+        format!(
+            r#"<span class="error" id="portrait-error" role="alert">{}</span>"#,
+            esc(message)
+        )
+    } else {
+        String::new()
+    };
+    let _ = write!(
+        f,
+        r#"<div class="field"><label for="portrait">รูปถ่าย / Portrait (JPEG)</label>
+<input id="portrait" name="portrait" type="file" accept="image/jpeg" capture="user" required>{perr}</div>
+<button type="submit" id="create-offer">สร้างข้อเสนอ / Create offer</button>
+</form>"#
+    );
+    layout("ออกบัตรใหม่ / New offer", Some(who), &f)
+}
+
+/// The offer screen: the QR (SVG), the transaction code in large digits, the expiry
+/// counting down and the state, which console.js keeps current.
+pub fn offer_screen(
+    who: (&str, &str, &str),
+    qr_svg: &str,
+    offer_text: &str,
+    tx_code: &str,
+    handle: &str,
+    expires: i64,
+    now: i64,
+) -> String {
+    let (a, b) = tx_code.split_at(tx_code.len() / 2);
+    layout(
+        "ข้อเสนอ / Offer",
+        Some(who),
+        &format!(
+            r#"<h2>ให้ประชาชนสแกนด้วยแอป / Ask the citizen to scan this</h2>
+<section class="offer" id="offer" data-status="/console/offers/{handle}/status" data-expires-in="{left}">
+<div class="qr" id="qr">{qr_svg}</div>
+<div class="side">
+<p>รหัสยืนยัน / Transaction code</p>
+<p class="code" id="tx-code">{a} {b}</p>
+<p>อ่านรหัสให้ประชาชนฟัง / Read it out to the citizen</p>
+<p class="state" id="state" aria-live="polite">รอโทรศัพท์ / Waiting for the phone</p>
+<p>หมดอายุใน / Expires in <span id="countdown">{mm}:{ss:02}</span></p>
+</div></section>
+<details><summary>ข้อความข้อเสนอ / Offer text</summary><p class="offer-text" id="offer-text">{}</p></details>
+<p><a href="/console">ออกบัตรใหม่ / New offer</a></p>"#,
+            esc(offer_text),
+            handle = esc(handle),
+            left = (expires - now).max(0),
+            mm = (expires - now).max(0) / 60,
+            ss = (expires - now).max(0) % 60,
+        ),
+    )
+}
+
+/// Today's issuances of the office.
+pub fn today(who: (&str, &str, &str), rows: &[super::officers::Issued]) -> String {
+    let mut t = String::from(
+        r#"<h2>บัตรที่ออกวันนี้ / Issued today</h2><table id="today"><thead><tr><th>เวลา / Time</th><th>เจ้าหน้าที่ / Officer</th><th>บัตร / Credential</th></tr></thead><tbody>"#,
+    );
+    for r in rows {
+        let _ = write!(
+            t,
+            "<tr><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
+            esc(&tuaton_common::model::format_rfc3339(r.at)),
+            esc(&r.officer),
+            esc(&r.credential_id)
+        );
+    }
+    if rows.is_empty() {
+        t.push_str(r#"<tr><td colspan="3">ยังไม่มี / None yet</td></tr>"#);
+    }
+    t.push_str("</tbody></table>");
+    layout("วันนี้ / Today", Some(who), &t)
+}
+
+/// A page that says one thing (a refused form, a session that ended).
+pub fn message(title: &str, text: &str, back: &str) -> String {
+    layout(
+        title,
+        None,
+        &format!(
+            r#"<h2>{}</h2><p class="error" role="alert">{}</p><p><a href="{}">กลับ / Back</a></p>"#,
+            esc(title),
+            esc(text),
+            esc(back)
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markup_in_a_value_is_text() {
+        assert_eq!(
+            esc(r#"<b onclick="x">'&'</b>"#),
+            "&lt;b onclick=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/b&gt;"
+        );
+        let page = login(Some("<script>alert(1)</script>"), "\"><img src=x>");
+        assert!(!page.contains("<script>alert"));
+        assert!(!page.contains("<img src=x>"));
+    }
+}

@@ -1,0 +1,408 @@
+//! The officer console in a real browser: headless Chromium driven through chromedriver
+//! (WebDriver), against the real service and PostgreSQL. An officer signs in, fills the
+//! record form, the QR is read off the page, a wallet enrols with it, the page sees the
+//! card issued, and the officer signs out; a wrong password locks the account; a form
+//! another site posts is refused; markup typed into a field stays text.
+//!
+//! Needs `chromium` and `chromium-driver` (Debian packages; `.ci/run` installs them).
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tuaton_common::sample;
+use tuaton_tests::{run, Service, TestDb, World, PASSPHRASE, PIN};
+
+mod service_kit;
+use service_kit::*;
+
+const PASSWORD: &str = "malee's long password";
+
+/// chromedriver on a free loopback port, killed when dropped.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Driver {
+    fn start() -> Driver {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .unwrap()
+            .port();
+        let child = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver runs (apt-get install chromium chromium-driver)");
+        let d = Driver {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return d;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("chromedriver did not start");
+    }
+
+    async fn browser(&self) -> Client {
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            json!({"args": ["--headless=new", "--no-sandbox", "--disable-gpu",
+                            "--disable-dev-shm-usage", "--window-size=1366,768"]}),
+        );
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        ClientBuilder::new(connector)
+            .capabilities(caps)
+            .connect(&self.url)
+            .await
+            .expect("a Chromium session")
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The element, once the page that has it has loaded (a click that submits a form
+/// returns before the next page is there).
+async fn soon(c: &Client, l: Locator<'_>) -> fantoccini::elements::Element {
+    match c
+        .wait()
+        .at_most(Duration::from_secs(15))
+        .for_element(l)
+        .await
+    {
+        Ok(e) => e,
+        Err(e) => panic!("{e}: {}", c.source().await.unwrap_or_default()),
+    }
+}
+
+async fn fill(c: &Client, id: &str, text: &str) {
+    let e = c.find(Locator::Id(id)).await.unwrap();
+    e.clear().await.unwrap();
+    e.send_keys(text).await.unwrap();
+}
+
+async fn sign_in(c: &Client, base: &str, name: &str, password: &str) {
+    c.goto(&format!("{base}/console")).await.unwrap();
+    soon(c, Locator::Id("name")).await;
+    fill(c, "name", name).await;
+    fill(c, "password", password).await;
+    c.find(Locator::Id("sign-in"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    // Signed in (the console's navigation), or refused (the sign-in page's message).
+    soon(c, Locator::Css("nav, p.error")).await;
+}
+
+/// The record form filled from sample citizen 0, one field replaced by `(field, text)`.
+async fn fill_record(c: &Client, w: &World, replace: Option<(&str, &str)>) {
+    let v: serde_json::Value = serde_json::from_str(sample::RECORDS[0]).unwrap();
+    for (field, ..) in [
+        "citizen_id",
+        "title_th",
+        "given_name_th",
+        "family_name_th",
+        "title_en",
+        "given_name_en",
+        "family_name_en",
+        "birth_date",
+        "address",
+        "issue_date",
+        "expiry_date",
+        "laser_code",
+        "issuing_office",
+    ]
+    .map(|f| (f, ()))
+    {
+        let text = match replace {
+            Some((f, t)) if f == field => t.to_owned(),
+            _ => v[field].as_str().unwrap().to_owned(),
+        };
+        fill(c, field, &text).await;
+    }
+    std::fs::write(w.path("portrait.jpg"), sample::PORTRAIT_A).unwrap();
+    c.find(Locator::Id("portrait"))
+        .await
+        .unwrap()
+        .send_keys(&w.p("portrait.jpg"))
+        .await
+        .unwrap();
+}
+
+/// The text of the element `id` once it satisfies `ok`, within 15 s.
+async fn wait_for(c: &Client, id: &str, attr: &str, ok: impl Fn(&str) -> bool) -> String {
+    let t = Instant::now();
+    loop {
+        if let Ok(e) = c.find(Locator::Id(id)).await {
+            if let Ok(Some(v)) = e.attr(attr).await {
+                if ok(&v) {
+                    return v;
+                }
+            }
+        }
+        assert!(t.elapsed() < Duration::from_secs(15), "#{id} never changed");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// One raw POST: the status.
+fn post(base: &str, path: &str, headers: &[(&str, &str)], body: &str) -> u16 {
+    use std::io::{Read, Write};
+    let addr = base.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    let mut head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    write!(s, "{head}\r\n{body}").unwrap();
+    let mut all = vec![];
+    s.read_to_end(&mut all).unwrap();
+    String::from_utf8_lossy(&all[9..12]).parse().unwrap()
+}
+
+fn officer_add(db: &TestDb, name: &str) {
+    run(
+        "tuaton-issuer",
+        &[
+            "--database",
+            &db.url,
+            "officer",
+            "add",
+            name,
+            "--office",
+            "Bang Rak District",
+        ],
+        "",
+        &[
+            ("TUATON_OFFICER_PASSWORD", PASSWORD),
+            ("TUATON_ISSUER_PASSPHRASE", PASSPHRASE),
+        ],
+    )
+    .ok();
+}
+
+#[test]
+fn an_officer_signs_in_makes_an_offer_a_wallet_enrols_and_the_page_sees_it() {
+    let w = World::new();
+    let db = TestDb::new();
+    issuer_in(&w, &db, &[], &[]);
+    officer_add(&db, "malee");
+    let svc = Service::start(&db.url, &[], &[]);
+    let driver = Driver::start();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let c = driver.browser().await;
+        let base = svc.url.as_str();
+        // Not signed in: the console sends the browser to sign in.
+        sign_in(&c, base, "malee", PASSWORD).await;
+        assert_eq!(c.current_url().await.unwrap().path(), "/console");
+        fill_record(&c, &w, None).await;
+        c.find(Locator::Id("create-offer"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+
+        // The QR, read off the page as a phone would, is the offer the page names.
+        let qr = soon(&c, Locator::Id("qr"))
+            .await
+            .screenshot()
+            .await
+            .unwrap();
+        let img = image::load_from_memory(&qr).unwrap().to_luma8();
+        let mut prepared = rqrr::PreparedImage::prepare(img);
+        let grids = prepared.detect_grids();
+        assert_eq!(grids.len(), 1, "one QR code on the offer screen");
+        let (_, scanned) = grids[0].decode().unwrap();
+        let text = c
+            .find(Locator::Id("offer-text"))
+            .await
+            .unwrap()
+            .prop("textContent")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(scanned, text);
+        assert!(
+            scanned.starts_with("openid-credential-offer://"),
+            "{scanned}"
+        );
+        let tx: String = c
+            .find(Locator::Id("tx-code"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+            .chars()
+            .filter(char::is_ascii_digit)
+            .collect();
+        assert_eq!(tx.len(), 6);
+        assert_eq!(
+            c.find(Locator::Id("state"))
+                .await
+                .unwrap()
+                .attr("data-state")
+                .await
+                .unwrap(),
+            None,
+            "nothing redeemed yet"
+        );
+
+        // The citizen's wallet enrols; the page sees the card issued without a reload.
+        w.new_wallet("phone");
+        let r = w.wallet(
+            "phone",
+            &[
+                "--json",
+                "enroll",
+                "--expect-root",
+                &root_of(&scanned),
+                &scanned,
+            ],
+            &format!("{PIN}\n{tx}\n"),
+        );
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let id: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+        let id = id["credential_id"].as_str().unwrap().to_owned();
+        wait_for(&c, "state", "data-state", |s| s == "issued").await;
+
+        // Today's issuances name it, with the officer.
+        c.goto(&format!("{base}/console/today")).await.unwrap();
+        let today = soon(&c, Locator::Id("today")).await.text().await.unwrap();
+        assert!(today.contains(&id) && today.contains("malee"), "{today}");
+
+        // A form another site's page posts is refused, even with the officer's cookie;
+        // and one without the session's token.
+        let cookie = c.get_named_cookie("tuaton_console").await.unwrap();
+        let cookie = format!("tuaton_console={}", cookie.value());
+        let evil = [
+            ("Cookie", cookie.as_str()),
+            ("Origin", "http://evil.example"),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ];
+        assert_eq!(post(base, "/console/logout", &evil, "csrf=x"), 403);
+        let no_token = [
+            ("Cookie", cookie.as_str()),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ];
+        assert_eq!(post(base, "/console/logout", &no_token, "csrf=wrong"), 403);
+
+        // Markup typed into a field is shown as text beside the field's error.
+        c.goto(&format!("{base}/console")).await.unwrap();
+        let markup = r#"<b id="injected">1</b>"#;
+        fill_record(&c, &w, Some(("citizen_id", markup))).await;
+        c.find(Locator::Id("create-offer"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let err = soon(&c, Locator::Id("citizen_id-error"))
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(err.contains("citizen_id"), "{err}");
+        assert!(
+            c.find(Locator::Id("injected")).await.is_err(),
+            "the markup became an element"
+        );
+        let kept = c
+            .find(Locator::Id("citizen_id"))
+            .await
+            .unwrap()
+            .prop("value")
+            .await
+            .unwrap();
+        assert_eq!(kept.as_deref(), Some(markup));
+        // Every page carries the policy that forbids inline script.
+        let csp = c.source().await.unwrap();
+        assert!(!csp.contains("<script>"), "no inline script");
+
+        // Signing out ends the session: the console asks to sign in again.
+        c.find(Locator::Css("nav button"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        c.goto(&format!("{base}/console")).await.unwrap();
+        assert_eq!(c.current_url().await.unwrap().path(), "/console/login");
+        c.close().await.unwrap();
+    });
+    // Nothing was issued twice: one card.
+    let mut pg = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
+    let n: i64 = pg
+        .query_one("SELECT count(*) FROM credentials", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 1);
+}
+
+#[test]
+fn attack_wrong_passwords_lock_the_account_even_against_the_right_one() {
+    let w = World::new();
+    let db = TestDb::new();
+    issuer_in(&w, &db, &[], &[]);
+    officer_add(&db, "somsak");
+    let svc = Service::start(&db.url, &[], &[]);
+    let driver = Driver::start();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let c = driver.browser().await;
+        let base = svc.url.as_str();
+        for i in 0..5 {
+            sign_in(&c, base, "somsak", &format!("guess number {i}")).await;
+            let alert = soon(&c, Locator::Css("p.error"))
+                .await
+                .text()
+                .await
+                .unwrap();
+            if i < 4 {
+                assert!(alert.contains("Wrong name or password"), "{alert}");
+            } else {
+                assert!(alert.contains("locked"), "{alert}");
+            }
+        }
+        // The right password now: still locked, and not signed in.
+        sign_in(&c, base, "somsak", PASSWORD).await;
+        let alert = soon(&c, Locator::Css("p.error"))
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(alert.contains("locked"), "{alert}");
+        c.goto(&format!("{base}/console")).await.unwrap();
+        assert_eq!(c.current_url().await.unwrap().path(), "/console/login");
+        c.close().await.unwrap();
+    });
+    // A sign-in another site's page starts is refused before the password is checked.
+    let status = post(
+        &svc.url,
+        "/console/login",
+        &[
+            ("Origin", "http://evil.example"),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        "name=somsak&password=x",
+    );
+    assert_eq!(status, 403);
+}
