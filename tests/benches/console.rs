@@ -1,0 +1,221 @@
+//! The officer console in headless Chromium, against the service and PostgreSQL on this
+//! machine: the offer screen's weight and first render, the time from "Create offer" to
+//! the QR on screen, and from the phone's redemption to the page showing the card issued.
+//!
+//! Needs the release binaries and Chromium with its driver:
+//! `cargo build --release --bins && cargo bench -p tuaton-tests --bench console`.
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use tuaton_common::sample;
+use tuaton_tests::{run, Service, TestDb, World, PASSPHRASE, PIN};
+
+#[path = "../tests/service_kit/mod.rs"]
+mod service_kit;
+use service_kit::*;
+
+const PASSWORD: &str = "a bench officer's password";
+const ROUNDS: usize = 8;
+
+async fn soon(c: &Client, l: Locator<'_>) -> fantoccini::elements::Element {
+    c.wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(l)
+        .await
+        .expect("the element appears")
+}
+
+async fn fill(c: &Client, id: &str, text: &str) {
+    let e = soon(c, Locator::Id(id)).await;
+    e.clear().await.unwrap();
+    e.send_keys(text).await.unwrap();
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn main() {
+    let w = World::new();
+    let db = TestDb::new();
+    issuer_in(&w, &db, &[], &[]);
+    run(
+        "tuaton-issuer",
+        &[
+            "--database",
+            &db.url,
+            "officer",
+            "add",
+            "bench",
+            "--office",
+            "Bang Rak District",
+        ],
+        "",
+        &[
+            ("TUATON_OFFICER_PASSWORD", PASSWORD),
+            ("TUATON_ISSUER_PASSPHRASE", PASSPHRASE),
+        ],
+    )
+    .ok();
+    let svc = Service::start(&db.url, &[], &[]);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let mut driver = Command::new("chromedriver")
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver (apt-get install chromium chromium-driver)");
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::fs::write(w.path("portrait.jpg"), sample::PORTRAIT_A).unwrap();
+    let record: serde_json::Value = serde_json::from_str(sample::RECORDS[0]).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (weights, paints, to_qr, to_state) = rt.block_on(async {
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            json!({"args": ["--headless=new", "--no-sandbox", "--disable-gpu",
+                            "--disable-dev-shm-usage", "--window-size=1366,768"]}),
+        );
+        let c = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .unwrap();
+        let base = svc.url.as_str();
+        c.goto(&format!("{base}/console")).await.unwrap();
+        fill(&c, "name", "bench").await;
+        fill(&c, "password", PASSWORD).await;
+        soon(&c, Locator::Id("sign-in"))
+            .await
+            .click()
+            .await
+            .unwrap();
+        soon(&c, Locator::Css("nav")).await;
+        let (mut weights, mut paints, mut to_qr, mut to_state) = (vec![], vec![], vec![], vec![]);
+        for round in 0..ROUNDS {
+            c.goto(&format!("{base}/console")).await.unwrap();
+            for field in [
+                "citizen_id",
+                "title_th",
+                "given_name_th",
+                "family_name_th",
+                "title_en",
+                "given_name_en",
+                "family_name_en",
+                "birth_date",
+                "address",
+                "issue_date",
+                "expiry_date",
+                "laser_code",
+                "issuing_office",
+            ] {
+                fill(&c, field, record[field].as_str().unwrap()).await;
+            }
+            soon(&c, Locator::Id("portrait"))
+                .await
+                .send_keys(&w.p("portrait.jpg"))
+                .await
+                .unwrap();
+            let t = Instant::now();
+            soon(&c, Locator::Id("create-offer"))
+                .await
+                .click()
+                .await
+                .unwrap();
+            soon(&c, Locator::Css("#qr svg")).await;
+            to_qr.push(t.elapsed().as_secs_f64() * 1e3);
+            // What the browser fetched for this page (the script and style sheet are
+            // cached after the first page), and when it first painted.
+            let m = c
+                .execute(
+                    "const n = performance.getEntriesByType('navigation')[0];
+                     const r = performance.getEntriesByType('resource')
+                        .reduce((s, e) => s + e.encodedBodySize, 0);
+                     const p = performance.getEntriesByType('paint')
+                        .find(e => e.name === 'first-contentful-paint');
+                     return [n.encodedBodySize + r, p ? p.startTime : -1];",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            weights.push(m[0].as_f64().unwrap());
+            paints.push(m[1].as_f64().unwrap());
+            let offer = soon(&c, Locator::Id("offer-text"))
+                .await
+                .prop("textContent")
+                .await
+                .unwrap()
+                .unwrap();
+            let tx: String = soon(&c, Locator::Id("tx-code"))
+                .await
+                .text()
+                .await
+                .unwrap()
+                .chars()
+                .filter(char::is_ascii_digit)
+                .collect();
+            let wallet = format!("phone{round}");
+            w.new_wallet(&wallet);
+            let r = w.wallet(
+                &wallet,
+                &["enroll", "--expect-root", &root_of(&offer), &offer],
+                &format!("{PIN}\n{tx}\n"),
+            );
+            assert_eq!(r.code, 0, "{}", r.stderr);
+            let t = Instant::now();
+            loop {
+                let s = soon(&c, Locator::Id("state"))
+                    .await
+                    .attr("data-state")
+                    .await
+                    .unwrap();
+                if s.as_deref() == Some("issued") {
+                    break;
+                }
+                assert!(t.elapsed() < Duration::from_secs(20));
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            to_state.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+        c.close().await.unwrap();
+        (weights, paints, to_qr, to_state)
+    });
+    let _ = driver.kill();
+    let _ = driver.wait();
+    println!("tuaton officer console in headless Chromium ({ROUNDS} offers, 1366x768)\n");
+    println!("| measure | median | first | slowest |");
+    println!("|---|---:|---:|---:|");
+    let row = |what: &str, v: &[f64], unit: &str| {
+        let slowest = v.iter().copied().fold(f64::MIN, f64::max);
+        println!(
+            "| {what} | {:.0} {unit} | {:.0} {unit} | {:.0} {unit} |",
+            median(v.to_vec()),
+            v[0],
+            slowest
+        );
+    };
+    row(
+        "offer screen, bytes fetched (HTML with the SVG QR, + CSS/JS the first time)",
+        &weights,
+        "B",
+    );
+    row(
+        "offer screen, first contentful paint after navigation",
+        &paints,
+        "ms",
+    );
+    row("\"Create offer\" clicked to the QR on screen", &to_qr, "ms");
+    row(
+        "the phone's card issued to the page showing it (polls every 1.5 s)",
+        &to_state,
+        "ms",
+    );
+}
