@@ -177,6 +177,10 @@ fn post(base: &str, path: &str, headers: &[(&str, &str)], body: &str) -> u16 {
 }
 
 fn officer_add(db: &TestDb, name: &str) {
+    officer_add_to(db, name, "Bang Rak District")
+}
+
+fn officer_add_to(db: &TestDb, name: &str, office: &str) {
     run(
         "tuaton-issuer",
         &[
@@ -186,7 +190,7 @@ fn officer_add(db: &TestDb, name: &str) {
             "add",
             name,
             "--office",
-            "Bang Rak District",
+            office,
         ],
         "",
         &[
@@ -203,6 +207,7 @@ fn an_officer_signs_in_makes_an_offer_a_wallet_enrols_and_the_page_sees_it() {
     let db = TestDb::new();
     issuer_in(&w, &db, &[], &[]);
     officer_add(&db, "malee");
+    officer_add_to(&db, "hq-admin", "HQ");
     let svc = Service::start(&db.url, &[], &[]);
     let driver = Driver::start();
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -337,17 +342,80 @@ fn an_officer_signs_in_makes_an_offer_a_wallet_enrols_and_the_page_sees_it() {
         let csp = c.source().await.unwrap();
         assert!(!csp.contains("<script>"), "no inline script");
 
-        // Signing out ends the session: the console asks to sign in again.
-        c.find(Locator::Css("nav button"))
+        // A portrait that is not a JPEG: refused beside the portrait, nothing made.
+        c.goto(&format!("{base}/console")).await.unwrap();
+        fill_record(&c, &w, None).await;
+        let png = w.path("portrait.png");
+        image::RgbImage::new(64, 80).save(&png).unwrap();
+        let input = c.find(Locator::Id("portrait")).await.unwrap();
+        input.clear().await.unwrap();
+        input.send_keys(&png.display().to_string()).await.unwrap();
+        c.find(Locator::Id("create-offer"))
             .await
             .unwrap()
             .click()
             .await
             .unwrap();
+        let err = soon(&c, Locator::Id("portrait-error"))
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(err.to_lowercase().contains("jpeg"), "{err}");
+
+        // An officer of an office that is not an admin's cannot revoke.
+        c.goto(&format!("{base}/console/admin")).await.unwrap();
+        let refused = soon(&c, Locator::Css("p.error"))
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(refused.contains("admin office"), "{refused}");
+
+        // Signing out ends the session: the console asks to sign in again.
+        c.goto(&format!("{base}/console")).await.unwrap();
+        soon(&c, Locator::Css("nav button"))
+            .await
+            .click()
+            .await
+            .unwrap();
+        soon(&c, Locator::Id("sign-in")).await;
         c.goto(&format!("{base}/console")).await.unwrap();
         assert_eq!(c.current_url().await.unwrap().path(), "/console/login");
+
+        // The head office's officer revokes the card (a lost phone) and publishes.
+        sign_in(&c, base, "hq-admin", PASSWORD).await;
+        c.goto(&format!("{base}/console/admin")).await.unwrap();
+        fill(&c, "credential_id", &id).await;
+        soon(&c, Locator::Id("revoke")).await.click().await.unwrap();
+        let done = soon(&c, Locator::Id("done")).await.text().await.unwrap();
+        assert!(done.contains(&id), "{done}");
+        soon(&c, Locator::Id("publish"))
+            .await
+            .click()
+            .await
+            .unwrap();
+        let t = Instant::now();
+        loop {
+            let done = soon(&c, Locator::Id("done"))
+                .await
+                .text()
+                .await
+                .unwrap_or_default();
+            if done.contains("Published") {
+                break;
+            }
+            assert!(t.elapsed() < Duration::from_secs(15), "{done}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
         c.close().await.unwrap();
     });
+    let mut pg = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
+    let n: i64 = pg
+        .query_one("SELECT count(*) FROM revocations", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 1, "the admin's revocation");
     // Nothing was issued twice: one card.
     let mut pg = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
     let n: i64 = pg

@@ -32,7 +32,7 @@
       .then((r) => (r.ok ? r.json() : null))
       .then((j) => { if (j) { show(j.state); left = j.expires_in; } })
       .catch(() => {})
-      .finally(() => { if (!done) setTimeout(poll, 1500); });
+      .finally(() => { if (!done) setTimeout(poll, 1000); });
   };
-  setTimeout(poll, 1500);
+  setTimeout(poll, 1000);
 })();

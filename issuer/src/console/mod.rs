@@ -40,6 +40,9 @@ pub fn router() -> Router<Arc<App>> {
         .route("/console/offers", post(create_offer))
         .route("/console/offers/{handle}/status", get(offer_status))
         .route("/console/today", get(today))
+        .route("/console/admin", get(admin_page))
+        .route("/console/admin/revoke", post(admin_revoke))
+        .route("/console/admin/publish", post(admin_publish))
         .route("/console/static/console.css", get(css))
         .route("/console/static/console.js", get(js))
         .layer(axum::middleware::from_fn(headers))
@@ -455,6 +458,110 @@ async fn today(State(app): State<Arc<App>>, h: HeaderMap) -> Response {
         Ok(rows) => html(
             StatusCode::OK,
             page::today((&officer.name, &officer.office.name, &csrf), &rows),
+        ),
+        Err(e) => failure(e),
+    }
+}
+
+/// The signed-in officer of an admin office, or the page that says they are not one.
+async fn admin_signed_in(app: &App, h: &HeaderMap) -> Result<(Officer, String), Response> {
+    let (o, csrf) = signed_in(app, h).await?;
+    if !o.office.admin {
+        return Err(html(
+            StatusCode::FORBIDDEN,
+            page::message(
+                "ไม่มีสิทธิ์ / Not allowed",
+                "Revocation and publishing are for officers of an admin office.",
+                "/console",
+            ),
+        ));
+    }
+    Ok((o, csrf))
+}
+
+async fn admin_page(State(app): State<Arc<App>>, h: HeaderMap) -> Response {
+    match admin_signed_in(&app, &h).await {
+        Ok((o, csrf)) => html(
+            StatusCode::OK,
+            page::admin((&o.name, &o.office.name, &csrf), None),
+        ),
+        Err(r) => r,
+    }
+}
+
+/// A form post of the admin page, checked: origin, session, admin office, CSRF token.
+async fn admin_form(
+    app: &App,
+    h: &HeaderMap,
+    body: &[u8],
+) -> Result<(Officer, String, BTreeMap<String, String>), Response> {
+    same_origin(app, h)?;
+    let (o, csrf) = admin_signed_in(app, h).await?;
+    let form: BTreeMap<String, String> = form_urlencoded::parse(body).into_owned().collect();
+    if !csrf_ok(form.get("csrf").map(String::as_str), &csrf) {
+        return Err(refused_form());
+    }
+    Ok((o, csrf, form))
+}
+
+async fn admin_revoke(State(app): State<Arc<App>>, h: HeaderMap, body: Bytes) -> Response {
+    let (o, csrf, form) = match admin_form(&app, &h, &body).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let who = (o.name.as_str(), o.office.name.as_str(), csrf.as_str());
+    let actor = crate::Actor {
+        office: o.office.name.clone(),
+        officer: o.name.clone(),
+    };
+    let now = (app.now)();
+    let get = |k: &str| form.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
+    let done = match (get("credential_id"), get("citizen_id")) {
+        (Some(c), None) => app.issuer.revoke(c, &actor, now).await.map(|r| vec![r]),
+        (None, Some(id)) => app.issuer.revoke_citizen(id, &actor, now).await,
+        _ => Err(IssuerError::BadRequest(
+            "give a credential id or a citizen's ID number, one of the two".into(),
+        )),
+    };
+    let text = match done {
+        Ok(r) if r.is_empty() => "No valid card of that citizen: nothing was revoked.".to_owned(),
+        Ok(r) => format!(
+            "Revoked {}. Publish for gates to see it.",
+            r.iter()
+                .map(|c| c.credential_id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Err(
+            e @ (IssuerError::UnknownCredential(_)
+            | IssuerError::BadRequest(_)
+            | IssuerError::Core(_)),
+        ) => format!("Not revoked: {e}"),
+        Err(e) => return failure(e),
+    };
+    html(StatusCode::OK, page::admin(who, Some(&text)))
+}
+
+async fn admin_publish(State(app): State<Arc<App>>, h: HeaderMap, body: Bytes) -> Response {
+    let (o, csrf, _) = match admin_form(&app, &h, &body).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let who = (o.name.as_str(), o.office.name.as_str(), csrf.as_str());
+    let actor = crate::Actor {
+        office: o.office.name.clone(),
+        officer: o.name.clone(),
+    };
+    match app.issuer.publish(&actor, (app.now)(), 7).await {
+        Ok(b) => html(
+            StatusCode::OK,
+            page::admin(
+                who,
+                Some(&format!(
+                    "Published trust list version {} ({} revoked); gates take it at their next sync.",
+                    b.report.trust_list_version, b.report.revoked
+                )),
+            ),
         ),
         Err(e) => failure(e),
     }

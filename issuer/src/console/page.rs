@@ -25,7 +25,7 @@ pub fn layout(title: &str, who: Option<(&str, &str, &str)>, body: &str) -> Strin
     let bar = match who {
         Some((officer, office, csrf)) => format!(
             r#"<nav><span>{} · {}</span>
-<a href="/console">ออกบัตรใหม่ / New offer</a> <a href="/console/today">วันนี้ / Today</a>
+<a href="/console">ออกบัตรใหม่ / New offer</a> <a href="/console/today">วันนี้ / Today</a> <a href="/console/admin">ผู้ดูแล / Admin</a>
 <form method="post" action="/console/logout"><input type="hidden" name="csrf" value="{}"><button>ออกจากระบบ / Sign out</button></form></nav>"#,
             esc(officer),
             esc(office),
@@ -266,6 +266,34 @@ pub fn today(who: (&str, &str, &str), rows: &[super::officers::Issued]) -> Strin
     }
     t.push_str("</tbody></table>");
     layout("วันนี้ / Today", Some(who), &t)
+}
+
+/// The administrators' page: revoke a card or every card of a citizen (a lost phone),
+/// and publish; `done` says what the last action did.
+pub fn admin(who: (&str, &str, &str), done: Option<&str>) -> String {
+    let done = done
+        .map(|d| format!(r#"<p class="state" id="done" role="status">{}</p>"#, esc(d)))
+        .unwrap_or_default();
+    let csrf = esc(who.2);
+    layout(
+        "ผู้ดูแล / Administration",
+        Some(who),
+        &format!(
+            r#"<h2>เพิกถอนบัตร / Revoke</h2>{done}
+<form method="post" action="/console/admin/revoke" class="narrow">
+<input type="hidden" name="csrf" value="{csrf}">
+<label for="credential_id">รหัสบัตร / Credential id (16 hex digits)</label><input id="credential_id" name="credential_id">
+<label for="citizen_id">หรือ เลขประจำตัวประชาชน / or the citizen's ID number (every card: a lost phone)</label><input id="citizen_id" name="citizen_id">
+<button type="submit" id="revoke">เพิกถอน / Revoke</button>
+</form>
+<h2>เผยแพร่ / Publish</h2>
+<form method="post" action="/console/admin/publish" class="narrow">
+<input type="hidden" name="csrf" value="{csrf}">
+<p>Gates see revocations and key changes from the next publish.</p>
+<button type="submit" id="publish">เผยแพร่ / Publish</button>
+</form>"#
+        ),
+    )
 }
 
 /// A page that says one thing (a refused form, a session that ended).
