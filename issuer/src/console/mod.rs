@@ -399,10 +399,7 @@ async fn create_offer(State(app): State<Arc<App>>, h: HeaderMap, mut mp: Multipa
     };
     let handle = hex::encode(tuaton_common::offer::code_hash(&offer.code));
     let svg = match tuaton_cli::qr::qr_low(&r.offer) {
-        Ok(code) => {
-            let s = tuaton_cli::qr::svg(&code);
-            s.find("<svg").map(|i| s[i..].to_owned()).unwrap_or(s)
-        }
+        Ok(code) => qr_svg(&code),
         Err(e) => {
             return failure(IssuerError::Usage(format!(
                 "the offer does not fit a QR code ({e})"
@@ -412,6 +409,40 @@ async fn create_offer(State(app): State<Arc<App>>, h: HeaderMap, mut mp: Multipa
     html(
         StatusCode::OK,
         page::offer_screen(who, &svg, &r.offer, &r.tx_code, &handle, offer.expires, now),
+    )
+}
+
+/// The QR as one SVG path, a run of dark modules per `h` (a quarter of the size of one
+/// rectangle per module), with its quiet zone; crisp at any size.
+fn qr_svg(code: &qrcode::QrCode) -> String {
+    use std::fmt::Write as _;
+    let (w, quiet) = (code.width(), 4);
+    let dark = code.to_colors();
+    let mut d = String::new();
+    for y in 0..w {
+        let mut x = 0;
+        while x < w {
+            if dark[y * w + x] != qrcode::Color::Dark {
+                x += 1;
+                continue;
+            }
+            let start = x;
+            while x < w && dark[y * w + x] == qrcode::Color::Dark {
+                x += 1;
+            }
+            let _ = write!(
+                d,
+                "M{} {}h{}v1h-{}z",
+                start + quiet,
+                y + quiet,
+                x - start,
+                x - start
+            );
+        }
+    }
+    let n = w + 2 * quiet;
+    format!(
+        r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {n} {n}" shape-rendering="crispEdges" role="img" aria-label="QR code of the credential offer"><rect width="{n}" height="{n}" fill="#fff"/><path d="{d}" fill="#000"/></svg>"##
     )
 }
 
