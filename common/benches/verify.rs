@@ -58,6 +58,7 @@ fn main() {
         issuers: vec![TrustedIssuer {
             id: 1,
             name: "DOPA".into(),
+            did: None,
         }],
         keys: vec![IssuerKey {
             issuer: 1,

@@ -228,7 +228,7 @@ fn un_b64url(s: &str, what: &str) -> Result<Vec<u8>> {
     use base64::Engine as _;
     base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(s.as_bytes())
-        .map_err(|_| err(&format!("credential offer: {what} is not base64url")))
+        .map_err(|_| err(format!("credential offer: {what} is not base64url")))
 }
 
 /// The JSON object of a standard offer, as far as this wallet reads it (unknown
@@ -277,7 +277,7 @@ fn parse_oid4vci(rest: &str) -> Result<Offer> {
     }
     let json = offer_json.ok_or_else(|| err("credential offer: no credential_offer"))?;
     let o: StandardOffer = serde_json::from_str(&json)
-        .map_err(|e| err(&format!("credential offer: the JSON does not parse ({e})")))?;
+        .map_err(|e| err(format!("credential offer: the JSON does not parse ({e})")))?;
     check_service(&o.credential_issuer)?;
     if !o
         .credential_configuration_ids
@@ -292,7 +292,7 @@ fn parse_oid4vci(rest: &str) -> Result<Offer> {
         err("credential offer: no pre-authorized code (the officer's offers have one)")
     })?;
     let grant: PreAuthorizedGrant = serde_json::from_value(grant.clone())
-        .map_err(|e| err(&format!("credential offer: the pre-authorized grant ({e})")))?;
+        .map_err(|e| err(format!("credential offer: the pre-authorized grant ({e})")))?;
     let code: [u8; CODE_LEN] = un_b64url(&grant.code, "the pre-authorized code")?
         .try_into()
         .map_err(|_| err("credential offer: the pre-authorized code is not 16 bytes"))?;
@@ -524,6 +524,7 @@ mod tests {
             issuers: vec![crate::trust::TrustedIssuer {
                 id: 1,
                 name: "DOPA".into(),
+                did: None,
             }],
             keys: vec![crate::trust::IssuerKey {
                 issuer: 1,

@@ -128,13 +128,16 @@ pub struct CheckedList {
 }
 
 /// Verifies a status list credential: its Data Integrity proof, that it was made by one of
-/// `keys` (the issuer's keys that are not revoked), that it is not expired as of `now`
-/// (expiry is left to the caller to warn about), and decodes `size` entries.
+/// `keys` (the issuer's keys that are not revoked) under the issuer's DID `did` as the
+/// trust list names it (`None`: a trust list made before issuers had one, whose lists name
+/// the key's did:key), that it is not expired as of `now` (expiry is left to the caller to
+/// warn about), and decodes `size` entries.
 /// Takes the JSON by value and drops it once parsed: at national scale it is over a
 /// megabyte, and the gate's peak memory during sync is what this bounds.
 pub fn verify_list(
     json: String,
     keys: &[VerifyingKey],
+    want_did: Option<&str>,
     size: u64,
     now: i64,
 ) -> Result<CheckedList> {
@@ -159,7 +162,13 @@ pub fn verify_list(
     for p in vc.proofs.iter() {
         let vm = p.verification_method.id().to_string();
         let ok = w3c::method_key(&vm).is_some_and(|(did, key)| {
-            keys.contains(&key) && (did == issuer || (did.starts_with("did:key:") && issuer == did))
+            // The list's issuer is the one the trust list names (its did:web), or for a
+            // trust list made before issuers had one, the signing key's own did:key.
+            let expected = match want_did {
+                Some(d) => d == issuer,
+                None => issuer == w3c::did_key(&key),
+            };
+            keys.contains(&key) && did == issuer && expected
         });
         if !ok {
             return Err(bad(format!(

@@ -77,6 +77,9 @@ pub struct TrustedIssuer {
     pub id: u32,
     /// Display name, e.g. "DOPA Bangkok".
     pub name: String,
+    /// Its DID in the W3C form (a did:web); `None` in trust lists made before issuers had
+    /// one, whose W3C forms name the signing key's did:key.
+    pub did: Option<String>,
 }
 
 /// Everything the verify engine needs to know about whom to trust.
@@ -627,6 +630,8 @@ pub struct ListedIssuer {
     pub name: String,
     /// Keys.
     pub keys: Vec<IssuerKey>,
+    /// Its DID in the W3C form, signed with the rest (see [`TrustedIssuer::did`]).
+    pub did: Option<String>,
 }
 
 /// The trust list: issuers, keys, status pins; signed by the root.
@@ -675,11 +680,11 @@ impl TrustList {
                         ])
                     })
                     .collect();
-                Value::Array(vec![
-                    u(i.id),
-                    Value::Text(i.name.clone()),
-                    Value::Array(keys),
-                ])
+                let mut entry = vec![u(i.id), Value::Text(i.name.clone()), Value::Array(keys)];
+                if let Some(did) = &i.did {
+                    entry.push(Value::Text(did.clone()));
+                }
+                Value::Array(entry)
             })
             .collect();
         let status = self
@@ -731,9 +736,22 @@ impl TrustList {
                 4 => t.expires = cbor::int(&v, "expires")?,
                 5 => {
                     for i in cbor::array(v, "issuers")? {
-                        let [id, name, keys]: [Value; 3] = cbor::array(i, "issuer")?
-                            .try_into()
-                            .map_err(|_| err("issuer: expected 3 items"))?;
+                        // [id, name, keys] or, since issuers have a DID, [.., did].
+                        let mut items = cbor::array(i, "issuer")?;
+                        let did = match items.len() {
+                            3 => None,
+                            4 => {
+                                let d = cbor::text(items.pop().expect("4 items"), "issuer DID")?;
+                                if !crate::w3c::is_issuer_did(&d) {
+                                    return Err(err(
+                                        "issuer: the DID is not a did:web of a host name",
+                                    ));
+                                }
+                                Some(d)
+                            }
+                            _ => return Err(err("issuer: expected 3 or 4 items")),
+                        };
+                        let [id, name, keys]: [Value; 3] = items.try_into().expect("3 items left");
                         let id = u32::try_from(cbor::uint(&id, "issuer id")?)
                             .map_err(|_| err("issuer id too large"))?;
                         let mut out = Vec::new();
@@ -775,6 +793,7 @@ impl TrustList {
                             id,
                             name: cbor::text(name, "issuer name")?,
                             keys: out,
+                            did,
                         });
                     }
                 }
@@ -823,6 +842,7 @@ impl TrustList {
                 .map(|i| TrustedIssuer {
                     id: i.id,
                     name: i.name.clone(),
+                    did: i.did.clone(),
                 })
                 .collect(),
             keys: self

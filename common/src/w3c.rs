@@ -125,13 +125,25 @@ pub fn is_issuer_did(did: &str) -> bool {
             && l.bytes()
                 .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'-'))
     };
+    // A host name, not an IP address (did:web section 3.1): its last label is not all
+    // digits. A port in 1..=65535. No path segment starting with `.`: `.well-known` and
+    // `..` would resolve to another document's address.
+    let top_is_name = domain
+        .rsplit('.')
+        .next()
+        .is_some_and(|t| !t.bytes().all(|b| b.is_ascii_digit()));
     did.len() <= MAX_DID
         && domain.split('.').all(label)
         && domain.contains('.')
-        && port
-            .is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()))
+        && top_is_name
+        && port.is_none_or(|p| {
+            p.len() <= 5
+                && p.bytes().all(|b| b.is_ascii_digit())
+                && p.parse::<u32>().is_ok_and(|n| (1..=65535).contains(&n))
+        })
         && parts.all(|seg| {
             !seg.is_empty()
+                && !seg.starts_with('.')
                 && seg
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
@@ -146,6 +158,11 @@ pub fn issuer_method(did: &str, key: &VerifyingKey) -> String {
 
 /// The Ed25519 key a multibase `z6Mk...` names (multicodec ed25519-pub, base58btc).
 fn multibase_key(mb: &str) -> Option<VerifyingKey> {
+    // `z6Mk` and 44 more: 34 bytes in base58btc. Checked first: a long string costs the
+    // decoder quadratic time.
+    if mb.len() != 48 {
+        return None;
+    }
     let raw = bs58::decode(mb.strip_prefix('z')?).into_vec().ok()?;
     let key: [u8; 32] = raw.strip_prefix(&[0xed, 0x01])?.try_into().ok()?;
     VerifyingKey::from_bytes(&key).ok()
@@ -242,6 +259,12 @@ impl DIDResolver for IssuerDids {
 /// did:web's method, or (an issuer named by its did:key) the did:key URL.
 pub(crate) fn method_for(issuer: &str, key: &VerifyingKey) -> Result<String> {
     if issuer.starts_with("did:key:") {
+        // Only the key's own did:key: any other would not verify as its issuer.
+        if did_key(key) != issuer {
+            return Err(w3c(format!(
+                "the issuer {issuer} is not this key's did:key"
+            )));
+        }
         Ok(did_key_url(key))
     } else if is_issuer_did(issuer) {
         Ok(issuer_method(issuer, key))
@@ -703,12 +726,16 @@ pub fn verify(json: &str, now: i64) -> Result<Checked> {
     let vm = proof.verification_method.id().to_string();
     let v: Value = serde_json::from_str(json)?;
     let issuer = v["issuer"].as_str().unwrap_or_default();
+    // eddsa-rdfc-2022 for an assertion, and nothing else (ssi would verify any suite).
+    if v["proof"]["cryptosuite"] != "eddsa-rdfc-2022"
+        || v["proof"]["proofPurpose"] != "assertionMethod"
+    {
+        return Err(w3c("the proof must be eddsa-rdfc-2022 for assertionMethod"));
+    }
+    // The method's DID is the issuer: its did:web, or (before issuers had one) the key's
+    // did:key, whose method's DID is that did:key itself.
     let signer = match method_key(&vm) {
-        Some((did, key))
-            if did == issuer || (issuer.starts_with("did:key:") && did_key(&key) == issuer) =>
-        {
-            key
-        }
+        Some((did, key)) if did == issuer => key,
         _ => {
             return Err(w3c(format!(
                 "its proof's method {vm} is not a key of its issuer {issuer}"
@@ -937,5 +964,41 @@ mod tests {
         assert!(STANDARD.decode("TWF=").is_err());
         assert!(STANDARD.decode("TWE").is_err());
         assert!(STANDARD.decode("TW=").is_err());
+    }
+}
+
+#[cfg(test)]
+mod did_tests {
+    use super::*;
+
+    #[test]
+    fn issuer_dids_are_host_names_with_sane_ports_and_paths() {
+        for ok in [
+            "did:web:issue.dopa.go.th",
+            "did:web:issuer-1.tuaton.invalid",
+            "did:web:issue.dopa.go.th%3A8443:offices:bang-rak",
+        ] {
+            assert!(is_issuer_did(ok), "{ok}");
+        }
+        for bad in [
+            "did:web:192.168.1.10",
+            "did:web:issue.dopa.go.th%3A0",
+            "did:web:issue.dopa.go.th%3A70000",
+            "did:web:issue.dopa.go.th:.well-known",
+            "did:web:issue.dopa.go.th:..:x",
+            "did:web:Issue.dopa.go.th",
+            "did:web:localhost",
+            "did:web:a.b:",
+        ] {
+            assert!(!is_issuer_did(bad), "{bad}");
+        }
+        let k = ed25519_dalek::SigningKey::from_bytes(&[3; 32]).verifying_key();
+        let vm = issuer_method("did:web:issue.dopa.go.th", &k);
+        assert_eq!(method_key(&vm), Some(("did:web:issue.dopa.go.th", k)));
+        assert!(method_key(&format!("{vm}x")).is_none());
+        assert!(method_key(&format!("did:web:issue.dopa.go.th#z{}", "1".repeat(5000))).is_none());
+        // A did:key issuer is only the key's own.
+        let other = ed25519_dalek::SigningKey::from_bytes(&[4; 32]).verifying_key();
+        assert!(method_for(&did_key(&other), &k).is_err());
     }
 }

@@ -44,6 +44,7 @@ fn list(version: u64, root_version: u64) -> TrustList {
             id: 1,
             name: "DOPA".into(),
             keys: trust().keys,
+            did: Some(tuaton_common::w3c::default_issuer_did(1)),
         }],
         status: vec![],
     }
@@ -257,8 +258,14 @@ fn status_list_round_trips_through_ssi() {
     )
     .unwrap();
     assert!(json.contains("BitstringStatusListCredential"));
-    let checked =
-        status::verify_list(json.clone(), &[issuer_key().verifying_key()], 131_072, NOW).unwrap();
+    let checked = status::verify_list(
+        json.clone(),
+        &[issuer_key().verifying_key()],
+        Some(tuaton_common::w3c::default_issuer_did(1).as_str()),
+        131_072,
+        NOW,
+    )
+    .unwrap();
     assert_eq!(checked.bits, bits);
     assert_eq!(checked.valid_until, Some(NOW + 86_400));
     let mut lists = StatusLists::default();
@@ -292,8 +299,14 @@ fn an_absurd_list_size_is_refused_before_allocating() {
     )
     .unwrap();
     for size in [0, u64::MAX, status::MAX_ENTRIES + 1] {
-        let e = status::verify_list(json.clone(), &[issuer_key().verifying_key()], size, NOW)
-            .unwrap_err();
+        let e = status::verify_list(
+            json.clone(),
+            &[issuer_key().verifying_key()],
+            Some(tuaton_common::w3c::default_issuer_did(1).as_str()),
+            size,
+            NOW,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("outside"), "{e}");
     }
 }
@@ -311,8 +324,14 @@ fn status_list_signed_by_another_key_or_altered_is_refused() {
         NOW + 86_400,
     )
     .unwrap();
-    let e = status::verify_list(json.clone(), &[issuer_key().verifying_key()], 131_072, NOW)
-        .unwrap_err();
+    let e = status::verify_list(
+        json.clone(),
+        &[issuer_key().verifying_key()],
+        Some(tuaton_common::w3c::default_issuer_did(1).as_str()),
+        131_072,
+        NOW,
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("not a key of this issuer"), "{e}");
     let json = status::sign_list(
         &bits,
@@ -325,7 +344,14 @@ fn status_list_signed_by_another_key_or_altered_is_refused() {
     )
     .unwrap();
     let tampered = json.replace("\"revocation\"", "\"suspension\"");
-    assert!(status::verify_list(tampered, &[issuer_key().verifying_key()], 131_072, NOW).is_err());
+    assert!(status::verify_list(
+        tampered,
+        &[issuer_key().verifying_key()],
+        Some(tuaton_common::w3c::default_issuer_did(1).as_str()),
+        131_072,
+        NOW
+    )
+    .is_err());
 }
 
 // ---- Root of trust: the attacks of a bundle source (docs/THREATS.md, "Root of trust").
@@ -496,4 +522,21 @@ fn too_many_roots_are_refused_before_any_is_verified() {
     let many = vec![root1(); MAX_ROOTS + 1];
     let e = tofu(&many, &signed_list(1, 1, &[1, 2])).unwrap_err();
     assert!(matches!(e, Error::Trust(_)), "{e}");
+}
+
+#[test]
+fn attack_a_status_list_under_another_issuers_did_is_refused() {
+    // Signed by this issuer's own key, but claiming another issuer's DID (or, against a
+    // trust list made before issuers had one, anything but the key's did:key).
+    let bits = Bitset::new(131_072);
+    let mine = tuaton_common::w3c::default_issuer_did(1);
+    let other = "did:web:issue.other-province.go.th";
+    let keys = [issuer_key().verifying_key()];
+    let json = status::sign_list(&bits, 1, other, 0, &issuer_key(), NOW, NOW + 86_400).unwrap();
+    let e = status::verify_list(json.clone(), &keys, Some(&mine), 131_072, NOW).unwrap_err();
+    assert!(e.to_string().contains("not a key of this issuer"), "{e}");
+    assert!(status::verify_list(json, &keys, None, 131_072, NOW).is_err());
+    let json = status::sign_list(&bits, 1, &mine, 0, &issuer_key(), NOW, NOW + 86_400).unwrap();
+    assert!(status::verify_list(json.clone(), &keys, Some(&mine), 131_072, NOW).is_ok());
+    assert!(status::verify_list(json, &keys, None, 131_072, NOW).is_err());
 }

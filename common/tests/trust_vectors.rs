@@ -131,6 +131,7 @@ fn make_bundle() -> Bundle {
             issuers: vec![ListedIssuer {
                 id: 1,
                 name: "DOPA Bangkok".into(),
+                did: Some(tuaton_common::w3c::default_issuer_did(1)),
                 keys: vec![
                     ik(&active_key(), &KID, W1 + 1, None, KeyState::Active),
                     ik(
@@ -222,9 +223,17 @@ fn sync(b: &Bundle) -> (TrustState, StatusLists) {
             .filter(|k| !matches!(k.state, KeyState::Revoked { .. }))
             .map(|k| k.public)
             .collect();
+        let did = state
+            .trust_list
+            .list
+            .issuers
+            .iter()
+            .find(|i| i.id == pin.issuer)
+            .and_then(|i| i.did.clone());
         let checked = status::verify_list(
             String::from_utf8(file.clone()).unwrap(),
             &keys,
+            did.as_deref(),
             pin.size,
             NOW,
         )

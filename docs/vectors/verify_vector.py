@@ -288,7 +288,13 @@ class Gate:
         self.stale_from = min(t[4], self.root[2])
         self.keys = {}
         self.names = {}
-        for issuer, name, keys in t[5]:
+        self.dids = {}
+        for entry in t[5]:
+            # [issuer, name, keys] or, since issuers have a DID, [issuer, name, keys, did].
+            assert len(entry) in (3, 4), "issuer entry"
+            issuer, name, keys = entry[:3]
+            if len(entry) == 4:
+                self.dids[issuer] = entry[3]
             self.names[issuer] = name
             for kid, public, nb, na, state, rat in keys:
                 assert (state == 2) == (rat is not None), "revoked-at exactly on revoked keys"
@@ -305,7 +311,8 @@ class Gate:
                        if i == issuer for pub, _, _, st in ks if st != 2]
             did, frag = vc["proof"]["verificationMethod"].split("#", 1)
             assert frag in allowed, "status list signed by a key of this issuer"
-            assert did == vc["issuer"] and (did.startswith("did:web:") or did == "did:key:" + frag)
+            want = self.dids.get(issuer, "did:key:" + frag)
+            assert did == vc["issuer"] == want, "status list issued by the issuer the trust list names"
             enc = vc["credentialSubject"]["encodedList"]
             assert enc[0] == "u", "multibase base64url"
             bits = gzip.decompress(base64.urlsafe_b64decode(enc[1:] + "=" * (-len(enc[1:]) % 4)))

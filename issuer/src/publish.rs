@@ -120,6 +120,7 @@ pub(crate) fn build_bundle(i: &BundleInput<'_>) -> Result<BuiltBundle> {
             id: i.issuer,
             name: i.name.clone(),
             keys: i.keys.clone(),
+            did: Some(i.did.clone()),
         }],
         status: pins,
     };

@@ -59,8 +59,14 @@ fn child_main(mode: &str, file: &str) {
         }
         "verify" => {
             let json = std::fs::read_to_string(file).unwrap();
-            let c = status::verify_list(json, &[key().verifying_key()], ENTRIES, 1_800_000_000)
-                .unwrap();
+            let c = status::verify_list(
+                json,
+                &[key().verifying_key()],
+                Some(tuaton_common::w3c::default_issuer_did(1).as_str()),
+                ENTRIES,
+                1_800_000_000,
+            )
+            .unwrap();
             std::hint::black_box(c.bits.get(12_345));
         }
         "startup" => {
@@ -382,6 +388,7 @@ fn write_bundle(dir: &Path, root_key: &SigningKey, issuer_key: &SigningKey, stat
         issuers: vec![ListedIssuer {
             id: 1,
             name: "DOPA".into(),
+            did: Some(tuaton_common::w3c::default_issuer_did(1)),
             keys: vec![IssuerKey {
                 issuer: 1,
                 kid: vec![1, 2, 3, 4],

@@ -186,6 +186,7 @@ impl Scenario {
                     id: 1,
                     name: "DOPA (demo)".into(),
                     keys,
+                    did: Some(tuaton_common::w3c::default_issuer_did(1)),
                 }],
                 status: vec![],
             },

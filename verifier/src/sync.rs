@@ -120,12 +120,16 @@ fn verify_status(
     file: Vec<u8>,
     now: i64,
 ) -> Result<CheckedList> {
-    let keys: Vec<_> = state
+    let listed: Vec<_> = state
         .trust_list
         .list
         .issuers
         .iter()
         .filter(|i| i.id == issuer)
+        .collect();
+    let did = listed.iter().find_map(|i| i.did.as_deref());
+    let keys: Vec<_> = listed
+        .iter()
         .flat_map(|i| i.keys.iter())
         .filter(|k| !matches!(k.state, tuaton_common::trust::KeyState::Revoked { .. }))
         .map(|k| k.public)
@@ -135,5 +139,5 @@ fn verify_status(
             "status list is not UTF-8".into(),
         ))
     })?;
-    status::verify_list(json, &keys, size, now).map_err(GateError::Trust)
+    status::verify_list(json, &keys, did, size, now).map_err(GateError::Trust)
 }

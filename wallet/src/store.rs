@@ -392,7 +392,7 @@ impl Unlocked<'_> {
         tuaton_common::package::forms_agree(&gate.claims()?, &checked.claims, &pkg.w3c)
             .map_err(|e| bad(e.to_string()))?;
         if let Some(state) = bundle {
-            check_as_a_gate(&gate, &holder, state, checked.signer, now)?;
+            check_as_a_gate(&gate, &holder, state, &checked, now)?;
         }
         let offered = bundle
             .map(|s| HeldIssuer::of(s, full.payload.issuer))
@@ -529,7 +529,7 @@ fn check_as_a_gate(
     gate: &tuaton_common::gate::GateCredential,
     holder: &HolderSecret,
     state: &TrustState,
-    w3c_signer: Option<ed25519_dalek::VerifyingKey>,
+    w3c: &w3c::Checked,
     now: i64,
 ) -> Result<()> {
     use tuaton_common::verify::{self, Context, MemoryReplay, NoStatus};
@@ -559,11 +559,25 @@ fn check_as_a_gate(
     let full = gate.full_member()?;
     let named = store
         .keys_for(full.payload.issuer, &full.kid)
-        .any(|k| Some(k.public) == w3c_signer);
+        .any(|k| Some(k.public) == w3c.signer);
     if !named {
         return Err(bad(
             "its W3C form names another issuer key than its gate form".into(),
         ));
+    }
+    // And the issuer the trust list names: its DID, or (a trust list made before issuers
+    // had one) the signing key's did:key. Another issuer's DID would be a false claim.
+    let listed = store
+        .issuers
+        .iter()
+        .find(|i| i.id == full.payload.issuer)
+        .and_then(|i| i.did.clone());
+    let want = listed.or_else(|| w3c.signer.as_ref().map(w3c::did_key));
+    if want.as_deref() != Some(w3c.issuer.as_str()) {
+        return Err(bad(format!(
+            "its W3C form names the issuer {}, not the one the trust list names",
+            tuaton_common::text::for_display(&w3c.issuer)
+        )));
     }
     Ok(())
 }

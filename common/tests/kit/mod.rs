@@ -35,6 +35,7 @@ pub fn trust() -> TrustStore {
         issuers: vec![TrustedIssuer {
             id: 1,
             name: "DOPA".into(),
+            did: None,
         }],
         keys: vec![IssuerKey {
             issuer: 1,

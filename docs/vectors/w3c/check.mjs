@@ -33,9 +33,10 @@ documents.set(did.id, did);
 for(const vm of did.verificationMethod) {
   documents.set(vm.id, {'@context': multikeyContext.CONTEXT_URL, ...vm});
 }
-// Every status list credential in the bundle, by its id.
-for(const f of fs.readdirSync(path.join(bundleDir, 'status'))) {
-  const list = read(path.join('status', f));
+// The status list credentials of the current generation, by their id: the ones
+// index.json names (the bundle keeps three generations of files under the same ids).
+for(const f of read('index.json').status) {
+  const list = read(f);
   documents.set(list.id, list);
 }
 

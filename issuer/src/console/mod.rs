@@ -118,9 +118,9 @@ fn failure(e: IssuerError) -> Response {
     )
 }
 
-/// Refuses a state-changing request another site's page started: its `Origin` is not
-/// this service's, or the browser says it is cross-site.
-fn same_origin(app: &App, h: &HeaderMap) -> Result<(), Response> {
+/// The refusal of a state-changing request another site's page started (its `Origin` is
+/// not this service's, or the browser says it is cross-site); `None` for the console's own.
+fn cross_site(app: &App, h: &HeaderMap) -> Option<Response> {
     let ours = tuaton_common::bundle::url_origin(&app.public_url);
     let origin_ok = match h.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
         None => true,
@@ -131,14 +131,14 @@ fn same_origin(app: &App, h: &HeaderMap) -> Result<(), Response> {
         .and_then(|v| v.to_str().ok())
         .is_none_or(|s| s != "cross-site");
     if origin_ok && site_ok {
-        Ok(())
+        None
     } else {
         tracing::warn!(
             origin = ?h.get(header::ORIGIN),
             site = ?h.get("sec-fetch-site"),
             "console: a cross-site form was refused"
         );
-        Err(html(
+        Some(html(
             StatusCode::FORBIDDEN,
             page::message(
                 "ปฏิเสธ / Refused",
@@ -185,7 +185,7 @@ async fn login_page() -> Response {
 }
 
 async fn login(State(app): State<Arc<App>>, h: HeaderMap, body: Bytes) -> Response {
-    if let Err(r) = same_origin(&app, &h) {
+    if let Some(r) = cross_site(&app, &h) {
         return r;
     }
     let form: BTreeMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
@@ -235,7 +235,7 @@ async fn login(State(app): State<Arc<App>>, h: HeaderMap, body: Bytes) -> Respon
 }
 
 async fn logout(State(app): State<Arc<App>>, h: HeaderMap, body: Bytes) -> Response {
-    if let Err(r) = same_origin(&app, &h) {
+    if let Some(r) = cross_site(&app, &h) {
         return r;
     }
     let (_, csrf) = match signed_in(&app, &h).await {
@@ -265,7 +265,7 @@ async fn logout(State(app): State<Arc<App>>, h: HeaderMap, body: Bytes) -> Respo
 const MAX_PORTRAIT: usize = crate::issue::MAX_PORTRAIT_BYTES as usize;
 
 async fn create_offer(State(app): State<Arc<App>>, h: HeaderMap, mut mp: Multipart) -> Response {
-    if let Err(r) = same_origin(&app, &h) {
+    if let Some(r) = cross_site(&app, &h) {
         return r;
     }
     let (officer, csrf) = match signed_in(&app, &h).await {
@@ -526,7 +526,9 @@ async fn admin_form(
     h: &HeaderMap,
     body: &[u8],
 ) -> Result<(Officer, String, BTreeMap<String, String>), Response> {
-    same_origin(app, h)?;
+    if let Some(r) = cross_site(app, h) {
+        return Err(r);
+    }
     let (o, csrf) = admin_signed_in(app, h).await?;
     let form: BTreeMap<String, String> = form_urlencoded::parse(body).into_owned().collect();
     if !csrf_ok(form.get("csrf").map(String::as_str), &csrf) {
