@@ -38,6 +38,7 @@ fn help_lists_every_command() {
             "restore",
             "serve",
             "office",
+            "officer",
             "offer",
             "publish"
         ],
