@@ -408,6 +408,59 @@ fn an_officer_signs_in_makes_an_offer_a_wallet_enrols_and_the_page_sees_it() {
             assert!(t.elapsed() < Duration::from_secs(15), "{done}");
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
+
+        // And manages officers: one added, one revoked, who then cannot sign in.
+        fill(&c, "officer_name", "nok").await;
+        fill(&c, "officer_office", "Bang Rak District").await;
+        fill(&c, "officer_password", PASSWORD).await;
+        soon(&c, Locator::Id("add-officer"))
+            .await
+            .click()
+            .await
+            .unwrap();
+        let t = Instant::now();
+        loop {
+            let list = soon(&c, Locator::Id("officers"))
+                .await
+                .text()
+                .await
+                .unwrap_or_default();
+            if list.contains("nok") {
+                break;
+            }
+            assert!(t.elapsed() < Duration::from_secs(15), "{list}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let malee = soon(&c, Locator::XPath("//tr[td[1]='malee']//button")).await;
+        malee.click().await.unwrap();
+        let t = Instant::now();
+        loop {
+            let done = soon(&c, Locator::Id("done"))
+                .await
+                .text()
+                .await
+                .unwrap_or_default();
+            if done.contains("no longer sign in") {
+                break;
+            }
+            assert!(t.elapsed() < Duration::from_secs(15), "{done}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        soon(&c, Locator::Css("nav button"))
+            .await
+            .click()
+            .await
+            .unwrap();
+        soon(&c, Locator::Id("sign-in")).await;
+        sign_in(&c, base, "malee", PASSWORD).await;
+        let alert = soon(&c, Locator::Css("p.error"))
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(alert.contains("Wrong name or password"), "{alert}");
+        sign_in(&c, base, "nok", PASSWORD).await;
+        soon(&c, Locator::Css("nav")).await;
         c.close().await.unwrap();
     });
     let mut pg = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
@@ -473,4 +526,82 @@ fn attack_wrong_passwords_lock_the_account_even_against_the_right_one() {
         "name=somsak&password=x",
     );
     assert_eq!(status, 403);
+}
+
+/// One request over a fresh connection: (status, head as sent).
+fn raw(
+    base: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String) {
+    use std::io::{Read, Write};
+    let addr = base.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    write!(s, "{head}\r\n{body}").unwrap();
+    let mut all = vec![];
+    s.read_to_end(&mut all).unwrap();
+    let all = String::from_utf8_lossy(&all).into_owned();
+    let head = all.split("\r\n\r\n").next().unwrap_or_default().to_owned();
+    (head[9..12].parse().unwrap(), head)
+}
+
+#[test]
+fn a_session_ends_after_fifteen_idle_minutes() {
+    let w = World::new();
+    let db = TestDb::new();
+    issuer_in(&w, &db, &[], &[]);
+    officer_add(&db, "malee");
+    let now = chrono::Utc::now().timestamp();
+    let at = |t: i64| chrono::DateTime::from_timestamp(t, 0).unwrap().to_rfc3339();
+    // Instances of the service whose clocks stand at the times of the officer's requests
+    // (they share the database, as instances behind one balancer do).
+    let signed_in_at = Service::start(&db.url, &["--at", &at(now)], &[]);
+    let form = form_urlencoded::Serializer::new(String::new())
+        .append_pair("name", "malee")
+        .append_pair("password", PASSWORD)
+        .finish();
+    let (status, head) = raw(
+        &signed_in_at.url,
+        "POST",
+        "/console/login",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        &form,
+    );
+    assert_eq!(status, 303, "{head}");
+    let cookie = head
+        .lines()
+        .find_map(|l| {
+            l.split_once(':')
+                .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
+                .map(|(_, v)| v.trim().to_owned())
+        })
+        .expect("a session cookie");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let cookie = cookie.split(';').next().unwrap().to_owned();
+    // Fourteen minutes on: still signed in, and the request keeps the session alive.
+    let later = Service::start(&db.url, &["--at", &at(now + 14 * 60)], &[]);
+    assert_eq!(
+        raw(&later.url, "GET", "/console", &[("Cookie", &cookie)], "").0,
+        200
+    );
+    // Sixteen idle minutes after that: the session has ended.
+    let idle = Service::start(&db.url, &["--at", &at(now + 30 * 60)], &[]);
+    let (status, head) = raw(&idle.url, "GET", "/console", &[("Cookie", &cookie)], "");
+    assert_eq!(status, 303, "{head}");
+    assert!(
+        head.to_lowercase().contains("location: /console/login"),
+        "{head}"
+    );
 }

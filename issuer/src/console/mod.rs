@@ -43,6 +43,8 @@ pub fn router() -> Router<Arc<App>> {
         .route("/console/admin", get(admin_page))
         .route("/console/admin/revoke", post(admin_revoke))
         .route("/console/admin/publish", post(admin_publish))
+        .route("/console/admin/officers", post(admin_add_officer))
+        .route("/console/admin/officers/revoke", post(admin_revoke_officer))
         .route("/console/static/console.css", get(css))
         .route("/console/static/console.js", get(js))
         .layer(axum::middleware::from_fn(headers))
@@ -510,14 +512,64 @@ async fn admin_signed_in(app: &App, h: &HeaderMap) -> Result<(Officer, String), 
     Ok((o, csrf))
 }
 
+/// The admin page with `done` said at the top, and the officers as they are now.
+async fn admin_answer(app: &App, o: &Officer, csrf: &str, done: Option<&str>) -> Response {
+    match app.issuer.officers((app.now)()).await {
+        Ok(list) => html(
+            StatusCode::OK,
+            page::admin((&o.name, &o.office.name, csrf), done, &list),
+        ),
+        Err(e) => failure(e),
+    }
+}
+
 async fn admin_page(State(app): State<Arc<App>>, h: HeaderMap) -> Response {
     match admin_signed_in(&app, &h).await {
-        Ok((o, csrf)) => html(
-            StatusCode::OK,
-            page::admin((&o.name, &o.office.name, &csrf), None),
-        ),
+        Ok((o, csrf)) => admin_answer(&app, &o, &csrf, None).await,
         Err(r) => r,
     }
+}
+
+async fn admin_add_officer(State(app): State<Arc<App>>, h: HeaderMap, body: Bytes) -> Response {
+    let (o, csrf, form) = match admin_form(&app, &h, &body).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let get = |k: &str| form.get(k).map(|v| v.trim().to_owned()).unwrap_or_default();
+    let (name, office) = (get("name"), get("office"));
+    let password = form.get("password").cloned().unwrap_or_default();
+    let text = match app
+        .issuer
+        .add_officer(&name, &office, &password, (app.now)())
+        .await
+    {
+        Ok(()) => format!("Officer {name} of {office} can sign in."),
+        Err(
+            e @ (IssuerError::OfficerExists(_)
+            | IssuerError::NoSuchOffice(_)
+            | IssuerError::Usage(_)
+            | IssuerError::BadRequest(_)),
+        ) => format!("Not added: {e}"),
+        Err(e) => return failure(e),
+    };
+    admin_answer(&app, &o, &csrf, Some(&text)).await
+}
+
+async fn admin_revoke_officer(State(app): State<Arc<App>>, h: HeaderMap, body: Bytes) -> Response {
+    let (o, csrf, form) = match admin_form(&app, &h, &body).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let name = form
+        .get("name")
+        .map(|v| v.trim().to_owned())
+        .unwrap_or_default();
+    let text = match app.issuer.revoke_officer(&name, (app.now)()).await {
+        Ok(()) => format!("Officer {name} can no longer sign in; their sessions ended."),
+        Err(e @ IssuerError::NoSuchOfficer(_)) => format!("Not revoked: {e}"),
+        Err(e) => return failure(e),
+    };
+    admin_answer(&app, &o, &csrf, Some(&text)).await
 }
 
 /// A form post of the admin page, checked: origin, session, admin office, CSRF token.
@@ -542,7 +594,6 @@ async fn admin_revoke(State(app): State<Arc<App>>, h: HeaderMap, body: Bytes) ->
         Ok(x) => x,
         Err(r) => return r,
     };
-    let who = (o.name.as_str(), o.office.name.as_str(), csrf.as_str());
     let actor = crate::Actor {
         office: o.office.name.clone(),
         officer: o.name.clone(),
@@ -572,7 +623,7 @@ async fn admin_revoke(State(app): State<Arc<App>>, h: HeaderMap, body: Bytes) ->
         ) => format!("Not revoked: {e}"),
         Err(e) => return failure(e),
     };
-    html(StatusCode::OK, page::admin(who, Some(&text)))
+    admin_answer(&app, &o, &csrf, Some(&text)).await
 }
 
 async fn admin_publish(State(app): State<Arc<App>>, h: HeaderMap, body: Bytes) -> Response {
@@ -580,22 +631,18 @@ async fn admin_publish(State(app): State<Arc<App>>, h: HeaderMap, body: Bytes) -
         Ok(x) => x,
         Err(r) => return r,
     };
-    let who = (o.name.as_str(), o.office.name.as_str(), csrf.as_str());
     let actor = crate::Actor {
         office: o.office.name.clone(),
         officer: o.name.clone(),
     };
     match app.issuer.publish(&actor, (app.now)(), 7).await {
-        Ok(b) => html(
-            StatusCode::OK,
-            page::admin(
-                who,
-                Some(&format!(
-                    "Published trust list version {} ({} revoked); gates take it at their next sync.",
-                    b.report.trust_list_version, b.report.revoked
-                )),
-            ),
-        ),
+        Ok(b) => {
+            let text = format!(
+                "Published trust list version {} ({} revoked); gates take it at their next sync.",
+                b.report.trust_list_version, b.report.revoked
+            );
+            admin_answer(&app, &o, &csrf, Some(&text)).await
+        }
         Err(e) => failure(e),
     }
 }

@@ -197,6 +197,23 @@ impl Issuer<PgStore> {
         tx.commit().await
     }
 
+    /// Every active officer, with their office, and whether sign-in is locked now.
+    pub async fn officers(&self, now: i64) -> Result<Vec<(String, String, bool)>> {
+        let mut tx = self.store().begin().await?;
+        let rows = tx
+            .read_all(
+                "SELECT o.name, f.name, o.locked_until > $1 FROM officers o
+                 JOIN offices f ON f.id = o.office_id
+                 WHERE o.revoked_at IS NULL ORDER BY f.name, o.name",
+                &[&now],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect())
+    }
+
     /// Signs an officer in: a new session, or why not. Every wrong password counts; the
     /// fifth in a row locks the account for [`LOCK_SECS`].
     pub async fn sign_in(&self, name: &str, password: &str, now: i64) -> Result<NewSession> {

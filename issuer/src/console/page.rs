@@ -270,11 +270,26 @@ pub fn today(who: (&str, &str, &str), rows: &[super::officers::Issued]) -> Strin
 
 /// The administrators' page: revoke a card or every card of a citizen (a lost phone),
 /// and publish; `done` says what the last action did.
-pub fn admin(who: (&str, &str, &str), done: Option<&str>) -> String {
+pub fn admin(
+    who: (&str, &str, &str),
+    done: Option<&str>,
+    officers: &[(String, String, bool)],
+) -> String {
     let done = done
         .map(|d| format!(r#"<p class="state" id="done" role="status">{}</p>"#, esc(d)))
         .unwrap_or_default();
     let csrf = esc(who.2);
+    let mut rows = String::new();
+    for (name, office, locked) in officers {
+        let _ = write!(
+            rows,
+            r#"<tr><td>{}</td><td>{}</td><td>{}</td><td><form method="post" action="/console/admin/officers/revoke"><input type="hidden" name="csrf" value="{csrf}"><input type="hidden" name="name" value="{}"><button>เพิกถอน / Revoke</button></form></td></tr>"#,
+            esc(name),
+            esc(office),
+            if *locked { "ล็อก / locked" } else { "" },
+            esc(name),
+        );
+    }
     layout(
         "ผู้ดูแล / Administration",
         Some(who),
@@ -291,6 +306,15 @@ pub fn admin(who: (&str, &str, &str), done: Option<&str>) -> String {
 <input type="hidden" name="csrf" value="{csrf}">
 <p>Gates see revocations and key changes from the next publish.</p>
 <button type="submit" id="publish">เผยแพร่ / Publish</button>
+</form>
+<h2>เจ้าหน้าที่ / Officers</h2>
+<table id="officers"><thead><tr><th>ชื่อ / Name</th><th>สำนักงาน / Office</th><th></th><th></th></tr></thead><tbody>{rows}</tbody></table>
+<form method="post" action="/console/admin/officers" class="narrow">
+<input type="hidden" name="csrf" value="{csrf}">
+<label for="officer_name">ชื่อ / Name</label><input id="officer_name" name="name" required>
+<label for="officer_office">สำนักงาน / Office</label><input id="officer_office" name="office" required>
+<label for="officer_password">รหัสผ่าน / Password (10 characters or more)</label><input id="officer_password" name="password" type="password" autocomplete="new-password" required>
+<button type="submit" id="add-officer">เพิ่มเจ้าหน้าที่ / Add officer</button>
 </form>"#
         ),
     )
