@@ -67,6 +67,24 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 16;
 /// Longest an officer's name may be.
 pub const MAX_OFFICER: usize = 64;
 
+/// The office credential file (`office add --out`, or the console's Offices): which
+/// office, and its bearer secret.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OfficeCredential {
+    /// Always [`CREDENTIAL_FORMAT`].
+    pub format: String,
+    /// The office's name.
+    pub office: String,
+    /// Whether it is an admin's.
+    pub admin: bool,
+    /// The bearer secret.
+    pub token: String,
+}
+
+/// The `format` of an office credential file.
+pub const CREDENTIAL_FORMAT: &str = "tuaton-office-credential/1";
+
 /// An office (or admin) authenticated by its credential.
 #[derive(Clone, Debug)]
 pub struct Office {
@@ -896,6 +914,18 @@ impl Issuer<PgStore> {
         }
         tx.commit().await?;
         Ok(token)
+    }
+
+    /// Every office whose credential is not revoked: (name, admin).
+    pub async fn offices(&self) -> Result<Vec<(String, bool)>> {
+        let mut tx = self.store().begin().await?;
+        let rows = tx
+            .read_all(
+                "SELECT name, admin FROM offices WHERE revoked_at IS NULL ORDER BY name",
+                &[],
+            )
+            .await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 
     /// Revokes an office's credential: its next request is refused, and its open offers

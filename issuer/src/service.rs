@@ -12,16 +12,7 @@ use zeroize::Zeroizing;
 
 use super::{Cli, Cmd, OfficeCmd, OfficerCmd};
 
-/// The office credential file: which office, and its bearer secret.
-#[derive(serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct OfficeCredential {
-    format: String,
-    office: String,
-    admin: bool,
-    token: String,
-}
-const CREDENTIAL_FORMAT: &str = "tuaton-office-credential/1";
+use tuaton_issuer::pg::{OfficeCredential, CREDENTIAL_FORMAT};
 const MAX_CREDENTIAL_BYTES: u64 = 4096;
 
 /// Where the keys are: the token named on the command line, else sealed under the

@@ -342,6 +342,32 @@ fn an_officer_signs_in_makes_an_offer_a_wallet_enrols_and_the_page_sees_it() {
         let csp = c.source().await.unwrap();
         assert!(!csp.contains("<script>"), "no inline script");
 
+        // A JPEG over 64 KiB: refused beside the portrait, nothing made.
+        c.goto(&format!("{base}/console")).await.unwrap();
+        fill_record(&c, &w, None).await;
+        let big = w.path("big.jpg");
+        let noise = image::RgbImage::from_fn(400, 400, |x, y| {
+            let v = (x.wrapping_mul(7919) ^ y.wrapping_mul(104_729)).wrapping_mul(2_654_435_761);
+            image::Rgb([v as u8, (v >> 8) as u8, (v >> 16) as u8])
+        });
+        noise.save(&big).unwrap();
+        assert!(std::fs::metadata(&big).unwrap().len() > 64 * 1024);
+        let input = c.find(Locator::Id("portrait")).await.unwrap();
+        input.clear().await.unwrap();
+        input.send_keys(&big.display().to_string()).await.unwrap();
+        c.find(Locator::Id("create-offer"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let err = soon(&c, Locator::Id("portrait-error"))
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(err.contains("64 KiB"), "{err}");
+
         // A portrait that is not a JPEG: refused beside the portrait, nothing made.
         c.goto(&format!("{base}/console")).await.unwrap();
         fill_record(&c, &w, None).await;
@@ -461,6 +487,53 @@ fn an_officer_signs_in_makes_an_offer_a_wallet_enrols_and_the_page_sees_it() {
         assert!(alert.contains("Wrong name or password"), "{alert}");
         sign_in(&c, base, "nok", PASSWORD).await;
         soon(&c, Locator::Css("nav")).await;
+        soon(&c, Locator::Css("nav button"))
+            .await
+            .click()
+            .await
+            .unwrap();
+        soon(&c, Locator::Id("sign-in")).await;
+
+        // Offices too: a new office's credential is shown once and works for its
+        // machine; a revoked office's does not.
+        sign_in(&c, base, "hq-admin", PASSWORD).await;
+        c.goto(&format!("{base}/console/admin")).await.unwrap();
+        fill(&c, "office_name", "Chatuchak District").await;
+        soon(&c, Locator::Id("add-office"))
+            .await
+            .click()
+            .await
+            .unwrap();
+        let cred = soon(&c, Locator::Id("credential"))
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(cred.contains("tuaton-office-credential/1"), "{cred}");
+        std::fs::write(w.path("chatuchak.json"), &cred).unwrap();
+        let made = officer_offer(&w, &svc, "chatuchak.json", &sample_record(&w), &["--text"]);
+        assert_eq!(made.code, 0, "{}", made.stderr);
+        let revoke = soon(
+            &c,
+            Locator::XPath("//table[@id='offices']//tr[td[1]='Chatuchak District']//button"),
+        )
+        .await;
+        revoke.click().await.unwrap();
+        let t = Instant::now();
+        loop {
+            let list = soon(&c, Locator::Id("offices"))
+                .await
+                .text()
+                .await
+                .unwrap_or_default();
+            if !list.contains("Chatuchak") {
+                break;
+            }
+            assert!(t.elapsed() < Duration::from_secs(15), "{list}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let refused = officer_offer(&w, &svc, "chatuchak.json", &sample_record(&w), &["--text"]);
+        assert_ne!(refused.code, 0, "a revoked office's credential still works");
         c.close().await.unwrap();
     });
     let mut pg = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();

@@ -45,6 +45,8 @@ pub fn router() -> Router<Arc<App>> {
         .route("/console/admin/publish", post(admin_publish))
         .route("/console/admin/officers", post(admin_add_officer))
         .route("/console/admin/officers/revoke", post(admin_revoke_officer))
+        .route("/console/admin/offices", post(admin_add_office))
+        .route("/console/admin/offices/revoke", post(admin_revoke_office))
         .route("/console/static/console.css", get(css))
         .route("/console/static/console.js", get(js))
         .layer(axum::middleware::from_fn(headers))
@@ -512,15 +514,88 @@ async fn admin_signed_in(app: &App, h: &HeaderMap) -> Result<(Officer, String), 
     Ok((o, csrf))
 }
 
-/// The admin page with `done` said at the top, and the officers as they are now.
+/// The admin page with `done` said at the top (and a new office's credential, shown
+/// once), and the officers and offices as they are now.
 async fn admin_answer(app: &App, o: &Officer, csrf: &str, done: Option<&str>) -> Response {
-    match app.issuer.officers((app.now)()).await {
-        Ok(list) => html(
+    admin_answer_with(app, o, csrf, done, None).await
+}
+
+async fn admin_answer_with(
+    app: &App,
+    o: &Officer,
+    csrf: &str,
+    done: Option<&str>,
+    credential: Option<&str>,
+) -> Response {
+    let lists = async {
+        Ok::<_, IssuerError>((
+            app.issuer.officers((app.now)()).await?,
+            app.issuer.offices().await?,
+        ))
+    };
+    match lists.await {
+        Ok((officers, offices)) => html(
             StatusCode::OK,
-            page::admin((&o.name, &o.office.name, csrf), done, &list),
+            page::admin(
+                (&o.name, &o.office.name, csrf),
+                done,
+                &officers,
+                &offices,
+                credential,
+            ),
         ),
         Err(e) => failure(e),
     }
+}
+
+async fn admin_add_office(State(app): State<Arc<App>>, h: HeaderMap, body: Bytes) -> Response {
+    let (o, csrf, form) = match admin_form(&app, &h, &body).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let name = form
+        .get("name")
+        .map(|v| v.trim().to_owned())
+        .unwrap_or_default();
+    let admin = form.contains_key("admin");
+    match app.issuer.add_office(&name, admin, (app.now)()).await {
+        Ok(token) => {
+            let cred = crate::pg::OfficeCredential {
+                format: crate::pg::CREDENTIAL_FORMAT.into(),
+                office: name.clone(),
+                admin,
+                token,
+            };
+            let json = serde_json::to_string_pretty(&cred).expect("JSON");
+            let text = format!("Office {name} added.");
+            admin_answer_with(&app, &o, &csrf, Some(&text), Some(&json)).await
+        }
+        Err(e @ (IssuerError::OfficeExists(_) | IssuerError::BadRequest(_))) => {
+            admin_answer(&app, &o, &csrf, Some(&format!("Not added: {e}"))).await
+        }
+        Err(e) => failure(e),
+    }
+}
+
+async fn admin_revoke_office(State(app): State<Arc<App>>, h: HeaderMap, body: Bytes) -> Response {
+    let (o, csrf, form) = match admin_form(&app, &h, &body).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let name = form
+        .get("name")
+        .map(|v| v.trim().to_owned())
+        .unwrap_or_default();
+    if name == o.office.name {
+        let text = "Not revoked: an office cannot revoke itself here (use the command line).";
+        return admin_answer(&app, &o, &csrf, Some(text)).await;
+    }
+    let text = match app.issuer.revoke_office(&name, (app.now)(), None).await {
+        Ok(_) => format!("Office {name} revoked: its credential and its officers' sign-in stop working, and its open offers are closed."),
+        Err(e @ IssuerError::NoSuchOffice(_)) => format!("Not revoked: {e}"),
+        Err(e) => return failure(e),
+    };
+    admin_answer(&app, &o, &csrf, Some(&text)).await
 }
 
 async fn admin_page(State(app): State<Arc<App>>, h: HeaderMap) -> Response {

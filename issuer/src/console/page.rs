@@ -274,11 +274,35 @@ pub fn admin(
     who: (&str, &str, &str),
     done: Option<&str>,
     officers: &[(String, String, bool)],
+    offices: &[(String, bool)],
+    credential: Option<&str>,
 ) -> String {
     let done = done
         .map(|d| format!(r#"<p class="state" id="done" role="status">{}</p>"#, esc(d)))
         .unwrap_or_default();
     let csrf = esc(who.2);
+    let credential = credential
+        .map(|c| {
+            format!(
+                r#"<p>บันทึกเป็นไฟล์ office.json บนเครื่องของสำนักงานนั้นเท่านั้น แสดงครั้งเดียว / Save this as the office machine's credential file (office.json); it is shown once.</p><pre id="credential">{}</pre>"#,
+                esc(c)
+            )
+        })
+        .unwrap_or_default();
+    let mut office_rows = String::new();
+    for (name, admin) in offices {
+        let _ = write!(
+            office_rows,
+            r#"<tr><td>{}</td><td>{}</td><td><form method="post" action="/console/admin/offices/revoke"><input type="hidden" name="csrf" value="{csrf}"><input type="hidden" name="name" value="{}"><button>เพิกถอน / Revoke</button></form></td></tr>"#,
+            esc(name),
+            if *admin {
+                "ผู้ดูแล / admin"
+            } else {
+                ""
+            },
+            esc(name),
+        );
+    }
     let mut rows = String::new();
     for (name, office, locked) in officers {
         let _ = write!(
@@ -315,7 +339,16 @@ pub fn admin(
 <label for="officer_office">สำนักงาน / Office</label><input id="officer_office" name="office" required>
 <label for="officer_password">รหัสผ่าน / Password (10 characters or more)</label><input id="officer_password" name="password" type="password" autocomplete="new-password" required>
 <button type="submit" id="add-officer">เพิ่มเจ้าหน้าที่ / Add officer</button>
-</form>"#
+</form>
+<h2>สำนักงาน / Offices</h2>{credential}
+<table id="offices"><thead><tr><th>ชื่อ / Name</th><th></th><th></th></tr></thead><tbody>{office_rows}</tbody></table>
+<form method="post" action="/console/admin/offices" class="narrow">
+<input type="hidden" name="csrf" value="{csrf}">
+<label for="office_name">ชื่อสำนักงาน / Office name</label><input id="office_name" name="name" required>
+<label><input type="checkbox" name="admin" value="1"> สำนักงานผู้ดูแล / An admin office (revokes, publishes)</label>
+<button type="submit" id="add-office">เพิ่มสำนักงาน / Add office</button>
+</form>
+<p>เพิกถอนสำนักงานปิดข้อเสนอที่เปิดอยู่ทั้งหมด; บัตรที่ออกแล้วยังใช้ได้ (เพิกถอนบัตรตั้งแต่เวลาหนึ่งด้วย <code>tuaton-issuer office revoke --revoke-issued-since</code>) / Revoking an office closes its open offers; cards it issued stay valid (to revoke those from a time on, use the command line).</p>"#
         ),
     )
 }
