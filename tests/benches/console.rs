@@ -102,6 +102,12 @@ fn main() {
         let (mut weights, mut paints, mut to_qr, mut to_state) = (vec![], vec![], vec![], vec![]);
         for round in 0..ROUNDS {
             c.goto(&format!("{base}/console")).await.unwrap();
+            if let (0, Some(dir)) = (round, std::env::var_os("TUATON_CONSOLE_SCREENSHOTS")) {
+                soon(&c, Locator::Id("citizen_id")).await;
+                let dir = std::path::PathBuf::from(dir);
+                std::fs::write(dir.join("form-1366x768.png"), c.screenshot().await.unwrap())
+                    .unwrap();
+            }
             for field in [
                 "citizen_id",
                 "title_th",
@@ -132,6 +138,23 @@ fn main() {
                 .unwrap();
             soon(&c, Locator::Css("#qr svg")).await;
             to_qr.push(t.elapsed().as_secs_f64() * 1e3);
+            // TUATON_CONSOLE_SCREENSHOTS=DIR: the offer screen at the office screen's size
+            // and at a tablet's, to look at.
+            if let (0, Some(dir)) = (round, std::env::var_os("TUATON_CONSOLE_SCREENSHOTS")) {
+                let dir = std::path::PathBuf::from(dir);
+                std::fs::write(
+                    dir.join("offer-1366x768.png"),
+                    c.screenshot().await.unwrap(),
+                )
+                .unwrap();
+                c.set_window_size(768, 1024).await.unwrap();
+                std::fs::write(
+                    dir.join("offer-768x1024.png"),
+                    c.screenshot().await.unwrap(),
+                )
+                .unwrap();
+                c.set_window_size(1366, 768).await.unwrap();
+            }
             // What the browser fetched for this page (the script and style sheet are
             // cached after the first page), and when it first painted.
             let m = c
@@ -201,7 +224,7 @@ fn main() {
         );
     };
     row(
-        "offer screen, bytes fetched (HTML with the SVG QR, + CSS/JS the first time)",
+        "offer screen weight: the page with its SVG QR, + CSS, JS, Thai font (cached after once)",
         &weights,
         "B",
     );

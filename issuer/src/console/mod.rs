@@ -29,7 +29,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 const COOKIE: &str = "tuaton_console";
-const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// The console's routes, with their security headers.
 pub fn router() -> Router<Arc<App>> {
@@ -49,6 +49,8 @@ pub fn router() -> Router<Arc<App>> {
         .route("/console/admin/offices/revoke", post(admin_revoke_office))
         .route("/console/static/console.css", get(css))
         .route("/console/static/console.js", get(js))
+        .route("/console/static/thai-regular.ttf", get(font_regular))
+        .route("/console/static/thai-bold.ttf", get(font_bold))
         .layer(axum::middleware::from_fn(headers))
 }
 
@@ -731,6 +733,27 @@ async fn css() -> Response {
         include_str!("console.css"),
     )
         .into_response()
+}
+
+/// Noto Sans Thai (SIL Open Font License 1.1, fonts/OFL.txt), served here so Thai shows
+/// on an office machine without Thai fonts and without fetching from another host.
+fn font(bytes: &'static [u8]) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "font/ttf"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+async fn font_regular() -> Response {
+    font(include_bytes!("fonts/NotoSansThai-Regular.ttf"))
+}
+
+async fn font_bold() -> Response {
+    font(include_bytes!("fonts/NotoSansThai-Bold.ttf"))
 }
 
 async fn js() -> Response {
