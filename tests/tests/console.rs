@@ -342,6 +342,28 @@ fn an_officer_signs_in_makes_an_offer_a_wallet_enrols_and_the_page_sees_it() {
         let csp = c.source().await.unwrap();
         assert!(!csp.contains("<script>"), "no inline script");
 
+        // A control character in a name (pasted from somewhere): refused beside the field.
+        c.goto(&format!("{base}/console")).await.unwrap();
+        fill_record(&c, &w, None).await;
+        c.execute(
+            "document.getElementById('given_name_en').value = 'Som\\u0007chai';",
+            vec![],
+        )
+        .await
+        .unwrap();
+        c.find(Locator::Id("create-offer"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let err = soon(&c, Locator::Id("given_name_en-error"))
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(err.contains("given_name_en"), "{err}");
+
         // A JPEG over 64 KiB: refused beside the portrait, nothing made.
         c.goto(&format!("{base}/console")).await.unwrap();
         fill_record(&c, &w, None).await;
