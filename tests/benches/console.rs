@@ -5,33 +5,20 @@
 //! Needs the release binaries and Chromium with its driver:
 //! `cargo build --release --bins && cargo bench -p tuaton-tests --bench console`.
 
-use fantoccini::{Client, ClientBuilder, Locator};
-use serde_json::json;
-use std::process::{Command, Stdio};
+use fantoccini::Locator;
 use std::time::{Duration, Instant};
 use tuaton_common::sample;
 use tuaton_tests::{run, Service, TestDb, World, PASSPHRASE, PIN};
 
+#[path = "../tests/browser_kit/mod.rs"]
+mod browser_kit;
 #[path = "../tests/service_kit/mod.rs"]
 mod service_kit;
+use browser_kit::*;
 use service_kit::*;
 
 const PASSWORD: &str = "a bench officer's password";
 const ROUNDS: usize = 8;
-
-async fn soon(c: &Client, l: Locator<'_>) -> fantoccini::elements::Element {
-    c.wait()
-        .at_most(Duration::from_secs(20))
-        .for_element(l)
-        .await
-        .expect("the element appears")
-}
-
-async fn fill(c: &Client, id: &str, text: &str) {
-    let e = soon(c, Locator::Id(id)).await;
-    e.clear().await.unwrap();
-    e.send_keys(text).await.unwrap();
-}
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -61,34 +48,12 @@ fn main() {
     )
     .ok();
     let svc = Service::start(&db.url, &[], &[]);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .unwrap()
-        .port();
-    let mut driver = Command::new("chromedriver")
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("chromedriver (apt-get install chromium chromium-driver)");
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let driver = Driver::start();
     std::fs::write(w.path("portrait.jpg"), sample::PORTRAIT_A).unwrap();
     let record: serde_json::Value = serde_json::from_str(sample::RECORDS[0]).unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (weights, paints, to_qr, to_state) = rt.block_on(async {
-        let mut caps = serde_json::Map::new();
-        caps.insert(
-            "goog:chromeOptions".into(),
-            json!({"args": ["--headless=new", "--no-sandbox", "--disable-gpu",
-                            "--disable-dev-shm-usage", "--window-size=1366,768"]}),
-        );
-        let c = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-            .capabilities(caps)
-            .connect(&format!("http://127.0.0.1:{port}"))
-            .await
-            .unwrap();
+        let c = driver.browser().await;
         let base = svc.url.as_str();
         c.goto(&format!("{base}/console")).await.unwrap();
         fill(&c, "name", "bench").await;
@@ -209,8 +174,7 @@ fn main() {
         c.close().await.unwrap();
         (weights, paints, to_qr, to_state)
     });
-    let _ = driver.kill();
-    let _ = driver.wait();
+    drop(driver);
     println!("tuaton officer console in headless Chromium ({ROUNDS} offers, 1366x768)\n");
     println!("| measure | median | first | slowest |");
     println!("|---|---:|---:|---:|");

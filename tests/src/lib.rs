@@ -778,3 +778,38 @@ impl Drop for Service {
         }
     }
 }
+
+/// One HTTP/1.1 request over a fresh connection to `base` (`http://host:port`), written
+/// by hand so a test controls every header: (status, head as sent, body).
+pub fn http(
+    base: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String, Vec<u8>) {
+    use std::io::{Read, Write};
+    let addr = base.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).expect("the service answers");
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    write!(s, "{head}\r\n{body}").expect("the request is sent");
+    let mut all = vec![];
+    s.read_to_end(&mut all).expect("the answer is read");
+    let split = all
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(all.len());
+    let head = String::from_utf8_lossy(&all[..split]).into_owned();
+    let status = head.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+    (
+        status,
+        head,
+        all.get(split + 4..).unwrap_or_default().to_vec(),
+    )
+}

@@ -6,91 +6,16 @@
 //!
 //! Needs `chromium` and `chromium-driver` (Debian packages; `.ci/run` installs them).
 
-use fantoccini::{Client, ClientBuilder, Locator};
-use serde_json::json;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use fantoccini::{Client, Locator};
 use tuaton_common::sample;
-use tuaton_tests::{run, Service, TestDb, World, PASSPHRASE, PIN};
+use tuaton_tests::{http, run, Service, TestDb, World, PASSPHRASE, PIN};
 
+mod browser_kit;
 mod service_kit;
+use browser_kit::*;
 use service_kit::*;
 
 const PASSWORD: &str = "malee's long password";
-
-/// chromedriver on a free loopback port, killed when dropped.
-struct Driver {
-    child: Child,
-    url: String,
-}
-
-impl Driver {
-    fn start() -> Driver {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .unwrap()
-            .port();
-        let child = Command::new("chromedriver")
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver runs (apt-get install chromium chromium-driver)");
-        let d = Driver {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        };
-        for _ in 0..200 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return d;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("chromedriver did not start");
-    }
-
-    async fn browser(&self) -> Client {
-        let mut caps = serde_json::Map::new();
-        caps.insert(
-            "goog:chromeOptions".into(),
-            json!({"args": ["--headless=new", "--no-sandbox", "--disable-gpu",
-                            "--disable-dev-shm-usage", "--window-size=1366,768"]}),
-        );
-        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-        ClientBuilder::new(connector)
-            .capabilities(caps)
-            .connect(&self.url)
-            .await
-            .expect("a Chromium session")
-    }
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The element, once the page that has it has loaded (a click that submits a form
-/// returns before the next page is there).
-async fn soon(c: &Client, l: Locator<'_>) -> fantoccini::elements::Element {
-    match c
-        .wait()
-        .at_most(Duration::from_secs(15))
-        .for_element(l)
-        .await
-    {
-        Ok(e) => e,
-        Err(e) => panic!("{e}: {}", c.source().await.unwrap_or_default()),
-    }
-}
-
-async fn fill(c: &Client, id: &str, text: &str) {
-    let e = c.find(Locator::Id(id)).await.unwrap();
-    e.clear().await.unwrap();
-    e.send_keys(text).await.unwrap();
-}
 
 async fn sign_in(c: &Client, base: &str, name: &str, password: &str) {
     c.goto(&format!("{base}/console")).await.unwrap();
@@ -140,40 +65,6 @@ async fn fill_record(c: &Client, w: &World, replace: Option<(&str, &str)>) {
         .send_keys(&w.p("portrait.jpg"))
         .await
         .unwrap();
-}
-
-/// The text of the element `id` once it satisfies `ok`, within 15 s.
-async fn wait_for(c: &Client, id: &str, attr: &str, ok: impl Fn(&str) -> bool) -> String {
-    let t = Instant::now();
-    loop {
-        if let Ok(e) = c.find(Locator::Id(id)).await {
-            if let Ok(Some(v)) = e.attr(attr).await {
-                if ok(&v) {
-                    return v;
-                }
-            }
-        }
-        assert!(t.elapsed() < Duration::from_secs(15), "#{id} never changed");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-/// One raw POST: the status.
-fn post(base: &str, path: &str, headers: &[(&str, &str)], body: &str) -> u16 {
-    use std::io::{Read, Write};
-    let addr = base.trim_start_matches("http://");
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    let mut head = format!(
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    write!(s, "{head}\r\n{body}").unwrap();
-    let mut all = vec![];
-    s.read_to_end(&mut all).unwrap();
-    String::from_utf8_lossy(&all[9..12]).parse().unwrap()
 }
 
 fn officer_add(db: &TestDb, name: &str) {
@@ -287,7 +178,7 @@ fn an_officer_signs_in_makes_an_offer_a_wallet_enrols_and_the_page_sees_it() {
         assert_eq!(r.code, 0, "{}", r.stderr);
         let id: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
         let id = id["credential_id"].as_str().unwrap().to_owned();
-        wait_for(&c, "state", "data-state", |s| s == "issued").await;
+        attr_until(&c, "state", "data-state", |s| s == "issued").await;
 
         // Today's issuances name it, with the officer.
         c.goto(&format!("{base}/console/today")).await.unwrap();
@@ -303,12 +194,15 @@ fn an_officer_signs_in_makes_an_offer_a_wallet_enrols_and_the_page_sees_it() {
             ("Origin", "http://evil.example"),
             ("Content-Type", "application/x-www-form-urlencoded"),
         ];
-        assert_eq!(post(base, "/console/logout", &evil, "csrf=x"), 403);
+        assert_eq!(http_post(base, "/console/logout", &evil, "csrf=x"), 403);
         let no_token = [
             ("Cookie", cookie.as_str()),
             ("Content-Type", "application/x-www-form-urlencoded"),
         ];
-        assert_eq!(post(base, "/console/logout", &no_token, "csrf=wrong"), 403);
+        assert_eq!(
+            http_post(base, "/console/logout", &no_token, "csrf=wrong"),
+            403
+        );
 
         // Markup typed into a field is shown as text beside the field's error.
         c.goto(&format!("{base}/console")).await.unwrap();
@@ -443,19 +337,7 @@ fn an_officer_signs_in_makes_an_offer_a_wallet_enrols_and_the_page_sees_it() {
             .click()
             .await
             .unwrap();
-        let t = Instant::now();
-        loop {
-            let done = soon(&c, Locator::Id("done"))
-                .await
-                .text()
-                .await
-                .unwrap_or_default();
-            if done.contains("Published") {
-                break;
-            }
-            assert!(t.elapsed() < Duration::from_secs(15), "{done}");
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        text_until(&c, "done", |t| t.contains("Published")).await;
 
         // And manages officers: one added, one revoked, who then cannot sign in.
         fill(&c, "officer_name", "nok").await;
@@ -466,34 +348,10 @@ fn an_officer_signs_in_makes_an_offer_a_wallet_enrols_and_the_page_sees_it() {
             .click()
             .await
             .unwrap();
-        let t = Instant::now();
-        loop {
-            let list = soon(&c, Locator::Id("officers"))
-                .await
-                .text()
-                .await
-                .unwrap_or_default();
-            if list.contains("nok") {
-                break;
-            }
-            assert!(t.elapsed() < Duration::from_secs(15), "{list}");
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        text_until(&c, "officers", |t| t.contains("nok")).await;
         let malee = soon(&c, Locator::XPath("//tr[td[1]='malee']//button")).await;
         malee.click().await.unwrap();
-        let t = Instant::now();
-        loop {
-            let done = soon(&c, Locator::Id("done"))
-                .await
-                .text()
-                .await
-                .unwrap_or_default();
-            if done.contains("no longer sign in") {
-                break;
-            }
-            assert!(t.elapsed() < Duration::from_secs(15), "{done}");
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        text_until(&c, "done", |t| t.contains("no longer sign in")).await;
         soon(&c, Locator::Css("nav button"))
             .await
             .click()
@@ -541,19 +399,7 @@ fn an_officer_signs_in_makes_an_offer_a_wallet_enrols_and_the_page_sees_it() {
         )
         .await;
         revoke.click().await.unwrap();
-        let t = Instant::now();
-        loop {
-            let list = soon(&c, Locator::Id("offices"))
-                .await
-                .text()
-                .await
-                .unwrap_or_default();
-            if !list.contains("Chatuchak") {
-                break;
-            }
-            assert!(t.elapsed() < Duration::from_secs(15), "{list}");
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        text_until(&c, "offices", |t| !t.contains("Chatuchak")).await;
         let refused = officer_offer(&w, &svc, "chatuchak.json", &sample_record(&w), &["--text"]);
         assert_ne!(refused.code, 0, "a revoked office's credential still works");
         c.close().await.unwrap();
@@ -611,7 +457,7 @@ fn attack_wrong_passwords_lock_the_account_even_against_the_right_one() {
         c.close().await.unwrap();
     });
     // A sign-in another site's page starts is refused before the password is checked.
-    let status = post(
+    let status = http_post(
         &svc.url,
         "/console/login",
         &[
@@ -621,32 +467,6 @@ fn attack_wrong_passwords_lock_the_account_even_against_the_right_one() {
         "name=somsak&password=x",
     );
     assert_eq!(status, 403);
-}
-
-/// One request over a fresh connection: (status, head as sent).
-fn raw(
-    base: &str,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &str,
-) -> (u16, String) {
-    use std::io::{Read, Write};
-    let addr = base.trim_start_matches("http://");
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    write!(s, "{head}\r\n{body}").unwrap();
-    let mut all = vec![];
-    s.read_to_end(&mut all).unwrap();
-    let all = String::from_utf8_lossy(&all).into_owned();
-    let head = all.split("\r\n\r\n").next().unwrap_or_default().to_owned();
-    (head[9..12].parse().unwrap(), head)
 }
 
 #[test]
@@ -664,7 +484,7 @@ fn a_session_ends_after_fifteen_idle_minutes() {
         .append_pair("name", "malee")
         .append_pair("password", PASSWORD)
         .finish();
-    let (status, head) = raw(
+    let (status, head, _) = http(
         &signed_in_at.url,
         "POST",
         "/console/login",
@@ -688,15 +508,20 @@ fn a_session_ends_after_fifteen_idle_minutes() {
     // Fourteen minutes on: still signed in, and the request keeps the session alive.
     let later = Service::start(&db.url, &["--at", &at(now + 14 * 60)], &[]);
     assert_eq!(
-        raw(&later.url, "GET", "/console", &[("Cookie", &cookie)], "").0,
+        http(&later.url, "GET", "/console", &[("Cookie", &cookie)], "").0,
         200
     );
     // Sixteen idle minutes after that: the session has ended.
     let idle = Service::start(&db.url, &["--at", &at(now + 30 * 60)], &[]);
-    let (status, head) = raw(&idle.url, "GET", "/console", &[("Cookie", &cookie)], "");
+    let (status, head, _) = http(&idle.url, "GET", "/console", &[("Cookie", &cookie)], "");
     assert_eq!(status, 303, "{head}");
     assert!(
         head.to_lowercase().contains("location: /console/login"),
         "{head}"
     );
+}
+
+/// One POST over a fresh connection: its status.
+fn http_post(base: &str, path: &str, headers: &[(&str, &str)], body: &str) -> u16 {
+    http(base, "POST", path, headers, body).0
 }

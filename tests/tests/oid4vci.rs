@@ -124,24 +124,9 @@ fn request(
     headers: &[(&str, &str)],
     body: &str,
 ) -> (u16, String, Value) {
-    use std::io::{Read, Write};
-    let addr = svc.url.trim_start_matches("http://");
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    write!(s, "{head}\r\n{body}").unwrap();
-    let mut all = vec![];
-    s.read_to_end(&mut all).unwrap();
-    let split = all.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-    let head = String::from_utf8_lossy(&all[..split]).to_lowercase();
-    let status = head[9..12].parse().unwrap();
-    let body = serde_json::from_slice(&all[split + 4..]).unwrap_or(Value::Null);
-    (status, head, body)
+    let (status, head, body) = tuaton_tests::http(&svc.url, method, path, headers, body);
+    let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    (status, head.to_lowercase(), body)
 }
 
 const FORM: (&str, &str) = ("Content-Type", "application/x-www-form-urlencoded");
