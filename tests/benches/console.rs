@@ -50,7 +50,6 @@ fn main() {
     let svc = Service::start(&db.url, &[], &[]);
     let driver = Driver::start();
     std::fs::write(w.path("portrait.jpg"), sample::PORTRAIT_A).unwrap();
-    let record: serde_json::Value = serde_json::from_str(sample::RECORDS[0]).unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (weights, paints, to_qr, to_state) = rt.block_on(async {
         let c = driver.browser().await;
@@ -73,28 +72,7 @@ fn main() {
                 std::fs::write(dir.join("form-1366x768.png"), c.screenshot().await.unwrap())
                     .unwrap();
             }
-            for field in [
-                "citizen_id",
-                "title_th",
-                "given_name_th",
-                "family_name_th",
-                "title_en",
-                "given_name_en",
-                "family_name_en",
-                "birth_date",
-                "address",
-                "issue_date",
-                "expiry_date",
-                "laser_code",
-                "issuing_office",
-            ] {
-                fill(&c, field, record[field].as_str().unwrap()).await;
-            }
-            soon(&c, Locator::Id("portrait"))
-                .await
-                .send_keys(&w.p("portrait.jpg"))
-                .await
-                .unwrap();
+            fill_record_with(&c, &w.path("portrait.jpg"), None).await;
             let t = Instant::now();
             soon(&c, Locator::Id("create-offer"))
                 .await

@@ -32,39 +32,33 @@ async fn sign_in(c: &Client, base: &str, name: &str, password: &str) {
     soon(c, Locator::Css("nav, p.error")).await;
 }
 
-/// The record form filled from sample citizen 0, one field replaced by `(field, text)`.
+/// The record form of sample citizen 0 with the sample portrait, one field replaced by
+/// `(field, text)`.
 async fn fill_record(c: &Client, w: &World, replace: Option<(&str, &str)>) {
-    let v: serde_json::Value = serde_json::from_str(sample::RECORDS[0]).unwrap();
-    for (field, ..) in [
-        "citizen_id",
-        "title_th",
-        "given_name_th",
-        "family_name_th",
-        "title_en",
-        "given_name_en",
-        "family_name_en",
-        "birth_date",
-        "address",
-        "issue_date",
-        "expiry_date",
-        "laser_code",
-        "issuing_office",
-    ]
-    .map(|f| (f, ()))
-    {
-        let text = match replace {
-            Some((f, t)) if f == field => t.to_owned(),
-            _ => v[field].as_str().unwrap().to_owned(),
-        };
-        fill(c, field, &text).await;
-    }
     std::fs::write(w.path("portrait.jpg"), sample::PORTRAIT_A).unwrap();
-    c.find(Locator::Id("portrait"))
+    fill_record_with(c, &w.path("portrait.jpg"), replace).await;
+}
+
+/// The form sent with `portrait` (and `replace`): the error shown beside `field`.
+async fn refused_beside(
+    c: &Client,
+    base: &str,
+    portrait: &std::path::Path,
+    replace: Option<(&str, &str)>,
+    field: &str,
+) -> String {
+    c.goto(&format!("{base}/console")).await.unwrap();
+    fill_record_with(c, portrait, replace).await;
+    soon(c, Locator::Id("create-offer"))
         .await
-        .unwrap()
-        .send_keys(&w.p("portrait.jpg"))
+        .click()
         .await
         .unwrap();
+    soon(c, Locator::Id(&format!("{field}-error")))
+        .await
+        .text()
+        .await
+        .unwrap()
 }
 
 fn officer_add(db: &TestDb, name: &str) {
@@ -205,20 +199,15 @@ fn an_officer_signs_in_makes_an_offer_a_wallet_enrols_and_the_page_sees_it() {
         );
 
         // Markup typed into a field is shown as text beside the field's error.
-        c.goto(&format!("{base}/console")).await.unwrap();
         let markup = r#"<b id="injected">1</b>"#;
-        fill_record(&c, &w, Some(("citizen_id", markup))).await;
-        c.find(Locator::Id("create-offer"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-        let err = soon(&c, Locator::Id("citizen_id-error"))
-            .await
-            .text()
-            .await
-            .unwrap();
+        let err = refused_beside(
+            &c,
+            base,
+            &w.path("portrait.jpg"),
+            Some(("citizen_id", markup)),
+            "citizen_id",
+        )
+        .await;
         assert!(err.contains("citizen_id"), "{err}");
         assert!(
             c.find(Locator::Id("injected")).await.is_err(),
@@ -258,51 +247,21 @@ fn an_officer_signs_in_makes_an_offer_a_wallet_enrols_and_the_page_sees_it() {
             .unwrap();
         assert!(err.contains("given_name_en"), "{err}");
 
-        // A JPEG over 64 KiB: refused beside the portrait, nothing made.
-        c.goto(&format!("{base}/console")).await.unwrap();
-        fill_record(&c, &w, None).await;
+        // A JPEG over 64 KiB, and a picture that is not a JPEG: refused beside the
+        // portrait, nothing made.
         let big = w.path("big.jpg");
-        let noise = image::RgbImage::from_fn(400, 400, |x, y| {
+        image::RgbImage::from_fn(400, 400, |x, y| {
             let v = (x.wrapping_mul(7919) ^ y.wrapping_mul(104_729)).wrapping_mul(2_654_435_761);
             image::Rgb([v as u8, (v >> 8) as u8, (v >> 16) as u8])
-        });
-        noise.save(&big).unwrap();
+        })
+        .save(&big)
+        .unwrap();
         assert!(std::fs::metadata(&big).unwrap().len() > 64 * 1024);
-        let input = c.find(Locator::Id("portrait")).await.unwrap();
-        input.clear().await.unwrap();
-        input.send_keys(&big.display().to_string()).await.unwrap();
-        c.find(Locator::Id("create-offer"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-        let err = soon(&c, Locator::Id("portrait-error"))
-            .await
-            .text()
-            .await
-            .unwrap();
+        let err = refused_beside(&c, base, &big, None, "portrait").await;
         assert!(err.contains("64 KiB"), "{err}");
-
-        // A portrait that is not a JPEG: refused beside the portrait, nothing made.
-        c.goto(&format!("{base}/console")).await.unwrap();
-        fill_record(&c, &w, None).await;
         let png = w.path("portrait.png");
         image::RgbImage::new(64, 80).save(&png).unwrap();
-        let input = c.find(Locator::Id("portrait")).await.unwrap();
-        input.clear().await.unwrap();
-        input.send_keys(&png.display().to_string()).await.unwrap();
-        c.find(Locator::Id("create-offer"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-        let err = soon(&c, Locator::Id("portrait-error"))
-            .await
-            .text()
-            .await
-            .unwrap();
+        let err = refused_beside(&c, base, &png, None, "portrait").await;
         assert!(err.to_lowercase().contains("jpeg"), "{err}");
 
         // An officer of an office that is not an admin's cannot revoke.

@@ -119,3 +119,42 @@ pub async fn text_until(c: &Client, id: &str, ok: impl Fn(&str) -> bool) -> Stri
 pub async fn attr_until(c: &Client, id: &str, attr: &str, ok: impl Fn(&str) -> bool) -> String {
     until(c, id, async |e| e.attr(attr).await.ok().flatten(), ok).await
 }
+
+/// The record form's fields, in the page's order.
+pub const RECORD_FIELDS: [&str; 13] = [
+    "citizen_id",
+    "title_th",
+    "given_name_th",
+    "family_name_th",
+    "title_en",
+    "given_name_en",
+    "family_name_en",
+    "birth_date",
+    "address",
+    "issue_date",
+    "expiry_date",
+    "laser_code",
+    "issuing_office",
+];
+
+/// The record form filled from sample citizen 0, one field replaced by `(field, text)`,
+/// and `portrait` chosen.
+pub async fn fill_record_with(
+    c: &Client,
+    portrait: &std::path::Path,
+    replace: Option<(&str, &str)>,
+) {
+    let v: serde_json::Value = serde_json::from_str(tuaton_common::sample::RECORDS[0]).unwrap();
+    for field in RECORD_FIELDS {
+        let text = match replace {
+            Some((f, t)) if f == field => t.to_owned(),
+            _ => v[field].as_str().unwrap().to_owned(),
+        };
+        fill(c, field, &text).await;
+    }
+    soon(c, Locator::Id("portrait"))
+        .await
+        .send_keys(&portrait.display().to_string())
+        .await
+        .unwrap();
+}
