@@ -550,16 +550,10 @@ async fn admin_answer_with(
     }
 }
 
-async fn admin_add_office(State(app): State<Arc<App>>, h: HeaderMap, body: Bytes) -> Response {
-    let (o, csrf, form) = match admin_form(&app, &h, &body).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let name = form
-        .get("name")
-        .map(|v| v.trim().to_owned())
-        .unwrap_or_default();
-    let admin = form.contains_key("admin");
+async fn admin_add_office(State(app): State<Arc<App>>, f: AdminForm) -> Response {
+    let (o, csrf) = (&f.officer, f.csrf.as_str());
+    let name = f.text("name");
+    let admin = f.form.contains_key("admin");
     match app.issuer.add_office(&name, admin, (app.now)()).await {
         Ok(token) => {
             let cred = crate::pg::OfficeCredential {
@@ -570,34 +564,28 @@ async fn admin_add_office(State(app): State<Arc<App>>, h: HeaderMap, body: Bytes
             };
             let json = serde_json::to_string_pretty(&cred).expect("JSON");
             let text = format!("Office {name} added.");
-            admin_answer_with(&app, &o, &csrf, Some(&text), Some(&json)).await
+            admin_answer_with(&app, o, csrf, Some(&text), Some(&json)).await
         }
         Err(e @ (IssuerError::OfficeExists(_) | IssuerError::BadRequest(_))) => {
-            admin_answer(&app, &o, &csrf, Some(&format!("Not added: {e}"))).await
+            admin_answer(&app, o, csrf, Some(&format!("Not added: {e}"))).await
         }
         Err(e) => failure(e),
     }
 }
 
-async fn admin_revoke_office(State(app): State<Arc<App>>, h: HeaderMap, body: Bytes) -> Response {
-    let (o, csrf, form) = match admin_form(&app, &h, &body).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let name = form
-        .get("name")
-        .map(|v| v.trim().to_owned())
-        .unwrap_or_default();
+async fn admin_revoke_office(State(app): State<Arc<App>>, f: AdminForm) -> Response {
+    let (o, csrf) = (&f.officer, f.csrf.as_str());
+    let name = f.text("name");
     if name == o.office.name {
         let text = "Not revoked: an office cannot revoke itself here (use the command line).";
-        return admin_answer(&app, &o, &csrf, Some(text)).await;
+        return admin_answer(&app, o, csrf, Some(text)).await;
     }
     let text = match app.issuer.revoke_office(&name, (app.now)(), None).await {
         Ok(_) => format!("Office {name} revoked: its credential and its officers' sign-in stop working, and its open offers are closed."),
         Err(e @ IssuerError::NoSuchOffice(_)) => format!("Not revoked: {e}"),
         Err(e) => return failure(e),
     };
-    admin_answer(&app, &o, &csrf, Some(&text)).await
+    admin_answer(&app, o, csrf, Some(&text)).await
 }
 
 async fn admin_page(State(app): State<Arc<App>>, h: HeaderMap) -> Response {
@@ -607,14 +595,11 @@ async fn admin_page(State(app): State<Arc<App>>, h: HeaderMap) -> Response {
     }
 }
 
-async fn admin_add_officer(State(app): State<Arc<App>>, h: HeaderMap, body: Bytes) -> Response {
-    let (o, csrf, form) = match admin_form(&app, &h, &body).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let get = |k: &str| form.get(k).map(|v| v.trim().to_owned()).unwrap_or_default();
-    let (name, office) = (get("name"), get("office"));
-    let password = form.get("password").cloned().unwrap_or_default();
+async fn admin_add_officer(State(app): State<Arc<App>>, f: AdminForm) -> Response {
+    let (o, csrf) = (&f.officer, f.csrf.as_str());
+    let (name, office) = (f.text("name"), f.text("office"));
+    // A password is taken as typed (spaces are characters of it).
+    let password = f.form.get("password").cloned().unwrap_or_default();
     let text = match app
         .issuer
         .add_officer(&name, &office, &password, (app.now)())
@@ -629,57 +614,76 @@ async fn admin_add_officer(State(app): State<Arc<App>>, h: HeaderMap, body: Byte
         ) => format!("Not added: {e}"),
         Err(e) => return failure(e),
     };
-    admin_answer(&app, &o, &csrf, Some(&text)).await
+    admin_answer(&app, o, csrf, Some(&text)).await
 }
 
-async fn admin_revoke_officer(State(app): State<Arc<App>>, h: HeaderMap, body: Bytes) -> Response {
-    let (o, csrf, form) = match admin_form(&app, &h, &body).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let name = form
-        .get("name")
-        .map(|v| v.trim().to_owned())
-        .unwrap_or_default();
+async fn admin_revoke_officer(State(app): State<Arc<App>>, f: AdminForm) -> Response {
+    let (o, csrf) = (&f.officer, f.csrf.as_str());
+    let name = f.text("name");
     let text = match app.issuer.revoke_officer(&name, (app.now)()).await {
         Ok(()) => format!("Officer {name} can no longer sign in; their sessions ended."),
         Err(e @ IssuerError::NoSuchOfficer(_)) => format!("Not revoked: {e}"),
         Err(e) => return failure(e),
     };
-    admin_answer(&app, &o, &csrf, Some(&text)).await
+    admin_answer(&app, o, csrf, Some(&text)).await
 }
 
-/// A form post of the admin page, checked: origin, session, admin office, CSRF token.
-async fn admin_form(
-    app: &App,
-    h: &HeaderMap,
-    body: &[u8],
-) -> Result<(Officer, String, BTreeMap<String, String>), Response> {
-    if let Some(r) = cross_site(app, h) {
-        return Err(r);
-    }
-    let (o, csrf) = admin_signed_in(app, h).await?;
-    let form: BTreeMap<String, String> = form_urlencoded::parse(body).into_owned().collect();
-    if !csrf_ok(form.get("csrf").map(String::as_str), &csrf) {
-        return Err(refused_form());
-    }
-    Ok((o, csrf, form))
+/// A form post of the admin page, checked before its handler runs: its origin, the
+/// session, an admin office, the CSRF token.
+struct AdminForm {
+    officer: Officer,
+    csrf: String,
+    form: BTreeMap<String, String>,
 }
 
-async fn admin_revoke(State(app): State<Arc<App>>, h: HeaderMap, body: Bytes) -> Response {
-    let (o, csrf, form) = match admin_form(&app, &h, &body).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+impl AdminForm {
+    /// A field, trimmed ("" when absent).
+    fn text(&self, name: &str) -> String {
+        self.form
+            .get(name)
+            .map(|v| v.trim().to_owned())
+            .unwrap_or_default()
+    }
+}
+
+impl axum::extract::FromRequest<Arc<App>> for AdminForm {
+    type Rejection = Response;
+
+    async fn from_request(
+        req: axum::extract::Request,
+        app: &Arc<App>,
+    ) -> Result<Self, Self::Rejection> {
+        let h = req.headers().clone();
+        if let Some(r) = cross_site(app, &h) {
+            return Err(r);
+        }
+        let (officer, csrf) = admin_signed_in(app, &h).await?;
+        let body = Bytes::from_request(req, app)
+            .await
+            .map_err(|_| refused_form())?;
+        let form: BTreeMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
+        if !csrf_ok(form.get("csrf").map(String::as_str), &csrf) {
+            return Err(refused_form());
+        }
+        Ok(AdminForm {
+            officer,
+            csrf,
+            form,
+        })
+    }
+}
+
+async fn admin_revoke(State(app): State<Arc<App>>, f: AdminForm) -> Response {
+    let (o, csrf) = (&f.officer, f.csrf.as_str());
     let actor = crate::Actor {
         office: o.office.name.clone(),
         officer: o.name.clone(),
     };
     let now = (app.now)();
-    let get = |k: &str| form.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
-    let done = match (get("credential_id"), get("citizen_id")) {
-        (Some(c), None) => app.issuer.revoke(c, &actor, now).await.map(|r| vec![r]),
-        (None, Some(id)) => app.issuer.revoke_citizen(id, &actor, now).await,
+    let (cred, citizen) = (f.text("credential_id"), f.text("citizen_id"));
+    let done = match (cred.is_empty(), citizen.is_empty()) {
+        (false, true) => app.issuer.revoke(&cred, &actor, now).await.map(|r| vec![r]),
+        (true, false) => app.issuer.revoke_citizen(&citizen, &actor, now).await,
         _ => Err(IssuerError::BadRequest(
             "give a credential id or a citizen's ID number, one of the two".into(),
         )),
@@ -700,14 +704,11 @@ async fn admin_revoke(State(app): State<Arc<App>>, h: HeaderMap, body: Bytes) ->
         ) => format!("Not revoked: {e}"),
         Err(e) => return failure(e),
     };
-    admin_answer(&app, &o, &csrf, Some(&text)).await
+    admin_answer(&app, o, csrf, Some(&text)).await
 }
 
-async fn admin_publish(State(app): State<Arc<App>>, h: HeaderMap, body: Bytes) -> Response {
-    let (o, csrf, _) = match admin_form(&app, &h, &body).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+async fn admin_publish(State(app): State<Arc<App>>, f: AdminForm) -> Response {
+    let (o, csrf) = (&f.officer, f.csrf.as_str());
     let actor = crate::Actor {
         office: o.office.name.clone(),
         officer: o.name.clone(),
@@ -718,7 +719,7 @@ async fn admin_publish(State(app): State<Arc<App>>, h: HeaderMap, body: Bytes) -
                 "Published trust list version {} ({} revoked); gates take it at their next sync.",
                 b.report.trust_list_version, b.report.revoked
             );
-            admin_answer(&app, &o, &csrf, Some(&text)).await
+            admin_answer(&app, o, csrf, Some(&text)).await
         }
         Err(e) => failure(e),
     }
