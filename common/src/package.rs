@@ -88,6 +88,33 @@ impl CredentialPackage {
     }
 }
 
+/// Checks that the W3C form `w3c_doc` is the same credential as the gate form whose
+/// payload is `payload`: its `id` is the credential's URN, and its status entry is the
+/// same list and index. Otherwise revoking the one would leave the other valid to a W3C
+/// verifier.
+pub fn same_credential(payload: &crate::gate::Payload, w3c_doc: &serde_json::Value) -> Result<()> {
+    let differs =
+        |what: &'static str| Err(Error::field(what, "differs between the gate and W3C forms"));
+    if w3c_doc["id"].as_str()
+        != Some(&crate::w3c::credential_urn(
+            payload.issuer,
+            &payload.credential_id,
+        ))
+    {
+        return differs("credential_id");
+    }
+    let status = &w3c_doc["credentialStatus"];
+    let list = crate::w3c::status_list_id(payload.issuer, payload.status.list);
+    let index = payload.status.index.to_string();
+    if status["statusListCredential"].as_str() != Some(list.as_str())
+        || status["statusListIndex"].as_str() != Some(index.as_str())
+        || status["statusPurpose"].as_str() != Some("revocation")
+    {
+        return differs("status");
+    }
+    Ok(())
+}
+
 /// Checks that the gate form's claims (`gate`, all groups disclosed) are exactly the W3C
 /// form's (`w3c`, and its document `w3c_doc` for the age claims), claim by claim; the
 /// error names the first claim that differs.
@@ -152,4 +179,26 @@ pub fn forms_agree(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_w3c_form_of_another_credential_or_status_entry_is_refused() {
+        let issuer = ed25519_dalek::SigningKey::from_bytes(&[1; 32]);
+        let holder = ed25519_dalek::SigningKey::from_bytes(&[2; 32]).verifying_key();
+        let card = crate::sample::Issue::new(0, &issuer, holder, 1_700_000_000);
+        let gate = card.gate(&mut rand_core::OsRng).unwrap();
+        let payload = gate.full_member().unwrap().payload;
+        let w3c: serde_json::Value = serde_json::from_str(&card.w3c().unwrap()).unwrap();
+        same_credential(&payload, &w3c).unwrap();
+        let mut other = w3c.clone();
+        other["credentialStatus"]["statusListIndex"] = "7".into();
+        assert!(same_credential(&payload, &other).is_err());
+        let mut other = w3c.clone();
+        other["id"] = "urn:tuaton:credential:1:0000000000000001".into();
+        assert!(same_credential(&payload, &other).is_err());
+    }
 }

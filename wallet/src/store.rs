@@ -389,6 +389,8 @@ impl Unlocked<'_> {
         }
         // Every claim of the two forms, not only the ID and the portrait: a package whose
         // forms disagree would show one person in the wallet and another at the gate.
+        tuaton_common::package::same_credential(&full.payload, &pkg.w3c)
+            .map_err(|e| bad(e.to_string()))?;
         tuaton_common::package::forms_agree(&gate.claims()?, &checked.claims, &pkg.w3c)
             .map_err(|e| bad(e.to_string()))?;
         if let Some(state) = bundle {
