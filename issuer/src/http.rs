@@ -29,7 +29,6 @@ use tuaton_common::offer::{
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use base64::Engine as _;
 use tuaton_common::offer;
-use tuaton_common::oid4vci as spec;
 
 use crate::pg::{Office, PgStore};
 
@@ -223,22 +222,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/admin/revoke-key", post(admin_revoke_key))
         .route("/v1/admin/publish", post(admin_publish))
         .route("/bundle/{*path}", get(bundle))
-        // OpenID4VCI 1.0. The metadata is also found with the issuer's path after the
-        // well-known part (section 12.2.2, RFC 8414 section 3.1), for a service published
-        // under a path.
-        .route(spec::ISSUER_METADATA_PATH, get(oid4vci::issuer_metadata))
-        .route(
-            &format!("{}/{{*path}}", spec::ISSUER_METADATA_PATH),
-            get(oid4vci::issuer_metadata),
-        )
-        .route(spec::AS_METADATA_PATH, get(oid4vci::as_metadata))
-        .route(
-            &format!("{}/{{*path}}", spec::AS_METADATA_PATH),
-            get(oid4vci::as_metadata),
-        )
-        .route(spec::TOKEN_PATH, post(oid4vci::token))
-        .route(spec::NONCE_PATH, post(oid4vci::nonce))
-        .route(spec::CREDENTIAL_PATH, post(oid4vci::credential))
+        // OpenID4VCI 1.0, open to wallets that run in a browser (CORS).
+        .merge(oid4vci::router())
         // The issuer's DID document, where did:web resolves a DID of this service's host.
         .route("/.well-known/did.json", get(did_document))
         .route("/healthz", get(|| async { "ok" }))

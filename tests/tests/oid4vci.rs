@@ -192,6 +192,31 @@ fn attack_every_bad_standard_request_is_refused_with_the_spec_code_and_issues_no
     let v: Value = serde_json::from_str(sample::RECORDS[1]).unwrap();
     let other = w.record("other", &v, sample::PORTRAIT_A);
 
+    // A wallet in a browser may call every endpoint (CORS): a preflight is answered, and
+    // answers allow any origin.
+    let (status, head, _) = request(
+        &svc,
+        "OPTIONS",
+        spec::CREDENTIAL_PATH,
+        &[
+            ("Origin", "https://wallet.example"),
+            ("Access-Control-Request-Method", "POST"),
+            (
+                "Access-Control-Request-Headers",
+                "authorization, content-type",
+            ),
+        ],
+        "",
+    );
+    assert_eq!(status, 204, "{head}");
+    assert!(head.contains("access-control-allow-origin: *"), "{head}");
+    assert!(
+        head.contains("access-control-allow-headers: authorization"),
+        "{head}"
+    );
+    let (_, head, _) = request(&svc, "GET", spec::ISSUER_METADATA_PATH, &[], "");
+    assert!(head.contains("access-control-allow-origin: *"), "{head}");
+
     // The token endpoint (section 6.3).
     let (offer_a, tx_a) = offer_text(&w, &svc, &somchai);
     let code_a = code_of(&offer_a);

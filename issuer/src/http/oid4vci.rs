@@ -91,6 +91,63 @@ impl From<ApiError> for OauthError {
     }
 }
 
+/// The standard flow's routes. The metadata is also found with the issuer's path after
+/// the well-known part (section 12.2.2, RFC 8414 section 3.1), for a service published
+/// under a path. Every one answers any origin (CORS), as wallets that run in a browser
+/// need: nothing here rests on cookies or the origin, only on the code, the token and
+/// the holder's proof.
+pub(super) fn router() -> Router<Arc<App>> {
+    Router::new()
+        .route(spec::ISSUER_METADATA_PATH, get(issuer_metadata))
+        .route(
+            &format!("{}/{{*path}}", spec::ISSUER_METADATA_PATH),
+            get(issuer_metadata),
+        )
+        .route(spec::AS_METADATA_PATH, get(as_metadata))
+        .route(
+            &format!("{}/{{*path}}", spec::AS_METADATA_PATH),
+            get(as_metadata),
+        )
+        .route(spec::TOKEN_PATH, post(token))
+        .route(spec::NONCE_PATH, post(nonce))
+        .route(spec::CREDENTIAL_PATH, post(credential))
+        .layer(axum::middleware::from_fn(cors))
+}
+
+/// CORS for the standard endpoints: a preflight is answered here; every answer allows any
+/// origin (no credentials are involved, so `*`).
+async fn cors(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    use header::HeaderValue;
+    let mut res = if req.method() == axum::http::Method::OPTIONS {
+        let mut r = StatusCode::NO_CONTENT.into_response();
+        let h = r.headers_mut();
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static("GET, POST"),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static("authorization, content-type, dpop"),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static("600"),
+        );
+        r
+    } else {
+        next.run(req).await
+    };
+    res.headers_mut().insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    res.headers_mut().insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("www-authenticate"),
+    );
+    res
+}
+
 /// `GET /.well-known/openid-credential-issuer` (section 12.2.2).
 pub(super) async fn issuer_metadata(State(app): State<Arc<App>>) -> Result<Response, ApiError> {
     let (name, _) = app.issuer.identity().await?;
