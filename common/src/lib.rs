@@ -9,6 +9,7 @@
 pub mod bcbp;
 pub mod bundle;
 mod cbor;
+pub mod did;
 pub mod enroll;
 pub mod error;
 pub mod framing;

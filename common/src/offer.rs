@@ -18,6 +18,7 @@
 use crate::cbor::{self, err};
 use crate::error::{Error, Result};
 use crate::holder::{HolderKey, HolderSigner};
+use crate::oid4vci::PRE_AUTHORIZED_GRANT;
 use ciborium::Value;
 use ed25519_dalek::Signature;
 use sha2::{Digest, Sha256};
@@ -31,8 +32,6 @@ pub const PREFIX_V1: &str = "TTO1:";
 pub const MAX_TEXT: usize = 2048;
 /// Scheme of a standard credential offer (OpenID4VCI 1.0 section 4.1).
 pub const OID4VCI_SCHEME: &str = "openid-credential-offer://";
-/// The pre-authorised code grant's type (OpenID4VCI 1.0 section 4.1.1).
-pub const PRE_AUTHORIZED_GRANT: &str = "urn:ietf:params:oauth:grant-type:pre-authorized_code";
 /// The extra parameter of a standard offer that carries the issuer's signature
 /// (OpenID4VCI 1.0 section 4.1.1 lets an issuer add parameters; other wallets ignore it).
 pub const SIGNATURE_PARAM: &str = "tuaton_offer_signature";

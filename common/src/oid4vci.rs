@@ -15,6 +15,8 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+/// The pre-authorised code grant's type (OpenID4VCI 1.0 section 4.1.1).
+pub const PRE_AUTHORIZED_GRANT: &str = "urn:ietf:params:oauth:grant-type:pre-authorized_code";
 /// The credential configuration of the ID card as tuaton keeps it: the credential package
 /// (FORMAT.md section 9: the gate form with its W3C twin and the portrait).
 pub const CONFIG_CARD: &str = "tuaton_id_card";
@@ -377,7 +379,7 @@ pub fn as_metadata(issuer_id: &str) -> Value {
     json!({
         "issuer": issuer_id,
         "token_endpoint": format!("{base}{TOKEN_PATH}"),
-        "grant_types_supported": [crate::offer::PRE_AUTHORIZED_GRANT],
+        "grant_types_supported": [PRE_AUTHORIZED_GRANT],
         "response_types_supported": [],
         "token_endpoint_auth_methods_supported": ["none"],
         "pre-authorized_grant_anonymous_access_supported": true,

@@ -742,7 +742,7 @@ impl TrustList {
                             3 => None,
                             4 => {
                                 let d = cbor::text(items.pop().expect("4 items"), "issuer DID")?;
-                                if !crate::w3c::is_issuer_did(&d) {
+                                if !crate::did::is_issuer_did(&d) {
                                     return Err(err(
                                         "issuer: the DID is not a did:web of a host name",
                                     ));

@@ -9,6 +9,7 @@
 //! `backup`; [`pg`] (and the offices and offers only the service has); [`token`] (keys in
 //! a PKCS#11 token); [`http`] (the axum service and its client).
 
+mod app;
 mod backup;
 pub mod console;
 mod core;

@@ -133,7 +133,7 @@ const FORM: (&str, &str) = ("Content-Type", "application/x-www-form-urlencoded")
 
 fn token_request(svc: &Service, code: &str, tx: Option<&str>) -> (u16, Value) {
     let mut form = form_urlencoded::Serializer::new(String::new());
-    form.append_pair("grant_type", tuaton_common::offer::PRE_AUTHORIZED_GRANT)
+    form.append_pair("grant_type", spec::PRE_AUTHORIZED_GRANT)
         .append_pair("pre-authorized_code", code);
     if let Some(tx) = tx {
         form.append_pair("tx_code", tx);

@@ -125,7 +125,7 @@ pub fn redeem(offer: &Offer, tx_code: &str, holder: &HolderSecret, now: i64) -> 
     let a = http.post_form(
         &asm.token_endpoint,
         &[
-            ("grant_type", tuaton_common::offer::PRE_AUTHORIZED_GRANT),
+            ("grant_type", tuaton_common::oid4vci::PRE_AUTHORIZED_GRANT),
             ("pre-authorized_code", &code),
             ("tx_code", tx_code),
         ],

@@ -17,7 +17,7 @@ mod page;
 
 pub use officers::{hash_password, OfferState, Officer, IDLE_SECS, LOCK_SECS, MAX_FAILED};
 
-use crate::http::App;
+use crate::app::App;
 use crate::IssuerError;
 use axum::body::Bytes;
 use axum::extract::{Multipart, Path as UrlPath, State};

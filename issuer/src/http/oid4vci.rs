@@ -200,7 +200,7 @@ pub(super) async fn token(
         let b = b.map_err(|e| IssuerError::BadRequest(format!("the body: {e}")))?;
         let p = form(&b)?;
         match p.get("grant_type").map(String::as_str) {
-            Some(offer::PRE_AUTHORIZED_GRANT) => {}
+            Some(spec::PRE_AUTHORIZED_GRANT) => {}
             Some(_) => return Err(IssuerError::UnsupportedGrantType),
             None => return Err(IssuerError::BadRequest("grant_type is missing".into())),
         }
