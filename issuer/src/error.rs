@@ -118,16 +118,10 @@ pub enum IssuerError {
     /// The key proof's `nonce` is not one of the service's `c_nonce` values, or is old.
     #[error("the key proof's nonce is not a fresh one of this service: fetch one from the nonce endpoint and sign again")]
     StaleNonce,
-    /// A console sign-in with an unknown name or a wrong password (which of the two is
-    /// not said).
+    /// A console sign-in with an unknown name, a wrong password, or for an account locked
+    /// after too many (which of the three is not said).
     #[error("wrong name or password")]
     WrongPassword,
-    /// Too many wrong passwords in a row: sign-in is refused until `until`.
-    #[error("this officer's account is locked after too many wrong passwords")]
-    OfficerLocked {
-        /// Unix seconds.
-        until: i64,
-    },
     /// `officer revoke` of a name no active officer has.
     #[error("no active officer named \"{0}\"")]
     NoSuchOfficer(String),
@@ -259,7 +253,6 @@ impl tuaton_cli::Hint for IssuerError {
             }
             IssuerError::StaleNonce => "fetch a nonce from the nonce endpoint and sign the proof again",
             IssuerError::WrongPassword => "check the name and password (the account locks after 5 wrong ones in a row)",
-            IssuerError::OfficerLocked { .. } => "wait 15 minutes, or ask an administrator",
             IssuerError::NoSuchOfficer(_) => "check the name: `officer revoke` takes the name given to `officer add`",
             IssuerError::OfficerExists(_) => "revoke it first (`tuaton-issuer officer revoke NAME`) or choose another name",
             IssuerError::Service { .. } => "correct what the service names and try again",

@@ -241,7 +241,6 @@ fn status_of(e: &IssuerError) -> Status {
         E::StaleNonce => (S::BAD_REQUEST, "invalid_nonce", Shown),
         // The console answers these with its own pages.
         E::WrongPassword => (S::UNAUTHORIZED, "wrong_password", Shown),
-        E::OfficerLocked { .. } => (S::FORBIDDEN, "officer_locked", Shown),
         // CLI-only.
         E::NoSuchOfficer(_) | E::OfficerExists(_) => INTERNAL,
         // Concurrent issuances, not a failure: the message says nothing was issued.

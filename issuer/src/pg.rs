@@ -893,6 +893,13 @@ impl Issuer<PgStore> {
     /// of a revoked office may be used again.
     pub async fn add_office(&self, name: &str, admin: bool, now: i64) -> Result<String> {
         check_name("the office name", name)?;
+        // The audit and each card record "office/officer": a `/` in an office's name
+        // would let it pass for another office's prefix.
+        if name.contains('/') {
+            return Err(IssuerError::BadRequest(
+                "the office name must not contain '/'".into(),
+            ));
+        }
         let token = format!("tto-{}", B64URL.encode(rand::random::<[u8; 32]>()));
         let mut tx = self.store().begin().await?;
         // A revoked office's row keeps its history under a retired name.

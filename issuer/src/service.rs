@@ -85,7 +85,8 @@ pub(super) async fn run(cli: &Cli, url: &str, now: i64) -> anyhow::Result<()> {
                         first
                     }
                 };
-                iss.add_officer(name, office, &password, now).await?;
+                iss.add_officer(name, office, &password, &Actor::cli(), now)
+                    .await?;
                 super::say(
                     cli,
                     serde_json::json!({"officer": name, "office": office}),
@@ -93,7 +94,7 @@ pub(super) async fn run(cli: &Cli, url: &str, now: i64) -> anyhow::Result<()> {
                 )
             }
             OfficerCmd::Revoke { name } => {
-                iss.revoke_officer(name, now).await?;
+                iss.revoke_officer(name, &Actor::cli(), now).await?;
                 super::say(
                     cli,
                     serde_json::json!({"revoked": name}),

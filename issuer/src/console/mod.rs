@@ -45,6 +45,7 @@ pub fn router() -> Router<Arc<App>> {
         .route("/console/admin/publish", post(admin_publish))
         .route("/console/admin/officers", post(admin_add_officer))
         .route("/console/admin/officers/revoke", post(admin_revoke_officer))
+        .route("/console/admin/officers/unlock", post(admin_unlock_officer))
         .route("/console/admin/offices", post(admin_add_office))
         .route("/console/admin/offices/revoke", post(admin_revoke_office))
         .route("/console/static/console.css", get(css))
@@ -130,7 +131,7 @@ fn cross_site(app: &App, h: &HeaderMap) -> Option<Response> {
     let ours = tuaton_common::bundle::url_origin(&app.public_url);
     let origin_ok = match h.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
         None => true,
-        Some(o) => tuaton_common::bundle::url_origin(o) == ours,
+        Some(o) => ours.is_some() && tuaton_common::bundle::url_origin(o) == ours,
     };
     let site_ok = h
         .get("sec-fetch-site")
@@ -190,9 +191,24 @@ async fn login_page() -> Response {
     html(StatusCode::OK, page::login(None, ""))
 }
 
-async fn login(State(app): State<Arc<App>>, h: HeaderMap, body: Bytes) -> Response {
-    if let Some(r) = cross_site(&app, &h) {
+async fn login(
+    State(app): State<Arc<App>>,
+    parts: axum::http::request::Parts,
+    body: Bytes,
+) -> Response {
+    let h = &parts.headers;
+    let peer = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>();
+    if let Some(r) = cross_site(&app, h) {
         return r;
+    }
+    // Each try costs a password hash: a client gets as many as a wallet's redemptions.
+    if app.admit(peer, h).is_err() {
+        return html(
+            StatusCode::TOO_MANY_REQUESTS,
+            page::login(Some("Too many tries from this address; wait a moment."), ""),
+        );
     }
     let form: BTreeMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
     let name = form.get("name").map(String::as_str).unwrap_or("").trim();
@@ -206,7 +222,7 @@ async fn login(State(app): State<Arc<App>>, h: HeaderMap, body: Bytes) -> Respon
                 ""
             };
             let cookie = format!(
-                "{COOKIE}={}; Path=/console; HttpOnly; SameSite=Strict; Max-Age={IDLE_SECS}{secure}",
+                "{COOKIE}={}; Path=/console; HttpOnly; SameSite=Strict{secure}",
                 s.cookie
             );
             let mut r = Redirect::to("/console").into_response();
@@ -216,22 +232,14 @@ async fn login(State(app): State<Arc<App>>, h: HeaderMap, body: Bytes) -> Respon
             );
             r
         }
+        // One answer for an unknown name, a wrong password and a locked account: none of
+        // them says which names exist.
         Err(IssuerError::WrongPassword) => html(
             StatusCode::UNAUTHORIZED,
             page::login(
                 Some(&format!(
-                    "ชื่อหรือรหัสผ่านไม่ถูกต้อง / Wrong name or password. After {MAX_FAILED} wrong passwords in a row the account locks for {} minutes.",
+                    "ชื่อหรือรหัสผ่านไม่ถูกต้อง หรือบัญชีถูกล็อก / Wrong name or password, or the account is locked: after {MAX_FAILED} wrong passwords in a row it locks for {} minutes (an administrator can unlock it).",
                     LOCK_SECS / 60
-                )),
-                name,
-            ),
-        ),
-        Err(IssuerError::OfficerLocked { until }) => html(
-            StatusCode::FORBIDDEN,
-            page::login(
-                Some(&format!(
-                    "บัญชีถูกล็อก / This account is locked after too many wrong passwords, until {} (UTC). An administrator can reset it with `tuaton-issuer officer add` after `officer revoke`.",
-                    tuaton_common::model::format_rfc3339(until)
                 )),
                 name,
             ),
@@ -602,7 +610,7 @@ async fn admin_add_officer(State(app): State<Arc<App>>, f: AdminForm) -> Respons
     let password = f.form.get("password").cloned().unwrap_or_default();
     let text = match app
         .issuer
-        .add_officer(&name, &office, &password, (app.now)())
+        .add_officer(&name, &office, &password, &f.actor(), (app.now)())
         .await
     {
         Ok(()) => format!("Officer {name} of {office} can sign in."),
@@ -617,10 +625,29 @@ async fn admin_add_officer(State(app): State<Arc<App>>, f: AdminForm) -> Respons
     admin_answer(&app, o, csrf, Some(&text)).await
 }
 
+async fn admin_unlock_officer(State(app): State<Arc<App>>, f: AdminForm) -> Response {
+    let (o, csrf) = (&f.officer, f.csrf.as_str());
+    let name = f.text("name");
+    let text = match app
+        .issuer
+        .unlock_officer(&name, &f.actor(), (app.now)())
+        .await
+    {
+        Ok(()) => format!("Officer {name} can sign in again."),
+        Err(e @ IssuerError::NoSuchOfficer(_)) => format!("Not unlocked: {e}"),
+        Err(e) => return failure(e),
+    };
+    admin_answer(&app, o, csrf, Some(&text)).await
+}
+
 async fn admin_revoke_officer(State(app): State<Arc<App>>, f: AdminForm) -> Response {
     let (o, csrf) = (&f.officer, f.csrf.as_str());
     let name = f.text("name");
-    let text = match app.issuer.revoke_officer(&name, (app.now)()).await {
+    let text = match app
+        .issuer
+        .revoke_officer(&name, &f.actor(), (app.now)())
+        .await
+    {
         Ok(()) => format!("Officer {name} can no longer sign in; their sessions ended."),
         Err(e @ IssuerError::NoSuchOfficer(_)) => format!("Not revoked: {e}"),
         Err(e) => return failure(e),
@@ -637,6 +664,14 @@ struct AdminForm {
 }
 
 impl AdminForm {
+    /// Who acts, for the audit.
+    fn actor(&self) -> crate::Actor {
+        crate::Actor {
+            office: self.officer.office.name.clone(),
+            officer: self.officer.name.clone(),
+        }
+    }
+
     /// A field, trimmed ("" when absent).
     fn text(&self, name: &str) -> String {
         self.form

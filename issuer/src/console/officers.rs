@@ -151,6 +151,7 @@ impl Issuer<PgStore> {
         name: &str,
         office: &str,
         password: &str,
+        actor: &crate::Actor,
         now: i64,
     ) -> Result<()> {
         check_name("the officer's name", name)?;
@@ -174,11 +175,18 @@ impl Issuer<PgStore> {
         if n == 0 {
             return Err(IssuerError::OfficerExists(name.to_owned()));
         }
+        tx.audit(&crate::core::audit(
+            now,
+            actor,
+            "officer add",
+            &format!("{name} of {office}"),
+        ))
+        .await?;
         tx.commit().await
     }
 
     /// `officer revoke`: the officer can no longer sign in, and their sessions end.
-    pub async fn revoke_officer(&self, name: &str, now: i64) -> Result<()> {
+    pub async fn revoke_officer(&self, name: &str, actor: &crate::Actor, now: i64) -> Result<()> {
         let mut tx = self.store().begin().await?;
         let id: i64 = tx
             .one(
@@ -194,6 +202,8 @@ impl Issuer<PgStore> {
             owned![id],
         )
         .await?;
+        tx.audit(&crate::core::audit(now, actor, "officer revoke", name))
+            .await?;
         tx.commit().await
     }
 
@@ -215,53 +225,69 @@ impl Issuer<PgStore> {
     }
 
     /// Signs an officer in: a new session, or why not. Every wrong password counts; the
-    /// fifth in a row locks the account for [`LOCK_SECS`].
+    /// fifth in a row locks the account for [`LOCK_SECS`]. An unknown name, a wrong
+    /// password and a locked account take the same time (one hash each) and get the same
+    /// answer, so neither says which names exist. The hash runs off the async workers and
+    /// outside any transaction: no row stays locked while it runs.
     pub async fn sign_in(&self, name: &str, password: &str, now: i64) -> Result<NewSession> {
         let mut tx = self.store().begin().await?;
         let row = tx
-            .one(
-                "SELECT o.id, o.password_hash, o.failed, o.locked_until
+            .read_one(
+                "SELECT o.id, o.password_hash, o.locked_until
                  FROM officers o JOIN offices f ON f.id = o.office_id
-                 WHERE o.name = $1 AND o.revoked_at IS NULL AND f.revoked_at IS NULL
-                 FOR UPDATE OF o",
+                 WHERE o.name = $1 AND o.revoked_at IS NULL AND f.revoked_at IS NULL",
                 &[&name],
             )
             .await?;
-        let Some(row) = row else {
-            // As long as a real check, so the answer's time says nothing of the name.
-            let _ = argon2id(password, &[0; 16], M_KIB, T);
+        drop(tx);
+        let (id, stored, locked_until): (Option<i64>, String, i64) = match &row {
+            Some(r) => (Some(r.get(0)), r.get(1), r.get(2)),
+            None => (None, String::new(), 0),
+        };
+        let typed = password.to_owned();
+        let matches = tokio::task::spawn_blocking(move || {
+            if stored.is_empty() {
+                // As long as a real check.
+                let _ = argon2id(&typed, &[0; 16], M_KIB, T);
+                false
+            } else {
+                password_matches(&stored, &typed)
+            }
+        })
+        .await
+        .unwrap_or(false);
+        let Some(id) = id else {
             return Err(IssuerError::WrongPassword);
         };
-        let (id, stored, failed, locked_until): (i64, String, i32, i64) =
-            (row.get(0), row.get(1), row.get(2), row.get(3));
         if locked_until > now {
-            return Err(IssuerError::OfficerLocked {
-                until: locked_until,
-            });
+            return Err(IssuerError::WrongPassword);
         }
-        if !password_matches(&stored, password) {
-            let failed = failed + 1;
-            let lock = failed >= MAX_FAILED;
-            tx.queue(
-                "UPDATE officers SET failed = CASE WHEN $2 THEN 0 ELSE $3 END,
-                        locked_until = CASE WHEN $2 THEN $4 ELSE locked_until END
+        let mut tx = self.store().begin().await?;
+        if !matches {
+            // Counted in one statement: concurrent tries cannot lose a count.
+            tx.exec(
+                "UPDATE officers SET
+                        locked_until = CASE WHEN failed + 1 >= $2 THEN $3 ELSE locked_until END,
+                        failed = CASE WHEN failed + 1 >= $2 THEN 0 ELSE failed + 1 END
                  WHERE id = $1",
-                owned![id, lock, failed, now + LOCK_SECS],
+                &[&id, &MAX_FAILED, &(now + LOCK_SECS)],
             )
             .await?;
             tx.commit().await?;
-            return Err(if lock {
-                IssuerError::OfficerLocked {
-                    until: now + LOCK_SECS,
-                }
-            } else {
-                IssuerError::WrongPassword
-            });
+            return Err(IssuerError::WrongPassword);
+        }
+        // Still not locked now (another try may have locked it while the hash ran).
+        let open = tx
+            .exec(
+                "UPDATE officers SET failed = 0 WHERE id = $1 AND locked_until <= $2",
+                &[&id, &now],
+            )
+            .await?;
+        if open == 0 {
+            return Err(IssuerError::WrongPassword);
         }
         let cookie = B64URL.encode(rand::random::<[u8; 32]>());
         let csrf = B64URL.encode(rand::random::<[u8; 24]>());
-        tx.queue("UPDATE officers SET failed = 0 WHERE id = $1", owned![id])
-            .await?;
         // Sessions idle past their time go as others begin.
         tx.queue(
             "DELETE FROM console_sessions WHERE last_seen < $1",
@@ -276,6 +302,24 @@ impl Issuer<PgStore> {
         .await?;
         tx.commit().await?;
         Ok(NewSession { cookie })
+    }
+
+    /// Ends a lockout (an administrator's, after checking who was locked out and why).
+    pub async fn unlock_officer(&self, name: &str, actor: &crate::Actor, now: i64) -> Result<()> {
+        let mut tx = self.store().begin().await?;
+        let n = tx
+            .exec(
+                "UPDATE officers SET failed = 0, locked_until = 0
+                 WHERE name = $1 AND revoked_at IS NULL",
+                &[&name],
+            )
+            .await?;
+        if n == 0 {
+            return Err(IssuerError::NoSuchOfficer(name.to_owned()));
+        }
+        tx.audit(&crate::core::audit(now, actor, "officer unlock", name))
+            .await?;
+        tx.commit().await
     }
 
     /// The officer a session cookie belongs to and the session's form token; the session

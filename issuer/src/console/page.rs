@@ -231,13 +231,15 @@ pub fn offer_screen(
 <div class="qr" id="qr">{qr_svg}</div>
 <div class="side">
 <p>รหัสยืนยัน / Transaction code</p>
-<p class="code" id="tx-code">{a} {b}</p>
+<p class="code" id="tx-code">{} {}</p>
 <p>อ่านรหัสให้ประชาชนฟัง / Read it out to the citizen</p>
 <p class="state" id="state" aria-live="polite">รอโทรศัพท์ / Waiting for the phone</p>
 <p>หมดอายุใน / Expires in <span id="countdown">{mm}:{ss:02}</span></p>
 </div></section>
 <details><summary>ข้อความข้อเสนอ / Offer text</summary><p class="offer-text" id="offer-text">{}</p></details>
 <p><a href="/console">ออกบัตรใหม่ / New offer</a></p>"#,
+            esc(a),
+            esc(b),
             esc(offer_text),
             handle = esc(handle),
             left = (expires - now).max(0),
@@ -310,7 +312,14 @@ pub fn admin(
             r#"<tr><td>{}</td><td>{}</td><td>{}</td><td><form method="post" action="/console/admin/officers/revoke"><input type="hidden" name="csrf" value="{csrf}"><input type="hidden" name="name" value="{}"><button>เพิกถอน / Revoke</button></form></td></tr>"#,
             esc(name),
             esc(office),
-            if *locked { "ล็อก / locked" } else { "" },
+            if *locked {
+                format!(
+                    r#"ล็อก / locked <form method="post" action="/console/admin/officers/unlock"><input type="hidden" name="csrf" value="{csrf}"><input type="hidden" name="name" value="{}"><button class="unlock">ปลดล็อก / Unlock</button></form>"#,
+                    esc(name)
+                )
+            } else {
+                String::new()
+            },
             esc(name),
         );
     }
