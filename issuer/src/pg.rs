@@ -890,8 +890,19 @@ impl Issuer<PgStore> {
     }
 
     /// Adds an office (or an admin) and returns its bearer credential, shown once. The name
-    /// of a revoked office may be used again.
+    /// of a revoked office may be used again. Audited as the command line's.
     pub async fn add_office(&self, name: &str, admin: bool, now: i64) -> Result<String> {
+        self.add_office_by(name, admin, &Actor::cli(), now).await
+    }
+
+    /// [`Issuer::add_office`], audited as `actor`'s (an administrator in the console).
+    pub async fn add_office_by(
+        &self,
+        name: &str,
+        admin: bool,
+        actor: &Actor,
+        now: i64,
+    ) -> Result<String> {
         check_name("the office name", name)?;
         // The audit and each card record "office/officer": a `/` in an office's name
         // would let it pass for another office's prefix.
@@ -919,6 +930,13 @@ impl Issuer<PgStore> {
         if n == 0 {
             return Err(IssuerError::OfficeExists(name.to_owned()));
         }
+        tx.audit(&audit(
+            now,
+            actor,
+            "office-add",
+            &format!("{name}{}", if admin { " (admin)" } else { "" }),
+        ))
+        .await?;
         tx.commit().await?;
         Ok(token)
     }
@@ -939,6 +957,17 @@ impl Issuer<PgStore> {
     /// close. With `since` (a compromised office), every card it issued from then on is
     /// revoked too; their count is returned.
     pub async fn revoke_office(&self, name: &str, now: i64, since: Option<i64>) -> Result<u64> {
+        self.revoke_office_by(name, &Actor::cli(), now, since).await
+    }
+
+    /// [`Issuer::revoke_office`], audited as `actor`'s.
+    pub async fn revoke_office_by(
+        &self,
+        name: &str,
+        actor: &Actor,
+        now: i64,
+        since: Option<i64>,
+    ) -> Result<u64> {
         let mut tx = self.store().begin().await?;
         let n = tx
             .exec(
@@ -971,7 +1000,7 @@ impl Issuer<PgStore> {
         let mut tx = tx;
         tx.audit(&audit(
             now,
-            &Actor::cli(),
+            actor,
             "office-revoke",
             &format!("{name}: {revoked} cards revoked"),
         ))

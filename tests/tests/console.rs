@@ -369,6 +369,22 @@ fn an_officer_signs_in_makes_an_offer_a_wallet_enrols_and_the_page_sees_it() {
         .unwrap()
         .get(0);
     assert_eq!(n, 1, "the admin's revocation");
+    // Each administrator's change is audited with who made it.
+    for (action, detail) in [
+        ("office-add", "Chatuchak District%"),
+        ("office-revoke", "Chatuchak District%"),
+        ("officer add", "nok %"),
+        ("officer revoke", "malee"),
+    ] {
+        let by: String = pg
+            .query_one(
+                "SELECT office || '/' || officer FROM audit WHERE action = $1 AND detail LIKE $2",
+                &[&action, &detail],
+            )
+            .unwrap_or_else(|e| panic!("{action}: {e}"))
+            .get(0);
+        assert_eq!(by, "HQ/hq-admin", "{action}");
+    }
     // Nothing was issued twice: one card.
     let mut pg = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
     let n: i64 = pg

@@ -562,7 +562,11 @@ async fn admin_add_office(State(app): State<Arc<App>>, f: AdminForm) -> Response
     let (o, csrf) = (&f.officer, f.csrf.as_str());
     let name = f.text("name");
     let admin = f.form.contains_key("admin");
-    match app.issuer.add_office(&name, admin, (app.now)()).await {
+    match app
+        .issuer
+        .add_office_by(&name, admin, &f.actor(), (app.now)())
+        .await
+    {
         Ok(token) => {
             let cred = crate::pg::OfficeCredential {
                 format: crate::pg::CREDENTIAL_FORMAT.into(),
@@ -588,7 +592,11 @@ async fn admin_revoke_office(State(app): State<Arc<App>>, f: AdminForm) -> Respo
         let text = "Not revoked: an office cannot revoke itself here (use the command line).";
         return admin_answer(&app, o, csrf, Some(text)).await;
     }
-    let text = match app.issuer.revoke_office(&name, (app.now)(), None).await {
+    let text = match app
+        .issuer
+        .revoke_office_by(&name, &f.actor(), (app.now)(), None)
+        .await
+    {
         Ok(_) => format!("Office {name} revoked: its credential and its officers' sign-in stop working, and its open offers are closed."),
         Err(e @ IssuerError::NoSuchOffice(_)) => format!("Not revoked: {e}"),
         Err(e) => return failure(e),
