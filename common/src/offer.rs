@@ -614,6 +614,29 @@ mod tests {
         assert_eq!(Offer::parse(&extra).unwrap(), offer());
     }
 
+    /// The QR versions the officer's screen needs (docs/ISSUANCE.md gives them): the
+    /// standard offer by value at level L is version 18 for a 24-character service
+    /// address (97 terminal columns with the quiet zone), the compact one 9 at level M.
+    #[test]
+    fn each_spelling_fits_the_qr_version_the_docs_give() {
+        let o = Offer {
+            service: "https://issue.dopa.go.th".into(),
+            ..offer()
+        }
+        .sign(&issuer_key())
+        .unwrap();
+        let version =
+            |t: &str, l| match qrcode::QrCode::with_error_correction_level(t.as_bytes(), l)
+                .unwrap()
+                .version()
+            {
+                qrcode::Version::Normal(n) => n,
+                v => panic!("{v:?}"),
+            };
+        assert!(version(&o.to_oid4vci(), qrcode::EcLevel::L) <= 18);
+        assert!(version(&o.to_text(), qrcode::EcLevel::M) <= 9);
+    }
+
     #[test]
     fn offers_to_other_schemes_are_refused() {
         let mut o = offer();
@@ -695,39 +718,4 @@ pub fn check_refresh_proof(
         ));
     }
     Ok(*holder)
-}
-
-#[cfg(test)]
-mod qr_size {
-    use super::*;
-
-    /// The QR versions the officer's screen needs (docs/ISSUANCE.md gives them): the
-    /// standard offer by value at level L is version 18 for a 24-character service
-    /// address (97 terminal columns with the quiet zone), the compact one 9 at level M.
-    #[test]
-    fn each_spelling_fits_the_qr_version_the_docs_give() {
-        let k = ed25519_dalek::SigningKey::from_bytes(&[5; 32]);
-        let o = Offer {
-            service: "https://issue.dopa.go.th".into(),
-            code: [7; CODE_LEN],
-            expires: 1_800_000_000,
-            root: [9; 32],
-            tx_code_digits: 6,
-            issuer: 1,
-            kid: crate::trust::kid_of(&k.verifying_key()),
-            signature: [0; 64],
-        }
-        .sign(&k)
-        .unwrap();
-        let version =
-            |t: &str, l| match qrcode::QrCode::with_error_correction_level(t.as_bytes(), l)
-                .unwrap()
-                .version()
-            {
-                qrcode::Version::Normal(n) => n,
-                v => panic!("{v:?}"),
-            };
-        assert!(version(&o.to_oid4vci(), qrcode::EcLevel::L) <= 18);
-        assert!(version(&o.to_text(), qrcode::EcLevel::M) <= 9);
-    }
 }

@@ -37,3 +37,9 @@ pub use issue::{
 };
 pub use publish::{write_bundle, BuiltBundle, PublishReport, KEEP_GENERATIONS};
 pub use tuaton_common::trust::kid_of;
+
+/// Whether two secrets (a token, a hash) are equal, in time that says nothing of where
+/// they differ.
+pub(crate) fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    subtle::ConstantTimeEq::ct_eq(a, b).into()
+}

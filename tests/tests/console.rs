@@ -61,41 +61,48 @@ async fn refused_beside(
         .unwrap()
 }
 
-fn officer_add(db: &TestDb, name: &str) {
-    officer_add_to(db, name, "Bang Rak District")
+/// An issuer (its offices "Bang Rak District" and "HQ", an admin's) with console officers
+/// `(name, office)`, each with [`PASSWORD`].
+fn issuer_with(officers: &[(&str, &str)]) -> (World, TestDb) {
+    let w = World::new();
+    let db = TestDb::new();
+    issuer_in(&w, &db, &[], &[]);
+    for (name, office) in officers {
+        run(
+            "tuaton-issuer",
+            &[
+                "--database",
+                &db.url,
+                "officer",
+                "add",
+                name,
+                "--office",
+                office,
+            ],
+            "",
+            &[
+                ("TUATON_OFFICER_PASSWORD", PASSWORD),
+                ("TUATON_ISSUER_PASSPHRASE", PASSPHRASE),
+            ],
+        )
+        .ok();
+    }
+    (w, db)
 }
 
-fn officer_add_to(db: &TestDb, name: &str, office: &str) {
-    run(
-        "tuaton-issuer",
-        &[
-            "--database",
-            &db.url,
-            "officer",
-            "add",
-            name,
-            "--office",
-            office,
-        ],
-        "",
-        &[
-            ("TUATON_OFFICER_PASSWORD", PASSWORD),
-            ("TUATON_ISSUER_PASSPHRASE", PASSPHRASE),
-        ],
+/// The service on `db`, chromedriver, and a runtime to drive the browser from.
+fn served(db: &TestDb) -> (Service, Driver, tokio::runtime::Runtime) {
+    (
+        Service::start(&db.url, &[], &[]),
+        Driver::start(),
+        tokio::runtime::Runtime::new().unwrap(),
     )
-    .ok();
 }
 
 #[test]
 fn an_officer_signs_in_makes_an_offer_a_wallet_enrols_and_the_page_sees_it() {
-    let w = World::new();
-    let db = TestDb::new();
-    issuer_in(&w, &db, &[], &[]);
-    officer_add(&db, "malee");
-    officer_add_to(&db, "hq-admin", "HQ");
-    let svc = Service::start(&db.url, &[], &[]);
-    let driver = Driver::start();
-    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (w, db) = issuer_with(&[("malee", "Bang Rak District"), ("hq-admin", "HQ")]);
+    let (svc, driver, rt) = served(&db);
     rt.block_on(async {
         let c = driver.browser().await;
         let base = svc.url.as_str();
@@ -396,14 +403,8 @@ fn an_officer_signs_in_makes_an_offer_a_wallet_enrols_and_the_page_sees_it() {
 
 #[test]
 fn attack_wrong_passwords_lock_the_account_even_against_the_right_one() {
-    let w = World::new();
-    let db = TestDb::new();
-    issuer_in(&w, &db, &[], &[]);
-    officer_add(&db, "somsak");
-    officer_add_to(&db, "hq-admin", "HQ");
-    let svc = Service::start(&db.url, &[], &[]);
-    let driver = Driver::start();
-    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (_w, db) = issuer_with(&[("somsak", "Bang Rak District"), ("hq-admin", "HQ")]);
+    let (svc, driver, rt) = served(&db);
     rt.block_on(async {
         let c = driver.browser().await;
         let base = svc.url.as_str();
@@ -470,10 +471,7 @@ fn attack_wrong_passwords_lock_the_account_even_against_the_right_one() {
 
 #[test]
 fn a_session_ends_after_fifteen_idle_minutes() {
-    let w = World::new();
-    let db = TestDb::new();
-    issuer_in(&w, &db, &[], &[]);
-    officer_add(&db, "malee");
+    let (_w, db) = issuer_with(&[("malee", "Bang Rak District")]);
     let now = chrono::Utc::now().timestamp();
     let at = |t: i64| chrono::DateTime::from_timestamp(t, 0).unwrap().to_rfc3339();
     // Instances of the service whose clocks stand at the times of the officer's requests
