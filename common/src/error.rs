@@ -122,6 +122,42 @@ pub enum Error {
     /// A PIN or passphrase did not open the sealed secret.
     #[error("wrong PIN or passphrase")]
     WrongSecret,
+    /// An ISO 18013-5 mdoc could not be built, or a reader refused one.
+    #[error("mdoc: {0}")]
+    Mdoc(#[from] MdocError),
+}
+
+/// Why an ISO 18013-5 mdoc was refused (or could not be made): one variant per check of
+/// section 9.3, so a reader can say which one failed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MdocError {
+    /// A structure is not what the CDDL of 18013-5 says (a missing or repeated key, a
+    /// wrong type, a wrong version).
+    #[error("malformed: {0}")]
+    Malformed(String),
+    /// The response is larger than a reader decodes.
+    #[error("{0} bytes is larger than a reader accepts")]
+    TooLarge(usize),
+    /// The document signer certificate does not chain to a trusted IACA certificate, or a
+    /// certificate is not valid now or not for this use.
+    #[error("certificate chain: {0}")]
+    Chain(String),
+    /// The issuer's signature over the MSO is missing, of another algorithm, or wrong.
+    #[error("issuer signature: {0}")]
+    Issuer(String),
+    /// A disclosed element does not match the digest the issuer signed.
+    #[error("digest: {0}")]
+    Digest(String),
+    /// The MSO is outside its validity window.
+    #[error("the mobile security object is not valid at this time")]
+    Expired,
+    /// The device key is not a P-256 key, or is damaged.
+    #[error("device key: {0}")]
+    DeviceKey(String),
+    /// The device signature is missing, of another algorithm, or not over this session.
+    #[error("device authentication: {0}")]
+    Device(String),
 }
 
 /// Why an engagement session failed: what the peer did wrong, or what happened to the

@@ -18,6 +18,7 @@ pub mod holder;
 pub mod json;
 pub mod link;
 pub mod lp;
+pub mod mdoc;
 pub mod model;
 pub mod offer;
 pub mod oid4vci;
