@@ -12,6 +12,10 @@ pub const INDEX: &str = "index.json";
 /// The issuer's DID document in a bundle (for W3C verifiers; tuaton's own read the trust
 /// list): not named by the index, replaced by every publish.
 pub const DID_DOCUMENT: &str = "did.json";
+/// The IACA root certificates of the mdoc form, PEM, every one a reader may meet (ISO
+/// 18013-5 Annex B): for third-party readers. Like [`DID_DOCUMENT`] it is outside the
+/// signed trust list; docs/TRUST.md says how to check it.
+pub const IACA_CERTIFICATES: &str = "iaca.pem";
 /// The `format` value of this layout.
 pub const FORMAT: &str = "tuaton-trust-bundle/1";
 /// Largest index a reader accepts (a few hundred bytes in practice).

@@ -44,6 +44,36 @@ pub struct Validity {
     pub valid_until: i64,
 }
 
+/// The MSO validity of a card issued at `now` by a document signer certificate valid
+/// until `signer_not_after`: from `now` to the end of the card's last valid day (Thai
+/// time), but never past the certificate, after which no reader would accept the MSO. A
+/// lifelong card's MSO lasts as long as the certificate; the wallet renews it before.
+pub fn card_validity(claims: &CardClaims, now: i64, signer_not_after: i64) -> Result<Validity> {
+    if now >= signer_not_after {
+        return Err(MdocError::Chain(
+            "the document signer certificate has expired: a new one is made by `rotate`".into(),
+        )
+        .into());
+    }
+    let card_end = match claims.expiry {
+        Expiry::On(d) => d
+            .succ_opt()
+            .and_then(|n| n.and_hms_opt(0, 0, 0))
+            .map(|t| t.and_utc().timestamp() - crate::model::THAI_UTC_OFFSET - 1)
+            .unwrap_or(signer_not_after),
+        Expiry::Lifelong => signer_not_after,
+    };
+    let valid_until = card_end.min(signer_not_after);
+    if valid_until < now {
+        return Err(MdocError::Expired.into());
+    }
+    Ok(Validity {
+        signed: now,
+        valid_from: now,
+        valid_until,
+    })
+}
+
 /// Makes the issuer's ES256 signature (`r || s`, 64 bytes) over a message: a key in
 /// memory or one a PKCS#11 token holds.
 pub trait DocumentSigner {
@@ -449,6 +479,145 @@ fn take(m: &mut Vec<(Value, Value)>, key: &str, what: &str) -> Result<Value> {
     Ok(m.remove(i).1)
 }
 
+/// What a wallet checks of the IssuerSigned it is given, before keeping it: it decodes,
+/// the MSO is for [`DOC_TYPE`] and binds `holder` as its device key, and every element
+/// matches its digest. (Who signed it is a reader's check, against the IACAs it trusts.)
+pub fn check_issued(issuer_signed: &[u8], holder: &HolderKey) -> Result<()> {
+    let mut map = map_entries(cbor::decode(issuer_signed)?, "IssuerSigned")?;
+    let sign1 = CoseSign1::from_cbor_value(take(&mut map, "issuerAuth", "IssuerSigned")?)
+        .map_err(|e| MdocError::Malformed(format!("issuerAuth: {e}")))?;
+    let (mso, digests) = read_mso(&sign1)?;
+    if mso.doc_type != DOC_TYPE {
+        return Err(MdocError::Issuer("the MSO is for another docType".into()).into());
+    }
+    let want = cose_device_key(holder)?;
+    if device_key_point(&want)? != mso.device_point {
+        return Err(MdocError::DeviceKey("the MSO binds another device key".into()).into());
+    }
+    check_items(take(&mut map, "nameSpaces", "IssuerSigned")?, &digests)?;
+    Ok(())
+}
+
+/// The parts of a Mobile Security Object the checks use.
+struct Mso {
+    doc_type: String,
+    validity: Validity,
+    device_point: Vec<u8>,
+}
+
+/// The MSO in a COSE_Sign1's payload, and its digests by (namespace, digestID).
+fn read_mso(sign1: &CoseSign1) -> Result<(Mso, BTreeMap<(String, u64), Vec<u8>>)> {
+    let payload = sign1
+        .payload
+        .as_deref()
+        .ok_or(MdocError::Issuer("issuerAuth carries no MSO".into()))?;
+    let mso_bytes = untag24(&cbor::decode(payload)?, "MobileSecurityObjectBytes")?;
+    let mut mso = map_entries(cbor::decode(&mso_bytes)?, "MobileSecurityObject")?;
+    if take(&mut mso, "version", "MSO")?.as_text() != Some("1.0")
+        || take(&mut mso, "digestAlgorithm", "MSO")?.as_text() != Some("SHA-256")
+    {
+        return Err(MdocError::Issuer("the MSO is not version 1.0 with SHA-256".into()).into());
+    }
+    let doc_type = match take(&mut mso, "docType", "MSO")? {
+        Value::Text(s) => s,
+        _ => return Err(MdocError::Malformed("the MSO's docType is not text".into()).into()),
+    };
+    let mut vi = map_entries(take(&mut mso, "validityInfo", "MSO")?, "validityInfo")?;
+    let validity = Validity {
+        signed: parse_tdate(&take(&mut vi, "signed", "validityInfo")?, "signed")?,
+        valid_from: parse_tdate(&take(&mut vi, "validFrom", "validityInfo")?, "validFrom")?,
+        valid_until: parse_tdate(&take(&mut vi, "validUntil", "validityInfo")?, "validUntil")?,
+    };
+    let mut dki = map_entries(take(&mut mso, "deviceKeyInfo", "MSO")?, "deviceKeyInfo")?;
+    let device_point = device_key_point(&take(&mut dki, "deviceKey", "deviceKeyInfo")?)?;
+    let mut digests: BTreeMap<(String, u64), Vec<u8>> = BTreeMap::new();
+    for (ns, ids) in map_entries(take(&mut mso, "valueDigests", "MSO")?, "valueDigests")? {
+        let ns = ns
+            .as_text()
+            .ok_or(MdocError::Malformed("a namespace is not text".into()))?
+            .to_owned();
+        for (id, d) in map_entries(ids, "DigestIDs")? {
+            let id =
+                id.as_integer()
+                    .and_then(|i| u64::try_from(i).ok())
+                    .ok_or(MdocError::Malformed(
+                        "a digestID is not an unsigned integer".into(),
+                    ))?;
+            let Value::Bytes(d) = d else {
+                return Err(MdocError::Malformed("a digest is not a byte string".into()).into());
+            };
+            if digests.insert((ns.clone(), id), d).is_some() {
+                return Err(MdocError::Malformed("a digestID appears twice".into()).into());
+            }
+        }
+    }
+    Ok((
+        Mso {
+            doc_type,
+            validity,
+            device_point,
+        },
+        digests,
+    ))
+}
+
+/// Every IssuerSignedItem of `namespaces` checked against its digest: (namespace,
+/// identifier) to value.
+fn check_items(
+    namespaces: Value,
+    digests: &BTreeMap<(String, u64), Vec<u8>>,
+) -> Result<BTreeMap<(String, String), Value>> {
+    let mut elements = BTreeMap::new();
+    for (name, items) in map_entries(namespaces, "nameSpaces")? {
+        let name = name
+            .as_text()
+            .ok_or(MdocError::Malformed("a namespace is not text".into()))?
+            .to_owned();
+        for item in cbor::array(items, "IssuerSignedItems")? {
+            // The digest covers the item as written: tag 24 and the byte string.
+            let raw = cbor::encode(&item);
+            let inner = untag24(&item, "IssuerSignedItemBytes")?;
+            let mut m = map_entries(cbor::decode(&inner)?, "IssuerSignedItem")?;
+            let id = take(&mut m, "digestID", "IssuerSignedItem")?
+                .as_integer()
+                .and_then(|i| u64::try_from(i).ok())
+                .ok_or(MdocError::Malformed(
+                    "digestID is not an unsigned integer".into(),
+                ))?;
+            let ident = match take(&mut m, "elementIdentifier", "IssuerSignedItem")? {
+                Value::Text(s) => s,
+                _ => {
+                    return Err(MdocError::Malformed("elementIdentifier is not text".into()).into())
+                }
+            };
+            let value = take(&mut m, "elementValue", "IssuerSignedItem")?;
+            match take(&mut m, "random", "IssuerSignedItem")? {
+                Value::Bytes(r) if r.len() >= 16 => {}
+                _ => {
+                    return Err(
+                        MdocError::Malformed("random is shorter than 16 bytes".into()).into(),
+                    )
+                }
+            }
+            let want = digests.get(&(name.clone(), id)).ok_or_else(|| {
+                MdocError::Digest(format!("{name}/{ident} has no digest in the MSO"))
+            })?;
+            if Sha256::digest(&raw)[..] != want[..] {
+                return Err(
+                    MdocError::Digest(format!("{name}/{ident} does not match its digest")).into(),
+                );
+            }
+            if elements
+                .insert((name.clone(), ident.clone()), value)
+                .is_some()
+            {
+                return Err(MdocError::Malformed(format!("{name}/{ident} appears twice")).into());
+            }
+        }
+    }
+    Ok(elements)
+}
+
 /// A trusted IACA certificate, parsed once.
 #[derive(Clone, Debug)]
 pub struct Iaca {
@@ -575,30 +744,11 @@ pub fn verify(
             }
         })
         .map_err(|()| MdocError::Issuer("the MSO's signature does not verify".into()))?;
-    let mso_bytes = untag24(
-        &cbor::decode(
-            sign1
-                .payload
-                .as_deref()
-                .ok_or(MdocError::Issuer("issuerAuth carries no MSO".into()))?,
-        )?,
-        "MobileSecurityObjectBytes",
-    )?;
-    let mut mso = map_entries(cbor::decode(&mso_bytes)?, "MobileSecurityObject")?;
-    if take(&mut mso, "version", "MSO")?.as_text() != Some("1.0")
-        || take(&mut mso, "digestAlgorithm", "MSO")?.as_text() != Some("SHA-256")
-    {
-        return Err(MdocError::Issuer("the MSO is not version 1.0 with SHA-256".into()).into());
-    }
-    if take(&mut mso, "docType", "MSO")?.as_text() != Some(doc_type.as_str()) {
+    let (mso, digests) = read_mso(&sign1)?;
+    if mso.doc_type != doc_type {
         return Err(MdocError::Issuer("the MSO is for another docType".into()).into());
     }
-    let mut vi = map_entries(take(&mut mso, "validityInfo", "MSO")?, "validityInfo")?;
-    let validity = Validity {
-        signed: parse_tdate(&take(&mut vi, "signed", "validityInfo")?, "signed")?,
-        valid_from: parse_tdate(&take(&mut vi, "validFrom", "validityInfo")?, "validFrom")?,
-        valid_until: parse_tdate(&take(&mut vi, "validUntil", "validityInfo")?, "validUntil")?,
-    };
+    let validity = mso.validity;
     if now < validity.valid_from || now > validity.valid_until {
         return Err(MdocError::Expired.into());
     }
@@ -609,83 +759,19 @@ pub fn verify(
         )
         .into());
     }
-    let mut dki = map_entries(take(&mut mso, "deviceKeyInfo", "MSO")?, "deviceKeyInfo")?;
-    let device_point = device_key_point(&take(&mut dki, "deviceKey", "deviceKeyInfo")?)?;
-    let mut value_digests: BTreeMap<(String, u64), Vec<u8>> = BTreeMap::new();
-    for (ns, ids) in map_entries(take(&mut mso, "valueDigests", "MSO")?, "valueDigests")? {
-        let ns = ns
-            .as_text()
-            .ok_or(MdocError::Malformed("a namespace is not text".into()))?
-            .to_owned();
-        for (id, d) in map_entries(ids, "DigestIDs")? {
-            let id =
-                id.as_integer()
-                    .and_then(|i| u64::try_from(i).ok())
-                    .ok_or(MdocError::Malformed(
-                        "a digestID is not an unsigned integer".into(),
-                    ))?;
-            let Value::Bytes(d) = d else {
-                return Err(MdocError::Malformed("a digest is not a byte string".into()).into());
-            };
-            if value_digests.insert((ns.clone(), id), d).is_some() {
-                return Err(MdocError::Malformed("a digestID appears twice".into()).into());
-            }
-        }
-    }
-    let mut elements = BTreeMap::new();
-    if let Ok(ns) = take(&mut issuer_signed, "nameSpaces", "IssuerSigned") {
-        for (name, items) in map_entries(ns, "nameSpaces")? {
-            let name = name
-                .as_text()
-                .ok_or(MdocError::Malformed("a namespace is not text".into()))?
-                .to_owned();
-            for item in cbor::array(items, "IssuerSignedItems")? {
-                let raw = cbor::encode(&item);
-                let inner = untag24(&item, "IssuerSignedItemBytes")?;
-                let mut m = map_entries(cbor::decode(&inner)?, "IssuerSignedItem")?;
-                let id = take(&mut m, "digestID", "IssuerSignedItem")?
-                    .as_integer()
-                    .and_then(|i| u64::try_from(i).ok())
-                    .ok_or(MdocError::Malformed(
-                        "digestID is not an unsigned integer".into(),
-                    ))?;
-                let ident = match take(&mut m, "elementIdentifier", "IssuerSignedItem")? {
-                    Value::Text(s) => s,
-                    _ => {
-                        return Err(
-                            MdocError::Malformed("elementIdentifier is not text".into()).into()
-                        )
-                    }
-                };
-                let value = take(&mut m, "elementValue", "IssuerSignedItem")?;
-                match take(&mut m, "random", "IssuerSignedItem")? {
-                    Value::Bytes(r) if r.len() >= 16 => {}
-                    _ => {
-                        return Err(
-                            MdocError::Malformed("random is shorter than 16 bytes".into()).into(),
-                        )
-                    }
-                }
-                let want = value_digests.get(&(name.clone(), id)).ok_or_else(|| {
-                    MdocError::Digest(format!("{name}/{ident} has no digest in the MSO"))
-                })?;
-                if Sha256::digest(&raw)[..] != want[..] {
-                    return Err(MdocError::Digest(format!(
-                        "{name}/{ident} does not match its digest"
-                    ))
-                    .into());
-                }
-                if elements
-                    .insert((name.clone(), ident.clone()), value)
-                    .is_some()
-                {
-                    return Err(
-                        MdocError::Malformed(format!("{name}/{ident} appears twice")).into(),
-                    );
-                }
-            }
-        }
-    }
+    let device_point = mso.device_point;
+    // nameSpaces is optional (a response may disclose nothing); repeated, it is malformed.
+    let elements = if issuer_signed
+        .iter()
+        .any(|(k, _)| k.as_text() == Some("nameSpaces"))
+    {
+        check_items(
+            take(&mut issuer_signed, "nameSpaces", "IssuerSigned")?,
+            &digests,
+        )?
+    } else {
+        BTreeMap::new()
+    };
     // Device authentication (section 9.1.3): a signature by the MSO's device key over
     // DeviceAuthentication, which binds this session's transcript.
     let mut device_signed =
@@ -850,6 +936,48 @@ pub mod x509 {
                 signature: cert.signature.raw_bytes().to_vec(),
             })
         }
+    }
+
+    /// A certificate in PEM (RFC 7468: base64 in lines of 64, BEGIN/END CERTIFICATE).
+    pub fn pem(der: &[u8]) -> String {
+        use base64::Engine as _;
+        let b = base64::engine::general_purpose::STANDARD.encode(der);
+        let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
+        for line in b.as_bytes().chunks(64) {
+            out.push_str(std::str::from_utf8(line).expect("base64 is ASCII"));
+            out.push('\n');
+        }
+        out.push_str("-----END CERTIFICATE-----\n");
+        out
+    }
+
+    /// The certificates of a PEM text (every `CERTIFICATE` block, in order), at most 16
+    /// of at most 8 KiB each: a bundle's `iaca.pem`.
+    pub fn from_pem(text: &str) -> Result<Vec<Vec<u8>>> {
+        use base64::Engine as _;
+        let bad = |why: &str| MdocError::Chain(format!("PEM: {why}"));
+        let mut out = Vec::new();
+        let mut rest = text;
+        while let Some(start) = rest.find("-----BEGIN CERTIFICATE-----") {
+            let body = &rest[start + 27..];
+            let end = body
+                .find("-----END CERTIFICATE-----")
+                .ok_or_else(|| bad("a certificate has no END line"))?;
+            if end > 12 * 1024 || out.len() == 16 {
+                return Err(bad("more or larger certificates than a bundle holds").into());
+            }
+            let b64: String = body[..end].chars().filter(|c| !c.is_whitespace()).collect();
+            out.push(
+                base64::engine::general_purpose::STANDARD
+                    .decode(b64)
+                    .map_err(|_| bad("a certificate is not base64"))?,
+            );
+            rest = &body[end + 25..];
+        }
+        if out.is_empty() {
+            return Err(bad("no certificate").into());
+        }
+        Ok(out)
     }
 
     /// Whether `cert` is signed by `issuer`'s key (ECDSA P-256, SHA-256, DER signature).
@@ -1123,7 +1251,13 @@ mod tests {
     fn a_full_response_verifies_with_every_element() {
         let s = setup();
         let resp = respond(&s.issued, None, &transcript(1), &s.device).unwrap();
-        let v = verify(&resp, std::slice::from_ref(&s.iaca), &transcript(1), NOW + 60).unwrap();
+        let v = verify(
+            &resp,
+            std::slice::from_ref(&s.iaca),
+            &transcript(1),
+            NOW + 60,
+        )
+        .unwrap();
         assert_eq!(v.doc_type, DOC_TYPE);
         let claims = crate::sample::citizen(0);
         let get = |ns: &str, id: &str| v.elements.get(&(ns.to_owned(), id.to_owned())).cloned();
@@ -1310,9 +1444,19 @@ mod tests {
     fn outside_the_mso_window_or_the_certificates_it_is_refused() {
         let s = setup();
         let resp = respond(&s.issued, None, &transcript(1), &s.device).unwrap();
-        let late = verify(&resp, std::slice::from_ref(&s.iaca), &transcript(1), NOW + 91 * DAY);
+        let late = verify(
+            &resp,
+            std::slice::from_ref(&s.iaca),
+            &transcript(1),
+            NOW + 91 * DAY,
+        );
         assert_eq!(mdoc_error(late), MdocError::Expired);
-        let early = verify(&resp, std::slice::from_ref(&s.iaca), &transcript(1), NOW - 60);
+        let early = verify(
+            &resp,
+            std::slice::from_ref(&s.iaca),
+            &transcript(1),
+            NOW - 60,
+        );
         assert_eq!(mdoc_error(early), MdocError::Expired);
         // Past the document signer's certificate (365 days), even if the MSO said more.
         let claims = crate::sample::citizen(0);
@@ -1376,7 +1520,13 @@ mod tests {
             assert!(verify(&b, std::slice::from_ref(&s.iaca), &transcript(1), NOW).is_err());
         }
         for cut in [0, 1, resp.len() / 2, resp.len() - 1] {
-            assert!(verify(&resp[..cut], std::slice::from_ref(&s.iaca), &transcript(1), NOW).is_err());
+            assert!(verify(
+                &resp[..cut],
+                std::slice::from_ref(&s.iaca),
+                &transcript(1),
+                NOW
+            )
+            .is_err());
         }
         let huge = vec![0u8; MAX_RESPONSE + 1];
         assert_eq!(

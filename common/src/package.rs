@@ -32,6 +32,10 @@ pub struct CredentialPackage {
     pub gate: String,
     /// The W3C form, as the issuer signed it.
     pub w3c: serde_json::Value,
+    /// The ISO 18013-5 form (IssuerSigned, CBOR, lower-case hex), for cards bound to a
+    /// P-256 holder key (docs/FORMAT.md, "The mdoc form").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mdoc: Option<String>,
 }
 
 impl CredentialPackage {
@@ -44,6 +48,7 @@ impl CredentialPackage {
             issuer,
             gate: hex::encode(gate.to_bytes()),
             w3c: serde_json::from_str(w3c_json)?,
+            mdoc: None,
         })
     }
 

@@ -43,6 +43,12 @@ pub const REFRESH_SKEW_SECS: i64 = 300;
 /// to open more than this many new lists (16 million cards at the default size) for an
 /// index to be handed out twice.
 pub const RESTORE_LIST_MARGIN: u32 = 16;
+/// How long an IACA root certificate of the mdoc form is valid (18013-5 Annex B allows
+/// up to 20 years; `rotate-root` makes a new one).
+pub const IACA_LIFETIME_SECS: i64 = 10 * 365 * 86_400;
+/// How long a document signer certificate is valid: a year, under Annex B's 457 days.
+/// `rotate` makes a new one; an MSO never outlives the certificate that signed it.
+pub const DS_LIFETIME_SECS: i64 = 365 * 86_400;
 /// The store key's associated data.
 const STORE_KEY_AAD: &[u8] = b"tuaton issuer store key";
 
@@ -220,6 +226,14 @@ pub struct Issuer<S: Store> {
     /// The newest root as last read and checked, by its signed bytes: every offer names
     /// it, and checking its signatures again for each one cost more than reading it.
     checked_root: Mutex<Option<(Vec<u8>, Root)>>,
+    /// The document signer last unsealed, by its certificate.
+    mdoc_signer: Mutex<Option<Arc<MdocSigner>>>,
+}
+
+/// The document signer that signs new MSOs, with its certificate's end.
+pub(crate) struct MdocSigner {
+    pub(crate) signer: tuaton_common::mdoc::InMemorySigner,
+    pub(crate) not_after: i64,
 }
 
 /// How often an issuance that lost a race for a status place starts again.
@@ -286,6 +300,7 @@ impl<S: Store> Issuer<S> {
             signers: Mutex::new(HashMap::new()),
             citizen_key: Mutex::new(None),
             checked_root: Mutex::new(None),
+            mdoc_signer: Mutex::new(None),
         };
         iss.meta().await?;
         Ok(iss)
@@ -326,6 +341,7 @@ impl<S: Store> Issuer<S> {
             signers: Mutex::new(HashMap::new()),
             citizen_key: Mutex::new(None),
             checked_root: Mutex::new(None),
+            mdoc_signer: Mutex::new(None),
         };
         let citizen_key = match iss.keys()? {
             Keys::Sealed(_) => Secret::Sealed(iss.seal(&random::<32>(), b"citizen key")?),
@@ -344,6 +360,13 @@ impl<S: Store> Issuer<S> {
             created_at: now,
             cards_per_citizen: opts.cards_per_citizen,
             did: opts.did.clone(),
+            mdoc: None,
+        };
+        // The mdoc form's certificates, for keys sealed here (a token holds Ed25519 keys
+        // only in this version: such an issuer issues no mdoc).
+        let meta = Meta {
+            mdoc: iss.new_mdoc_keys(&meta, now)?,
+            ..meta
         };
         if !tx.create(&meta).await? {
             return Err(IssuerError::AlreadyInitialised(iss.store.place()));
@@ -384,6 +407,7 @@ impl<S: Store> Issuer<S> {
             signers: Mutex::new(HashMap::new()),
             citizen_key: Mutex::new(None),
             checked_root: Mutex::new(None),
+            mdoc_signer: Mutex::new(None),
         }
     }
 
@@ -413,7 +437,146 @@ impl<S: Store> Issuer<S> {
             tx.set_citizen_key(&k).await?;
             tx.commit().await?;
         }
+        if meta.mdoc.is_none() {
+            // An issuer made before the mdoc form: its certificates are made once, here.
+            let mut tx = self.store.begin().await?;
+            tx.lock_keys().await?;
+            let meta = self.meta_in(&mut tx).await?;
+            if meta.mdoc.is_none() {
+                if let Some(k) = self.new_mdoc_keys(&meta, now_secs())? {
+                    tx.set_mdoc(&k).await?;
+                    tx.commit().await?;
+                }
+            }
+        }
         Ok(())
+    }
+
+    /// An IACA root and a document signer under it, sealed (`None` for token keys).
+    fn new_mdoc_keys(&self, meta: &Meta, now: i64) -> Result<Option<MdocKeys>> {
+        if !matches!(self.keys()?, Keys::Sealed(_)) {
+            return Ok(None);
+        }
+        let mut k = MdocKeys {
+            iacas: vec![],
+            signers: vec![],
+        };
+        self.add_iaca(&mut k, meta, now)?;
+        self.add_document_signer(&mut k, meta, now)?;
+        Ok(Some(k))
+    }
+
+    fn seal_mdoc_key(
+        &self,
+        key: &p256::ecdsa::SigningKey,
+        certificate: Vec<u8>,
+        not_after: i64,
+    ) -> Result<MdocKey> {
+        let raw = Zeroizing::new(key.to_bytes().to_vec());
+        let secret = Secret::Sealed(self.seal(&raw, mdoc_aad(&certificate).as_bytes())?);
+        Ok(MdocKey {
+            certificate: hex::encode(certificate),
+            not_after,
+            secret,
+            published: false,
+        })
+    }
+
+    fn open_mdoc_key(&self, k: &MdocKey) -> Result<(p256::ecdsa::SigningKey, Vec<u8>)> {
+        let cert = hex::decode(&k.certificate).map_err(|_| damaged("an mdoc certificate"))?;
+        let Secret::Sealed(rec) = &k.secret else {
+            return Err(damaged("an mdoc key"));
+        };
+        let raw = self.unseal(rec, mdoc_aad(&cert).as_bytes())?;
+        let b = raw.key32().ok_or_else(|| damaged("an mdoc key"))?;
+        let key =
+            p256::ecdsa::SigningKey::from_slice(&b[..]).map_err(|_| damaged("an mdoc key"))?;
+        Ok((key, cert))
+    }
+
+    /// A new IACA root certificate (after `rotate-root`, the bundle lists old and new).
+    fn add_iaca(&self, k: &mut MdocKeys, meta: &Meta, now: i64) -> Result<()> {
+        use tuaton_common::mdoc::x509;
+        let key = p256::ecdsa::SigningKey::random(&mut OsRng);
+        let n = k.iacas.len() + 1;
+        let cn = format!("{} IACA {n}", certificate_name(&meta.name));
+        let not_after = now + IACA_LIFETIME_SECS;
+        let der = x509::iaca(
+            &key,
+            &x509::Subject {
+                country: "TH",
+                common_name: &cn,
+            },
+            u64::from_be_bytes(random()) >> 1,
+            now,
+            not_after,
+        )
+        .map_err(core_error)?;
+        k.iacas.push(self.seal_mdoc_key(&key, der, not_after)?);
+        Ok(())
+    }
+
+    /// A new document signer under the newest IACA whose certificate a publish has carried
+    /// (or the first: before any publish no reader holds any), so readers can chain it.
+    fn add_document_signer(&self, k: &mut MdocKeys, meta: &Meta, now: i64) -> Result<()> {
+        use tuaton_common::mdoc::x509;
+        let iaca = k
+            .iacas
+            .iter()
+            .rev()
+            .find(|i| i.published)
+            .or(k.iacas.first())
+            .ok_or_else(|| damaged("the mdoc IACA certificates"))?;
+        let (iaca_key, iaca_der) = self.open_mdoc_key(iaca)?;
+        let key = p256::ecdsa::SigningKey::random(&mut OsRng);
+        let n = k.signers.len() + 1;
+        let cn = format!("{} DS {n}", certificate_name(&meta.name));
+        let not_after = (now + DS_LIFETIME_SECS).min(iaca.not_after);
+        let der = x509::document_signer(
+            &iaca_key,
+            &iaca_der,
+            key.verifying_key(),
+            &x509::Subject {
+                country: "TH",
+                common_name: &cn,
+            },
+            u64::from_be_bytes(random()) >> 1,
+            now,
+            not_after,
+        )
+        .map_err(core_error)?;
+        k.signers.push(self.seal_mdoc_key(&key, der, not_after)?);
+        Ok(())
+    }
+
+    /// The document signer for a card bound to `holder`: mdocs need a P-256 device key
+    /// (18013-5 section 9.1.2.4), and an issuer with no mdoc keys issues none.
+    fn mdoc_for(&self, meta: &Meta, holder: &HolderKey) -> Result<Option<Arc<MdocSigner>>> {
+        match (&meta.mdoc, holder) {
+            (Some(k), HolderKey::P256(_)) => Ok(Some(self.mdoc_signer(k)?)),
+            _ => Ok(None),
+        }
+    }
+
+    /// The document signer of new MSOs (the newest), unsealed once.
+    pub(crate) fn mdoc_signer(&self, k: &MdocKeys) -> Result<Arc<MdocSigner>> {
+        let newest = k
+            .signers
+            .last()
+            .ok_or_else(|| damaged("the mdoc document signers"))?;
+        let mut cached = self.mdoc_signer.lock().expect("not poisoned");
+        if let Some(s) = cached.as_ref() {
+            if hex::encode(&s.signer.certificate) == newest.certificate {
+                return Ok(s.clone());
+            }
+        }
+        let (key, certificate) = self.open_mdoc_key(newest)?;
+        let s = Arc::new(MdocSigner {
+            signer: tuaton_common::mdoc::InMemorySigner { key, certificate },
+            not_after: newest.not_after,
+        });
+        *cached = Some(s.clone());
+        Ok(s)
     }
 
     /// Whether the key token answers (always, for sealed keys): readiness.
@@ -670,6 +833,7 @@ impl<S: Store> Issuer<S> {
                 actor: actor.who(),
             })
             .await?;
+        let mdoc = self.mdoc_for(&meta, holder)?;
         let package = sign_package(
             claims,
             &Signing {
@@ -677,6 +841,7 @@ impl<S: Store> Issuer<S> {
                 did: &meta.did(),
                 key: signer.as_ref(),
                 kid: &key.kid,
+                mdoc: mdoc.as_deref(),
             },
             holder,
             row.id,
@@ -835,6 +1000,20 @@ impl<S: Store> Issuer<S> {
         tx.put_key(&k).await?;
         tx.audit(&audit(now, actor, "rotate", &hex::encode(&k.kid)))
             .await?;
+        // A new document signer too. It signs at once: readers trust the IACA above it,
+        // which the bundle already carries.
+        let meta = self.meta_in(&mut tx).await?;
+        if let Some(mut m) = meta.mdoc.clone() {
+            self.add_document_signer(&mut m, &meta, now)?;
+            tx.set_mdoc(&m).await?;
+            tx.audit(&audit(
+                now,
+                actor,
+                "rotate-document-signer",
+                &format!("DS {}", m.signers.len()),
+            ))
+            .await?;
+        }
         tx.commit().await?;
         Ok(k)
     }
@@ -920,6 +1099,20 @@ impl<S: Store> Issuer<S> {
             &format!("root {version}"),
         ))
         .await?;
+        // A new IACA root for the mdoc form. Document signers move under it at the first
+        // `rotate` after a publish has carried it to readers.
+        let meta = self.meta_in(&mut tx).await?;
+        if let Some(mut m) = meta.mdoc.clone() {
+            self.add_iaca(&mut m, &meta, now)?;
+            tx.set_mdoc(&m).await?;
+            tx.audit(&audit(
+                now,
+                actor,
+                "rotate-iaca",
+                &format!("IACA {}", m.iacas.len()),
+            ))
+            .await?;
+        }
         tx.commit().await?;
         Ok(root)
     }
@@ -1048,6 +1241,18 @@ impl<S: Store> Issuer<S> {
         for k in &keys {
             listed.extend(to_issuer_key(meta.issuer_id, k)?);
         }
+        // Every IACA goes in the bundle; from now on document signers may chain to them.
+        let mut iacas = vec![];
+        if let Some(mut m) = meta.mdoc.clone() {
+            for i in &m.iacas {
+                iacas
+                    .push(hex::decode(&i.certificate).map_err(|_| damaged("an mdoc certificate"))?);
+            }
+            if m.iacas.iter().any(|i| !i.published) {
+                m.iacas.iter_mut().for_each(|i| i.published = true);
+                tx.set_mdoc(&m).await?;
+            }
+        }
         let built = build_bundle(&BundleInput {
             roots: roots
                 .iter()
@@ -1070,6 +1275,7 @@ impl<S: Store> Issuer<S> {
             version,
             now,
             expires: now + i64::from(valid_days) * 86_400,
+            iacas,
         })?;
         tx.audit(&audit(
             now,
@@ -1153,6 +1359,7 @@ impl<S: Store> Issuer<S> {
         }
         let key = active_key(&keys)?;
         let signer = self.signer(&key)?;
+        let mdoc = self.mdoc_for(&meta, &holder)?;
         let package = sign_package(
             &claims,
             &Signing {
@@ -1160,6 +1367,7 @@ impl<S: Store> Issuer<S> {
                 did: &meta.did(),
                 key: signer.as_ref(),
                 kid: &key.kid,
+                mdoc: mdoc.as_deref(),
             },
             &holder,
             row.id,
@@ -1190,6 +1398,41 @@ impl<S: Store> Issuer<S> {
             credential_id: hex::encode(row.id),
         })
     }
+}
+
+fn mdoc_aad(certificate: &[u8]) -> String {
+    format!(
+        "mdoc key {}",
+        hex::encode(&Sha256::digest(certificate)[..8])
+    )
+}
+
+/// The issuer's name as a certificate's common name: the characters a distinguished name
+/// would need escaped become spaces, at most 48 characters.
+fn certificate_name(name: &str) -> String {
+    let clean: String = name
+        .chars()
+        .map(|c| {
+            if c.is_control() || ",+=\"\\<>;#".contains(c) {
+                ' '
+            } else {
+                c
+            }
+        })
+        .take(48)
+        .collect();
+    match clean.trim() {
+        "" => "tuaton".into(),
+        t => t.to_owned(),
+    }
+}
+
+/// The wall clock, for the rare write the core makes on its own (an upgrade's first
+/// unlock); every rule takes its `now` from the caller.
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
 fn signing_aad(kid: &[u8]) -> String {

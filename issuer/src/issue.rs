@@ -21,6 +21,8 @@ pub(crate) struct Signing<'a> {
     pub(crate) key: &'a dyn KeySigner,
     /// Its kid.
     pub(crate) kid: &'a [u8],
+    /// The mdoc form's document signer (for P-256 holders of an issuer that has one).
+    pub(crate) mdoc: Option<&'a crate::core::MdocSigner>,
 }
 
 /// A citizen record and portrait checked as of `now`: the claims to sign, portrait in.
@@ -72,8 +74,19 @@ pub(crate) fn sign_package(
     let unsigned =
         w3c::unsigned(claims, by.issuer, by.did, holder, &cid, status, now).map_err(core_error)?;
     let w3c_json = w3c::sign(unsigned, by.key, now).map_err(core_error)?;
-    let package = tuaton_common::package::CredentialPackage::new(&gate, by.issuer, &w3c_json)
+    let mut package = tuaton_common::package::CredentialPackage::new(&gate, by.issuer, &w3c_json)
         .map_err(core_error)?;
+    if let Some(m) = by.mdoc {
+        let validity =
+            tuaton_common::mdoc::card_validity(claims, now, m.not_after).map_err(core_error)?;
+        let issued_on = tuaton_common::model::thai_date(now)
+            .ok_or_else(|| core_error(tuaton_common::Error::field("issued_at", "out of range")))?;
+        let age = tuaton_common::model::AgeClaims::on(claims.birth_date, issued_on);
+        let issuer_signed =
+            tuaton_common::mdoc::issue(claims, age, holder, validity, &m.signer, &mut OsRng)
+                .map_err(core_error)?;
+        package.mdoc = Some(hex::encode(issuer_signed));
+    }
     crate::metrics::observe_signing(started.elapsed());
     Ok(package.to_json_pretty())
 }

@@ -50,6 +50,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (5, include_str!("../migrations/0005_oid4vci.sql")),
     (6, include_str!("../migrations/0006_issuer_did.sql")),
     (7, include_str!("../migrations/0007_console.sql")),
+    (8, include_str!("../migrations/0008_mdoc.sql")),
 ];
 /// Advisory lock key of the migrations ("tuaton" in ASCII, as a number).
 const MIGRATION_LOCK: i64 = 0x7475_6174_6f6e;
@@ -388,7 +389,7 @@ fn credential_of(r: &tokio_postgres::Row) -> Result<CredentialRow> {
     })
 }
 
-const META_SQL: &str = "SELECT issuer_id, name, status_size, sealed_store_key, citizen_key, created_at, cards_per_citizen, did FROM issuer";
+const META_SQL: &str = "SELECT issuer_id, name, status_size, sealed_store_key, citizen_key, created_at, cards_per_citizen, did, mdoc FROM issuer";
 const KEYS_SQL: &str = "SELECT seq, kid, public_key, not_before, not_after, state, revoked_at, secret, token_label FROM signing_keys ORDER BY seq";
 
 fn meta_of(r: &tokio_postgres::Row) -> Result<Meta> {
@@ -404,6 +405,10 @@ fn meta_of(r: &tokio_postgres::Row) -> Result<Meta> {
         created_at: r.get(5),
         cards_per_citizen: r.get::<_, i32>(6) as u32,
         did: r.get(7),
+        mdoc: r
+            .get::<_, Option<String>>(8)
+            .map(|s| serde_json::from_str(&s).map_err(|_| damaged("the mdoc certificates")))
+            .transpose()?,
     })
 }
 
@@ -462,8 +467,8 @@ impl Txn for PgTx {
     async fn create(&mut self, m: &Meta) -> Result<bool> {
         let n = self
             .exec(
-                "INSERT INTO issuer (issuer_id, name, status_size, sealed_store_key, citizen_key, created_at, cards_per_citizen, did)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+                "INSERT INTO issuer (issuer_id, name, status_size, sealed_store_key, citizen_key, created_at, cards_per_citizen, did, mdoc)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
                 &[
                     &(m.issuer_id as i32),
                     &m.name,
@@ -473,6 +478,7 @@ impl Txn for PgTx {
                     &m.created_at,
                     &(m.cards_per_citizen.min(i32::MAX as u32) as i32),
                     &m.did,
+                    &m.mdoc.as_ref().map(|k| serde_json::to_string(k).expect("serialisable")),
                 ],
             )
             .await?;
@@ -483,6 +489,14 @@ impl Txn for PgTx {
         self.queue(
             "UPDATE issuer SET citizen_key = $1 WHERE citizen_key IS NULL",
             owned![secret_json(k)],
+        )
+        .await
+    }
+
+    async fn set_mdoc(&mut self, k: &MdocKeys) -> Result<()> {
+        self.queue(
+            "UPDATE issuer SET mdoc = $1",
+            owned![serde_json::to_string(k).expect("serialisable")],
         )
         .await
     }

@@ -38,6 +38,8 @@ pub(crate) struct BundleInput<'a> {
     pub(crate) version: u64,
     pub(crate) now: i64,
     pub(crate) expires: i64,
+    /// The mdoc form's IACA certificates (DER), oldest first; empty for an issuer without.
+    pub(crate) iacas: Vec<Vec<u8>>,
 }
 
 /// A bundle generation in memory: files in the order they must be written (index last).
@@ -103,6 +105,17 @@ pub(crate) fn build_bundle(i: &BundleInput<'_>) -> Result<BuiltBundle> {
         tuaton_common::bundle::DID_DOCUMENT.into(),
         serde_json::to_vec_pretty(&w3c::did_document(&i.did, &live)).expect("JSON"),
     ));
+    if !i.iacas.is_empty() {
+        let pem: String = i
+            .iacas
+            .iter()
+            .map(|c| tuaton_common::mdoc::x509::pem(c))
+            .collect();
+        files.push((
+            tuaton_common::bundle::IACA_CERTIFICATES.into(),
+            pem.into_bytes(),
+        ));
+    }
     files.push((
         "contexts/tuaton-v1.jsonld".into(),
         w3c::CONTEXT_DOCUMENT.as_bytes().to_vec(),

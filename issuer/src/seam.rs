@@ -55,6 +55,9 @@ pub trait Txn {
     /// Stores the citizen-hash key of an issuer made before citizen binding (only if it has
     /// none).
     async fn set_citizen_key(&mut self, k: &Secret) -> Result<()>;
+    /// Replaces the mdoc certificates and keys (made at init, the first unlock after an
+    /// upgrade, `rotate` and `rotate-root`).
+    async fn set_mdoc(&mut self, k: &MdocKeys) -> Result<()>;
     /// Makes issuance wait while a key change commits, and a key change wait for the
     /// issuances in flight (a shared row lock; sled has one writer).
     async fn share_keys(&mut self) -> Result<()>;
@@ -145,6 +148,38 @@ pub struct Meta {
     /// [`tuaton_common::w3c::default_issuer_did`]).
     #[serde(default)]
     pub did: Option<String>,
+    /// The mdoc form's IACA root and document signer certificates with their P-256 keys
+    /// (`None`: an issuer made before the mdoc form, or one whose keys are in a token).
+    #[serde(default)]
+    pub mdoc: Option<MdocKeys>,
+}
+
+/// The certificates of the mdoc form (ISO 18013-5 Annex B), oldest first: the last IACA
+/// is the current root, the last document signer signs new MSOs. Older ones stay, so what
+/// they signed still verifies and the bundle lists every IACA a reader may meet.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MdocKeys {
+    /// IACA root certificates.
+    pub iacas: Vec<MdocKey>,
+    /// Document signer certificates, each issued by one of the IACAs.
+    pub signers: Vec<MdocKey>,
+}
+
+/// One certificate and its private key.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MdocKey {
+    /// The certificate, DER, lower-case hex.
+    pub certificate: String,
+    /// Not valid after (Unix seconds), as the certificate says.
+    pub not_after: i64,
+    /// The P-256 private key, sealed under the store key.
+    pub secret: Secret,
+    /// An IACA that a publish has put in the bundle (document signers are made only under
+    /// those, after the first); always false for document signers.
+    #[serde(default)]
+    pub published: bool,
 }
 
 impl Meta {

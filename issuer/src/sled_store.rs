@@ -349,6 +349,18 @@ impl Txn for SledTx {
         Ok(())
     }
 
+    async fn set_mdoc(&mut self, k: &MdocKeys) -> Result<()> {
+        if let Some(mut m) = self.meta().await? {
+            m.mdoc = Some(k.clone());
+            self.put(
+                META,
+                b"issuer",
+                serde_json::to_vec(&m).expect("serialisable"),
+            );
+        }
+        Ok(())
+    }
+
     async fn share_keys(&mut self) -> Result<()> {
         Ok(())
     }

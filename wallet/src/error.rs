@@ -65,6 +65,13 @@ pub enum WalletError {
     /// The gate stopped waiting before the answer could be sent.
     #[error("the gate has gone: it waits {0} s for the answer and stopped waiting")]
     GateGone(u64),
+    /// The card has no ISO 18013-5 form: it is bound to an Ed25519 holder key, or its
+    /// issuer had no mdoc keys when it was issued.
+    #[error("this card has no mdoc (ISO 18013-5) form")]
+    NoMdoc,
+    /// Binary output (CBOR) would go to a terminal.
+    #[error("the {0} is binary CBOR and standard output is a terminal")]
+    BinaryToTerminal(&'static str),
     /// The command line asks for something inconsistent or incomplete.
     #[error("{0}")]
     Usage(String),
@@ -131,6 +138,8 @@ impl tuaton_cli::Hint for WalletError {
             WalletError::Session(_) => "nothing was shared; run `tuaton-wallet engage` again and scan the new QR",
             WalletError::Transport { .. } => "use --transport socket:127.0.0.1:0 (a free port), or turn Bluetooth on",
             WalletError::StoreDamaged(_) => "run `tuaton-wallet reset` and re-enroll at a registration office",
+            WalletError::NoMdoc => "mdocs are issued to P-256 wallets (`init --key-type p256`): enroll such a wallet, or renew with `refresh` if the issuer has added them since",
+            WalletError::BinaryToTerminal(_) => "redirect it to a file: `tuaton-wallet export --mdoc > card.cbor`",
             WalletError::Usage(_) => "check the command line with --help",
             WalletError::Unreachable { .. } => {
                 "check the network and ask the officer whether the service is up; nothing was added to your wallet"

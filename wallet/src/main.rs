@@ -3,7 +3,7 @@
 #![forbid(unsafe_code)]
 
 use clap::{Parser, Subcommand};
-use std::io::{BufRead, IsTerminal};
+use std::io::{BufRead, IsTerminal, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use tuaton_cli::{out, Outcome, Prompter};
@@ -145,10 +145,16 @@ enum Cmd {
         text: bool,
     },
     /// Export a form of the credential.
+    #[command(group(clap::ArgGroup::new("form").required(true).args(["w3c", "mdoc"])))]
     Export {
         /// The W3C VC JSON-LD document.
-        #[arg(long, required = true)]
+        #[arg(long)]
         w3c: bool,
+        /// The ISO 18013-5 mdoc: a DeviceResponse with every element, CBOR, to standard
+        /// output (redirect it to a file), for third-party checks. Device-signed outside
+        /// any session, so no reader takes it as a live answer.
+        #[arg(long)]
+        mdoc: bool,
     },
     /// Change the PIN (the card stays).
     ChangePin,
@@ -459,6 +465,9 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
     // What an import checks without the wallet (the file, the bundle) is checked before
     // the PIN is asked for: a mistake is reported first, not after a prompt.
     let import_read = read_import(&cli.cmd, now)?;
+    if matches!(cli.cmd, Cmd::Export { mdoc: true, .. }) && std::io::stdout().is_terminal() {
+        return Err(WalletError::BinaryToTerminal("mdoc").into());
+    }
     let pin = p.ask("PIN")?;
     let u = w.unlock(&pin, chrono::Utc::now().timestamp())?;
     match &cli.cmd {
@@ -491,7 +500,13 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             *live,
             now,
         )?,
-        Cmd::Export { .. } => out(&u.card()?.w3c)?,
+        Cmd::Export { mdoc: false, .. } => out(&u.card()?.w3c)?,
+        Cmd::Export { mdoc: true, .. } => {
+            let response = u.export_mdoc()?;
+            let mut o = std::io::stdout().lock();
+            o.write_all(&response)?;
+            o.flush()?;
+        }
         Cmd::ChangePin => change_pin(&w, &u, &mut p)?,
     }
     Ok(())

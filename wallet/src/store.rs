@@ -393,6 +393,11 @@ impl Unlocked<'_> {
             .map_err(|e| bad(e.to_string()))?;
         tuaton_common::package::forms_agree(&gate.claims()?, &checked.claims, &pkg.w3c)
             .map_err(|e| bad(e.to_string()))?;
+        if let Some(m) = &pkg.mdoc {
+            let issuer_signed = hex::decode(m).map_err(|_| bad("the mdoc is not hex".into()))?;
+            tuaton_common::mdoc::check_issued(&issuer_signed, &holder.holder_key())
+                .map_err(|e| bad(format!("mdoc form: {e}")))?;
+        }
         if let Some(state) = bundle {
             check_as_a_gate(&gate, &holder, state, &checked, now)?;
         }
@@ -464,6 +469,29 @@ impl Unlocked<'_> {
             w3c: serde_json::to_string_pretty(&v["w3c"]).expect("a JSON value serialises"),
             credential_id,
         })
+    }
+
+    /// The card as an ISO 18013-5 DeviceResponse (CBOR) with every element, device-signed
+    /// over [`tuaton_common::mdoc::export_transcript`]: for a third party's checks, never
+    /// taken as a live answer by a reader that runs a session.
+    pub fn export_mdoc(&self) -> Result<Vec<u8>> {
+        let s = self
+            .decrypt("credential")?
+            .ok_or(WalletError::NoCredential)?;
+        let v: serde_json::Value = serde_json::from_slice(s.expose())
+            .map_err(|_| WalletError::StoreDamaged("the stored card does not decode"))?;
+        let Some(m) = v.get("mdoc").and_then(|m| m.as_str()) else {
+            return Err(WalletError::NoMdoc);
+        };
+        let issuer_signed =
+            hex::decode(m).map_err(|_| WalletError::StoreDamaged("the stored mdoc is not hex"))?;
+        let holder = self.holder_key()?;
+        Ok(tuaton_common::mdoc::respond(
+            &issuer_signed,
+            None,
+            &tuaton_common::mdoc::export_transcript(),
+            &holder,
+        )?)
     }
 
     /// The QR payload of a presentation of `profile` made at `now`.
