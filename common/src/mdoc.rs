@@ -772,6 +772,11 @@ pub fn verify(
     } else {
         BTreeMap::new()
     };
+    // Nothing else: a misspelt "nameSpaces" must not pass as a response that discloses
+    // nothing.
+    if let Some((k, _)) = issuer_signed.first() {
+        return Err(MdocError::Malformed(format!("IssuerSigned has an unknown key {k:?}")).into());
+    }
     // Device authentication (section 9.1.3): a signature by the MSO's device key over
     // DeviceAuthentication, which binds this session's transcript.
     let mut device_signed =
@@ -1083,7 +1088,10 @@ pub mod x509 {
         not_after: i64,
     ) -> Result<Vec<u8>> {
         use x509_cert::builder::{Builder as _, CertificateBuilder, Profile};
-        use x509_cert::ext::pkix::ExtendedKeyUsage;
+        use x509_cert::der::referenced::OwnedToRef as _;
+        use x509_cert::ext::pkix::{
+            AuthorityKeyIdentifier, ExtendedKeyUsage, KeyUsage, KeyUsages, SubjectKeyIdentifier,
+        };
         if not_after - not_before > super::MAX_DS_VALIDITY_DAYS * 86_400 {
             return Err(MdocError::Chain(
                 "a document signer certificate may be valid for at most 457 days".into(),
@@ -1096,11 +1104,20 @@ pub mod x509 {
             .subject;
         let spki = x509_cert::spki::SubjectPublicKeyInfoOwned::from_key(*ds_key)
             .map_err(|e| MdocError::Chain(e.to_string()))?;
+        let ski = SubjectKeyIdentifier::try_from(spki.owned_to_ref())
+            .map_err(|e| MdocError::Chain(e.to_string()))?;
+        // Annex B.1.4's extensions exactly: key usage digitalSignature alone (the builder's
+        // leaf profile would add nonRepudiation), the mdlDS extended key usage, and the
+        // key identifiers.
+        let iaca_spki = x509_cert::Certificate::from_der(iaca_der)
+            .map_err(|e| MdocError::Chain(e.to_string()))?
+            .tbs_certificate
+            .subject_public_key_info;
+        let iaca_ski = SubjectKeyIdentifier::try_from(iaca_spki.owned_to_ref())
+            .map_err(|e| MdocError::Chain(e.to_string()))?;
         let mut b = CertificateBuilder::new(
-            Profile::Leaf {
-                issuer,
-                enable_key_agreement: false,
-                enable_key_encipherment: false,
+            Profile::Manual {
+                issuer: Some(issuer),
             },
             serial(serial_number)?,
             validity(not_before, not_after)?,
@@ -1109,9 +1126,18 @@ pub mod x509 {
             iaca_key,
         )
         .map_err(|e| MdocError::Chain(e.to_string()))?;
+        let add = |e: x509_cert::builder::Error| MdocError::Chain(e.to_string());
+        b.add_extension(&ski).map_err(add)?;
+        b.add_extension(&AuthorityKeyIdentifier {
+            key_identifier: Some(iaca_ski.0),
+            authority_cert_issuer: None,
+            authority_cert_serial_number: None,
+        })
+        .map_err(add)?;
+        b.add_extension(&KeyUsage(KeyUsages::DigitalSignature.into()))
+            .map_err(add)?;
         let eku = ExtendedKeyUsage(vec![super::EKU_MDL_DS.parse().expect("a valid OID")]);
-        b.add_extension(&eku)
-            .map_err(|e| MdocError::Chain(e.to_string()))?;
+        b.add_extension(&eku).map_err(add)?;
         let cert = b
             .build::<p256::ecdsa::DerSignature>()
             .map_err(|e| MdocError::Chain(e.to_string()))?;
@@ -1511,13 +1537,20 @@ mod tests {
         for i in 0..400 {
             let mut b = resp.clone();
             let n = (r.next_u32() as usize) % 4 + 1;
+            let mut flips = vec![];
             for _ in 0..n {
                 let at = (r.next_u32() as usize) % b.len();
                 b[at] ^= 1 << (i % 8);
+                flips.push(at);
             }
             // A flip inside the portrait's bytes changes its digest; anything else breaks
             // structure or a signature. Nothing verifies.
-            assert!(verify(&b, std::slice::from_ref(&s.iaca), &transcript(1), NOW).is_err());
+            assert!(
+                verify(&b, std::slice::from_ref(&s.iaca), &transcript(1), NOW).is_err(),
+                "flips at {flips:?} of {}: {}",
+                b.len(),
+                hex::encode(&resp[flips[0].saturating_sub(40)..(flips[0] + 40).min(resp.len())])
+            );
         }
         for cut in [0, 1, resp.len() / 2, resp.len() - 1] {
             assert!(verify(
@@ -1533,6 +1566,24 @@ mod tests {
             mdoc_error(verify(&huge, &[s.iaca], &transcript(1), NOW)),
             MdocError::TooLarge(MAX_RESPONSE + 1)
         );
+    }
+
+    #[test]
+    fn a_misspelt_namespaces_key_is_not_an_empty_disclosure() {
+        // Found by the bit-flip test: with `nameSpaces` renamed, the response once
+        // verified, disclosing nothing.
+        let s = setup();
+        let resp = respond(&s.issued, None, &transcript(1), &s.device).unwrap();
+        let at = resp.windows(10).position(|w| w == b"nameSpaces").unwrap();
+        let mut b = resp.clone();
+        b[at + 7] ^= 0x02;
+        let e = mdoc_error(verify(
+            &b,
+            std::slice::from_ref(&s.iaca),
+            &transcript(1),
+            NOW,
+        ));
+        assert!(matches!(e, MdocError::Malformed(_)), "{e}");
     }
 
     #[test]
