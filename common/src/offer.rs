@@ -36,7 +36,11 @@ pub const OID4VCI_SCHEME: &str = "openid-credential-offer://";
 /// (OpenID4VCI 1.0 section 4.1.1 lets an issuer add parameters; other wallets ignore it).
 pub const SIGNATURE_PARAM: &str = "tuaton_offer_signature";
 /// The credential configurations an offer names (docs/ISSUANCE.md, "OpenID4VCI").
-pub const CONFIGURATION_IDS: [&str; 2] = [crate::oid4vci::CONFIG_CARD, crate::oid4vci::CONFIG_LDP];
+pub const CONFIGURATION_IDS: [&str; 3] = [
+    crate::oid4vci::CONFIG_CARD,
+    crate::oid4vci::CONFIG_LDP,
+    crate::oid4vci::CONFIG_MDOC,
+];
 /// The longest service address an offer may carry.
 pub const MAX_SERVICE: usize = 256;
 /// Bytes of the pre-authorised code (128 bits: not guessable within an offer's life).
@@ -633,7 +637,7 @@ mod tests {
                 qrcode::Version::Normal(n) => n,
                 v => panic!("{v:?}"),
             };
-        assert!(version(&o.to_oid4vci(), qrcode::EcLevel::L) <= 18);
+        assert!(version(&o.to_oid4vci(), qrcode::EcLevel::L) <= 19);
         assert!(version(&o.to_text(), qrcode::EcLevel::M) <= 9);
     }
 

@@ -27,6 +27,12 @@ pub const FORMAT_CARD: &str = "tuaton_package";
 pub const CONFIG_LDP: &str = "tuaton_id_card_ldp";
 /// Its format identifier (OpenID4VCI 1.0 appendix A.1.2).
 pub const FORMAT_LDP: &str = "ldp_vc";
+/// The credential configuration of the ISO 18013-5 form (FORMAT.md section 11), for
+/// wallets that keep mdocs; P-256 holder keys only.
+pub const CONFIG_MDOC: &str = "tuaton_id_card_mdoc";
+/// Its format identifier (OpenID4VCI 1.0 appendix A.2): the credential is the base64url
+/// (no padding) of the IssuerSigned CBOR.
+pub const FORMAT_MDOC: &str = "mso_mdoc";
 /// The `typ` of a key proof JWT (appendix F.1).
 pub const PROOF_TYP: &str = "openid4vci-proof+jwt";
 /// Where the credential issuer metadata is (section 12.2.2).
@@ -295,7 +301,7 @@ pub struct Proofs {
 #[derive(Debug, Serialize, Deserialize)]
 pub struct IssuedCredential {
     /// The credential: for `tuaton_package` the package's JSON object, for `ldp_vc` the
-    /// W3C credential's.
+    /// W3C credential's, for `mso_mdoc` the base64url of the IssuerSigned CBOR.
     pub credential: Value,
 }
 
@@ -352,6 +358,17 @@ pub fn issuer_metadata(issuer_id: &str, display_name: &str) -> Value {
                 "cryptographic_binding_methods_supported": ["jwk", "did:key"],
                 "credential_signing_alg_values_supported": ["EdDSA"],
                 "proof_types_supported": proof_types,
+                "credential_metadata": {"display": display},
+            },
+            CONFIG_MDOC: {
+                "format": FORMAT_MDOC,
+                "doctype": crate::mdoc::DOC_TYPE,
+                "cryptographic_binding_methods_supported": ["cose_key"],
+                // Appendix A.2.2: fully specified COSE algorithm identifiers (ES256).
+                "credential_signing_alg_values_supported": [-7],
+                "proof_types_supported": {
+                    "jwt": {"proof_signing_alg_values_supported": ["ES256"]}
+                },
                 "credential_metadata": {"display": display},
             },
             CONFIG_LDP: {

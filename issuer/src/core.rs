@@ -558,6 +558,12 @@ impl<S: Store> Issuer<S> {
         }
     }
 
+    /// Whether this issuer issues the mdoc form (its keys are sealed, and it has mdoc
+    /// certificates).
+    pub async fn issues_mdoc(&self) -> Result<bool> {
+        Ok(self.meta().await?.mdoc.is_some())
+    }
+
     /// The document signer of new MSOs (the newest), unsealed once.
     pub(crate) fn mdoc_signer(&self, k: &MdocKeys) -> Result<Arc<MdocSigner>> {
         let newest = k

@@ -9,7 +9,7 @@ use base64::Engine as _;
 use serde_json::{json, Value};
 use std::process::Command;
 use tuaton_common::holder::{HolderSecret, HolderSigner, KeyType};
-use tuaton_common::oid4vci::{self as spec, CONFIG_CARD, CONFIG_LDP};
+use tuaton_common::oid4vci::{self as spec, CONFIG_CARD, CONFIG_LDP, CONFIG_MDOC};
 use tuaton_common::sample;
 use tuaton_tests::{Service, TestDb, World};
 
@@ -73,6 +73,8 @@ fn enrols_with_either_key(wallet: impl Fn() -> Command) {
         let (offer, tx) = offer_text(&w, &svc, &rec);
         let out = wallet()
             .args([offer.as_str(), &tx, alg, CONFIG_CARD, CONFIG_LDP])
+            // The mdoc form for the P-256 key only: the metadata says ES256.
+            .args((alg == "ES256").then_some(CONFIG_MDOC))
             .env("NO_PROXY", "127.0.0.1")
             .output()
             .expect("the wallet runs");
@@ -104,6 +106,19 @@ fn enrols_with_either_key(wallet: impl Fn() -> Command) {
             tuaton_common::w3c::holder_did(&holder).unwrap()
         );
         assert_eq!(checked.claims.given_name_en.to_string(), "Somchai");
+        // The mdoc form (appendix A.2): for a P-256 key, the base64url of the IssuerSigned
+        // the package carries, bound to that key; an Ed25519 key is told why not.
+        let mdoc = &v["credentials"][CONFIG_MDOC];
+        if alg == "ES256" {
+            let b = B64URL
+                .decode(mdoc.as_str().expect("a base64url string"))
+                .unwrap();
+            assert_eq!(Some(hex::encode(&b)), package.mdoc, "{alg}");
+            tuaton_common::mdoc::check_issued(&b, &holder).unwrap();
+        } else {
+            assert!(mdoc.is_null(), "{mdoc}");
+            assert!(package.mdoc.is_none());
+        }
     }
     assert_eq!(credentials(&db), 2, "one card per offer");
 }
@@ -365,6 +380,10 @@ fn attack_every_bad_standard_request_is_refused_with_the_spec_code_and_issues_no
         &token_a,
         "unknown_credential_configuration",
     );
+    // The mdoc form with an Ed25519 key (mdocs are bound to P-256 device keys).
+    let ed = HolderSecret::generate(KeyType::Ed25519, &mut rand::rngs::OsRng);
+    let ed_proof = spec::proof_jwt(&ed, &svc.url, &n, now()).unwrap();
+    refused(&ed_proof, CONFIG_MDOC, &token_a, "invalid_proof");
     // An access token nobody was granted.
     refused(
         &good,

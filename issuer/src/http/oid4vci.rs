@@ -316,11 +316,32 @@ pub(super) async fn credential(
         if !fresh_nonce(&app.nonce_key().await?, &nonce, now) {
             return Err(IssuerError::StaleNonce);
         }
+        // Checked before the token is spent, so a wallet that asked for what it cannot
+        // get can still ask for another configuration.
+        if config == spec::CONFIG_MDOC {
+            if !matches!(holder, tuaton_common::holder::HolderKey::P256(_)) {
+                return Err(IssuerError::Core(tuaton_common::Error::Signature(
+                    "an mso_mdoc credential needs a P-256 key (ES256 proof)".into(),
+                )));
+            }
+            if !app.issuer.issues_mdoc().await? {
+                return Err(IssuerError::UnknownConfiguration(config.clone()));
+            }
+        }
         let r =
             detached(async move { app.issuer.redeem_token(&token, &holder, now).await }).await?;
         let credential = if config == spec::CONFIG_LDP {
             // The W3C form alone, as the package carries it.
             r.package.get("w3c").cloned().ok_or_else(damaged_package)?
+        } else if config == spec::CONFIG_MDOC {
+            // Appendix A.2.4: the base64url of the IssuerSigned CBOR.
+            let hex = r
+                .package
+                .get("mdoc")
+                .and_then(|m| m.as_str())
+                .ok_or_else(damaged_package)?;
+            let bytes = hex::decode(hex).map_err(|_| damaged_package())?;
+            serde_json::Value::String(B64URL.encode(bytes))
         } else {
             r.package
         };
@@ -333,7 +354,7 @@ pub(super) async fn credential(
 }
 
 fn damaged_package() -> IssuerError {
-    IssuerError::StoreDamaged("a credential package has no W3C form".into())
+    IssuerError::StoreDamaged("a credential package lacks the form asked for".into())
 }
 
 #[cfg(test)]
