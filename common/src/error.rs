@@ -158,6 +158,14 @@ pub enum MdocError {
     /// The device signature is missing, of another algorithm, or not over this session.
     #[error("device authentication: {0}")]
     Device(String),
+    /// The engagement or a session message is malformed, of another cipher suite, does not
+    /// decrypt, or replays.
+    #[error("session: {0}")]
+    Session(String),
+    /// The wallet ended the session without an answer (the citizen declined, or the wallet
+    /// refused the reader): the SessionData status.
+    #[error("the wallet declined to answer (status {0})")]
+    Declined(u64),
 }
 
 /// Why an engagement session failed: what the peer did wrong, or what happened to the

@@ -205,7 +205,7 @@ fn cose_device_key(key: &HolderKey) -> Result<Value> {
 
 /// The uncompressed SEC1 point (`04 || x || y`) of a COSE_Key; anything but an EC2 P-256
 /// key is refused.
-fn device_key_point(v: &Value) -> Result<Vec<u8>> {
+pub(crate) fn device_key_point(v: &Value) -> Result<Vec<u8>> {
     let bad = |why: &str| MdocError::DeviceKey(why.to_owned());
     let Value::Map(m) = v else {
         return Err(bad("the device key is not a COSE_Key map").into());
@@ -498,6 +498,9 @@ pub fn check_issued(issuer_signed: &[u8], holder: &HolderKey) -> Result<()> {
     Ok(())
 }
 
+/// An MSO's digests by (namespace, digestID).
+type Digests = BTreeMap<(String, u64), Vec<u8>>;
+
 /// The parts of a Mobile Security Object the checks use.
 struct Mso {
     doc_type: String,
@@ -506,7 +509,7 @@ struct Mso {
 }
 
 /// The MSO in a COSE_Sign1's payload, and its digests by (namespace, digestID).
-fn read_mso(sign1: &CoseSign1) -> Result<(Mso, BTreeMap<(String, u64), Vec<u8>>)> {
+fn read_mso(sign1: &CoseSign1) -> Result<(Mso, Digests)> {
     let payload = sign1
         .payload
         .as_deref()
@@ -530,7 +533,7 @@ fn read_mso(sign1: &CoseSign1) -> Result<(Mso, BTreeMap<(String, u64), Vec<u8>>)
     };
     let mut dki = map_entries(take(&mut mso, "deviceKeyInfo", "MSO")?, "deviceKeyInfo")?;
     let device_point = device_key_point(&take(&mut dki, "deviceKey", "deviceKeyInfo")?)?;
-    let mut digests: BTreeMap<(String, u64), Vec<u8>> = BTreeMap::new();
+    let mut digests = Digests::new();
     for (ns, ids) in map_entries(take(&mut mso, "valueDigests", "MSO")?, "valueDigests")? {
         let ns = ns
             .as_text()
@@ -563,10 +566,7 @@ fn read_mso(sign1: &CoseSign1) -> Result<(Mso, BTreeMap<(String, u64), Vec<u8>>)
 
 /// Every IssuerSignedItem of `namespaces` checked against its digest: (namespace,
 /// identifier) to value.
-fn check_items(
-    namespaces: Value,
-    digests: &BTreeMap<(String, u64), Vec<u8>>,
-) -> Result<BTreeMap<(String, String), Value>> {
+fn check_items(namespaces: Value, digests: &Digests) -> Result<BTreeMap<(String, String), Value>> {
     let mut elements = BTreeMap::new();
     for (name, items) in map_entries(namespaces, "nameSpaces")? {
         let name = name
@@ -644,6 +644,9 @@ impl Iaca {
     /// Its subject, as text.
     pub fn subject(&self) -> &str {
         &self.cert.subject
+    }
+    pub(crate) fn parsed(&self) -> &x509::Parsed {
+        &self.cert
     }
 }
 
@@ -839,7 +842,7 @@ pub fn verify(
 
 /// The document signer certificate of a COSE_Sign1's `x5chain` (RFC 9360 section 2: one
 /// certificate as a byte string, or an array, leaf first).
-fn x5chain_leaf(sign1: &CoseSign1) -> Result<Vec<u8>> {
+pub(crate) fn x5chain_leaf(sign1: &CoseSign1) -> Result<Vec<u8>> {
     let label = coset::Label::Int(iana::HeaderParameter::X5Chain as i64);
     let mut found = sign1
         .unprotected
@@ -878,6 +881,9 @@ pub mod x509 {
         pub(crate) public_key: Vec<u8>,
         pub(crate) is_ca: bool,
         pub(crate) eku_mdl_ds: bool,
+        pub(crate) eku_reader_auth: bool,
+        /// A reader certificate's allowed elements (its `tuaton-may-request:` URIs).
+        pub(crate) allowed: Option<super::Request>,
         tbs: Vec<u8>,
         signature: Vec<u8>,
     }
@@ -909,6 +915,8 @@ pub mod x509 {
             }
             let mut is_ca = false;
             let mut eku_mdl_ds = false;
+            let mut eku_reader_auth = false;
+            let mut allowed: Option<super::Request> = None;
             for ext in tbs.extensions.iter().flatten() {
                 use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage};
                 if ext.extn_id == x509_cert::der::oid::db::rfc5280::ID_CE_BASIC_CONSTRAINTS {
@@ -919,6 +927,33 @@ pub mod x509 {
                     let eku = ExtendedKeyUsage::from_der(ext.extn_value.as_bytes())
                         .map_err(|_| bad("an extended key usage extension is damaged".into()))?;
                     eku_mdl_ds = eku.0.iter().any(|o| o.to_string() == super::EKU_MDL_DS);
+                    eku_reader_auth = eku
+                        .0
+                        .iter()
+                        .any(|o| o.to_string() == crate::mdoc_session::EKU_READER_AUTH);
+                } else if ext.extn_id == x509_cert::der::oid::db::rfc5280::ID_CE_SUBJECT_ALT_NAME {
+                    use x509_cert::ext::pkix::{name::GeneralName, SubjectAltName};
+                    let san =
+                        SubjectAltName::from_der(ext.extn_value.as_bytes()).map_err(|_| {
+                            bad("a subject alternative name extension is damaged".into())
+                        })?;
+                    for n in san.0 {
+                        if let GeneralName::UniformResourceIdentifier(u) = n {
+                            let u = u.as_str();
+                            if let Some(rest) =
+                                u.strip_prefix(crate::mdoc_session::ALLOWED_URI_SCHEME)
+                            {
+                                let (ns, id) = rest.split_once('/').ok_or_else(|| {
+                                    bad(format!("an allowed element `{u}` names no namespace"))
+                                })?;
+                                allowed
+                                    .get_or_insert_with(Default::default)
+                                    .entry(ns.to_owned())
+                                    .or_default()
+                                    .push(id.to_owned());
+                            }
+                        }
+                    }
                 } else if ext.critical
                     && ext.extn_id != x509_cert::der::oid::db::rfc5280::ID_CE_KEY_USAGE
                 {
@@ -937,6 +972,8 @@ pub mod x509 {
                 public_key: spki.subject_public_key.raw_bytes().to_vec(),
                 is_ca,
                 eku_mdl_ds,
+                eku_reader_auth,
+                allowed,
                 tbs: tbs.to_der().map_err(|e| bad(e.to_string()))?,
                 signature: cert.signature.raw_bytes().to_vec(),
             })
@@ -1087,62 +1124,159 @@ pub mod x509 {
         not_before: i64,
         not_after: i64,
     ) -> Result<Vec<u8>> {
-        use x509_cert::builder::{Builder as _, CertificateBuilder, Profile};
-        use x509_cert::der::referenced::OwnedToRef as _;
-        use x509_cert::ext::pkix::{
-            AuthorityKeyIdentifier, ExtendedKeyUsage, KeyUsage, KeyUsages, SubjectKeyIdentifier,
-        };
         if not_after - not_before > super::MAX_DS_VALIDITY_DAYS * 86_400 {
             return Err(MdocError::Chain(
                 "a document signer certificate may be valid for at most 457 days".into(),
             )
             .into());
         }
-        let issuer = x509_cert::Certificate::from_der(iaca_der)
-            .map_err(|e| MdocError::Chain(e.to_string()))?
-            .tbs_certificate
-            .subject;
-        let spki = x509_cert::spki::SubjectPublicKeyInfoOwned::from_key(*ds_key)
-            .map_err(|e| MdocError::Chain(e.to_string()))?;
-        let ski = SubjectKeyIdentifier::try_from(spki.owned_to_ref())
-            .map_err(|e| MdocError::Chain(e.to_string()))?;
-        // Annex B.1.4's extensions exactly: key usage digitalSignature alone (the builder's
-        // leaf profile would add nonRepudiation), the mdlDS extended key usage, and the
-        // key identifiers.
-        let iaca_spki = x509_cert::Certificate::from_der(iaca_der)
-            .map_err(|e| MdocError::Chain(e.to_string()))?
-            .tbs_certificate
-            .subject_public_key_info;
-        let iaca_ski = SubjectKeyIdentifier::try_from(iaca_spki.owned_to_ref())
-            .map_err(|e| MdocError::Chain(e.to_string()))?;
-        let mut b = CertificateBuilder::new(
-            Profile::Manual {
-                issuer: Some(issuer),
-            },
-            serial(serial_number)?,
-            validity(not_before, not_after)?,
-            name(subject)?,
-            spki,
-            iaca_key,
-        )
-        .map_err(|e| MdocError::Chain(e.to_string()))?;
-        let add = |e: x509_cert::builder::Error| MdocError::Chain(e.to_string());
-        b.add_extension(&ski).map_err(add)?;
-        b.add_extension(&AuthorityKeyIdentifier {
-            key_identifier: Some(iaca_ski.0),
-            authority_cert_issuer: None,
-            authority_cert_serial_number: None,
-        })
-        .map_err(add)?;
-        b.add_extension(&KeyUsage(KeyUsages::DigitalSignature.into()))
+        let leaf = Leaf {
+            subject,
+            serial_number,
+            not_before,
+            not_after,
+            eku: super::EKU_MDL_DS,
+            uris: vec![],
+        };
+        leaf.build(iaca_key, iaca_der, ds_key)
+    }
+
+    /// A reader certificate authority's self-signed root (the airport authority's): the
+    /// same profile as an IACA root.
+    pub fn reader_ca(
+        key: &p256::ecdsa::SigningKey,
+        subject: &Subject<'_>,
+        serial_number: u64,
+        not_before: i64,
+        not_after: i64,
+    ) -> Result<Vec<u8>> {
+        iaca(key, subject, serial_number, not_before, not_after)
+    }
+
+    /// A reader authentication certificate (18013-5 Annex B.1.7: extended key usage
+    /// 1.0.18013.5.1.6) for `reader_key`, issued by the reader CA, listing the elements its
+    /// holder may request (one `tuaton-may-request:NS/ELEMENT` URI each).
+    #[allow(clippy::too_many_arguments)]
+    pub fn reader_certificate(
+        ca_key: &p256::ecdsa::SigningKey,
+        ca_der: &[u8],
+        reader_key: &p256::ecdsa::VerifyingKey,
+        subject: &Subject<'_>,
+        serial_number: u64,
+        not_before: i64,
+        not_after: i64,
+        allowed: &super::Request,
+    ) -> Result<Vec<u8>> {
+        let mut uris = vec![];
+        for (ns, ids) in allowed {
+            for id in ids {
+                let ok = |t: &str| {
+                    !t.is_empty()
+                        && t.bytes().all(|b| {
+                            b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-'
+                        })
+                };
+                if !ok(ns) || !ok(id) {
+                    return Err(MdocError::Chain(format!(
+                        "`{ns}/{id}` is not a namespace and element identifier"
+                    ))
+                    .into());
+                }
+                uris.push(format!(
+                    "{}{ns}/{id}",
+                    crate::mdoc_session::ALLOWED_URI_SCHEME
+                ));
+            }
+        }
+        let leaf = Leaf {
+            subject,
+            serial_number,
+            not_before,
+            not_after,
+            eku: crate::mdoc_session::EKU_READER_AUTH,
+            uris,
+        };
+        leaf.build(ca_key, ca_der, reader_key)
+    }
+
+    /// An end-entity certificate under a root: Annex B's extensions exactly (key usage
+    /// digitalSignature alone, where the builder's leaf profile would add nonRepudiation;
+    /// one extended key usage; the key identifiers), and any subject alternative URIs.
+    struct Leaf<'a> {
+        subject: &'a Subject<'a>,
+        serial_number: u64,
+        not_before: i64,
+        not_after: i64,
+        eku: &'static str,
+        uris: Vec<String>,
+    }
+
+    impl Leaf<'_> {
+        fn build(
+            &self,
+            ca_key: &p256::ecdsa::SigningKey,
+            ca_der: &[u8],
+            key: &p256::ecdsa::VerifyingKey,
+        ) -> Result<Vec<u8>> {
+            use x509_cert::builder::{Builder as _, CertificateBuilder, Profile};
+            use x509_cert::der::referenced::OwnedToRef as _;
+            use x509_cert::ext::pkix::{
+                name::GeneralName, AuthorityKeyIdentifier, ExtendedKeyUsage, KeyUsage, KeyUsages,
+                SubjectAltName, SubjectKeyIdentifier,
+            };
+            let chain = |e: String| crate::Error::from(MdocError::Chain(e));
+            let ca = x509_cert::Certificate::from_der(ca_der).map_err(|e| chain(e.to_string()))?;
+            let ca_ski = SubjectKeyIdentifier::try_from(
+                ca.tbs_certificate.subject_public_key_info.owned_to_ref(),
+            )
+            .map_err(|e| chain(e.to_string()))?;
+            let spki = x509_cert::spki::SubjectPublicKeyInfoOwned::from_key(*key)
+                .map_err(|e| chain(e.to_string()))?;
+            let ski = SubjectKeyIdentifier::try_from(spki.owned_to_ref())
+                .map_err(|e| chain(e.to_string()))?;
+            let mut b = CertificateBuilder::new(
+                Profile::Manual {
+                    issuer: Some(ca.tbs_certificate.subject.clone()),
+                },
+                serial(self.serial_number)?,
+                validity(self.not_before, self.not_after)?,
+                name(self.subject)?,
+                spki,
+                ca_key,
+            )
+            .map_err(|e| chain(e.to_string()))?;
+            let add = |e: x509_cert::builder::Error| chain(e.to_string());
+            b.add_extension(&ski).map_err(add)?;
+            b.add_extension(&AuthorityKeyIdentifier {
+                key_identifier: Some(ca_ski.0),
+                authority_cert_issuer: None,
+                authority_cert_serial_number: None,
+            })
             .map_err(add)?;
-        let eku = ExtendedKeyUsage(vec![super::EKU_MDL_DS.parse().expect("a valid OID")]);
-        b.add_extension(&eku).map_err(add)?;
-        let cert = b
-            .build::<p256::ecdsa::DerSignature>()
-            .map_err(|e| MdocError::Chain(e.to_string()))?;
-        cert.to_der()
-            .map_err(|e| MdocError::Chain(e.to_string()).into())
+            b.add_extension(&KeyUsage(KeyUsages::DigitalSignature.into()))
+                .map_err(add)?;
+            b.add_extension(&ExtendedKeyUsage(vec![self
+                .eku
+                .parse()
+                .expect("a valid OID")]))
+                .map_err(add)?;
+            if !self.uris.is_empty() {
+                let names = self
+                    .uris
+                    .iter()
+                    .map(|u| {
+                        x509_cert::der::asn1::Ia5String::new(u)
+                            .map(GeneralName::UniformResourceIdentifier)
+                            .map_err(|e| chain(e.to_string()))
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                b.add_extension(&SubjectAltName(names)).map_err(add)?;
+            }
+            let cert = b
+                .build::<p256::ecdsa::DerSignature>()
+                .map_err(|e| chain(e.to_string()))?;
+            cert.to_der().map_err(|e| chain(e.to_string()))
+        }
     }
 }
 

@@ -109,8 +109,11 @@ fn window() -> Validity {
     }
 }
 
-/// Every case: its name, the response, the transcript the reader expects, what tuaton says.
-fn cases() -> (World, Vec<(&'static str, Vec<u8>, Vec<u8>, &'static str)>) {
+/// A case: its name, the response, the transcript the reader expects, what tuaton says.
+type Case = (&'static str, Vec<u8>, Vec<u8>, &'static str);
+
+/// Every case.
+fn cases() -> (World, Vec<Case>) {
     let w = world();
     let device = p256(0x33);
     let card = issue(&w.ds, &device, window(), 1);

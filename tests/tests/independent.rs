@@ -45,3 +45,28 @@ fn the_independent_python_verifier_agrees_with_every_vector() {
         assert!(stdout.contains(want), "no `{want}` in:\n{stdout}");
     }
 }
+
+#[test]
+fn the_independent_python_mdoc_reader_agrees_with_every_mdoc_vector() {
+    // docs/vectors/verify_mdoc.py: FORMAT.md section 11 alone, in Python.
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../docs/vectors/verify_mdoc.py"
+    );
+    let out = Command::new(python())
+        .arg(script)
+        .output()
+        .expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "verify_mdoc.py failed\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for want in [
+        "mdoc: 8 cases agree with tuaton",
+        "mdoc: export transcript agrees",
+    ] {
+        assert!(stdout.contains(want), "no `{want}` in:\n{stdout}");
+    }
+}
