@@ -127,3 +127,122 @@ impl Engagement {
         Ok((groups, writes))
     }
 }
+
+/// Whom the wallet answers over ISO 18013-5: readers certified by these reader CAs, for
+/// what their certificates allow; others only when the citizen overrides.
+pub struct ReaderPolicy {
+    /// Trusted reader CA certificates.
+    pub cas: Vec<tuaton_common::mdoc::Iaca>,
+    /// The citizen's explicit override (`--allow-unverified-reader`).
+    pub allow_unverified: bool,
+}
+
+/// An ISO 18013-5 engagement (`engage --iso`): its `mdoc:` QR text, the ephemeral key
+/// behind it, and the listener the reader will reach.
+pub struct IsoEngagement {
+    /// The `mdoc:` text to show as a QR code.
+    pub text: String,
+    engagement: tuaton_common::mdoc_session::Engagement,
+    e_device: p256::SecretKey,
+    listener: Listener,
+}
+
+impl IsoEngagement {
+    /// A fresh engagement (a new ephemeral key) for `listener`.
+    pub fn new(listener: Listener) -> IsoEngagement {
+        let e_device = p256::SecretKey::random(&mut OsRng);
+        let engagement = tuaton_common::mdoc_session::Engagement::new(&e_device.public_key());
+        IsoEngagement {
+            text: engagement.to_uri(),
+            engagement,
+            e_device,
+            listener,
+        }
+    }
+
+    /// Waits for a reader, reads its request and judges who asks (`policy`), shows it
+    /// through `consent`, and answers with the elements asked for once the PIN opens the
+    /// wallet. A reader that is not verified, or asks beyond its certificate, is declined
+    /// unless the policy overrides. Returns the elements shared and the messages written.
+    pub fn run(
+        self,
+        w: &Wallet,
+        consent: &mut dyn Consent,
+        policy: &ReaderPolicy,
+        real_now: i64,
+    ) -> Result<(tuaton_common::mdoc::Request, usize)> {
+        use tuaton_common::mdoc_session::{DeviceSession, ReaderIdentity, MAX_MESSAGE};
+        let mut link = self.listener.accept()?;
+        link.expect_within(tuaton_common::session::REQUEST_WAIT_SECS);
+        let first = recv_message(link.as_mut(), MAX_MESSAGE).map_err(WalletError::Session)?;
+        let (mut session, received) = DeviceSession::accept(
+            &self.engagement,
+            &self.e_device,
+            &first,
+            &policy.cas,
+            real_now,
+        )
+        .map_err(WalletError::Session)?;
+        let decline = |link: &mut Box<dyn Link>| {
+            send_message(link.as_mut(), &DeviceSession::decline()).ok();
+        };
+        if received.doc_type != tuaton_common::mdoc::DOC_TYPE {
+            decline(&mut link);
+            return Err(WalletError::Usage(format!(
+                "the reader asks for a document this wallet does not hold ({})",
+                tuaton_common::text::for_display(&received.doc_type)
+            )));
+        }
+        let who = match &received.reader {
+            ReaderIdentity::Authenticated { subject, .. } => format!(
+                "Verified reader \"{}\"",
+                tuaton_common::text::for_display(subject)
+            ),
+            ReaderIdentity::Anonymous | ReaderIdentity::Invalid(_) if !policy.allow_unverified => {
+                decline(&mut link);
+                return Err(WalletError::UnverifiedReader(match &received.reader {
+                    ReaderIdentity::Invalid(why) => why.clone(),
+                    _ => "its request carries no reader authentication".into(),
+                }));
+            }
+            ReaderIdentity::Anonymous => "AN UNVERIFIED READER (no reader authentication)".into(),
+            ReaderIdentity::Invalid(why) => format!("AN UNVERIFIED READER ({why})"),
+        };
+        let beyond = received.beyond_certificate();
+        if let ReaderIdentity::Authenticated { subject, .. } = &received.reader {
+            if !beyond.is_empty() && !policy.allow_unverified {
+                decline(&mut link);
+                return Err(WalletError::BeyondCertificate {
+                    reader: tuaton_common::text::for_display(subject).into_owned(),
+                    beyond: element_list(&beyond),
+                });
+            }
+        }
+        let pin = consent.ask(&format!(
+            "{who} asks for: {}",
+            element_list(&received.request)
+        ))?;
+        let u = match w.unlock(&pin, real_now) {
+            Ok(u) => u,
+            Err(e) => {
+                decline(&mut link);
+                return Err(e);
+            }
+        };
+        let answer = u.answer_iso(&mut session, &received.request)?;
+        let writes = send_message(link.as_mut(), &answer)
+            .map_err(|_| WalletError::GateGone(tuaton_common::session::CONSENT_WAIT_SECS))?;
+        Ok((received.request, writes))
+    }
+}
+
+/// "given_name, portrait, ..." for the consent line (namespaces left out: the names say
+/// what they are).
+fn element_list(r: &tuaton_common::mdoc::Request) -> String {
+    let names: Vec<String> = r
+        .values()
+        .flatten()
+        .map(|e| tuaton_common::text::for_display(e).into_owned())
+        .collect();
+    names.join(", ")
+}

@@ -69,6 +69,18 @@ pub enum WalletError {
     /// issuer had no mdoc keys when it was issued.
     #[error("this card has no mdoc (ISO 18013-5) form")]
     NoMdoc,
+    /// An ISO 18013-5 reader that did not prove who it is (no ReaderAuth, or one that does
+    /// not hold): refused unless the citizen overrides.
+    #[error("the reader did not prove who it is: {0}")]
+    UnverifiedReader(String),
+    /// An ISO 18013-5 reader asked for elements its certificate does not allow.
+    #[error("the reader \"{reader}\" asks for more than its certificate allows: {beyond}")]
+    BeyondCertificate {
+        /// The reader's certificate subject.
+        reader: String,
+        /// The elements beyond it.
+        beyond: String,
+    },
     /// Binary output (CBOR) would go to a terminal.
     #[error("the {0} is binary CBOR and standard output is a terminal")]
     BinaryToTerminal(&'static str),
@@ -138,6 +150,8 @@ impl tuaton_cli::Hint for WalletError {
             WalletError::Session(_) => "nothing was shared; run `tuaton-wallet engage` again and scan the new QR",
             WalletError::Transport { .. } => "use --transport socket:127.0.0.1:0 (a free port), or turn Bluetooth on",
             WalletError::StoreDamaged(_) => "run `tuaton-wallet reset` and re-enroll at a registration office",
+            WalletError::UnverifiedReader(_) => "nothing was shared; ask the staff to use an authorised reader (or, if you trust it, run again with --allow-unverified-reader)",
+            WalletError::BeyondCertificate { .. } => "nothing was shared; this reader is not authorised for all of that (run again with --allow-unverified-reader only if you want to share it anyway)",
             WalletError::NoMdoc => "mdocs are issued to P-256 wallets (`init --key-type p256`): enroll such a wallet, or renew with `refresh` if the issuer has added them since",
             WalletError::BinaryToTerminal(_) => "redirect it to a file: `tuaton-wallet export --mdoc > card.cbor`",
             WalletError::Usage(_) => "check the command line with --help",

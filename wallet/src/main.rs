@@ -140,9 +140,22 @@ enum Cmd {
         /// `ble` (needs a build with the `ble` feature) or `socket:HOST:PORT`.
         #[arg(long, default_value = "ble")]
         transport: String,
-        /// Print the engagement payload alone on the first line of standard output.
+        /// Print the engagement payload alone on the first line of standard output (and,
+        /// with --iso over a socket, its address on the second).
         #[arg(long)]
         text: bool,
+        /// Speak ISO 18013-5 instead (an `mdoc:` engagement, for standard readers): the
+        /// card's mdoc form, to a reader that proves who it is with a reader certificate.
+        #[arg(long)]
+        iso: bool,
+        /// A reader CA certificate (PEM) whose readers this wallet answers (--iso;
+        /// repeatable).
+        #[arg(long, value_name = "FILE", requires = "iso")]
+        reader_ca: Vec<PathBuf>,
+        /// Answer a reader that is not verified, or that asks beyond its certificate
+        /// (--iso): the citizen's explicit override.
+        #[arg(long, requires = "iso")]
+        allow_unverified_reader: bool,
     },
     /// Export a form of the credential.
     #[command(group(clap::ArgGroup::new("form").required(true).args(["w3c", "mdoc"])))]
@@ -455,7 +468,28 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
     let w = Wallet::open(&home)?;
     match &cli.cmd {
         Cmd::Enroll { .. } => return enroll(cli, &w, &mut p, now),
-        Cmd::Engage { transport, text } => return engage(&w, &mut p, transport, *text, now),
+        Cmd::Engage {
+            transport,
+            text,
+            iso: false,
+            ..
+        } => return engage(&w, &mut p, transport, *text, now),
+        Cmd::Engage {
+            transport,
+            text,
+            iso: true,
+            reader_ca,
+            allow_unverified_reader,
+        } => {
+            return engage_iso(
+                &w,
+                &mut p,
+                transport,
+                *text,
+                reader_ca,
+                *allow_unverified_reader,
+            )
+        }
         Cmd::Refresh {
             service,
             expect_root,
@@ -787,6 +821,50 @@ fn engage(
     }
     let (_, writes) = e.run(w, &mut PinConsent(p), now, tuaton_cli::real_now())?;
     eprintln!("Shared with the gate ({writes} messages).");
+    Ok(())
+}
+
+/// `engage --iso`: an ISO 18013-5 engagement; answers one reader its policy accepts.
+fn engage_iso(
+    w: &Wallet,
+    p: &mut Prompter,
+    transport: &str,
+    text: bool,
+    reader_ca: &[PathBuf],
+    allow_unverified: bool,
+) -> anyhow::Result<()> {
+    use tuaton_wallet::engage::{IsoEngagement, Listener, ReaderPolicy};
+    let mut cas = vec![];
+    for f in reader_ca {
+        let pem = tuaton_cli::read_bounded(f, 64 * 1024)
+            .and_then(|b| b.ok_or_else(|| std::io::Error::other("larger than 64 KiB")))
+            .map_err(|source| WalletError::Io {
+                path: f.clone(),
+                source,
+            })?;
+        let pem = String::from_utf8_lossy(&pem);
+        for der in tuaton_common::mdoc::x509::from_pem(&pem).map_err(WalletError::Trust)? {
+            cas.push(tuaton_common::mdoc::Iaca::from_der(&der).map_err(WalletError::Trust)?);
+        }
+    }
+    let (listener, how) = Listener::open(transport)?;
+    let e = IsoEngagement::new(listener);
+    if text {
+        out(&e.text)?;
+        if let tuaton_common::session::Transport::Socket { addr } = &how {
+            out(&format!("socket:{addr}"))?;
+        }
+    } else {
+        out(&render::qr_terminal(&render::qr(&e.text)?))?;
+        eprintln!("Show this to the reader. Waiting for it to connect...");
+    }
+    let policy = ReaderPolicy {
+        cas,
+        allow_unverified,
+    };
+    let (shared, writes) = e.run(w, &mut PinConsent(p), &policy, tuaton_cli::real_now())?;
+    let n: usize = shared.values().map(Vec::len).sum();
+    eprintln!("Shared {n} elements with the reader ({writes} messages).");
     Ok(())
 }
 

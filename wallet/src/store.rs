@@ -475,6 +475,30 @@ impl Unlocked<'_> {
     /// over [`tuaton_common::mdoc::export_transcript`]: for a third party's checks, never
     /// taken as a live answer by a reader that runs a session.
     pub fn export_mdoc(&self) -> Result<Vec<u8>> {
+        let issuer_signed = self.mdoc_issuer_signed()?;
+        let holder = self.holder_key()?;
+        Ok(tuaton_common::mdoc::respond(
+            &issuer_signed,
+            None,
+            &tuaton_common::mdoc::export_transcript(),
+            &holder,
+        )?)
+    }
+
+    /// The ISO 18013-5 session's answer: the elements of `disclose` (those the card has),
+    /// device-signed over the session.
+    pub fn answer_iso(
+        &self,
+        session: &mut tuaton_common::mdoc_session::DeviceSession,
+        disclose: &tuaton_common::mdoc::Request,
+    ) -> Result<Vec<u8>> {
+        let issuer_signed = self.mdoc_issuer_signed()?;
+        let holder = self.holder_key()?;
+        Ok(session.answer(&issuer_signed, disclose, &holder)?)
+    }
+
+    /// The card's IssuerSigned (the mdoc form), as the issuer made it.
+    fn mdoc_issuer_signed(&self) -> Result<Vec<u8>> {
         let s = self
             .decrypt("credential")?
             .ok_or(WalletError::NoCredential)?;
@@ -483,15 +507,7 @@ impl Unlocked<'_> {
         let Some(m) = v.get("mdoc").and_then(|m| m.as_str()) else {
             return Err(WalletError::NoMdoc);
         };
-        let issuer_signed =
-            hex::decode(m).map_err(|_| WalletError::StoreDamaged("the stored mdoc is not hex"))?;
-        let holder = self.holder_key()?;
-        Ok(tuaton_common::mdoc::respond(
-            &issuer_signed,
-            None,
-            &tuaton_common::mdoc::export_transcript(),
-            &holder,
-        )?)
+        hex::decode(m).map_err(|_| WalletError::StoreDamaged("the stored mdoc is not hex"))
     }
 
     /// The QR payload of a presentation of `profile` made at `now`.
