@@ -222,7 +222,7 @@ fn main() {
             .unwrap();
         }
         for _ in 0..2 {
-            let s: p256::ecdsa::Signature = p256::ecdsa::signature::Signer::sign(&key(9), &msg[..]);
+            let s: p256::ecdsa::Signature = p256::ecdsa::signature::Signer::sign(&signer, &msg[..]);
             std::hint::black_box(s);
             let k = p256::SecretKey::random(&mut rand::rngs::OsRng);
             std::hint::black_box(k.public_key());
