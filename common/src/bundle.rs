@@ -16,6 +16,9 @@ pub const DID_DOCUMENT: &str = "did.json";
 /// 18013-5 Annex B): for third-party readers. Like [`DID_DOCUMENT`] it is outside the
 /// signed trust list; docs/TRUST.md says how to check it.
 pub const IACA_CERTIFICATES: &str = "iaca.pem";
+/// The reader CA certificates (PEM) whose reader certificates wallets accept over ISO
+/// 18013-5; outside the signed trust list, like [`IACA_CERTIFICATES`].
+pub const READER_CA_CERTIFICATES: &str = "reader-ca.pem";
 /// The `format` value of this layout.
 pub const FORMAT: &str = "tuaton-trust-bundle/1";
 /// Largest index a reader accepts (a few hundred bytes in practice).

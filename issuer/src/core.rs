@@ -460,6 +460,7 @@ impl<S: Store> Issuer<S> {
         let mut k = MdocKeys {
             iacas: vec![],
             signers: vec![],
+            reader_cas: vec![],
         };
         self.add_iaca(&mut k, meta, now)?;
         self.add_document_signer(&mut k, meta, now)?;
@@ -556,6 +557,93 @@ impl<S: Store> Issuer<S> {
             (Some(k), HolderKey::P256(_)) => Ok(Some(self.mdoc_signer(k)?)),
             _ => Ok(None),
         }
+    }
+
+    /// A reader authentication certificate (ISO 18013-5 Annex B.1.7) for a gate's P-256
+    /// key (SEC1, 33 or 65 bytes), valid `days` (1 to 30: short-lived, so a reader that is
+    /// lost stops being trusted within days without a revocation list), listing the
+    /// elements it may request. The reader CA is made at the first call. Returns the
+    /// certificate (DER).
+    pub async fn reader_certificate(
+        &self,
+        public_key: &[u8],
+        name: &str,
+        allowed: &tuaton_common::mdoc::Request,
+        days: u32,
+        actor: &Actor,
+        now: i64,
+    ) -> Result<Vec<u8>> {
+        use tuaton_common::mdoc::x509;
+        if !(1..=30).contains(&days) {
+            return Err(IssuerError::Usage(
+                "--days must be 1 to 30 (reader certificates are short-lived)".into(),
+            ));
+        }
+        if allowed.values().all(Vec::is_empty) {
+            return Err(IssuerError::Usage(
+                "--allow must name at least one element (NAMESPACE/ELEMENT)".into(),
+            ));
+        }
+        let key = p256::PublicKey::from_sec1_bytes(public_key)
+            .map(|k| p256::ecdsa::VerifyingKey::from(&k))
+            .map_err(|_| {
+                IssuerError::Usage("--public-key is not a P-256 public key (SEC1, hex)".into())
+            })?;
+        let mut tx = self.store.begin().await?;
+        tx.lock_keys().await?;
+        let meta = self.meta_in(&mut tx).await?;
+        let Some(mut m) = meta.mdoc.clone() else {
+            return Err(IssuerError::KeysElsewhere(
+                "this issuer has no mdoc keys (its keys are in a token): it cannot certify readers",
+            ));
+        };
+        if m.reader_cas.last().is_none_or(|c| c.not_after <= now) {
+            let ca_key = p256::ecdsa::SigningKey::random(&mut OsRng);
+            let n = m.reader_cas.len() + 1;
+            let cn = format!("{} reader CA {n}", certificate_name(&meta.name));
+            let not_after = now + IACA_LIFETIME_SECS;
+            let der = x509::reader_ca(
+                &ca_key,
+                &x509::Subject {
+                    country: "TH",
+                    common_name: &cn,
+                },
+                u64::from_be_bytes(random()) >> 1,
+                now,
+                not_after,
+            )
+            .map_err(core_error)?;
+            m.reader_cas
+                .push(self.seal_mdoc_key(&ca_key, der, not_after)?);
+            tx.set_mdoc(&m).await?;
+            tx.audit(&audit(now, actor, "reader-ca", &cn)).await?;
+        }
+        let (ca_key, ca_der) = self.open_mdoc_key(m.reader_cas.last().expect("made above"))?;
+        let cn = certificate_name(name);
+        let serial = u64::from_be_bytes(random()) >> 1;
+        let der = x509::reader_certificate(
+            &ca_key,
+            &ca_der,
+            &key,
+            &x509::Subject {
+                country: "TH",
+                common_name: &cn,
+            },
+            serial,
+            now,
+            now + i64::from(days) * 86_400,
+            allowed,
+        )
+        .map_err(core_error)?;
+        tx.audit(&audit(
+            now,
+            actor,
+            "reader-cert",
+            &format!("{cn} serial {serial:x} for {days} days"),
+        ))
+        .await?;
+        tx.commit().await?;
+        Ok(der)
     }
 
     /// Whether this issuer issues the mdoc form (its keys are sealed, and it has mdoc
@@ -1249,6 +1337,14 @@ impl<S: Store> Issuer<S> {
         }
         // Every IACA goes in the bundle; from now on document signers may chain to them.
         let mut iacas = vec![];
+        let mut reader_cas = vec![];
+        if let Some(m) = &meta.mdoc {
+            for c in &m.reader_cas {
+                reader_cas.push(
+                    hex::decode(&c.certificate).map_err(|_| damaged("a reader CA certificate"))?,
+                );
+            }
+        }
         if let Some(mut m) = meta.mdoc.clone() {
             for i in &m.iacas {
                 iacas
@@ -1282,6 +1378,7 @@ impl<S: Store> Issuer<S> {
             now,
             expires: now + i64::from(valid_days) * 86_400,
             iacas,
+            reader_cas,
         })?;
         tx.audit(&audit(
             now,

@@ -101,8 +101,29 @@ enum Cmd {
         out: Option<PathBuf>,
     },
     /// Stage a new signing key; the next publish names it and makes it the one that
-    /// signs (the old one retires then).
+    /// signs (the old one retires then). Also makes the next mdoc document signer.
     Rotate,
+    /// Certify a gate as an ISO 18013-5 reader: a short-lived reader certificate for its
+    /// P-256 key, listing the elements it may ask wallets for (PEM to --out or standard
+    /// output). The reader CA is made at the first use; `publish` puts it in the bundle.
+    ReaderCert {
+        /// The gate's P-256 public key, SEC1 (33 or 65 bytes) in hex.
+        #[arg(long)]
+        public_key: String,
+        /// The reader's name, shown to citizens ("BKK gate 12").
+        #[arg(long)]
+        name: String,
+        /// The elements it may request, NAMESPACE/ELEMENT, comma-separated
+        /// (org.iso.23220.1/given_name,org.iso.23220.1/portrait).
+        #[arg(long, value_delimiter = ',', required = true)]
+        allow: Vec<String>,
+        /// Days it is valid (1 to 30).
+        #[arg(long, default_value_t = 7)]
+        days: u32,
+        /// Write the certificate here instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// A key is compromised: nothing it signed verifies any more. Revoking the active key
     /// needs a staged one (`rotate` first), which takes over at once.
     RevokeKey {
@@ -468,6 +489,7 @@ fn needs_keys(cmd: &Cmd) -> bool {
         Cmd::Issue { .. }
         | Cmd::RotateRoot
         | Cmd::Rotate
+        | Cmd::ReaderCert { .. }
         | Cmd::Publish { .. }
         | Cmd::Serve { .. } => true,
         Cmd::Revoke { citizen, .. } => citizen.is_some(),
@@ -523,6 +545,26 @@ async fn common<S: Store>(cli: &Cli, iss: &Issuer<S>, now: i64) -> anyhow::Resul
             out: out_file,
         } => issue(cli, iss, record, request, out_file.as_deref(), &me, now).await,
         Cmd::Rotate => rotate(cli, iss, &me, now).await,
+        Cmd::ReaderCert {
+            public_key,
+            name,
+            allow,
+            days,
+            out: file,
+        } => {
+            reader_cert(
+                cli,
+                iss,
+                public_key,
+                name,
+                allow,
+                *days,
+                file.as_deref(),
+                &me,
+                now,
+            )
+            .await
+        }
         Cmd::RevokeKey { kid } => revoke_key(cli, iss, kid, &me, now).await,
         Cmd::Revoke {
             credential_id,
@@ -605,6 +647,60 @@ async fn rotate<S: Store>(cli: &Cli, iss: &Issuer<S>, me: &Actor, now: i64) -> a
             hex::encode(&k.kid)
         ),
     )
+}
+
+/// `reader-cert`: a reader certificate for a gate's key.
+#[allow(clippy::too_many_arguments)]
+async fn reader_cert<S: Store>(
+    cli: &Cli,
+    iss: &Issuer<S>,
+    public_key: &str,
+    name: &str,
+    allow: &[String],
+    days: u32,
+    file: Option<&Path>,
+    me: &Actor,
+    now: i64,
+) -> anyhow::Result<()> {
+    let key = hex::decode(public_key.trim()).map_err(|_| {
+        IssuerError::Usage("--public-key must be hex (the gate's SEC1 P-256 key)".into())
+    })?;
+    let mut allowed = tuaton_common::mdoc::Request::new();
+    for a in allow {
+        let (ns, id) = a.trim().split_once('/').ok_or_else(|| {
+            IssuerError::Usage(format!(
+                "--allow `{}` is not NAMESPACE/ELEMENT",
+                a.escape_debug()
+            ))
+        })?;
+        allowed
+            .entry(ns.to_owned())
+            .or_default()
+            .push(id.to_owned());
+    }
+    let der = iss
+        .reader_certificate(&key, name, &allowed, days, me, now)
+        .await?;
+    let pem = tuaton_common::mdoc::x509::pem(&der);
+    match file {
+        Some(f) => {
+            // A certificate is public: written as is.
+            std::fs::write(f, pem.as_bytes()).map_err(|source| IssuerError::Io {
+                path: f.to_owned(),
+                source,
+            })?;
+            say(
+                cli,
+                serde_json::json!({"file": f.display().to_string(), "days": days}),
+                &format!(
+                    "Reader certificate for \"{}\" written to {} (valid {days} days). Publish so wallets have its reader CA.",
+                    tuaton_common::text::for_display(name),
+                    f.display()
+                ),
+            )
+        }
+        None => Ok(out(pem.trim_end())?),
+    }
 }
 
 /// `revoke-key`: revokes the signing key `kid` (compromised).

@@ -40,6 +40,8 @@ pub(crate) struct BundleInput<'a> {
     pub(crate) expires: i64,
     /// The mdoc form's IACA certificates (DER), oldest first; empty for an issuer without.
     pub(crate) iacas: Vec<Vec<u8>>,
+    /// Reader CA certificates (DER), oldest first.
+    pub(crate) reader_cas: Vec<Vec<u8>>,
 }
 
 /// A bundle generation in memory: files in the order they must be written (index last).
@@ -113,6 +115,17 @@ pub(crate) fn build_bundle(i: &BundleInput<'_>) -> Result<BuiltBundle> {
             .collect();
         files.push((
             tuaton_common::bundle::IACA_CERTIFICATES.into(),
+            pem.into_bytes(),
+        ));
+    }
+    if !i.reader_cas.is_empty() {
+        let pem: String = i
+            .reader_cas
+            .iter()
+            .map(|c| tuaton_common::mdoc::x509::pem(c))
+            .collect();
+        files.push((
+            tuaton_common::bundle::READER_CA_CERTIFICATES.into(),
             pem.into_bytes(),
         ));
     }

@@ -164,6 +164,10 @@ pub struct MdocKeys {
     pub iacas: Vec<MdocKey>,
     /// Document signer certificates, each issued by one of the IACAs.
     pub signers: Vec<MdocKey>,
+    /// Reader CA roots (made by the first `reader-cert`), the newest issuing: they certify
+    /// the readers (gates) that may ask a wallet for elements over ISO 18013-5.
+    #[serde(default)]
+    pub reader_cas: Vec<MdocKey>,
 }
 
 /// One certificate and its private key.

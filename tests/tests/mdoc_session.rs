@@ -230,3 +230,50 @@ fn the_citizen_may_override_and_answer_an_unverified_reader() {
     assert!(err.contains("AN UNVERIFIED READER"), "{err}");
     assert_eq!(verdict.unwrap().elements.len(), 3);
 }
+
+#[test]
+fn the_issuer_certifies_a_gate_as_a_reader_and_wallets_take_its_ca_from_the_bundle() {
+    let w = world();
+    let key = p256::ecdsa::SigningKey::random(&mut rand::rngs::OsRng);
+    let public = hex::encode(key.verifying_key().to_encoded_point(true).as_bytes());
+    let allow = "org.iso.23220.1/given_name,org.iso.23220.1/family_name,org.iso.23220.1/portrait";
+    let r = w.issuer(&[
+        "reader-cert",
+        "--public-key",
+        &public,
+        "--name",
+        "BKK gate 12",
+        "--allow",
+        allow,
+        "--days",
+        "7",
+        "--out",
+        &w.p("gate12.pem"),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    w.publish();
+    let pem = std::fs::read_to_string(w.path("gate12.pem")).unwrap();
+    let certificate = x509::from_pem(&pem).unwrap().remove(0);
+    let signer = ReaderSigner { key, certificate };
+    let ca = w.p("bundle/reader-ca.pem");
+    let (verdict, code, err) = read(&w, &["--reader-ca", &ca], &flight(), Some(&signer));
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("BKK gate 12"), "{err}");
+    assert_eq!(verdict.unwrap().elements.len(), 3);
+
+    // Reader certificates are short-lived, and name what they allow.
+    for (args, want) in [
+        (vec!["--days", "31", "--allow", allow], "--days must be 1 to 30"),
+        (vec!["--allow", "given_name"], "is not NAMESPACE/ELEMENT"),
+        (vec!["--allow", "org.iso.23220.1/a b"], "is not a namespace and element identifier"),
+    ] {
+        let mut a = vec!["reader-cert", "--public-key", &public, "--name", "x"];
+        a.extend(args);
+        let r = w.issuer(&a);
+        assert_eq!(r.code, 2, "{}", r.stderr);
+        assert!(r.stderr.contains(want), "{}", r.stderr);
+    }
+    let r = w.issuer(&["reader-cert", "--public-key", "02abcd", "--name", "x", "--allow", allow]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("not a P-256 public key"), "{}", r.stderr);
+}
