@@ -19,6 +19,17 @@ pub const IACA_CERTIFICATES: &str = "iaca.pem";
 /// The reader CA certificates (PEM) whose reader certificates wallets accept over ISO
 /// 18013-5; outside the signed trust list, like [`IACA_CERTIFICATES`].
 pub const READER_CA_CERTIFICATES: &str = "reader-ca.pem";
+
+/// The bundle file of IACA `n`'s certificate revocation list (DER, RFC 5280), named by
+/// the CRL distribution point of the certificates it issued.
+pub fn iaca_crl(n: usize) -> String {
+    format!("iaca-{n}.crl")
+}
+
+/// The bundle file of reader CA `n`'s certificate revocation list.
+pub fn reader_ca_crl(n: usize) -> String {
+    format!("reader-ca-{n}.crl")
+}
 /// The `format` value of this layout.
 pub const FORMAT: &str = "tuaton-trust-bundle/1";
 /// Largest index a reader accepts (a few hundred bytes in practice).

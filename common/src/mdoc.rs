@@ -245,10 +245,29 @@ pub fn issue(
     signer: &dyn DocumentSigner,
     rng: &mut impl rand_core::CryptoRngCore,
 ) -> Result<Vec<u8>> {
+    issue_document(
+        DOC_TYPE,
+        elements(claims, age),
+        device_key,
+        validity,
+        signer,
+        rng,
+    )
+}
+
+/// [`issue`] for any docType and elements: what the card's form is made with, and what
+/// interoperability checks use to meet readers that know only other document types.
+pub fn issue_document(
+    doc_type: &str,
+    elems: Vec<(&str, &str, Value)>,
+    device_key: &HolderKey,
+    validity: Validity,
+    signer: &dyn DocumentSigner,
+    rng: &mut impl rand_core::CryptoRngCore,
+) -> Result<Vec<u8>> {
     if validity.valid_from > validity.valid_until || validity.signed > validity.valid_until {
         return Err(MdocError::Malformed("the MSO's validity window is empty".into()).into());
     }
-    let elems = elements(claims, age);
     // Digest IDs are drawn at random (18013-5 section 9.1.2.5 advises against IDs that
     // reveal the order or number of elements), distinct within a namespace.
     let mut used = std::collections::BTreeSet::new();
@@ -305,7 +324,7 @@ pub fn issue(
                 cose_device_key(device_key)?,
             )]),
         ),
-        (Value::Text("docType".into()), Value::Text(DOC_TYPE.into())),
+        (Value::Text("docType".into()), Value::Text(doc_type.into())),
         (
             Value::Text("validityInfo".into()),
             Value::Map(vec![
@@ -401,11 +420,17 @@ pub fn respond(
             }
         }
     }
+    // The document is of the type its issuer signed.
+    let doc_type = {
+        let sign1 = CoseSign1::from_cbor_value(issuer_auth.clone())
+            .map_err(|e| MdocError::Malformed(format!("issuerAuth: {e}")))?;
+        read_mso(&sign1)?.0.doc_type
+    };
     let device_namespaces = tag24(&Value::Map(Vec::new()));
     let auth = Value::Array(vec![
         Value::Text("DeviceAuthentication".into()),
         transcript,
-        Value::Text(DOC_TYPE.into()),
+        Value::Text(doc_type.clone()),
         device_namespaces.clone(),
     ]);
     let detached = cbor::encode(&tag24(&auth));
@@ -420,13 +445,18 @@ pub fn respond(
         .to_cbor_value()
         .map_err(|e| MdocError::Malformed(e.to_string()))?;
     let document = Value::Map(vec![
-        (Value::Text("docType".into()), Value::Text(DOC_TYPE.into())),
+        (Value::Text("docType".into()), Value::Text(doc_type)),
         (
             Value::Text("issuerSigned".into()),
-            Value::Map(vec![
-                (Value::Text("nameSpaces".into()), Value::Map(namespaces)),
-                (Value::Text("issuerAuth".into()), issuer_auth),
-            ]),
+            // IssuerNameSpaces is `{ + ... }`: with nothing to disclose the key is left
+            // out, never sent empty (a reader may refuse an empty map; isomdl does).
+            Value::Map(
+                (!namespaces.is_empty())
+                    .then(|| (Value::Text("nameSpaces".into()), Value::Map(namespaces)))
+                    .into_iter()
+                    .chain([(Value::Text("issuerAuth".into()), issuer_auth)])
+                    .collect(),
+            ),
         ),
         (
             Value::Text("deviceSigned".into()),
@@ -1032,13 +1062,48 @@ pub mod x509 {
         .is_ok()
     }
 
-    /// Who a certificate is for: an issuing authority's country and name.
+    /// Who a certificate is for, and where its issuing authority is found (Annex B asks
+    /// every certificate for both).
     #[derive(Clone, Debug)]
     pub struct Subject<'a> {
         /// ISO 3166-1 alpha-2 country (Annex B: the IACA's countryName).
         pub country: &'a str,
         /// The organisation or common name.
         pub common_name: &'a str,
+        /// The issuing authority's web address (`https://...`): the certificate's issuer
+        /// alternative name.
+        pub authority_url: &'a str,
+        /// Where the issuing authority publishes its certificate revocation list: the
+        /// certificate's CRL distribution point.
+        pub crl_url: &'a str,
+    }
+
+    /// Annex B's issuer alternative name and CRL distribution point (both non-critical).
+    fn authority_extensions(
+        b: &mut x509_cert::builder::CertificateBuilder<'_, p256::ecdsa::SigningKey>,
+        s: &Subject<'_>,
+    ) -> Result<()> {
+        use x509_cert::ext::pkix::crl::dp::DistributionPoint;
+        use x509_cert::ext::pkix::name::{DistributionPointName, GeneralName};
+        use x509_cert::ext::pkix::{CrlDistributionPoints, IssuerAltName};
+        let chain = |e: String| crate::Error::from(MdocError::Chain(e));
+        let uri = |u: &str| {
+            if !u.starts_with("https://") || u.len() > 200 {
+                return Err(chain(format!("`{u}` is not an https:// address")));
+            }
+            x509_cert::der::asn1::Ia5String::new(u)
+                .map(GeneralName::UniformResourceIdentifier)
+                .map_err(|e| chain(e.to_string()))
+        };
+        b.add_extension(&IssuerAltName(vec![uri(s.authority_url)?]))
+            .map_err(|e| chain(e.to_string()))?;
+        b.add_extension(&CrlDistributionPoints(vec![DistributionPoint {
+            distribution_point: Some(DistributionPointName::FullName(vec![uri(s.crl_url)?])),
+            reasons: None,
+            crl_issuer: None,
+        }]))
+        .map_err(|e| chain(e.to_string()))?;
+        Ok(())
     }
 
     fn name(s: &Subject<'_>) -> Result<x509_cert::name::Name> {
@@ -1094,22 +1159,115 @@ pub mod x509 {
         not_after: i64,
     ) -> Result<Vec<u8>> {
         use x509_cert::builder::{Builder as _, CertificateBuilder, Profile};
+        use x509_cert::der::referenced::OwnedToRef as _;
+        use x509_cert::ext::pkix::{BasicConstraints, KeyUsage, KeyUsages, SubjectKeyIdentifier};
+        let chain = |e: String| crate::Error::from(MdocError::Chain(e));
         let spki = x509_cert::spki::SubjectPublicKeyInfoOwned::from_key(*key.verifying_key())
-            .map_err(|e| MdocError::Chain(e.to_string()))?;
-        let b = CertificateBuilder::new(
-            Profile::Root,
+            .map_err(|e| chain(e.to_string()))?;
+        let ski = SubjectKeyIdentifier::try_from(spki.owned_to_ref())
+            .map_err(|e| chain(e.to_string()))?;
+        // Annex B.1.2 exactly: a CA that certifies end entities only (path length 0),
+        // keyCertSign and cRLSign, the key identifier, the authority's name and CRL.
+        let mut b = CertificateBuilder::new(
+            Profile::Manual { issuer: None },
             serial(serial_number)?,
             validity(not_before, not_after)?,
             name(subject)?,
             spki,
             key,
         )
-        .map_err(|e| MdocError::Chain(e.to_string()))?;
+        .map_err(|e| chain(e.to_string()))?;
+        let add = |e: x509_cert::builder::Error| chain(e.to_string());
+        b.add_extension(&ski).map_err(add)?;
+        b.add_extension(&BasicConstraints {
+            ca: true,
+            path_len_constraint: Some(0),
+        })
+        .map_err(add)?;
+        b.add_extension(&KeyUsage(KeyUsages::KeyCertSign | KeyUsages::CRLSign))
+            .map_err(add)?;
+        authority_extensions(&mut b, subject)?;
         let cert = b
             .build::<p256::ecdsa::DerSignature>()
-            .map_err(|e| MdocError::Chain(e.to_string()))?;
-        cert.to_der()
-            .map_err(|e| MdocError::Chain(e.to_string()).into())
+            .map_err(|e| chain(e.to_string()))?;
+        cert.to_der().map_err(|e| chain(e.to_string()))
+    }
+
+    /// A certificate revocation list (RFC 5280 section 5) of the CA whose key and
+    /// certificate are given: version 2, the serial numbers revoked (none yet for tuaton's
+    /// CAs: document signers and reader certificates are short-lived), this and the next
+    /// update, the CRL number and the authority key identifier. Signed with ECDSA SHA-256.
+    pub fn crl(
+        ca_key: &p256::ecdsa::SigningKey,
+        ca_der: &[u8],
+        revoked: &[(u64, i64)],
+        number: u64,
+        this_update: i64,
+        next_update: i64,
+    ) -> Result<Vec<u8>> {
+        use x509_cert::der::referenced::OwnedToRef as _;
+        use x509_cert::ext::pkix::{AuthorityKeyIdentifier, CrlNumber, SubjectKeyIdentifier};
+        use x509_cert::ext::AsExtension as _;
+        let chain = |e: String| crate::Error::from(MdocError::Chain(e));
+        let ca = x509_cert::Certificate::from_der(ca_der).map_err(|e| chain(e.to_string()))?;
+        let ski = SubjectKeyIdentifier::try_from(
+            ca.tbs_certificate.subject_public_key_info.owned_to_ref(),
+        )
+        .map_err(|e| chain(e.to_string()))?;
+        let issuer = ca.tbs_certificate.subject.clone();
+        let times = validity(this_update, next_update)?;
+        let alg = x509_cert::spki::AlgorithmIdentifierOwned {
+            oid: x509_cert::der::oid::db::rfc5912::ECDSA_WITH_SHA_256,
+            parameters: None,
+        };
+        let revoked_certificates = (!revoked.is_empty())
+            .then(|| {
+                revoked
+                    .iter()
+                    .map(|(s, at)| {
+                        Ok(x509_cert::crl::RevokedCert {
+                            serial_number: serial(*s)?,
+                            revocation_date: validity(*at, at + 1)?.not_before,
+                            crl_entry_extensions: None,
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()
+            })
+            .transpose()?;
+        let aki = AuthorityKeyIdentifier {
+            key_identifier: Some(ski.0),
+            authority_cert_issuer: None,
+            authority_cert_serial_number: None,
+        };
+        let number = CrlNumber(
+            x509_cert::der::asn1::Uint::new(&number.max(1).to_be_bytes())
+                .map_err(|e| chain(e.to_string()))?,
+        );
+        let extensions = vec![
+            aki.to_extension(&issuer, &[])
+                .map_err(|e| chain(e.to_string()))?,
+            number
+                .to_extension(&issuer, &[])
+                .map_err(|e| chain(e.to_string()))?,
+        ];
+        let tbs = x509_cert::crl::TbsCertList {
+            version: x509_cert::Version::V2,
+            signature: alg.clone(),
+            issuer,
+            this_update: times.not_before,
+            next_update: Some(times.not_after),
+            revoked_certificates,
+            crl_extensions: Some(extensions),
+        };
+        let tbs_der = tbs.to_der().map_err(|e| chain(e.to_string()))?;
+        let sig: p256::ecdsa::DerSignature = p256::ecdsa::signature::Signer::sign(ca_key, &tbs_der);
+        let list = x509_cert::crl::CertificateList {
+            tbs_cert_list: tbs,
+            signature_algorithm: alg,
+            signature: x509_cert::der::asn1::BitString::from_bytes(sig.as_bytes())
+                .map_err(|e| chain(e.to_string()))?,
+        };
+        list.to_der().map_err(|e| chain(e.to_string()))
     }
 
     /// A document signer certificate (18013-5 Annex B.1.4) for `ds_key`, signed by the
@@ -1260,6 +1418,7 @@ pub mod x509 {
                 .parse()
                 .expect("a valid OID")]))
                 .map_err(add)?;
+            authority_extensions(&mut b, self.subject)?;
             if !self.uris.is_empty() {
                 let names = self
                     .uris
@@ -1335,6 +1494,8 @@ mod tests {
         x509::Subject {
             country: "TH",
             common_name: cn,
+            authority_url: "https://tuaton.invalid",
+            crl_url: "https://tuaton.invalid/bundle/ca.crl",
         }
     }
 
@@ -1454,6 +1615,25 @@ mod tests {
         let v = verify(&resp, &[s.iaca], &transcript(1), NOW).unwrap();
         let keys: Vec<_> = v.elements.keys().map(|(_, id)| id.as_str()).collect();
         assert_eq!(keys, ["age_over_20", "portrait"]);
+    }
+
+    #[test]
+    fn a_request_for_nothing_the_card_has_leaves_namespaces_out() {
+        // 18013-5: IssuerNameSpaces is non-empty, so it is omitted rather than empty
+        // (isomdl refused the empty map).
+        let s = setup();
+        let req: Request = [(
+            "org.iso.18013.5.1".to_owned(),
+            vec!["age_over_21".to_owned()],
+        )]
+        .into_iter()
+        .collect();
+        let resp = respond(&s.issued, Some(&req), &transcript(1), &s.device).unwrap();
+        // Only the device-signed part's (tagged, empty) nameSpaces remains.
+        let named = resp.windows(10).filter(|w| *w == b"nameSpaces".as_slice());
+        assert_eq!(named.count(), 1);
+        let v = verify(&resp, std::slice::from_ref(&s.iaca), &transcript(1), NOW).unwrap();
+        assert!(v.elements.is_empty());
     }
 
     #[test]
@@ -1749,7 +1929,9 @@ mod tests {
             &k,
             &x509::Subject {
                 country: "th",
-                common_name: "x"
+                common_name: "x",
+                authority_url: "https://tuaton.invalid",
+                crl_url: "https://tuaton.invalid/bundle/ca.crl",
             },
             1,
             NOW,

@@ -715,6 +715,8 @@ mod tests {
         x509::Subject {
             country: "TH",
             common_name: cn,
+            authority_url: "https://tuaton.invalid",
+            crl_url: "https://tuaton.invalid/bundle/ca.crl",
         }
     }
 

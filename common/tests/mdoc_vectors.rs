@@ -27,6 +27,8 @@ fn subject(cn: &str) -> x509::Subject<'_> {
     x509::Subject {
         country: "TH",
         common_name: cn,
+        authority_url: "https://tuaton.invalid",
+        crl_url: "https://tuaton.invalid/bundle/ca.crl",
     }
 }
 

@@ -502,11 +502,17 @@ impl<S: Store> Issuer<S> {
         let n = k.iacas.len() + 1;
         let cn = format!("{} IACA {n}", certificate_name(&meta.name));
         let not_after = now + IACA_LIFETIME_SECS;
+        let (url, crl) = (
+            authority_url(meta),
+            crl_url(meta, &tuaton_common::bundle::iaca_crl(n)),
+        );
         let der = x509::iaca(
             &key,
             &x509::Subject {
                 country: "TH",
                 common_name: &cn,
+                authority_url: &url,
+                crl_url: &crl,
             },
             u64::from_be_bytes(random()) >> 1,
             now,
@@ -521,13 +527,15 @@ impl<S: Store> Issuer<S> {
     /// (or the first: before any publish no reader holds any), so readers can chain it.
     fn add_document_signer(&self, k: &mut MdocKeys, meta: &Meta, now: i64) -> Result<()> {
         use tuaton_common::mdoc::x509;
+        let at = k.iacas.iter().rposition(|i| i.published).unwrap_or(0);
         let iaca = k
             .iacas
-            .iter()
-            .rev()
-            .find(|i| i.published)
-            .or(k.iacas.first())
+            .get(at)
             .ok_or_else(|| damaged("the mdoc IACA certificates"))?;
+        let (url, crl) = (
+            authority_url(meta),
+            crl_url(meta, &tuaton_common::bundle::iaca_crl(at + 1)),
+        );
         let (iaca_key, iaca_der) = self.open_mdoc_key(iaca)?;
         let key = p256::ecdsa::SigningKey::random(&mut OsRng);
         let n = k.signers.len() + 1;
@@ -540,6 +548,8 @@ impl<S: Store> Issuer<S> {
             &x509::Subject {
                 country: "TH",
                 common_name: &cn,
+                authority_url: &url,
+                crl_url: &crl,
             },
             u64::from_be_bytes(random()) >> 1,
             now,
@@ -602,11 +612,17 @@ impl<S: Store> Issuer<S> {
             let n = m.reader_cas.len() + 1;
             let cn = format!("{} reader CA {n}", certificate_name(&meta.name));
             let not_after = now + IACA_LIFETIME_SECS;
+            let (url, crl) = (
+                authority_url(&meta),
+                crl_url(&meta, &tuaton_common::bundle::reader_ca_crl(n)),
+            );
             let der = x509::reader_ca(
                 &ca_key,
                 &x509::Subject {
                     country: "TH",
                     common_name: &cn,
+                    authority_url: &url,
+                    crl_url: &crl,
                 },
                 u64::from_be_bytes(random()) >> 1,
                 now,
@@ -621,6 +637,13 @@ impl<S: Store> Issuer<S> {
         let (ca_key, ca_der) = self.open_mdoc_key(m.reader_cas.last().expect("made above"))?;
         let cn = certificate_name(name);
         let serial = u64::from_be_bytes(random()) >> 1;
+        let (url, crl) = (
+            authority_url(&meta),
+            crl_url(
+                &meta,
+                &tuaton_common::bundle::reader_ca_crl(m.reader_cas.len()),
+            ),
+        );
         let der = x509::reader_certificate(
             &ca_key,
             &ca_der,
@@ -628,6 +651,8 @@ impl<S: Store> Issuer<S> {
             &x509::Subject {
                 country: "TH",
                 common_name: &cn,
+                authority_url: &url,
+                crl_url: &crl,
             },
             serial,
             now,
@@ -1336,6 +1361,35 @@ impl<S: Store> Issuer<S> {
             listed.extend(to_issuer_key(meta.issuer_id, k)?);
         }
         // Every IACA goes in the bundle; from now on document signers may chain to them.
+        // Each CA's revocation list (none revoked: document signers and reader
+        // certificates are short-lived), valid as long as this bundle.
+        let mut crls = vec![];
+        if let Some(m) = &meta.mdoc {
+            let lists = m
+                .iacas
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (tuaton_common::bundle::iaca_crl(i + 1), c))
+                .chain(
+                    m.reader_cas
+                        .iter()
+                        .enumerate()
+                        .map(|(i, c)| (tuaton_common::bundle::reader_ca_crl(i + 1), c)),
+                );
+            for (file, ca) in lists {
+                let (key, der) = self.open_mdoc_key(ca)?;
+                let crl = tuaton_common::mdoc::x509::crl(
+                    &key,
+                    &der,
+                    &[],
+                    version,
+                    now,
+                    now + i64::from(valid_days) * 86_400,
+                )
+                .map_err(core_error)?;
+                crls.push((file, crl));
+            }
+        }
         let mut iacas = vec![];
         let mut reader_cas = vec![];
         if let Some(m) = &meta.mdoc {
@@ -1379,6 +1433,7 @@ impl<S: Store> Issuer<S> {
             expires: now + i64::from(valid_days) * 86_400,
             iacas,
             reader_cas,
+            crls,
         })?;
         tx.audit(&audit(
             now,
@@ -1501,6 +1556,24 @@ impl<S: Store> Issuer<S> {
             credential_id: hex::encode(row.id),
         })
     }
+}
+
+/// The issuing authority's web address, as certificates name it (Annex B's issuer
+/// alternative name): `https://` and the host of the issuer's did:web.
+fn authority_url(meta: &Meta) -> String {
+    let did = meta.did();
+    let host = did
+        .strip_prefix("did:web:")
+        .and_then(|r| r.split(':').next())
+        .unwrap_or("tuaton.invalid")
+        .replace("%3A", ":");
+    format!("https://{host}")
+}
+
+/// Where a CA's revocation list is served: the bundle's `file`, at `/bundle/` on the
+/// authority's host (where `serve` publishes the bundle).
+fn crl_url(meta: &Meta, file: &str) -> String {
+    format!("{}/bundle/{file}", authority_url(meta))
 }
 
 fn mdoc_aad(certificate: &[u8]) -> String {

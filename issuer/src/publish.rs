@@ -42,6 +42,8 @@ pub(crate) struct BundleInput<'a> {
     pub(crate) iacas: Vec<Vec<u8>>,
     /// Reader CA certificates (DER), oldest first.
     pub(crate) reader_cas: Vec<Vec<u8>>,
+    /// Each CA's revocation list: (bundle file name, DER).
+    pub(crate) crls: Vec<(String, Vec<u8>)>,
 }
 
 /// A bundle generation in memory: files in the order they must be written (index last).
@@ -128,6 +130,9 @@ pub(crate) fn build_bundle(i: &BundleInput<'_>) -> Result<BuiltBundle> {
             tuaton_common::bundle::READER_CA_CERTIFICATES.into(),
             pem.into_bytes(),
         ));
+    }
+    for (file, der) in &i.crls {
+        files.push((file.clone(), der.clone()));
     }
     files.push((
         "contexts/tuaton-v1.jsonld".into(),

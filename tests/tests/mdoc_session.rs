@@ -22,6 +22,8 @@ fn subject(cn: &str) -> x509::Subject<'_> {
     x509::Subject {
         country: "TH",
         common_name: cn,
+        authority_url: "https://tuaton.invalid",
+        crl_url: "https://tuaton.invalid/bundle/ca.crl",
     }
 }
 
@@ -263,9 +265,15 @@ fn the_issuer_certifies_a_gate_as_a_reader_and_wallets_take_its_ca_from_the_bund
 
     // Reader certificates are short-lived, and name what they allow.
     for (args, want) in [
-        (vec!["--days", "31", "--allow", allow], "--days must be 1 to 30"),
+        (
+            vec!["--days", "31", "--allow", allow],
+            "--days must be 1 to 30",
+        ),
         (vec!["--allow", "given_name"], "is not NAMESPACE/ELEMENT"),
-        (vec!["--allow", "org.iso.23220.1/a b"], "is not a namespace and element identifier"),
+        (
+            vec!["--allow", "org.iso.23220.1/a b"],
+            "is not a namespace and element identifier",
+        ),
     ] {
         let mut a = vec!["reader-cert", "--public-key", &public, "--name", "x"];
         a.extend(args);
@@ -273,7 +281,15 @@ fn the_issuer_certifies_a_gate_as_a_reader_and_wallets_take_its_ca_from_the_bund
         assert_eq!(r.code, 2, "{}", r.stderr);
         assert!(r.stderr.contains(want), "{}", r.stderr);
     }
-    let r = w.issuer(&["reader-cert", "--public-key", "02abcd", "--name", "x", "--allow", allow]);
+    let r = w.issuer(&[
+        "reader-cert",
+        "--public-key",
+        "02abcd",
+        "--name",
+        "x",
+        "--allow",
+        allow,
+    ]);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("not a P-256 public key"), "{}", r.stderr);
 }
