@@ -185,6 +185,24 @@ fn untag24(v: &Value, what: &str) -> Result<Vec<u8>> {
     }
 }
 
+/// An ES256 signature (`r || s`) of `message` by the P-256 key `public` (SEC1), checked
+/// with AWS-LC: the one check every signature of the mdoc form and its session goes
+/// through.
+pub(crate) fn es256(public: &[u8], message: &[u8], sig: &[u8]) -> std::result::Result<(), ()> {
+    let ok = sig.len() == 64
+        && aws_lc_rs::signature::UnparsedPublicKey::new(
+            &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED,
+            public,
+        )
+        .verify(message, sig)
+        .is_ok();
+    if ok {
+        Ok(())
+    } else {
+        Err(())
+    }
+}
+
 /// The P-256 device key as a COSE_Key (RFC 9053 section 7.1.1: kty EC2, crv P-256, x, y).
 fn cose_device_key(key: &HolderKey) -> Result<Value> {
     use p256::elliptic_curve::sec1::ToEncodedPoint as _;
@@ -762,20 +780,7 @@ pub fn verify(
         .into());
     }
     sign1
-        .verify_signature(b"", |sig, tbs| {
-            let ok = sig.len() == 64
-                && aws_lc_rs::signature::UnparsedPublicKey::new(
-                    &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED,
-                    &ds.public_key,
-                )
-                .verify(tbs, sig)
-                .is_ok();
-            if ok {
-                Ok(())
-            } else {
-                Err(())
-            }
-        })
+        .verify_signature(b"", |sig, tbs| es256(&ds.public_key, tbs, sig))
         .map_err(|()| MdocError::Issuer("the MSO's signature does not verify".into()))?;
     let (mso, digests) = read_mso(&sign1)?;
     if mso.doc_type != doc_type {
@@ -845,23 +850,10 @@ pub fn verify(
         device_namespaces,
     ]);
     let detached = cbor::encode(&tag24(&auth));
-    dsig.verify_detached_signature(&detached, b"", |sig, tbs| {
-        let ok = sig.len() == 64
-            && aws_lc_rs::signature::UnparsedPublicKey::new(
-                &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED,
-                &device_point,
-            )
-            .verify(tbs, sig)
-            .is_ok();
-        if ok {
-            Ok(())
-        } else {
-            Err(())
-        }
-    })
-    .map_err(|()| {
-        MdocError::Device("the device signature does not verify for this session".into())
-    })?;
+    dsig.verify_detached_signature(&detached, b"", |sig, tbs| es256(&device_point, tbs, sig))
+        .map_err(|()| {
+            MdocError::Device("the device signature does not verify for this session".into())
+        })?;
     Ok(Verified {
         doc_type,
         elements,

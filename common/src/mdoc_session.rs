@@ -675,18 +675,7 @@ fn reader_auth(
     ])));
     sign1
         .verify_detached_signature(&detached, b"", |sig, tbs| {
-            let ok = sig.len() == 64
-                && aws_lc_rs::signature::UnparsedPublicKey::new(
-                    &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED,
-                    &cert.public_key,
-                )
-                .verify(tbs, sig)
-                .is_ok();
-            if ok {
-                Ok(())
-            } else {
-                Err(())
-            }
+            crate::mdoc::es256(&cert.public_key, tbs, sig)
         })
         .map_err(|()| bad("readerAuth does not verify for this session's request"))?;
     Ok(ReaderIdentity::Authenticated {

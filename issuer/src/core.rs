@@ -508,13 +508,8 @@ impl<S: Store> Issuer<S> {
         );
         let der = x509::iaca(
             &key,
-            &x509::Subject {
-                country: "TH",
-                common_name: &cn,
-                authority_url: &url,
-                crl_url: &crl,
-            },
-            u64::from_be_bytes(random()) >> 1,
+            &thai_subject(&cn, &url, &crl),
+            cert_serial(),
             now,
             not_after,
         )
@@ -545,13 +540,8 @@ impl<S: Store> Issuer<S> {
             &iaca_key,
             &iaca_der,
             key.verifying_key(),
-            &x509::Subject {
-                country: "TH",
-                common_name: &cn,
-                authority_url: &url,
-                crl_url: &crl,
-            },
-            u64::from_be_bytes(random()) >> 1,
+            &thai_subject(&cn, &url, &crl),
+            cert_serial(),
             now,
             not_after,
         )
@@ -618,13 +608,8 @@ impl<S: Store> Issuer<S> {
             );
             let der = x509::reader_ca(
                 &ca_key,
-                &x509::Subject {
-                    country: "TH",
-                    common_name: &cn,
-                    authority_url: &url,
-                    crl_url: &crl,
-                },
-                u64::from_be_bytes(random()) >> 1,
+                &thai_subject(&cn, &url, &crl),
+                cert_serial(),
                 now,
                 not_after,
             )
@@ -636,7 +621,7 @@ impl<S: Store> Issuer<S> {
         }
         let (ca_key, ca_der) = self.open_mdoc_key(m.reader_cas.last().expect("made above"))?;
         let cn = certificate_name(name);
-        let serial = u64::from_be_bytes(random()) >> 1;
+        let serial = cert_serial();
         let (url, crl) = (
             authority_url(&meta),
             crl_url(
@@ -648,12 +633,7 @@ impl<S: Store> Issuer<S> {
             &ca_key,
             &ca_der,
             &key,
-            &x509::Subject {
-                country: "TH",
-                common_name: &cn,
-                authority_url: &url,
-                crl_url: &crl,
-            },
+            &thai_subject(&cn, &url, &crl),
             serial,
             now,
             now + i64::from(days) * 86_400,
@@ -1574,6 +1554,25 @@ fn authority_url(meta: &Meta) -> String {
 /// authority's host (where `serve` publishes the bundle).
 fn crl_url(meta: &Meta, file: &str) -> String {
     format!("{}/bundle/{file}", authority_url(meta))
+}
+
+/// A certificate subject of the Thai issuing authority.
+fn thai_subject<'a>(
+    cn: &'a str,
+    url: &'a str,
+    crl: &'a str,
+) -> tuaton_common::mdoc::x509::Subject<'a> {
+    tuaton_common::mdoc::x509::Subject {
+        country: "TH",
+        common_name: cn,
+        authority_url: url,
+        crl_url: crl,
+    }
+}
+
+/// A random positive certificate serial number (63 bits).
+fn cert_serial() -> u64 {
+    u64::from_be_bytes(random()) >> 1
 }
 
 fn mdoc_aad(certificate: &[u8]) -> String {
