@@ -28,6 +28,7 @@ fn help_lists_every_command() {
             "init",
             "issue",
             "rotate",
+            "reader-cert",
             "revoke-key",
             "revoke",
             "audit",
