@@ -29,6 +29,13 @@ pub const EKU_MDL_DS: &str = "1.0.18013.5.1.2";
 /// The largest DeviceResponse a reader decodes (a portrait of up to 64 KiB with room for
 /// the rest); larger input is refused before it is parsed.
 pub const MAX_RESPONSE: usize = 256 * 1024;
+/// How far a reader's clock may be behind the issuer's: a certificate or MSO that starts
+/// at most this much after `now` is taken as started (a card issued a moment ago is read
+/// by a gate whose clock is slow). Ends are exact.
+pub const CLOCK_SKEW_SECS: i64 = 300;
+/// How long an MSO is valid at most: a revoked card's mdoc form stops verifying within
+/// this (the MSO carries no status), and the wallet renews it with `refresh`.
+pub const MSO_LIFETIME_SECS: i64 = 30 * 86_400;
 /// The longest a document signer certificate may be valid (18013-5 Annex B.1.4: at most
 /// 457 days).
 pub const MAX_DS_VALIDITY_DAYS: i64 = 457;
@@ -45,9 +52,9 @@ pub struct Validity {
 }
 
 /// The MSO validity of a card issued at `now` by a document signer certificate valid
-/// until `signer_not_after`: from `now` to the end of the card's last valid day (Thai
-/// time), but never past the certificate, after which no reader would accept the MSO. A
-/// lifelong card's MSO lasts as long as the certificate; the wallet renews it before.
+/// until `signer_not_after`: from `now` for [`MSO_LIFETIME_SECS`], but never past the end
+/// of the card's last valid day (Thai time) nor the certificate, after which no reader
+/// would accept the MSO. The wallet renews it with `refresh`.
 pub fn card_validity(claims: &CardClaims, now: i64, signer_not_after: i64) -> Result<Validity> {
     if now >= signer_not_after {
         return Err(MdocError::Chain(
@@ -63,7 +70,7 @@ pub fn card_validity(claims: &CardClaims, now: i64, signer_not_after: i64) -> Re
             .unwrap_or(signer_not_after),
         Expiry::Lifelong => signer_not_after,
     };
-    let valid_until = card_end.min(signer_not_after);
+    let valid_until = card_end.min(signer_not_after).min(now + MSO_LIFETIME_SECS);
     if valid_until < now {
         return Err(MdocError::Expired.into());
     }
@@ -713,9 +720,11 @@ pub struct Verified {
 
 /// The reader's checks of a DeviceResponse (18013-5 section 9.3.1), for the first and only
 /// document: the document signer chained to one of `iacas` and valid at `now`, the MSO
-/// signed by it, of `DOC_TYPE` or the docType named, valid at `now`, every disclosed
-/// element's digest in the MSO, and the device signature over `session_transcript` by the
-/// MSO's device key. Any failure refuses the whole response.
+/// signed by it for the Document's own docType (a reader in a session also checks it is
+/// the one it asked for: [`crate::mdoc_session::ReaderSession::finish`]), valid at `now`,
+/// every disclosed element's digest in the MSO, and the device signature over
+/// `session_transcript` by the MSO's device key. Starts count with [`CLOCK_SKEW_SECS`] of
+/// slack for a reader whose clock is behind. Any failure refuses the whole response.
 pub fn verify(
     response: &[u8],
     iacas: &[Iaca],
@@ -754,6 +763,9 @@ pub fn verify(
     {
         return Err(MdocError::Issuer("issuerAuth is not signed with ES256".into()).into());
     }
+    if !sign1.protected.header.crit.is_empty() {
+        return Err(MdocError::Issuer("issuerAuth names critical header parameters".into()).into());
+    }
     let ds_der = x5chain_leaf(&sign1)?;
     let ds = x509::Parsed::from_der(&ds_der)?;
     let iaca = iacas
@@ -769,7 +781,7 @@ pub fn verify(
         (&iaca.cert, "the IACA certificate"),
         (&ds, "the document signer certificate"),
     ] {
-        if now < c.not_before || now > c.not_after {
+        if now + CLOCK_SKEW_SECS < c.not_before || now > c.not_after {
             return Err(MdocError::Chain(format!("{what} is not valid at this time")).into());
         }
     }
@@ -787,7 +799,7 @@ pub fn verify(
         return Err(MdocError::Issuer("the MSO is for another docType".into()).into());
     }
     let validity = mso.validity;
-    if now < validity.valid_from || now > validity.valid_until {
+    if now + CLOCK_SKEW_SECS < validity.valid_from || now > validity.valid_until {
         return Err(MdocError::Expired.into());
     }
     // The MSO must have been signed while the document signer certificate was valid.
@@ -837,6 +849,12 @@ pub fn verify(
         ))
     {
         return Err(MdocError::Device("the device signature is not ES256".into()).into());
+    }
+    if !dsig.protected.header.crit.is_empty() {
+        return Err(MdocError::Device(
+            "the device signature names critical header parameters".into(),
+        )
+        .into());
     }
     if dsig.payload.is_some() {
         return Err(
@@ -939,7 +957,12 @@ pub mod x509 {
             let mut eku_mdl_ds = false;
             let mut eku_reader_auth = false;
             let mut allowed: Option<super::Request> = None;
+            let mut seen = std::collections::BTreeSet::new();
             for ext in tbs.extensions.iter().flatten() {
+                // RFC 5280 section 4.2: an extension appears at most once.
+                if !seen.insert(ext.extn_id) {
+                    return Err(bad(format!("the extension {} appears twice", ext.extn_id)).into());
+                }
                 use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage};
                 if ext.extn_id == x509_cert::der::oid::db::rfc5280::ID_CE_BASIC_CONSTRAINTS {
                     is_ca = BasicConstraints::from_der(ext.extn_value.as_bytes())
@@ -966,7 +989,10 @@ pub mod x509 {
                                 u.strip_prefix(crate::mdoc_session::ALLOWED_URI_SCHEME)
                             {
                                 let (ns, id) = rest.split_once('/').ok_or_else(|| {
-                                    bad(format!("an allowed element `{u}` names no namespace"))
+                                    bad(format!(
+                                        "an allowed element `{}` names no namespace",
+                                        u.escape_debug()
+                                    ))
                                 })?;
                                 allowed
                                     .get_or_insert_with(Default::default)
@@ -1103,11 +1129,12 @@ pub mod x509 {
         if s.country.len() != 2 || !s.country.bytes().all(|b| b.is_ascii_uppercase()) {
             return Err(MdocError::Chain("a country must be two capital letters".into()).into());
         }
+        // X.520 counts characters (Thai letters are 3 bytes each in UTF-8).
         if s.common_name.is_empty()
-            || s.common_name.len() > 64
+            || s.common_name.chars().count() > 64
             || s.common_name
                 .chars()
-                .any(|c| c.is_control() || ",+=\"\\<>;#".contains(c))
+                .any(|c| c.is_control() || crate::text::forbidden(c) || ",+=\"\\<>;#".contains(c))
         {
             return Err(MdocError::Chain(
                 "a certificate name must be 1-64 characters with no , + = \" \\ < > ; #".into(),
@@ -1787,9 +1814,17 @@ mod tests {
             &resp,
             std::slice::from_ref(&s.iaca),
             &transcript(1),
-            NOW - 60,
+            NOW - CLOCK_SKEW_SECS - 1,
         );
         assert_eq!(mdoc_error(early), MdocError::Expired);
+        // A reader whose clock is a minute slow still reads a card issued just now.
+        assert!(verify(
+            &resp,
+            std::slice::from_ref(&s.iaca),
+            &transcript(1),
+            NOW - 60
+        )
+        .is_ok());
         // Past the document signer's certificate (365 days), even if the MSO said more.
         let claims = crate::sample::citizen(0);
         let age = AgeClaims::on(claims.birth_date, claims.issue_date);

@@ -309,6 +309,7 @@ pub struct ReaderSigner {
 
 /// The reader's half of a session.
 pub struct ReaderSession {
+    doc_type: String,
     transcript: Vec<u8>,
     to_device: Direction,
     from_device: Direction,
@@ -332,6 +333,7 @@ impl ReaderSession {
         let transcript = transcript(&engagement.bytes, &e_reader_pub);
         let (sk_reader, sk_device) = session_keys(e_reader, &engagement.e_device, &transcript);
         let mut s = ReaderSession {
+            doc_type: doc_type.to_owned(),
             transcript,
             to_device: Direction::new(&sk_reader, true),
             from_device: Direction::new(&sk_device, false),
@@ -359,7 +361,18 @@ impl ReaderSession {
             return Err(MdocError::Declined(status.unwrap_or(STATUS_END)).into());
         };
         let response = self.from_device.open(&data)?;
-        mdoc::verify(&response, iacas, &self.transcript, now)
+        let v = mdoc::verify(&response, iacas, &self.transcript, now)?;
+        // Another document type than the one asked for (a foreign photo ID sharing the
+        // ISO namespace, under an IACA this reader also trusts) is not an answer.
+        if v.doc_type != self.doc_type {
+            return Err(MdocError::Issuer(format!(
+                "the wallet answered with a {}, not the {} asked for",
+                v.doc_type.escape_debug(),
+                self.doc_type
+            ))
+            .into());
+        }
+        Ok(v)
     }
 
     /// The message that ends the session (status 20).
@@ -642,6 +655,11 @@ fn reader_auth(
     if sign1.payload.is_some() {
         return Err(bad("readerAuth's payload must be detached"));
     }
+    if !sign1.protected.header.crit.is_empty() {
+        return Err(bad(
+            "readerAuth names critical header parameters this wallet does not know",
+        ));
+    }
     let der = mdoc::x5chain_leaf(&sign1)?;
     let cert = x509::Parsed::from_der(&der)?;
     let ca = reader_cas
@@ -652,14 +670,14 @@ fn reader_auth(
         .ok_or_else(|| {
             bad(format!(
                 "the reader `{}` is not certified by a trusted reader CA",
-                cert.subject
+                cert.subject.escape_debug()
             ))
         })?;
     for (c, what) in [
         (ca.parsed(), "the reader CA"),
         (&cert, "the reader certificate"),
     ] {
-        if now < c.not_before || now > c.not_after {
+        if now + mdoc::CLOCK_SKEW_SECS < c.not_before || now > c.not_after {
             return Err(bad(format!("{what} is not valid at this time")));
         }
     }
@@ -1001,6 +1019,40 @@ mod tests {
             .is_err());
         // A reflected key is refused by both ends.
         assert!(ReaderSession::start(&engagement, &e_device, DOC_TYPE, &flight(), None).is_err());
+    }
+
+    #[test]
+    fn an_answer_of_another_document_type_than_asked_is_refused() {
+        // The reader asked for an mDL; the wallet's answer is the Thai card (a foreign
+        // document under an IACA the reader also trusts would look the same).
+        let w = world();
+        let e_device = secret(11);
+        let engagement = Engagement::new(&e_device.public_key());
+        let (mut r, est) = ReaderSession::start(
+            &engagement,
+            &secret(12),
+            "org.iso.18013.5.1.mDL",
+            &flight(),
+            Some(&w.reader),
+        )
+        .unwrap();
+        let (mut d, received) = DeviceSession::accept(
+            &engagement,
+            &e_device,
+            &est,
+            std::slice::from_ref(&w.reader_ca),
+            NOW,
+        )
+        .unwrap();
+        let answer = d.answer(&w.issued, &received.request, &w.device).unwrap();
+        let e = r
+            .finish(&answer, std::slice::from_ref(&w.iaca), NOW)
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("not the org.iso.18013.5.1.mDL asked for"),
+            "{e}"
+        );
     }
 
     #[test]

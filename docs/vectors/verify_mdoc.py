@@ -448,8 +448,13 @@ def utc_seconds(dt):
     return int(dt.replace(tzinfo=datetime.timezone.utc).timestamp())
 
 
-def valid_at(cert, t):
-    return utc_seconds(cert.not_valid_before) <= t <= utc_seconds(cert.not_valid_after)
+# FORMAT.md 11.5: a start may be up to 300 s after the reader's clock (a slow clock); ends
+# are exact.
+SKEW = 300
+
+
+def valid_at(cert, t, skew=0):
+    return utc_seconds(cert.not_valid_before) <= t + skew <= utc_seconds(cert.not_valid_after) + skew
 
 
 def unknown_critical(cert):
@@ -506,9 +511,9 @@ def check_chain(issuer_auth, iacas, now):
     why = unknown_critical(iaca)
     if why:
         refuse("chain", f"IACA: {why}")
-    if not valid_at(iaca, now):
+    if not valid_at(iaca, now, SKEW):
         refuse("chain", "the IACA certificate is not valid now")
-    if not valid_at(ds, now):
+    if not valid_at(ds, now, SKEW):
         refuse("chain", "the document signer certificate is not valid now")
     try:
         bc = ds.extensions.get_extension_for_oid(ExtensionOID.BASIC_CONSTRAINTS).value
@@ -567,7 +572,7 @@ def verify(response, transcript, iacas, now):
 
     # 4. The validity window, then `signed` within the signer's certificate.
     t = p["times"]
-    if not (t["validFrom"] <= now <= t["validUntil"]):
+    if not (t["validFrom"] <= now + SKEW and now <= t["validUntil"]):
         refuse("expired", "now is outside [validFrom, validUntil]")
     if not valid_at(ds, t["signed"]):
         refuse("chain", "signed is outside the document signer certificate's validity")

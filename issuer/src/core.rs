@@ -469,12 +469,13 @@ impl<S: Store> Issuer<S> {
 
     fn seal_mdoc_key(
         &self,
+        role: MdocRole,
         key: &p256::ecdsa::SigningKey,
         certificate: Vec<u8>,
         not_after: i64,
     ) -> Result<MdocKey> {
         let raw = Zeroizing::new(key.to_bytes().to_vec());
-        let secret = Secret::Sealed(self.seal(&raw, mdoc_aad(&certificate).as_bytes())?);
+        let secret = Secret::Sealed(self.seal(&raw, mdoc_aad(role, &certificate).as_bytes())?);
         Ok(MdocKey {
             certificate: hex::encode(certificate),
             not_after,
@@ -483,12 +484,16 @@ impl<S: Store> Issuer<S> {
         })
     }
 
-    fn open_mdoc_key(&self, k: &MdocKey) -> Result<(p256::ecdsa::SigningKey, Vec<u8>)> {
+    fn open_mdoc_key(
+        &self,
+        role: MdocRole,
+        k: &MdocKey,
+    ) -> Result<(p256::ecdsa::SigningKey, Vec<u8>)> {
         let cert = hex::decode(&k.certificate).map_err(|_| damaged("an mdoc certificate"))?;
         let Secret::Sealed(rec) = &k.secret else {
             return Err(damaged("an mdoc key"));
         };
-        let raw = self.unseal(rec, mdoc_aad(&cert).as_bytes())?;
+        let raw = self.unseal(rec, mdoc_aad(role, &cert).as_bytes())?;
         let b = raw.key32().ok_or_else(|| damaged("an mdoc key"))?;
         let key =
             p256::ecdsa::SigningKey::from_slice(&b[..]).map_err(|_| damaged("an mdoc key"))?;
@@ -514,7 +519,8 @@ impl<S: Store> Issuer<S> {
             not_after,
         )
         .map_err(core_error)?;
-        k.iacas.push(self.seal_mdoc_key(&key, der, not_after)?);
+        k.iacas
+            .push(self.seal_mdoc_key(MdocRole::Iaca, &key, der, not_after)?);
         Ok(())
     }
 
@@ -531,7 +537,7 @@ impl<S: Store> Issuer<S> {
             authority_url(meta),
             crl_url(meta, &tuaton_common::bundle::iaca_crl(at + 1)),
         );
-        let (iaca_key, iaca_der) = self.open_mdoc_key(iaca)?;
+        let (iaca_key, iaca_der) = self.open_mdoc_key(MdocRole::Iaca, iaca)?;
         let key = p256::ecdsa::SigningKey::random(&mut OsRng);
         let n = k.signers.len() + 1;
         let cn = format!("{} DS {n}", certificate_name(&meta.name));
@@ -546,7 +552,8 @@ impl<S: Store> Issuer<S> {
             not_after,
         )
         .map_err(core_error)?;
-        k.signers.push(self.seal_mdoc_key(&key, der, not_after)?);
+        k.signers
+            .push(self.seal_mdoc_key(MdocRole::DocumentSigner, &key, der, not_after)?);
         Ok(())
     }
 
@@ -597,7 +604,8 @@ impl<S: Store> Issuer<S> {
                 "this issuer has no mdoc keys (its keys are in a token): it cannot certify readers",
             ));
         };
-        if m.reader_cas.last().is_none_or(|c| c.not_after <= now) {
+        let cert_end = now + i64::from(days) * 86_400;
+        if m.reader_cas.last().is_none_or(|c| c.not_after <= cert_end) {
             let ca_key = p256::ecdsa::SigningKey::random(&mut OsRng);
             let n = m.reader_cas.len() + 1;
             let cn = format!("{} reader CA {n}", certificate_name(&meta.name));
@@ -615,11 +623,12 @@ impl<S: Store> Issuer<S> {
             )
             .map_err(core_error)?;
             m.reader_cas
-                .push(self.seal_mdoc_key(&ca_key, der, not_after)?);
+                .push(self.seal_mdoc_key(MdocRole::ReaderCa, &ca_key, der, not_after)?);
             tx.set_mdoc(&m).await?;
             tx.audit(&audit(now, actor, "reader-ca", &cn)).await?;
         }
-        let (ca_key, ca_der) = self.open_mdoc_key(m.reader_cas.last().expect("made above"))?;
+        let (ca_key, ca_der) =
+            self.open_mdoc_key(MdocRole::ReaderCa, m.reader_cas.last().expect("made above"))?;
         let cn = certificate_name(name);
         let serial = cert_serial();
         let (url, crl) = (
@@ -669,7 +678,7 @@ impl<S: Store> Issuer<S> {
                 return Ok(s.clone());
             }
         }
-        let (key, certificate) = self.open_mdoc_key(newest)?;
+        let (key, certificate) = self.open_mdoc_key(MdocRole::DocumentSigner, newest)?;
         let s = Arc::new(MdocSigner {
             signer: tuaton_common::mdoc::InMemorySigner { key, certificate },
             not_after: newest.not_after,
@@ -1092,15 +1101,20 @@ impl<S: Store> Issuer<S> {
         let mut tx = self.store.begin().await?;
         tx.lock_keys().await?;
         let keys = tx.keys().await?;
-        if let Some(k) = keys.iter().find(|k| k.status == KeyStatus::Staged) {
-            return Ok(k.clone());
-        }
-        let k = self.new_signing_key(next_seq(&keys), now, KeyStatus::Staged)?;
-        tx.put_key(&k).await?;
-        tx.audit(&audit(now, actor, "rotate", &hex::encode(&k.kid)))
-            .await?;
-        // A new document signer too. It signs at once: readers trust the IACA above it,
-        // which the bundle already carries.
+        let staged = keys.iter().find(|k| k.status == KeyStatus::Staged).cloned();
+        let k = match staged {
+            Some(k) => k,
+            None => {
+                let k = self.new_signing_key(next_seq(&keys), now, KeyStatus::Staged)?;
+                tx.put_key(&k).await?;
+                tx.audit(&audit(now, actor, "rotate", &hex::encode(&k.kid)))
+                    .await?;
+                k
+            }
+        };
+        // A new document signer too, even when a key was already staged (renewing an
+        // expiring signer must not wait for a publish). It signs at once: readers trust the
+        // IACA above it, which the bundle already carries.
         let meta = self.meta_in(&mut tx).await?;
         if let Some(mut m) = meta.mdoc.clone() {
             self.add_document_signer(&mut m, &meta, now)?;
@@ -1349,15 +1363,16 @@ impl<S: Store> Issuer<S> {
                 .iacas
                 .iter()
                 .enumerate()
-                .map(|(i, c)| (tuaton_common::bundle::iaca_crl(i + 1), c))
-                .chain(
-                    m.reader_cas
-                        .iter()
-                        .enumerate()
-                        .map(|(i, c)| (tuaton_common::bundle::reader_ca_crl(i + 1), c)),
-                );
-            for (file, ca) in lists {
-                let (key, der) = self.open_mdoc_key(ca)?;
+                .map(|(i, c)| (tuaton_common::bundle::iaca_crl(i + 1), MdocRole::Iaca, c))
+                .chain(m.reader_cas.iter().enumerate().map(|(i, c)| {
+                    (
+                        tuaton_common::bundle::reader_ca_crl(i + 1),
+                        MdocRole::ReaderCa,
+                        c,
+                    )
+                }));
+            for (file, role, ca) in lists {
+                let (key, der) = self.open_mdoc_key(role, ca)?;
                 let crl = tuaton_common::mdoc::x509::crl(
                     &key,
                     &der,
@@ -1575,26 +1590,41 @@ fn cert_serial() -> u64 {
     u64::from_be_bytes(random()) >> 1
 }
 
-fn mdoc_aad(certificate: &[u8]) -> String {
+/// What an mdoc key is for: sealed with it, so a key written into another role's list
+/// (an IACA's as a reader CA's) does not open.
+#[derive(Clone, Copy)]
+enum MdocRole {
+    Iaca,
+    DocumentSigner,
+    ReaderCa,
+}
+
+fn mdoc_aad(role: MdocRole, certificate: &[u8]) -> String {
+    let role = match role {
+        MdocRole::Iaca => "iaca",
+        MdocRole::DocumentSigner => "document signer",
+        MdocRole::ReaderCa => "reader ca",
+    };
     format!(
-        "mdoc key {}",
+        "mdoc {role} key {}",
         hex::encode(&Sha256::digest(certificate)[..8])
     )
 }
 
 /// The issuer's name as a certificate's common name: the characters a distinguished name
-/// would need escaped become spaces, at most 48 characters.
+/// would need escaped become spaces, at most 40 characters, so with " reader CA 123" it
+/// stays within X.520's 64.
 fn certificate_name(name: &str) -> String {
     let clean: String = name
         .chars()
         .map(|c| {
-            if c.is_control() || ",+=\"\\<>;#".contains(c) {
+            if c.is_control() || tuaton_common::text::forbidden(c) || ",+=\"\\<>;#".contains(c) {
                 ' '
             } else {
                 c
             }
         })
-        .take(48)
+        .take(40)
         .collect();
     match clean.trim() {
         "" => "tuaton".into(),

@@ -76,9 +76,12 @@ pub(crate) fn sign_package(
     let w3c_json = w3c::sign(unsigned, by.key, now).map_err(core_error)?;
     let mut package = tuaton_common::package::CredentialPackage::new(&gate, by.issuer, &w3c_json)
         .map_err(core_error)?;
-    if let Some(m) = by.mdoc {
-        let validity =
-            tuaton_common::mdoc::card_validity(claims, now, m.not_after).map_err(core_error)?;
+    // An expired document signer leaves the mdoc form out rather than refusing the card:
+    // the other forms are good, and `rotate` then `refresh` add it.
+    let validity = by
+        .mdoc
+        .and_then(|m| tuaton_common::mdoc::card_validity(claims, now, m.not_after).ok());
+    if let (Some(m), Some(validity)) = (by.mdoc, validity) {
         let issued_on = tuaton_common::model::thai_date(now)
             .ok_or_else(|| core_error(tuaton_common::Error::field("issued_at", "out of range")))?;
         let age = tuaton_common::model::AgeClaims::on(claims.birth_date, issued_on);

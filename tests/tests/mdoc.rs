@@ -154,3 +154,63 @@ fn a_package_whose_mdoc_binds_another_key_is_refused_at_import() {
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("another device key"), "{}", r.stderr);
 }
+
+#[test]
+fn an_issuer_with_a_long_thai_name_makes_its_certificates() {
+    // X.520 counts characters: 40 Thai letters are 120 bytes of UTF-8.
+    let w = World::new();
+    let name = "กรมการปกครอง กระทรวงมหาดไทย สำนักบริหารการทะเบียน";
+    w.issuer(&["init", "--name", name]).ok();
+    w.enroll_with("wallet", &record(&w), &["--key-type", "p256"]);
+    let (code, response, err) = export(&w, "wallet");
+    assert_eq!(code, 0, "{err}");
+    let v = mdoc::verify(&response, &iacas(&w), &mdoc::export_transcript(), now()).unwrap();
+    assert!(v.signer.contains("กรมการปกครอง"), "{}", v.signer);
+}
+
+#[test]
+fn an_expired_document_signer_leaves_the_mdoc_out_until_rotate() {
+    let w = World::new();
+    let t0 = now();
+    let at = |t: i64| chrono::DateTime::from_timestamp(t, 0).unwrap().to_rfc3339();
+    w.issuer(&["--at", &at(t0), "init", "--name", "DOPA Bangkok"])
+        .ok();
+    w.enroll_with("first", &record(&w), &["--key-type", "p256"]);
+    // 400 days on, the document signer (365 days) has expired: the card is still issued,
+    // without its mdoc form.
+    let later = at(t0 + 400 * 86_400);
+    let req = w.new_wallet_with("second", &["--key-type", "p256"]);
+    let pkg = w.p("second.pkg.json");
+    let r = w.issuer(&[
+        "--at",
+        &later,
+        "issue",
+        "--record",
+        &record(&w),
+        "--request",
+        &req,
+        "--out",
+        &pkg,
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&pkg).unwrap()).unwrap();
+    assert!(v["mdoc"].is_null(), "no mdoc from an expired signer");
+    // `rotate` makes a new document signer; the next card has its mdoc again.
+    w.issuer(&["--at", &later, "rotate"]).ok();
+    let r = w.issuer(&[
+        "--at",
+        &later,
+        "issue",
+        "--record",
+        &record(&w),
+        "--request",
+        &req,
+        "--out",
+        &pkg,
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&pkg).unwrap()).unwrap();
+    assert!(v["mdoc"].is_string(), "a new signer after rotate");
+}

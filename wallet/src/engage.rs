@@ -206,7 +206,10 @@ impl IsoEngagement {
                 }));
             }
             ReaderIdentity::Anonymous => "AN UNVERIFIED READER (no reader authentication)".into(),
-            ReaderIdentity::Invalid(why) => format!("AN UNVERIFIED READER ({why})"),
+            ReaderIdentity::Invalid(why) => format!(
+                "AN UNVERIFIED READER ({})",
+                tuaton_common::text::for_display(why)
+            ),
         };
         let beyond = received.beyond_certificate();
         if let ReaderIdentity::Authenticated { subject, .. } = &received.reader {
@@ -218,8 +221,17 @@ impl IsoEngagement {
                 });
             }
         }
+        // With the override, what the certificate does not cover is named apart, so the
+        // citizen sees exactly what goes beyond it.
+        let beyond_note = match &received.reader {
+            ReaderIdentity::Authenticated { .. } if !beyond.is_empty() => format!(
+                "; NOT authorised by its certificate: {}",
+                element_list(&beyond)
+            ),
+            _ => String::new(),
+        };
         let pin = consent.ask(&format!(
-            "{who} asks for: {}",
+            "{who} asks for: {}{beyond_note}",
             element_list(&received.request)
         ))?;
         let u = match w.unlock(&pin, real_now) {

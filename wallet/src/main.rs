@@ -796,7 +796,9 @@ struct PinConsent<'a>(&'a mut Prompter);
 
 impl tuaton_wallet::engage::Consent for PinConsent<'_> {
     fn ask(&mut self, what: &str) -> tuaton_wallet::Result<String> {
-        eprintln!("The gate asks for: {what}");
+        // The whole line through one_line: nothing a gate or reader sent can move the
+        // cursor or reorder the text the citizen reads before typing the PIN.
+        eprintln!("The gate asks for: {}", tuaton_cli::one_line(what));
         self.0
             .ask("Enter your PIN to share (anything else refuses)")
             .map_err(|e| WalletError::NoConsent(e.to_string()))

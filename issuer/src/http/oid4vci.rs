@@ -339,7 +339,11 @@ pub(super) async fn credential(
                 .package
                 .get("mdoc")
                 .and_then(|m| m.as_str())
-                .ok_or_else(damaged_package)?;
+                .ok_or_else(|| {
+                    // A card issued without it (its document signer had expired, or before
+                    // this issuer had mdoc keys): a refusal, not a server fault.
+                    IssuerError::BadRequest("this card was issued without the mdoc form".into())
+                })?;
             let bytes = hex::decode(hex).map_err(|_| damaged_package())?;
             serde_json::Value::String(B64URL.encode(bytes))
         } else {
