@@ -24,6 +24,12 @@ pub const DOC_TYPE: &str = "th.tuaton.idcard.1";
 pub const NS_ISO: &str = "org.iso.23220.1";
 /// The namespace of the Thai card's own elements.
 pub const NS_TH: &str = "th.tuaton.idcard.1";
+/// The extended key usage of a reader authentication certificate (Annex B.1.7).
+pub const EKU_READER_AUTH: &str = "1.0.18013.5.1.6";
+/// How a reader certificate lists an element its holder may request: one subject
+/// alternative name URI per element, `tuaton-may-request:NAMESPACE/ELEMENT` (a standard
+/// extension every X.509 tool shows).
+pub const ALLOWED_URI_SCHEME: &str = "tuaton-may-request:";
 /// The extended key usage of a document signer certificate (18013-5 Annex B.1.4).
 pub const EKU_MDL_DS: &str = "1.0.18013.5.1.2";
 /// The largest DeviceResponse a reader decodes (a portrait of up to 64 KiB with room for
@@ -721,7 +727,7 @@ pub struct Verified {
 /// The reader's checks of a DeviceResponse (18013-5 section 9.3.1), for the first and only
 /// document: the document signer chained to one of `iacas` and valid at `now`, the MSO
 /// signed by it for the Document's own docType (a reader in a session also checks it is
-/// the one it asked for: [`crate::mdoc_session::ReaderSession::finish`]), valid at `now`,
+/// the one it asked for: the session reader's `finish`), valid at `now`,
 /// every disclosed element's digest in the MSO, and the device signature over
 /// `session_transcript` by the MSO's device key. Starts count with [`CLOCK_SKEW_SECS`] of
 /// slack for a reader whose clock is behind. Any failure refuses the whole response.
@@ -975,7 +981,7 @@ pub mod x509 {
                     eku_reader_auth = eku
                         .0
                         .iter()
-                        .any(|o| o.to_string() == crate::mdoc_session::EKU_READER_AUTH);
+                        .any(|o| o.to_string() == super::EKU_READER_AUTH);
                 } else if ext.extn_id == x509_cert::der::oid::db::rfc5280::ID_CE_SUBJECT_ALT_NAME {
                     use x509_cert::ext::pkix::{name::GeneralName, SubjectAltName};
                     let san =
@@ -985,9 +991,7 @@ pub mod x509 {
                     for n in san.0 {
                         if let GeneralName::UniformResourceIdentifier(u) = n {
                             let u = u.as_str();
-                            if let Some(rest) =
-                                u.strip_prefix(crate::mdoc_session::ALLOWED_URI_SCHEME)
-                            {
+                            if let Some(rest) = u.strip_prefix(super::ALLOWED_URI_SCHEME) {
                                 let (ns, id) = rest.split_once('/').ok_or_else(|| {
                                     bad(format!(
                                         "an allowed element `{}` names no namespace",
@@ -1359,10 +1363,7 @@ pub mod x509 {
                     ))
                     .into());
                 }
-                uris.push(format!(
-                    "{}{ns}/{id}",
-                    crate::mdoc_session::ALLOWED_URI_SCHEME
-                ));
+                uris.push(format!("{}{ns}/{id}", super::ALLOWED_URI_SCHEME));
             }
         }
         let leaf = Leaf {
@@ -1370,7 +1371,7 @@ pub mod x509 {
             serial_number,
             not_before,
             not_after,
-            eku: crate::mdoc_session::EKU_READER_AUTH,
+            eku: super::EKU_READER_AUTH,
             uris,
         };
         leaf.build(ca_key, ca_der, reader_key)

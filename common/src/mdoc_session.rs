@@ -26,12 +26,8 @@ pub const MAX_MESSAGE: usize = mdoc::MAX_RESPONSE + 1024;
 pub const CIPHER_SUITE: u64 = 1;
 /// SessionData status: session termination (section 8.3.2.1.2.3, table 20).
 pub const STATUS_END: u64 = 20;
-/// The extended key usage of a reader authentication certificate (Annex B.1.7).
-pub const EKU_READER_AUTH: &str = "1.0.18013.5.1.6";
-/// How a reader certificate lists an element its holder may request: one subject
-/// alternative name URI per element, `tuaton-may-request:NAMESPACE/ELEMENT` (a standard
-/// extension every X.509 tool shows).
-pub const ALLOWED_URI_SCHEME: &str = "tuaton-may-request:";
+pub use crate::mdoc::ALLOWED_URI_SCHEME;
+pub use crate::mdoc::EKU_READER_AUTH;
 
 fn bad(why: impl Into<String>) -> crate::Error {
     MdocError::Session(why.into()).into()

@@ -17,7 +17,7 @@ use tuaton_common::signer::KeySigner;
 use tuaton_common::trust::{IssuerKey, KeyState, Root, SignedRoot};
 use zeroize::Zeroizing;
 
-use crate::issue::{checked_claims, sign_package, Signing};
+use crate::issue::{checked_claims, sign_package, MdocSigner, Signing};
 use crate::publish::{build_bundle, BuiltBundle, BundleInput};
 use crate::seam::*;
 use crate::token::{Token, TokenConfig};
@@ -228,12 +228,6 @@ pub struct Issuer<S: Store> {
     checked_root: Mutex<Option<(Vec<u8>, Root)>>,
     /// The document signer last unsealed, by its certificate.
     mdoc_signer: Mutex<Option<Arc<MdocSigner>>>,
-}
-
-/// The document signer that signs new MSOs, with its certificate's end.
-pub(crate) struct MdocSigner {
-    pub(crate) signer: tuaton_common::mdoc::InMemorySigner,
-    pub(crate) not_after: i64,
 }
 
 /// How often an issuance that lost a race for a status place starts again.

@@ -22,7 +22,13 @@ pub(crate) struct Signing<'a> {
     /// Its kid.
     pub(crate) kid: &'a [u8],
     /// The mdoc form's document signer (for P-256 holders of an issuer that has one).
-    pub(crate) mdoc: Option<&'a crate::core::MdocSigner>,
+    pub(crate) mdoc: Option<&'a MdocSigner>,
+}
+
+/// The document signer that signs new MSOs, with its certificate's end.
+pub(crate) struct MdocSigner {
+    pub(crate) signer: tuaton_common::mdoc::InMemorySigner,
+    pub(crate) not_after: i64,
 }
 
 /// A citizen record and portrait checked as of `now`: the claims to sign, portrait in.
