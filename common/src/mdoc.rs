@@ -562,6 +562,15 @@ pub fn check_issued(issuer_signed: &[u8], holder: &HolderKey) -> Result<()> {
 /// An MSO's digests by (namespace, digestID).
 type Digests = BTreeMap<(String, u64), Vec<u8>>;
 
+/// When the MSO of an IssuerSigned stops being valid (`validUntil`, Unix seconds): what a
+/// wallet shows so its holder renews in time. Reads the issuer's own structure, unchecked.
+pub fn valid_until(issuer_signed: &[u8]) -> Result<i64> {
+    let mut map = map_entries(cbor::decode(issuer_signed)?, "IssuerSigned")?;
+    let sign1 = CoseSign1::from_cbor_value(take(&mut map, "issuerAuth", "IssuerSigned")?)
+        .map_err(|e| MdocError::Malformed(format!("issuerAuth: {e}")))?;
+    Ok(read_mso(&sign1)?.0.validity.valid_until)
+}
+
 /// The parts of a Mobile Security Object the checks use.
 struct Mso {
     doc_type: String,

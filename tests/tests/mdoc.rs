@@ -78,6 +78,16 @@ fn a_p256_card_exports_an_mdoc_that_verifies_against_the_bundles_iaca() {
         Some(ciborium::Value::Bytes(sample::PORTRAIT_A.to_vec()))
     );
     assert!(v.signer.contains("DOPA Bangkok DS 1"), "{}", v.signer);
+    // The wallet says when the mdoc form needs renewing (its MSO lasts at most 30 days).
+    let shown = w
+        .wallet("wallet", &["--json", "show"], &format!("{PIN}\n"))
+        .ok();
+    let shown: serde_json::Value = serde_json::from_str(shown.trim()).unwrap();
+    let until = chrono::DateTime::parse_from_rfc3339(shown["mdoc_valid_until"].as_str().unwrap())
+        .unwrap()
+        .timestamp();
+    assert_eq!(until, v.validity.valid_until);
+    assert!(until <= now() + mdoc::MSO_LIFETIME_SECS, "{shown}");
     // Outside any session: a reader that expects a live session's transcript refuses it.
     let live = [0x83, 0xf6, 0xf6, 0xf6];
     assert!(mdoc::verify(&response, &roots, &live, now()).is_err());

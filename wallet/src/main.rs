@@ -689,6 +689,9 @@ fn show(json: bool, u: &tuaton_wallet::Unlocked<'_>, now: i64) -> anyhow::Result
         let mut j = c.to_json();
         j["valid"] = valid.into();
         j["credential_id"] = card.credential_id.into();
+        if let Some(t) = card.mdoc_valid_until {
+            j["mdoc_valid_until"] = tuaton_common::model::format_rfc3339(t).into();
+        }
         out(&j.to_string())?;
     } else {
         if std::io::stdout().is_terminal() {
@@ -703,6 +706,14 @@ fn show(json: bool, u: &tuaton_wallet::Unlocked<'_>, now: i64) -> anyhow::Result
             out("[portrait: shown on a terminal]")?;
         }
         out(&render::card_text(&c, valid))?;
+        if let Some(t) = card.mdoc_valid_until {
+            let when = tuaton_common::model::format_rfc3339(t);
+            out(&if t > now {
+                format!("ISO mdoc form valid until {when} (renew it before: tuaton-wallet refresh)")
+            } else {
+                format!("ISO mdoc form EXPIRED at {when}: renew it with tuaton-wallet refresh")
+            })?;
+        }
     }
     Ok(())
 }

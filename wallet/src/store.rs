@@ -239,6 +239,8 @@ pub struct Card {
     pub w3c: String,
     /// Credential id, hex.
     pub credential_id: String,
+    /// When the ISO 18013-5 form's MSO expires (Unix seconds), if the card has one.
+    pub mdoc_valid_until: Option<i64>,
 }
 
 impl Card {
@@ -434,10 +436,16 @@ impl Unlocked<'_> {
         }
         self.w.db.open_tree(VAULT)?.apply_batch(batch)?;
         tuaton_store::flush(&self.w.db)?;
+        let mdoc_valid_until = pkg
+            .mdoc
+            .as_deref()
+            .and_then(|h| hex::decode(h).ok())
+            .and_then(|b| tuaton_common::mdoc::valid_until(&b).ok());
         Ok(Card {
             gate,
             w3c: w3c_json,
             credential_id: cid,
+            mdoc_valid_until,
         })
     }
 
@@ -464,10 +472,15 @@ impl Unlocked<'_> {
                 .payload
                 .credential_id,
         );
+        let mdoc_valid_until = v["mdoc"]
+            .as_str()
+            .and_then(|h| hex::decode(h).ok())
+            .and_then(|b| tuaton_common::mdoc::valid_until(&b).ok());
         Ok(Card {
             gate,
             w3c: serde_json::to_string_pretty(&v["w3c"]).expect("a JSON value serialises"),
             credential_id,
+            mdoc_valid_until,
         })
     }
 
