@@ -216,6 +216,22 @@ pub(crate) fn es256(public: &[u8], message: &[u8], sig: &[u8]) -> std::result::R
     }
 }
 
+/// The COSE headers of an ES256 signature by a certificate's key: `{1: -7}` protected,
+/// the certificate as x5chain (label 33, RFC 9360) unprotected.
+pub(crate) fn x5chain_headers(certificate: &[u8]) -> (coset::Header, coset::Header) {
+    (
+        HeaderBuilder::new()
+            .algorithm(iana::Algorithm::ES256)
+            .build(),
+        HeaderBuilder::new()
+            .value(
+                iana::HeaderParameter::X5Chain as i64,
+                Value::Bytes(certificate.to_vec()),
+            )
+            .build(),
+    )
+}
+
 /// The P-256 device key as a COSE_Key (RFC 9053 section 7.1.1: kty EC2, crv P-256, x, y).
 fn cose_device_key(key: &HolderKey) -> Result<Value> {
     use p256::elliptic_curve::sec1::ToEncodedPoint as _;
@@ -370,20 +386,10 @@ pub fn issue_document(
     ]);
     let payload = cbor::encode(&tag24(&mso));
     let mut failure = None;
+    let (protected, unprotected) = x5chain_headers(signer.certificate());
     let sign1 = CoseSign1Builder::new()
-        .protected(
-            HeaderBuilder::new()
-                .algorithm(iana::Algorithm::ES256)
-                .build(),
-        )
-        .unprotected(
-            HeaderBuilder::new()
-                .value(
-                    iana::HeaderParameter::X5Chain as i64,
-                    Value::Bytes(signer.certificate().to_vec()),
-                )
-                .build(),
-        )
+        .protected(protected)
+        .unprotected(unprotected)
         .payload(payload)
         .create_signature(b"", |tbs| match signer.sign_es256(tbs) {
             Ok(s) => s.to_vec(),

@@ -13,7 +13,7 @@ use crate::error::{MdocError, Result};
 use crate::holder::HolderSigner;
 use crate::mdoc::{self, x509, Iaca, Request, Verified};
 use ciborium::Value;
-use coset::{iana, AsCborValue as _, CoseSign1, CoseSign1Builder, HeaderBuilder};
+use coset::{iana, AsCborValue as _, CoseSign1, CoseSign1Builder};
 use sha2::{Digest as _, Sha256};
 
 /// The scheme of an engagement QR (section 8.2.2.3).
@@ -410,20 +410,10 @@ fn device_request(
             cbor::decode(transcript)?,
             items,
         ]));
+        let (protected, unprotected) = mdoc::x5chain_headers(&r.certificate);
         let sig = CoseSign1Builder::new()
-            .protected(
-                HeaderBuilder::new()
-                    .algorithm(iana::Algorithm::ES256)
-                    .build(),
-            )
-            .unprotected(
-                HeaderBuilder::new()
-                    .value(
-                        iana::HeaderParameter::X5Chain as i64,
-                        Value::Bytes(r.certificate.clone()),
-                    )
-                    .build(),
-            )
+            .protected(protected)
+            .unprotected(unprotected)
             .create_detached_signature(&cbor::encode(&auth), b"", |tbs| {
                 use p256::ecdsa::signature::Signer as _;
                 let s: p256::ecdsa::Signature = r.key.sign(tbs);

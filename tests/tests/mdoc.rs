@@ -191,36 +191,28 @@ fn an_expired_document_signer_leaves_the_mdoc_out_until_rotate() {
     let later = at(t0 + 400 * 86_400);
     let req = w.new_wallet_with("second", &["--key-type", "p256"]);
     let pkg = w.p("second.pkg.json");
-    let r = w.issuer(&[
-        "--at",
-        &later,
-        "issue",
-        "--record",
-        &record(&w),
-        "--request",
-        &req,
-        "--out",
-        &pkg,
-    ]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&pkg).unwrap()).unwrap();
-    assert!(v["mdoc"].is_null(), "no mdoc from an expired signer");
+    let issue_later = || {
+        let args = [
+            "--at",
+            &later,
+            "issue",
+            "--record",
+            &record(&w),
+            "--request",
+            &req,
+        ];
+        let r = w.issuer(&[&args[..], &["--out", &pkg]].concat());
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&pkg).unwrap()).unwrap();
+        v
+    };
+    assert!(
+        issue_later()["mdoc"].is_null(),
+        "no mdoc from an expired signer"
+    );
     // `rotate` makes a new document signer; the next card has its mdoc again.
     w.issuer(&["--at", &later, "rotate"]).ok();
-    let r = w.issuer(&[
-        "--at",
-        &later,
-        "issue",
-        "--record",
-        &record(&w),
-        "--request",
-        &req,
-        "--out",
-        &pkg,
-    ]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&pkg).unwrap()).unwrap();
+    let v = issue_later();
     assert!(v["mdoc"].is_string(), "a new signer after rotate");
 }
