@@ -1,6 +1,6 @@
 #![no_main]
-// A reader's checks of a DeviceResponse, and a wallet's of an IssuerSigned, on any bytes:
-// a refusal, never a panic. The IACA is the committed vector's, so inputs built from the
+// A reader's checks of a DeviceResponse, a wallet's of an IssuerSigned, an `mdoc:`
+// engagement and a SessionEstablishment, on any bytes: a refusal, never a panic. The IACA is the committed vector's, so inputs built from the
 // vector's responses reach the deeper checks.
 use std::sync::OnceLock;
 
@@ -26,4 +26,16 @@ libfuzzer_sys::fuzz_target!(|d: &[u8]| {
         let _ = tuaton_common::mdoc::check_issued(d, &k);
     }
     let _ = tuaton_common::mdoc::x509::Parsed::from_der(d);
+    if let Ok(text) = std::str::from_utf8(d) {
+        let _ = tuaton_common::mdoc_session::Engagement::parse(text);
+    }
+    let secret = p256::SecretKey::from_slice(&[7; 32]).unwrap();
+    let engagement = tuaton_common::mdoc_session::Engagement::new(&secret.public_key());
+    let _ = tuaton_common::mdoc_session::DeviceSession::accept(
+        &engagement,
+        &secret,
+        d,
+        std::slice::from_ref(iaca()),
+        1_796_342_400,
+    );
 });
