@@ -184,7 +184,7 @@ fn parse_tdate(v: &Value, what: &str) -> Result<i64> {
 
 /// `#6.24(bstr .cbor v)`: an embedded CBOR item, kept as bytes so digests and signatures
 /// cover exactly what was written.
-fn tag24(v: &Value) -> Value {
+pub(crate) fn tag24(v: &Value) -> Value {
     Value::Tag(24, Box::new(Value::Bytes(cbor::encode(v))))
 }
 
@@ -234,20 +234,26 @@ pub(crate) fn x5chain_headers(certificate: &[u8]) -> (coset::Header, coset::Head
 
 /// The P-256 device key as a COSE_Key (RFC 9053 section 7.1.1: kty EC2, crv P-256, x, y).
 fn cose_device_key(key: &HolderKey) -> Result<Value> {
-    use p256::elliptic_curve::sec1::ToEncodedPoint as _;
     let HolderKey::P256(b) = key else {
         return Err(MdocError::DeviceKey("an mdoc's device key must be P-256".into()).into());
     };
     let pk = p256::PublicKey::from_sec1_bytes(b)
         .map_err(|_| MdocError::DeviceKey("the P-256 key is not a point on the curve".into()))?;
+    Ok(cose_key(&pk))
+}
+
+/// A P-256 public key as a COSE_Key (RFC 9053 section 7.1.1: kty EC2, crv P-256, x, y):
+/// device keys and the session's ephemeral keys alike.
+pub(crate) fn cose_key(pk: &p256::PublicKey) -> Value {
+    use p256::elliptic_curve::sec1::ToEncodedPoint as _;
     let p = pk.to_encoded_point(false);
     let (x, y) = (p.x().expect("uncompressed"), p.y().expect("uncompressed"));
-    Ok(Value::Map(vec![
+    Value::Map(vec![
         (Value::Integer(1.into()), Value::Integer(2.into())),
         (Value::Integer((-1).into()), Value::Integer(1.into())),
         (Value::Integer((-2).into()), Value::Bytes(x.to_vec())),
         (Value::Integer((-3).into()), Value::Bytes(y.to_vec())),
-    ]))
+    ])
 }
 
 /// The uncompressed SEC1 point (`04 || x || y`) of a COSE_Key; anything but an EC2 P-256
@@ -1049,15 +1055,8 @@ pub mod x509 {
 
     /// A certificate in PEM (RFC 7468: base64 in lines of 64, BEGIN/END CERTIFICATE).
     pub fn pem(der: &[u8]) -> String {
-        use base64::Engine as _;
-        let b = base64::engine::general_purpose::STANDARD.encode(der);
-        let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
-        for line in b.as_bytes().chunks(64) {
-            out.push_str(std::str::from_utf8(line).expect("base64 is ASCII"));
-            out.push('\n');
-        }
-        out.push_str("-----END CERTIFICATE-----\n");
-        out
+        x509_cert::der::pem::encode_string("CERTIFICATE", x509_cert::der::pem::LineEnding::LF, der)
+            .expect("a certificate's length fits PEM")
     }
 
     /// The certificates of a PEM text (every `CERTIFICATE` block, in order), at most 16

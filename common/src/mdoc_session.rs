@@ -11,7 +11,7 @@
 use crate::cbor;
 use crate::error::{MdocError, Result};
 use crate::holder::HolderSigner;
-use crate::mdoc::{self, x509, Iaca, Request, Verified};
+use crate::mdoc::{self, cose_key, tag24, x509, Iaca, Request, Verified};
 use ciborium::Value;
 use coset::{iana, AsCborValue as _, CoseSign1, CoseSign1Builder};
 use sha2::{Digest as _, Sha256};
@@ -35,28 +35,6 @@ fn bad(why: impl Into<String>) -> crate::Error {
 
 fn text(s: &str) -> Value {
     Value::Text(s.into())
-}
-
-fn tag24(v: &Value) -> Value {
-    Value::Tag(24, Box::new(Value::Bytes(cbor::encode(v))))
-}
-
-/// A P-256 public key as a COSE_Key (EC2, crv 1, x, y).
-fn cose_key(pk: &p256::PublicKey) -> Value {
-    use p256::elliptic_curve::sec1::ToEncodedPoint as _;
-    let p = pk.to_encoded_point(false);
-    Value::Map(vec![
-        (Value::Integer(1.into()), Value::Integer(2.into())),
-        (Value::Integer((-1).into()), Value::Integer(1.into())),
-        (
-            Value::Integer((-2).into()),
-            Value::Bytes(p.x().expect("uncompressed").to_vec()),
-        ),
-        (
-            Value::Integer((-3).into()),
-            Value::Bytes(p.y().expect("uncompressed").to_vec()),
-        ),
-    ])
 }
 
 fn public_of_cose(v: &Value) -> Result<p256::PublicKey> {

@@ -668,12 +668,14 @@ impl<S: Store> Issuer<S> {
             .ok_or_else(|| damaged("the mdoc document signers"))?;
         let mut cached = self.mdoc_signer.lock().expect("not poisoned");
         if let Some(s) = cached.as_ref() {
-            if hex::encode(&s.signer.certificate) == newest.certificate {
+            // Compared as stored (hex), not encoded again for every issuance.
+            if s.certificate_hex == newest.certificate {
                 return Ok(s.clone());
             }
         }
         let (key, certificate) = self.open_mdoc_key(MdocRole::DocumentSigner, newest)?;
         let s = Arc::new(MdocSigner {
+            certificate_hex: newest.certificate.clone(),
             signer: tuaton_common::mdoc::InMemorySigner { key, certificate },
             not_after: newest.not_after,
         });
@@ -1349,10 +1351,11 @@ impl<S: Store> Issuer<S> {
             listed.extend(to_issuer_key(meta.issuer_id, k)?);
         }
         // Every IACA goes in the bundle; from now on document signers may chain to them.
-        // Each CA's revocation list (none revoked: document signers and reader
-        // certificates are short-lived), valid as long as this bundle.
-        let mut crls = vec![];
-        if let Some(m) = &meta.mdoc {
+        // Each CA's certificate for the bundle, and its revocation list (none revoked:
+        // document signers and reader certificates are short-lived), valid as long as
+        // this bundle. Every IACA published here may from now on have document signers.
+        let (mut iacas, mut reader_cas, mut crls) = (vec![], vec![], vec![]);
+        if let Some(mut m) = meta.mdoc.clone() {
             let lists = m
                 .iacas
                 .iter()
@@ -1377,21 +1380,10 @@ impl<S: Store> Issuer<S> {
                 )
                 .map_err(core_error)?;
                 crls.push((file, crl));
-            }
-        }
-        let mut iacas = vec![];
-        let mut reader_cas = vec![];
-        if let Some(m) = &meta.mdoc {
-            for c in &m.reader_cas {
-                reader_cas.push(
-                    hex::decode(&c.certificate).map_err(|_| damaged("a reader CA certificate"))?,
-                );
-            }
-        }
-        if let Some(mut m) = meta.mdoc.clone() {
-            for i in &m.iacas {
-                iacas
-                    .push(hex::decode(&i.certificate).map_err(|_| damaged("an mdoc certificate"))?);
+                match role {
+                    MdocRole::ReaderCa => reader_cas.push(der),
+                    _ => iacas.push(der),
+                }
             }
             if m.iacas.iter().any(|i| !i.published) {
                 m.iacas.iter_mut().for_each(|i| i.published = true);

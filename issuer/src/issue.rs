@@ -27,6 +27,8 @@ pub(crate) struct Signing<'a> {
 
 /// The document signer that signs new MSOs, with its certificate's end.
 pub(crate) struct MdocSigner {
+    /// Its certificate as the store keeps it (hex): the cache's key.
+    pub(crate) certificate_hex: String,
     pub(crate) signer: tuaton_common::mdoc::InMemorySigner,
     pub(crate) not_after: i64,
 }
