@@ -70,6 +70,7 @@ fn main() {
             state: KeyState::Active,
         }],
         expires: None,
+        ..Default::default()
     };
     let mut issue = tuaton_common::sample::Issue::new(0, &ik, hk.verifying_key(), 1_735_689_600);
     issue.kid = kid.to_vec();

@@ -69,6 +69,7 @@ fn main() {
             state: KeyState::Active,
         }],
         expires: None,
+        ..Default::default()
     };
     let phone = p256::ecdsa::SigningKey::from_slice(&[0x42; 32]).unwrap();
     let issue_to = |i: usize, holder: HolderKey| {

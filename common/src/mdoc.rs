@@ -732,6 +732,13 @@ impl Iaca {
     }
 }
 
+/// Two certificates are the same when their DER is.
+impl PartialEq for Iaca {
+    fn eq(&self, other: &Iaca) -> bool {
+        self.der == other.der
+    }
+}
+
 /// What a reader learns from a verified mdoc.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Verified {
@@ -743,6 +750,9 @@ pub struct Verified {
     pub signer: String,
     /// The MSO's validity.
     pub validity: Validity,
+    /// Which of the trusted IACAs the document signer chains to (its index in the
+    /// `iacas` given to [`verify`]).
+    pub iaca: usize,
 }
 
 /// The reader's checks of a DeviceResponse (18013-5 section 9.3.1), for the first and only
@@ -795,9 +805,10 @@ pub fn verify(
     }
     let ds_der = x5chain_leaf(&sign1)?;
     let ds = x509::Parsed::from_der(&ds_der)?;
-    let iaca = iacas
+    let (iaca_index, iaca) = iacas
         .iter()
-        .find(|i| i.cert.subject_der == ds.issuer_der && x509::signed_by(&ds, &i.cert))
+        .enumerate()
+        .find(|(_, i)| i.cert.subject_der == ds.issuer_der && x509::signed_by(&ds, &i.cert))
         .ok_or_else(|| {
             MdocError::Chain(format!(
                 "the document signer `{}` is not signed by any trusted IACA",
@@ -904,6 +915,7 @@ pub fn verify(
         elements,
         signer: ds.subject,
         validity,
+        iaca: iaca_index,
     })
 }
 

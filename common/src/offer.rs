@@ -538,6 +538,7 @@ mod tests {
                 state: crate::trust::KeyState::Active,
             }],
             expires: None,
+            ..Default::default()
         }
     }
 

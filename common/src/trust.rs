@@ -92,6 +92,12 @@ pub struct TrustStore {
     /// When this trust data stops being current (Unix seconds); past it, verdicts carry
     /// the `trust_stale` warning.
     pub expires: Option<i64>,
+    /// The IACA certificates the trust list pins (mdoc issuers' roots), by issuer number:
+    /// what an ISO 18013-5 presentation's document signer must chain to.
+    pub iacas: Vec<(u32, crate::mdoc::Iaca)>,
+    /// The reader CA certificates the trust list pins: whose reader certificates a
+    /// wallet answers, and which a gate's own reader certificate must chain to.
+    pub reader_cas: Vec<(u32, crate::mdoc::Iaca)>,
 }
 
 impl TrustStore {
@@ -104,6 +110,14 @@ impl TrustStore {
         self.keys
             .iter()
             .filter(move |k| k.issuer == issuer && k.kid == kid)
+    }
+    /// The IACA certificates alone, for [`crate::mdoc::verify`].
+    pub fn iaca_list(&self) -> Vec<crate::mdoc::Iaca> {
+        self.iacas.iter().map(|(_, c)| c.clone()).collect()
+    }
+    /// The reader CA certificates alone.
+    pub fn reader_ca_list(&self) -> Vec<crate::mdoc::Iaca> {
+        self.reader_cas.iter().map(|(_, c)| c.clone()).collect()
     }
     /// The issuer's display name.
     pub fn issuer_name(&self, id: u32) -> Option<&str> {
@@ -621,6 +635,31 @@ pub struct StatusPin {
     pub file: String,
 }
 
+/// What an mdoc certificate the trust list carries is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AnchorRole {
+    /// An IACA root: document signers of the issuer's mdocs chain to it (code 1).
+    Iaca,
+    /// A reader CA: reader certificates of gates chain to it (code 2).
+    ReaderCa,
+}
+
+/// An X.509 CA certificate of the mdoc form, carried whole in the signed trust list so a
+/// gate or a wallet takes it with the root's signature, never from an unsigned file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MdocAnchor {
+    /// The issuer that made it.
+    pub issuer: u32,
+    /// IACA or reader CA.
+    pub role: AnchorRole,
+    /// The certificate, DER.
+    pub certificate: Vec<u8>,
+}
+
+/// The most mdoc certificates one trust list carries (each at most 8 KiB).
+pub const MAX_ANCHORS: usize = 256;
+const MAX_ANCHOR_LEN: usize = 8 * 1024;
+
 /// An issuer as the trust list lists it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ListedIssuer {
@@ -649,6 +688,9 @@ pub struct TrustList {
     pub issuers: Vec<ListedIssuer>,
     /// Status lists.
     pub status: Vec<StatusPin>,
+    /// The mdoc form's CA certificates (IACAs and reader CAs); empty in trust lists made
+    /// before the trust list carried them (key 7 is then absent).
+    pub anchors: Vec<MdocAnchor>,
 }
 
 fn opt_int(v: Option<i64>) -> Value {
@@ -700,14 +742,33 @@ impl TrustList {
                 ])
             })
             .collect();
-        cbor::encode(&Value::Map(vec![
+        let mut map = vec![
             (u(1u8), u(self.version)),
             (u(2u8), u(self.root_version)),
             (u(3u8), cbor::i(self.issued_at)),
             (u(4u8), cbor::i(self.expires)),
             (u(5u8), Value::Array(issuers)),
             (u(6u8), Value::Array(status)),
-        ]))
+        ];
+        // Absent when empty, so a trust list without mdoc certificates reads as before.
+        if !self.anchors.is_empty() {
+            let anchors = self
+                .anchors
+                .iter()
+                .map(|a| {
+                    Value::Array(vec![
+                        u(a.issuer),
+                        u(match a.role {
+                            AnchorRole::Iaca => 1u8,
+                            AnchorRole::ReaderCa => 2,
+                        }),
+                        Value::Bytes(a.certificate.clone()),
+                    ])
+                })
+                .collect();
+            map.push((u(7u8), Value::Array(anchors)));
+        }
+        cbor::encode(&Value::Map(map))
     }
 
     fn from_bytes(b: &[u8]) -> Result<Self> {
@@ -725,6 +786,7 @@ impl TrustList {
             expires: 0,
             issuers: vec![],
             status: vec![],
+            anchors: vec![],
         };
         let mut seen = 0u8;
         for (k, v) in cbor::int_map(cbor::decode(b)?, "trust list")? {
@@ -824,6 +886,38 @@ impl TrustList {
                         });
                     }
                 }
+                7 => {
+                    let anchors = cbor::array(v, "mdoc certificates")?;
+                    if anchors.is_empty() || anchors.len() > MAX_ANCHORS {
+                        return Err(err(format!(
+                            "mdoc certificates: between 1 and {MAX_ANCHORS} (absent when none)"
+                        )));
+                    }
+                    for a in anchors {
+                        let [issuer, role, cert]: [Value; 3] = cbor::array(a, "mdoc certificate")?
+                            .try_into()
+                            .map_err(|_| err("mdoc certificate: expected 3 items"))?;
+                        let role = match cbor::uint(&role, "role")? {
+                            1 => AnchorRole::Iaca,
+                            2 => AnchorRole::ReaderCa,
+                            _ => return Err(err("mdoc certificate: role is not 1 or 2")),
+                        };
+                        let certificate = cbor::bytes(cert, "certificate")?;
+                        if certificate.len() > MAX_ANCHOR_LEN {
+                            return Err(err("mdoc certificate: larger than 8 KiB"));
+                        }
+                        // A certificate a verifier could not use would silently trust
+                        // nothing: the whole list is refused instead.
+                        crate::mdoc::Iaca::from_der(&certificate)
+                            .map_err(|e| err(format!("mdoc certificate: {e}")))?;
+                        t.anchors.push(MdocAnchor {
+                            issuer: u32::try_from(cbor::uint(&issuer, "issuer")?)
+                                .map_err(|_| err("issuer too large"))?,
+                            role,
+                            certificate,
+                        });
+                    }
+                }
                 _ => return Err(err(format!("trust list: unknown key {k}"))),
             }
         }
@@ -851,7 +945,18 @@ impl TrustList {
                 .flat_map(|i| i.keys.iter().cloned())
                 .collect(),
             expires: Some(self.expires),
+            iacas: self.anchors_of(AnchorRole::Iaca),
+            reader_cas: self.anchors_of(AnchorRole::ReaderCa),
         }
+    }
+
+    fn anchors_of(&self, role: AnchorRole) -> Vec<(u32, crate::mdoc::Iaca)> {
+        self.anchors
+            .iter()
+            .filter(|a| a.role == role)
+            // Parsed when the list was read: only a list built in memory can fail here.
+            .filter_map(|a| Some((a.issuer, crate::mdoc::Iaca::from_der(&a.certificate).ok()?)))
+            .collect()
     }
 }
 

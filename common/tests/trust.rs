@@ -47,6 +47,7 @@ fn list(version: u64, root_version: u64) -> TrustList {
             did: Some(tuaton_common::w3c::default_issuer_did(1)),
         }],
         status: vec![],
+        anchors: vec![],
     }
 }
 

@@ -41,6 +41,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography import x509
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 B45 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
@@ -299,6 +300,18 @@ class Gate:
             for kid, public, nb, na, state, rat in keys:
                 assert (state == 2) == (rat is not None), "revoked-at exactly on revoked keys"
                 self.keys.setdefault((issuer, kid), []).append((public, nb, na, state))
+        assert set(t) <= {1, 2, 3, 4, 5, 6, 7}, "unknown trust list key"
+        # Key 7: the mdoc form's CA certificates, [issuer, role (1 IACA, 2 reader CA), DER].
+        self.mdoc_cas = []
+        if 7 in t:
+            assert 1 <= len(t[7]) <= 256, "mdoc certificates"
+            for issuer, role, der in t[7]:
+                assert role in (1, 2) and isinstance(der, bytes) and len(der) <= 8192
+                # A CA certificate with a P-256 key, else the whole list is refused.
+                cert = x509.load_der_x509_certificate(der)
+                assert cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+                assert isinstance(cert.public_key(), ec.EllipticCurvePublicKey)
+                self.mdoc_cas.append((issuer, role, der))
         self.lists = {}
         for issuer, lst, size, sha, file in t[6]:
             body = get("status/" + file)
@@ -460,7 +473,7 @@ def check_trust_vectors():
         for k, val in (claims or {}).items():
             if k in want["claims"]:
                 assert want["claims"][k] == val, (case["name"], k)
-    print(f"trust: {len(v['cases'])} cases agree with tuaton")
+    print(f"trust: {len(v['cases'])} cases agree with tuaton ({len(gate.mdoc_cas)} mdoc CA)")
 
 
 # Edwards25519, for the hello's Schnorr proof (section 8).

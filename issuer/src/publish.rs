@@ -8,7 +8,7 @@ use std::path::Path;
 use tuaton_common::signer::KeySigner;
 use tuaton_common::status::{self, Bitset};
 use tuaton_common::trust::SignedRoot;
-use tuaton_common::trust::{ListedIssuer, SignedTrustList, StatusPin, TrustList};
+use tuaton_common::trust::{AnchorRole, ListedIssuer, SignedTrustList, StatusPin, TrustList};
 use tuaton_common::w3c;
 
 use crate::{core_error, IssuerError, Result};
@@ -154,6 +154,19 @@ pub(crate) fn build_bundle(i: &BundleInput<'_>) -> Result<BuiltBundle> {
             did: Some(i.did.clone()),
         }],
         status: pins,
+        // The mdoc CAs ride in the signed list, so gates and wallets take them with the
+        // root's signature; iaca.pem and reader-ca.pem stay for other readers.
+        anchors: i
+            .iacas
+            .iter()
+            .map(|c| (AnchorRole::Iaca, c))
+            .chain(i.reader_cas.iter().map(|c| (AnchorRole::ReaderCa, c)))
+            .map(|(role, c)| tuaton_common::trust::MdocAnchor {
+                issuer: i.issuer,
+                role,
+                certificate: c.clone(),
+            })
+            .collect(),
     };
     let signed = SignedTrustList::sign_with(list, &i.root_signers).map_err(core_error)?;
     let tl_name = format!("trust-list/{}.cbor", i.version);

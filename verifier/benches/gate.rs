@@ -405,6 +405,7 @@ fn write_bundle(dir: &Path, root_key: &SigningKey, issuer_key: &SigningKey, stat
             sha256: Sha256::digest(status_json.as_bytes()).into(),
             file: "1-0.json".into(),
         }],
+        anchors: vec![],
     };
     std::fs::write(
         dir.join("trust-list.cbor"),

@@ -189,6 +189,7 @@ impl Scenario {
                     did: Some(tuaton_common::w3c::default_issuer_did(1)),
                 }],
                 status: vec![],
+                anchors: vec![],
             },
             &[&root_key],
         );

@@ -46,6 +46,7 @@ pub fn trust() -> TrustStore {
             state: KeyState::Active,
         }],
         expires: Some(NOW + 30 * 86_400),
+        ..Default::default()
     }
 }
 
