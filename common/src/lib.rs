@@ -19,6 +19,7 @@ pub mod json;
 pub mod link;
 pub mod lp;
 pub mod mdoc;
+pub mod mdoc_gate;
 pub mod mdoc_session;
 pub mod model;
 pub mod offer;

@@ -12,6 +12,7 @@ use crate::cbor;
 use crate::error::{MdocError, Result};
 use crate::holder::HolderSigner;
 use crate::mdoc::{self, cose_key, tag24, x509, Iaca, Request, Verified};
+pub use crate::session::Transport;
 use ciborium::Value;
 use coset::{iana, AsCborValue as _, CoseSign1, CoseSign1Builder};
 use sha2::{Digest as _, Sha256};
@@ -82,6 +83,101 @@ pub struct Engagement {
     pub bytes: Vec<u8>,
     /// The wallet's ephemeral key.
     pub e_device: p256::PublicKey,
+    /// Where the reader finds the wallet: the first DeviceRetrievalMethod this reader
+    /// speaks, `None` when the engagement names none it speaks.
+    pub transport: Option<Transport>,
+}
+
+/// DeviceRetrievalMethod type of BLE (18013-5 section 8.2.2.1).
+pub const RETRIEVAL_BLE: i64 = 2;
+/// DeviceRetrievalMethod type of the test socket: a negative type, outside the ones the
+/// standard assigns, as the Android identity library (multipaz) spells its TCP method:
+/// `[-10, 1, {0: host, 1: port}]`.
+pub const RETRIEVAL_TCP: i64 = -10;
+
+fn retrieval_method(t: &Transport) -> Value {
+    let int = |i: i64| Value::Integer(i.into());
+    match t {
+        // BleOptions: 0 peripheral server mode, 1 central client mode, 10 the peripheral
+        // server's service UUID.
+        Transport::Ble { service } => Value::Array(vec![
+            int(RETRIEVAL_BLE),
+            int(1),
+            Value::Map(vec![
+                (int(0), Value::Bool(true)),
+                (int(1), Value::Bool(false)),
+                (int(10), Value::Bytes(service.to_vec())),
+            ]),
+        ]),
+        Transport::Socket { addr } => {
+            let (host, port) = match addr.parse::<std::net::SocketAddr>() {
+                Ok(a) => (a.ip().to_string(), a.port()),
+                Err(_) => (addr.clone(), 0),
+            };
+            Value::Array(vec![
+                int(RETRIEVAL_TCP),
+                int(1),
+                Value::Map(vec![(int(0), text(&host)), (int(1), int(port.into()))]),
+            ])
+        }
+    }
+}
+
+/// The first method of `methods` this reader speaks: BLE in mdoc peripheral server mode
+/// with its UUID, or the test socket. Others (NFC, Wi-Fi Aware, central client mode
+/// only) are skipped, as a reader skips what it cannot use.
+fn read_retrieval(methods: &[Value]) -> Result<Option<Transport>> {
+    if methods.len() > 8 {
+        return Err(bad("the engagement names more than 8 retrieval methods"));
+    }
+    for m in methods {
+        let Value::Array(a) = m else {
+            return Err(bad("a DeviceRetrievalMethod is not an array"));
+        };
+        let [kind, _version, Value::Map(options)] = a.as_slice() else {
+            return Err(bad(
+                "a DeviceRetrievalMethod is not [type, version, options]",
+            ));
+        };
+        let opt = |k: i64| get(options, &Value::Integer(k.into()), "RetrievalOptions");
+        let Some(kind) = kind.as_integer().and_then(|i| i64::try_from(i).ok()) else {
+            return Err(bad("a DeviceRetrievalMethod's type is not a number"));
+        };
+        match kind {
+            RETRIEVAL_BLE => {
+                if opt(0)? != Some(&Value::Bool(true)) {
+                    continue;
+                }
+                let Some(Value::Bytes(uuid)) = opt(10)? else {
+                    return Err(bad("BLE peripheral server mode without its UUID"));
+                };
+                let service: [u8; 16] = uuid
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| bad("the BLE service UUID is not 16 bytes"))?;
+                return Ok(Some(Transport::Ble { service }));
+            }
+            RETRIEVAL_TCP => {
+                let (Some(Value::Text(host)), Some(Value::Integer(port))) = (opt(0)?, opt(1)?)
+                else {
+                    return Err(bad("the socket method is not {0: host, 1: port}"));
+                };
+                let port =
+                    u16::try_from(*port).map_err(|_| bad("the socket port is not a port"))?;
+                if host.len() > 64 {
+                    return Err(bad("the socket host is longer than an address"));
+                }
+                // Kept as IP:PORT text; the gate judges it (loopback only by default).
+                let addr = match host.parse::<std::net::IpAddr>() {
+                    Ok(ip) => std::net::SocketAddr::new(ip, port).to_string(),
+                    Err(_) => format!("{host}:{port}"),
+                };
+                return Ok(Some(Transport::Socket { addr }));
+            }
+            _ => continue,
+        }
+    }
+    Ok(None)
 }
 
 impl Engagement {
@@ -89,7 +185,18 @@ impl Engagement {
     /// EDeviceKeyBytes]}`; the transport is agreed out of band: BLE's options, or the
     /// test socket's address).
     pub fn new(e_device: &p256::PublicKey) -> Engagement {
-        let de = Value::Map(vec![
+        Engagement::build(e_device, None)
+    }
+
+    /// The wallet's DeviceEngagement naming where the reader finds it (section 8.2.1.1,
+    /// key 2): BLE in mdoc peripheral server mode with its service UUID, or the test
+    /// socket ([`RETRIEVAL_TCP`]).
+    pub fn with_transport(e_device: &p256::PublicKey, transport: &Transport) -> Engagement {
+        Engagement::build(e_device, Some(transport))
+    }
+
+    fn build(e_device: &p256::PublicKey, transport: Option<&Transport>) -> Engagement {
+        let mut de = vec![
             (Value::Integer(0.into()), text("1.0")),
             (
                 Value::Integer(1.into()),
@@ -98,10 +205,17 @@ impl Engagement {
                     tag24(&cose_key(e_device)),
                 ]),
             ),
-        ]);
+        ];
+        if let Some(t) = transport {
+            de.push((
+                Value::Integer(2.into()),
+                Value::Array(vec![retrieval_method(t)]),
+            ));
+        }
         Engagement {
-            bytes: cbor::encode(&de),
+            bytes: cbor::encode(&Value::Map(de)),
             e_device: *e_device,
+            transport: transport.cloned(),
         }
     }
 
@@ -147,9 +261,15 @@ impl Engagement {
             ));
         }
         let key = cbor::decode(&untag24(Some(key), "EDeviceKeyBytes")?)?;
+        let transport = match get(&m, &Value::Integer(2.into()), "DeviceEngagement")? {
+            None => None,
+            Some(Value::Array(methods)) => read_retrieval(methods)?,
+            Some(_) => return Err(bad("DeviceRetrievalMethods is not an array")),
+        };
         Ok(Engagement {
             e_device: public_of_cose(&key)?,
             bytes,
+            transport,
         })
     }
 }
@@ -625,7 +745,46 @@ fn reader_auth(
         ));
     }
     let der = mdoc::x5chain_leaf(&sign1)?;
-    let cert = x509::Parsed::from_der(&der)?;
+    let cert = check_reader_certificate(&der, reader_cas, now)?;
+    let detached = cbor::encode(&tag24(&Value::Array(vec![
+        text("ReaderAuthentication"),
+        cbor::decode(transcript)?,
+        items.clone(),
+    ])));
+    sign1
+        .verify_detached_signature(&detached, b"", |sig, tbs| {
+            crate::mdoc::es256(&cert.public_key, tbs, sig)
+        })
+        .map_err(|()| bad("readerAuth does not verify for this session's request"))?;
+    Ok(ReaderIdentity::Authenticated {
+        subject: cert.subject,
+        allowed: cert.allowed,
+    })
+}
+
+/// A reader certificate that chains to a trusted reader CA.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReaderCertificate {
+    /// Its subject.
+    pub subject: String,
+    /// Its last valid second.
+    pub not_after: i64,
+    /// What it lets the reader request.
+    pub allowed: Request,
+    /// The reader key (SEC1, uncompressed).
+    pub public_key: Vec<u8>,
+}
+
+/// Checks a reader certificate (DER): signed by one of `reader_cas`, both valid at `now`
+/// (starts with [`mdoc::CLOCK_SKEW_SECS`] of slack), and for reader authentication (EKU
+/// 1.0.18013.5.1.6, not a CA). What a wallet checks of every ReaderAuth, and what a gate
+/// checks of the certificate it is given before it installs it.
+pub fn check_reader_certificate(
+    der: &[u8],
+    reader_cas: &[Iaca],
+    now: i64,
+) -> Result<ReaderCertificate> {
+    let cert = x509::Parsed::from_der(der)?;
     let ca = reader_cas
         .iter()
         .find(|ca| {
@@ -650,19 +809,11 @@ fn reader_auth(
             "the certificate is not for reader authentication (EKU 1.0.18013.5.1.6)",
         ));
     }
-    let detached = cbor::encode(&tag24(&Value::Array(vec![
-        text("ReaderAuthentication"),
-        cbor::decode(transcript)?,
-        items.clone(),
-    ])));
-    sign1
-        .verify_detached_signature(&detached, b"", |sig, tbs| {
-            crate::mdoc::es256(&cert.public_key, tbs, sig)
-        })
-        .map_err(|()| bad("readerAuth does not verify for this session's request"))?;
-    Ok(ReaderIdentity::Authenticated {
-        subject: cert.subject.clone(),
-        allowed: cert.allowed.clone().unwrap_or_default(),
+    Ok(ReaderCertificate {
+        subject: cert.subject,
+        not_after: cert.not_after,
+        allowed: cert.allowed.unwrap_or_default(),
+        public_key: cert.public_key,
     })
 }
 

@@ -143,6 +143,9 @@ pub enum Warning {
     StatusStale,
     /// The clock is behind the latest trusted time this gate has seen.
     ClockRollback,
+    /// The card's form carries no revocation reference the gate can look up (an ISO
+    /// 18013-5 mdoc: its short-lived MSO bounds how long a revoked card still passes).
+    StatusUnchecked,
 }
 
 impl Warning {
@@ -152,6 +155,10 @@ impl Warning {
             Warning::TrustStale => ("Trust data out of date: sync", "ข้อมูลความเชื่อถือล้าสมัย"),
             Warning::StatusStale => ("Revocation list old or missing", "รายการเพิกถอนล้าสมัยหรือไม่มี"),
             Warning::ClockRollback => ("Gate clock set back: check it", "นาฬิกาถูกตั้งย้อนหลัง"),
+            Warning::StatusUnchecked => (
+                "Revocation not checkable for this card form",
+                "ตรวจสอบการเพิกถอนบัตรรูปแบบนี้ไม่ได้",
+            ),
         }
     }
     /// The stable code scripts see.
@@ -160,6 +167,7 @@ impl Warning {
             Warning::TrustStale => "trust_stale",
             Warning::StatusStale => "status_stale",
             Warning::ClockRollback => "clock_rollback",
+            Warning::StatusUnchecked => "status_unchecked",
         }
     }
 }
@@ -715,6 +723,74 @@ pub fn verify_session_answer(bytes: &[u8], requested: &[Group], ctx: &mut Contex
     if v.claims.is_some() && !complete && !v.reasons.contains(&Reason::InsufficientDisclosure) {
         v.reasons.push(Reason::InsufficientDisclosure);
     }
+    v
+}
+
+/// Judges an ISO 18013-5 answer as of the context (FORMAT.md section 11.8): `answer` is
+/// the document [`crate::mdoc::verify`] accepted, or why it refused it (each refusal
+/// names its reason as a tuaton presentation's would); `requested` is what the gate
+/// asked for, all of which must be there. The card's own dates, the gate's requirement
+/// and the portrait are judged as for any presentation. A session that never produced an
+/// answer is the caller's [`session_failed`]. No replay check: the device signed this
+/// session's transcript, which holds the gate's fresh key, so no answer passes twice.
+pub fn verify_mdoc(
+    answer: &Result<crate::mdoc::Verified, Error>,
+    requested: &crate::mdoc::Request,
+    ctx: &Context<'_>,
+) -> Verdict {
+    use crate::error::MdocError as M;
+    let mut v = base(ctx);
+    let verified = match answer {
+        Ok(x) => x,
+        Err(Error::Mdoc(e)) => {
+            return v.reject(match e {
+                M::Chain(_) => Reason::UnknownIssuerKey,
+                M::Issuer(_) => Reason::BadIssuerSignature,
+                M::Digest(_) => Reason::DigestMismatch,
+                M::Expired => Reason::CredentialExpired,
+                M::DeviceKey(_) | M::Device(_) => Reason::BadHolderProof,
+                M::Session(_) | M::Declined(_) => Reason::SessionFailed,
+                _ => Reason::Malformed,
+            })
+        }
+        Err(_) => return v.reject(Reason::Malformed),
+    };
+    v.issuer = ctx.trust.iacas.get(verified.iaca).map(|(id, _)| {
+        ctx.trust
+            .issuer_name(*id)
+            .map_or_else(|| format!("issuer {id}"), str::to_owned)
+    });
+    let Ok(claims) = crate::mdoc_gate::claims(&verified.elements) else {
+        return v.reject(Reason::Malformed);
+    };
+    if claims
+        .issue_date
+        .is_some_and(|d| ctx.now < gate::thai_day_start(d))
+    {
+        v.reasons.push(Reason::CredentialNotYetValid);
+    }
+    if let Some(Expiry::On(d)) = claims.expiry {
+        if ctx.now >= gate::thai_day_start(d) + 86_400 {
+            v.reasons.push(Reason::CredentialExpired);
+        }
+    }
+    v.warnings.push(Warning::StatusUnchecked);
+    let asked_all = requested.iter().all(|(ns, ids)| {
+        ids.iter().all(|id| {
+            verified.elements.contains_key(&(ns.clone(), id.clone()))
+                // Elements only some cards carry.
+                || id == "birth_date_partial"
+                || id == "lifelong"
+                || (id == "expiry_date" && claims.expiry.is_some())
+                || (id == "birth_date" && claims.birth_date.is_some())
+        })
+    });
+    if !ctx.policy.require.met_by(&claims) || !asked_all {
+        v.reasons.push(Reason::InsufficientDisclosure);
+    } else if ctx.policy.require == Requirement::Age && claims.age_over_20 == Some(false) {
+        v.reasons.push(Reason::UnderAge);
+    }
+    v.claims = Some(claims);
     v
 }
 

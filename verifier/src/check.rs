@@ -139,6 +139,12 @@ impl Gate {
         use tuaton_common::session::{
             self as s, Engagement, GateAwaitingResponse, Request, Response, Transport, MAX_MESSAGE,
         };
+        if text
+            .trim_start()
+            .starts_with(tuaton_common::mdoc_session::SCHEME)
+        {
+            return self.check_mdoc(loaded, text, now, clock_is_real, allow_remote, cancel);
+        }
         let engagement = match Engagement::parse(text) {
             Ok(e) => e,
             Err(e) => {
@@ -218,6 +224,105 @@ impl Gate {
             Err(e) => (
                 self.with_context(loaded, now, None, |ctx| verify::session_failed(ctx))?,
                 Some(SessionFailure::of(&e)),
+            ),
+        };
+        self.record(&v, now, clock_is_real, failure.as_ref())?;
+        Ok((v, failure))
+    }
+
+    /// Runs an ISO 18013-5 session with the wallet whose `mdoc:` engagement was scanned
+    /// and judges its answer as of `now` (FORMAT.md section 11.8): the request names
+    /// what the gate's requirement needs, the portrait and the card's dates, signed with
+    /// this gate's reader key and certificate (ReaderAuth); the answer must chain to an
+    /// IACA of the synced trust list, match its digests, be valid now and be signed by
+    /// the card's device key over this session. A gate without a valid reader
+    /// certificate starts no session and says so (an error, not a verdict).
+    pub fn check_mdoc(
+        &self,
+        loaded: &Loaded,
+        text: &str,
+        now: i64,
+        clock_is_real: bool,
+        allow_remote: bool,
+        cancel: &Arc<AtomicBool>,
+    ) -> Result<(Verdict, Option<SessionFailure>)> {
+        use tuaton_common::error::MdocError;
+        use tuaton_common::mdoc_session::{Engagement, ReaderSession, Transport, MAX_MESSAGE};
+        let Ok(engagement) = Engagement::parse(text) else {
+            let v = self.with_context(loaded, now, None, |ctx| {
+                verify::rejected(ctx, verify::Reason::Malformed)
+            })?;
+            self.record(&v, now, clock_is_real, None)?;
+            return Ok((v, None));
+        };
+        let signer = self.reader_signer(loaded, now)?;
+        let requested = tuaton_common::mdoc_gate::request_for(self.policy.require);
+        let session_end = std::time::Instant::now()
+            + std::time::Duration::from_secs(tuaton_common::session::GATE_SESSION_SECS);
+        let link = match &engagement.transport {
+            Some(Transport::Socket { addr }) => {
+                if let Err(e) = transport::check_allowed(addr, allow_remote) {
+                    return self.refuse_link(loaded, now, clock_is_real, e);
+                }
+                transport::connect(addr, allow_remote, session_end, cancel.clone())
+                    .map_err(|e| e.to_string())
+            }
+            Some(Transport::Ble { .. }) => {
+                let e = crate::GateError::Transport {
+                    what: "ISO 18013-5 over Bluetooth LE".into(),
+                    reason: "this gate reads mdocs over the socket transport only".into(),
+                };
+                return self.refuse_link(loaded, now, clock_is_real, e);
+            }
+            None => {
+                Err("the engagement names no way to reach the phone that this gate speaks".into())
+            }
+        };
+        let iacas = loaded.trust.iaca_list();
+        let answer = link
+            .map_err(|why| {
+                tuaton_common::Error::Session(tuaton_common::error::SessionError::Link(why))
+            })
+            .and_then(|mut link| {
+                let e_reader = p256::SecretKey::random(&mut rand::rngs::OsRng);
+                let (mut session, first) = ReaderSession::start(
+                    &engagement,
+                    &e_reader,
+                    tuaton_common::mdoc::DOC_TYPE,
+                    &requested,
+                    Some(&signer),
+                )?;
+                tuaton_common::link::send_message(&mut link, &first)?;
+                tuaton_common::link::Link::expect_within(
+                    &mut link,
+                    tuaton_common::session::CONSENT_WAIT_SECS,
+                );
+                let m = tuaton_common::link::recv_message(&mut link, MAX_MESSAGE)?;
+                let checked = session.finish(&m, &iacas, now);
+                // Section 9.1.1.4: the reader ends the session (status 20); the wallet
+                // may already be gone, which changes nothing.
+                tuaton_common::link::send_message(&mut link, &ReaderSession::end()).ok();
+                Ok(checked)
+            });
+        let failed = |f: SessionFailure| -> Result<(Verdict, Option<SessionFailure>)> {
+            Ok((
+                self.with_context(loaded, now, None, |ctx| verify::session_failed(ctx))?,
+                Some(f),
+            ))
+        };
+        let (v, failure) = match answer {
+            Err(e) => failed(SessionFailure::of(&e))?,
+            Ok(Err(tuaton_common::Error::Mdoc(MdocError::Declined(_)))) => {
+                failed(SessionFailure::Declined)?
+            }
+            Ok(Err(e @ tuaton_common::Error::Mdoc(MdocError::Session(_)))) => {
+                failed(SessionFailure::Protocol(e.to_string()))?
+            }
+            Ok(checked) => (
+                self.with_context(loaded, now, None, |ctx| {
+                    verify::verify_mdoc(&checked, &requested, ctx)
+                })?,
+                None,
             ),
         };
         self.record(&v, now, clock_is_real, failure.as_ref())?;

@@ -68,6 +68,10 @@ pub enum GateError {
     /// An image held no readable QR code (nor, where one was wanted, a boarding pass).
     #[error("no ID QR code found in {0}")]
     NoQr(String),
+    /// The gate's ISO 18013-5 reader certificate is missing, does not check, or is not
+    /// for this gate's reader key.
+    #[error("reader certificate: {0}")]
+    ReaderCertificate(String),
     /// The command line asks for something inconsistent or impossible.
     #[error("{0}")]
     Usage(String),
@@ -93,6 +97,7 @@ impl tuaton_cli::Hint for GateError {
             GateError::NoTerminal => "run it in a terminal, or use `tuaton-verifier check` from scripts",
             GateError::StoreDamaged(_) => "move --home aside and sync again with --expect-root",
             GateError::NoQr(_) => "use a sharper, well-lit image of the QR code or boarding pass",
+            GateError::ReaderCertificate(_) => "print this gate's key with `tuaton-verifier reader-key`, get a reader certificate for it from the airport authority, then install it with `tuaton-verifier reader-cert FILE`",
             GateError::Usage(_) => "check the command line with --help",
         }
     }

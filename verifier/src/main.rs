@@ -107,6 +107,19 @@ enum Cmd {
         #[arg(long)]
         plain: bool,
     },
+    /// Print this gate's ISO 18013-5 reader key (made on first use), for the airport
+    /// authority's `tuaton-issuer reader-cert --public-key`.
+    ReaderKey {
+        /// Make a new key (the installed reader certificate is dropped with the old one).
+        #[arg(long)]
+        new: bool,
+    },
+    /// Install the reader certificate issued for this gate's reader key (PEM): checked
+    /// against the synced trust list's reader CAs. Every mdoc request is signed with it.
+    ReaderCert {
+        /// The certificate file (PEM).
+        file: PathBuf,
+    },
     /// Print the audit log (or change whether it keeps personal data).
     Audit {
         /// Keep names and citizen IDs in new audit records (`on`), or not (`off`, the default).
@@ -258,6 +271,53 @@ fn run(cli: &Cli) -> anyhow::Result<Outcome> {
             Ok(Outcome::Done)
         }
         Cmd::Audit { personal_data } => audit(cli, &home, personal_data.as_deref()),
+        Cmd::ReaderKey { new } => {
+            let gate = open_gate(cli, &home, true)?;
+            let key = hex::encode(gate.reader_key(*new)?);
+            if cli.json {
+                out(&serde_json::json!({ "public_key": key }).to_string())?;
+            } else {
+                out(&key)?;
+                eprintln!("This gate's reader key. The airport authority certifies it with `tuaton-issuer reader-cert --public-key {key} ...`; install the certificate with `tuaton-verifier reader-cert FILE`.");
+            }
+            Ok(Outcome::Done)
+        }
+        Cmd::ReaderCert { file } => {
+            let gate = open_gate(cli, &home, false)?;
+            let loaded = gate.load()?;
+            let pem = tuaton_cli::read_bounded(file, tuaton_verifier::MAX_READER_CERT)
+                .map_err(|source| GateError::Io {
+                    path: file.display().to_string(),
+                    source,
+                })?
+                .ok_or_else(|| GateError::TooLarge {
+                    what: file.display().to_string(),
+                    max: tuaton_verifier::MAX_READER_CERT,
+                })?;
+            let c =
+                gate.install_reader_certificate(&String::from_utf8_lossy(&pem), &loaded, now)?;
+            let allowed: Vec<String> = c
+                .allowed
+                .iter()
+                .flat_map(|(ns, ids)| ids.iter().map(move |id| format!("{ns}/{id}")))
+                .collect();
+            if cli.json {
+                out(&serde_json::json!({
+                    "subject": c.subject,
+                    "not_after": format_rfc3339(c.not_after),
+                    "allowed": allowed,
+                })
+                .to_string())?;
+            } else {
+                out(&format!(
+                    "Reader certificate installed: \"{}\", valid until {}; it may request {} elements.",
+                    tuaton_common::text::for_display(&c.subject),
+                    format_rfc3339(c.not_after),
+                    allowed.len()
+                ))?;
+            }
+            Ok(Outcome::Done)
+        }
     }
 }
 

@@ -32,6 +32,22 @@ pub struct StatusReport {
     pub keys: Vec<KeyRow>,
     /// Status lists.
     pub status_lists: Vec<StatusRow>,
+    /// The mdoc IACA certificates the trust list carries: (issuer, subject).
+    pub iacas: Vec<(u32, String)>,
+    /// This gate's ISO 18013-5 reader certificate: its subject and expiry (RFC 3339), or
+    /// why it does not serve; `None` when none is installed.
+    pub reader_certificate: Option<ReaderRow>,
+}
+
+/// The gate's reader certificate.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ReaderRow {
+    /// Its subject, when it checks.
+    pub subject: Option<String>,
+    /// Its expiry (RFC 3339), when it checks.
+    pub not_after: Option<String>,
+    /// Why it does not serve, when it does not.
+    pub problem: Option<String>,
 }
 
 /// One issuer.
@@ -119,6 +135,25 @@ impl StatusReport {
                     valid_until: c.valid_until.map(format_rfc3339),
                 })
                 .collect(),
+            iacas: loaded
+                .trust
+                .iacas
+                .iter()
+                .map(|(i, c)| (*i, c.subject().to_owned()))
+                .collect(),
+            reader_certificate: match gate.reader_certificate(loaded, now) {
+                Ok(None) => None,
+                Ok(Some(c)) => Some(ReaderRow {
+                    subject: Some(c.subject),
+                    not_after: Some(format_rfc3339(c.not_after)),
+                    problem: None,
+                }),
+                Err(e) => Some(ReaderRow {
+                    subject: None,
+                    not_after: None,
+                    problem: Some(e.to_string()),
+                }),
+            },
         })
     }
 
@@ -148,6 +183,27 @@ impl StatusReport {
                 "  status list {}-{}: {} entries, {} revoked\n",
                 l.issuer, l.list, l.entries, l.revoked
             ));
+        }
+        for (i, subject) in &self.iacas {
+            s.push_str(&format!(
+                "  mdoc IACA of issuer {i}: {}\n",
+                tuaton_common::text::for_display(subject)
+            ));
+        }
+        match &self.reader_certificate {
+            None => s.push_str("  reader certificate: none (mdoc engagements cannot be read)\n"),
+            Some(ReaderRow {
+                subject: Some(sub),
+                not_after: Some(t),
+                ..
+            }) => s.push_str(&format!(
+                "  reader certificate: {}, valid until {t}\n",
+                tuaton_common::text::for_display(sub)
+            )),
+            Some(r) => s.push_str(&format!(
+                "  reader certificate: NOT USABLE: {}\n",
+                r.problem.as_deref().unwrap_or("-")
+            )),
         }
         s.trim_end().to_owned()
     }

@@ -23,7 +23,8 @@ pub const HISTORY: usize = 50;
 pub enum Scan<'a> {
     /// A QR presentation (`TT1:`, or anything else the engine will judge).
     Presentation(&'a str),
-    /// A session engagement (`TTB1:`): the gate connects to the phone.
+    /// A session engagement (`TTB1:`, or an ISO 18013-5 `mdoc:`): the gate connects to
+    /// the phone.
     Engagement(&'a str),
     /// An IATA boarding pass (BCBP).
     BoardingPass(&'a str),
@@ -37,7 +38,9 @@ impl<'a> Scan<'a> {
             None
         } else if tuaton_common::bcbp::looks_like_pass(text) {
             Some(Scan::BoardingPass(text))
-        } else if tuaton_common::session::Engagement::is_engagement(t) {
+        } else if tuaton_common::session::Engagement::is_engagement(t)
+            || t.starts_with(tuaton_common::mdoc_session::SCHEME)
+        {
             Some(Scan::Engagement(t))
         } else {
             Some(Scan::Presentation(text))

@@ -148,16 +148,25 @@ pub struct IsoEngagement {
 }
 
 impl IsoEngagement {
-    /// A fresh engagement (a new ephemeral key) for `listener`.
-    pub fn new(listener: Listener) -> IsoEngagement {
+    /// A fresh engagement (a new ephemeral key) for `listener`, which the engagement
+    /// names as its retrieval method (`how`), so a reader that scans it knows where to go.
+    pub fn new(listener: Listener, how: &Transport) -> Result<IsoEngagement> {
+        if matches!(how, Transport::Ble { .. }) {
+            // This wallet's GATT service is tuaton's own, not 18013-5's (section 8.3.3.1):
+            // a standard reader could not use it, so no engagement promises it.
+            return Err(WalletError::Usage(
+                "ISO 18013-5 over Bluetooth LE is not available in this wallet: use --transport socket:HOST:PORT".into(),
+            ));
+        }
         let e_device = p256::SecretKey::random(&mut OsRng);
-        let engagement = tuaton_common::mdoc_session::Engagement::new(&e_device.public_key());
-        IsoEngagement {
+        let engagement =
+            tuaton_common::mdoc_session::Engagement::with_transport(&e_device.public_key(), how);
+        Ok(IsoEngagement {
             text: engagement.to_uri(),
             engagement,
             e_device,
             listener,
-        }
+        })
     }
 
     /// Waits for a reader, reads its request and judges who asks (`policy`), shows it

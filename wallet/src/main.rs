@@ -847,7 +847,8 @@ fn engage_iso(
     allow_unverified: bool,
 ) -> anyhow::Result<()> {
     use tuaton_wallet::engage::{IsoEngagement, Listener, ReaderPolicy};
-    let mut cas = vec![];
+    // The issuer's signed trust list names the reader CAs; --reader-ca adds others.
+    let mut cas = w.reader_cas()?;
     for f in reader_ca {
         let pem = tuaton_cli::read_bounded(f, 64 * 1024)
             .and_then(|b| b.ok_or_else(|| std::io::Error::other("larger than 64 KiB")))
@@ -861,7 +862,7 @@ fn engage_iso(
         }
     }
     let (listener, how) = Listener::open(transport)?;
-    let e = IsoEngagement::new(listener);
+    let e = IsoEngagement::new(listener, &how)?;
     if text {
         out(&e.text)?;
         if let tuaton_common::session::Transport::Socket { addr } = &how {

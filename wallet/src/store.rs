@@ -67,6 +67,7 @@ pub struct Unlocked<'a> {
 
 const META: &str = "meta";
 const VAULT: &str = "vault";
+const READER_CAS: &str = "reader-cas";
 const STORE_KEY_AAD: &[u8] = b"tuaton wallet store key";
 
 fn rnd<const N: usize>() -> [u8; N] {
@@ -264,6 +265,22 @@ pub struct HeldIssuer {
     pub name: String,
 }
 
+impl Wallet {
+    /// The reader CA certificates of the trust list the card came with (none for a card
+    /// imported without a bundle): the readers `engage --iso` answers.
+    pub fn reader_cas(&self) -> Result<Vec<tuaton_common::mdoc::Iaca>> {
+        let Some(b) = self.db.open_tree(VAULT)?.get(READER_CAS)? else {
+            return Ok(vec![]);
+        };
+        let damaged = || WalletError::StoreDamaged("the stored reader CAs");
+        tuaton_common::lp::split(&b)
+            .ok_or_else(damaged)?
+            .iter()
+            .map(|d| tuaton_common::mdoc::Iaca::from_der(d).map_err(|_| damaged()))
+            .collect()
+    }
+}
+
 impl HeldIssuer {
     /// The issuer `id` of a verified trust state.
     pub fn of(state: &TrustState, id: u32) -> Result<HeldIssuer> {
@@ -432,6 +449,24 @@ impl Unlocked<'_> {
                 self.encrypt("issuer", &serde_json::to_vec(o).expect("serialisable")),
             ),
             None if replace => batch.remove("issuer"),
+            None => {}
+        }
+        // The reader CAs of the issuer's signed trust list, for `engage --iso`. Public
+        // certificates, kept readable without the PIN: the wallet judges who asks before
+        // it asks for the PIN.
+        let reader_cas = bundle.map(|s| {
+            tuaton_common::lp::length_prefixed(
+                s.trust_list
+                    .list
+                    .anchors
+                    .iter()
+                    .filter(|a| a.role == tuaton_common::trust::AnchorRole::ReaderCa)
+                    .map(|a| a.certificate.as_slice()),
+            )
+        });
+        match reader_cas {
+            Some(b) => batch.insert(READER_CAS, b),
+            None if replace => batch.remove(READER_CAS),
             None => {}
         }
         self.w.db.open_tree(VAULT)?.apply_batch(batch)?;

@@ -1,0 +1,269 @@
+//! The gate as an ISO 18013-5 reader, through the real binaries over the socket
+//! transport: the airport authority certifies the gate's reader key (`tuaton-issuer
+//! reader-cert`), the gate installs the certificate, the citizen's wallet shows an `mdoc:`
+//! engagement (`engage --iso`), and `tuaton-verifier check` runs the session with reader
+//! authentication and judges the answer against the IACAs of the signed trust list: the
+//! same verdict, reasons, audit and boarding-pass pairing as any presentation.
+use p256::elliptic_curve::sec1::ToEncodedPoint as _;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
+use tuaton_common::mdoc_gate::request_for;
+use tuaton_common::sample;
+use tuaton_common::verify::Requirement;
+use tuaton_tests::*;
+
+/// `--allow` for every element a gate with `require` asks for.
+fn allow(require: Requirement) -> String {
+    request_for(require)
+        .iter()
+        .flat_map(|(ns, ids)| ids.iter().map(move |id| format!("{ns}/{id}")))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The gate's reader key certified by the issuer of `w` (the airport authority here),
+/// allowing what a flight gate asks; the certificate's path.
+fn certify_gate(w: &World, name: &str) -> String {
+    let key = w.gate(&["reader-key"]);
+    assert_eq!(key.code, 0, "{}", key.stderr);
+    let out = w.p(&format!("{name}.pem"));
+    let r = w.issuer(&[
+        "reader-cert",
+        "--public-key",
+        key.stdout.trim(),
+        "--name",
+        name,
+        "--allow",
+        &allow(Requirement::Flight),
+        "--days",
+        "7",
+        "--out",
+        &out,
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    out
+}
+
+/// An issuer, a gate certified as a reader and synced, and a wallet with a P-256 card
+/// imported against a bundle that carries the reader CA.
+fn world() -> World {
+    let w = World::new();
+    w.issuer(&["init", "--name", "DOPA Bangkok"]).ok();
+    let cert = certify_gate(&w, "BKK gate 12");
+    let v: serde_json::Value = serde_json::from_str(sample::RECORDS[0]).unwrap();
+    let rec = w.record("somchai", &v, sample::PORTRAIT_A);
+    w.enroll_with("wallet", &rec, &["--key-type", "p256"]);
+    w.sync(None).ok();
+    let r = w.gate(&["reader-cert", &cert]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("BKK gate 12"), "{}", r.stdout);
+    w
+}
+
+/// `engage --iso` of wallet `name` in `w`, with `extra`; the process and its `mdoc:` text.
+fn engage(w: &World, name: &str, extra: &[&str]) -> (Child, String) {
+    let mut c = Command::new(bin("tuaton-wallet"))
+        .args(["--home", &w.p(name), "--pin-stdin", "engage", "--iso"])
+        .args(["--transport", "socket:127.0.0.1:0", "--text"])
+        .args(extra)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    c.stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{PIN}\n").as_bytes())
+        .unwrap();
+    let mut lines = BufReader::new(c.stdout.take().unwrap()).lines();
+    let uri = lines.next().unwrap().unwrap();
+    // The rest of standard output (the socket address) is read to its end, so the
+    // wallet never writes to a closed pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    (c, uri)
+}
+
+/// The gate (`g`) checks the engagement of wallet `name` in `w`: the gate's exit code and
+/// JSON verdict, and the wallet's exit code and standard error.
+fn check(
+    w: &World,
+    name: &str,
+    g: &World,
+    wallet_args: &[&str],
+    gate_args: &[&str],
+) -> (Run, serde_json::Value, i32, String) {
+    let (c, uri) = engage(w, name, wallet_args);
+    assert!(uri.starts_with("mdoc:"), "{uri}");
+    let mut a = vec!["--json", "check", &uri];
+    a.extend_from_slice(gate_args);
+    let r = g.gate(&a);
+    let v = serde_json::from_str(&r.stdout).unwrap_or(serde_json::Value::Null);
+    let out = c.wait_with_output().unwrap();
+    (
+        r,
+        v,
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_gate_reads_a_tuaton_mdoc_with_reader_authentication_and_shows_a_valid_verdict() {
+    let w = world();
+    let (r, v, wallet, err) = check(&w, "wallet", &w, &[], &[]);
+    assert_eq!(r.code, 0, "{}\n{}\n{err}", r.stdout, r.stderr);
+    assert_eq!(wallet, 0, "{err}");
+    // The wallet took the reader CA from the signed trust list, and showed who asks.
+    assert!(
+        err.contains("Verified reader") && err.contains("BKK gate 12"),
+        "{err}"
+    );
+    assert_eq!(v["verdict"], "valid", "{v}");
+    assert_eq!(v["issuer"], "DOPA Bangkok");
+    assert_eq!(v["claims"]["given_name_en"], "Somchai");
+    assert_eq!(v["claims"]["citizen_id"], "1103700012346");
+    assert_eq!(v["warnings"], serde_json::json!(["status_unchecked"]));
+    // The portrait came with it, for staff to compare with the face.
+    assert_eq!(
+        v["claims"]["portrait_bytes"],
+        sample::PORTRAIT_A.len(),
+        "{v}"
+    );
+    // Audited like any check.
+    let audit = w.gate(&["--json", "audit"]).ok();
+    assert!(audit.contains("\"valid\""), "{audit}");
+}
+
+#[test]
+fn an_mdoc_verdict_pairs_with_the_boarding_pass_like_any_other() {
+    let w = world();
+    let today = thai_day_of_year_now();
+    let pass = boarding_pass("JAIDEE/SOMCHAI MR", today);
+    let (r, v, _, err) = check(&w, "wallet", &w, &[], &["--boarding-pass", &pass]);
+    assert_eq!(r.code, 0, "{}\n{}\n{err}", r.stdout, r.stderr);
+    assert_eq!(v["boarding_pass"]["name_match"], "exact", "{v}");
+    let other = boarding_pass("JAIDEE/SOMSAK MR", today);
+    let (r, v, _, _) = check(&w, "wallet", &w, &[], &["--boarding-pass", &other]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert_eq!(v["verdict"], "rejected");
+}
+
+#[test]
+fn attack_an_mdoc_whose_signer_chains_to_no_iaca_of_the_trust_list_is_refused() {
+    // The card comes from another issuer, whose IACA this gate's trust list does not
+    // carry (its iaca.pem could be put in any mirror: the gate never reads it).
+    let w = world();
+    let other = World::new();
+    other.issuer(&["init", "--name", "Forger Office"]).ok();
+    let v: serde_json::Value = serde_json::from_str(sample::RECORDS[0]).unwrap();
+    let rec = other.record("somchai", &v, sample::PORTRAIT_A);
+    other.enroll_with("forged", &rec, &["--key-type", "p256"]);
+    std::fs::copy(other.path("bundle/iaca.pem"), w.path("bundle/iaca.pem")).unwrap();
+    w.sync(None).ok();
+    // The forged wallet does not know this gate's reader CA: the citizen overrides.
+    let (r, v, _, err) = check(&other, "forged", &w, &["--allow-unverified-reader"], &[]);
+    assert_eq!(r.code, 1, "{}\n{}\n{err}", r.stdout, r.stderr);
+    assert_eq!(
+        v["reasons"],
+        serde_json::json!(["unknown_issuer_key"]),
+        "{v}"
+    );
+    assert_eq!(v["claims"], serde_json::json!({}), "nothing shown: {v}");
+}
+
+#[test]
+fn attack_a_wallet_that_does_not_trust_the_gate_declines_and_the_gate_says_so() {
+    // A card imported before the reader CA existed: the wallet cannot verify the gate.
+    let w = World::new();
+    w.issuer(&["init", "--name", "DOPA Bangkok"]).ok();
+    let v: serde_json::Value = serde_json::from_str(sample::RECORDS[0]).unwrap();
+    let rec = w.record("somchai", &v, sample::PORTRAIT_A);
+    w.enroll_with("wallet", &rec, &["--key-type", "p256"]);
+    let cert = certify_gate(&w, "BKK gate 12");
+    w.publish();
+    w.sync(None).ok();
+    assert_eq!(w.gate(&["reader-cert", &cert]).code, 0);
+    let (r, v, wallet, err) = check(&w, "wallet", &w, &[], &[]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(v["reasons"], serde_json::json!(["session_failed"]), "{v}");
+    assert_eq!(wallet, 2, "{err}");
+    assert!(
+        err.contains("not certified by a trusted reader CA"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_gate_without_a_reader_certificate_starts_no_session_and_says_what_to_do() {
+    let w = World::new();
+    w.issuer(&["init", "--name", "DOPA Bangkok"]).ok();
+    let v: serde_json::Value = serde_json::from_str(sample::RECORDS[0]).unwrap();
+    let rec = w.record("somchai", &v, sample::PORTRAIT_A);
+    w.enroll_with("wallet", &rec, &["--key-type", "p256"]);
+    w.sync(None).ok();
+    let (mut c, uri) = engage(&w, "wallet", &[]);
+    let r = w.gate(&["check", &uri]);
+    c.kill().ok();
+    c.wait().ok();
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("no reader certificate"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("tuaton-verifier reader-key"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn reader_cert_refuses_a_certificate_for_another_key_or_from_an_unknown_ca() {
+    let w = World::new();
+    w.issuer(&["init", "--name", "DOPA Bangkok"]).ok();
+    w.gate(&["reader-key"]).ok();
+    // Certified, but for another key than this gate's.
+    let other = p256::SecretKey::random(&mut rand::rngs::OsRng);
+    let public = hex::encode(other.public_key().to_encoded_point(true).as_bytes());
+    let r = w.issuer(&[
+        "reader-cert",
+        "--public-key",
+        &public,
+        "--name",
+        "stolen",
+        "--allow",
+        "org.iso.23220.1/portrait",
+        "--out",
+        &w.p("other.pem"),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    w.publish();
+    w.sync(None).ok();
+    let r = w.gate(&["reader-cert", &w.p("other.pem")]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("for another key"), "{}", r.stderr);
+    // Certified for this gate by a CA the trust list does not carry.
+    let second = World::new();
+    second.issuer(&["init", "--name", "Elsewhere"]).ok();
+    let key = w.gate(&["reader-key"]).ok();
+    let r = second.issuer(&[
+        "reader-cert",
+        "--public-key",
+        key.trim(),
+        "--name",
+        "rogue",
+        "--allow",
+        "org.iso.23220.1/portrait",
+        "--out",
+        &w.p("rogue.pem"),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = w.gate(&["reader-cert", &w.p("rogue.pem")]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("not certified by a trusted reader CA"),
+        "{}",
+        r.stderr
+    );
+    // Nothing was installed.
+    let s = w.gate(&["status"]).ok();
+    assert!(s.contains("reader certificate: none"), "{s}");
+}
