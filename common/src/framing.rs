@@ -86,6 +86,70 @@ impl Reassembler {
     }
 }
 
+/// ISO 18013-5's own BLE framing (section 8.3.3.1.1.6): each write is one byte, 0x01
+/// (more follows) or 0x00 (last), then the message's next bytes; no sequence number, as
+/// GATT delivers writes and notifications in order. The mdoc session over BLE speaks it,
+/// so standard readers and wallets understand tuaton's.
+pub fn chunk_iso(msg: &[u8], mtu: usize) -> Vec<Vec<u8>> {
+    let room = mtu.max(MIN_MTU) - 3 - 1;
+    let parts: Vec<&[u8]> = if msg.is_empty() {
+        vec![&[][..]]
+    } else {
+        msg.chunks(room).collect()
+    };
+    let n = parts.len();
+    parts
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let mut c = Vec::with_capacity(p.len() + 1);
+            c.push(if i + 1 < n { 0x01 } else { 0x00 });
+            c.extend_from_slice(p);
+            c
+        })
+        .collect()
+}
+
+/// Reassembles [`chunk_iso`] chunks into one message of at most `limit` bytes.
+#[derive(Debug)]
+pub struct IsoReassembler {
+    buf: Vec<u8>,
+    limit: usize,
+}
+
+impl IsoReassembler {
+    /// A reassembler that refuses messages over `limit` bytes.
+    pub fn new(limit: usize) -> Self {
+        IsoReassembler {
+            buf: Vec::new(),
+            limit,
+        }
+    }
+
+    /// Takes one chunk; returns the message when the last chunk arrives.
+    pub fn push(&mut self, c: &[u8]) -> Result<Option<Vec<u8>>> {
+        let [flag, data @ ..] = c else {
+            return Err(SessionError::ChunkTooShort.into());
+        };
+        if *flag > 1 {
+            return Err(SessionError::ChunkFlag(*flag).into());
+        }
+        // As for tuaton's framing: a chunk that carries nothing and is not the last would
+        // hold the other side without progress.
+        if *flag == 1 && data.is_empty() {
+            return Err(SessionError::ChunkEmpty.into());
+        }
+        if self.buf.len() + data.len() > self.limit {
+            return Err(SessionError::MessageTooLarge(self.limit).into());
+        }
+        self.buf.extend_from_slice(data);
+        if *flag == 0 {
+            return Ok(Some(std::mem::take(&mut self.buf)));
+        }
+        Ok(None)
+    }
+}
+
 /// A stream (TCP) carries each chunk behind its 2-byte big-endian length.
 pub fn stream_frame(chunk: &[u8]) -> Vec<u8> {
     let mut v = Vec::with_capacity(chunk.len() + 2);
@@ -98,6 +162,31 @@ pub fn stream_frame(chunk: &[u8]) -> Vec<u8> {
 mod tests {
     use super::*;
     use crate::error::Error;
+
+    #[test]
+    fn iso_chunks_carry_the_flag_alone_and_reassemble_within_the_limit() {
+        let msg: Vec<u8> = (0..1000u32).map(|i| i as u8).collect();
+        let chunks = chunk_iso(&msg, 185);
+        assert!(chunks.iter().all(|c| c.len() <= 182));
+        assert_eq!(chunks.last().unwrap()[0], 0);
+        assert!(chunks[..chunks.len() - 1].iter().all(|c| c[0] == 1));
+        let mut r = IsoReassembler::new(1000);
+        let mut out = None;
+        for c in &chunks {
+            out = r.push(c).unwrap();
+        }
+        assert_eq!(out.unwrap(), msg);
+        // One byte over the limit, an unknown flag, an empty middle chunk: refused.
+        let mut r = IsoReassembler::new(999);
+        let e = chunks.iter().find_map(|c| r.push(c).err()).unwrap();
+        assert!(matches!(
+            e,
+            Error::Session(SessionError::MessageTooLarge(999))
+        ));
+        assert!(IsoReassembler::new(10).push(&[2, 1]).is_err());
+        assert!(IsoReassembler::new(10).push(&[1]).is_err());
+        assert!(IsoReassembler::new(10).push(&[]).is_err());
+    }
 
     #[test]
     fn attack_dribbling_empty_chunks_ends_the_message() {

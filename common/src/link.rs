@@ -43,6 +43,42 @@ pub fn recv_message(link: &mut dyn Link, limit: usize) -> Result<Vec<u8>> {
     }
 }
 
+/// How a link's messages are cut into chunks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Framing {
+    /// tuaton's: flag and sequence byte (FORMAT.md section 8); every tuaton session, and
+    /// the mdoc session over the test socket.
+    Tuaton,
+    /// ISO 18013-5's BLE framing, the flag alone ([`framing::chunk_iso`]): the mdoc
+    /// session over Bluetooth LE.
+    Iso,
+}
+
+/// Sends `msg` in `framing`; returns the number of writes.
+pub fn send_framed(link: &mut dyn Link, msg: &[u8], framing: Framing) -> Result<usize> {
+    if framing == Framing::Tuaton {
+        return send_message(link, msg);
+    }
+    let chunks = framing::chunk_iso(msg, link.mtu());
+    for c in &chunks {
+        link.send(c)?;
+    }
+    Ok(chunks.len())
+}
+
+/// Receives one whole message of at most `limit` bytes in `framing`.
+pub fn recv_framed(link: &mut dyn Link, limit: usize, framing: Framing) -> Result<Vec<u8>> {
+    if framing == Framing::Tuaton {
+        return recv_message(link, limit);
+    }
+    let mut r = framing::IsoReassembler::new(limit);
+    loop {
+        if let Some(m) = r.push(&link.recv()?)? {
+            return Ok(m);
+        }
+    }
+}
+
 /// What can go wrong on an in-memory link (tests).
 #[derive(Clone, Debug, Default)]
 pub struct Faults {

@@ -1088,6 +1088,116 @@ mod tests {
     }
 
     #[test]
+    fn the_engagement_names_where_the_wallet_is_and_a_reader_takes_what_it_speaks() {
+        let key = secret(11).public_key();
+        for t in [
+            Transport::Socket {
+                addr: "127.0.0.1:4000".into(),
+            },
+            Transport::Socket {
+                addr: "[::1]:4000".into(),
+            },
+            Transport::Ble { service: [7; 16] },
+        ] {
+            let e = Engagement::with_transport(&key, &t);
+            assert_eq!(Engagement::parse(&e.to_uri()).unwrap().transport, Some(t));
+        }
+        assert_eq!(
+            Engagement::parse(&Engagement::new(&key).to_uri())
+                .unwrap()
+                .transport,
+            None
+        );
+        let with_methods = |methods: Vec<Value>| {
+            let mut v = cbor::decode(&Engagement::new(&key).bytes).unwrap();
+            if let Value::Map(m) = &mut v {
+                m.push((Value::Integer(2.into()), Value::Array(methods)));
+            }
+            use base64::Engine as _;
+            format!(
+                "mdoc:{}",
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(cbor::encode(&v))
+            )
+        };
+        let int = |i: i64| Value::Integer(i.into());
+        // NFC first, then BLE in central client mode only: neither is spoken; the socket is.
+        let skip = with_methods(vec![
+            Value::Array(vec![int(1), int(1), Value::Map(vec![])]),
+            Value::Array(vec![
+                int(2),
+                int(1),
+                Value::Map(vec![
+                    (int(0), Value::Bool(false)),
+                    (int(1), Value::Bool(true)),
+                ]),
+            ]),
+            Value::Array(vec![
+                int(-10),
+                int(1),
+                Value::Map(vec![(int(0), text("127.0.0.1")), (int(1), int(9))]),
+            ]),
+        ]);
+        assert_eq!(
+            Engagement::parse(&skip).unwrap().transport,
+            Some(Transport::Socket {
+                addr: "127.0.0.1:9".into()
+            })
+        );
+        // Malformed methods refuse the engagement.
+        for bad in [
+            vec![int(2)],
+            vec![Value::Array(vec![
+                int(2),
+                int(1),
+                Value::Map(vec![(int(0), Value::Bool(true))]),
+            ])],
+            vec![Value::Array(vec![
+                int(-10),
+                int(1),
+                Value::Map(vec![(int(1), int(70_000))]),
+            ])],
+            vec![Value::Array(vec![int(1), int(1), Value::Map(vec![])]); 9],
+        ] {
+            assert!(Engagement::parse(&with_methods(bad)).is_err());
+        }
+    }
+
+    #[test]
+    fn a_whole_session_crosses_a_ble_link_in_18013_5_framing_at_the_smallest_mtu() {
+        use crate::link::{memory_pair, recv_framed, send_framed, Faults, Framing};
+        let w = world();
+        let e_device = secret(11);
+        let engagement = Engagement::with_transport(
+            &e_device.public_key(),
+            &Transport::Ble { service: [3; 16] },
+        );
+        let scanned = Engagement::parse(&engagement.to_uri()).unwrap();
+        let (mut reader, mut wallet) = memory_pair(23, Faults::default(), Faults::default());
+        let (mut r, establishment) =
+            ReaderSession::start(&scanned, &secret(12), DOC_TYPE, &flight(), Some(&w.reader))
+                .unwrap();
+        send_framed(&mut reader, &establishment, Framing::Iso).unwrap();
+        let got = recv_framed(&mut wallet, MAX_MESSAGE, Framing::Iso).unwrap();
+        let (mut d, received) = DeviceSession::accept(
+            &engagement,
+            &e_device,
+            &got,
+            std::slice::from_ref(&w.reader_ca),
+            NOW,
+        )
+        .unwrap();
+        let answer = d.answer(&w.issued, &received.request, &w.device).unwrap();
+        // 19 bytes of message per write at MTU 23: the flag is the only header.
+        let writes = send_framed(&mut wallet, &answer, Framing::Iso).unwrap();
+        assert_eq!(writes, answer.len().div_ceil(19));
+        let got = recv_framed(&mut reader, MAX_MESSAGE, Framing::Iso).unwrap();
+        let v = r
+            .finish(&got, std::slice::from_ref(&w.iaca), NOW + 60)
+            .unwrap();
+        assert_eq!(v.elements.len(), 3);
+    }
+
+    #[test]
     fn a_replayed_or_altered_session_message_does_not_open() {
         let w = world();
         let e_device = secret(11);

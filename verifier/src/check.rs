@@ -259,25 +259,45 @@ impl Gate {
         let requested = tuaton_common::mdoc_gate::request_for(self.policy.require);
         let session_end = std::time::Instant::now()
             + std::time::Duration::from_secs(tuaton_common::session::GATE_SESSION_SECS);
-        let link = match &engagement.transport {
-            Some(Transport::Socket { addr }) => {
-                if let Err(e) = transport::check_allowed(addr, allow_remote) {
+        use tuaton_common::link::{recv_framed, send_framed, Framing, Link};
+        // Over BLE, 18013-5's own framing (section 8.3.3.1.1.6); over the test socket,
+        // tuaton's (FORMAT.md section 11.7).
+        let (link, framing): (std::result::Result<Box<dyn Link>, String>, Framing) =
+            match &engagement.transport {
+                Some(Transport::Socket { addr }) => {
+                    if let Err(e) = transport::check_allowed(addr, allow_remote) {
+                        return self.refuse_link(loaded, now, clock_is_real, e);
+                    }
+                    (
+                        transport::connect(addr, allow_remote, session_end, cancel.clone())
+                            .map(|l| Box::new(l) as Box<dyn Link>)
+                            .map_err(|e| e.to_string()),
+                        Framing::Tuaton,
+                    )
+                }
+                #[cfg(feature = "ble")]
+                Some(Transport::Ble { service }) => (
+                    crate::ble::connect(*service, transport::TIMEOUT)
+                        .map(|l| Box::new(l) as Box<dyn Link>)
+                        .map_err(|e| e.to_string()),
+                    Framing::Iso,
+                ),
+                #[cfg(not(feature = "ble"))]
+                Some(Transport::Ble { .. }) => {
+                    let e = crate::GateError::Transport {
+                        what: "Bluetooth LE".into(),
+                        reason: transport::NO_BLE.into(),
+                    };
                     return self.refuse_link(loaded, now, clock_is_real, e);
                 }
-                transport::connect(addr, allow_remote, session_end, cancel.clone())
-                    .map_err(|e| e.to_string())
-            }
-            Some(Transport::Ble { .. }) => {
-                let e = crate::GateError::Transport {
-                    what: "ISO 18013-5 over Bluetooth LE".into(),
-                    reason: "this gate reads mdocs over the socket transport only".into(),
-                };
-                return self.refuse_link(loaded, now, clock_is_real, e);
-            }
-            None => {
-                Err("the engagement names no way to reach the phone that this gate speaks".into())
-            }
-        };
+                None => (
+                    Err(
+                        "the engagement names no way to reach the phone that this gate speaks"
+                            .into(),
+                    ),
+                    Framing::Tuaton,
+                ),
+            };
         let iacas = loaded.trust.iaca_list();
         let answer = link
             .map_err(|why| {
@@ -292,16 +312,13 @@ impl Gate {
                     &requested,
                     Some(&signer),
                 )?;
-                tuaton_common::link::send_message(&mut link, &first)?;
-                tuaton_common::link::Link::expect_within(
-                    &mut link,
-                    tuaton_common::session::CONSENT_WAIT_SECS,
-                );
-                let m = tuaton_common::link::recv_message(&mut link, MAX_MESSAGE)?;
+                send_framed(link.as_mut(), &first, framing)?;
+                link.expect_within(tuaton_common::session::CONSENT_WAIT_SECS);
+                let m = recv_framed(link.as_mut(), MAX_MESSAGE, framing)?;
                 let checked = session.finish(&m, &iacas, now);
                 // Section 9.1.1.4: the reader ends the session (status 20); the wallet
                 // may already be gone, which changes nothing.
-                tuaton_common::link::send_message(&mut link, &ReaderSession::end()).ok();
+                send_framed(link.as_mut(), &ReaderSession::end(), framing).ok();
                 Ok(checked)
             });
         let failed = |f: SessionFailure| -> Result<(Verdict, Option<SessionFailure>)> {

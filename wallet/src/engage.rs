@@ -151,13 +151,6 @@ impl IsoEngagement {
     /// A fresh engagement (a new ephemeral key) for `listener`, which the engagement
     /// names as its retrieval method (`how`), so a reader that scans it knows where to go.
     pub fn new(listener: Listener, how: &Transport) -> Result<IsoEngagement> {
-        if matches!(how, Transport::Ble { .. }) {
-            // This wallet's GATT service is tuaton's own, not 18013-5's (section 8.3.3.1):
-            // a standard reader could not use it, so no engagement promises it.
-            return Err(WalletError::Usage(
-                "ISO 18013-5 over Bluetooth LE is not available in this wallet: use --transport socket:HOST:PORT".into(),
-            ));
-        }
         let e_device = p256::SecretKey::random(&mut OsRng);
         let engagement =
             tuaton_common::mdoc_session::Engagement::with_transport(&e_device.public_key(), how);
@@ -180,10 +173,20 @@ impl IsoEngagement {
         policy: &ReaderPolicy,
         real_now: i64,
     ) -> Result<(tuaton_common::mdoc::Request, usize)> {
+        use tuaton_common::link::{recv_framed, send_framed, Framing};
         use tuaton_common::mdoc_session::{DeviceSession, ReaderIdentity, MAX_MESSAGE};
+        // Over BLE, 18013-5's own framing (section 8.3.3.1.1.6), so standard readers
+        // understand it; over the test socket, tuaton's (FORMAT.md section 11.7).
+        let framing = match self.listener {
+            Listener::Socket(_) => Framing::Tuaton,
+            #[cfg(feature = "ble")]
+            Listener::Ble(_) => Framing::Iso,
+        };
+        let send_message = |link: &mut dyn Link, m: &[u8]| send_framed(link, m, framing);
         let mut link = self.listener.accept()?;
         link.expect_within(tuaton_common::session::REQUEST_WAIT_SECS);
-        let first = recv_message(link.as_mut(), MAX_MESSAGE).map_err(WalletError::Session)?;
+        let first =
+            recv_framed(link.as_mut(), MAX_MESSAGE, framing).map_err(WalletError::Session)?;
         let (mut session, received) = DeviceSession::accept(
             &self.engagement,
             &self.e_device,
