@@ -7,6 +7,10 @@
 //!    cargo test -p tuaton-tests --features ble --test ble_hardware -- --ignored`
 //! then enter the PIN on machine A when it shows the gate's request.
 //!
+//! The same test reads an ISO 18013-5 wallet: on machine A run `engage --iso --transport
+//! ble --text` and set `TUATON_BLE_ENGAGEMENT` to its `mdoc:` line; the gate needs a
+//! reader certificate (`tuaton-verifier reader-key`, `reader-cert`; README).
+//!
 //! The test builds the gate with Bluetooth LE itself (`cargo build -p tuaton-verifier
 //! --features ble`), so it never runs a binary built without it.
 #![cfg(feature = "ble")]
