@@ -25,6 +25,10 @@ fn isomdl_and_tuaton_read_each_other() {
         stdout.contains("PASS isomdl: tuaton's reader authentication is valid"),
         "{stdout}"
     );
+    assert!(
+        stdout.contains("PASS isomdl reads tuaton's engagement as BLE"),
+        "{stdout}"
+    );
 }
 
 #[test]

@@ -270,14 +270,9 @@ fn isomdl_reads_tuaton(r: &mut Report, now: i64) -> Result<()> {
 }
 
 /// 2. A tuaton reader reads an isomdl device.
-fn tuaton_reads_isomdl(r: &mut Report, now: i64) -> Result<()> {
-    let wanted: Request = [(
-        NS_ISO.to_owned(),
-        vec!["given_name".to_owned(), "family_name".to_owned()],
-    )]
-    .into_iter()
-    .collect();
-    let p = pki(now, &wanted)?;
+/// An mdoc isomdl issues with tuaton's document signer (its key and certificate): Alice
+/// Smith's given and family names; and its device key.
+fn isomdl_document(p: &Pki, now: i64) -> Result<(isomdl::issuance::Mdoc, p256::ecdsa::SigningKey)> {
     // isomdl issues, with tuaton's document signer (its key and certificate).
     let device_secret = p256::SecretKey::random(&mut rand::rngs::OsRng);
     let device_key: p256::ecdsa::SigningKey = device_secret.clone().into();
@@ -323,6 +318,18 @@ fn tuaton_reads_isomdl(r: &mut Report, now: i64) -> Result<()> {
         .device_key_info(device_key_info)
         .issue::<p256::ecdsa::SigningKey, p256::ecdsa::Signature>(x5chain, p.ds.key.clone())
         .context("isomdl could not issue")?;
+    Ok((issued, device_key))
+}
+
+fn tuaton_reads_isomdl(r: &mut Report, now: i64) -> Result<()> {
+    let wanted: Request = [(
+        NS_ISO.to_owned(),
+        vec!["given_name".to_owned(), "family_name".to_owned()],
+    )]
+    .into_iter()
+    .collect();
+    let p = pki(now, &wanted)?;
+    let (issued, device_key) = isomdl_document(&p, now)?;
     let documents: Documents = NonEmptyMap::new(mdoc::DOC_TYPE.to_owned(), Document::from(issued));
     let (engaged, qr) =
         device::SessionManagerInit::initialise(documents, None, None)?.qr_engagement()?;
@@ -385,6 +392,61 @@ fn tuaton_reads_isomdl(r: &mut Report, now: i64) -> Result<()> {
     Ok(())
 }
 
+/// Where the wallet is, both ways: isomdl reads the BLE retrieval method of tuaton's
+/// engagement, and tuaton reads the one of isomdl's (18013-5 section 8.2.1.1).
+fn retrieval_methods(r: &mut Report, now: i64) -> Result<()> {
+    use isomdl::definitions::device_engagement::{
+        BleOptions, DeviceEngagement, DeviceRetrievalMethod, PeripheralServerMode,
+    };
+    use isomdl::definitions::helpers::{NonEmptyVec, Tag24};
+    use tuaton_common::session::Transport;
+    let service = [0x5a; 16];
+    let e_device = p256::SecretKey::random(&mut rand::rngs::OsRng);
+    let ours = Engagement::with_transport(&e_device.public_key(), &Transport::Ble { service });
+    let read = Tag24::<DeviceEngagement>::from_qr_code_uri(&ours.to_uri())
+        .context("isomdl could not read tuaton's BLE engagement")?
+        .into_inner();
+    let ble = read.device_retrieval_methods.as_ref().and_then(|m| {
+        m.iter().find_map(|m| match m {
+            DeviceRetrievalMethod::BLE(o) => Some(o.clone()),
+            _ => None,
+        })
+    });
+    let uuid = ble
+        .as_ref()
+        .and_then(|o| o.peripheral_server_mode.as_ref())
+        .map(|p| *p.uuid.as_bytes());
+    r.check(
+        "isomdl reads tuaton's engagement as BLE in mdoc peripheral server mode with its UUID",
+        uuid == Some(service)
+            && ble
+                .as_ref()
+                .is_some_and(|o| o.central_client_mode.is_none()),
+        format!("{ble:?}"),
+    );
+    // isomdl's device engagement with BLE, read by tuaton's reader.
+    let theirs = [0x3c; 16];
+    let methods = NonEmptyVec::new(DeviceRetrievalMethod::BLE(BleOptions {
+        peripheral_server_mode: Some(PeripheralServerMode {
+            uuid: uuid::Uuid::from_bytes(theirs),
+            ble_device_address: None,
+        }),
+        central_client_mode: None,
+    }));
+    let pki = pki(now, &Request::new())?;
+    let (issued, _) = isomdl_document(&pki, now)?;
+    let documents: Documents = NonEmptyMap::new(mdoc::DOC_TYPE.to_owned(), Document::from(issued));
+    let (_, qr) =
+        device::SessionManagerInit::initialise(documents, Some(methods), None)?.qr_engagement()?;
+    let scanned = Engagement::parse(&qr);
+    r.check(
+        "tuaton reads isomdl's engagement as BLE with its peripheral server UUID",
+        matches!(&scanned, Ok(e) if e.transport == Some(Transport::Ble { service: theirs })),
+        format!("{:?}", scanned.map(|e| e.transport)),
+    );
+    Ok(())
+}
+
 fn main() {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -397,6 +459,7 @@ fn main() {
             isomdl_reads_tuaton as fn(&mut Report, i64) -> Result<()>,
         ),
         ("tuaton reader, isomdl device", tuaton_reads_isomdl),
+        ("retrieval methods", retrieval_methods),
     ] {
         println!("## {name}");
         if let Err(e) = run(&mut r, now) {
