@@ -602,6 +602,19 @@ impl DeviceSession {
         reader_cas: &[Iaca],
         now: i64,
     ) -> Result<(DeviceSession, ReceivedRequest)> {
+        DeviceSession::accept_checked(engagement, e_device, establishment, reader_cas, &[], now)
+    }
+
+    /// [`DeviceSession::accept`] with the reader certificates the trust list revoked
+    /// (their SHA-256): a reader presenting one is invalid.
+    pub fn accept_checked(
+        engagement: &Engagement,
+        e_device: &p256::SecretKey,
+        establishment: &[u8],
+        reader_cas: &[Iaca],
+        revoked: &[[u8; 32]],
+        now: i64,
+    ) -> Result<(DeviceSession, ReceivedRequest)> {
         if establishment.len() > MAX_MESSAGE {
             return Err(bad("the session establishment is larger than any request"));
         }
@@ -623,7 +636,7 @@ impl DeviceSession {
             from_reader: Direction::new(&sk_reader, true),
         };
         let request_bytes = s.from_reader.open(&data)?;
-        let received = read_request(&request_bytes, &s.transcript, reader_cas, now)?;
+        let received = read_request(&request_bytes, &s.transcript, reader_cas, revoked, now)?;
         Ok((s, received))
     }
 
@@ -654,6 +667,7 @@ fn read_request(
     bytes: &[u8],
     transcript: &[u8],
     reader_cas: &[Iaca],
+    revoked: &[[u8; 32]],
     now: i64,
 ) -> Result<ReceivedRequest> {
     let m = entries(cbor::decode(bytes)?, "DeviceRequest")?;
@@ -705,7 +719,7 @@ fn read_request(
     }
     let reader = match get(doc, &text("readerAuth"), "DocRequest")? {
         None => ReaderIdentity::Anonymous,
-        Some(auth) => match reader_auth(auth, &items_value, transcript, reader_cas, now) {
+        Some(auth) => match reader_auth(auth, &items_value, transcript, reader_cas, revoked, now) {
             Ok(id) => id,
             Err(e) => ReaderIdentity::Invalid(e.to_string()),
         },
@@ -725,6 +739,7 @@ fn reader_auth(
     items: &Value,
     transcript: &[u8],
     reader_cas: &[Iaca],
+    revoked: &[[u8; 32]],
     now: i64,
 ) -> Result<ReaderIdentity> {
     let sign1 =
@@ -745,7 +760,7 @@ fn reader_auth(
         ));
     }
     let der = mdoc::x5chain_leaf(&sign1)?;
-    let cert = check_reader_certificate(&der, reader_cas, now)?;
+    let cert = check_reader_certificate(&der, reader_cas, revoked, now)?;
     let detached = cbor::encode(&tag24(&Value::Array(vec![
         text("ReaderAuthentication"),
         cbor::decode(transcript)?,
@@ -775,16 +790,25 @@ pub struct ReaderCertificate {
     pub public_key: Vec<u8>,
 }
 
-/// Checks a reader certificate (DER): signed by one of `reader_cas`, both valid at `now`
-/// (starts with [`mdoc::CLOCK_SKEW_SECS`] of slack), and for reader authentication (EKU
-/// 1.0.18013.5.1.6, not a CA). What a wallet checks of every ReaderAuth, and what a gate
-/// checks of the certificate it is given before it installs it.
+/// Checks a reader certificate (DER): not `revoked` (its SHA-256 is not listed), signed by
+/// one of `reader_cas`, both valid at `now` (starts with [`mdoc::CLOCK_SKEW_SECS`] of
+/// slack), and for reader authentication (EKU 1.0.18013.5.1.6, not a CA). What a wallet
+/// checks of every ReaderAuth, and what a gate checks of the certificate it is given
+/// before it installs it and before each session.
 pub fn check_reader_certificate(
     der: &[u8],
     reader_cas: &[Iaca],
+    revoked: &[[u8; 32]],
     now: i64,
 ) -> Result<ReaderCertificate> {
     let cert = x509::Parsed::from_der(der)?;
+    let fingerprint: [u8; 32] = Sha256::digest(der).into();
+    if revoked.contains(&fingerprint) {
+        return Err(bad(format!(
+            "the reader certificate of `{}` was revoked by its reader CA",
+            cert.subject.escape_debug()
+        )));
+    }
     let ca = reader_cas
         .iter()
         .find(|ca| {
@@ -1051,7 +1075,7 @@ mod tests {
         let e2 = secret(13);
         let eng2 = Engagement::new(&e2.public_key());
         let t2 = transcript(&eng2.bytes, &secret(12).public_key());
-        let r = read_request(&items, &t2, std::slice::from_ref(&w.reader_ca), NOW).unwrap();
+        let r = read_request(&items, &t2, std::slice::from_ref(&w.reader_ca), &[], NOW).unwrap();
         assert!(
             matches!(r.reader, ReaderIdentity::Invalid(ref e) if e.contains("this session")),
             "{:?}",

@@ -300,7 +300,14 @@ class Gate:
             for kid, public, nb, na, state, rat in keys:
                 assert (state == 2) == (rat is not None), "revoked-at exactly on revoked keys"
                 self.keys.setdefault((issuer, kid), []).append((public, nb, na, state))
-        assert set(t) <= {1, 2, 3, 4, 5, 6, 7}, "unknown trust list key"
+        assert set(t) <= {1, 2, 3, 4, 5, 6, 7, 8}, "unknown trust list key"
+        # Key 8: SHA-256 of each revoked reader certificate.
+        self.revoked_readers = set()
+        if 8 in t:
+            assert 1 <= len(t[8]) <= 65536, "revoked reader certificates"
+            for h in t[8]:
+                assert isinstance(h, bytes) and len(h) == 32, "a SHA-256"
+                self.revoked_readers.add(h)
         # Key 7: the mdoc form's CA certificates, [issuer, role (1 IACA, 2 reader CA), DER].
         self.mdoc_cas = []
         if 7 in t:
@@ -473,7 +480,8 @@ def check_trust_vectors():
         for k, val in (claims or {}).items():
             if k in want["claims"]:
                 assert want["claims"][k] == val, (case["name"], k)
-    print(f"trust: {len(v['cases'])} cases agree with tuaton ({len(gate.mdoc_cas)} mdoc CA)")
+    print(f"trust: {len(v['cases'])} cases agree with tuaton ({len(gate.mdoc_cas)} mdoc CA, "
+          f"{len(gate.revoked_readers)} revoked reader certificate)")
 
 
 # Edwards25519, for the hello's Schnorr proof (section 8).

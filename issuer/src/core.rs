@@ -455,6 +455,7 @@ impl<S: Store> Issuer<S> {
             iacas: vec![],
             signers: vec![],
             reader_cas: vec![],
+            readers: vec![],
         };
         self.add_iaca(&mut k, meta, now)?;
         self.add_document_signer(&mut k, meta, now)?;
@@ -573,7 +574,7 @@ impl<S: Store> Issuer<S> {
         days: u32,
         actor: &Actor,
         now: i64,
-    ) -> Result<Vec<u8>> {
+    ) -> Result<(Vec<u8>, u64)> {
         use tuaton_common::mdoc::x509;
         if !(1..=30).contains(&days) {
             return Err(IssuerError::Usage(
@@ -643,6 +644,17 @@ impl<S: Store> Issuer<S> {
             allowed,
         )
         .map_err(core_error)?;
+        // Remembered until it expires, so it can be revoked; expired ones are dropped.
+        m.readers.retain(|r| r.not_after >= now);
+        m.readers.push(crate::seam::IssuedReader {
+            serial,
+            name: name.to_owned(),
+            sha256: hex::encode(Sha256::digest(&der)),
+            ca: m.reader_cas.len(),
+            not_after: now + i64::from(days) * 86_400,
+            revoked_at: None,
+        });
+        tx.set_mdoc(&m).await?;
         tx.audit(&audit(
             now,
             actor,
@@ -651,7 +663,53 @@ impl<S: Store> Issuer<S> {
         ))
         .await?;
         tx.commit().await?;
-        Ok(der)
+        Ok((der, serial))
+    }
+
+    /// Revokes the reader certificate with serial `serial_hex` (as `reader-cert` printed
+    /// it): the next publish lists it in its reader CA's revocation list and in the trust
+    /// list, so wallets refuse it and its gate stops using it. Revoking it again changes
+    /// nothing.
+    pub async fn revoke_reader(
+        &self,
+        serial_hex: &str,
+        actor: &Actor,
+        now: i64,
+    ) -> Result<crate::seam::IssuedReader> {
+        let serial = u64::from_str_radix(serial_hex.trim(), 16).map_err(|_| {
+            IssuerError::Usage(format!(
+                "`{}` is not a serial number (hex, as reader-cert printed it)",
+                serial_hex.escape_debug()
+            ))
+        })?;
+        let mut tx = self.store.begin().await?;
+        tx.lock_keys().await?;
+        let meta = self.meta_in(&mut tx).await?;
+        let mut m = meta.mdoc.clone().unwrap_or_else(|| MdocKeys {
+            iacas: vec![],
+            signers: vec![],
+            reader_cas: vec![],
+            readers: vec![],
+        });
+        let Some(r) = m
+            .readers
+            .iter_mut()
+            .find(|r| r.serial == serial && r.not_after >= now)
+        else {
+            return Err(IssuerError::Usage(format!(
+                "no unexpired reader certificate has serial {serial:x}"
+            )));
+        };
+        if r.revoked_at.is_none() {
+            r.revoked_at = Some(now);
+            let what = format!("{} serial {serial:x}", r.name);
+            let done = r.clone();
+            tx.set_mdoc(&m).await?;
+            tx.audit(&audit(now, actor, "reader-revoke", &what)).await?;
+            tx.commit().await?;
+            return Ok(done);
+        }
+        Ok(r.clone())
     }
 
     /// Whether this issuer issues the mdoc form (its keys are sealed, and it has mdoc
@@ -1355,7 +1413,17 @@ impl<S: Store> Issuer<S> {
         // document signers and reader certificates are short-lived), valid as long as
         // this bundle. Every IACA published here may from now on have document signers.
         let (mut iacas, mut reader_cas, mut crls) = (vec![], vec![], vec![]);
+        let mut revoked_readers = vec![];
         if let Some(mut m) = meta.mdoc.clone() {
+            for r in &m.readers {
+                if r.revoked_at.is_some() && r.not_after >= now {
+                    let h = hex::decode(&r.sha256)
+                        .ok()
+                        .and_then(|h| <[u8; 32]>::try_from(h).ok());
+                    revoked_readers
+                        .push(h.ok_or_else(|| damaged("a reader certificate's SHA-256"))?);
+                }
+            }
             let lists = m
                 .iacas
                 .iter()
@@ -1368,12 +1436,29 @@ impl<S: Store> Issuer<S> {
                         c,
                     )
                 }));
+            let live_revoked = |ca: usize| -> Vec<(u64, i64)> {
+                m.readers
+                    .iter()
+                    .filter(|r| r.ca == ca && r.not_after >= now)
+                    .filter_map(|r| Some((r.serial, r.revoked_at?)))
+                    .collect()
+            };
+            let mut reader_ca_n = 0;
             for (file, role, ca) in lists {
                 let (key, der) = self.open_mdoc_key(role, ca)?;
+                // A reader CA lists the certificates it revoked that have not expired;
+                // an IACA none (document signers are not revoked one by one).
+                let revoked = match role {
+                    MdocRole::ReaderCa => {
+                        reader_ca_n += 1;
+                        live_revoked(reader_ca_n)
+                    }
+                    _ => vec![],
+                };
                 let crl = tuaton_common::mdoc::x509::crl(
                     &key,
                     &der,
-                    &[],
+                    &revoked,
                     version,
                     now,
                     now + i64::from(valid_days) * 86_400,
@@ -1415,6 +1500,7 @@ impl<S: Store> Issuer<S> {
             iacas,
             reader_cas,
             crls,
+            revoked_readers,
         })?;
         tx.audit(&audit(
             now,

@@ -124,6 +124,12 @@ enum Cmd {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Revoke a reader certificate (a gate's key stolen, a gate retired): after the next
+    /// publish wallets refuse it and its gate stops using it.
+    ReaderRevoke {
+        /// Its serial number (hex), as `reader-cert` printed it.
+        serial: String,
+    },
     /// A key is compromised: nothing it signed verifies any more. Revoking the active key
     /// needs a staged one (`rotate` first), which takes over at once.
     RevokeKey {
@@ -566,6 +572,7 @@ async fn common<S: Store>(cli: &Cli, iss: &Issuer<S>, now: i64) -> anyhow::Resul
             .await
         }
         Cmd::RevokeKey { kid } => revoke_key(cli, iss, kid, &me, now).await,
+        Cmd::ReaderRevoke { serial } => reader_revoke(cli, iss, serial, &me, now).await,
         Cmd::Revoke {
             credential_id,
             citizen,
@@ -678,9 +685,10 @@ async fn reader_cert<S: Store>(
             .or_default()
             .push(id.to_owned());
     }
-    let der = iss
+    let (der, serial) = iss
         .reader_certificate(&key, name, &allowed, days, me, now)
         .await?;
+    let serial = format!("{serial:x}");
     let pem = tuaton_common::mdoc::x509::pem(&der);
     match file {
         Some(f) => {
@@ -691,16 +699,39 @@ async fn reader_cert<S: Store>(
             })?;
             say(
                 cli,
-                serde_json::json!({"file": f.display().to_string(), "days": days}),
+                serde_json::json!({"file": f.display().to_string(), "days": days, "serial": serial}),
                 &format!(
-                    "Reader certificate for \"{}\" written to {} (valid {days} days). Publish so wallets have its reader CA.",
+                    "Reader certificate {serial} for \"{}\" written to {} (valid {days} days). Publish so wallets have its reader CA; `reader-revoke {serial}` withdraws it.",
                     tuaton_common::text::for_display(name),
                     f.display()
                 ),
             )
         }
-        None => Ok(out(pem.trim_end())?),
+        None => {
+            eprintln!("Reader certificate serial {serial}.");
+            Ok(out(pem.trim_end())?)
+        }
     }
+}
+
+/// `reader-revoke`: withdraws a reader certificate.
+async fn reader_revoke<S: Store>(
+    cli: &Cli,
+    iss: &Issuer<S>,
+    serial: &str,
+    me: &Actor,
+    now: i64,
+) -> anyhow::Result<()> {
+    let r = iss.revoke_reader(serial, me, now).await?;
+    say(
+        cli,
+        serde_json::json!({"serial": format!("{:x}", r.serial), "name": r.name, "revoked_at": r.revoked_at.map(format_rfc3339)}),
+        &format!(
+            "Reader certificate {:x} (\"{}\") revoked: wallets refuse it and its gate stops using it once they have the next bundle. Publish now.",
+            r.serial,
+            tuaton_common::text::for_display(&r.name)
+        ),
+    )
 }
 
 /// `revoke-key`: revokes the signing key `kid` (compromised).

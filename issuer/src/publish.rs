@@ -44,6 +44,8 @@ pub(crate) struct BundleInput<'a> {
     pub(crate) reader_cas: Vec<Vec<u8>>,
     /// Each CA's revocation list: (bundle file name, DER).
     pub(crate) crls: Vec<(String, Vec<u8>)>,
+    /// SHA-256 of each revoked reader certificate not yet expired.
+    pub(crate) revoked_readers: Vec<[u8; 32]>,
 }
 
 /// A bundle generation in memory: files in the order they must be written (index last).
@@ -167,6 +169,7 @@ pub(crate) fn build_bundle(i: &BundleInput<'_>) -> Result<BuiltBundle> {
                 certificate: c.clone(),
             })
             .collect(),
+        revoked_readers: i.revoked_readers.clone(),
     };
     let signed = SignedTrustList::sign_with(list, &i.root_signers).map_err(core_error)?;
     let tl_name = format!("trust-list/{}.cbor", i.version);

@@ -168,6 +168,28 @@ pub struct MdocKeys {
     /// the readers (gates) that may ask a wallet for elements over ISO 18013-5.
     #[serde(default)]
     pub reader_cas: Vec<MdocKey>,
+    /// Reader certificates issued and not yet expired, oldest first: what `reader-revoke`
+    /// finds, and what `publish` lists (CRL and trust list) once revoked.
+    #[serde(default)]
+    pub readers: Vec<IssuedReader>,
+}
+
+/// A reader certificate this issuer made.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssuedReader {
+    /// Its serial number.
+    pub serial: u64,
+    /// The reader's name, as certified.
+    pub name: String,
+    /// SHA-256 of the certificate (DER), lower-case hex: how trust lists name it.
+    pub sha256: String,
+    /// Which reader CA issued it (1 for the first).
+    pub ca: usize,
+    /// Not valid after (Unix seconds).
+    pub not_after: i64,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<i64>,
 }
 
 /// One certificate and its private key.

@@ -267,3 +267,84 @@ fn reader_cert_refuses_a_certificate_for_another_key_or_from_an_unknown_ca() {
     let s = w.gate(&["status"]).ok();
     assert!(s.contains("reader certificate: none"), "{s}");
 }
+
+#[test]
+fn attack_a_revoked_reader_certificate_gets_nothing_and_its_gate_stops_using_it() {
+    let w = world();
+    // The gate's reader key is stolen: the airport authority revokes its certificate.
+    let serial = {
+        // A renewed certificate, whose serial reader-cert prints.
+        let key = w.gate(&["reader-key"]).ok();
+        let r = w.issuer(&[
+            "--json",
+            "reader-cert",
+            "--public-key",
+            key.trim(),
+            "--name",
+            "BKK gate 12",
+            "--allow",
+            &allow(Requirement::Flight),
+            "--out",
+            &w.p("renewed.pem"),
+        ]);
+        let v: serde_json::Value = serde_json::from_str(&r.ok()).unwrap();
+        v["serial"].as_str().unwrap().to_owned()
+    };
+    // The renewed certificate is installed, then revoked.
+    assert_eq!(w.gate(&["reader-cert", &w.p("renewed.pem")]).code, 0);
+    let r = w.issuer(&["reader-revoke", &serial]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("revoked"), "{}", r.stdout);
+    w.publish();
+    // The wallet takes the new trust list (the same card, re-imported with the bundle).
+    let fp = w.fingerprint();
+    w.wallet(
+        "wallet",
+        &[
+            "import",
+            &w.p("wallet.pkg.json"),
+            "--bundle",
+            &w.p("bundle"),
+            "--expect-root",
+            &fp,
+        ],
+        &format!("{PIN}\n"),
+    )
+    .ok();
+    // A gate that has not synced yet still presents it: the wallet refuses.
+    let (r, v, wallet, err) = check(&w, "wallet", &w, &[], &[]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(v["reasons"], serde_json::json!(["session_failed"]), "{v}");
+    assert_eq!(wallet, 2, "{err}");
+    assert!(err.contains("was revoked"), "{err}");
+    // Once synced, the gate no longer uses it, and says so.
+    w.sync(None).ok();
+    let (mut c, uri) = engage(&w, "wallet", &[]);
+    let r = w.gate(&["check", &uri]);
+    c.kill().ok();
+    c.wait().ok();
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("was revoked"), "{}", r.stderr);
+    let s = w.gate(&["status"]).ok();
+    assert!(s.contains("reader certificate: NOT USABLE"), "{s}");
+    // The reader CA's revocation list names it (RFC 5280), for other readers' wallets.
+    let crl = std::fs::read(w.path("bundle/reader-ca-1.crl")).unwrap();
+    let serial_bytes = u64::from_str_radix(&serial, 16).unwrap().to_be_bytes();
+    let trimmed: Vec<u8> = serial_bytes
+        .iter()
+        .copied()
+        .skip_while(|b| *b == 0)
+        .collect();
+    assert!(
+        crl.windows(trimmed.len()).any(|w| w == trimmed.as_slice()),
+        "the CRL lists serial {serial}"
+    );
+    // An unknown serial is a clear error.
+    let r = w.issuer(&["reader-revoke", "abc"]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("no unexpired reader certificate"),
+        "{}",
+        r.stderr
+    );
+}

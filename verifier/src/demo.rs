@@ -190,6 +190,7 @@ impl Scenario {
                 }],
                 status: vec![],
                 anchors: vec![],
+                revoked_readers: vec![],
             },
             &[&root_key],
         );

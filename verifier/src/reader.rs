@@ -59,8 +59,13 @@ impl Gate {
                 ders.len()
             )));
         };
-        let cert = check_reader_certificate(der, &loaded.trust.reader_ca_list(), now)
-            .map_err(|e| bad(e.to_string()))?;
+        let cert = check_reader_certificate(
+            der,
+            &loaded.trust.reader_ca_list(),
+            &loaded.trust.revoked_readers,
+            now,
+        )
+        .map_err(|e| bad(e.to_string()))?;
         let meta = self.db.open_tree(META)?;
         let Some(secret) = meta.get(READER_KEY)? else {
             return Err(bad(
@@ -91,9 +96,14 @@ impl Gate {
         let Some(der) = self.db.open_tree(META)?.get(READER_CERT)? else {
             return Ok(None);
         };
-        check_reader_certificate(&der, &loaded.trust.reader_ca_list(), now)
-            .map(Some)
-            .map_err(|e| GateError::ReaderCertificate(e.to_string()))
+        check_reader_certificate(
+            &der,
+            &loaded.trust.reader_ca_list(),
+            &loaded.trust.revoked_readers,
+            now,
+        )
+        .map(Some)
+        .map_err(|e| GateError::ReaderCertificate(e.to_string()))
     }
 
     /// The key and certificate every 18013-5 request is signed with. A gate without a

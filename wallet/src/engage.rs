@@ -135,6 +135,8 @@ pub struct ReaderPolicy {
     pub cas: Vec<tuaton_common::mdoc::Iaca>,
     /// The citizen's explicit override (`--allow-unverified-reader`).
     pub allow_unverified: bool,
+    /// Reader certificates the trust list revoked (their SHA-256).
+    pub revoked: Vec<[u8; 32]>,
 }
 
 /// An ISO 18013-5 engagement (`engage --iso`): its `mdoc:` QR text, the ephemeral key
@@ -187,11 +189,12 @@ impl IsoEngagement {
         link.expect_within(tuaton_common::session::REQUEST_WAIT_SECS);
         let first =
             recv_framed(link.as_mut(), MAX_MESSAGE, framing).map_err(WalletError::Session)?;
-        let (mut session, received) = DeviceSession::accept(
+        let (mut session, received) = DeviceSession::accept_checked(
             &self.engagement,
             &self.e_device,
             &first,
             &policy.cas,
+            &policy.revoked,
             real_now,
         )
         .map_err(WalletError::Session)?;

@@ -68,6 +68,7 @@ pub struct Unlocked<'a> {
 const META: &str = "meta";
 const VAULT: &str = "vault";
 const READER_CAS: &str = "reader-cas";
+const REVOKED_READERS: &str = "revoked-readers";
 const STORE_KEY_AAD: &[u8] = b"tuaton wallet store key";
 
 fn rnd<const N: usize>() -> [u8; N] {
@@ -281,6 +282,21 @@ impl Wallet {
     }
 }
 
+impl Wallet {
+    /// The SHA-256 of every reader certificate the card's trust list revoked.
+    pub fn revoked_readers(&self) -> Result<Vec<[u8; 32]>> {
+        let Some(b) = self.db.open_tree(VAULT)?.get(REVOKED_READERS)? else {
+            return Ok(vec![]);
+        };
+        if b.len() % 32 != 0 {
+            return Err(WalletError::StoreDamaged("the stored revoked reader list"));
+        }
+        Ok(b.chunks_exact(32)
+            .map(|c| c.try_into().expect("32 bytes"))
+            .collect())
+    }
+}
+
 impl HeldIssuer {
     /// The issuer `id` of a verified trust state.
     pub fn of(state: &TrustState, id: u32) -> Result<HeldIssuer> {
@@ -467,6 +483,12 @@ impl Unlocked<'_> {
         match reader_cas {
             Some(b) => batch.insert(READER_CAS, b),
             None if replace => batch.remove(READER_CAS),
+            None => {}
+        }
+        // And the reader certificates the trust list revoked, kept with them.
+        match bundle {
+            Some(s) => batch.insert(REVOKED_READERS, s.trust_list.list.revoked_readers.concat()),
+            None if replace => batch.remove(REVOKED_READERS),
             None => {}
         }
         self.w.db.open_tree(VAULT)?.apply_batch(batch)?;
