@@ -343,6 +343,53 @@ fn gate_sync_survives_every_fault() {
 }
 
 #[test]
+fn gate_reader_certificate_install_survives_every_fault() {
+    let (w, _) = golden_world();
+    let key = w.gate(&["reader-key"]).ok();
+    let r = w.issuer(&[
+        "reader-cert",
+        "--public-key",
+        key.trim(),
+        "--name",
+        "BKK gate 12",
+        "--allow",
+        "org.iso.23220.1/portrait",
+        "--out",
+        &w.p("gate12.pem"),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    w.publish();
+    w.sync(None).ok();
+    let reader = |d: &Path| {
+        let r = in_dir(
+            d,
+            "tuaton-verifier",
+            &["--home", "gate", "status", "--json"],
+            "",
+        );
+        assert_eq!(r.code, 0, "the gate store must open: {}", r.stderr);
+        serde_json::from_str::<Value>(&r.stdout).unwrap()["reader_certificate"].clone()
+    };
+    matrix("gate reader-cert", w.dir.path(), &|d, s, n, f| {
+        let args = ["--home", "gate", "reader-cert", "gate12.pem"];
+        faulted(d, "tuaton-verifier", &args, "", s, n, f);
+        // None installed, or the whole certificate: never one that does not check.
+        let c = reader(d);
+        assert!(
+            c.is_null()
+                || c["subject"]
+                    .as_str()
+                    .is_some_and(|s| s.contains("BKK gate 12")),
+            "{s}#{n} {f}: {c}"
+        );
+        // The gate's reader key survived: the retry installs the certificate made for it.
+        let r = in_dir(d, "tuaton-verifier", &args, "");
+        assert_eq!(r.code, 0, "{s}#{n} {f}: {}", r.stderr);
+        assert!(reader(d)["subject"].as_str().is_some(), "{s}#{n} {f}");
+    });
+}
+
+#[test]
 fn publish_killed_or_out_of_disk_leaves_a_whole_bundle() {
     let (w, _) = golden_world();
     w.sync(None).ok();
