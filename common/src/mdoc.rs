@@ -753,6 +753,9 @@ pub struct Verified {
     /// Which of the trusted IACAs the document signer chains to (its index in the
     /// `iacas` given to [`verify`]).
     pub iaca: usize,
+    /// SHA-256 of the document signer's TBSCertificate: how a trust list names it when
+    /// it is revoked.
+    pub signer_tbs: [u8; 32],
 }
 
 /// The reader's checks of a DeviceResponse (18013-5 section 9.3.1), for the first and only
@@ -913,6 +916,7 @@ pub fn verify(
     Ok(Verified {
         doc_type,
         elements,
+        signer_tbs: ds.tbs_sha256(),
         signer: ds.subject,
         validity,
         iaca: iaca_index,
@@ -968,6 +972,14 @@ pub mod x509 {
     }
 
     impl Parsed {
+        /// SHA-256 of the TBSCertificate (DER): how trust lists name a revoked certificate.
+        /// The signature is left out, so no re-encoding of it (ECDSA's (r, n - s)) makes
+        /// a revoked certificate look like another.
+        pub fn tbs_sha256(&self) -> [u8; 32] {
+            use sha2::Digest as _;
+            sha2::Sha256::digest(&self.tbs).into()
+        }
+
         /// Parses a DER certificate with a P-256 key signed by ECDSA with SHA-256.
         pub fn from_der(der: &[u8]) -> Result<Parsed> {
             let bad = |why: String| MdocError::Chain(why);

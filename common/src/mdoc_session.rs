@@ -134,11 +134,14 @@ fn read_retrieval(methods: &[Value]) -> Result<Option<Transport>> {
         let Value::Array(a) = m else {
             return Err(bad("a DeviceRetrievalMethod is not an array"));
         };
-        let [kind, _version, Value::Map(options)] = a.as_slice() else {
+        let [kind, Value::Integer(version), Value::Map(options)] = a.as_slice() else {
             return Err(bad(
                 "a DeviceRetrievalMethod is not [type, version, options]",
             ));
         };
+        if u64::try_from(*version).is_err() {
+            return Err(bad("a DeviceRetrievalMethod's version is not a uint"));
+        }
         let opt = |k: i64| get(options, &Value::Integer(k.into()), "RetrievalOptions");
         let Some(kind) = kind.as_integer().and_then(|i| i64::try_from(i).ok()) else {
             return Err(bad("a DeviceRetrievalMethod's type is not a number"));
@@ -377,7 +380,11 @@ fn read_session_data(bytes: &[u8]) -> Result<(Option<Vec<u8>>, Option<u64>)> {
     if bytes.len() > MAX_MESSAGE {
         return Err(bad("a session message is larger than any answer"));
     }
-    let m = entries(cbor::decode(bytes)?, "SessionData")?;
+    // Whatever does not decode is a session that failed, never a judged answer.
+    let m = entries(
+        cbor::decode(bytes).map_err(|_| bad("a session message is not CBOR"))?,
+        "SessionData",
+    )?;
     let data = match get(&m, &text("data"), "SessionData")? {
         None => None,
         v => Some(bytes_of(v, "SessionData data")?),
@@ -790,7 +797,8 @@ pub struct ReaderCertificate {
     pub public_key: Vec<u8>,
 }
 
-/// Checks a reader certificate (DER): not `revoked` (its SHA-256 is not listed), signed by
+/// Checks a reader certificate (DER): not `revoked` (the SHA-256 of its TBSCertificate is
+/// not listed), signed by
 /// one of `reader_cas`, both valid at `now` (starts with [`mdoc::CLOCK_SKEW_SECS`] of
 /// slack), and for reader authentication (EKU 1.0.18013.5.1.6, not a CA). What a wallet
 /// checks of every ReaderAuth, and what a gate checks of the certificate it is given
@@ -802,8 +810,9 @@ pub fn check_reader_certificate(
     now: i64,
 ) -> Result<ReaderCertificate> {
     let cert = x509::Parsed::from_der(der)?;
-    let fingerprint: [u8; 32] = Sha256::digest(der).into();
-    if revoked.contains(&fingerprint) {
+    // Named by what its CA signed (the TBSCertificate), which no re-encoding of the
+    // signature changes: ECDSA's (r, n - s) is as valid as (r, s).
+    if revoked.contains(&cert.tbs_sha256()) {
         return Err(bad(format!(
             "the reader certificate of `{}` was revoked by its reader CA",
             cert.subject.escape_debug()
@@ -1219,6 +1228,30 @@ mod tests {
             .finish(&got, std::slice::from_ref(&w.iaca), NOW + 60)
             .unwrap();
         assert_eq!(v.elements.len(), 3);
+    }
+
+    #[test]
+    fn attack_a_revoked_reader_certificate_with_its_signature_re_encoded_is_still_revoked() {
+        use x509_cert::der::{Decode as _, Encode as _};
+        let w = world();
+        let der = &w.reader.certificate;
+        let tbs = x509::Parsed::from_der(der).unwrap().tbs_sha256();
+        // ECDSA's other valid signature over the same bytes: (r, n - s).
+        let mut cert = x509_cert::Certificate::from_der(der).unwrap();
+        let sig = p256::ecdsa::Signature::from_der(cert.signature.raw_bytes()).unwrap();
+        let (r, s) = sig.split_scalars();
+        let flipped = p256::ecdsa::Signature::from_scalars(r, -*s).unwrap();
+        cert.signature =
+            x509_cert::der::asn1::BitString::from_bytes(flipped.to_der().as_bytes()).unwrap();
+        let other = cert.to_der().unwrap();
+        assert_ne!(&other, der, "another encoding of the same certificate");
+        let cas = std::slice::from_ref(&w.reader_ca);
+        // It still chains: only the revocation tells them apart.
+        assert!(check_reader_certificate(&other, cas, &[], NOW).is_ok());
+        for c in [der.as_slice(), &other] {
+            let e = check_reader_certificate(c, cas, &[tbs], NOW).unwrap_err();
+            assert!(e.to_string().contains("was revoked"), "{e}");
+        }
     }
 
     #[test]

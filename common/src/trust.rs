@@ -98,9 +98,10 @@ pub struct TrustStore {
     /// The reader CA certificates the trust list pins: whose reader certificates a
     /// wallet answers, and which a gate's own reader certificate must chain to.
     pub reader_cas: Vec<(u32, crate::mdoc::Iaca)>,
-    /// SHA-256 of each revoked reader certificate not yet expired: no wallet answers it,
-    /// no gate uses it.
-    pub revoked_readers: Vec<[u8; 32]>,
+    /// SHA-256 of the TBSCertificate of each revoked mdoc certificate not yet expired: a
+    /// reader certificate no wallet answers and no gate uses, a document signer whose
+    /// mdocs no gate accepts.
+    pub revoked_certificates: Vec<[u8; 32]>,
 }
 
 impl TrustStore {
@@ -659,9 +660,9 @@ pub struct MdocAnchor {
     pub certificate: Vec<u8>,
 }
 
-/// The most revoked reader certificates one trust list names (each stays listed only
-/// until it expires, at most 30 days).
-pub const MAX_REVOKED_READERS: usize = 65_536;
+/// The most revoked mdoc certificates one trust list names (each stays listed only until
+/// a day after it expires).
+pub const MAX_REVOKED_CERTIFICATES: usize = 16_384;
 /// The most mdoc certificates one trust list carries (each at most 8 KiB).
 pub const MAX_ANCHORS: usize = 256;
 const MAX_ANCHOR_LEN: usize = 8 * 1024;
@@ -697,9 +698,9 @@ pub struct TrustList {
     /// The mdoc form's CA certificates (IACAs and reader CAs); empty in trust lists made
     /// before the trust list carried them (key 7 is then absent).
     pub anchors: Vec<MdocAnchor>,
-    /// SHA-256 of each revoked reader certificate until it expires (key 8, absent when
-    /// none).
-    pub revoked_readers: Vec<[u8; 32]>,
+    /// SHA-256 of the TBSCertificate of each revoked reader certificate or document
+    /// signer, until a day after it expires (key 8, absent when none).
+    pub revoked_certificates: Vec<[u8; 32]>,
 }
 
 fn opt_int(v: Option<i64>) -> Value {
@@ -777,9 +778,9 @@ impl TrustList {
                 .collect();
             map.push((u(7u8), Value::Array(anchors)));
         }
-        if !self.revoked_readers.is_empty() {
+        if !self.revoked_certificates.is_empty() {
             let revoked = self
-                .revoked_readers
+                .revoked_certificates
                 .iter()
                 .map(|h| Value::Bytes(h.to_vec()))
                 .collect();
@@ -804,7 +805,7 @@ impl TrustList {
             issuers: vec![],
             status: vec![],
             anchors: vec![],
-            revoked_readers: vec![],
+            revoked_certificates: vec![],
         };
         let mut seen = 0u16;
         for (k, v) in cbor::int_map(cbor::decode(b)?, "trust list")? {
@@ -937,15 +938,15 @@ impl TrustList {
                     }
                 }
                 8 => {
-                    let revoked = cbor::array(v, "revoked reader certificates")?;
-                    if revoked.is_empty() || revoked.len() > MAX_REVOKED_READERS {
+                    let revoked = cbor::array(v, "revoked certificates")?;
+                    if revoked.is_empty() || revoked.len() > MAX_REVOKED_CERTIFICATES {
                         return Err(err(format!(
-                            "revoked reader certificates: between 1 and {MAX_REVOKED_READERS} (absent when none)"
+                            "revoked certificates: between 1 and {MAX_REVOKED_CERTIFICATES} (absent when none)"
                         )));
                     }
                     for h in revoked {
-                        t.revoked_readers
-                            .push(cbor::fixed::<32>(h, "revoked reader certificate")?);
+                        t.revoked_certificates
+                            .push(cbor::fixed::<32>(h, "revoked certificate")?);
                     }
                 }
                 _ => return Err(err(format!("trust list: unknown key {k}"))),
@@ -977,7 +978,7 @@ impl TrustList {
             expires: Some(self.expires),
             iacas: self.anchors_of(AnchorRole::Iaca),
             reader_cas: self.anchors_of(AnchorRole::ReaderCa),
-            revoked_readers: self.revoked_readers.clone(),
+            revoked_certificates: self.revoked_certificates.clone(),
         }
     }
 

@@ -763,6 +763,11 @@ pub fn verify_mdoc(
     let Ok(claims) = crate::mdoc_gate::claims(&verified.elements) else {
         return v.reject(Reason::Malformed);
     };
+    // A document signer the issuer revoked (its key stolen) signs nothing valid: as a
+    // revoked issuer key, the card still shows whose it claims to be.
+    if ctx.trust.revoked_certificates.contains(&verified.signer_tbs) {
+        v.reasons.push(Reason::IssuerKeyRevoked);
+    }
     if claims
         .issue_date
         .is_some_and(|d| ctx.now < gate::thai_day_start(d))

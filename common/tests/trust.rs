@@ -48,7 +48,7 @@ fn list(version: u64, root_version: u64) -> TrustList {
         }],
         status: vec![],
         anchors: vec![],
-        revoked_readers: vec![],
+        revoked_certificates: vec![],
     }
 }
 

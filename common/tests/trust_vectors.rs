@@ -176,7 +176,7 @@ fn make_bundle() -> Bundle {
                 .unwrap(),
             }],
             // One revoked reader certificate, so an independent reader parses key 8.
-            revoked_readers: vec![[0x8e; 32]],
+            revoked_certificates: vec![[0x8e; 32]],
         },
         &[&root_key(3), &root_key(4)],
     );

@@ -301,10 +301,11 @@ class Gate:
                 assert (state == 2) == (rat is not None), "revoked-at exactly on revoked keys"
                 self.keys.setdefault((issuer, kid), []).append((public, nb, na, state))
         assert set(t) <= {1, 2, 3, 4, 5, 6, 7, 8}, "unknown trust list key"
-        # Key 8: SHA-256 of each revoked reader certificate.
+        # Key 8: SHA-256 of the TBSCertificate of each revoked reader certificate or
+        # document signer.
         self.revoked_readers = set()
         if 8 in t:
-            assert 1 <= len(t[8]) <= 65536, "revoked reader certificates"
+            assert 1 <= len(t[8]) <= 16384, "revoked certificates"
             for h in t[8]:
                 assert isinstance(h, bytes) and len(h) == 32, "a SHA-256"
                 self.revoked_readers.add(h)
@@ -317,7 +318,8 @@ class Gate:
                 # A CA certificate with a P-256 key, else the whole list is refused.
                 cert = x509.load_der_x509_certificate(der)
                 assert cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
-                assert isinstance(cert.public_key(), ec.EllipticCurvePublicKey)
+                key = cert.public_key()
+                assert isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1)
                 self.mdoc_cas.append((issuer, role, der))
         self.lists = {}
         for issuer, lst, size, sha, file in t[6]:
@@ -481,7 +483,7 @@ def check_trust_vectors():
             if k in want["claims"]:
                 assert want["claims"][k] == val, (case["name"], k)
     print(f"trust: {len(v['cases'])} cases agree with tuaton ({len(gate.mdoc_cas)} mdoc CA, "
-          f"{len(gate.revoked_readers)} revoked reader certificate)")
+          f"{len(gate.revoked_readers)} revoked certificate)")
 
 
 # Edwards25519, for the hello's Schnorr proof (section 8).

@@ -476,6 +476,7 @@ impl<S: Store> Issuer<S> {
             not_after,
             secret,
             published: false,
+            revoked_at: None,
         })
     }
 
@@ -644,12 +645,17 @@ impl<S: Store> Issuer<S> {
             allowed,
         )
         .map_err(core_error)?;
-        // Remembered until it expires, so it can be revoked; expired ones are dropped.
-        m.readers.retain(|r| r.not_after >= now);
+        // Remembered until a day after it expires (a wallet's clock may be behind), so it
+        // can be revoked and stays listed; older ones are dropped.
+        m.readers.retain(|r| r.not_after + REVOKED_LISTED_AFTER_EXPIRY >= now);
         m.readers.push(crate::seam::IssuedReader {
             serial,
             name: name.to_owned(),
-            sha256: hex::encode(Sha256::digest(&der)),
+            sha256: hex::encode(
+                x509::Parsed::from_der(&der)
+                    .map_err(core_error)?
+                    .tbs_sha256(),
+            ),
             ca: m.reader_cas.len(),
             not_after: now + i64::from(days) * 86_400,
             revoked_at: None,
@@ -664,6 +670,42 @@ impl<S: Store> Issuer<S> {
         .await?;
         tx.commit().await?;
         Ok((der, serial))
+    }
+
+    /// The document signers' keys are compromised: every document signer not yet
+    /// expired is revoked and a new one made, which signs from now on. The next publish
+    /// names the revoked ones in the trust list (key 8), and gates refuse every mdoc they
+    /// signed (`issuer_key_revoked`); citizens get a new mdoc when their wallets refresh.
+    /// Returns how many were revoked.
+    pub async fn revoke_signers(&self, actor: &Actor, now: i64) -> Result<usize> {
+        let mut tx = self.store.begin().await?;
+        tx.lock_keys().await?;
+        let meta = self.meta_in(&mut tx).await?;
+        let Some(mut m) = meta.mdoc.clone() else {
+            return Err(IssuerError::KeysElsewhere(
+                "this issuer has no mdoc keys (its keys are in a token): it has no document signer to revoke",
+            ));
+        };
+        let mut n = 0;
+        for s in m
+            .signers
+            .iter_mut()
+            .filter(|s| s.revoked_at.is_none() && s.not_after >= now)
+        {
+            s.revoked_at = Some(now);
+            n += 1;
+        }
+        self.add_document_signer(&mut m, &meta, now)?;
+        tx.set_mdoc(&m).await?;
+        tx.audit(&audit(
+            now,
+            actor,
+            "revoke-signer",
+            &format!("{n} document signer(s); DS {} signs now", m.signers.len()),
+        ))
+        .await?;
+        tx.commit().await?;
+        Ok(n)
     }
 
     /// Revokes the reader certificate with serial `serial_hex` (as `reader-cert` printed
@@ -1409,18 +1451,29 @@ impl<S: Store> Issuer<S> {
             listed.extend(to_issuer_key(meta.issuer_id, k)?);
         }
         // Every IACA goes in the bundle; from now on document signers may chain to them.
-        // Each CA's certificate for the bundle, and its revocation list (none revoked:
-        // document signers and reader certificates are short-lived), valid as long as
-        // this bundle. Every IACA published here may from now on have document signers.
+        // Each CA's certificate for the bundle, and its revocation list (a reader CA's
+        // names the reader certificates revoked; an IACA's none), valid as long as this
+        // bundle. Every IACA published here may from now on have document signers.
         let (mut iacas, mut reader_cas, mut crls) = (vec![], vec![], vec![]);
-        let mut revoked_readers = vec![];
+        let mut revoked_certificates = vec![];
         if let Some(mut m) = meta.mdoc.clone() {
+            for ds in &m.signers {
+                if ds.revoked_at.is_some() && ds.not_after + REVOKED_LISTED_AFTER_EXPIRY >= now {
+                    let der = hex::decode(&ds.certificate)
+                        .map_err(|_| damaged("a document signer certificate"))?;
+                    revoked_certificates.push(
+                        tuaton_common::mdoc::x509::Parsed::from_der(&der)
+                            .map_err(core_error)?
+                            .tbs_sha256(),
+                    );
+                }
+            }
             for r in &m.readers {
-                if r.revoked_at.is_some() && r.not_after >= now {
+                if r.revoked_at.is_some() && r.not_after + REVOKED_LISTED_AFTER_EXPIRY >= now {
                     let h = hex::decode(&r.sha256)
                         .ok()
                         .and_then(|h| <[u8; 32]>::try_from(h).ok());
-                    revoked_readers
+                    revoked_certificates
                         .push(h.ok_or_else(|| damaged("a reader certificate's SHA-256"))?);
                 }
             }
@@ -1439,7 +1492,7 @@ impl<S: Store> Issuer<S> {
             let live_revoked = |ca: usize| -> Vec<(u64, i64)> {
                 m.readers
                     .iter()
-                    .filter(|r| r.ca == ca && r.not_after >= now)
+                    .filter(|r| r.ca == ca && r.not_after + REVOKED_LISTED_AFTER_EXPIRY >= now)
                     .filter_map(|r| Some((r.serial, r.revoked_at?)))
                     .collect()
             };
@@ -1500,7 +1553,7 @@ impl<S: Store> Issuer<S> {
             iacas,
             reader_cas,
             crls,
-            revoked_readers,
+            revoked_certificates,
         })?;
         tx.audit(&audit(
             now,
@@ -1658,6 +1711,10 @@ fn thai_subject<'a>(
 }
 
 /// A random positive certificate serial number (63 bits).
+/// How long a revoked reader certificate stays listed (CRL, trust list key 8) after it
+/// expires: a wallet whose clock is behind may still find it in date.
+const REVOKED_LISTED_AFTER_EXPIRY: i64 = 86_400;
+
 fn cert_serial() -> u64 {
     u64::from_be_bytes(random()) >> 1
 }

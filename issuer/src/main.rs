@@ -124,6 +124,10 @@ enum Cmd {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// The mdoc document signers' keys are compromised: revoke every unexpired document
+    /// signer and make a new one; after the next publish gates refuse the mdocs they
+    /// signed (wallets get new ones at `refresh`).
+    RevokeSigner,
     /// Revoke a reader certificate (a gate's key stolen, a gate retired): after the next
     /// publish wallets refuse it and its gate stops using it.
     ReaderRevoke {
@@ -496,6 +500,7 @@ fn needs_keys(cmd: &Cmd) -> bool {
         | Cmd::RotateRoot
         | Cmd::Rotate
         | Cmd::ReaderCert { .. }
+        | Cmd::RevokeSigner
         | Cmd::Publish { .. }
         | Cmd::Serve { .. } => true,
         Cmd::Revoke { citizen, .. } => citizen.is_some(),
@@ -573,6 +578,14 @@ async fn common<S: Store>(cli: &Cli, iss: &Issuer<S>, now: i64) -> anyhow::Resul
         }
         Cmd::RevokeKey { kid } => revoke_key(cli, iss, kid, &me, now).await,
         Cmd::ReaderRevoke { serial } => reader_revoke(cli, iss, serial, &me, now).await,
+        Cmd::RevokeSigner => {
+            let n = iss.revoke_signers(&me, now).await?;
+            say(
+                cli,
+                serde_json::json!({"revoked": n}),
+                &format!("{n} document signer(s) revoked and a new one made: gates refuse the mdocs they signed once they have the next bundle; citizens get new ones at refresh. Publish now."),
+            )
+        }
         Cmd::Revoke {
             credential_id,
             citizen,

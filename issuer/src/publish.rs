@@ -45,7 +45,7 @@ pub(crate) struct BundleInput<'a> {
     /// Each CA's revocation list: (bundle file name, DER).
     pub(crate) crls: Vec<(String, Vec<u8>)>,
     /// SHA-256 of each revoked reader certificate not yet expired.
-    pub(crate) revoked_readers: Vec<[u8; 32]>,
+    pub(crate) revoked_certificates: Vec<[u8; 32]>,
 }
 
 /// A bundle generation in memory: files in the order they must be written (index last).
@@ -169,8 +169,20 @@ pub(crate) fn build_bundle(i: &BundleInput<'_>) -> Result<BuiltBundle> {
                 certificate: c.clone(),
             })
             .collect(),
-        revoked_readers: i.revoked_readers.clone(),
+        revoked_certificates: i.revoked_certificates.clone(),
     };
+    // What gates and wallets would refuse is never published.
+    if list.anchors.len() > tuaton_common::trust::MAX_ANCHORS
+        || list.revoked_certificates.len() > tuaton_common::trust::MAX_REVOKED_CERTIFICATES
+    {
+        return Err(IssuerError::Usage(format!(
+            "the trust list would carry {} mdoc certificates and {} revoked ones, more than gates read ({} and {})",
+            list.anchors.len(),
+            list.revoked_certificates.len(),
+            tuaton_common::trust::MAX_ANCHORS,
+            tuaton_common::trust::MAX_REVOKED_CERTIFICATES
+        )));
+    }
     let signed = SignedTrustList::sign_with(list, &i.root_signers).map_err(core_error)?;
     let tl_name = format!("trust-list/{}.cbor", i.version);
     files.push((tl_name.clone(), signed.signed.to_bytes()));

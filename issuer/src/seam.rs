@@ -206,6 +206,10 @@ pub struct MdocKey {
     /// those, after the first); always false for document signers.
     #[serde(default)]
     pub published: bool,
+    /// When a document signer was revoked (`revoke-signer`): the trust list names it
+    /// until it expires, and gates refuse what it signed.
+    #[serde(default)]
+    pub revoked_at: Option<i64>,
 }
 
 impl Meta {

@@ -29,6 +29,8 @@ fn help_lists_every_command() {
             "issue",
             "rotate",
             "reader-cert",
+            "revoke-signer",
+            "reader-revoke",
             "revoke-key",
             "revoke",
             "audit",

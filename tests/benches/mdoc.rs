@@ -204,7 +204,7 @@ fn gate_bundle(dir: &std::path::Path, w: &World) -> [u8; 32] {
             anchor(AnchorRole::Iaca, &w.iaca),
             anchor(AnchorRole::ReaderCa, &w.reader_ca),
         ],
-        revoked_readers: vec![],
+        revoked_certificates: vec![],
     };
     std::fs::write(
         dir.join("trust-list.cbor"),

@@ -406,7 +406,7 @@ fn write_bundle(dir: &Path, root_key: &SigningKey, issuer_key: &SigningKey, stat
             file: "1-0.json".into(),
         }],
         anchors: vec![],
-        revoked_readers: vec![],
+        revoked_certificates: vec![],
     };
     std::fs::write(
         dir.join("trust-list.cbor"),

@@ -190,7 +190,7 @@ impl Scenario {
                 }],
                 status: vec![],
                 anchors: vec![],
-                revoked_readers: vec![],
+                revoked_certificates: vec![],
             },
             &[&root_key],
         );

@@ -28,7 +28,7 @@ pub mod tui;
 pub use check::SessionFailure;
 pub use error::{GateError, Result};
 pub use image::{decode_image, decode_qr_image, Scanned, DETECT_MAX_SIDE, MAX_IMAGE_BYTES};
-pub use reader::MAX_READER_CERT;
+pub use reader::{not_allowed, MAX_READER_CERT};
 pub use report::{verdict_text, StatusReport};
 pub use source::{
     bundle_source, url_origin, BundleSource, DirSource, HttpSource, Source, HTTP_SYNC_DEADLINE,

@@ -296,6 +296,14 @@ fn run(cli: &Cli) -> anyhow::Result<Outcome> {
                 })?;
             let c =
                 gate.install_reader_certificate(&String::from_utf8_lossy(&pem), &loaded, now)?;
+            let missing = tuaton_verifier::not_allowed(&c, cli.require);
+            if !missing.is_empty() {
+                eprintln!(
+                    "warning: this certificate does not allow {}, which a gate with --require {} asks for: such a gate starts no mdoc session until it has one that does",
+                    missing.join(", "),
+                    cli.require.code()
+                );
+            }
             let allowed: Vec<String> = c
                 .allowed
                 .iter()

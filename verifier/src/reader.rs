@@ -14,6 +14,36 @@ const READER_CERT: &str = "reader-cert";
 /// The most a reader certificate file may be.
 pub const MAX_READER_CERT: u64 = 16 * 1024;
 
+fn damaged_key() -> GateError {
+    GateError::ReaderCertificate(
+        "the stored reader key is damaged: `tuaton-verifier reader-key --new` makes a new one (then certify it again)".into(),
+    )
+}
+
+/// Why a certificate does not serve, in the checker's own words (without the error's
+/// category prefix).
+fn why(e: tuaton_common::Error) -> String {
+    use tuaton_common::error::MdocError as M;
+    match e {
+        tuaton_common::Error::Mdoc(M::Session(m) | M::Chain(m) | M::Malformed(m)) => m,
+        other => other.to_string(),
+    }
+}
+
+/// The elements a gate asking for `require` would request that `cert` does not allow
+/// (`NAMESPACE/ELEMENT`).
+pub fn not_allowed(
+    cert: &ReaderCertificate,
+    require: tuaton_common::verify::Requirement,
+) -> Vec<String> {
+    tuaton_common::mdoc_gate::request_for(require)
+        .into_iter()
+        .flat_map(|(ns, ids)| ids.into_iter().map(move |id| (ns.clone(), id)))
+        .filter(|(ns, id)| !cert.allowed.get(ns).is_some_and(|a| a.contains(id)))
+        .map(|(ns, id)| format!("{ns}/{id}"))
+        .collect()
+}
+
 impl Gate {
     /// This gate's reader key (made and stored on first use, or replaced when `new`; a
     /// new key drops the installed certificate, which certified the old one). Returns the
@@ -22,7 +52,7 @@ impl Gate {
         let meta = self.db.open_tree(META)?;
         let secret = match meta.get(READER_KEY)? {
             Some(b) if !new => p256::SecretKey::from_slice(&b)
-                .map_err(|_| GateError::StoreDamaged("the reader key"))?,
+                .map_err(|_| damaged_key())?,
             _ => {
                 let k = p256::SecretKey::random(&mut rand::rngs::OsRng);
                 // One batch: the key and the certificate it invalidates change together.
@@ -52,7 +82,7 @@ impl Gate {
     ) -> Result<ReaderCertificate> {
         let bad = |why: String| GateError::ReaderCertificate(why);
         let ders = tuaton_common::mdoc::x509::from_pem(pem)
-            .map_err(|e| bad(format!("the file is not a PEM certificate: {e}")))?;
+            .map_err(|e| bad(format!("the file is not a PEM certificate ({})", why(e))))?;
         let [der] = ders.as_slice() else {
             return Err(bad(format!(
                 "the file holds {} certificates, not one",
@@ -62,10 +92,10 @@ impl Gate {
         let cert = check_reader_certificate(
             der,
             &loaded.trust.reader_ca_list(),
-            &loaded.trust.revoked_readers,
+            &loaded.trust.revoked_certificates,
             now,
         )
-        .map_err(|e| bad(e.to_string()))?;
+        .map_err(|e| bad(why(e)))?;
         let meta = self.db.open_tree(META)?;
         let Some(secret) = meta.get(READER_KEY)? else {
             return Err(bad(
@@ -73,7 +103,7 @@ impl Gate {
             ));
         };
         let secret = p256::SecretKey::from_slice(&secret)
-            .map_err(|_| GateError::StoreDamaged("the reader key"))?;
+            .map_err(|_| damaged_key())?;
         let mine = secret.public_key().to_encoded_point(false);
         if cert.public_key != mine.as_bytes() {
             return Err(bad(
@@ -99,11 +129,11 @@ impl Gate {
         check_reader_certificate(
             &der,
             &loaded.trust.reader_ca_list(),
-            &loaded.trust.revoked_readers,
+            &loaded.trust.revoked_certificates,
             now,
         )
         .map(Some)
-        .map_err(|e| GateError::ReaderCertificate(e.to_string()))
+        .map_err(|e| GateError::ReaderCertificate(why(e)))
     }
 
     /// The key and certificate every 18013-5 request is signed with. A gate without a
@@ -117,9 +147,20 @@ impl Gate {
                     .into(),
             ));
         };
-        self.reader_certificate(loaded, now)?;
+        // Another process may have replaced the key (and dropped the certificate) since.
+        let cert = self.reader_certificate(loaded, now)?.ok_or_else(|| {
+            GateError::ReaderCertificate("it was removed while in use".into())
+        })?;
+        let missing = not_allowed(&cert, self.policy.require);
+        if !missing.is_empty() {
+            return Err(GateError::ReaderCertificate(format!(
+                "it does not allow {}, which this gate asks for (--require {}), so every wallet would decline",
+                missing.join(", "),
+                self.policy.require.code()
+            )));
+        }
         let key = p256::ecdsa::SigningKey::from_slice(&key)
-            .map_err(|_| GateError::StoreDamaged("the reader key"))?;
+            .map_err(|_| damaged_key())?;
         Ok(ReaderSigner {
             key,
             certificate: der.to_vec(),

@@ -875,7 +875,7 @@ fn engage_iso(
     let policy = ReaderPolicy {
         cas,
         allow_unverified,
-        revoked: w.revoked_readers()?,
+        revoked: w.revoked_certificates()?,
     };
     let (shared, writes) = e.run(w, &mut PinConsent(p), &policy, tuaton_cli::real_now())?;
     let n: usize = shared.values().map(Vec::len).sum();

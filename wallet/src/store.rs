@@ -68,7 +68,7 @@ pub struct Unlocked<'a> {
 const META: &str = "meta";
 const VAULT: &str = "vault";
 const READER_CAS: &str = "reader-cas";
-const REVOKED_READERS: &str = "revoked-readers";
+const REVOKED_CERTIFICATES: &str = "revoked-certificates";
 const STORE_KEY_AAD: &[u8] = b"tuaton wallet store key";
 
 fn rnd<const N: usize>() -> [u8; N] {
@@ -284,8 +284,8 @@ impl Wallet {
 
 impl Wallet {
     /// The SHA-256 of every reader certificate the card's trust list revoked.
-    pub fn revoked_readers(&self) -> Result<Vec<[u8; 32]>> {
-        let Some(b) = self.db.open_tree(VAULT)?.get(REVOKED_READERS)? else {
+    pub fn revoked_certificates(&self) -> Result<Vec<[u8; 32]>> {
+        let Some(b) = self.db.open_tree(VAULT)?.get(REVOKED_CERTIFICATES)? else {
             return Ok(vec![]);
         };
         if b.len() % 32 != 0 {
@@ -487,8 +487,8 @@ impl Unlocked<'_> {
         }
         // And the reader certificates the trust list revoked, kept with them.
         match bundle {
-            Some(s) => batch.insert(REVOKED_READERS, s.trust_list.list.revoked_readers.concat()),
-            None if replace => batch.remove(REVOKED_READERS),
+            Some(s) => batch.insert(REVOKED_CERTIFICATES, s.trust_list.list.revoked_certificates.concat()),
+            None if replace => batch.remove(REVOKED_CERTIFICATES),
             None => {}
         }
         self.w.db.open_tree(VAULT)?.apply_batch(batch)?;
