@@ -765,7 +765,11 @@ pub fn verify_mdoc(
     };
     // A document signer the issuer revoked (its key stolen) signs nothing valid: as a
     // revoked issuer key, the card still shows whose it claims to be.
-    if ctx.trust.revoked_certificates.contains(&verified.signer_tbs) {
+    if ctx
+        .trust
+        .revoked_certificates
+        .contains(&verified.signer_tbs)
+    {
         v.reasons.push(Reason::IssuerKeyRevoked);
     }
     if claims

@@ -647,7 +647,8 @@ impl<S: Store> Issuer<S> {
         .map_err(core_error)?;
         // Remembered until a day after it expires (a wallet's clock may be behind), so it
         // can be revoked and stays listed; older ones are dropped.
-        m.readers.retain(|r| r.not_after + REVOKED_LISTED_AFTER_EXPIRY >= now);
+        m.readers
+            .retain(|r| r.not_after + REVOKED_LISTED_AFTER_EXPIRY >= now);
         m.readers.push(crate::seam::IssuedReader {
             serial,
             name: name.to_owned(),

@@ -357,12 +357,20 @@ fn attack_mdocs_of_a_revoked_document_signer_are_refused_and_new_cards_pass() {
     // The document signer's key is stolen: the issuer revokes it and makes a new one.
     let r = w.issuer(&["revoke-signer"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(r.stdout.contains("1 document signer(s) revoked"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("1 document signer(s) revoked"),
+        "{}",
+        r.stdout
+    );
     w.publish();
     w.sync(None).ok();
     let (r, v, _, err) = check(&w, "wallet", &w, &[], &[]);
     assert_eq!(r.code, 1, "{}\n{err}", r.stdout);
-    assert_eq!(v["reasons"], serde_json::json!(["issuer_key_revoked"]), "{v}");
+    assert_eq!(
+        v["reasons"],
+        serde_json::json!(["issuer_key_revoked"]),
+        "{v}"
+    );
     // A card issued now is signed by the new document signer.
     let rec = w.p("somchai.json");
     w.enroll_with("wallet2", &rec, &["--key-type", "p256"]);
@@ -389,5 +397,10 @@ fn a_gate_whose_certificate_does_not_cover_its_request_says_so_instead_of_failin
     // Installing it for such a gate warns.
     let r = w.gate(&["--require", "full", "reader-cert", &w.p("BKK gate 12.pem")]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(r.stderr.contains("warning: this certificate does not allow"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("warning: this certificate does not allow"),
+        "{}",
+        r.stderr
+    );
 }

@@ -51,8 +51,7 @@ impl Gate {
     pub fn reader_key(&self, new: bool) -> Result<Vec<u8>> {
         let meta = self.db.open_tree(META)?;
         let secret = match meta.get(READER_KEY)? {
-            Some(b) if !new => p256::SecretKey::from_slice(&b)
-                .map_err(|_| damaged_key())?,
+            Some(b) if !new => p256::SecretKey::from_slice(&b).map_err(|_| damaged_key())?,
             _ => {
                 let k = p256::SecretKey::random(&mut rand::rngs::OsRng);
                 // One batch: the key and the certificate it invalidates change together.
@@ -102,8 +101,7 @@ impl Gate {
                 "this gate has no reader key yet, so no certificate can be for it".into(),
             ));
         };
-        let secret = p256::SecretKey::from_slice(&secret)
-            .map_err(|_| damaged_key())?;
+        let secret = p256::SecretKey::from_slice(&secret).map_err(|_| damaged_key())?;
         let mine = secret.public_key().to_encoded_point(false);
         if cert.public_key != mine.as_bytes() {
             return Err(bad(
@@ -148,9 +146,9 @@ impl Gate {
             ));
         };
         // Another process may have replaced the key (and dropped the certificate) since.
-        let cert = self.reader_certificate(loaded, now)?.ok_or_else(|| {
-            GateError::ReaderCertificate("it was removed while in use".into())
-        })?;
+        let cert = self
+            .reader_certificate(loaded, now)?
+            .ok_or_else(|| GateError::ReaderCertificate("it was removed while in use".into()))?;
         let missing = not_allowed(&cert, self.policy.require);
         if !missing.is_empty() {
             return Err(GateError::ReaderCertificate(format!(
@@ -159,8 +157,7 @@ impl Gate {
                 self.policy.require.code()
             )));
         }
-        let key = p256::ecdsa::SigningKey::from_slice(&key)
-            .map_err(|_| damaged_key())?;
+        let key = p256::ecdsa::SigningKey::from_slice(&key).map_err(|_| damaged_key())?;
         Ok(ReaderSigner {
             key,
             certificate: der.to_vec(),

@@ -487,7 +487,10 @@ impl Unlocked<'_> {
         }
         // And the reader certificates the trust list revoked, kept with them.
         match bundle {
-            Some(s) => batch.insert(REVOKED_CERTIFICATES, s.trust_list.list.revoked_certificates.concat()),
+            Some(s) => batch.insert(
+                REVOKED_CERTIFICATES,
+                s.trust_list.list.revoked_certificates.concat(),
+            ),
             None if replace => batch.remove(REVOKED_CERTIFICATES),
             None => {}
         }
