@@ -308,6 +308,28 @@ pub fn issue(
     )
 }
 
+/// [`issue`] with the card's revocation bit named in the MSO (`status`), so a reader
+/// that holds the issuer's status list can tell a revoked card.
+pub fn issue_with_status(
+    claims: &CardClaims,
+    age: AgeClaims,
+    device_key: &HolderKey,
+    validity: Validity,
+    status: &MsoStatus,
+    signer: &dyn DocumentSigner,
+    rng: &mut impl rand_core::CryptoRngCore,
+) -> Result<Vec<u8>> {
+    issue_mso(
+        DOC_TYPE,
+        elements(claims, age),
+        device_key,
+        validity,
+        Some(status),
+        signer,
+        rng,
+    )
+}
+
 /// [`issue`] for any docType and elements: what the card's form is made with, and what
 /// interoperability checks use to meet readers that know only other document types.
 pub fn issue_document(
@@ -315,6 +337,18 @@ pub fn issue_document(
     elems: Vec<(&str, &str, Value)>,
     device_key: &HolderKey,
     validity: Validity,
+    signer: &dyn DocumentSigner,
+    rng: &mut impl rand_core::CryptoRngCore,
+) -> Result<Vec<u8>> {
+    issue_mso(doc_type, elems, device_key, validity, None, signer, rng)
+}
+
+fn issue_mso(
+    doc_type: &str,
+    elems: Vec<(&str, &str, Value)>,
+    device_key: &HolderKey,
+    validity: Validity,
+    status: Option<&MsoStatus>,
     signer: &dyn DocumentSigner,
     rng: &mut impl rand_core::CryptoRngCore,
 ) -> Result<Vec<u8>> {
@@ -390,6 +424,22 @@ pub fn issue_document(
             ]),
         ),
     ]);
+    let mso = match (mso, status) {
+        (Value::Map(mut m), Some(st)) => {
+            m.push((
+                Value::Text("status".into()),
+                Value::Map(vec![(
+                    Value::Text("status_list".into()),
+                    Value::Map(vec![
+                        (Value::Text("idx".into()), Value::Integer(st.idx.into())),
+                        (Value::Text("uri".into()), Value::Text(st.uri.clone())),
+                    ]),
+                )]),
+            ));
+            Value::Map(m)
+        }
+        (mso, _) => mso,
+    };
     let payload = cbor::encode(&tag24(&mso));
     let mut failure = None;
     let (protected, unprotected) = x5chain_headers(signer.certificate());
@@ -423,6 +473,37 @@ pub fn issue_document(
         ),
         (Value::Text("issuerAuth".into()), issuer_auth),
     ])))
+}
+
+/// The MSO's status (ISO/IEC 18013-5 second edition, as the IETF Token Status List
+/// references a status: `status: {"status_list": {"idx": uint, "uri": tstr}}`): which bit
+/// of which of the issuer's status lists is this card's revocation bit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MsoStatus {
+    /// The bit's index in the list.
+    pub idx: u64,
+    /// The list: `https://HOST/bundle/status-list/<issuer>-<list>` (see [`status_uri`]).
+    pub uri: String,
+}
+
+/// The `uri` of issuer `issuer`'s status list `list`, under its authority URL
+/// (`https://HOST`).
+pub fn status_uri(authority: &str, issuer: u32, list: u32) -> String {
+    format!("{authority}/bundle/status-list/{issuer}-{list}")
+}
+
+/// (issuer, list) of a status `uri` as [`status_uri`] writes it; `None` for any other.
+pub fn status_list_of(uri: &str) -> Option<(u32, u32)> {
+    let last = uri
+        .strip_prefix("https://")?
+        .rsplit_once("/bundle/status-list/")?
+        .1;
+    let (i, l) = last.split_once('-')?;
+    let digits = |t: &str| !t.is_empty() && t.len() <= 10 && t.bytes().all(|b| b.is_ascii_digit());
+    if !digits(i) || !digits(l) {
+        return None;
+    }
+    Some((i.parse().ok()?, l.parse().ok()?))
 }
 
 /// Which elements a reader asked for: namespace to element identifiers. `None` in
@@ -588,6 +669,29 @@ struct Mso {
     doc_type: String,
     validity: Validity,
     device_point: Vec<u8>,
+    status: Option<MsoStatus>,
+}
+
+/// The MSO's `status`, when it names a status list (`status_list`; other status
+/// mechanisms are not read). Bounded: the uri at most 256 bytes.
+fn read_status(v: Value) -> Result<Option<MsoStatus>> {
+    let bad = || MdocError::Malformed("the MSO's status is not {status_list: {idx, uri}}".into());
+    let mut st = map_entries(v, "status")?;
+    if !st.iter().any(|(k, _)| k.as_text() == Some("status_list")) {
+        return Ok(None);
+    }
+    let mut sl = map_entries(take(&mut st, "status_list", "status")?, "status_list")?;
+    let idx = take(&mut sl, "idx", "status_list")?
+        .as_integer()
+        .and_then(|i| u64::try_from(i).ok())
+        .ok_or_else(bad)?;
+    let Value::Text(uri) = take(&mut sl, "uri", "status_list")? else {
+        return Err(bad().into());
+    };
+    if uri.len() > 256 {
+        return Err(bad().into());
+    }
+    Ok(Some(MsoStatus { idx, uri }))
 }
 
 /// The MSO in a COSE_Sign1's payload, and its digests by (namespace, digestID).
@@ -636,11 +740,17 @@ fn read_mso(sign1: &CoseSign1) -> Result<(Mso, Digests)> {
             }
         }
     }
+    let status = if mso.iter().any(|(k, _)| k.as_text() == Some("status")) {
+        read_status(take(&mut mso, "status", "MSO")?)?
+    } else {
+        None
+    };
     Ok((
         Mso {
             doc_type,
             validity,
             device_point,
+            status,
         },
         digests,
     ))
@@ -756,6 +866,8 @@ pub struct Verified {
     /// SHA-256 of the document signer's TBSCertificate: how a trust list names it when
     /// it is revoked.
     pub signer_tbs: [u8; 32],
+    /// The MSO's status (the card's revocation bit), when it names one.
+    pub status: Option<MsoStatus>,
 }
 
 /// The reader's checks of a DeviceResponse (18013-5 section 9.3.1), for the first and only
@@ -917,6 +1029,7 @@ pub fn verify(
         doc_type,
         elements,
         signer_tbs: ds.tbs_sha256(),
+        status: mso.status,
         signer: ds.subject,
         validity,
         iaca: iaca_index,

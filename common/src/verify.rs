@@ -783,7 +783,33 @@ pub fn verify_mdoc(
             v.reasons.push(Reason::CredentialExpired);
         }
     }
-    v.warnings.push(Warning::StatusUnchecked);
+    // The card's revocation bit, when its MSO names one of the issuer's lists: read from
+    // the same trust-list-pinned status list as the gate form's. The list must be of the
+    // issuer whose IACA signed (an mdoc cannot point at another issuer's list).
+    let issuer_id = ctx.trust.iacas.get(verified.iaca).map(|(id, _)| *id);
+    match &verified.status {
+        None => v.warnings.push(Warning::StatusUnchecked),
+        Some(st) => match crate::mdoc::status_list_of(&st.uri) {
+            Some((issuer, list)) if Some(issuer) == issuer_id => {
+                match ctx.status.lookup(
+                    issuer,
+                    StatusRef {
+                        list,
+                        index: st.idx,
+                    },
+                    ctx.now,
+                ) {
+                    StatusLookup::Good => {}
+                    StatusLookup::Revoked => v.reasons.push(Reason::CredentialRevoked),
+                    StatusLookup::GoodButStale | StatusLookup::Unknown => {
+                        v.warnings.push(Warning::StatusStale)
+                    }
+                }
+            }
+            // A status this gate cannot look up: said, as for a card with none.
+            _ => v.warnings.push(Warning::StatusUnchecked),
+        },
+    }
     let asked_all = requested.iter().all(|(ns, ids)| {
         ids.iter().all(|id| {
             verified.elements.contains_key(&(ns.clone(), id.clone()))

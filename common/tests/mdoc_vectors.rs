@@ -92,15 +92,24 @@ fn issue(
 ) -> Vec<u8> {
     let claims = tuaton_common::sample::citizen(0);
     let age = AgeClaims::on(claims.birth_date, claims.issue_date);
-    mdoc::issue(
+    mdoc::issue_with_status(
         &claims,
         age,
         &device.holder_key(),
         validity,
+        &status(),
         signer,
         &mut VectorRng(seed),
     )
     .unwrap()
+}
+
+/// The card's revocation bit, as the MSO names it (FORMAT.md section 11.2).
+fn status() -> mdoc::MsoStatus {
+    mdoc::MsoStatus {
+        idx: 93_017,
+        uri: mdoc::status_uri("https://issuer-1.tuaton.invalid", 1, 0),
+    }
 }
 
 fn window() -> Validity {
@@ -241,6 +250,7 @@ fn mdoc_vectors_rederive_and_each_case_gets_its_verdict() {
         "doc_type": mdoc::DOC_TYPE,
         "iaca_pem": x509::pem(&w.iaca_der),
         "document_signer_pem": x509::pem(&w.ds.certificate),
+        "mso_status": {"idx": status().idx, "uri": status().uri},
         "cases": out,
     });
     let text = serde_json::to_string_pretty(&doc).unwrap() + "\n";

@@ -392,6 +392,16 @@ def parse(response):
     validity = want_map(field(mso, "validityInfo", "MSO"), "validityInfo")
     times = {k: tdate(field(validity, k, "validityInfo"), k)
              for k in ("signed", "validFrom", "validUntil")}
+    # The MSO's status (FORMAT.md 11.2): {"status_list": {"idx": uint, "uri": tstr}}.
+    status = None
+    if mso.has("status"):
+        st = want_map(mso.get("status"), "status")
+        if st.has("status_list"):
+            sl = want_map(st.get("status_list"), "status_list")
+            idx, uri = field(sl, "idx", "status_list"), field(sl, "uri", "status_list")
+            want(is_uint(idx) and isinstance(uri, str) and len(uri.encode()) <= 256,
+                 "status_list is not {idx: uint, uri: tstr}")
+            status = (idx, uri)
 
     device_signed = want_map(field(doc, "deviceSigned", "Document"), "deviceSigned")
     dns, dns_raw = tag24(field(device_signed, "nameSpaces", "DeviceSigned"),
@@ -409,6 +419,7 @@ def parse(response):
         "mso_version": mso_version, "digest_alg": digest_alg, "mso_doc_type": mso_doc_type,
         "value_digests": value_digests, "device_key": device_key, "times": times,
         "dns_raw": dns_raw, "device_auth": device_auth, "device_sig": device_sig,
+        "status": status,
     }
 
 
@@ -645,6 +656,14 @@ def main(path):
         print(line + (f"  [{why}]" if why and got != case["verdict"] else ""))
         if got != case["verdict"]:
             bad.append(line + f"  [{why}]")
+    # The card's MSO names its revocation bit as the vector says.
+    if "mso_status" in v:
+        first = parse(bytes.fromhex(v["cases"][0]["response"]))
+        want_status = (v["mso_status"]["idx"], v["mso_status"]["uri"])
+        if first["status"] == want_status:
+            print(f"mdoc: the MSO's status names bit {want_status[0]} of {want_status[1]}")
+        else:
+            bad.append(f"MSO status {first['status']!r}, expected {want_status!r}")
     if check_export_transcript():
         print("mdoc: export transcript agrees")
     else:

@@ -1682,7 +1682,12 @@ impl<S: Store> Issuer<S> {
 /// The issuing authority's web address, as certificates name it (Annex B's issuer
 /// alternative name): `https://` and the host of the issuer's did:web.
 fn authority_url(meta: &Meta) -> String {
-    let did = meta.did();
+    authority_of(&meta.did())
+}
+
+/// `https://HOST` of a did:web: where the issuer's bundle, revocation lists and status
+/// lists are named to be.
+pub(crate) fn authority_of(did: &str) -> String {
     let host = did
         .strip_prefix("did:web:")
         .and_then(|r| r.split(':').next())

@@ -93,9 +93,25 @@ pub(crate) fn sign_package(
         let issued_on = tuaton_common::model::thai_date(now)
             .ok_or_else(|| core_error(tuaton_common::Error::field("issued_at", "out of range")))?;
         let age = tuaton_common::model::AgeClaims::on(claims.birth_date, issued_on);
-        let issuer_signed =
-            tuaton_common::mdoc::issue(claims, age, holder, validity, &m.signer, &mut OsRng)
-                .map_err(core_error)?;
+        // The MSO names the card's revocation bit, the same bit as the other forms'.
+        let mso_status = tuaton_common::mdoc::MsoStatus {
+            idx: status.index,
+            uri: tuaton_common::mdoc::status_uri(
+                &crate::core::authority_of(by.did),
+                by.issuer,
+                status.list,
+            ),
+        };
+        let issuer_signed = tuaton_common::mdoc::issue_with_status(
+            claims,
+            age,
+            holder,
+            validity,
+            &mso_status,
+            &m.signer,
+            &mut OsRng,
+        )
+        .map_err(core_error)?;
         package.mdoc = Some(hex::encode(issuer_signed));
     }
     crate::metrics::observe_signing(started.elapsed());

@@ -721,7 +721,8 @@ async fn reader_cert<S: Store>(
             )
         }
         None => {
-            eprintln!("Reader certificate serial {serial}.");
+            use std::io::Write as _;
+            let _ = writeln!(std::io::stderr(), "Reader certificate serial {serial}.");
             Ok(out(pem.trim_end())?)
         }
     }

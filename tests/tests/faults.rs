@@ -353,7 +353,12 @@ fn gate_reader_certificate_install_survives_every_fault() {
         "--name",
         "BKK gate 12",
         "--allow",
-        "org.iso.23220.1/portrait",
+        // Everything a flight gate asks for, so the install says nothing but its result.
+        &tuaton_common::mdoc_gate::request_for(tuaton_common::verify::Requirement::Flight)
+            .iter()
+            .flat_map(|(ns, ids)| ids.iter().map(move |id| format!("{ns}/{id}")))
+            .collect::<Vec<_>>()
+            .join(","),
         "--out",
         &w.p("gate12.pem"),
     ]);

@@ -123,7 +123,8 @@ fn the_gate_reads_a_tuaton_mdoc_with_reader_authentication_and_shows_a_valid_ver
     assert_eq!(v["issuer"], "DOPA Bangkok");
     assert_eq!(v["claims"]["given_name_en"], "Somchai");
     assert_eq!(v["claims"]["citizen_id"], "1103700012346");
-    assert_eq!(v["warnings"], serde_json::json!(["status_unchecked"]));
+    // The MSO names the card's revocation bit, read from the synced status list.
+    assert_eq!(v["warnings"], serde_json::json!([]), "{v}");
     // The portrait came with it, for staff to compare with the face.
     assert_eq!(
         v["claims"]["portrait_bytes"],
@@ -403,4 +404,25 @@ fn a_gate_whose_certificate_does_not_cover_its_request_says_so_instead_of_failin
         "{}",
         r.stderr
     );
+}
+
+#[test]
+fn a_revoked_card_is_refused_in_its_mdoc_form_too() {
+    let w = world();
+    let pkg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(w.path("wallet.pkg.json")).unwrap()).unwrap();
+    let id = pkg["credential_id"].as_str().unwrap();
+    let r = w.issuer(&["revoke", id]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    w.publish();
+    w.sync(None).ok();
+    let (r, v, _, err) = check(&w, "wallet", &w, &[], &[]);
+    assert_eq!(r.code, 1, "{}\n{err}", r.stdout);
+    assert_eq!(
+        v["reasons"],
+        serde_json::json!(["credential_revoked"]),
+        "{v}"
+    );
+    // Whose card it is still shows, as for the gate form.
+    assert_eq!(v["claims"]["given_name_en"], "Somchai");
 }

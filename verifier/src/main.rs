@@ -278,7 +278,11 @@ fn run(cli: &Cli) -> anyhow::Result<Outcome> {
                 out(&serde_json::json!({ "public_key": key }).to_string())?;
             } else {
                 out(&key)?;
-                eprintln!("This gate's reader key. The airport authority certifies it with `tuaton-issuer reader-cert --public-key {key} ...`; install the certificate with `tuaton-verifier reader-cert FILE`.");
+                use std::io::Write as _;
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "This gate's reader key. The airport authority certifies it with `tuaton-issuer reader-cert --public-key {key} ...`; install the certificate with `tuaton-verifier reader-cert FILE`."
+                );
             }
             Ok(Outcome::Done)
         }
@@ -296,14 +300,7 @@ fn run(cli: &Cli) -> anyhow::Result<Outcome> {
                 })?;
             let c =
                 gate.install_reader_certificate(&String::from_utf8_lossy(&pem), &loaded, now)?;
-            let missing = tuaton_verifier::not_allowed(&c, cli.require);
-            if !missing.is_empty() {
-                eprintln!(
-                    "warning: this certificate does not allow {}, which a gate with --require {} asks for: such a gate starts no mdoc session until it has one that does",
-                    missing.join(", "),
-                    cli.require.code()
-                );
-            }
+
             let allowed: Vec<String> = c
                 .allowed
                 .iter()
@@ -323,6 +320,18 @@ fn run(cli: &Cli) -> anyhow::Result<Outcome> {
                     format_rfc3339(c.not_after),
                     allowed.len()
                 ))?;
+            }
+            // After the result: a warning that cannot be written (a full disk behind
+            // standard error) changes nothing about what was installed.
+            let missing = tuaton_verifier::not_allowed(&c, cli.require);
+            if !missing.is_empty() {
+                use std::io::Write as _;
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "warning: this certificate does not allow {}, which a gate with --require {} asks for: such a gate starts no mdoc session until it has one that does",
+                    missing.join(", "),
+                    cli.require.code()
+                );
             }
             Ok(Outcome::Done)
         }
