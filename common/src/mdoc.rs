@@ -343,6 +343,28 @@ pub fn issue_document(
     issue_mso(doc_type, elems, device_key, validity, None, signer, rng)
 }
 
+/// [`issue_document`] with the MSO's `status` (interoperability checks: an mDL that
+/// names its revocation bit as tuaton's card does).
+pub fn issue_document_with_status(
+    doc_type: &str,
+    elems: Vec<(&str, &str, Value)>,
+    device_key: &HolderKey,
+    validity: Validity,
+    status: &MsoStatus,
+    signer: &dyn DocumentSigner,
+    rng: &mut impl rand_core::CryptoRngCore,
+) -> Result<Vec<u8>> {
+    issue_mso(
+        doc_type,
+        elems,
+        device_key,
+        validity,
+        Some(status),
+        signer,
+        rng,
+    )
+}
+
 fn issue_mso(
     doc_type: &str,
     elems: Vec<(&str, &str, Value)>,

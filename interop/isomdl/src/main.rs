@@ -158,7 +158,8 @@ fn isomdl_reads_tuaton(r: &mut Report, now: i64) -> Result<()> {
     ] {
         let issued = if doc_type == MDL {
             let text = |s: &str| ciborium::Value::Text(s.to_owned());
-            mdoc::issue_document(
+            // With the MSO's status, as tuaton's issuer writes it: isomdl reads past it.
+            mdoc::issue_document_with_status(
                 MDL,
                 vec![
                     (MDL_NS, "family_name", text(claims.family_name_en.as_str())),
@@ -167,16 +168,24 @@ fn isomdl_reads_tuaton(r: &mut Report, now: i64) -> Result<()> {
                 ],
                 &device.holder_key(),
                 validity,
+                &mdoc::MsoStatus {
+                    idx: 4711,
+                    uri: mdoc::status_uri("https://issuer-1.tuaton.invalid", 1, 0),
+                },
                 &p.ds,
                 &mut rand::rngs::OsRng,
             )?
         } else {
             let age = AgeClaims::on(claims.birth_date, claims.issue_date);
-            mdoc::issue(
+            mdoc::issue_with_status(
                 &claims,
                 age,
                 &device.holder_key(),
                 validity,
+                &mdoc::MsoStatus {
+                    idx: 4711,
+                    uri: mdoc::status_uri("https://issuer-1.tuaton.invalid", 1, 0),
+                },
                 &p.ds,
                 &mut rand::rngs::OsRng,
             )?
