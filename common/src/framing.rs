@@ -12,7 +12,13 @@ pub const MIN_MTU: usize = 23;
 
 /// Splits `msg` into chunks of at most `mtu - 3` bytes.
 pub fn chunk(msg: &[u8], mtu: usize) -> Vec<Vec<u8>> {
-    let room = mtu.max(MIN_MTU) - 3 - HEADER;
+    chunk_with(msg, mtu, true)
+}
+
+/// Chunks of at most `mtu - 3` bytes, each the flag and, when `sequence`, its number.
+fn chunk_with(msg: &[u8], mtu: usize, sequence: bool) -> Vec<Vec<u8>> {
+    let header = if sequence { HEADER } else { 1 };
+    let room = mtu.max(MIN_MTU) - 3 - header;
     let parts: Vec<&[u8]> = if msg.is_empty() {
         vec![&[][..]]
     } else {
@@ -23,9 +29,11 @@ pub fn chunk(msg: &[u8], mtu: usize) -> Vec<Vec<u8>> {
         .into_iter()
         .enumerate()
         .map(|(i, p)| {
-            let mut c = Vec::with_capacity(p.len() + HEADER);
+            let mut c = Vec::with_capacity(p.len() + header);
             c.push(if i + 1 < n { 0x01 } else { 0x00 });
-            c.push(i as u8);
+            if sequence {
+                c.push(i as u8);
+            }
             c.extend_from_slice(p);
             c
         })
@@ -91,23 +99,7 @@ impl Reassembler {
 /// GATT delivers writes and notifications in order. The mdoc session over BLE speaks it,
 /// so standard readers and wallets understand tuaton's.
 pub fn chunk_iso(msg: &[u8], mtu: usize) -> Vec<Vec<u8>> {
-    let room = mtu.max(MIN_MTU) - 3 - 1;
-    let parts: Vec<&[u8]> = if msg.is_empty() {
-        vec![&[][..]]
-    } else {
-        msg.chunks(room).collect()
-    };
-    let n = parts.len();
-    parts
-        .into_iter()
-        .enumerate()
-        .map(|(i, p)| {
-            let mut c = Vec::with_capacity(p.len() + 1);
-            c.push(if i + 1 < n { 0x01 } else { 0x00 });
-            c.extend_from_slice(p);
-            c
-        })
-        .collect()
+    chunk_with(msg, mtu, false)
 }
 
 /// Reassembles [`chunk_iso`] chunks into one message of at most `limit` bytes.

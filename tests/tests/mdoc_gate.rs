@@ -108,6 +108,18 @@ fn check(
     )
 }
 
+/// The gate, with `flags`, given the engagement of wallet "wallet", when it is expected to
+/// start no session: its run (the wallet, never answered, is stopped).
+fn gate_refuses(w: &World, flags: &[&str]) -> Run {
+    let (mut c, uri) = engage(w, "wallet", &[]);
+    let mut a = flags.to_vec();
+    a.extend(["check", uri.as_str()]);
+    let r = w.gate(&a);
+    c.kill().ok();
+    c.wait().ok();
+    r
+}
+
 #[test]
 fn the_gate_reads_a_tuaton_mdoc_with_reader_authentication_and_shows_a_valid_verdict() {
     let w = world();
@@ -203,10 +215,7 @@ fn a_gate_without_a_reader_certificate_starts_no_session_and_says_what_to_do() {
     let rec = w.record("somchai", &v, sample::PORTRAIT_A);
     w.enroll_with("wallet", &rec, &["--key-type", "p256"]);
     w.sync(None).ok();
-    let (mut c, uri) = engage(&w, "wallet", &[]);
-    let r = w.gate(&["check", &uri]);
-    c.kill().ok();
-    c.wait().ok();
+    let r = gate_refuses(&w, &[]);
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("no reader certificate"), "{}", r.stderr);
     assert!(
@@ -320,10 +329,7 @@ fn attack_a_revoked_reader_certificate_gets_nothing_and_its_gate_stops_using_it(
     assert!(err.contains("was revoked"), "{err}");
     // Once synced, the gate no longer uses it, and says so.
     w.sync(None).ok();
-    let (mut c, uri) = engage(&w, "wallet", &[]);
-    let r = w.gate(&["check", &uri]);
-    c.kill().ok();
-    c.wait().ok();
+    let r = gate_refuses(&w, &[]);
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("was revoked"), "{}", r.stderr);
     let s = w.gate(&["status"]).ok();
@@ -385,10 +391,7 @@ fn attack_mdocs_of_a_revoked_document_signer_are_refused_and_new_cards_pass() {
 fn a_gate_whose_certificate_does_not_cover_its_request_says_so_instead_of_failing_every_citizen() {
     let w = world();
     // Certified for a flight gate; run as a `full` gate (address, laser code...).
-    let (mut c, uri) = engage(&w, "wallet", &[]);
-    let r = w.gate(&["--require", "full", "check", &uri]);
-    c.kill().ok();
-    c.wait().ok();
+    let r = gate_refuses(&w, &["--require", "full"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(
         r.stderr.contains("does not allow") && r.stderr.contains("th.tuaton.idcard.1/address"),

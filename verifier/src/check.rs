@@ -137,7 +137,7 @@ impl Gate {
         cancel: &Arc<AtomicBool>,
     ) -> Result<(Verdict, Option<SessionFailure>)> {
         use tuaton_common::session::{
-            self as s, Engagement, GateAwaitingResponse, Request, Response, Transport, MAX_MESSAGE,
+            self as s, Engagement, GateAwaitingResponse, Request, Response, MAX_MESSAGE,
         };
         if text
             .trim_start()
@@ -163,32 +163,14 @@ impl Gate {
         requested.push(tuaton_common::gate::Group::Portrait);
         let session_end =
             std::time::Instant::now() + std::time::Duration::from_secs(s::GATE_SESSION_SECS);
-        let link: Result<Box<dyn tuaton_common::link::Link>> = match &engagement.transport {
-            Transport::Socket { addr } => {
-                if let Err(e) = transport::check_allowed(addr, allow_remote) {
-                    return self.refuse_link(loaded, now, clock_is_real, e);
-                }
-                transport::connect(addr, allow_remote, session_end, cancel.clone())
-                    .map(|l| Box::new(l) as Box<dyn tuaton_common::link::Link>)
-            }
-            #[cfg(feature = "ble")]
-            Transport::Ble { service } => crate::ble::connect(*service, transport::TIMEOUT)
-                .map(|l| Box::new(l) as Box<dyn tuaton_common::link::Link>),
-            #[cfg(not(feature = "ble"))]
-            Transport::Ble { .. } => {
-                let e = crate::GateError::Transport {
-                    what: "Bluetooth LE".into(),
-                    reason: transport::NO_BLE.into(),
-                };
-                return self.refuse_link(loaded, now, clock_is_real, e);
-            }
+        let link = match transport::open(&engagement.transport, allow_remote, session_end, cancel) {
+            Ok(l) => l,
+            Err(e) => return self.refuse_link(loaded, now, clock_is_real, e),
         };
         // A phone that is gone is a failed presentation, not a gate error.
         let answer = link
-            .map_err(|e| {
-                tuaton_common::Error::Session(tuaton_common::error::SessionError::Link(
-                    e.to_string(),
-                ))
+            .map_err(|why| {
+                tuaton_common::Error::Session(tuaton_common::error::SessionError::Link(why))
             })
             .and_then(|mut link| {
                 // Nothing is written until the listener proves it made this engagement.
@@ -259,45 +241,25 @@ impl Gate {
         let requested = tuaton_common::mdoc_gate::request_for(self.policy.require);
         let session_end = std::time::Instant::now()
             + std::time::Duration::from_secs(tuaton_common::session::GATE_SESSION_SECS);
-        use tuaton_common::link::{recv_framed, send_framed, Framing, Link};
+        use tuaton_common::link::{recv_framed, send_framed, Framing};
         // Over BLE, 18013-5's own framing (section 8.3.3.1.1.6); over the test socket,
         // tuaton's (FORMAT.md section 11.7).
-        let (link, framing): (std::result::Result<Box<dyn Link>, String>, Framing) =
-            match &engagement.transport {
-                Some(Transport::Socket { addr }) => {
-                    if let Err(e) = transport::check_allowed(addr, allow_remote) {
-                        return self.refuse_link(loaded, now, clock_is_real, e);
-                    }
-                    (
-                        transport::connect(addr, allow_remote, session_end, cancel.clone())
-                            .map(|l| Box::new(l) as Box<dyn Link>)
-                            .map_err(|e| e.to_string()),
-                        Framing::Tuaton,
-                    )
-                }
-                #[cfg(feature = "ble")]
-                Some(Transport::Ble { service }) => (
-                    crate::ble::connect(*service, transport::TIMEOUT)
-                        .map(|l| Box::new(l) as Box<dyn Link>)
-                        .map_err(|e| e.to_string()),
-                    Framing::Iso,
-                ),
-                #[cfg(not(feature = "ble"))]
-                Some(Transport::Ble { .. }) => {
-                    let e = crate::GateError::Transport {
-                        what: "Bluetooth LE".into(),
-                        reason: transport::NO_BLE.into(),
-                    };
-                    return self.refuse_link(loaded, now, clock_is_real, e);
-                }
-                None => (
-                    Err(
-                        "the engagement names no way to reach the phone that this gate speaks"
-                            .into(),
-                    ),
-                    Framing::Tuaton,
-                ),
-            };
+        let (link, framing) = match &engagement.transport {
+            Some(t) => (
+                match transport::open(t, allow_remote, session_end, cancel) {
+                    Ok(l) => l,
+                    Err(e) => return self.refuse_link(loaded, now, clock_is_real, e),
+                },
+                match t {
+                    Transport::Ble { .. } => Framing::Iso,
+                    Transport::Socket { .. } => Framing::Tuaton,
+                },
+            ),
+            None => (
+                Err("the engagement names no way to reach the phone that this gate speaks".into()),
+                Framing::Tuaton,
+            ),
+        };
         let iacas = loaded.trust.iaca_list();
         let answer = link
             .map_err(|why| {

@@ -57,3 +57,34 @@ pub fn connect(
     let limit = deadline.saturating_duration_since(Instant::now());
     Ok(tuaton_cli::socket::socket_link(stream, limit, Some(limit)).cancel_with(cancel))
 }
+
+/// Opens the link an engagement names, for a session that ends at `session_end` (socket
+/// reads) or when `cancel` is set. `Err`: a link this gate will not follow (a remote
+/// address without `allow_remote`, Bluetooth LE in a build without it), for the operator;
+/// `Ok(Err(why))`: the phone could not be reached, a failed session.
+pub fn open(
+    t: &tuaton_common::session::Transport,
+    allow_remote: bool,
+    session_end: Instant,
+    cancel: &Arc<AtomicBool>,
+) -> Result<std::result::Result<Box<dyn tuaton_common::link::Link>, String>> {
+    use tuaton_common::link::Link;
+    use tuaton_common::session::Transport;
+    match t {
+        Transport::Socket { addr } => {
+            check_allowed(addr, allow_remote)?;
+            Ok(connect(addr, allow_remote, session_end, cancel.clone())
+                .map(|l| Box::new(l) as Box<dyn Link>)
+                .map_err(|e| e.to_string()))
+        }
+        #[cfg(feature = "ble")]
+        Transport::Ble { service } => Ok(crate::ble::connect(*service, TIMEOUT)
+            .map(|l| Box::new(l) as Box<dyn Link>)
+            .map_err(|e| e.to_string())),
+        #[cfg(not(feature = "ble"))]
+        Transport::Ble { .. } => Err(GateError::Transport {
+            what: "Bluetooth LE".into(),
+            reason: NO_BLE.into(),
+        }),
+    }
+}
