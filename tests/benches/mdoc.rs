@@ -425,6 +425,18 @@ fn main() {
     .unwrap();
     let loaded = gate.load().unwrap();
     let gate_key = gate.reader_key(false).unwrap();
+    // What a flight gate asks for (some elements only some cards carry), and more.
+    let mut gate_allowed = all.clone();
+    for (ns, ids) in
+        tuaton_common::mdoc_gate::request_for(tuaton_common::verify::Requirement::Flight)
+    {
+        let have = gate_allowed.entry(ns).or_default();
+        for id in ids {
+            if !have.contains(&id) {
+                have.push(id);
+            }
+        }
+    }
     let cert = x509::reader_certificate(
         &key(6),
         w.reader_ca.der(),
@@ -433,7 +445,7 @@ fn main() {
         10,
         NOW - DAY,
         NOW + 7 * DAY,
-        &all,
+        &gate_allowed,
     )
     .unwrap();
     gate.install_reader_certificate(&x509::pem(&cert), &loaded, NOW)
