@@ -1,15 +1,15 @@
 //! The gate as an ISO 18013-5 reader: which elements a gate's requirement asks of an
 //! mdoc, and how the verified elements read as the card's claims, so an mdoc answer is
 //! judged by the same rules and shown with the same reasons as a tuaton presentation
-//! ([`crate::verify::verify_mdoc`]). Pure.
+//! ([`verify`]). Pure.
 //!
 //! docs/FORMAT.md section 11.8 is the normative text.
 
 use crate::error::{Error, Result};
-use crate::gate::DisclosedClaims;
+use crate::gate::{self, DisclosedClaims, StatusRef};
 use crate::mdoc::{Request, NS_ISO, NS_TH};
 use crate::model::{CitizenId, Expiry, LaserCode, Name, PartialDate, Title};
-use crate::verify::Requirement;
+use crate::verify::{base, Context, Reason, Requirement, StatusLookup, Verdict, Warning};
 use ciborium::Value;
 use std::collections::BTreeMap;
 
@@ -137,6 +137,109 @@ pub fn claims(elements: &BTreeMap<(String, String), Value>) -> Result<DisclosedC
         (Some(_), Some(true)) => return Err(malformed("lifelong")),
     };
     Ok(c)
+}
+
+/// Judges an ISO 18013-5 answer as of the context (FORMAT.md section 11.8): `answer` is
+/// the document [`crate::mdoc::verify`] accepted, or why it refused it (each refusal
+/// names its reason as a tuaton presentation's would); `requested` is what the gate
+/// asked for, all of which must be there. The card's own dates, the gate's requirement
+/// and the portrait are judged as for any presentation. A session that never produced an
+/// answer is the caller's [`session_failed`]. No replay check: the device signed this
+/// session's transcript, which holds the gate's fresh key, so no answer passes twice.
+pub fn verify(
+    answer: &Result<crate::mdoc::Verified, Error>,
+    requested: &crate::mdoc::Request,
+    ctx: &Context<'_>,
+) -> Verdict {
+    use crate::error::MdocError as M;
+    let mut v = base(ctx);
+    let verified = match answer {
+        Ok(x) => x,
+        Err(Error::Mdoc(e)) => {
+            return v.reject(match e {
+                M::Chain(_) => Reason::UnknownIssuerKey,
+                M::Issuer(_) => Reason::BadIssuerSignature,
+                M::Digest(_) => Reason::DigestMismatch,
+                M::Expired => Reason::CredentialExpired,
+                M::DeviceKey(_) | M::Device(_) => Reason::BadHolderProof,
+                M::Session(_) | M::Declined(_) => Reason::SessionFailed,
+                _ => Reason::Malformed,
+            })
+        }
+        Err(_) => return v.reject(Reason::Malformed),
+    };
+    v.issuer = ctx.trust.iacas.get(verified.iaca).map(|(id, _)| {
+        ctx.trust
+            .issuer_name(*id)
+            .map_or_else(|| format!("issuer {id}"), str::to_owned)
+    });
+    let Ok(claims) = claims(&verified.elements) else {
+        return v.reject(Reason::Malformed);
+    };
+    // A document signer the issuer revoked (its key stolen) signs nothing valid: as a
+    // revoked issuer key, the card still shows whose it claims to be.
+    if ctx
+        .trust
+        .revoked_certificates
+        .contains(&verified.signer_tbs)
+    {
+        v.reasons.push(Reason::IssuerKeyRevoked);
+    }
+    if claims
+        .issue_date
+        .is_some_and(|d| ctx.now < gate::thai_day_start(d))
+    {
+        v.reasons.push(Reason::CredentialNotYetValid);
+    }
+    if let Some(Expiry::On(d)) = claims.expiry {
+        if ctx.now >= gate::thai_day_start(d) + 86_400 {
+            v.reasons.push(Reason::CredentialExpired);
+        }
+    }
+    // The card's revocation bit, when its MSO names one of the issuer's lists: read from
+    // the same trust-list-pinned status list as the gate form's. The list must be of the
+    // issuer whose IACA signed (an mdoc cannot point at another issuer's list).
+    let issuer_id = ctx.trust.iacas.get(verified.iaca).map(|(id, _)| *id);
+    match &verified.status {
+        None => v.warnings.push(Warning::StatusUnchecked),
+        Some(st) => match crate::mdoc::status_list_of(&st.uri) {
+            Some((issuer, list)) if Some(issuer) == issuer_id => {
+                match ctx.status.lookup(
+                    issuer,
+                    StatusRef {
+                        list,
+                        index: st.idx,
+                    },
+                    ctx.now,
+                ) {
+                    StatusLookup::Good => {}
+                    StatusLookup::Revoked => v.reasons.push(Reason::CredentialRevoked),
+                    StatusLookup::GoodButStale | StatusLookup::Unknown => {
+                        v.warnings.push(Warning::StatusStale)
+                    }
+                }
+            }
+            // A status this gate cannot look up: said, as for a card with none.
+            _ => v.warnings.push(Warning::StatusUnchecked),
+        },
+    }
+    let asked_all = requested.iter().all(|(ns, ids)| {
+        ids.iter().all(|id| {
+            verified.elements.contains_key(&(ns.clone(), id.clone()))
+                // Elements only some cards carry.
+                || id == "birth_date_partial"
+                || id == "lifelong"
+                || (id == "expiry_date" && claims.expiry.is_some())
+                || (id == "birth_date" && claims.birth_date.is_some())
+        })
+    });
+    if !ctx.policy.require.met_by(&claims) || !asked_all {
+        v.reasons.push(Reason::InsufficientDisclosure);
+    } else if ctx.policy.require == Requirement::Age && claims.age_over_20 == Some(false) {
+        v.reasons.push(Reason::UnderAge);
+    }
+    v.claims = Some(claims);
+    v
 }
 
 #[cfg(test)]

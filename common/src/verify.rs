@@ -219,7 +219,7 @@ impl Verdict {
             presentation: None,
         }
     }
-    fn reject(mut self, r: Reason) -> Self {
+    pub(crate) fn reject(mut self, r: Reason) -> Self {
         self.reasons.push(r);
         self
     }
@@ -514,7 +514,9 @@ pub fn verify_qr(text: &str, ctx: &mut Context<'_>) -> Verdict {
     }
 }
 
-fn base(ctx: &Context<'_>) -> Verdict {
+/// The verdict every check starts from: the policy, and the warnings (and the
+/// `trust_expired` refusal) the context alone decides.
+pub(crate) fn base(ctx: &Context<'_>) -> Verdict {
     let mut v = Verdict::new(ctx.now);
     v.policy = ctx.policy.require;
     v.pass_required = ctx.policy.require_boarding_pass;
@@ -723,109 +725,6 @@ pub fn verify_session_answer(bytes: &[u8], requested: &[Group], ctx: &mut Contex
     if v.claims.is_some() && !complete && !v.reasons.contains(&Reason::InsufficientDisclosure) {
         v.reasons.push(Reason::InsufficientDisclosure);
     }
-    v
-}
-
-/// Judges an ISO 18013-5 answer as of the context (FORMAT.md section 11.8): `answer` is
-/// the document [`crate::mdoc::verify`] accepted, or why it refused it (each refusal
-/// names its reason as a tuaton presentation's would); `requested` is what the gate
-/// asked for, all of which must be there. The card's own dates, the gate's requirement
-/// and the portrait are judged as for any presentation. A session that never produced an
-/// answer is the caller's [`session_failed`]. No replay check: the device signed this
-/// session's transcript, which holds the gate's fresh key, so no answer passes twice.
-pub fn verify_mdoc(
-    answer: &Result<crate::mdoc::Verified, Error>,
-    requested: &crate::mdoc::Request,
-    ctx: &Context<'_>,
-) -> Verdict {
-    use crate::error::MdocError as M;
-    let mut v = base(ctx);
-    let verified = match answer {
-        Ok(x) => x,
-        Err(Error::Mdoc(e)) => {
-            return v.reject(match e {
-                M::Chain(_) => Reason::UnknownIssuerKey,
-                M::Issuer(_) => Reason::BadIssuerSignature,
-                M::Digest(_) => Reason::DigestMismatch,
-                M::Expired => Reason::CredentialExpired,
-                M::DeviceKey(_) | M::Device(_) => Reason::BadHolderProof,
-                M::Session(_) | M::Declined(_) => Reason::SessionFailed,
-                _ => Reason::Malformed,
-            })
-        }
-        Err(_) => return v.reject(Reason::Malformed),
-    };
-    v.issuer = ctx.trust.iacas.get(verified.iaca).map(|(id, _)| {
-        ctx.trust
-            .issuer_name(*id)
-            .map_or_else(|| format!("issuer {id}"), str::to_owned)
-    });
-    let Ok(claims) = crate::mdoc_gate::claims(&verified.elements) else {
-        return v.reject(Reason::Malformed);
-    };
-    // A document signer the issuer revoked (its key stolen) signs nothing valid: as a
-    // revoked issuer key, the card still shows whose it claims to be.
-    if ctx
-        .trust
-        .revoked_certificates
-        .contains(&verified.signer_tbs)
-    {
-        v.reasons.push(Reason::IssuerKeyRevoked);
-    }
-    if claims
-        .issue_date
-        .is_some_and(|d| ctx.now < gate::thai_day_start(d))
-    {
-        v.reasons.push(Reason::CredentialNotYetValid);
-    }
-    if let Some(Expiry::On(d)) = claims.expiry {
-        if ctx.now >= gate::thai_day_start(d) + 86_400 {
-            v.reasons.push(Reason::CredentialExpired);
-        }
-    }
-    // The card's revocation bit, when its MSO names one of the issuer's lists: read from
-    // the same trust-list-pinned status list as the gate form's. The list must be of the
-    // issuer whose IACA signed (an mdoc cannot point at another issuer's list).
-    let issuer_id = ctx.trust.iacas.get(verified.iaca).map(|(id, _)| *id);
-    match &verified.status {
-        None => v.warnings.push(Warning::StatusUnchecked),
-        Some(st) => match crate::mdoc::status_list_of(&st.uri) {
-            Some((issuer, list)) if Some(issuer) == issuer_id => {
-                match ctx.status.lookup(
-                    issuer,
-                    StatusRef {
-                        list,
-                        index: st.idx,
-                    },
-                    ctx.now,
-                ) {
-                    StatusLookup::Good => {}
-                    StatusLookup::Revoked => v.reasons.push(Reason::CredentialRevoked),
-                    StatusLookup::GoodButStale | StatusLookup::Unknown => {
-                        v.warnings.push(Warning::StatusStale)
-                    }
-                }
-            }
-            // A status this gate cannot look up: said, as for a card with none.
-            _ => v.warnings.push(Warning::StatusUnchecked),
-        },
-    }
-    let asked_all = requested.iter().all(|(ns, ids)| {
-        ids.iter().all(|id| {
-            verified.elements.contains_key(&(ns.clone(), id.clone()))
-                // Elements only some cards carry.
-                || id == "birth_date_partial"
-                || id == "lifelong"
-                || (id == "expiry_date" && claims.expiry.is_some())
-                || (id == "birth_date" && claims.birth_date.is_some())
-        })
-    });
-    if !ctx.policy.require.met_by(&claims) || !asked_all {
-        v.reasons.push(Reason::InsufficientDisclosure);
-    } else if ctx.policy.require == Requirement::Age && claims.age_over_20 == Some(false) {
-        v.reasons.push(Reason::UnderAge);
-    }
-    v.claims = Some(claims);
     v
 }
 

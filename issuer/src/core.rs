@@ -1682,18 +1682,7 @@ impl<S: Store> Issuer<S> {
 /// The issuing authority's web address, as certificates name it (Annex B's issuer
 /// alternative name): `https://` and the host of the issuer's did:web.
 fn authority_url(meta: &Meta) -> String {
-    authority_of(&meta.did())
-}
-
-/// `https://HOST` of a did:web: where the issuer's bundle, revocation lists and status
-/// lists are named to be.
-pub(crate) fn authority_of(did: &str) -> String {
-    let host = did
-        .strip_prefix("did:web:")
-        .and_then(|r| r.split(':').next())
-        .unwrap_or("tuaton.invalid")
-        .replace("%3A", ":");
-    format!("https://{host}")
+    crate::issue::authority_of(&meta.did())
 }
 
 /// Where a CA's revocation list is served: the bundle's `file`, at `/bundle/` on the

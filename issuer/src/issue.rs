@@ -96,11 +96,7 @@ pub(crate) fn sign_package(
         // The MSO names the card's revocation bit, the same bit as the other forms'.
         let mso_status = tuaton_common::mdoc::MsoStatus {
             idx: status.index,
-            uri: tuaton_common::mdoc::status_uri(
-                &crate::core::authority_of(by.did),
-                by.issuer,
-                status.list,
-            ),
+            uri: tuaton_common::mdoc::status_uri(&authority_of(by.did), by.issuer, status.list),
         };
         let issuer_signed = tuaton_common::mdoc::issue_with_status(
             claims,
@@ -231,4 +227,15 @@ pub fn check_portrait(bytes: &[u8]) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// `https://HOST` of a did:web: where the issuer's bundle, revocation lists and status
+/// lists are named to be.
+pub(crate) fn authority_of(did: &str) -> String {
+    let host = did
+        .strip_prefix("did:web:")
+        .and_then(|r| r.split(':').next())
+        .unwrap_or("tuaton.invalid")
+        .replace("%3A", ":");
+    format!("https://{host}")
 }

@@ -299,7 +299,7 @@ impl Gate {
             }
             Ok(checked) => (
                 self.with_context(loaded, now, None, |ctx| {
-                    verify::verify_mdoc(&checked, &requested, ctx)
+                    tuaton_common::mdoc_gate::verify(&checked, &requested, ctx)
                 })?,
                 None,
             ),
