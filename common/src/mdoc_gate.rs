@@ -144,8 +144,9 @@ pub fn claims(elements: &BTreeMap<(String, String), Value>) -> Result<DisclosedC
 /// names its reason as a tuaton presentation's would); `requested` is what the gate
 /// asked for, all of which must be there. The card's own dates, the gate's requirement
 /// and the portrait are judged as for any presentation. A session that never produced an
-/// answer is the caller's [`session_failed`]. No replay check: the device signed this
-/// session's transcript, which holds the gate's fresh key, so no answer passes twice.
+/// answer is the caller's [`session_failed`](crate::verify::session_failed). No replay
+/// check: the device signed this session's transcript, which holds the gate's fresh key,
+/// so no answer passes twice.
 pub fn verify(
     answer: &Result<crate::mdoc::Verified, Error>,
     requested: &crate::mdoc::Request,
