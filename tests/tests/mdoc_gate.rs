@@ -429,3 +429,29 @@ fn a_revoked_card_is_refused_in_its_mdoc_form_too() {
     // Whose card it is still shows, as for the gate form.
     assert_eq!(v["claims"]["given_name_en"], "Somchai");
 }
+
+#[test]
+fn the_gate_screen_reads_an_mdoc_engagement_and_shows_whose_card_it_is() {
+    let w = world();
+    let cmd = format!(
+        "{} --home {} gate; echo EXITED $?; sleep 30",
+        bin("tuaton-verifier").display(),
+        w.p("gate")
+    );
+    let t = Tmux::start("mdoc-gate", 80, 24, &cmd);
+    let screen = t.wait_for("READY");
+    assert!(screen.contains("READY"), "{screen}");
+    // The scanner reads the phone's `mdoc:` QR; the gate runs the session meanwhile.
+    let (c, uri) = engage(&w, "wallet", &[]);
+    t.scan(&uri);
+    let screen = t.wait_for("VALID");
+    assert!(screen.contains("VALID / ถูกต้อง"), "{screen}");
+    assert!(
+        screen.contains("Mr. Somchai Jaidee") && screen.contains("X-XXXX-XXXXX-34-6"),
+        "{screen}"
+    );
+    let out = c.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    t.key("F10");
+    assert!(t.wait_for("EXITED").contains("EXITED 0"));
+}
