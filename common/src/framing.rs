@@ -10,14 +10,35 @@ pub const HEADER: usize = 2;
 /// The smallest ATT MTU (BLE 4.0 default).
 pub const MIN_MTU: usize = 23;
 
-/// Splits `msg` into chunks of at most `mtu - 3` bytes.
-pub fn chunk(msg: &[u8], mtu: usize) -> Vec<Vec<u8>> {
-    chunk_with(msg, mtu, true)
+/// How a link's messages are cut into chunks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Framing {
+    /// tuaton's: the flag and a sequence byte (FORMAT.md section 8); every tuaton
+    /// session, and the mdoc session over the test socket.
+    Tuaton,
+    /// ISO 18013-5's own BLE framing (section 8.3.3.1.1.6): the flag alone, as GATT
+    /// delivers writes and notifications in order; the mdoc session over BLE speaks it, so
+    /// standard readers and wallets understand tuaton's.
+    Iso,
 }
 
-/// Chunks of at most `mtu - 3` bytes, each the flag and, when `sequence`, its number.
-fn chunk_with(msg: &[u8], mtu: usize, sequence: bool) -> Vec<Vec<u8>> {
-    let header = if sequence { HEADER } else { 1 };
+impl Framing {
+    fn header(self) -> usize {
+        match self {
+            Framing::Tuaton => HEADER,
+            Framing::Iso => 1,
+        }
+    }
+}
+
+/// Splits `msg` into chunks of at most `mtu - 3` bytes (tuaton's framing).
+pub fn chunk(msg: &[u8], mtu: usize) -> Vec<Vec<u8>> {
+    chunk_framed(msg, mtu, Framing::Tuaton)
+}
+
+/// Chunks of at most `mtu - 3` bytes, each the flag and, in tuaton's framing, its number.
+pub fn chunk_framed(msg: &[u8], mtu: usize, framing: Framing) -> Vec<Vec<u8>> {
+    let header = framing.header();
     let room = mtu.max(MIN_MTU) - 3 - header;
     let parts: Vec<&[u8]> = if msg.is_empty() {
         vec![&[][..]]
@@ -31,7 +52,7 @@ fn chunk_with(msg: &[u8], mtu: usize, sequence: bool) -> Vec<Vec<u8>> {
         .map(|(i, p)| {
             let mut c = Vec::with_capacity(p.len() + header);
             c.push(if i + 1 < n { 0x01 } else { 0x00 });
-            if sequence {
+            if framing == Framing::Tuaton {
                 c.push(i as u8);
             }
             c.extend_from_slice(p);
@@ -46,28 +67,38 @@ pub struct Reassembler {
     buf: Vec<u8>,
     next: u8,
     limit: usize,
+    framing: Framing,
 }
 
 impl Reassembler {
-    /// A reassembler that refuses messages over `limit` bytes.
+    /// A reassembler of tuaton's framing that refuses messages over `limit` bytes.
     pub fn new(limit: usize) -> Self {
+        Reassembler::framed(limit, Framing::Tuaton)
+    }
+
+    /// A reassembler of `framing` that refuses messages over `limit` bytes.
+    pub fn framed(limit: usize, framing: Framing) -> Self {
         Reassembler {
             buf: Vec::new(),
             next: 0,
             limit,
+            framing,
         }
     }
 
     /// Takes one chunk; returns the message when the last chunk arrives.
     pub fn push(&mut self, c: &[u8]) -> Result<Option<Vec<u8>>> {
-        let [flag, seq, data @ ..] = c else {
+        let header = self.framing.header();
+        if c.len() < header {
             return Err(SessionError::ChunkTooShort.into());
-        };
-        if *flag > 1 {
-            return Err(SessionError::ChunkFlag(*flag).into());
         }
-        if *seq != self.next {
-            let (got, expected) = (*seq, self.next);
+        let (flag, data) = (c[0], &c[header..]);
+        if flag > 1 {
+            return Err(SessionError::ChunkFlag(flag).into());
+        }
+        // tuaton's framing numbers its chunks; 18013-5's relies on GATT's ordering.
+        if self.framing == Framing::Tuaton && c[1] != self.next {
+            let (got, expected) = (c[1], self.next);
             return Err(if got.wrapping_add(1) == expected {
                 SessionError::ChunkDuplicated { got, expected }
             } else {
@@ -78,7 +109,7 @@ impl Reassembler {
         // An empty chunk that is not the last carries nothing: a peer that sends them holds
         // the other side without progress, so the first one ends the session. With every
         // chunk carrying a byte, the size limit also bounds the number of chunks.
-        if *flag == 1 && data.is_empty() {
+        if flag == 1 && data.is_empty() {
             return Err(SessionError::ChunkEmpty.into());
         }
         if self.buf.len() + data.len() > self.limit {
@@ -86,56 +117,8 @@ impl Reassembler {
         }
         self.buf.extend_from_slice(data);
         self.next = self.next.wrapping_add(1);
-        if *flag == 0 {
+        if flag == 0 {
             self.next = 0;
-            return Ok(Some(std::mem::take(&mut self.buf)));
-        }
-        Ok(None)
-    }
-}
-
-/// ISO 18013-5's own BLE framing (section 8.3.3.1.1.6): each write is one byte, 0x01
-/// (more follows) or 0x00 (last), then the message's next bytes; no sequence number, as
-/// GATT delivers writes and notifications in order. The mdoc session over BLE speaks it,
-/// so standard readers and wallets understand tuaton's.
-pub fn chunk_iso(msg: &[u8], mtu: usize) -> Vec<Vec<u8>> {
-    chunk_with(msg, mtu, false)
-}
-
-/// Reassembles [`chunk_iso`] chunks into one message of at most `limit` bytes.
-#[derive(Debug)]
-pub struct IsoReassembler {
-    buf: Vec<u8>,
-    limit: usize,
-}
-
-impl IsoReassembler {
-    /// A reassembler that refuses messages over `limit` bytes.
-    pub fn new(limit: usize) -> Self {
-        IsoReassembler {
-            buf: Vec::new(),
-            limit,
-        }
-    }
-
-    /// Takes one chunk; returns the message when the last chunk arrives.
-    pub fn push(&mut self, c: &[u8]) -> Result<Option<Vec<u8>>> {
-        let [flag, data @ ..] = c else {
-            return Err(SessionError::ChunkTooShort.into());
-        };
-        if *flag > 1 {
-            return Err(SessionError::ChunkFlag(*flag).into());
-        }
-        // As for tuaton's framing: a chunk that carries nothing and is not the last would
-        // hold the other side without progress.
-        if *flag == 1 && data.is_empty() {
-            return Err(SessionError::ChunkEmpty.into());
-        }
-        if self.buf.len() + data.len() > self.limit {
-            return Err(SessionError::MessageTooLarge(self.limit).into());
-        }
-        self.buf.extend_from_slice(data);
-        if *flag == 0 {
             return Ok(Some(std::mem::take(&mut self.buf)));
         }
         Ok(None)
@@ -158,26 +141,26 @@ mod tests {
     #[test]
     fn iso_chunks_carry_the_flag_alone_and_reassemble_within_the_limit() {
         let msg: Vec<u8> = (0..1000u32).map(|i| i as u8).collect();
-        let chunks = chunk_iso(&msg, 185);
+        let chunks = chunk_framed(&msg, 185, Framing::Iso);
         assert!(chunks.iter().all(|c| c.len() <= 182));
         assert_eq!(chunks.last().unwrap()[0], 0);
         assert!(chunks[..chunks.len() - 1].iter().all(|c| c[0] == 1));
-        let mut r = IsoReassembler::new(1000);
+        let mut r = Reassembler::framed(1000, Framing::Iso);
         let mut out = None;
         for c in &chunks {
             out = r.push(c).unwrap();
         }
         assert_eq!(out.unwrap(), msg);
         // One byte over the limit, an unknown flag, an empty middle chunk: refused.
-        let mut r = IsoReassembler::new(999);
+        let mut r = Reassembler::framed(999, Framing::Iso);
         let e = chunks.iter().find_map(|c| r.push(c).err()).unwrap();
         assert!(matches!(
             e,
             Error::Session(SessionError::MessageTooLarge(999))
         ));
-        assert!(IsoReassembler::new(10).push(&[2, 1]).is_err());
-        assert!(IsoReassembler::new(10).push(&[1]).is_err());
-        assert!(IsoReassembler::new(10).push(&[]).is_err());
+        assert!(Reassembler::framed(10, Framing::Iso).push(&[2, 1]).is_err());
+        assert!(Reassembler::framed(10, Framing::Iso).push(&[1]).is_err());
+        assert!(Reassembler::framed(10, Framing::Iso).push(&[]).is_err());
     }
 
     #[test]

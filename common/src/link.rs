@@ -24,42 +24,21 @@ pub trait Link {
     }
 }
 
-/// Sends `msg` chunked to the link's MTU; returns the number of writes.
+pub use crate::framing::Framing;
+
+/// Sends `msg` chunked to the link's MTU (tuaton's framing); returns the number of writes.
 pub fn send_message(link: &mut dyn Link, msg: &[u8]) -> Result<usize> {
-    let chunks = framing::chunk(msg, link.mtu());
-    for c in &chunks {
-        link.send(c)?;
-    }
-    Ok(chunks.len())
+    send_framed(link, msg, Framing::Tuaton)
 }
 
-/// Receives one whole message of at most `limit` bytes.
+/// Receives one whole message of at most `limit` bytes (tuaton's framing).
 pub fn recv_message(link: &mut dyn Link, limit: usize) -> Result<Vec<u8>> {
-    let mut r = Reassembler::new(limit);
-    loop {
-        if let Some(m) = r.push(&link.recv()?)? {
-            return Ok(m);
-        }
-    }
-}
-
-/// How a link's messages are cut into chunks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Framing {
-    /// tuaton's: flag and sequence byte (FORMAT.md section 8); every tuaton session, and
-    /// the mdoc session over the test socket.
-    Tuaton,
-    /// ISO 18013-5's BLE framing, the flag alone ([`framing::chunk_iso`]): the mdoc
-    /// session over Bluetooth LE.
-    Iso,
+    recv_framed(link, limit, Framing::Tuaton)
 }
 
 /// Sends `msg` in `framing`; returns the number of writes.
 pub fn send_framed(link: &mut dyn Link, msg: &[u8], framing: Framing) -> Result<usize> {
-    if framing == Framing::Tuaton {
-        return send_message(link, msg);
-    }
-    let chunks = framing::chunk_iso(msg, link.mtu());
+    let chunks = framing::chunk_framed(msg, link.mtu(), framing);
     for c in &chunks {
         link.send(c)?;
     }
@@ -68,10 +47,7 @@ pub fn send_framed(link: &mut dyn Link, msg: &[u8], framing: Framing) -> Result<
 
 /// Receives one whole message of at most `limit` bytes in `framing`.
 pub fn recv_framed(link: &mut dyn Link, limit: usize, framing: Framing) -> Result<Vec<u8>> {
-    if framing == Framing::Tuaton {
-        return recv_message(link, limit);
-    }
-    let mut r = framing::IsoReassembler::new(limit);
+    let mut r = Reassembler::framed(limit, framing);
     loop {
         if let Some(m) = r.push(&link.recv()?)? {
             return Ok(m);

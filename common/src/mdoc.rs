@@ -289,12 +289,15 @@ pub(crate) fn device_key_point(v: &Value) -> Result<Vec<u8>> {
 }
 
 /// Builds the issuer-signed part of the card's mdoc (IssuerSigned, CBOR): every element
-/// with 16 random bytes and a digest ID, the MSO over their digests, signed by `signer`.
+/// with 16 random bytes and a digest ID, the MSO over their digests (naming the card's
+/// revocation bit when `status` is given), signed by `signer`.
+#[allow(clippy::too_many_arguments)] // the MSO's parts, each its own
 pub fn issue(
     claims: &CardClaims,
     age: AgeClaims,
     device_key: &HolderKey,
     validity: Validity,
+    status: Option<&MsoStatus>,
     signer: &dyn DocumentSigner,
     rng: &mut impl rand_core::CryptoRngCore,
 ) -> Result<Vec<u8>> {
@@ -303,28 +306,7 @@ pub fn issue(
         elements(claims, age),
         device_key,
         validity,
-        signer,
-        rng,
-    )
-}
-
-/// [`issue`] with the card's revocation bit named in the MSO (`status`), so a reader
-/// that holds the issuer's status list can tell a revoked card.
-pub fn issue_with_status(
-    claims: &CardClaims,
-    age: AgeClaims,
-    device_key: &HolderKey,
-    validity: Validity,
-    status: &MsoStatus,
-    signer: &dyn DocumentSigner,
-    rng: &mut impl rand_core::CryptoRngCore,
-) -> Result<Vec<u8>> {
-    issue_mso(
-        DOC_TYPE,
-        elements(claims, age),
-        device_key,
-        validity,
-        Some(status),
+        status,
         signer,
         rng,
     )
@@ -332,40 +314,8 @@ pub fn issue_with_status(
 
 /// [`issue`] for any docType and elements: what the card's form is made with, and what
 /// interoperability checks use to meet readers that know only other document types.
+#[allow(clippy::too_many_arguments)] // the MSO's parts, each its own
 pub fn issue_document(
-    doc_type: &str,
-    elems: Vec<(&str, &str, Value)>,
-    device_key: &HolderKey,
-    validity: Validity,
-    signer: &dyn DocumentSigner,
-    rng: &mut impl rand_core::CryptoRngCore,
-) -> Result<Vec<u8>> {
-    issue_mso(doc_type, elems, device_key, validity, None, signer, rng)
-}
-
-/// [`issue_document`] with the MSO's `status` (interoperability checks: an mDL that
-/// names its revocation bit as tuaton's card does).
-pub fn issue_document_with_status(
-    doc_type: &str,
-    elems: Vec<(&str, &str, Value)>,
-    device_key: &HolderKey,
-    validity: Validity,
-    status: &MsoStatus,
-    signer: &dyn DocumentSigner,
-    rng: &mut impl rand_core::CryptoRngCore,
-) -> Result<Vec<u8>> {
-    issue_mso(
-        doc_type,
-        elems,
-        device_key,
-        validity,
-        Some(status),
-        signer,
-        rng,
-    )
-}
-
-fn issue_mso(
     doc_type: &str,
     elems: Vec<(&str, &str, Value)>,
     device_key: &HolderKey,
@@ -1725,6 +1675,7 @@ mod tests {
             age,
             &device.holder_key(),
             validity(),
+            None,
             &ds,
             &mut rng(1),
         )
@@ -1940,6 +1891,7 @@ mod tests {
             age,
             &s.device.holder_key(),
             validity(),
+            None,
             &forged,
             &mut rng(2),
         )
@@ -1964,6 +1916,7 @@ mod tests {
             age,
             &s.device.holder_key(),
             validity(),
+            None,
             &as_ds,
             &mut rng(3),
         )
@@ -2011,6 +1964,7 @@ mod tests {
             age,
             &s.device.holder_key(),
             long,
+            None,
             &s.ds,
             &mut rng(4),
         )
@@ -2112,6 +2066,7 @@ mod tests {
             age,
             &ed.holder_key(),
             validity(),
+            None,
             &s.ds,
             &mut rng(5),
         )

@@ -169,9 +169,11 @@ pub fn verify(
         }
         Err(_) => return v.reject(Reason::Malformed),
     };
-    v.issuer = ctx.trust.iacas.get(verified.iaca).map(|(id, _)| {
+    // The issuer whose IACA the document signer chains to.
+    let issuer_id = ctx.trust.iacas.get(verified.iaca).map(|(id, _)| *id);
+    v.issuer = issuer_id.map(|id| {
         ctx.trust
-            .issuer_name(*id)
+            .issuer_name(id)
             .map_or_else(|| format!("issuer {id}"), str::to_owned)
     });
     let Ok(claims) = claims(&verified.elements) else {
@@ -200,7 +202,6 @@ pub fn verify(
     // The card's revocation bit, when its MSO names one of the issuer's lists: read from
     // the same trust-list-pinned status list as the gate form's. The list must be of the
     // issuer whose IACA signed (an mdoc cannot point at another issuer's list).
-    let issuer_id = ctx.trust.iacas.get(verified.iaca).map(|(id, _)| *id);
     match &verified.status {
         None => v.warnings.push(Warning::StatusUnchecked),
         Some(st) => match crate::mdoc::status_list_of(&st.uri) {

@@ -926,6 +926,7 @@ mod tests {
                 valid_from: NOW,
                 valid_until: NOW + 30 * DAY,
             },
+            None,
             &ds,
             &mut rand::rngs::StdRng::seed_from_u64(1),
         )
@@ -986,6 +987,34 @@ mod tests {
         let answer = d.answer(&w.issued, &received.request, &w.device).unwrap();
         let verdict = r.finish(&answer, std::slice::from_ref(&w.iaca), NOW + 60);
         (received, verdict)
+    }
+
+    /// The reader asking `doc_type` for the flight elements with reader authentication,
+    /// the wallet accepting at `NOW` and answering: the reader's half and the answer.
+    fn answered(
+        w: &World,
+        engagement: &Engagement,
+        e_device: &p256::SecretKey,
+        doc_type: &str,
+    ) -> (ReaderSession, Vec<u8>) {
+        let (r, establishment) = ReaderSession::start(
+            engagement,
+            &secret(12),
+            doc_type,
+            &flight(),
+            Some(&w.reader),
+        )
+        .unwrap();
+        let (mut d, received) = DeviceSession::accept(
+            engagement,
+            e_device,
+            &establishment,
+            std::slice::from_ref(&w.reader_ca),
+            NOW,
+        )
+        .unwrap();
+        let answer = d.answer(&w.issued, &received.request, &w.device).unwrap();
+        (r, answer)
     }
 
     #[test]
@@ -1259,23 +1288,7 @@ mod tests {
         let w = world();
         let e_device = secret(11);
         let engagement = Engagement::new(&e_device.public_key());
-        let (mut r, establishment) = ReaderSession::start(
-            &engagement,
-            &secret(12),
-            DOC_TYPE,
-            &flight(),
-            Some(&w.reader),
-        )
-        .unwrap();
-        let (mut d, received) = DeviceSession::accept(
-            &engagement,
-            &e_device,
-            &establishment,
-            std::slice::from_ref(&w.reader_ca),
-            NOW,
-        )
-        .unwrap();
-        let answer = d.answer(&w.issued, &received.request, &w.device).unwrap();
+        let (mut r, answer) = answered(&w, &engagement, &e_device, DOC_TYPE);
         let mut altered = answer.clone();
         let last = altered.len() - 1;
         altered[last] ^= 1;
@@ -1310,23 +1323,7 @@ mod tests {
         let w = world();
         let e_device = secret(11);
         let engagement = Engagement::new(&e_device.public_key());
-        let (mut r, est) = ReaderSession::start(
-            &engagement,
-            &secret(12),
-            "org.iso.18013.5.1.mDL",
-            &flight(),
-            Some(&w.reader),
-        )
-        .unwrap();
-        let (mut d, received) = DeviceSession::accept(
-            &engagement,
-            &e_device,
-            &est,
-            std::slice::from_ref(&w.reader_ca),
-            NOW,
-        )
-        .unwrap();
-        let answer = d.answer(&w.issued, &received.request, &w.device).unwrap();
+        let (mut r, answer) = answered(&w, &engagement, &e_device, "org.iso.18013.5.1.mDL");
         let e = r
             .finish(&answer, std::slice::from_ref(&w.iaca), NOW)
             .unwrap_err();

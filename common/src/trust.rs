@@ -656,8 +656,8 @@ pub struct MdocAnchor {
     pub issuer: u32,
     /// IACA or reader CA.
     pub role: AnchorRole,
-    /// The certificate, DER.
-    pub certificate: Vec<u8>,
+    /// The certificate, parsed once (its DER is what the list carries).
+    pub certificate: crate::mdoc::Iaca,
 }
 
 /// The most revoked mdoc certificates one trust list names (each stays listed only until
@@ -772,7 +772,7 @@ impl TrustList {
                             AnchorRole::Iaca => 1u8,
                             AnchorRole::ReaderCa => 2,
                         }),
-                        Value::Bytes(a.certificate.clone()),
+                        Value::Bytes(a.certificate.der().to_vec()),
                     ])
                 })
                 .collect();
@@ -927,7 +927,7 @@ impl TrustList {
                         }
                         // A certificate a verifier could not use would silently trust
                         // nothing: the whole list is refused instead.
-                        crate::mdoc::Iaca::from_der(&certificate)
+                        let certificate = crate::mdoc::Iaca::from_der(&certificate)
                             .map_err(|e| err(format!("mdoc certificate: {e}")))?;
                         t.anchors.push(MdocAnchor {
                             issuer: u32::try_from(cbor::uint(&issuer, "issuer")?)
@@ -986,8 +986,7 @@ impl TrustList {
         self.anchors
             .iter()
             .filter(|a| a.role == role)
-            // Parsed when the list was read: only a list built in memory can fail here.
-            .filter_map(|a| Some((a.issuer, crate::mdoc::Iaca::from_der(&a.certificate).ok()?)))
+            .map(|a| (a.issuer, a.certificate.clone()))
             .collect()
     }
 }

@@ -92,12 +92,12 @@ fn issue(
 ) -> Vec<u8> {
     let claims = tuaton_common::sample::citizen(0);
     let age = AgeClaims::on(claims.birth_date, claims.issue_date);
-    mdoc::issue_with_status(
+    mdoc::issue(
         &claims,
         age,
         &device.holder_key(),
         validity,
-        &status(),
+        Some(&status()),
         signer,
         &mut VectorRng(seed),
     )

@@ -161,17 +161,20 @@ fn make_bundle() -> Bundle {
             anchors: vec![tuaton_common::trust::MdocAnchor {
                 issuer: 1,
                 role: tuaton_common::trust::AnchorRole::Iaca,
-                certificate: tuaton_common::mdoc::x509::iaca(
-                    &p256::ecdsa::SigningKey::from_slice(&[0x31; 32]).unwrap(),
-                    &tuaton_common::mdoc::x509::Subject {
-                        country: "TH",
-                        common_name: "DOPA Bangkok IACA 1",
-                        authority_url: "https://issuer-1.tuaton.invalid",
-                        crl_url: "https://issuer-1.tuaton.invalid/iaca-1.crl",
-                    },
-                    1,
-                    TL_ISSUED,
-                    TL_ISSUED + 3650 * DAY,
+                certificate: tuaton_common::mdoc::Iaca::from_der(
+                    &tuaton_common::mdoc::x509::iaca(
+                        &p256::ecdsa::SigningKey::from_slice(&[0x31; 32]).unwrap(),
+                        &tuaton_common::mdoc::x509::Subject {
+                            country: "TH",
+                            common_name: "DOPA Bangkok IACA 1",
+                            authority_url: "https://issuer-1.tuaton.invalid",
+                            crl_url: "https://issuer-1.tuaton.invalid/iaca-1.crl",
+                        },
+                        1,
+                        TL_ISSUED,
+                        TL_ISSUED + 3650 * DAY,
+                    )
+                    .unwrap(),
                 )
                 .unwrap(),
             }],

@@ -98,12 +98,12 @@ pub(crate) fn sign_package(
             idx: status.index,
             uri: tuaton_common::mdoc::status_uri(&authority_of(by.did), by.issuer, status.list),
         };
-        let issuer_signed = tuaton_common::mdoc::issue_with_status(
+        let issuer_signed = tuaton_common::mdoc::issue(
             claims,
             age,
             holder,
             validity,
-            &mso_status,
+            Some(&mso_status),
             &m.signer,
             &mut OsRng,
         )

@@ -163,12 +163,14 @@ pub(crate) fn build_bundle(i: &BundleInput<'_>) -> Result<BuiltBundle> {
             .iter()
             .map(|c| (AnchorRole::Iaca, c))
             .chain(i.reader_cas.iter().map(|c| (AnchorRole::ReaderCa, c)))
-            .map(|(role, c)| tuaton_common::trust::MdocAnchor {
-                issuer: i.issuer,
-                role,
-                certificate: c.clone(),
+            .map(|(role, c)| {
+                Ok(tuaton_common::trust::MdocAnchor {
+                    issuer: i.issuer,
+                    role,
+                    certificate: tuaton_common::mdoc::Iaca::from_der(c).map_err(core_error)?,
+                })
             })
-            .collect(),
+            .collect::<Result<_>>()?,
         revoked_certificates: i.revoked_certificates.clone(),
     };
     // What gates and wallets would refuse is never published.

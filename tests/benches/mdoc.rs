@@ -70,6 +70,7 @@ fn world(allowed: &Request) -> World {
         age,
         &device.holder_key(),
         v,
+        None,
         &ds,
         &mut rand::rngs::OsRng,
     )
@@ -179,7 +180,7 @@ fn gate_bundle(dir: &std::path::Path, w: &World) -> [u8; 32] {
     let anchor = |role, c: &Iaca| MdocAnchor {
         issuer: 1,
         role,
-        certificate: c.der().to_vec(),
+        certificate: c.clone(),
     };
     let list = TrustList {
         version: 1,
@@ -232,6 +233,44 @@ fn gate_bundle(dir: &std::path::Path, w: &World) -> [u8; 32] {
     )
     .unwrap();
     root.root.fingerprint_bytes()
+}
+
+/// The wallet's half over a loopback socket, in a thread: its engagement text (naming the
+/// socket when `named`), the socket's address, and the thread, which answers one reader
+/// and waits for its end of session.
+fn wallet_half(
+    w: &World,
+    named: bool,
+) -> (String, std::net::SocketAddr, std::thread::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let e_device = p256::SecretKey::random(&mut rand::rngs::OsRng);
+    let engagement = if named {
+        Engagement::with_transport(
+            &e_device.public_key(),
+            &tuaton_common::session::Transport::Socket {
+                addr: addr.to_string(),
+            },
+        )
+    } else {
+        Engagement::new(&e_device.public_key())
+    };
+    let uri = engagement.to_uri();
+    let issued = w.issued.clone();
+    let device = w.device.clone();
+    let ca = w.reader_ca.clone();
+    let wallet = std::thread::spawn(move || {
+        let (s, _) = listener.accept().unwrap();
+        let mut link = tuaton_cli::socket::socket_link(s, Duration::from_secs(10), None);
+        let est = recv_message(&mut link, MAX_MESSAGE).unwrap();
+        let (mut d, received) =
+            DeviceSession::accept(&engagement, &e_device, &est, &[ca], NOW).unwrap();
+        let answer = d.answer(&issued, &received.request, &device).unwrap();
+        send_message(&mut link, &answer).unwrap();
+        // The reader's end of session (status 20), or its going away.
+        recv_message(&mut link, MAX_MESSAGE).ok();
+    });
+    (uri, addr, wallet)
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -362,23 +401,7 @@ fn main() {
     const M: usize = 50;
     let mut times = vec![];
     for _ in 0..M {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let e_device = p256::SecretKey::random(&mut rand::rngs::OsRng);
-        let engagement = Engagement::new(&e_device.public_key());
-        let uri = engagement.to_uri();
-        let issued = w.issued.clone();
-        let device = w.device.clone();
-        let ca = w.reader_ca.clone();
-        let wallet = std::thread::spawn(move || {
-            let (s, _) = listener.accept().unwrap();
-            let mut link = tuaton_cli::socket::socket_link(s, Duration::from_secs(10), None);
-            let est = recv_message(&mut link, MAX_MESSAGE).unwrap();
-            let (mut d, received) =
-                DeviceSession::accept(&engagement, &e_device, &est, &[ca], NOW).unwrap();
-            let answer = d.answer(&issued, &received.request, &device).unwrap();
-            send_message(&mut link, &answer).unwrap();
-        });
+        let (uri, addr, wallet) = wallet_half(&w, false);
         let t = Instant::now();
         let scanned = Engagement::parse(&uri).unwrap();
         let e_reader = p256::SecretKey::random(&mut rand::rngs::OsRng);
@@ -397,6 +420,7 @@ fn main() {
         r.finish(&answer, std::slice::from_ref(&w.iaca), NOW + 60)
             .unwrap();
         times.push(t.elapsed());
+        send_message(&mut link, &ReaderSession::end()).unwrap();
         wallet.join().unwrap();
     }
     let sock = median(times);
@@ -453,29 +477,7 @@ fn main() {
     let cancel = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut times = vec![];
     for _ in 0..M {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let e_device = p256::SecretKey::random(&mut rand::rngs::OsRng);
-        let engagement = Engagement::with_transport(
-            &e_device.public_key(),
-            &tuaton_common::session::Transport::Socket {
-                addr: listener.local_addr().unwrap().to_string(),
-            },
-        );
-        let uri = engagement.to_uri();
-        let issued = w.issued.clone();
-        let device = w.device.clone();
-        let ca = w.reader_ca.clone();
-        let wallet = std::thread::spawn(move || {
-            let (s, _) = listener.accept().unwrap();
-            let mut link = tuaton_cli::socket::socket_link(s, Duration::from_secs(10), None);
-            let est = recv_message(&mut link, MAX_MESSAGE).unwrap();
-            let (mut d, received) =
-                DeviceSession::accept(&engagement, &e_device, &est, &[ca], NOW).unwrap();
-            let answer = d.answer(&issued, &received.request, &device).unwrap();
-            send_message(&mut link, &answer).unwrap();
-            // The gate's end of session (status 20).
-            recv_message(&mut link, MAX_MESSAGE).ok();
-        });
+        let (uri, _, wallet) = wallet_half(&w, true);
         let t = Instant::now();
         let (v, failure) = gate
             .check_engagement(&loaded, &uri, NOW + 60, false, false, &cancel)

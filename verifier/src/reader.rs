@@ -14,6 +14,18 @@ const READER_CERT: &str = "reader-cert";
 /// The most a reader certificate file may be.
 pub const MAX_READER_CERT: u64 = 16 * 1024;
 
+/// `der` checked as this gate's reader certificate against the synced trust list at
+/// `now` (its reader CAs and revoked certificates).
+fn checked(der: &[u8], loaded: &Loaded, now: i64) -> Result<ReaderCertificate> {
+    check_reader_certificate(
+        der,
+        &loaded.trust.reader_ca_list(),
+        &loaded.trust.revoked_certificates,
+        now,
+    )
+    .map_err(|e| GateError::ReaderCertificate(why(e)))
+}
+
 fn damaged_key() -> GateError {
     GateError::ReaderCertificate(
         "the stored reader key is damaged: `tuaton-verifier reader-key --new` makes a new one (then certify it again)".into(),
@@ -88,13 +100,7 @@ impl Gate {
                 ders.len()
             )));
         };
-        let cert = check_reader_certificate(
-            der,
-            &loaded.trust.reader_ca_list(),
-            &loaded.trust.revoked_certificates,
-            now,
-        )
-        .map_err(|e| bad(why(e)))?;
+        let cert = checked(der, loaded, now)?;
         let meta = self.db.open_tree(META)?;
         let Some(secret) = meta.get(READER_KEY)? else {
             return Err(bad(
@@ -124,14 +130,7 @@ impl Gate {
         let Some(der) = self.db.open_tree(META)?.get(READER_CERT)? else {
             return Ok(None);
         };
-        check_reader_certificate(
-            &der,
-            &loaded.trust.reader_ca_list(),
-            &loaded.trust.revoked_certificates,
-            now,
-        )
-        .map(Some)
-        .map_err(|e| GateError::ReaderCertificate(why(e)))
+        checked(&der, loaded, now).map(Some)
     }
 
     /// The key and certificate every 18013-5 request is signed with. A gate without a
@@ -145,10 +144,7 @@ impl Gate {
                     .into(),
             ));
         };
-        // Another process may have replaced the key (and dropped the certificate) since.
-        let cert = self
-            .reader_certificate(loaded, now)?
-            .ok_or_else(|| GateError::ReaderCertificate("it was removed while in use".into()))?;
+        let cert = checked(&der, loaded, now)?;
         let missing = not_allowed(&cert, self.policy.require);
         if !missing.is_empty() {
             return Err(GateError::ReaderCertificate(format!(

@@ -477,7 +477,7 @@ impl Unlocked<'_> {
                     .anchors
                     .iter()
                     .filter(|a| a.role == tuaton_common::trust::AnchorRole::ReaderCa)
-                    .map(|a| a.certificate.as_slice()),
+                    .map(|a| a.certificate.der()),
             )
         });
         match reader_cas {

@@ -152,14 +152,18 @@ fn isomdl_reads_tuaton(r: &mut Report, now: i64) -> Result<()> {
         valid_until: now + 30 * DAY,
     };
     let claims = tuaton_common::sample::citizen(0);
+    // Each MSO names a revocation bit, as tuaton's issuer writes it: isomdl reads past it.
+    let status = mdoc::MsoStatus {
+        idx: 4711,
+        uri: mdoc::status_uri("https://issuer-1.tuaton.invalid", 1, 0),
+    };
     for (label, doc_type) in [
         ("the tuaton card", mdoc::DOC_TYPE),
         ("the same encoding as an mDL", MDL),
     ] {
         let issued = if doc_type == MDL {
             let text = |s: &str| ciborium::Value::Text(s.to_owned());
-            // With the MSO's status, as tuaton's issuer writes it: isomdl reads past it.
-            mdoc::issue_document_with_status(
+            mdoc::issue_document(
                 MDL,
                 vec![
                     (MDL_NS, "family_name", text(claims.family_name_en.as_str())),
@@ -168,24 +172,18 @@ fn isomdl_reads_tuaton(r: &mut Report, now: i64) -> Result<()> {
                 ],
                 &device.holder_key(),
                 validity,
-                &mdoc::MsoStatus {
-                    idx: 4711,
-                    uri: mdoc::status_uri("https://issuer-1.tuaton.invalid", 1, 0),
-                },
+                Some(&status),
                 &p.ds,
                 &mut rand::rngs::OsRng,
             )?
         } else {
             let age = AgeClaims::on(claims.birth_date, claims.issue_date);
-            mdoc::issue_with_status(
+            mdoc::issue(
                 &claims,
                 age,
                 &device.holder_key(),
                 validity,
-                &mdoc::MsoStatus {
-                    idx: 4711,
-                    uri: mdoc::status_uri("https://issuer-1.tuaton.invalid", 1, 0),
-                },
+                Some(&status),
                 &p.ds,
                 &mut rand::rngs::OsRng,
             )?
