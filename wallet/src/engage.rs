@@ -63,8 +63,9 @@ impl Listener {
 
 /// What the citizen is asked, and how they answer.
 pub trait Consent {
-    /// Shows what the gate asks for (one sentence, [`consent_text`]) and returns the PIN
-    /// the citizen typed to share it (anything else refuses).
+    /// Shows who asks for what (one sentence: for a gate, "The gate asks for: " and
+    /// [`consent_text`]) and returns the PIN the citizen typed to share it (anything else
+    /// refuses).
     fn ask(&mut self, what: &str) -> Result<String>;
 }
 
@@ -112,7 +113,7 @@ impl Engagement {
             .on_request(&first)
             .map_err(WalletError::Session)?;
         let groups = requested.request.groups.clone();
-        let pin = consent.ask(&consent_text(&groups))?;
+        let pin = consent.ask(&format!("The gate asks for: {}", consent_text(&groups)))?;
         // The PIN backoff runs on the real clock, whatever `now` the presentation carries.
         let u = match w.unlock(&pin, real_now) {
             Ok(u) => u,

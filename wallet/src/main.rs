@@ -809,7 +809,7 @@ impl tuaton_wallet::engage::Consent for PinConsent<'_> {
     fn ask(&mut self, what: &str) -> tuaton_wallet::Result<String> {
         // The whole line through one_line: nothing a gate or reader sent can move the
         // cursor or reorder the text the citizen reads before typing the PIN.
-        eprintln!("The gate asks for: {}", tuaton_cli::one_line(what));
+        eprintln!("{}", tuaton_cli::one_line(what));
         self.0
             .ask("Enter your PIN to share (anything else refuses)")
             .map_err(|e| WalletError::NoConsent(e.to_string()))
