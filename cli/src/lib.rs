@@ -243,9 +243,11 @@ pub fn finish<E: Hint>(r: anyhow::Result<Outcome>, home: &Path) -> ExitCode {
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             let (what, hint) = describe::<E>(&e, home);
-            // Never panics on a broken or full stderr (the error still sets the exit code).
-            let _ = writeln!(std::io::stderr(), "error: {what}\nhint: {hint}");
-            tuaton_store::error_reported();
+            // Never panics on a broken or full stderr (the error still sets the exit code);
+            // printed once, whatever a sled thread's panic does meanwhile.
+            tuaton_store::report_error_once(|e| {
+                let _ = writeln!(e, "error: {what}\nhint: {hint}");
+            });
             ExitCode::from(EXIT_ERROR)
         }
     }

@@ -237,14 +237,19 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
         .map_err(|io| StoreError::from_io(dir, io))
 }
 
-/// Set once a command has printed its own two-line error (see [`error_reported`]).
+/// Set once the process has printed its two-line error (see [`report_error_once`]).
 static ERROR_REPORTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-/// Says the command printed its error: a sled panic on an I/O error after that (its log's
-/// `fsync` as the store closes, on the same full disk) ends the process with exit code 2
-/// and prints nothing more.
-pub fn error_reported() {
-    ERROR_REPORTED.store(true, std::sync::atomic::Ordering::SeqCst);
+/// Prints the command's two-line error with `write`, unless one was printed already. A
+/// sled panic on an I/O error (its log's `fsync` on a sled thread, on the same full disk)
+/// may come at any moment around the command's own error: the check and the write happen
+/// under standard error's lock, which the panic hook takes too, so exactly one error is
+/// printed, whole, whichever comes first.
+pub fn report_error_once(write: impl FnOnce(&mut std::io::StderrLock<'static>)) {
+    let mut e = std::io::stderr().lock();
+    if !ERROR_REPORTED.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        write(&mut e);
+    }
 }
 
 /// sled 0.34 unwraps some I/O results (its log's final `fsync` on close, for one), so a
@@ -266,14 +271,16 @@ pub fn exit_cleanly_on_io_panic(home: &Path) {
         if !msg.contains("os error") && !msg.contains("Os {") {
             return default(info);
         }
-        if ERROR_REPORTED.load(std::sync::atomic::Ordering::SeqCst) {
+        // Under standard error's lock (see `report_error_once`): the command's own error,
+        // if it came first, is whole, and this one is not added to it.
+        let mut e = std::io::stderr().lock();
+        if ERROR_REPORTED.swap(true, std::sync::atomic::Ordering::SeqCst) {
             // The command already said what failed (the same full disk); a second error
             // about it would break the two-line rule. Same exit code.
             std::process::exit(2);
         }
         use std::io::Write;
         let full = msg.contains("code: 28") || msg.contains("os error 28");
-        let mut e = std::io::stderr().lock();
         let _ = if full {
             writeln!(
                 e,
