@@ -102,6 +102,9 @@ pub struct TrustStore {
     /// reader certificate no wallet answers and no gate uses, a document signer whose
     /// mdocs no gate accepts.
     pub revoked_certificates: Vec<[u8; 32]>,
+    /// The issuer keys' precomputed tables for the gate's batch, built at a key's first
+    /// scan and kept (a cache: not part of what is trusted, and equal in every copy).
+    pub tables: crate::batch::KeyTables,
 }
 
 impl TrustStore {
@@ -979,6 +982,7 @@ impl TrustList {
             iacas: self.anchors_of(AnchorRole::Iaca),
             reader_cas: self.anchors_of(AnchorRole::ReaderCa),
             revoked_certificates: self.revoked_certificates.clone(),
+            tables: Default::default(),
         }
     }
 

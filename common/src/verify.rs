@@ -599,8 +599,7 @@ pub fn verify_cbor(bytes: &[u8], ctx: &mut Context<'_>) -> Verdict {
     let holder_ed = pl
         .holder_key
         .ed25519()
-        .and_then(|b| VerifyingKey::from_bytes(&b).ok())
-        .filter(|k| !k.is_weak());
+        .and_then(|b| VerifyingKey::from_bytes(&b).ok());
     // A session's proof binds the gate's nonce; a QR's may bind its own salt instead.
     let nonce: Option<&[u8]> = match (ctx.nonce, p.salt.as_ref()) {
         (Some(n), None) => Some(n),
@@ -609,16 +608,20 @@ pub fn verify_cbor(bytes: &[u8], ctx: &mut Context<'_>) -> Verdict {
         (Some(_), Some(_)) => return v.reject(Reason::Malformed),
     };
     let msg = holder_proof_message(is, &p.disclosures, p.time, nonce);
-    // Fast path: one key under the kid and two good signatures, checked as one batch
-    // (a quarter faster than two verifications). Any failure falls back to checking each
-    // signature on its own, so the reasons stay exact.
+    // Fast path: one key under the kid and two good signatures, checked as one batch that
+    // accepts exactly what two strict verifications accept (`batch`), in about two thirds
+    // of their time. Any failure falls back to checking each signature on its own, so the
+    // reasons stay exact.
     let batch_ok = match (only, holder_ed) {
-        (Some(k), Some(h)) => ed25519_dalek::verify_batch(
-            &[&tbs, &msg],
-            &[sig, Signature::from_bytes(&p.holder_sig)],
-            &[k.public, h],
-        )
-        .is_ok(),
+        (Some(k), Some(h)) => crate::batch::verify_pair(
+            &ctx.trust.tables,
+            &k.public,
+            &tbs,
+            &sig,
+            &h,
+            &msg,
+            &Signature::from_bytes(&p.holder_sig),
+        ),
         _ => false,
     };
     let (key, holder_ok) = if batch_ok {

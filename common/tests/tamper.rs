@@ -220,3 +220,24 @@ fn attack_padding_bits_set_after_the_deflate_stream() {
         "no padding bits to flip: the test would be vacuous"
     );
 }
+
+#[test]
+fn attack_a_holder_proof_with_a_small_order_point_in_r_is_refused_every_time() {
+    let cred = credential(1);
+    for i in 0..64u8 {
+        let holder = TorsionHolder {
+            torsion: 1 + usize::from(i) % 7,
+            r: true,
+        };
+        let b =
+            presentation::present_salted(&cred, &holder, Profile::Flight.groups(), NOW, [i; 16])
+                .unwrap();
+        let v = verify_fresh(Profile::Flight, |c| verify::verify_cbor(&b, c));
+        assert_eq!(codes(&v), ["bad_holder_proof"], "salt {i}");
+    }
+    // The same holder signing the standard way passes: only the small-order point differs.
+    let b =
+        presentation::present_salted(&cred, &holder_key(), Profile::Flight.groups(), NOW, [0; 16])
+            .unwrap();
+    assert!(verify_fresh(Profile::Flight, |c| verify::verify_cbor(&b, c)).is_valid());
+}

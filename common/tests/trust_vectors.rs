@@ -337,11 +337,11 @@ fn by_hand(
     member: &[u8],
     disclosures: &[(Group, Vec<u8>)],
     time: i64,
-    holder: &SigningKey,
+    holder: &dyn HolderSigner,
 ) -> String {
     let is = IssuerSigned::from_bytes(member).unwrap();
     let map: BTreeMap<Group, Vec<u8>> = disclosures.iter().cloned().collect();
-    let sig = holder.sign(&presentation::holder_proof_message(&is, &map, time, None));
+    let sig = holder.sign_holder(&presentation::holder_proof_message(&is, &map, time, None));
     let mut out = vec![0x83];
     out.extend_from_slice(member);
     let mut enc = |v: &Value| ciborium::ser::into_writer(v, &mut out).unwrap();
@@ -353,7 +353,7 @@ fn by_hand(
     ));
     enc(&Value::Array(vec![
         Value::Integer(time.into()),
-        Value::Bytes(sig.to_bytes().to_vec()),
+        Value::Bytes(sig.to_vec()),
     ]));
     format!("TT1:{}", base45::encode(&out))
 }
@@ -725,6 +725,36 @@ fn cases() -> Vec<Case> {
             "holder_proof_by_another_key",
             "step 8",
             by_hand(&ok.flight, &[], NOW, &other_holder_key()),
+            NOW,
+        )
+        .rejects(&["bad_holder_proof"]),
+        case(
+            "holder_proof_r_with_a_small_order_part",
+            "section 4: R of the holder's own proof carries a point of order 8",
+            by_hand(
+                &ok.flight,
+                &[],
+                NOW,
+                &kit::TorsionHolder {
+                    torsion: 1,
+                    r: true,
+                },
+            ),
+            NOW,
+        )
+        .rejects(&["bad_holder_proof"]),
+        case(
+            "holder_proof_r_the_identity",
+            "section 4: R of the holder's own proof is the identity (s = k a)",
+            by_hand(
+                &ok.flight,
+                &[],
+                NOW,
+                &kit::TorsionHolder {
+                    torsion: 0,
+                    r: false,
+                },
+            ),
             NOW,
         )
         .rejects(&["bad_holder_proof"]),

@@ -187,7 +187,18 @@ def holder_message(d, nonce):
     return m
 
 
+def small_order(b):
+    """Whether 32 bytes encode a point of small order ([8]P the identity): FORMAT.md
+    section 4 refuses such a key, and such an R in a signature."""
+    try:
+        return mul(8, decompress(b)) == (0, 1)
+    except AssertionError:  # not a point: the signature check refuses it anyway
+        return False
+
+
 def ed_ok(key, sig, msg):
+    if len(key) != 32 or len(sig) != 64 or small_order(key) or small_order(sig[:32]):
+        return False
     try:
         Ed25519PublicKey.from_public_bytes(key).verify(sig, msg)
         return True

@@ -181,3 +181,39 @@ impl RngCore for VectorRng {
     }
 }
 impl CryptoRng for VectorRng {}
+
+/// The holder of [`holder_key`] signing with a point of small order (`EIGHT_TORSION[torsion]`)
+/// added to R, or (`r: false`) R the identity itself, with s made to fit: RFC 8032's
+/// equation then holds only up to that point (or, for the identity, exactly, the private key
+/// laid bare as s / k). Only the key's owner can make either. Strict verification refuses
+/// both (FORMAT.md section 4); a plain Ed25519 batch accepts the first for about half of its
+/// random coefficients, and the second always.
+pub struct TorsionHolder {
+    pub torsion: usize,
+    pub r: bool,
+}
+impl tuaton_common::holder::HolderSigner for TorsionHolder {
+    fn holder_key(&self) -> tuaton_common::holder::HolderKey {
+        holder_key().verifying_key().into()
+    }
+    fn sign_holder(&self, message: &[u8]) -> [u8; 64] {
+        use curve25519_dalek::constants::{ED25519_BASEPOINT_POINT, EIGHT_TORSION};
+        use curve25519_dalek::Scalar;
+        use sha2::Sha512;
+        let r = if self.r {
+            Scalar::from_bytes_mod_order_wide(&Sha512::digest(message).into())
+        } else {
+            Scalar::ZERO
+        };
+        let big_r = (ED25519_BASEPOINT_POINT * r + EIGHT_TORSION[self.torsion]).compress();
+        let mut h = Sha512::new();
+        h.update(big_r.as_bytes());
+        h.update(holder_key().verifying_key().as_bytes());
+        h.update(message);
+        let k = Scalar::from_bytes_mod_order_wide(&h.finalize().into());
+        let mut sig = [0u8; 64];
+        sig[..32].copy_from_slice(big_r.as_bytes());
+        sig[32..].copy_from_slice((r + k * holder_key().to_scalar()).as_bytes());
+        sig
+    }
+}

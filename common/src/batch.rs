@@ -1,0 +1,292 @@
+//! The gate's two Ed25519 signatures, the issuer's and the holder's, checked as one batch
+//! that accepts exactly what two strict verifications accept.
+//!
+//! Why not `ed25519_dalek::verify_batch`: it accepts, for about half of their coefficients,
+//! signatures whose R carries a small-order component or is itself of small order, which
+//! `verify_strict` (and an independent verifier written from FORMAT.md) refuse; its
+//! coefficients come from a merlin transcript, a sixth of its time; and it builds a lookup
+//! table for every point on every call, the base point and the issuer's key included.
+//! Here:
+//! - R must not be of small order, and s must be canonical (RFC 8032 section 5.1.7 and
+//!   `verify_strict`'s rules);
+//! - the coefficients z1, z2 are odd 128-bit numbers taken from SHA-512 of both
+//!   challenges and both s values (so fixed only once every input is), and the check is
+//!   `[z1 s1 + z2 s2]B = [z1]R1 + [z1 k1]A1 + [z2]R2 + [z2 k2]A2`, without the cofactor.
+//!   An issuer's signature made the standard way leaves no residue, so the check holds
+//!   exactly when the holder's residue `R2 + [k2]A2 - [s2]B` is zero: its prime-order part
+//!   is multiplied by z2, which is not a multiple of the group order, and its small-order
+//!   part (of order 2, 4 or 8) by an odd number. The verdict is then the strict one, for
+//!   every coefficient. Only an issuer signing its own crafted signature could make the
+//!   two residues cancel, and a false acceptance otherwise needs a guess of 2^-127;
+//! - the tables of the base point and of each issuer key are built once and kept in
+//!   [`KeyTables`].
+//!
+//! `the_batch_accepts_exactly_what_strict_verification_accepts` checks it against
+//! `verify_strict` on valid, damaged and crafted signatures.
+
+use core::fmt;
+use curve25519_dalek::constants::ED25519_BASEPOINT_POINT;
+use curve25519_dalek::edwards::{CompressedEdwardsY, VartimeEdwardsPrecomputation};
+use curve25519_dalek::scalar::Scalar;
+use curve25519_dalek::traits::{IsIdentity, VartimePrecomputedMultiscalarMul};
+use ed25519_dalek::{Signature, VerifyingKey};
+use sha2::{Digest, Sha512};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+/// The precomputed tables of the base point and one issuer key.
+struct KeyTable(VartimeEdwardsPrecomputation);
+
+/// Tables kept per issuer key, by its 32 bytes. Keyed by the bytes rather than kept in
+/// [`crate::trust::IssuerKey`] so a key changed in place can never meet a stale table.
+#[derive(Default)]
+pub struct KeyTables(Mutex<HashMap<[u8; 32], Arc<KeyTable>>>);
+
+/// More keys than any trust list holds; past it the tables are dropped and rebuilt, so
+/// memory stays bounded (a table is about 20 KiB).
+const MAX_TABLES: usize = 4096;
+
+impl KeyTables {
+    fn get(&self, key: &VerifyingKey) -> Arc<KeyTable> {
+        // A panic elsewhere cannot leave a half-built table: entries are inserted whole.
+        let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(t) = map.get(key.as_bytes()) {
+            return t.clone();
+        }
+        if map.len() >= MAX_TABLES {
+            map.clear();
+        }
+        let t = Arc::new(KeyTable(VartimeEdwardsPrecomputation::new([
+            ED25519_BASEPOINT_POINT,
+            key.to_edwards(),
+        ])));
+        map.insert(*key.as_bytes(), t.clone());
+        t
+    }
+}
+
+// A cache: copies start empty, every cache equals every other, and printing one shows
+// how many keys it holds.
+impl Clone for KeyTables {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}
+impl PartialEq for KeyTables {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+impl fmt::Debug for KeyTables {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.0.lock().map_or(0, |m| m.len());
+        write!(f, "KeyTables({n} keys)")
+    }
+}
+
+/// SHA-512(R || A || M), the challenge of RFC 8032 section 5.1.7, as bytes.
+fn challenge(sig: &Signature, key: &VerifyingKey, message: &[u8]) -> [u8; 64] {
+    let mut h = Sha512::new();
+    h.update(sig.r_bytes());
+    h.update(key.as_bytes());
+    h.update(message);
+    h.finalize().into()
+}
+
+/// The two coefficients: odd (see the module's comment), 127 bits of SHA-512 each, over
+/// both challenges (which bind R, A and the message) and both s values.
+fn coefficients(h1: &[u8; 64], h2: &[u8; 64], s1: &[u8; 32], s2: &[u8; 32]) -> [Scalar; 2] {
+    let d = Sha512::new()
+        .chain_update(b"tuaton gate batch v1")
+        .chain_update(h1)
+        .chain_update(h2)
+        .chain_update(s1)
+        .chain_update(s2)
+        .finalize();
+    let z = |b: &[u8]| Scalar::from(u128::from_le_bytes(b.try_into().expect("16 bytes")) | 1);
+    [z(&d[..16]), z(&d[16..32])]
+}
+
+/// R decoded, if it is not of small order: the rule `verify_strict` adds to the equation.
+/// (Its other rule, a canonical encoding of R, needs no check here: only points whose y is
+/// below 19 have a second encoding, and of those a signer can only use the ones of small
+/// order, refused here.)
+fn strict_r(sig: &Signature) -> Option<curve25519_dalek::EdwardsPoint> {
+    CompressedEdwardsY(*sig.r_bytes())
+        .decompress()
+        .filter(|r| !r.is_small_order())
+}
+
+/// Whether `(issuer_msg, issuer_sig)` under `issuer` and `(holder_msg, holder_sig)` under
+/// `holder` both verify, as two `verify_strict` calls would judge them (see the module's
+/// comment). `tables` keeps the issuer key's tables from one call to the next; `holder`
+/// must not be of small order (the caller refuses such keys, as `verify_strict` does).
+#[allow(non_snake_case)]
+pub fn verify_pair(
+    tables: &KeyTables,
+    issuer: &VerifyingKey,
+    issuer_msg: &[u8],
+    issuer_sig: &Signature,
+    holder: &VerifyingKey,
+    holder_msg: &[u8],
+    holder_sig: &Signature,
+) -> bool {
+    // s below the group order (RFC 8032 section 5.1.7, step 1).
+    let (Some(s1), Some(s2)) = (
+        Option::<Scalar>::from(Scalar::from_canonical_bytes(*issuer_sig.s_bytes())),
+        Option::<Scalar>::from(Scalar::from_canonical_bytes(*holder_sig.s_bytes())),
+    ) else {
+        return false;
+    };
+    let (Some(R1), Some(R2)) = (strict_r(issuer_sig), strict_r(holder_sig)) else {
+        return false;
+    };
+    if holder.is_weak() {
+        return false;
+    }
+    let h1 = challenge(issuer_sig, issuer, issuer_msg);
+    let h2 = challenge(holder_sig, holder, holder_msg);
+    let [z1, z2] = coefficients(&h1, &h2, issuer_sig.s_bytes(), holder_sig.s_bytes());
+    let (k1, k2) = (
+        Scalar::from_bytes_mod_order_wide(&h1),
+        Scalar::from_bytes_mod_order_wide(&h2),
+    );
+    // -(z1 s1 + z2 s2) B + (z1 k1) A1 + z1 R1 + z2 R2 + (z2 k2) A2 = 0
+    tables
+        .get(issuer)
+        .0
+        .vartime_mixed_multiscalar_mul(
+            [-(z1 * s1 + z2 * s2), z1 * k1],
+            [z1, z2, z2 * k2],
+            [R1, R2, holder.to_edwards()],
+        )
+        .is_identity()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use curve25519_dalek::constants::EIGHT_TORSION;
+    use ed25519_dalek::{Signer, SigningKey};
+    use rand_core::{RngCore, SeedableRng};
+
+    /// A holder signature over `m` whose R is `[r]B + extra` (encoded as `r_bytes` if
+    /// given), with s made to fit: what only the key's owner can craft.
+    fn crafted(
+        x: &SigningKey,
+        m: &[u8],
+        extra: curve25519_dalek::EdwardsPoint,
+        r_bytes: Option<[u8; 32]>,
+        with_r: bool,
+    ) -> Signature {
+        let r = if with_r {
+            Scalar::from_bytes_mod_order_wide(&Sha512::digest(m).into())
+        } else {
+            Scalar::ZERO
+        };
+        let big_r = r_bytes.unwrap_or((ED25519_BASEPOINT_POINT * r + extra).compress().0);
+        let mut h = Sha512::new();
+        h.update(big_r);
+        h.update(x.verifying_key().as_bytes());
+        h.update(m);
+        let k = Scalar::from_bytes_mod_order_wide(&h.finalize().into());
+        let mut b = [0u8; 64];
+        b[..32].copy_from_slice(&big_r);
+        b[32..].copy_from_slice((r + k * x.to_scalar()).as_bytes());
+        Signature::from_bytes(&b)
+    }
+
+    #[test]
+    fn the_batch_accepts_exactly_what_strict_verification_accepts() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(26);
+        let tables = KeyTables::default();
+        let issuers: Vec<SigningKey> = (0..3).map(|_| SigningKey::generate(&mut rng)).collect();
+        let (mut accepted, mut refused) = (0, 0);
+        // How often ed25519-dalek's own batch accepted a crafted signature that strict
+        // verification refuses: the disagreement this batch removes.
+        let mut dalek_fooled = 0;
+        for round in 0..3500 {
+            let ik = &issuers[round % 3];
+            let hk = SigningKey::generate(&mut rng);
+            let mut m1 = vec![0u8; 50 + round % 200];
+            let mut m2 = vec![0u8; 30 + round % 90];
+            rng.fill_bytes(&mut m1);
+            rng.fill_bytes(&mut m2);
+            let mut s = [ik.sign(&m1), hk.sign(&m2)];
+            let mut k = [ik.verifying_key(), hk.verifying_key()];
+            let t = round / 14 % 8;
+            match round % 14 {
+                0..=3 => {}
+                4 => {
+                    let i = round % m1.len();
+                    m1[i] ^= 1 << (round % 8)
+                }
+                5 => {
+                    let i = round % m2.len();
+                    m2[i] ^= 0x80
+                }
+                6 | 7 => {
+                    let i = round % 2;
+                    let mut b = s[i].to_bytes();
+                    b[round % 64] ^= 1 << (round % 8);
+                    s[i] = Signature::from_bytes(&b);
+                }
+                8 => s.swap(0, 1),
+                9 => k[1] = ik.verifying_key(),
+                10 => {
+                    // s + l: the same point, refused as non-canonical.
+                    let mut b = s[1].to_bytes();
+                    // l, the group order, little-endian (RFC 8032 section 5.1).
+                    let l: [u8; 32] = [
+                        0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2,
+                        0xde, 0xf9, 0xde, 0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+                    ];
+                    let mut carry = 0u16;
+                    for j in 0..32 {
+                        let v = b[32 + j] as u16 + l[j] as u16 + carry;
+                        b[32 + j] = v as u8;
+                        carry = v >> 8;
+                    }
+                    s[1] = Signature::from_bytes(&b);
+                }
+                11 => {
+                    // An R that is not a point.
+                    let mut b = s[0].to_bytes();
+                    b[..32].copy_from_slice(&[0xff; 32]);
+                    b[0] = 2 + (round % 7) as u8;
+                    s[0] = Signature::from_bytes(&b);
+                }
+                12 => {
+                    // R with a small-order component (a mixed-order point), or R of
+                    // small order itself (t = 0: the identity, s = k a).
+                    let with_r = t != 0 || round / 14 % 16 == 8;
+                    s[1] = crafted(&hk, &m2, EIGHT_TORSION[t], None, with_r);
+                }
+                _ => {
+                    // The identity encoded with y = p + 1 (not canonical), s = k a.
+                    let mut y = [0xff; 32];
+                    y[0] = 0xee;
+                    y[31] = 0x7f;
+                    s[1] = crafted(&hk, &m2, EIGHT_TORSION[0], Some(y), false);
+                }
+            }
+            let want =
+                k[0].verify_strict(&m1, &s[0]).is_ok() && k[1].verify_strict(&m2, &s[1]).is_ok();
+            let got = verify_pair(&tables, &k[0], &m1, &s[0], &k[1], &m2, &s[1]);
+            assert_eq!(got, want, "round {round} (case {})", round % 14);
+            if !want && ed25519_dalek::verify_batch(&[&m1, &m2], &s, &k).is_ok() {
+                dalek_fooled += 1;
+            }
+            if want {
+                accepted += 1
+            } else {
+                refused += 1
+            }
+        }
+        // Both outcomes were exercised, and the crafted cases were ones a plain batch
+        // gets wrong.
+        assert!(accepted > 900 && refused > 2000, "{accepted} / {refused}");
+        assert!(dalek_fooled > 100, "{dalek_fooled}");
+        assert!(format!("{tables:?}").contains("3 keys"));
+    }
+}
