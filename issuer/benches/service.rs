@@ -52,7 +52,7 @@ fn bench_actor() -> Actor {
 }
 
 const OFFICES: usize = 50;
-const ISSUANCES: usize = 500;
+const ISSUANCES: usize = 1000;
 
 fn now() -> i64 {
     std::time::SystemTime::now()
@@ -321,6 +321,32 @@ fn main() {
         let url = serve(iss.clone());
         (rate, refreshes(&iss, &url, cards))
     });
+    // What one token signature costs against one in memory, each alone on one thread: an
+    // issuance makes three (the offer, the gate form, the W3C proof).
+    let sign_cost = hsm.as_ref().map(|(_, cfg)| {
+        let t = tuaton_issuer::token::Token::open(cfg).unwrap();
+        let k = t.generate("bench-probe").unwrap();
+        let mem = SigningKey::from_bytes(&[9; 32]);
+        let msg = [7u8; 200];
+        let time = |f: &dyn Fn()| {
+            (0..7)
+                .map(|_| {
+                    let s = Instant::now();
+                    for _ in 0..100 {
+                        f();
+                    }
+                    s.elapsed().as_secs_f64() * 1e6 / 100.0
+                })
+                .fold(f64::MAX, f64::min)
+        };
+        let token_us = time(&|| {
+            k.sign_message(&msg).unwrap();
+        });
+        let mem_us = time(&|| {
+            tuaton_common::signer::KeySigner::sign_message(&mem, &msg).unwrap();
+        });
+        (token_us, mem_us)
+    });
     match token_rate {
         Some((r, f)) => {
             println!(
@@ -328,6 +354,28 @@ fn main() {
                 "issuances, keys in SoftHSM (PKCS#11)", r
             );
             println!("{:<58} {:>11.2}x", "  ratio token / sealed", r / sealed);
+            if let Some((token_us, mem_us)) = sign_cost {
+                println!(
+                    "{:<58} {:>9.0} µs",
+                    "  one token signature alone (SoftHSM)", token_us
+                );
+                println!(
+                    "{:<58} {:>9.0} µs",
+                    "  one signature in memory alone", mem_us
+                );
+                // Two cores' time per issuance: the token's three signatures against the
+                // whole extra time a token issuance takes over a sealed one.
+                let extra_us = (2.0 / r - 2.0 / sealed) * 1e6;
+                println!(
+                    "{:<58} {:>9.0} µs",
+                    "  3 token signatures' extra time per issuance",
+                    3.0 * (token_us - mem_us)
+                );
+                println!(
+                    "{:<58} {:>9.0} µs",
+                    "  extra cores' time per token issuance, measured", extra_us
+                );
+            }
             println!(
                 "{:<58} {:>10.1}/s",
                 "refreshes after a rotation, SoftHSM", f

@@ -80,8 +80,17 @@ impl Token {
             )));
         }
         let ctx = Pkcs11::new(&cfg.module).map_err(tok("loading the module"))?;
-        ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
-            .map_err(tok("initialising the module"))?;
+        // A module another part of this process has already initialised (a second issuer
+        // opened on the same token) is ready as it is: PKCS#11 keeps one initialisation per
+        // process, and nothing here finalises it.
+        match ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
+            Ok(())
+            | Err(cryptoki::error::Error::Pkcs11(
+                cryptoki::error::RvError::CryptokiAlreadyInitialized,
+                _,
+            )) => {}
+            Err(e) => return Err(tok("initialising the module")(e)),
+        }
         let mut found = None;
         for slot in ctx.get_slots_with_token().map_err(tok("listing slots"))? {
             let info = ctx.get_token_info(slot).map_err(tok("reading a token"))?;
@@ -98,6 +107,14 @@ impl Token {
             .map_err(tok("opening a session"))?;
         session
             .login(UserType::User, Some(&AuthPin::new(cfg.pin.clone().into())))
+            // Login is per application: a second opening finds the user logged in.
+            .or_else(|e| match e {
+                cryptoki::error::Error::Pkcs11(
+                    cryptoki::error::RvError::UserAlreadyLoggedIn,
+                    _,
+                ) => Ok(()),
+                e => Err(e),
+            })
             .map_err(|e| match e {
                 cryptoki::error::Error::Pkcs11(cryptoki::error::RvError::PinIncorrect, _) => {
                     IssuerError::Token("the token PIN is wrong".into())

@@ -1,0 +1,48 @@
+//! The PKCS#11 token (SoftHSM) opened twice in one process: the module keeps one
+//! initialisation and one login per process (the PIN is checked by the first opening), so
+//! the second opening must take them as they are, and both must sign.
+
+use tuaton_issuer::token::{Token, TokenConfig};
+
+#[test]
+fn a_token_opened_twice_in_one_process_signs_through_both() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("tokens")).unwrap();
+    let conf = dir.path().join("softhsm2.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "directories.tokendir = {}\n",
+            dir.path().join("tokens").display()
+        ),
+    )
+    .unwrap();
+    // This file's only test: the module reads its configuration when first initialised.
+    std::env::set_var("SOFTHSM2_CONF", &conf);
+    let init = std::process::Command::new("softhsm2-util")
+        .args(["--init-token", "--free", "--label", "twice"])
+        .args(["--so-pin", "55443322", "--pin", "11223344"])
+        .output()
+        .expect("softhsm2-util (apt-get install softhsm2; .ci/run does)");
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    let cfg = TokenConfig {
+        module: "/usr/lib/softhsm/libsofthsm2.so".into(),
+        label: "twice".into(),
+        pin: "11223344".into(),
+    };
+    let first = Token::open(&cfg).unwrap();
+    let key = first.generate("k").unwrap();
+    let second = Token::open(&cfg).expect("a second opening in the same process");
+    let again = second.key("k").unwrap();
+    assert_eq!(again.public_key(), key.public_key());
+    for (who, k) in [("first", &key), ("second", &again)] {
+        let sig = k.sign_message(b"both sign").unwrap();
+        key.public_key()
+            .verify_strict(b"both sign", &ed25519_dalek::Signature::from_bytes(&sig))
+            .unwrap_or_else(|e| panic!("{who}: {e}"));
+    }
+}
