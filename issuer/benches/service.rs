@@ -252,42 +252,16 @@ fn random_citizen() -> String {
 }
 
 fn softhsm() -> Option<(tempfile::TempDir, TokenConfig)> {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join("tokens")).unwrap();
-    let conf = dir.path().join("softhsm2.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "directories.tokendir = {}\n",
-            dir.path().join("tokens").display()
-        ),
-    )
-    .unwrap();
+    let (dir, conf) = tuaton_tests::softhsm_token("bench")?;
     std::env::set_var("SOFTHSM2_CONF", &conf);
-    let ok = std::process::Command::new("softhsm2-util")
-        .args([
-            "--init-token",
-            "--free",
-            "--label",
-            "bench",
-            "--so-pin",
-            "55443322",
-            "--pin",
-            "11223344",
-        ])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    ok.then(|| {
-        (
-            dir,
-            TokenConfig {
-                module: "/usr/lib/softhsm/libsofthsm2.so".into(),
-                label: "bench".into(),
-                pin: "11223344".into(),
-            },
-        )
-    })
+    Some((
+        dir,
+        TokenConfig {
+            module: "/usr/lib/softhsm/libsofthsm2.so".into(),
+            label: "bench".into(),
+            pin: tuaton_tests::SOFTHSM_PIN.into(),
+        },
+    ))
 }
 
 fn main() {

@@ -453,6 +453,34 @@ pub fn test_database_server() -> String {
     SERVER.get_or_init(|| throwaway_postgres(false)).url.clone()
 }
 
+/// The user PIN of [`softhsm_token`]'s tokens.
+pub const SOFTHSM_PIN: &str = "11223344";
+
+/// A fresh SoftHSM token labelled `label` in a temporary directory (kept until the returned
+/// directory is dropped), with its configuration file for `SOFTHSM2_CONF`; the user PIN is
+/// [`SOFTHSM_PIN`]. `None` when softhsm2-util is missing or fails.
+pub fn softhsm_token(label: &str) -> Option<(tempfile::TempDir, PathBuf)> {
+    let dir = tempfile::tempdir().ok()?;
+    std::fs::create_dir(dir.path().join("tokens")).ok()?;
+    let conf = dir.path().join("softhsm2.conf");
+    let tokens = dir.path().join("tokens");
+    std::fs::write(
+        &conf,
+        format!(
+            "directories.tokendir = {}\nobjectstore.backend = file\n",
+            tokens.display()
+        ),
+    )
+    .ok()?;
+    let init = Command::new("softhsm2-util")
+        .args(["--init-token", "--free", "--label", label])
+        .args(["--so-pin", "55443322", "--pin", SOFTHSM_PIN])
+        .env("SOFTHSM2_CONF", &conf)
+        .output()
+        .ok()?;
+    init.status.success().then_some((dir, conf))
+}
+
 /// [`test_database_server`] for benchmarks: the throwaway server, if one is started,
 /// keeps PostgreSQL's durable defaults (fsync on), so a commit costs what it costs in
 /// production.

@@ -154,37 +154,9 @@ fn officer_offer_becomes_a_card_the_gate_accepts() {
 
 #[test]
 fn keys_in_a_softhsm_token_sign_cards_the_gate_accepts() {
-    let tok = tempfile::tempdir().unwrap();
-    let conf = tok.path().join("softhsm2.conf");
-    std::fs::create_dir(tok.path().join("tokens")).unwrap();
-    std::fs::write(
-        &conf,
-        format!(
-            "directories.tokendir = {}\nobjectstore.backend = file\n",
-            tok.path().join("tokens").display()
-        ),
-    )
-    .unwrap();
-    let conf_s = conf.display().to_string();
-    let init = std::process::Command::new("softhsm2-util")
-        .args([
-            "--init-token",
-            "--free",
-            "--label",
-            "tuaton",
-            "--so-pin",
-            "55443322",
-            "--pin",
-            "11223344",
-        ])
-        .env("SOFTHSM2_CONF", &conf_s)
-        .output()
+    let (_tok, conf) = tuaton_tests::softhsm_token("tuaton")
         .expect("softhsm2-util (apt-get install softhsm2; .ci/run does)");
-    assert!(
-        init.status.success(),
-        "{}",
-        String::from_utf8_lossy(&init.stderr)
-    );
+    let conf_s = conf.display().to_string();
     offer_to_card_at_the_gate(
         &[
             "--pkcs11-module",
@@ -192,7 +164,10 @@ fn keys_in_a_softhsm_token_sign_cards_the_gate_accepts() {
             "--token-label",
             "tuaton",
         ],
-        &[("SOFTHSM2_CONF", &conf_s), ("TUATON_TOKEN_PIN", "11223344")],
+        &[
+            ("SOFTHSM2_CONF", &conf_s),
+            ("TUATON_TOKEN_PIN", tuaton_tests::SOFTHSM_PIN),
+        ],
     );
 }
 

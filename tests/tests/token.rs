@@ -6,33 +6,14 @@ use tuaton_issuer::token::{Token, TokenConfig};
 
 #[test]
 fn a_token_opened_twice_in_one_process_signs_through_both() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join("tokens")).unwrap();
-    let conf = dir.path().join("softhsm2.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "directories.tokendir = {}\n",
-            dir.path().join("tokens").display()
-        ),
-    )
-    .unwrap();
+    let (_dir, conf) = tuaton_tests::softhsm_token("twice")
+        .expect("softhsm2-util (apt-get install softhsm2; .ci/run does)");
     // This file's only test: the module reads its configuration when first initialised.
     std::env::set_var("SOFTHSM2_CONF", &conf);
-    let init = std::process::Command::new("softhsm2-util")
-        .args(["--init-token", "--free", "--label", "twice"])
-        .args(["--so-pin", "55443322", "--pin", "11223344"])
-        .output()
-        .expect("softhsm2-util (apt-get install softhsm2; .ci/run does)");
-    assert!(
-        init.status.success(),
-        "{}",
-        String::from_utf8_lossy(&init.stderr)
-    );
     let cfg = TokenConfig {
         module: "/usr/lib/softhsm/libsofthsm2.so".into(),
         label: "twice".into(),
-        pin: "11223344".into(),
+        pin: tuaton_tests::SOFTHSM_PIN.into(),
     };
     let first = Token::open(&cfg).unwrap();
     let key = first.generate("k").unwrap();
