@@ -7,8 +7,8 @@
 //! coefficients come from a merlin transcript, a sixth of its time; and it builds a lookup
 //! table for every point on every call, the base point and the issuer's key included.
 //! Here:
-//! - R must not be of small order, and s must be canonical (RFC 8032 section 5.1.7 and
-//!   `verify_strict`'s rules);
+//! - R must be canonically encoded and not of small order, and s must be canonical (RFC 8032
+//!   section 5.1.7 and `verify_strict`'s rules);
 //! - the check is `[z1 s1 + s2]B = [z1]R1 + [z1 k1]A1 + R2 + [k2]A2`, without the cofactor,
 //!   where z1 is an odd 128-bit number taken from SHA-512 of both challenges and both s
 //!   values (so fixed only once every input is). The holder's terms carry exactly the
@@ -21,9 +21,13 @@
 //!   small-order part of a crafted issuer R never vanishes, and unknown to whoever chose the
 //!   holder's inputs, so a forged issuer signature passes with a chance of 2^-127 (the
 //!   small-exponent test of Bellare, Garay and Rabin, one coefficient 1);
-//! - an issuer key with a small-order component (which no trust list should hold) is left
-//!   to the separate checks: its coefficient, reduced mod L, would weigh that component
-//!   wrongly;
+//! - an issuer key of small order or with a small-order component (which no trust list
+//!   holds: it refuses weak keys) is left to the separate checks: its coefficient, reduced
+//!   mod L, would weigh that component wrongly;
+//! - what is assumed: the issuer signs the standard way. An issuer crafting its own
+//!   signature with a small-order part in R could make it cancel one a holder put in theirs
+//!   (an order-2 part in both always does), which strict verification refuses. Only the
+//!   issuer's key makes such a signature, and an issuer can sign any card anyway;
 //! - the tables of the base point and of each issuer key are built once and kept in
 //!   [`KeyTables`].
 //!
@@ -40,9 +44,9 @@ use sha2::{Digest, Sha512};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-/// The precomputed tables of the base point and one issuer key; `None` for a key with a
-/// small-order component, which the batch leaves to the separate checks (see
-/// [`verify_pair`]).
+/// The precomputed tables of the base point and one issuer key; `None` for a key of small
+/// order or with a small-order component, which the batch leaves to the separate checks
+/// (see [`verify_pair`]).
 struct KeyTable(Option<VartimeEdwardsPrecomputation>);
 
 /// Tables kept per issuer key, by its 32 bytes. Keyed by the bytes rather than kept in
@@ -66,7 +70,8 @@ impl KeyTables {
         }
         // Checked once per key: a full scalar multiplication, too dear for every scan.
         let point = key.to_edwards();
-        let t = Arc::new(KeyTable(point.is_torsion_free().then(|| {
+        let clean = !point.is_small_order() && point.is_torsion_free();
+        let t = Arc::new(KeyTable(clean.then(|| {
             VartimeEdwardsPrecomputation::new([ED25519_BASEPOINT_POINT, point])
         })));
         map.insert(*key.as_bytes(), t.clone());
@@ -116,12 +121,16 @@ fn coefficient(h1: &[u8; 64], h2: &[u8; 64], s1: &[u8; 32], s2: &[u8; 32]) -> Sc
     Scalar::from(u128::from_le_bytes(d[..16].try_into().expect("16 bytes")) | 1)
 }
 
-/// R decoded, if it is not of small order: the rule `verify_strict` adds to the equation.
-/// (Its other rule, a canonical encoding of R, needs no check here: only points whose y is
-/// below 19 have a second encoding, and of those a signer can only use the ones of small
-/// order, refused here.)
+/// R decoded, if its encoding is canonical (y below p = 2^255 - 19) and it is not of small
+/// order: the two rules `verify_strict` adds to the equation (it compares R's bytes with a
+/// canonical encoding, and refuses R of small order).
 fn strict_r(sig: &Signature) -> Option<curve25519_dalek::EdwardsPoint> {
-    CompressedEdwardsY(*sig.r_bytes())
+    let b = sig.r_bytes();
+    let y_at_least_p = b[0] >= 0xed && b[1..31].iter().all(|&x| x == 0xff) && b[31] & 0x7f == 0x7f;
+    if y_at_least_p {
+        return None;
+    }
+    CompressedEdwardsY(*b)
         .decompress()
         .filter(|r| !r.is_small_order())
 }
@@ -225,6 +234,57 @@ mod tests {
         b[..32].copy_from_slice(big_r.as_bytes());
         b[32..].copy_from_slice((r + k * a).as_bytes());
         (key, Signature::from_bytes(&b))
+    }
+
+    #[test]
+    fn an_r_encoded_with_y_at_or_past_p_is_refused() {
+        // y = 3 + p: a point that is not of small order, written the second way. No one can
+        // sign with it (its discrete log is unknown), but strict verification compares R's
+        // bytes with a canonical encoding, so the batch refuses it too.
+        let mut y = [0xff; 32];
+        y[0] = 0xf0;
+        y[31] = 0x7f;
+        assert!(CompressedEdwardsY(y)
+            .decompress()
+            .is_some_and(|p| !p.is_small_order()));
+        let mut b = [0u8; 64];
+        b[..32].copy_from_slice(&y);
+        assert!(strict_r(&Signature::from_bytes(&b)).is_none());
+        // y = 3 written canonically decodes.
+        b[..32].copy_from_slice(&[
+            3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+            0, 0, 0,
+        ]);
+        assert!(strict_r(&Signature::from_bytes(&b)).is_some());
+    }
+
+    #[test]
+    fn an_issuer_key_of_small_order_gets_no_table() {
+        // The identity: torsion-free, yet of small order. Under it, R = B and s = 1 would
+        // satisfy a batch's equation for any message; strict verification refuses it.
+        let identity = VerifyingKey::from_bytes(&{
+            let mut b = [0u8; 32];
+            b[0] = 1;
+            b
+        })
+        .unwrap();
+        let tables = KeyTables::default();
+        let mut sig = [0u8; 64];
+        sig[..32].copy_from_slice(ED25519_BASEPOINT_POINT.compress().as_bytes());
+        sig[32] = 1;
+        let sig = Signature::from_bytes(&sig);
+        let hk = SigningKey::from_bytes(&[5; 32]);
+        let m2 = b"holder";
+        assert!(identity.verify_strict(b"any", &sig).is_err());
+        assert!(!verify_pair(
+            &tables,
+            &identity,
+            b"any",
+            &sig,
+            &hk.verifying_key(),
+            m2,
+            &hk.sign(m2)
+        ));
     }
 
     #[test]
