@@ -190,8 +190,31 @@ mod tests {
     use ed25519_dalek::{Signer, SigningKey};
     use rand_core::{RngCore, SeedableRng};
 
-    /// A holder signature over `m` whose R is `[r]B + extra` (encoded as `r_bytes` if
-    /// given), with s made to fit: what only the key's owner can craft.
+    /// The signature over `m` by secret scalar `a` under public key bytes `big_a`, with R
+    /// written as `r_bytes` and s = r + k a: whatever R and the key are, only their owner
+    /// could make it. `r` is the nonce R stands for (zero for R of small order alone).
+    fn sign_raw(a: Scalar, big_a: &[u8; 32], r: Scalar, r_bytes: [u8; 32], m: &[u8]) -> Signature {
+        let k = Scalar::from_bytes_mod_order_wide(
+            &Sha512::new()
+                .chain_update(r_bytes)
+                .chain_update(big_a)
+                .chain_update(m)
+                .finalize()
+                .into(),
+        );
+        let mut b = [0u8; 64];
+        b[..32].copy_from_slice(&r_bytes);
+        b[32..].copy_from_slice((r + k * a).as_bytes());
+        Signature::from_bytes(&b)
+    }
+
+    /// A nonce taken from the message alone (the tests need any r, not a secret one).
+    fn nonce(m: &[u8]) -> Scalar {
+        Scalar::from_bytes_mod_order_wide(&Sha512::digest(m).into())
+    }
+
+    /// A holder signature over `m` by `x` whose R is `[r]B + extra` (encoded as `r_bytes`
+    /// if given; r = 0 unless `with_r`).
     fn crafted(
         x: &SigningKey,
         m: &[u8],
@@ -199,21 +222,9 @@ mod tests {
         r_bytes: Option<[u8; 32]>,
         with_r: bool,
     ) -> Signature {
-        let r = if with_r {
-            Scalar::from_bytes_mod_order_wide(&Sha512::digest(m).into())
-        } else {
-            Scalar::ZERO
-        };
+        let r = if with_r { nonce(m) } else { Scalar::ZERO };
         let big_r = r_bytes.unwrap_or((ED25519_BASEPOINT_POINT * r + extra).compress().0);
-        let mut h = Sha512::new();
-        h.update(big_r);
-        h.update(x.verifying_key().as_bytes());
-        h.update(m);
-        let k = Scalar::from_bytes_mod_order_wide(&h.finalize().into());
-        let mut b = [0u8; 64];
-        b[..32].copy_from_slice(&big_r);
-        b[32..].copy_from_slice((r + k * x.to_scalar()).as_bytes());
-        Signature::from_bytes(&b)
+        sign_raw(x.to_scalar(), x.verifying_key().as_bytes(), r, big_r, m)
     }
 
     /// A key `[a]B + T` with T of small order (a mixed-order key: not refused as weak), and
@@ -222,18 +233,10 @@ mod tests {
     fn mixed_key_signature(seed: &SigningKey, t: usize, m: &[u8]) -> (VerifyingKey, Signature) {
         let a = seed.to_scalar();
         let big_a = (ED25519_BASEPOINT_POINT * a + EIGHT_TORSION[t]).compress();
+        let r = nonce(m);
+        let big_r = (ED25519_BASEPOINT_POINT * r).compress().0;
         let key = VerifyingKey::from_bytes(big_a.as_bytes()).unwrap();
-        let r = Scalar::from_bytes_mod_order_wide(&Sha512::digest(m).into());
-        let big_r = (ED25519_BASEPOINT_POINT * r).compress();
-        let mut h = Sha512::new();
-        h.update(big_r.as_bytes());
-        h.update(big_a.as_bytes());
-        h.update(m);
-        let k = Scalar::from_bytes_mod_order_wide(&h.finalize().into());
-        let mut b = [0u8; 64];
-        b[..32].copy_from_slice(big_r.as_bytes());
-        b[32..].copy_from_slice((r + k * a).as_bytes());
-        (key, Signature::from_bytes(&b))
+        (key, sign_raw(a, big_a.as_bytes(), r, big_r, m))
     }
 
     #[test]

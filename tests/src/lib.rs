@@ -199,6 +199,27 @@ impl World {
         a.extend_from_slice(args);
         run("tuaton-verifier", &a, "", &[])
     }
+    /// The gate's reader key certified by this issuer (the airport authority), allowing
+    /// what a flight gate asks, as `NAME.pem` here; the certificate's path.
+    pub fn certify_gate(&self, name: &str) -> String {
+        let key = self.gate(&["reader-key"]).ok();
+        let out = self.p(&format!("{name}.pem"));
+        let r = self.issuer(&[
+            "reader-cert",
+            "--public-key",
+            key.trim(),
+            "--name",
+            name,
+            "--allow",
+            &reader_allow(tuaton_common::verify::Requirement::Flight),
+            "--days",
+            "7",
+            "--out",
+            &out,
+        ]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        out
+    }
     /// Writes citizen record `json` (with its portrait) under `name`, returns its path.
     pub fn record(&self, name: &str, json: &serde_json::Value, portrait: &[u8]) -> String {
         std::fs::write(self.path(&format!("{name}.jpg")), portrait).expect("write portrait");
@@ -451,6 +472,15 @@ pub fn test_database_server() -> String {
     }
     static SERVER: std::sync::OnceLock<Throwaway> = std::sync::OnceLock::new();
     SERVER.get_or_init(|| throwaway_postgres(false)).url.clone()
+}
+
+/// `reader-cert --allow` for every element a gate with `require` asks for.
+pub fn reader_allow(require: tuaton_common::verify::Requirement) -> String {
+    tuaton_common::mdoc_gate::request_for(require)
+        .iter()
+        .flat_map(|(ns, ids)| ids.iter().map(move |id| format!("{ns}/{id}")))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// The user PIN of [`softhsm_token`]'s tokens.

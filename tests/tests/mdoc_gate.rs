@@ -7,49 +7,16 @@
 use p256::elliptic_curve::sec1::ToEncodedPoint as _;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
-use tuaton_common::mdoc_gate::request_for;
 use tuaton_common::sample;
 use tuaton_common::verify::Requirement;
 use tuaton_tests::*;
-
-/// `--allow` for every element a gate with `require` asks for.
-fn allow(require: Requirement) -> String {
-    request_for(require)
-        .iter()
-        .flat_map(|(ns, ids)| ids.iter().map(move |id| format!("{ns}/{id}")))
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-/// The gate's reader key certified by the issuer of `w` (the airport authority here),
-/// allowing what a flight gate asks; the certificate's path.
-fn certify_gate(w: &World, name: &str) -> String {
-    let key = w.gate(&["reader-key"]);
-    assert_eq!(key.code, 0, "{}", key.stderr);
-    let out = w.p(&format!("{name}.pem"));
-    let r = w.issuer(&[
-        "reader-cert",
-        "--public-key",
-        key.stdout.trim(),
-        "--name",
-        name,
-        "--allow",
-        &allow(Requirement::Flight),
-        "--days",
-        "7",
-        "--out",
-        &out,
-    ]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    out
-}
 
 /// An issuer, a gate certified as a reader and synced, and a wallet with a P-256 card
 /// imported against a bundle that carries the reader CA.
 fn world() -> World {
     let w = World::new();
     w.issuer(&["init", "--name", "DOPA Bangkok"]).ok();
-    let cert = certify_gate(&w, "BKK gate 12");
+    let cert = w.certify_gate("BKK gate 12");
     let v: serde_json::Value = serde_json::from_str(sample::RECORDS[0]).unwrap();
     let rec = w.record("somchai", &v, sample::PORTRAIT_A);
     w.enroll_with("wallet", &rec, &["--key-type", "p256"]);
@@ -193,7 +160,7 @@ fn attack_a_wallet_that_does_not_trust_the_gate_declines_and_the_gate_says_so() 
     let v: serde_json::Value = serde_json::from_str(sample::RECORDS[0]).unwrap();
     let rec = w.record("somchai", &v, sample::PORTRAIT_A);
     w.enroll_with("wallet", &rec, &["--key-type", "p256"]);
-    let cert = certify_gate(&w, "BKK gate 12");
+    let cert = w.certify_gate("BKK gate 12");
     w.publish();
     w.sync(None).ok();
     assert_eq!(w.gate(&["reader-cert", &cert]).code, 0);
@@ -293,7 +260,7 @@ fn attack_a_revoked_reader_certificate_gets_nothing_and_its_gate_stops_using_it(
             "--name",
             "BKK gate 12",
             "--allow",
-            &allow(Requirement::Flight),
+            &reader_allow(Requirement::Flight),
             "--out",
             &w.p("renewed.pem"),
         ]);
